@@ -1,0 +1,6 @@
+"""zoo's engine: tensors with automatic differentiation on NumPy (CuPy on a GPU)."""
+from .autodiff import Function, Parameter, Tensor, enable_grad, is_grad_enabled, no_grad
+from . import ops
+from .backend import config, get_xp
+
+__all__ = ["Tensor", "Parameter", "Function", "no_grad", "enable_grad", "is_grad_enabled", "ops", "config", "get_xp"]

@@ -1,0 +1,156 @@
+"""One source for NumPy and CuPy: array modules, devices and the default config.
+
+Ops are written against ``xp = get_xp(*arrays)`` (as Chainer's ``get_array_module``),
+so the same code runs on NumPy arrays (device ``cpu``) and CuPy arrays (``gpu:N``).
+CuPy is imported lazily and only when present; the CPU path never needs it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+try:  # guarded: CuPy is an optional extra (pip install zoo[gpu])
+    import cupy as _cupy  # type: ignore
+except Exception:  # ImportError, or a broken CUDA install raising at import
+    _cupy = None
+
+
+def cupy_available() -> bool:
+    return _cupy is not None
+
+
+def get_xp(*arrays):
+    """The array module (numpy or cupy) of the given arrays; numpy when none is a CuPy array."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def is_array(obj) -> bool:
+    return isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device by name: ``cpu`` or ``gpu:N``."""
+
+    kind: str
+    index: int = 0
+
+    def __str__(self) -> str:
+        return "cpu" if self.kind == "cpu" else f"gpu:{self.index}"
+
+    __repr__ = __str__
+
+    @property
+    def xp(self):
+        return np if self.kind == "cpu" else _cupy
+
+
+def _gpu_count() -> int:
+    try:
+        return int(_cupy.cuda.runtime.getDeviceCount())
+    except Exception:
+        return 0
+
+
+def get_device(spec) -> Device:
+    """Parse ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"cuda:0"`` or a Device; check a GPU is usable."""
+    if isinstance(spec, Device):
+        dev = spec
+    else:
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be a string such as 'cpu' or 'gpu:0', got {spec!r}")
+        name = spec.strip().lower()
+        if name == "cpu":
+            return Device("cpu")
+        kind, _, idx = name.partition(":")
+        if kind not in ("gpu", "cuda") or (idx and not idx.isdigit()):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'gpu' or 'gpu:N'")
+        dev = Device("gpu", int(idx) if idx else 0)
+    if dev.kind == "gpu":
+        if _cupy is None:
+            raise RuntimeError(
+                f"device {str(dev)!r} needs CuPy, which is not installed "
+                "(pip install 'zoo[gpu]' for CUDA 12, or cupy-cuda13x for CUDA 13)")
+        n = _gpu_count()
+        if n == 0:
+            raise RuntimeError(f"device {str(dev)!r}: CuPy is installed but no CUDA GPU was found")
+        if dev.index >= n:
+            raise RuntimeError(f"device {str(dev)!r}: only {n} GPU(s) present (gpu:0..gpu:{n - 1})")
+    return dev
+
+
+def device_of(array) -> Device:
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return Device("gpu", int(array.device.id))
+    return Device("cpu")
+
+
+def to_device(array, device):
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    dev = get_device(device)
+    if dev.kind == "cpu":
+        if _cupy is not None and isinstance(array, _cupy.ndarray):
+            return _cupy.asnumpy(array)
+        return np.asarray(array)
+    with _cupy.cuda.Device(dev.index):
+        return _cupy.asarray(array)
+
+
+def to_numpy(array):
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy.asnumpy(array)
+    return np.asarray(array)
+
+
+class Config:
+    """Process-wide defaults: the device new tensors go to and the float dtype (``floatx``)."""
+
+    def __init__(self):
+        self._device = None
+        self._device_spec = os.environ.get("ZOO_DEVICE", "cpu")
+        self.floatx = "float32"
+
+    @property
+    def device(self) -> Device:
+        if self._device is None:  # parsed lazily so a bad ZOO_DEVICE errors where it is used
+            self._device = get_device(self._device_spec)
+        return self._device
+
+    @device.setter
+    def device(self, spec):
+        self._device = get_device(spec)
+        self._device_spec = str(self._device)
+
+
+config = Config()
+
+
+def set_default_device(spec) -> None:
+    config.device = spec
+
+
+def set_floatx(dtype: str) -> None:
+    if np.dtype(dtype).kind != "f":
+        raise ValueError(f"floatx must be a floating dtype, got {dtype!r}")
+    config.floatx = np.dtype(dtype).name
+
+
+def floatx() -> str:
+    return config.floatx
+
+
+def scatter_add(xp, target, indices, values):
+    """``target[indices] += values`` with repeated indices accumulated (np.add.at / cupyx)."""
+    if xp is np:
+        np.add.at(target, indices, values)
+    else:
+        import cupyx  # type: ignore
+
+        cupyx.scatter_add(target, indices, values)
+    return target

@@ -1,0 +1,17 @@
+"""Differentiable ops on Tensors: ``from core import ops; ops.conv2d(x, kernel, ...)``.
+
+Each op checks its arguments (errors name the op and the shapes), then runs a ``Function``
+whose forward and backward are written against NumPy or CuPy, whichever holds the data.
+"""
+from .. import autodiff as _autodiff
+from ._util import OpError
+from .elementwise import (abs, add, cast, clip, div, exp, log, maximum, minimum, mul, neg, pow, sqrt,
+                          square, sub, to_device, where)
+from .reductions import argmax, argmin, max, mean, min, std, sum, var
+from .shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad, repeat, reshape, split,
+                    squeeze, stack, swapaxes, tile, transpose)
+from .linalg import matmul
+from .activations import (elu, gelu, hard_sigmoid, leaky_relu, linear, log_softmax, relu, relu6, selu, sigmoid,
+                          silu, softmax, softplus, swish, tanh)
+
+_autodiff._ops = __import__(__name__, fromlist=["*"])

@@ -1,0 +1,80 @@
+"""Helpers shared by the op modules: argument checks with clear errors, broadcasting sums."""
+from __future__ import annotations
+
+from ..autodiff import Tensor, as_tensor
+
+
+class OpError(ValueError):
+    """Bad input to an op: the message names the op and the shapes/dtypes received."""
+
+
+def sum_to(xp, g, shape):
+    """Sum the broadcast gradient ``g`` back down to ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    ndim_extra = g.ndim - len(shape)
+    axes = tuple(range(ndim_extra)) + tuple(
+        i + ndim_extra for i, s in enumerate(shape) if s == 1 and g.shape[i + ndim_extra] != 1)
+    g = g.sum(axis=axes, keepdims=True) if axes else g
+    if ndim_extra:
+        g = g.reshape(g.shape[ndim_extra:])
+    return g
+
+
+def tensors(op: str, *xs, float_required=True):
+    """Convert op arguments to Tensors, constants taking the dtype of the first float Tensor.
+    Two float Tensors of different dtypes are refused (no silent upcast)."""
+    like = next((x for x in xs if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
+    out = [as_tensor(x, like) for x in xs]
+    if float_required:
+        for i, t in enumerate(out):
+            if t.dtype.kind != "f":
+                if like is None:
+                    raise OpError(f"{op}: expected floating inputs, got dtype {t.dtype} for argument {i} "
+                                  f"(shape {t.shape}); cast with .astype('float32')")
+                out[i] = as_tensor(t.data, like)
+        kinds = {t.dtype for t in out}
+        if len(kinds) > 1:
+            desc = ", ".join(f"{t.dtype}{list(t.shape)}" for t in out)
+            raise OpError(f"{op}: inputs have different float dtypes ({desc}); cast one explicitly")
+    return out
+
+
+def broadcast_shape(op: str, *shapes):
+    import numpy as np
+
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise OpError(f"{op}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot be broadcast together") from None
+
+
+def normalize_axis(op: str, axis, ndim: int):
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative ints, or None."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise OpError(f"{op}: axis {a} is out of range for a tensor of rank {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise OpError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def pair(op: str, name: str, v, n: int = 2):
+    """An int or an n-sequence of ints as a tuple of n ints (strides, pool sizes, ...)."""
+    if isinstance(v, int):
+        return (v,) * n
+    t = tuple(int(x) for x in v)
+    if len(t) != n:
+        raise OpError(f"{op}: {name} must be an int or {n} ints, got {v!r}")
+    return t
+
+
+def check_rank(op: str, name: str, t, *ranks):
+    if t.ndim not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        raise OpError(f"{op}: {name} must have rank {want}, got shape {tuple(t.shape)}")

@@ -1,0 +1,298 @@
+"""Activation functions, each with Keras 3 semantics and a hand-written gradient."""
+from __future__ import annotations
+
+import math
+
+from ..autodiff import Function
+from ..backend import get_xp
+from ._util import tensors
+
+
+class _Act(Function):
+    def forward(self, x):
+        self.xp = get_xp(x)
+        return self.compute(x)
+
+
+class ReLU(_Act):
+    def compute(self, x):
+        self.mask = x > 0
+        return self.xp.maximum(x, x.dtype.type(0))
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class ReLU6(_Act):
+    def compute(self, x):
+        self.mask = (x > 0) & (x < 6)
+        return self.xp.clip(x, x.dtype.type(0), x.dtype.type(6))
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class LeakyReLU(_Act):
+    def __init__(self, negative_slope):
+        self.slope = negative_slope
+
+    def compute(self, x):
+        self.mask = x > 0
+        s = x.dtype.type(self.slope)
+        return self.xp.where(self.mask, x, x * s)
+
+    def backward(self, gy):
+        return self.xp.where(self.mask, gy, gy * gy.dtype.type(self.slope))
+
+
+class ELU(_Act):
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def compute(self, x):
+        xp = self.xp
+        a = x.dtype.type(self.alpha)
+        self.mask = x > 0
+        self.neg = a * xp.exp(xp.minimum(x, x.dtype.type(0)))  # alpha*e^x, the slope where x <= 0
+        return xp.where(self.mask, x, self.neg - a)
+
+    def backward(self, gy):
+        return self.xp.where(self.mask, gy, gy * self.neg)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class SELU(_Act):
+    def compute(self, x):
+        xp = self.xp
+        a, s = x.dtype.type(_SELU_ALPHA), x.dtype.type(_SELU_SCALE)
+        self.mask = x > 0
+        self.neg = s * a * xp.exp(xp.minimum(x, x.dtype.type(0)))
+        return xp.where(self.mask, s * x, self.neg - s * a)
+
+    def backward(self, gy):
+        s = gy.dtype.type(_SELU_SCALE)
+        return self.xp.where(self.mask, gy * s, gy * self.neg)
+
+
+def _erf(xp, x):
+    if xp.__name__ == "cupy":
+        import cupyx.scipy.special as sp  # type: ignore
+
+        return sp.erf(x)
+    try:
+        from scipy.special import erf  # type: ignore
+
+        return erf(x).astype(x.dtype, copy=False)
+    except ImportError:
+        return _erf_numpy(x)
+
+
+def _erf_numpy(x):
+    """erf to float64 round-off, vectorised: series near 0, continued fraction (via erfc) beyond."""
+    import numpy as np
+
+    xd = np.asarray(x, dtype=np.float64)
+    a = np.abs(xd)
+    out = np.empty_like(xd)
+    small = a < 2.5
+    # Maclaurin series: erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
+    xs = xd[small]
+    term = xs.copy()
+    total = xs.copy()
+    x2 = xs * xs
+    for n in range(1, 60):
+        term = term * (-x2) / n
+        total = total + term / (2 * n + 1)
+    out[small] = total * (2.0 / math.sqrt(math.pi))
+    xl = a[~small]
+    # erfc continued fraction (Lentz), accurate for |x| >= 2.5
+    f = xl.copy()
+    for k in range(60, 0, -1):
+        f = xl + (k / 2.0) / f
+    erfc = np.exp(-xl * xl) / (math.sqrt(math.pi) * f)
+    out[~small] = np.sign(xd[~small]) * (1.0 - erfc)
+    return out.astype(x.dtype, copy=False)
+
+
+class GELU(_Act):
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def compute(self, x):
+        xp, t = self.xp, x.dtype.type
+        self.x = x
+        if self.approximate:
+            c = t(math.sqrt(2.0 / math.pi))
+            inner = c * (x + t(0.044715) * x ** 3)
+            self.th = xp.tanh(inner)
+            return t(0.5) * x * (t(1) + self.th)
+        self.cdf = t(0.5) * (t(1) + _erf(xp, x * t(1 / math.sqrt(2.0))))
+        return x * self.cdf
+
+    def backward(self, gy):
+        xp, x, t = self.xp, self.x, gy.dtype.type
+        if self.approximate:
+            c = t(math.sqrt(2.0 / math.pi))
+            th = self.th
+            d_inner = c * (t(1) + t(3 * 0.044715) * x * x)
+            return gy * (t(0.5) * (t(1) + th) + t(0.5) * x * (t(1) - th * th) * d_inner)
+        pdf = xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
+        return gy * (self.cdf + x * pdf)
+
+
+class Sigmoid(_Act):
+    def compute(self, x):
+        xp = self.xp
+        # stable for large |x|: exp of a non-positive number only
+        e = xp.exp(-xp.abs(x))
+        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y * (1 - self.y)
+
+
+class HardSigmoid(_Act):
+    """Keras 3: relu6(x + 3) / 6."""
+
+    def compute(self, x):
+        t = x.dtype.type
+        self.mask = (x > -3) & (x < 3)
+        return self.xp.clip(x / t(6) + t(0.5), t(0), t(1))
+
+    def backward(self, gy):
+        return gy * self.mask * gy.dtype.type(1 / 6)
+
+
+class Tanh(_Act):
+    def compute(self, x):
+        self.y = self.xp.tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy * (1 - self.y * self.y)
+
+
+class Softmax(_Act):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def compute(self, x):
+        xp = self.xp
+        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+        e /= e.sum(axis=self.axis, keepdims=True)
+        self.y = e
+        return e
+
+    def backward(self, gy):
+        y = self.y
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(_Act):
+    def __init__(self, axis):
+        self.axis = axis
+
+    def compute(self, x):
+        xp = self.xp
+        z = x - x.max(axis=self.axis, keepdims=True)
+        y = z - xp.log(xp.exp(z).sum(axis=self.axis, keepdims=True))
+        self.y = y
+        return y
+
+    def backward(self, gy):
+        return gy - self.xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True)
+
+
+class SiLU(_Act):
+    def compute(self, x):
+        xp = self.xp
+        e = xp.exp(-xp.abs(x))
+        self.s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.x = x
+        return x * self.s
+
+    def backward(self, gy):
+        s = self.s
+        return gy * s * (1 + self.x * (1 - s))
+
+
+class Softplus(_Act):
+    def compute(self, x):
+        xp = self.xp
+        self.x = x
+        return xp.maximum(x, x.dtype.type(0)) + xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, gy):
+        xp, x = self.xp, self.x
+        e = xp.exp(-xp.abs(x))
+        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        return gy * s
+
+
+def _act(op, cls, x, *args):
+    (x,) = tensors(op, x)
+    return cls(*args).apply(x)
+
+
+def relu(x):
+    return _act("relu", ReLU, x)
+
+
+def relu6(x):
+    return _act("relu6", ReLU6, x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return _act("leaky_relu", LeakyReLU, x, negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return _act("elu", ELU, x, alpha)
+
+
+def selu(x):
+    return _act("selu", SELU, x)
+
+
+def gelu(x, approximate=True):
+    """GELU; ``approximate=True`` (the Keras 3 default) is the tanh form, False is exact (erf)."""
+    return _act("gelu", GELU, x, approximate)
+
+
+def sigmoid(x):
+    return _act("sigmoid", Sigmoid, x)
+
+
+def hard_sigmoid(x):
+    return _act("hard_sigmoid", HardSigmoid, x)
+
+
+def tanh(x):
+    return _act("tanh", Tanh, x)
+
+
+def softmax(x, axis=-1):
+    return _act("softmax", Softmax, x, axis)
+
+
+def log_softmax(x, axis=-1):
+    return _act("log_softmax", LogSoftmax, x, axis)
+
+
+def silu(x):
+    return _act("silu", SiLU, x)
+
+
+swish = silu
+
+
+def softplus(x):
+    return _act("softplus", Softplus, x)
+
+
+def linear(x):
+    return x

@@ -1,0 +1,317 @@
+"""Elementwise arithmetic with broadcasting-aware gradients."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autodiff import Function, Tensor
+from ..backend import get_xp
+from ._util import OpError, broadcast_shape, sum_to, tensors
+
+
+class _Binary(Function):
+    def forward(self, a, b):
+        self.xp = get_xp(a, b)
+        self.shapes = (a.shape, b.shape)
+        return self.compute(a, b)
+
+    def grads(self, gy):  # (ga, gb) in the broadcast shape
+        raise NotImplementedError
+
+    def backward(self, gy):
+        ga, gb = self.grads(gy)
+        sa, sb = self.shapes
+        return (sum_to(self.xp, ga, sa) if ga is not None else None,
+                sum_to(self.xp, gb, sb) if gb is not None else None)
+
+
+def _binary(op, cls, a, b):
+    a, b = tensors(op, a, b)
+    broadcast_shape(op, a.shape, b.shape)
+    return cls().apply(a, b)
+
+
+class Add(_Binary):
+    def compute(self, a, b):
+        return a + b
+
+    def grads(self, gy):
+        return gy, gy
+
+
+class Sub(_Binary):
+    def compute(self, a, b):
+        return a - b
+
+    def grads(self, gy):
+        return gy, -gy
+
+
+class Mul(_Binary):
+    def compute(self, a, b):
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b if self.needs_input_grad[0] else None
+        return a * b
+
+    def grads(self, gy):
+        return (gy * self.b if self.b is not None else None,
+                gy * self.a if self.a is not None else None)
+
+
+class Div(_Binary):
+    def compute(self, a, b):
+        y = a / b
+        self.b = b
+        self.y = y if self.needs_input_grad[1] else None
+        return y
+
+    def grads(self, gy):
+        ga = gy / self.b
+        gb = -ga * self.y if self.y is not None else None
+        return ga, gb
+
+
+class Pow(_Binary):
+    def compute(self, a, b):
+        y = a ** b
+        self.a, self.b = a, b
+        self.y = y if self.needs_input_grad[1] else None
+        return y
+
+    def grads(self, gy):
+        xp = self.xp
+        a, b = self.a, self.b
+        ga = gy * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        gb = None
+        if self.needs_input_grad[1]:
+            # d/db a**b = a**b log a, taken as 0 where a == 0 (the limit for b > 0)
+            loga = xp.log(xp.where(a > 0, a, 1))
+            gb = gy * self.y * loga
+        return ga, gb
+
+
+class Maximum(_Binary):
+    def compute(self, a, b):
+        self.mask = a >= b  # ties send the gradient to a, as TensorFlow does
+        return self.xp.maximum(a, b)
+
+    def grads(self, gy):
+        z = gy.dtype.type(0)
+        return self.xp.where(self.mask, gy, z), self.xp.where(self.mask, z, gy)
+
+
+class Minimum(_Binary):
+    def compute(self, a, b):
+        self.mask = a <= b
+        return self.xp.minimum(a, b)
+
+    def grads(self, gy):
+        z = gy.dtype.type(0)
+        return self.xp.where(self.mask, gy, z), self.xp.where(self.mask, z, gy)
+
+
+def add(a, b):
+    return _binary("add", Add, a, b)
+
+
+def sub(a, b):
+    return _binary("sub", Sub, a, b)
+
+
+def mul(a, b):
+    return _binary("mul", Mul, a, b)
+
+
+def div(a, b):
+    return _binary("div", Div, a, b)
+
+
+def pow(a, b):
+    return _binary("pow", Pow, a, b)
+
+
+def maximum(a, b):
+    return _binary("maximum", Maximum, a, b)
+
+
+def minimum(a, b):
+    return _binary("minimum", Minimum, a, b)
+
+
+class _Unary(Function):
+    def forward(self, x):
+        self.xp = get_xp(x)
+        return self.compute(x)
+
+
+class Neg(_Unary):
+    def compute(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Exp(_Unary):
+    def compute(self, x):
+        self.y = self.xp.exp(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y
+
+
+class Log(_Unary):
+    def compute(self, x):
+        self.x = x
+        return self.xp.log(x)
+
+    def backward(self, gy):
+        return gy / self.x
+
+
+class Sqrt(_Unary):
+    def compute(self, x):
+        self.y = self.xp.sqrt(x)
+        return self.y
+
+    def backward(self, gy):
+        return gy / (2 * self.y)
+
+
+class Abs(_Unary):
+    def compute(self, x):
+        self.sign = self.xp.sign(x)
+        return self.xp.abs(x)
+
+    def backward(self, gy):
+        return gy * self.sign
+
+
+class Square(_Unary):
+    def compute(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, gy):
+        return 2 * gy * self.x
+
+
+class Clip(_Unary):
+    def __init__(self, lo, hi):
+        self.lo, self.hi = lo, hi
+
+    def compute(self, x):
+        lo = x.dtype.type(self.lo) if self.lo is not None else None
+        hi = x.dtype.type(self.hi) if self.hi is not None else None
+        self.mask = True
+        if lo is not None:
+            self.mask = x >= lo
+        if hi is not None:
+            self.mask = self.mask & (x <= hi)
+        return self.xp.clip(x, lo, hi)
+
+    def backward(self, gy):
+        return gy * self.mask.astype(gy.dtype)
+
+
+def _unary(op, cls, x, *args):
+    (x,) = tensors(op, x)
+    return cls(*args).apply(x)
+
+
+def neg(x):
+    return _unary("neg", Neg, x)
+
+
+def exp(x):
+    return _unary("exp", Exp, x)
+
+
+def log(x):
+    return _unary("log", Log, x)
+
+
+def sqrt(x):
+    return _unary("sqrt", Sqrt, x)
+
+
+def abs(x):
+    return _unary("abs", Abs, x)
+
+
+def square(x):
+    return _unary("square", Square, x)
+
+
+def clip(x, min_value=None, max_value=None):
+    """Clip to [min_value, max_value]; the gradient passes where the value was inside (ends included)."""
+    if min_value is None and max_value is None:
+        raise OpError("clip: give min_value, max_value or both")
+    return _unary("clip", Clip, x, min_value, max_value)
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        xp = get_xp(cond, a, b)
+        self.xp = xp
+        self.cond = cond
+        self.shapes = (a.shape, b.shape)
+        return xp.where(cond, a, b)
+
+    def backward(self, gy):
+        xp = self.xp
+        z = gy.dtype.type(0)
+        ga = sum_to(xp, xp.where(self.cond, gy, z), self.shapes[0]) if self.needs_input_grad[1] else None
+        gb = sum_to(xp, xp.where(self.cond, z, gy), self.shapes[1]) if self.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+def where(condition, x, y):
+    """``x`` where ``condition`` else ``y`` (broadcasting); no gradient to the condition."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    xp = get_xp(cond) if backend.is_array(cond) else np
+    cond = xp.asarray(cond)
+    if cond.dtype != bool:
+        cond = cond.astype(bool)
+    x, y = tensors("where", x, y)
+    broadcast_shape("where", cond.shape, x.shape, y.shape)
+    return Where().apply(Tensor(cond), x, y)
+
+
+class Cast(Function):
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        self.src = x.dtype
+        return x.astype(self.dtype, copy=False)
+
+    def backward(self, gy):
+        return gy.astype(self.src, copy=False) if self.src.kind == "f" else None
+
+
+def cast(x, dtype):
+    """``x`` converted to ``dtype`` (differentiable between float dtypes)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    if x.dtype == np.dtype(dtype):
+        return x
+    return Cast(dtype).apply(x)
+
+
+class ToDevice(Function):
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.src = backend.device_of(x)
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return backend.to_device(gy, self.src)
+
+
+def to_device(x, device):
+    """``x`` copied to ``device``; gradients flow back to the source device."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return ToDevice(backend.get_device(device)).apply(x)

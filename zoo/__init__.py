@@ -1,0 +1,1 @@
+"""zoo: model architectures, the model registry and the weight registry."""
