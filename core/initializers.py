@@ -1,0 +1,208 @@
+"""Weight initializers with Keras names and formulas, drawn from ``core.random``."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import random as zrandom
+
+
+def compute_fans(shape):
+    """Keras's fan-in/fan-out: kernels (..., in, out) multiply by the receptive field size."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    rf = math.prod(shape[:-2])
+    return shape[-2] * rf, shape[-1] * rf
+
+
+class Initializer:
+    def __call__(self, shape, dtype="float32"):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.zeros(shape, dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.ones(shape, dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32"):
+        return np.full(shape, self.value, dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def _gen(self):
+        return np.random.default_rng(self.seed) if self.seed is not None else zrandom.get_generator()
+
+    def __call__(self, shape, dtype="float32"):
+        with zrandom.lock():
+            return self._gen().normal(self.mean, self.stddev, shape).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(RandomNormal):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def __call__(self, shape, dtype="float32"):
+        with zrandom.lock():
+            return self._gen().uniform(self.minval, self.maxval, shape).astype(dtype)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+def _truncated_normal(gen, shape, stddev):
+    """Normal values re-drawn until within two standard deviations (as Keras's truncated_normal)."""
+    out = gen.normal(0.0, 1.0, shape)
+    bad = np.abs(out) > 2
+    while bad.any():
+        out[bad] = gen.normal(0.0, 1.0, int(bad.sum()))
+        bad = np.abs(out) > 2
+    return out * stddev
+
+
+class TruncatedNormal(RandomNormal):
+    def __call__(self, shape, dtype="float32"):
+        with zrandom.lock():
+            return (self.mean + _truncated_normal(self._gen(), shape, self.stddev)).astype(dtype)
+
+
+class VarianceScaling(RandomNormal):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
+            raise ValueError(f"VarianceScaling: unknown distribution {distribution!r}")
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def __call__(self, shape, dtype="float32"):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        scale = self.scale / max(1.0, n)
+        with zrandom.lock():
+            gen = self._gen()
+            if self.distribution == "truncated_normal":
+                stddev = math.sqrt(scale) / 0.87962566103423978  # std of a unit normal truncated at 2
+                out = _truncated_normal(gen, shape, stddev)
+            elif self.distribution in ("untruncated_normal", "normal"):
+                out = gen.normal(0.0, math.sqrt(scale), shape)
+            else:
+                limit = math.sqrt(3.0 * scale)
+                out = gen.uniform(-limit, limit, shape)
+        return out.astype(dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+
+
+def _vs(name, scale, mode, distribution):
+    cls = type(name, (VarianceScaling,), {
+        "__init__": lambda self, seed=None: VarianceScaling.__init__(self, scale, mode, distribution, seed),
+        "get_config": lambda self: {"seed": self.seed},
+        "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r}).",
+    })
+    return cls
+
+
+GlorotUniform = _vs("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _vs("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeNormal = _vs("HeNormal", 2.0, "fan_in", "truncated_normal")
+HeUniform = _vs("HeUniform", 2.0, "fan_in", "uniform")
+LecunNormal = _vs("LecunNormal", 1.0, "fan_in", "truncated_normal")
+LecunUniform = _vs("LecunUniform", 1.0, "fan_in", "uniform")
+
+
+class Orthogonal(RandomNormal):
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2, got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        with zrandom.lock():
+            a = self._gen().normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q[:rows, :cols]).reshape(shape).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+class Identity(Initializer):
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape, got {shape}")
+        return (self.gain * np.eye(*shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+_ALIASES = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
+    "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
+    "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
+    "orthogonal": Orthogonal, "identity": Identity,
+}
+for _cls in list(_ALIASES.values()):
+    _ALIASES[_cls.__name__] = _cls
+
+
+def get(identifier) -> Initializer:
+    """An initializer from a name ('he_normal'), a config dict, an instance or a callable."""
+    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _ALIASES:
+            raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(k for k in _ALIASES if k.islower())}")
+        return _ALIASES[identifier]()
+    if isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        if name not in _ALIASES:
+            raise ValueError(f"unknown initializer class {name!r}")
+        return _ALIASES[name].from_config(identifier.get("config", {}))
+    raise ValueError(f"cannot interpret {identifier!r} as an initializer")
+
+
+def serialize(init) -> dict | str:
+    if isinstance(init, Initializer):
+        return {"class_name": type(init).__name__, "config": init.get_config()}
+    return init

@@ -1,0 +1,557 @@
+"""The Keras 3 ``Layer`` contract: ``build``/``call``/``add_weight``, weight tracking, names,
+training/mask propagation, and symbolic calls for the Functional API."""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import backend
+from ..autodiff import Parameter, Tensor, no_grad
+
+_state = threading.local()
+
+
+# --------------------------------------------------------------------------- names
+def to_snake_case(name: str) -> str:
+    """Keras's class-name -> layer-name rule: ``BatchNormalization`` -> ``batch_normalization``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+    return name
+
+
+def _uids() -> dict:
+    if not hasattr(_state, "uids"):
+        _state.uids = {}
+    return _state.uids
+
+
+def unique_name(prefix: str) -> str:
+    """``dense``, then ``dense_1``, ``dense_2``... as Keras names layers automatically."""
+    uids = _uids()
+    n = uids.get(prefix, 0)
+    uids[prefix] = n + 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def clear_session() -> None:
+    """Reset automatic layer names (the next Dense is ``dense`` again)."""
+    _state.uids = {}
+
+
+def _scope_stack() -> list:
+    if not hasattr(_state, "scopes"):
+        _state.scopes = []
+    return _state.scopes
+
+
+@contextlib.contextmanager
+def name_scope(name: str):
+    stack = _scope_stack()
+    stack.append(name)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+# --------------------------------------------------------------------------- call context
+def _call_stack() -> list:
+    if not hasattr(_state, "calls"):
+        _state.calls = []
+    return _state.calls
+
+
+def current_training():
+    """The ``training`` flag of the outermost layer call in progress (None outside calls)."""
+    stack = _call_stack()
+    return stack[-1] if stack else None
+
+
+# --------------------------------------------------------------------------- symbolic tensors
+class OutputSpec(NamedTuple):
+    shape: tuple
+    dtype: str
+    has_mask: bool = False
+
+
+class KerasTensor:
+    """A symbolic tensor of the Functional API: a shape (None for unknown dims) and a dtype,
+    and the layer call that produced it."""
+
+    def __init__(self, shape, dtype="float32", name=None, history=None, has_mask=False):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self._history = history  # (node, index in node outputs)
+        self._has_mask = has_mask
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
+
+    __hash__ = object.__hash__
+
+
+def _flatten(structure):
+    if isinstance(structure, (list, tuple)):
+        out = []
+        for s in structure:
+            out.extend(_flatten(s))
+        return out
+    if isinstance(structure, dict):
+        out = []
+        for k in structure:
+            out.extend(_flatten(structure[k]))
+        return out
+    return [structure]
+
+
+def map_structure(fn, structure):
+    if isinstance(structure, list):
+        return [map_structure(fn, s) for s in structure]
+    if isinstance(structure, tuple):
+        return tuple(map_structure(fn, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: map_structure(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def is_symbolic(structure) -> bool:
+    return any(isinstance(t, KerasTensor) for t in _flatten(structure))
+
+
+class Node:
+    """One call of a layer on symbolic inputs (an edge set of the Functional graph)."""
+
+    def __init__(self, layer, args, kwargs, outputs):
+        self.layer = layer
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+        self.input_tensors = [t for t in _flatten((args, kwargs)) if isinstance(t, KerasTensor)]
+        self.output_tensors = [t for t in _flatten(outputs) if isinstance(t, KerasTensor)]
+
+
+# --------------------------------------------------------------------------- the Layer
+def _shape_of(x):
+    return tuple(x.shape)
+
+
+class Layer:
+    """Base class of all layers. Subclass it: create weights in ``build(input_shape)`` with
+    ``add_weight``, compute in ``call(inputs, training=None, mask=None)`` with ``core.ops``;
+    gradients are automatic."""
+
+    _registry_name = None
+
+    def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_size = kwargs.pop("batch_size", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+        object.__setattr__(self, "_layers", [])
+        self._trainable = bool(trainable)
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.dtype = np.dtype(dtype or backend.floatx()).name if not isinstance(dtype, dict) else backend.floatx()
+        self.autocast = autocast
+        self.built = False
+        self.supports_masking = getattr(self, "supports_masking", False)
+        self._trainable_params: list[Parameter] = []
+        self._non_trainable_params: list[Parameter] = []
+        self._losses: list = []
+        self._inbound_nodes: list[Node] = []
+        self._build_shapes = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + tuple(input_shape)
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size, int(input_dim))
+        else:
+            self._batch_input_shape = None
+
+    # ------------------------------------------------------------- tracking
+    def __setattr__(self, key, value):
+        if "_layers" in self.__dict__:
+            if isinstance(value, Layer) and value is not self and key != "_outer":
+                if not any(value is l for l in self._layers):
+                    self._layers.append(value)
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value) \
+                    and not key.startswith("_"):
+                for v in value:
+                    if not any(v is l for l in self._layers):
+                        self._layers.append(v)
+        object.__setattr__(self, key, value)
+
+    @property
+    def compute_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def variable_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = bool(value)
+        self._trainable = value
+        for p in self._trainable_params:
+            p.trainable = value
+        for layer in self._layers:
+            layer.trainable = value
+
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+                   constraint=None, name=None):
+        """Create a weight (a ``Parameter``) named ``<layer path>/<name>`` as Keras names it."""
+        from .. import initializers as inits
+
+        shape = () if shape is None else tuple(int(s) for s in shape)
+        dtype = dtype or self.variable_dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
+        init = inits.get(initializer)
+        value = init(shape, dtype=dtype)
+        path = "/".join(_scope_stack() + [name or "variable"]) if _scope_stack() else f"{self.name}/{name or 'variable'}"
+        p = Parameter(value, trainable=trainable and self._trainable, dtype=dtype, name=name or "variable")
+        p.path = path
+        p.regularizer = _get_regularizer(regularizer)
+        p.constraint = _get_constraint(constraint)
+        p._declared_trainable = trainable
+        (self._trainable_params if trainable else self._non_trainable_params).append(p)
+        return p
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self._trainable:
+            return []
+        out = list(self._trainable_params)
+        for layer in self._layers:
+            out.extend(layer.trainable_weights)
+        return _unique(out)
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self._trainable:
+            return self.weights
+        out = list(self._non_trainable_params)
+        for layer in self._layers:
+            out.extend(layer.non_trainable_weights)
+        return _unique(out)
+
+    @property
+    def weights(self) -> list:
+        out = list(self._trainable_params) + list(self._non_trainable_params)
+        for layer in self._layers:
+            out.extend(layer.weights)
+        return _unique(out)
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return self.non_trainable_weights
+
+    def get_weights(self) -> list:
+        return [w.numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(f"{self.name}: set_weights expected {len(params)} arrays "
+                             f"({[tuple(p.shape) for p in params]}), got {len(weights)}")
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(p.shape):
+                raise ValueError(f"{self.name}: weight {p.path} has shape {tuple(p.shape)}, "
+                                 f"got an array of shape {tuple(w.shape)}")
+            p.assign(w)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(f"{self.name} is not built yet: call it on data or build(input_shape) first")
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    @property
+    def losses(self) -> list:
+        """Regularization losses (scalar Tensors) of this layer and its sublayers, computed now."""
+        out = []
+        for w in self.trainable_weights:
+            reg = getattr(w, "regularizer", None)
+            if reg is not None:
+                out.append(reg(w))
+        out.extend(self._losses)
+        for layer in self._layers:
+            out.extend(layer._losses)
+        return out
+
+    def add_loss(self, loss) -> None:
+        self._losses.append(loss)
+
+    # ------------------------------------------------------------- building and calling
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.call is not implemented")
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.supports_masking else None
+
+    def compute_output_shape(self, input_shape):
+        raise NotImplementedError
+
+    def _maybe_build(self, args):
+        if self.built:
+            return
+        shapes = map_structure(lambda t: _shape_of(t) if hasattr(t, "shape") else t, args[0])
+        with name_scope(self.name) if not _scope_stack() else name_scope(self.name):
+            self.build(shapes)
+        self.built = True
+        self._build_shapes = shapes
+
+    def _signature_params(self):
+        cls = type(self)
+        cache = cls.__dict__.get("_sig_cache")
+        if cache is None:
+            cache = set(inspect.signature(self.call).parameters)
+            setattr(cls, "_sig_cache", cache)
+        return cache
+
+    def __call__(self, *args, **kwargs):
+        if is_symbolic((args, kwargs)):
+            return self._symbolic_call(args, kwargs)
+        args = list(args)
+        if not args:
+            raise TypeError(f"{self.name}: call needs an input")
+        args[0] = map_structure(self._convert_input, args[0])
+        sig = self._signature_params()
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = current_training()
+        if "training" in sig:
+            kwargs["training"] = bool(training) if training is not None else False
+        if "mask" in sig and kwargs.get("mask") is None:
+            masks = map_structure(lambda t: getattr(t, "_keras_mask", None), args[0])
+            if any(m is not None for m in _flatten(masks)):
+                kwargs["mask"] = masks
+        self._check_input(args[0])
+        self._maybe_build(args)
+        stack = _call_stack()
+        stack.append(bool(training) if training is not None else (stack[-1] if stack else False))
+        try:
+            outputs = self.call(*args, **kwargs)
+        finally:
+            stack.pop()
+        prev_mask = kwargs.get("mask")
+        if prev_mask is None and "mask" not in sig:
+            prev_mask = map_structure(lambda t: getattr(t, "_keras_mask", None), args[0])
+            if not any(m is not None for m in _flatten(prev_mask)):
+                prev_mask = None
+        out_mask = self.compute_mask(args[0], prev_mask)
+        if out_mask is not None:
+            if isinstance(outputs, Tensor):
+                outputs._keras_mask = out_mask
+            elif isinstance(outputs, (list, tuple)) and isinstance(out_mask, (list, tuple)):
+                for o, m in zip(outputs, out_mask):
+                    if isinstance(o, Tensor):
+                        o._keras_mask = m
+        return outputs
+
+    def _convert_input(self, x):
+        if x is None:
+            return None
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if self.autocast and x.dtype.kind == "f" and x.dtype != np.dtype(self.compute_dtype):
+            from .. import ops
+
+            mask = getattr(x, "_keras_mask", None)
+            x = ops.cast(x, self.compute_dtype)
+            if mask is not None:
+                x._keras_mask = mask
+        return x
+
+    def _check_input(self, inputs):
+        """Refuse an input whose rank or last dimension does not match the built weights."""
+        if not self.built or self._build_shapes is None or not isinstance(inputs, Tensor):
+            return
+        expected = self._build_shapes
+        if not isinstance(expected, tuple) or not all(d is None or isinstance(d, int) for d in expected):
+            return
+        got = tuple(inputs.shape)
+        if len(got) != len(expected) or (expected[-1] is not None and got[-1] != expected[-1]):
+            raise ValueError(f"Input to layer '{self.name}' is incompatible: expected shape "
+                             f"{_fmt_shape(expected)}, got {got}")
+
+    # ------------------------------------------------------------- symbolic (Functional API)
+    def _symbolic_call(self, args, kwargs):
+        in_first = args[0]
+        if not self.built:
+            shapes = map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, in_first)
+            with name_scope(self.name):
+                self.build(shapes)
+            self.built = True
+            self._build_shapes = shapes
+        out_spec = self.compute_output_spec(*args, **kwargs)
+        node = Node(self, args, kwargs, None)
+        counter = [0]
+
+        def make(spec):
+            shape, dtype, has_mask = spec
+            kt = KerasTensor(shape, dtype, history=(node, counter[0]), has_mask=has_mask)
+            counter[0] += 1
+            return kt
+
+        if isinstance(out_spec, OutputSpec):
+            outputs = make(out_spec)
+        elif isinstance(out_spec, list):
+            outputs = [make(o) for o in out_spec]
+        else:
+            outputs = tuple(make(o) for o in out_spec)
+        node.outputs = outputs
+        node.output_tensors = [t for t in _flatten(outputs) if isinstance(t, KerasTensor)]
+        self._inbound_nodes.append(node)
+        return outputs
+
+    def compute_output_spec(self, *args, **kwargs):
+        """OutputSpec(shape, dtype, has_mask) of the output for symbolic inputs: by ``compute_output_shape``
+        when the layer defines it, else by running the layer on zeros (unknown dims probed twice)."""
+        inputs = args[0]
+        flat_in = [t for t in _flatten(inputs) if isinstance(t, KerasTensor)]
+        in_mask = any(t._has_mask for t in flat_in)
+        if type(self).compute_output_shape is not Layer.compute_output_shape and not isinstance(inputs, (list, tuple, dict)):
+            try:
+                shape = self.compute_output_shape(inputs.shape)
+                has_mask = bool(self.supports_masking and in_mask) or self._makes_mask()
+                return OutputSpec(tuple(shape), np.dtype(self._output_dtype(inputs)).name, has_mask)
+            except NotImplementedError:
+                pass
+        return self._probe_output_spec(args, kwargs, in_mask)
+
+    def _makes_mask(self):
+        return False
+
+    def _output_dtype(self, inputs):
+        return self.compute_dtype if np.dtype(inputs.dtype).kind == "f" or not self.autocast else inputs.dtype
+
+    def _probe_output_spec(self, args, kwargs, in_mask):
+        def run(batch, other):
+            def concrete(t):
+                if not isinstance(t, KerasTensor):
+                    return t
+                shape = tuple(batch if (d is None and i == 0) else (other if d is None else d)
+                              for i, d in enumerate(t.shape))
+                x = Tensor(np.zeros(shape, dtype=t.dtype))
+                if t._has_mask:
+                    x._keras_mask = Tensor(np.ones(shape[:2], dtype=bool))
+                return x
+
+            a = map_structure(concrete, args)
+            k = map_structure(concrete, kwargs)
+            with no_grad():
+                out = self(*a, training=False, **{kk: v for kk, v in k.items() if kk != "training"})
+            return out
+
+        has_unknown = any(d is None for t in _flatten(args) if isinstance(t, KerasTensor) for d in t.shape[1:])
+        out1 = run(2, 9)
+        out2 = run(3, 10) if has_unknown else None
+        any_batch_none = any(isinstance(t, KerasTensor) and t.shape and t.shape[0] is None for t in _flatten(args))
+
+        def spec(o1, o2):
+            shape = list(o1.shape)
+            if any_batch_none and shape:
+                shape[0] = None
+            if o2 is not None:
+                shape = [None if (a != b) else a for a, b in zip(shape, o2.shape)]
+                if any_batch_none and shape:
+                    shape[0] = None
+            return OutputSpec(tuple(shape), o1.dtype.name, getattr(o1, "_keras_mask", None) is not None)
+
+        if isinstance(out1, Tensor):
+            return spec(out1, out2)
+        if isinstance(out1, (list, tuple)):
+            o2s = out2 if out2 is not None else [None] * len(out1)
+            specs = [spec(a, b) for a, b in zip(out1, o2s)]
+            return specs if isinstance(out1, list) else tuple(specs)
+        raise TypeError(f"{self.name}: call returned {type(out1).__name__}, expected tensors")
+
+    # ------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    @property
+    def input_shape(self):
+        return self._batch_input_shape
+
+    @property
+    def output(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has never been called symbolically and has no defined output")
+        return self._inbound_nodes[0].outputs
+
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer {self.name} has never been called symbolically and has no defined input")
+        return self._inbound_nodes[0].args[0]
+
+
+def _unique(items):
+    seen, out = set(), []
+    for w in items:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _get_regularizer(reg):
+    if reg is None:
+        return None
+    from .. import regularizers
+
+    return regularizers.get(reg)
+
+
+def _get_constraint(con):
+    if con is None:
+        return None
+    from .. import constraints
+
+    return constraints.get(con)

@@ -1,0 +1,149 @@
+"""Functional models: a graph of layer calls from symbolic ``Input``s to outputs."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import Tensor
+from ..layers.base import KerasTensor, _flatten, map_structure
+from ..layers.core_layers import InputLayer
+from .model import Model
+
+
+def _topological_nodes(inputs, outputs):
+    """The nodes between inputs and outputs in execution order (iterative DFS, no recursion)."""
+    input_ids = {id(t) for t in inputs}
+    order, done, on_stack = [], set(), set()
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            kt, expanded = stack.pop()
+            if id(kt) in input_ids:
+                continue
+            if kt._history is None:
+                raise ValueError(f"Functional model: {kt} is not connected to the model inputs "
+                                 "(pass every Input it depends on in `inputs`)")
+            node = kt._history[0]
+            if id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                on_stack.discard(id(node))
+                order.append(node)
+                continue
+            on_stack.add(id(node))
+            stack.append((kt, True))
+            for t in reversed(node.input_tensors):
+                if id(t) not in input_ids and t._history is not None and id(t._history[0]) not in done:
+                    stack.append((t, False))
+                elif t._history is None and id(t) not in input_ids:
+                    raise ValueError(f"Functional model: {t} is not connected to the model inputs")
+    return order
+
+
+class Functional(Model):
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._flat_inputs = _flatten(inputs)
+        self._flat_outputs = _flatten(outputs)
+        for t in self._flat_inputs:
+            if not isinstance(t, KerasTensor) or getattr(t, "_input_layer", None) is None:
+                raise ValueError(f"Functional model inputs must come from Input(), got {t!r}")
+        self._nodes = _topological_nodes(self._flat_inputs, self._flat_outputs)
+        layers = [t._input_layer for t in self._flat_inputs]
+        for node in self._nodes:
+            if not any(node.layer is l for l in layers):
+                layers.append(node.layer)
+        self._layers.extend(layers)
+        self._all_layers = layers
+        # how many consumers each tensor has, so intermediates are freed as soon as possible
+        uses = {}
+        for node in self._nodes:
+            for t in node.input_tensors:
+                uses[id(t)] = uses.get(id(t), 0) + 1
+        for t in self._flat_outputs:
+            uses[id(t)] = uses.get(id(t), 0) + 1
+        self._uses = uses
+        self.built = True
+        self._batch_input_shape = self._flat_inputs[0].shape if len(self._flat_inputs) == 1 else None
+
+    @property
+    def layers(self):
+        return list(self._all_layers)
+
+    @property
+    def inputs(self):
+        return list(self._flat_inputs)
+
+    @property
+    def outputs(self):
+        return list(self._flat_outputs)
+
+    @property
+    def input_names(self):
+        return [t._input_layer.name for t in self._flat_inputs]
+
+    @property
+    def output_names(self):
+        return [t._history[0].layer.name for t in self._flat_outputs]
+
+    def _match_inputs(self, inputs):
+        """Flatten user inputs in the order of the model's Inputs (dicts by Input name)."""
+        if isinstance(inputs, dict):
+            names = self.input_names
+            missing = [n for n in names if n not in inputs]
+            if missing:
+                raise ValueError(f"model '{self.name}': missing input(s) {missing}; the model's inputs are {names}")
+            return [inputs[n] for n in names]
+        flat = _flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(flat) != len(self._flat_inputs):
+            raise ValueError(f"model '{self.name}' expects {len(self._flat_inputs)} input(s) "
+                             f"{[t.shape for t in self._flat_inputs]}, got {len(flat)}")
+        return flat
+
+    def call(self, inputs, training=None, mask=None):
+        flat = self._match_inputs(inputs)
+        values, uses = {}, dict(self._uses)
+        for kt, x in zip(self._flat_inputs, flat):
+            t = x if isinstance(x, Tensor) else Tensor(x)
+            want = kt.dtype
+            if t.dtype != want and (want.kind != "f" or t.dtype.kind == "f"):
+                mask_ = getattr(t, "_keras_mask", None)
+                t = t.astype(want) if want.kind == "f" else Tensor(t.data.astype(want))
+                if mask_ is not None:
+                    t._keras_mask = mask_
+            _check_shape(self.name, kt, t)
+            values[id(kt)] = t
+        for node in self._nodes:
+            args = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.args)
+            kwargs = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.kwargs)
+            out = node.layer(*args, **kwargs)
+            flat_out = _flatten(out) if isinstance(out, (list, tuple)) else [out]
+            for kt, o in zip(node.output_tensors, flat_out):
+                values[id(kt)] = o
+            for t in node.input_tensors:
+                uses[id(t)] -= 1
+                if uses[id(t)] == 0:
+                    values.pop(id(t), None)
+        return map_structure(lambda t: values[id(t)], self._outputs_struct)
+
+    def get_config(self):
+        from .serialization import functional_config
+
+        return functional_config(self)
+
+
+def _check_shape(model_name, kt, t):
+    shape = tuple(t.shape)
+    exp = kt.shape
+    if len(shape) != len(exp) or any(e is not None and e != s for e, s in zip(exp, shape)):
+        raise ValueError(f"Input '{kt._input_layer.name}' of model '{model_name}' is incompatible: "
+                         f"expected shape {_fmt(exp)}, got {shape}")
+
+
+def _fmt(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+__all__ = ["Functional", "InputLayer", "np"]

@@ -1,0 +1,63 @@
+"""``Model``: a Layer that can be trained. ``Model(inputs, outputs)`` builds a Functional
+model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
+from __future__ import annotations
+
+from ..layers.base import Layer
+from .training import TrainingMixin
+
+
+class Model(TrainingMixin, Layer):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or len(args) >= 2):
+            from .functional import Functional
+
+            return Functional.__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        if type(self).__name__ == "Functional" or not (("inputs" in kwargs and "outputs" in kwargs) or len(args) >= 2):
+            trainable = kwargs.pop("trainable", True)
+            name = kwargs.pop("name", None)
+            Layer.__init__(self, trainable=trainable, name=name, **{k: v for k, v in kwargs.items()
+                                                                      if k in ("dtype", "input_shape")})
+            TrainingMixin.__init__(self)
+        else:  # Model(inputs, outputs) reached here only when __new__ built a Functional
+            raise TypeError("unreachable")
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in ``layers``."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: {[l.name for l in self.layers]}")
+
+    def freeze(self, until=None):
+        """Freeze layers for fine-tuning: all of them, or those before the layer named ``until``
+        (that layer and the ones after it stay trainable). Takes effect at the next step."""
+        layers = self.layers
+        if until is None:
+            for layer in layers:
+                layer.trainable = False
+            return
+        names = [l.name for l in layers]
+        if until not in names:
+            raise ValueError(f"freeze(until={until!r}): no such layer; layers: {names}")
+        for layer in layers[:names.index(until)]:
+            layer.trainable = False
+
+    def unfreeze(self):
+        self.trainable = True
+        for layer in self.layers:
+            layer.trainable = True
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
+        from .summary import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      expand_nested=expand_nested, show_trainable=show_trainable)

@@ -1,0 +1,75 @@
+"""Sequential: a plain stack of layers, built lazily or from the first layer's input shape."""
+from __future__ import annotations
+
+from ..layers.base import KerasTensor, Layer
+from ..layers.core_layers import InputLayer
+from .model import Model
+
+
+class Sequential(Model):
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._stack: list[Layer] = []
+        self._input_batch_shape = None
+        self._input_dtype = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer) -> None:
+        """Append a layer (or an ``Input``) to the stack."""
+        if isinstance(layer, KerasTensor) and getattr(layer, "_input_layer", None) is not None:
+            layer = layer._input_layer
+        if isinstance(layer, InputLayer):
+            if self._stack:
+                raise ValueError("Sequential: an Input can only be the first element")
+            self._input_batch_shape = layer.batch_shape
+            self._input_dtype = layer.dtype
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a Layer, got {type(layer).__name__}")
+        if not self._stack and layer._batch_input_shape is not None and self._input_batch_shape is None:
+            self._input_batch_shape = tuple(layer._batch_input_shape)
+        self._stack.append(layer)
+        self._layers.append(layer)
+        self.built = False
+        if self._input_batch_shape is not None:
+            self.build(self._input_batch_shape)
+
+    def pop(self) -> Layer:
+        if not self._stack:
+            raise ValueError("Sequential.pop: the model has no layers")
+        layer = self._stack.pop()
+        self._layers.remove(layer)
+        self.built = False
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def build(self, input_shape=None):
+        input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
+        self._input_batch_shape = input_shape
+        x = KerasTensor(input_shape, self._input_dtype or "float32")
+        self._output_shapes = []
+        for layer in self._stack:
+            x = layer(x)
+            self._output_shapes.append(x.shape)
+        self._output_spec = x
+        self.built = True
+        self._build_shapes = input_shape
+
+    @property
+    def output_shape(self):
+        return self._output_spec.shape if self.built else None
+
+    def call(self, inputs, training=None, mask=None):
+        x = inputs
+        for layer in self._stack:
+            x = layer(x)
+        return x
+
+    def get_config(self):
+        from .serialization import sequential_config
+
+        return sequential_config(self)
