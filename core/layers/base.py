@@ -152,6 +152,7 @@ class Layer:
     gradients are automatic."""
 
     _registry_name = None
+    _pushes_scope = True  # models open their own scope in build (Sequential) or none (Functional)
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -326,7 +327,7 @@ class Layer:
         if self.built:
             return
         shapes = map_structure(lambda t: _shape_of(t) if hasattr(t, "shape") else t, args[0])
-        with name_scope(self.name) if not _scope_stack() else name_scope(self.name):
+        with name_scope(self.name) if self._pushes_scope else contextlib.nullcontext():
             self.build(shapes)
         self.built = True
         self._build_shapes = shapes
@@ -410,7 +411,7 @@ class Layer:
         in_first = args[0]
         if not self.built:
             shapes = map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, in_first)
-            with name_scope(self.name):
+            with name_scope(self.name) if self._pushes_scope else contextlib.nullcontext():
                 self.build(shapes)
             self.built = True
             self._build_shapes = shapes

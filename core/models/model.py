@@ -7,6 +7,7 @@ from .training import TrainingMixin
 
 
 class Model(TrainingMixin, Layer):
+    _pushes_scope = False
     def __new__(cls, *args, **kwargs):
         if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or len(args) >= 2):
             from .functional import Functional

@@ -1,7 +1,7 @@
 """Sequential: a plain stack of layers, built lazily or from the first layer's input shape."""
 from __future__ import annotations
 
-from ..layers.base import KerasTensor, Layer
+from ..layers.base import KerasTensor, Layer, name_scope
 from ..layers.core_layers import InputLayer
 from .model import Model
 
@@ -52,9 +52,10 @@ class Sequential(Model):
         self._input_batch_shape = input_shape
         x = KerasTensor(input_shape, self._input_dtype or "float32")
         self._output_shapes = []
-        for layer in self._stack:
-            x = layer(x)
-            self._output_shapes.append(x.shape)
+        with name_scope(self.name):
+            for layer in self._stack:
+                x = layer(x)
+                self._output_shapes.append(x.shape)
         self._output_spec = x
         self.built = True
         self._build_shapes = input_shape

@@ -1,0 +1,37 @@
+"""Utilities: reproducibility and session state."""
+from __future__ import annotations
+
+import random as _pyrandom
+
+import numpy as np
+
+from . import random as zrandom
+from .layers.base import clear_session
+
+
+def set_random_seed(seed: int) -> None:
+    """Make initialisation, shuffling, dropout and augmentation repeatable."""
+    if not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"set_random_seed expects an int, got {type(seed).__name__}")
+    _pyrandom.seed(int(seed))
+    zrandom.set_seed(int(seed))
+
+
+def to_categorical(y, num_classes=None, dtype="float32"):
+    """One-hot encode integer labels (as keras.utils.to_categorical)."""
+    y = np.asarray(y, dtype="int64")
+    shape = y.shape
+    if shape and shape[-1] == 1 and len(shape) > 1:
+        shape = shape[:-1]
+    y = y.reshape(-1)
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical: labels must be non-negative, got {y.min()}")
+    num_classes = int(num_classes or (y.max() + 1 if y.size else 0))
+    if y.size and y.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {y.max()} is out of range for num_classes={num_classes}")
+    out = np.zeros((y.size, num_classes), dtype=dtype)
+    out[np.arange(y.size), y] = 1
+    return out.reshape(shape + (num_classes,))
+
+
+__all__ = ["set_random_seed", "clear_session", "to_categorical"]
