@@ -146,12 +146,31 @@ def _shape_of(x):
     return tuple(x.shape)
 
 
+_LAYER_CLASSES: dict = {}
+
+
+def register_serializable(package="Custom", name=None):
+    """Class decorator: make a user layer/model loadable from configs by its name."""
+
+    def deco(cls):
+        _LAYER_CLASSES[name or cls.__name__] = cls
+        _LAYER_CLASSES[f"{package}>{name or cls.__name__}"] = cls
+        return cls
+
+    return deco
+
+
 class Layer:
     """Base class of all layers. Subclass it: create weights in ``build(input_shape)`` with
     ``add_weight``, compute in ``call(inputs, training=None, mask=None)`` with ``core.ops``;
     gradients are automatic."""
 
     _registry_name = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("core."):
+            _LAYER_CLASSES.setdefault(cls.__name__, cls)
     _pushes_scope = True  # models open their own scope in build (Sequential) or none (Functional)
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):

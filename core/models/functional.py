@@ -134,6 +134,15 @@ class Functional(Model):
         return functional_config(self)
 
 
+def _functional_from_config(cls, config, custom_objects=None, safe_mode=True):
+    from .serialization import functional_from_config
+
+    return functional_from_config(cls, config, custom_objects, safe_mode)
+
+
+Functional.from_config = classmethod(_functional_from_config)
+
+
 def _check_shape(model_name, kt, t):
     shape = tuple(t.shape)
     exp = kt.shape

@@ -74,3 +74,9 @@ class Sequential(Model):
         from .serialization import sequential_config
 
         return sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        from .serialization import sequential_from_config
+
+        return sequential_from_config(cls, config, custom_objects, safe_mode)

@@ -13,5 +13,11 @@ from .shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pa
 from .linalg import matmul
 from .activations import (elu, gelu, hard_sigmoid, leaky_relu, linear, log_softmax, relu, relu6, selu, sigmoid,
                           silu, softmax, softplus, swish, tanh)
+from .normalization import batch_norm, layer_norm
+from .dropout import dropout
+from .embedding import embedding
+from .losses import (binary_crossentropy, categorical_crossentropy, cosine_similarity, huber, kl_divergence,
+                     log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                     sparse_categorical_crossentropy)
 
 _autodiff._ops = __import__(__name__, fromlist=["*"])
