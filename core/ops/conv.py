@@ -1,0 +1,541 @@
+"""Convolutions, channels-last, with Keras 3 / TensorFlow semantics.
+
+Layouts (as Keras stores them):
+
+- ``conv2d``: x (N, H, W, Cin), kernel (kh, kw, Cin // groups, Cout)
+- ``conv1d``: x (N, L, Cin), kernel (k, Cin // groups, Cout)
+- ``depthwise_conv2d``: x (N, H, W, C), kernel (kh, kw, C, multiplier); output channel c*multiplier + m
+- ``conv2d_transpose``: x (N, H, W, Cin), kernel (kh, kw, Cout, Cin)
+
+"same" padding is TensorFlow's: out = ceil(in / stride), total padding
+max((out - 1) * stride + (k - 1) * dilation + 1 - in, 0), ``total // 2`` before and the
+rest after (so the extra cell goes to the bottom/right with stride 2).
+
+Forward is one GEMM over an im2col view (``as_strided``, no loop over pixels); backward is
+``cols^T @ dy`` for the kernel and ``dy @ K^T`` followed by col2im (a loop over the kh*kw
+kernel positions adding strided slices) for the input. The helpers here (padding with
+possibly negative amounts, window views, col2im) are shared with ``pooling.py``.
+"""
+from __future__ import annotations
+
+import operator
+
+from ..autodiff import Function
+from ..backend import get_xp
+from ._util import OpError, tensors
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _ints(op, name, v, n, minimum=1):
+    """An int or a sequence of n ints (each >= minimum) as a tuple of n Python ints."""
+    items = list(v) if isinstance(v, (list, tuple)) else [v] * n
+    try:
+        if len(items) != n or any(isinstance(a, bool) for a in items):
+            raise TypeError
+        t = tuple(operator.index(a) for a in items)
+    except TypeError:
+        raise OpError(f"{op}: {name} must be an int or a sequence of {n} ints, got {v!r}") from None
+    if any(a < minimum for a in t):
+        raise OpError(f"{op}: {name} must be >= {minimum}, got {v!r}")
+    return t
+
+
+def _same_pads(n, k, s, d=1):
+    """TensorFlow "same" padding (before, after) for one spatial axis."""
+    ke = (k - 1) * d + 1
+    out = -(-n // s)
+    total = max((out - 1) * s + ke - n, 0)
+    return total // 2, total - total // 2
+
+
+def _out_len(n_padded, k, s, d):
+    return (n_padded - ((k - 1) * d + 1)) // s + 1
+
+
+def _is_zero(pads):
+    return all(p == 0 for pp in pads for p in pp)
+
+
+def _pad(xp, x, pads, value=0):
+    """Pad (positive) or crop (negative) axes 1 and 2 of ``x`` by ``((top, bottom), (left, right))``."""
+    if _is_zero(pads):
+        return x
+    (pt, pb), (pl, pr) = pads
+    N, H, W = x.shape[:3]
+    ct, cb, cl, cr = max(-pt, 0), max(-pb, 0), max(-pl, 0), max(-pr, 0)
+    x = x[:, ct:H - cb, cl:W - cr]
+    if pt <= 0 and pb <= 0 and pl <= 0 and pr <= 0:
+        return x
+    h, w = x.shape[1:3]
+    t, b, l, r = max(pt, 0), max(pb, 0), max(pl, 0), max(pr, 0)
+    shape = (N, h + t + b, w + l + r) + tuple(x.shape[3:])
+    out = xp.zeros(shape, x.dtype) if value == 0 else xp.full(shape, value, x.dtype)
+    out[:, t:t + h, l:l + w] = x
+    return out
+
+
+def _pad_adjoint(xp, g, pads, in_shape):
+    """The gradient w.r.t. ``x`` of ``_pad(x, pads)`` given the gradient ``g`` of its output."""
+    if _is_zero(pads):
+        return g
+    (pt, pb), (pl, pr) = pads
+    H, W = in_shape[1:3]
+    ct, cb, cl, cr = max(-pt, 0), max(-pb, 0), max(-pl, 0), max(-pr, 0)
+    h, w = H - ct - cb, W - cl - cr
+    t, l = max(pt, 0), max(pl, 0)
+    inner = g[:, t:t + h, l:l + w]
+    if ct or cb or cl or cr:
+        out = xp.zeros(tuple(in_shape), g.dtype)
+        out[:, ct:ct + h, cl:cl + w] = inner
+        return out
+    return xp.ascontiguousarray(inner)
+
+
+def _windows(xp, x, kh, kw, sh, sw, dh, dw, Ho, Wo):
+    """Read-only view (N, Ho, Wo, kh, kw, C) of the sliding windows of x (N, Hp, Wp, C)."""
+    s0, s1, s2, s3 = x.strides
+    shape = (x.shape[0], Ho, Wo, kh, kw, x.shape[3])
+    strides = (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3)
+    if xp.__name__ == "numpy":
+        return xp.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def _tap(x, a, b, sh, sw, dh, dw, Ho, Wo):
+    """The (N, Ho, Wo, ...) strided slice of x read by kernel position (a, b)."""
+    r, c = a * dh, b * dw
+    return x[:, r:r + (Ho - 1) * sh + 1:sh, c:c + (Wo - 1) * sw + 1:sw]
+
+
+def _col2im(xp, padded_shape, dtype, kernel_hw, strides, dilation, out_hw, tap_grad, chan=None):
+    """Sum window gradients back into a zeros array of ``padded_shape`` (N, Hp, Wp, C): one
+    strided add per kernel position p = a * kw + b of ``tap_grad(p)``, an (N, Ho, Wo, *chan)
+    array with prod(chan) == C. Computing each tap's gradient on demand (one GEMM per tap)
+    avoids the kh*kw times larger (M, kh*kw*C) dcols buffer and its strided reads."""
+    N, Hp, Wp, C = padded_shape
+    (kh, kw), (sh, sw), (dh, dw), (Ho, Wo) = kernel_hw, strides, dilation, out_hw
+    out = xp.zeros(tuple(padded_shape), dtype)
+    view = out.reshape((N, Hp, Wp) + (tuple(chan) if chan else (C,)))
+    for a in range(kh):
+        for b in range(kw):
+            tgt = _tap(view, a, b, sh, sw, dh, dw, Ho, Wo)
+            tgt += tap_grad(a * kw + b)
+    return out
+
+
+def _convert(op, x, kernel, bias):
+    """Tensors for (x, kernel[, bias]) with the float/dtype checks of ``tensors``."""
+    args = [x, kernel] + ([bias] if bias is not None else [])
+    ts = tensors(op, *args)
+    return ts[0], ts[1], (ts[2] if bias is not None else None)
+
+
+def _check_bias(op, bias, cout):
+    if bias is not None and tuple(bias.shape) != (cout,):
+        raise OpError(f"{op}: bias must have shape ({cout},) to match the kernel's output channels, "
+                      f"got shape {tuple(bias.shape)}")
+
+
+def _rank(op, name, t, rank, layout):
+    if t.ndim != rank:
+        raise OpError(f"{op}: {name} must have rank {rank} {layout}, got shape {tuple(t.shape)}")
+
+
+def _resolve_padding(op, padding, in_hw, k_hw, s_hw, d_hw, one_d=False):
+    """Padding as ((top, bottom), (left, right)) for a 2-d (or height-1 1-d) convolution."""
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p == "valid":
+            return ((0, 0), (0, 0))
+        if p == "same":
+            return tuple(_same_pads(n, k, s, d) for n, k, s, d in zip(in_hw, k_hw, s_hw, d_hw))
+        if p == "causal" and one_d:
+            return ((0, 0), ((k_hw[1] - 1) * d_hw[1], 0))
+        allowed = "'valid', 'same', 'causal'" if one_d else "'valid', 'same'"
+        raise OpError(f"{op}: padding must be one of {allowed} or explicit amounts, got {padding!r}")
+    try:
+        if one_d:
+            l, r = (operator.index(v) for v in padding)
+            pads = ((0, 0), (l, r))
+        else:
+            (t, b), (l, r) = ((operator.index(u) for u in pp) for pp in padding)
+            pads = ((t, b), (l, r))
+    except (TypeError, ValueError):
+        want = "(left, right)" if one_d else "((top, bottom), (left, right))"
+        raise OpError(f"{op}: padding must be 'valid', 'same'{', ' + repr('causal') if one_d else ''} "
+                      f"or {want} ints, got {padding!r}") from None
+    if any(v < 0 for pp in pads for v in pp):
+        raise OpError(f"{op}: explicit padding must be non-negative, got {padding!r}")
+    return pads
+
+
+def _out_hw(op, x_shape, pads, k_hw, s_hw, d_hw):
+    H, W = x_shape[1:3]
+    Hp = H + pads[0][0] + pads[0][1]
+    Wp = W + pads[1][0] + pads[1][1]
+    Ho = _out_len(Hp, k_hw[0], s_hw[0], d_hw[0])
+    Wo = _out_len(Wp, k_hw[1], s_hw[1], d_hw[1])
+    if Ho < 1 or Wo < 1:
+        ke = tuple((k - 1) * d + 1 for k, d in zip(k_hw, d_hw))
+        raise OpError(f"{op}: input of spatial size {tuple(x_shape[1:3])} (padded to {(Hp, Wp)}) is smaller "
+                      f"than the (dilated) kernel {ke}; the output would be empty")
+    return Ho, Wo
+
+
+# ----------------------------------------------------------------------------- conv2d
+
+
+class Conv2D(Function):
+    """y = conv(pad(x), kernel) + bias; handles conv1d through a height-1 view (``one_d``)."""
+
+    def __init__(self, strides, pads, dilation, groups, one_d=False):
+        self.strides, self.pads, self.dilation, self.groups = strides, pads, dilation, groups
+        self.one_d = one_d
+
+    def forward(self, x, k, b=None):
+        xp = self.xp = get_xp(x, k)
+        self.x_shape, self.k_shape = x.shape, k.shape
+        if self.one_d:
+            x, k = x[:, None], k[None]
+        N, H, W, C = x.shape
+        kh, kw, cg, Cout = k.shape
+        (sh, sw), (dh, dw), G = self.strides, self.dilation, self.groups
+        og = Cout // G
+        need_x, need_k = self.needs_input_grad[0], self.needs_input_grad[1]
+        self.has_bias = b is not None
+
+        pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and _is_zero(self.pads)
+        xpad = _pad(xp, x, self.pads)
+        Hp, Wp = xpad.shape[1:3]
+        Ho, Wo = _out_len(Hp, kh, sh, dh), _out_len(Wp, kw, sw, dw)
+        M, K = N * Ho * Wo, kh * kw * cg
+        if pointwise:
+            win = x.reshape(N, H, W, 1, 1, C)
+        else:
+            win = _windows(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo)
+
+        if G == 1:
+            cols = xp.ascontiguousarray(win).reshape(M, K)
+            k2 = k.reshape(K, Cout)
+            y = cols @ k2
+        else:
+            # (G, N, Ho, Wo, kh, kw, cg) contiguous copy, then one batched GEMM over groups
+            win7 = win.reshape(N, Ho, Wo, kh, kw, G, cg)
+            cols = xp.ascontiguousarray(win7.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(G, M, K)
+            k2 = xp.ascontiguousarray(k.reshape(kh, kw, cg, G, og).transpose(3, 0, 1, 2, 4)).reshape(G, K, og)
+            y = xp.matmul(cols, k2).transpose(1, 0, 2).reshape(M, Cout)
+        if b is not None:
+            y += b
+        self.cols = cols if need_k else None
+        self.k2 = k2 if need_x else None
+        self.geom = (N, H, W, C, Ho, Wo, kh, kw, cg, Cout, Hp, Wp, pointwise)
+        y = y.reshape(N, Ho, Wo, Cout)
+        return y[:, 0] if self.one_d else y
+
+    def backward(self, gy):
+        xp = self.xp
+        N, H, W, C, Ho, Wo, kh, kw, cg, Cout, Hp, Wp, pointwise = self.geom
+        (sh, sw), (dh, dw), G = self.strides, self.dilation, self.groups
+        og = Cout // G
+        M = N * Ho * Wo
+        dy = gy.reshape(M, Cout)
+        dx = dk = db = None
+        if G > 1:
+            dyg = xp.ascontiguousarray(dy.reshape(M, G, og).transpose(1, 0, 2))  # (G, M, og)
+        if self.cols is not None:
+            if G == 1:
+                dk = self.cols.T @ dy
+            else:
+                dk = xp.matmul(self.cols.transpose(0, 2, 1), dyg)  # (G, K, og)
+                dk = dk.reshape(G, kh, kw, cg, og).transpose(1, 2, 3, 0, 4)
+            dk = dk.reshape(self.k_shape)
+        if self.has_bias and self.needs_input_grad[2]:
+            db = dy.sum(axis=0)
+        if self.k2 is not None:
+            k2 = self.k2
+            if pointwise:
+                if G == 1:
+                    dx = dy @ k2.T
+                else:
+                    dx = xp.matmul(dyg, k2.transpose(0, 2, 1)).transpose(1, 0, 2)  # (M, G, cg)
+                dx = dx.reshape(N, H, W, C)
+            else:
+                if G == 1:
+                    buf = xp.empty((M, C), dy.dtype)
+
+                    def tap_grad(p):  # dcols for kernel position p: dy @ K[p]^T
+                        xp.matmul(dy, k2[p * C:(p + 1) * C].T, out=buf)
+                        return buf.reshape(N, Ho, Wo, 1, C)
+                else:
+                    def tap_grad(p):
+                        g = xp.matmul(dyg, k2[:, p * cg:(p + 1) * cg].transpose(0, 2, 1))  # (G, M, cg)
+                        return g.transpose(1, 0, 2).reshape(N, Ho, Wo, G, cg)
+                dpad = _col2im(xp, (N, Hp, Wp, C), dy.dtype, (kh, kw), (sh, sw), (dh, dw), (Ho, Wo),
+                               tap_grad, chan=(G, cg))
+                dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C))
+            dx = dx.reshape(self.x_shape)
+        grads = (dx, dk)
+        return grads + (db,) if self.has_bias else grads
+
+
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation=1, groups=1):
+    """2-d convolution (cross-correlation, as Keras ``Conv2D``), channels-last.
+
+    x (N, H, W, Cin); kernel (kh, kw, Cin // groups, Cout); bias (Cout,) or None.
+    ``padding``: "valid", "same" (TensorFlow's, asymmetric with stride 2) or explicit
+    ``((top, bottom), (left, right))``. ``strides`` / ``dilation``: int or pair.
+    """
+    op = "conv2d"
+    x, kernel, bias = _convert(op, x, kernel, bias)
+    _rank(op, "x", x, 4, "(N, H, W, Cin)")
+    _rank(op, "kernel", kernel, 4, "(kh, kw, Cin // groups, Cout)")
+    s = _ints(op, "strides", strides, 2)
+    d = _ints(op, "dilation", dilation, 2)
+    g = _ints(op, "groups", groups, 1)[0]
+    kh, kw, cg, cout = kernel.shape
+    cin = x.shape[3]
+    if cin % g or cout % g:
+        raise OpError(f"{op}: groups={g} must divide both the input channels ({cin}) and the output "
+                      f"channels ({cout}); x {tuple(x.shape)}, kernel {tuple(kernel.shape)}")
+    if cg * g != cin:
+        raise OpError(f"{op}: kernel {tuple(kernel.shape)} expects {cg * g} input channels "
+                      f"(kernel.shape[2]={cg} x groups={g}) but x {tuple(x.shape)} has {cin}")
+    _check_bias(op, bias, cout)
+    pads = _resolve_padding(op, padding, x.shape[1:3], (kh, kw), s, d)
+    _out_hw(op, x.shape, pads, (kh, kw), s, d)
+    args = (x, kernel) + ((bias,) if bias is not None else ())
+    return Conv2D(s, pads, d, g).apply(*args)
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation=1, groups=1):
+    """1-d convolution (as Keras ``Conv1D``): x (N, L, Cin), kernel (k, Cin // groups, Cout).
+
+    ``padding``: "valid", "same", "causal" (left padding (k - 1) * dilation) or ``(left, right)``.
+    """
+    op = "conv1d"
+    x, kernel, bias = _convert(op, x, kernel, bias)
+    _rank(op, "x", x, 3, "(N, L, Cin)")
+    _rank(op, "kernel", kernel, 3, "(k, Cin // groups, Cout)")
+    s = _ints(op, "strides", strides, 1)[0]
+    d = _ints(op, "dilation", dilation, 1)[0]
+    g = _ints(op, "groups", groups, 1)[0]
+    k, cg, cout = kernel.shape
+    cin = x.shape[2]
+    if cin % g or cout % g:
+        raise OpError(f"{op}: groups={g} must divide both the input channels ({cin}) and the output "
+                      f"channels ({cout}); x {tuple(x.shape)}, kernel {tuple(kernel.shape)}")
+    if cg * g != cin:
+        raise OpError(f"{op}: kernel {tuple(kernel.shape)} expects {cg * g} input channels "
+                      f"(kernel.shape[1]={cg} x groups={g}) but x {tuple(x.shape)} has {cin}")
+    _check_bias(op, bias, cout)
+    pads = _resolve_padding(op, padding, (1, x.shape[1]), (1, k), (1, s), (1, d), one_d=True)
+    try:
+        _out_hw(op, (x.shape[0], 1, x.shape[1]), pads, (1, k), (1, s), (1, d))
+    except OpError:
+        raise OpError(f"{op}: input length {x.shape[1]} (padded by {pads[1]}) is shorter than the "
+                      f"(dilated) kernel {(k - 1) * d + 1}; the output would be empty") from None
+    args = (x, kernel) + ((bias,) if bias is not None else ())
+    return Conv2D((1, s), pads, (1, d), g, one_d=True).apply(*args)
+
+
+# ----------------------------------------------------------------------------- depthwise
+
+
+class DepthwiseConv2D(Function):
+    """Per-channel convolution: a loop over the kh*kw kernel taps, each a broadcast multiply-add
+    over the whole batch (no im2col buffer, nothing big kept but the padded input). Internally
+    the multiplier axis leads, (M, N, Ho, Wo, C), so every inner loop runs over the channels."""
+
+    def __init__(self, strides, pads, dilation):
+        self.strides, self.pads, self.dilation = strides, pads, dilation
+
+    def forward(self, x, k, b=None):
+        xp = self.xp = get_xp(x, k)
+        N, H, W, C = x.shape
+        kh, kw, _, Mu = k.shape
+        (sh, sw), (dh, dw) = self.strides, self.dilation
+        xpad = _pad(xp, x, self.pads)
+        Ho, Wo = _out_len(xpad.shape[1], kh, sh, dh), _out_len(xpad.shape[2], kw, sw, dw)
+        kT = k.transpose(0, 1, 3, 2)[:, :, :, None, None, None, :]  # (kh, kw, M, 1, 1, 1, C)
+        yT = xp.zeros((Mu, N, Ho, Wo, C), x.dtype)
+        tmp = xp.empty_like(yT)
+        for a in range(kh):
+            for bb in range(kw):
+                xp.multiply(_tap(xpad, a, bb, sh, sw, dh, dw, Ho, Wo), kT[a, bb], out=tmp)
+                yT += tmp
+        del tmp
+        y = yT[0] if Mu == 1 else yT.transpose(1, 2, 3, 4, 0).reshape(N, Ho, Wo, C * Mu)
+        if b is not None:
+            y += b
+        self.has_bias = b is not None
+        self.xpad = xpad if self.needs_input_grad[1] else None
+        self.kT = kT if self.needs_input_grad[0] else None
+        self.geom = (x.shape, xpad.shape, k.shape, Ho, Wo)
+        return y
+
+    def backward(self, gy):
+        xp = self.xp
+        x_shape, pad_shape, k_shape, Ho, Wo = self.geom
+        N, H, W, C = x_shape
+        kh, kw, _, Mu = k_shape
+        (sh, sw), (dh, dw) = self.strides, self.dilation
+        dx = dk = db = None
+        if Mu == 1:
+            dyT = gy[None]
+        else:
+            dyT = xp.ascontiguousarray(gy.reshape(N, Ho, Wo, C, Mu).transpose(4, 0, 1, 2, 3))
+        if self.xpad is not None:
+            dk = xp.empty(k_shape, gy.dtype)
+            for a in range(kh):
+                for bb in range(kw):
+                    sl = _tap(self.xpad, a, bb, sh, sw, dh, dw, Ho, Wo)
+                    dk[a, bb] = xp.einsum("nhwc,mnhwc->cm", sl, dyT)
+        if self.has_bias and self.needs_input_grad[2]:
+            db = gy.sum(axis=(0, 1, 2))
+        if self.kT is not None:
+            dpad = xp.zeros(pad_shape, gy.dtype)
+            for a in range(kh):
+                for bb in range(kw):
+                    tgt = _tap(dpad, a, bb, sh, sw, dh, dw, Ho, Wo)
+                    if Mu == 1:
+                        tgt += gy * self.kT[a, bb, 0, 0]
+                    else:
+                        tgt += (dyT * self.kT[a, bb]).sum(axis=0)
+            dx = _pad_adjoint(xp, dpad, self.pads, x_shape)
+        grads = (dx, dk)
+        return grads + (db,) if self.has_bias else grads
+
+
+def depthwise_conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation=1):
+    """Depthwise 2-d convolution (as Keras ``DepthwiseConv2D``).
+
+    x (N, H, W, C); kernel (kh, kw, C, multiplier); bias (C * multiplier,) or None.
+    Output channel ``c * multiplier + m`` is channel c convolved with kernel[..., c, m].
+    """
+    op = "depthwise_conv2d"
+    x, kernel, bias = _convert(op, x, kernel, bias)
+    _rank(op, "x", x, 4, "(N, H, W, C)")
+    _rank(op, "kernel", kernel, 4, "(kh, kw, C, multiplier)")
+    s = _ints(op, "strides", strides, 2)
+    d = _ints(op, "dilation", dilation, 2)
+    kh, kw, c, mult = kernel.shape
+    if c != x.shape[3]:
+        raise OpError(f"{op}: kernel {tuple(kernel.shape)} is for {c} channels but x {tuple(x.shape)} "
+                      f"has {x.shape[3]} (kernel layout (kh, kw, C, multiplier))")
+    _check_bias(op, bias, c * mult)
+    pads = _resolve_padding(op, padding, x.shape[1:3], (kh, kw), s, d)
+    _out_hw(op, x.shape, pads, (kh, kw), s, d)
+    args = (x, kernel) + ((bias,) if bias is not None else ())
+    return DepthwiseConv2D(s, pads, d).apply(*args)
+
+
+# ----------------------------------------------------------------------------- transpose
+
+
+def _transpose_len(n, k, s, d, padding, output_padding):
+    """Keras' ``compute_conv_transpose_output_length`` and the leading crop TensorFlow's
+    ``conv2d_backprop_input`` applies to the full (n - 1) * s + k_eff scatter."""
+    ke = (k - 1) * d + 1
+    if output_padding is None:
+        out = n * s if padding == "same" else n * s + max(ke - s, 0)
+    else:
+        pad = ke // 2 if padding == "same" else 0
+        out = (n - 1) * s + ke - 2 * pad + output_padding
+    top = _same_pads(out, k, s, d)[0] if padding == "same" else 0
+    return out, top
+
+
+class Conv2DTranspose(Function):
+    """The gradient of conv2d w.r.t. its input: dcols = x @ K^T, col2im into the full
+    (n - 1) * s + k_eff map, then crop (or zero-extend) to the Keras output size."""
+
+    def __init__(self, strides, dilation, crops, out_hw):
+        self.strides, self.dilation, self.crops, self.out_hw = strides, dilation, crops, out_hw
+
+    def forward(self, x, k, b=None):
+        xp = self.xp = get_xp(x, k)
+        N, h, w, Cin = x.shape
+        kh, kw, Cout, _ = k.shape
+        (sh, sw), (dh, dw) = self.strides, self.dilation
+        Hf, Wf = (h - 1) * sh + (kh - 1) * dh + 1, (w - 1) * sw + (kw - 1) * dw + 1
+        (Ho, Wo), (top, left) = self.out_hw, self.crops
+        self.pads = ((-top, Ho + top - Hf), (-left, Wo + left - Wf))
+        M, K = N * h * w, kh * kw * Cout
+        x2 = x.reshape(M, Cin)
+        k2 = k.reshape(K, Cin)
+        buf = xp.empty((M, Cout), x.dtype)
+
+        def tap_grad(p):  # the scatter of kernel position p: x @ K[p]^T
+            xp.matmul(x2, k2[p * Cout:(p + 1) * Cout].T, out=buf)
+            return buf.reshape(N, h, w, Cout)
+
+        full = _col2im(xp, (N, Hf, Wf, Cout), x.dtype, (kh, kw), (sh, sw), (dh, dw), (h, w), tap_grad)
+        y = _pad(xp, full, self.pads)
+        if not y.flags.c_contiguous:  # a crop view of ``full``: do not keep ``full`` alive
+            y = xp.ascontiguousarray(y)
+        if b is not None:
+            y += b
+        self.has_bias = b is not None
+        self.x2 = x2 if self.needs_input_grad[1] else None
+        self.k2 = k2 if self.needs_input_grad[0] else None
+        self.geom = (x.shape, k.shape, Hf, Wf)
+        return y
+
+    def backward(self, gy):
+        xp = self.xp
+        x_shape, k_shape, Hf, Wf = self.geom
+        N, h, w, Cin = x_shape
+        kh, kw, Cout, _ = k_shape
+        (sh, sw), (dh, dw) = self.strides, self.dilation
+        dx = dk = db = None
+        if self.has_bias and self.needs_input_grad[2]:
+            db = gy.sum(axis=(0, 1, 2))
+        if self.x2 is not None or self.k2 is not None:
+            dfull = _pad_adjoint(xp, gy, self.pads, (N, Hf, Wf, Cout))
+            win = _windows(xp, dfull, kh, kw, sh, sw, dh, dw, h, w)
+            cols = xp.ascontiguousarray(win).reshape(N * h * w, kh * kw * Cout)
+            if self.k2 is not None:
+                dx = (cols @ self.k2).reshape(x_shape)
+            if self.x2 is not None:
+                dk = (cols.T @ self.x2).reshape(k_shape)
+        grads = (dx, dk)
+        return grads + (db,) if self.has_bias else grads
+
+
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1):
+    """Transposed 2-d convolution (as Keras ``Conv2DTranspose``).
+
+    x (N, H, W, Cin); kernel (kh, kw, Cout, Cin); bias (Cout,) or None. The output size is
+    Keras' ``deconv_output_length``: without ``output_padding`` H * s ("same") or
+    H * s + max(k_eff - s, 0) ("valid"); with it (H - 1) * s + k_eff - 2 * pad + output_padding,
+    pad = k_eff // 2 for "same", 0 for "valid".
+    """
+    op = "conv2d_transpose"
+    x, kernel, bias = _convert(op, x, kernel, bias)
+    _rank(op, "x", x, 4, "(N, H, W, Cin)")
+    _rank(op, "kernel", kernel, 4, "(kh, kw, Cout, Cin)")
+    s = _ints(op, "strides", strides, 2)
+    d = _ints(op, "dilation", dilation, 2)
+    kh, kw, cout, cin = kernel.shape
+    if cin != x.shape[3]:
+        raise OpError(f"{op}: kernel {tuple(kernel.shape)} expects {cin} input channels (layout "
+                      f"(kh, kw, Cout, Cin)) but x {tuple(x.shape)} has {x.shape[3]}")
+    _check_bias(op, bias, cout)
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise OpError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    padding = padding.lower()
+    op_pad = None if output_padding is None else _ints(op, "output_padding", output_padding, 2, minimum=0)
+    if op_pad is not None:
+        for p, si, di in zip(op_pad, s, d):
+            if p >= max(si, di):
+                raise OpError(f"{op}: output_padding {output_padding!r} must be smaller than the strides "
+                              f"{s} (or the dilation {d})")
+    lens = [_transpose_len(n, k, si, di, padding, None if op_pad is None else op_pad[i])
+            for i, (n, k, si, di) in enumerate(zip(x.shape[1:3], (kh, kw), s, d))]
+    (Ho, top), (Wo, left) = lens
+    if Ho < 1 or Wo < 1:
+        raise OpError(f"{op}: output size {(Ho, Wo)} for x {tuple(x.shape)}, kernel {tuple(kernel.shape)} "
+                      f"is empty")
+    args = (x, kernel) + ((bias,) if bias is not None else ())
+    return Conv2DTranspose(s, d, (top, left), (Ho, Wo)).apply(*args)

@@ -1,0 +1,174 @@
+"""Pooling, channels-last, with Keras 3 / TensorFlow semantics.
+
+``max_pool2d`` / ``avg_pool2d`` take x (N, H, W, C); the 1-d versions x (N, L, C) and run
+through a height-1 view. ``strides=None`` means ``pool_size``. "same" padding is
+TensorFlow's (extra cell at the end); max pooling ignores padded cells (they are -inf) and
+average pooling divides by the number of real cells in each window (padding excluded, as
+Keras / TensorFlow do). Forward and backward loop over the pool window positions only,
+each step one strided slice of the whole batch; max-pool backward routes each gradient to
+the first arg-max of its window.
+"""
+from __future__ import annotations
+
+from ..autodiff import Function
+from ..backend import get_xp
+from ._util import OpError, tensors
+from .conv import _ints, _is_zero, _out_len, _pad, _pad_adjoint, _same_pads, _tap
+from .reductions import max as _reduce_max
+from .reductions import mean as _reduce_mean
+
+
+def _window_counts(xp, n, k, s, pad_before, out, dtype):
+    """Per output position along one axis: the number of real (unpadded) cells in its window."""
+    start = xp.arange(out) * s - pad_before
+    return (xp.minimum(start + k, n) - xp.maximum(start, 0)).astype(dtype)
+
+
+class Pool2D(Function):
+    def __init__(self, mode, pool, strides, pads, one_d=False):
+        self.mode, self.pool, self.strides, self.pads, self.one_d = mode, pool, strides, pads, one_d
+
+    def forward(self, x):
+        xp = self.xp = get_xp(x)
+        self.x_shape = x.shape
+        if self.one_d:
+            x = x[:, None]
+        N, H, W, C = x.shape
+        (ph, pw), (sh, sw) = self.pool, self.strides
+        is_max = self.mode == "max"
+        xpad = _pad(xp, x, self.pads, value=-float("inf") if is_max else 0)
+        Hp, Wp = xpad.shape[1:3]
+        Ho, Wo = _out_len(Hp, ph, sh, 1), _out_len(Wp, pw, sw, 1)
+        self.geom = (N, H, W, C, Hp, Wp, Ho, Wo)
+        need = self.needs_input_grad[0]
+        if is_max:
+            y = _tap(xpad, 0, 0, sh, sw, 1, 1, Ho, Wo).copy()
+            arg = xp.zeros(y.shape, xp.uint8 if ph * pw < 256 else xp.int32) if need else None
+            p = 0
+            for a in range(ph):
+                for b in range(pw):
+                    if p:
+                        sl = _tap(xpad, a, b, sh, sw, 1, 1, Ho, Wo)
+                        if need:
+                            # strict >: ties keep the first position. Positions come in increasing
+                            # order, so the last update is also the largest p that updated: a max.
+                            upd = (sl > y).astype(arg.dtype)
+                            upd *= arg.dtype.type(p)
+                            xp.maximum(arg, upd, out=arg)
+                        xp.maximum(y, sl, out=y)
+                    p += 1
+            self.arg = arg
+        else:
+            y = xp.zeros((N, Ho, Wo, C), x.dtype)
+            for a in range(ph):
+                for b in range(pw):
+                    y += _tap(xpad, a, b, sh, sw, 1, 1, Ho, Wo)
+            if _is_zero(self.pads):
+                self.scale = 1.0 / (ph * pw)
+                y *= x.dtype.type(self.scale)
+            else:
+                ch = _window_counts(xp, H, ph, sh, self.pads[0][0], Ho, x.dtype)
+                cw = _window_counts(xp, W, pw, sw, self.pads[1][0], Wo, x.dtype)
+                self.scale = None
+                self.inv_count = (1 / (ch[:, None] * cw[None, :]))[None, :, :, None]  # (1, Ho, Wo, 1)
+                y *= self.inv_count
+        return y[:, 0] if self.one_d else y
+
+    def backward(self, gy):
+        xp = self.xp
+        N, H, W, C, Hp, Wp, Ho, Wo = self.geom
+        (ph, pw), (sh, sw) = self.pool, self.strides
+        if self.one_d:
+            gy = gy[:, None]
+        dpad = xp.zeros((N, Hp, Wp, C), gy.dtype)
+        if self.mode == "max":
+            p = 0
+            for a in range(ph):
+                for b in range(pw):
+                    tgt = _tap(dpad, a, b, sh, sw, 1, 1, Ho, Wo)
+                    tgt += gy * (self.arg == p)
+                    p += 1
+        else:
+            g = gy * (gy.dtype.type(self.scale) if self.scale is not None else self.inv_count)
+            for a in range(ph):
+                for b in range(pw):
+                    tgt = _tap(dpad, a, b, sh, sw, 1, 1, Ho, Wo)
+                    tgt += g
+        dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C))
+        return dx.reshape(self.x_shape)
+
+
+def _pool(op, mode, x, pool_size, strides, padding, one_d):
+    (x,) = tensors(op, x)
+    rank, layout = (3, "(N, L, C)") if one_d else (4, "(N, H, W, C)")
+    if x.ndim != rank:
+        raise OpError(f"{op}: x must have rank {rank} {layout}, got shape {tuple(x.shape)}")
+    n = 1 if one_d else 2
+    pool = _ints(op, "pool_size", pool_size, n)
+    s = pool if strides is None else _ints(op, "strides", strides, n)
+    if one_d:
+        pool, s = (1,) + pool, (1,) + s
+    spatial = (1,) + tuple(x.shape[1:2]) if one_d else tuple(x.shape[1:3])
+    p = padding.lower() if isinstance(padding, str) else None
+    if p == "valid":
+        pads = ((0, 0), (0, 0))
+    elif p == "same":
+        pads = tuple(_same_pads(sz, k, st) for sz, k, st in zip(spatial, pool, s))
+    else:
+        raise OpError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    out = [_out_len(sz + a + b, k, st, 1) for sz, (a, b), k, st in zip(spatial, pads, pool, s)]
+    if min(out) < 1:
+        shown = pool[1:] if one_d else pool
+        raise OpError(f"{op}: input of spatial size {spatial[1:] if one_d else spatial} is smaller than "
+                      f"pool_size {shown} with padding 'valid'; the output would be empty")
+    return Pool2D(mode, pool, s, pads, one_d).apply(x)
+
+
+def max_pool2d(x, pool_size, strides=None, padding="valid"):
+    """Max pooling (as Keras ``MaxPooling2D``): x (N, H, W, C)."""
+    return _pool("max_pool2d", "max", x, pool_size, strides, padding, one_d=False)
+
+
+def avg_pool2d(x, pool_size, strides=None, padding="valid"):
+    """Average pooling (as Keras ``AveragePooling2D``); with "same" padded cells are not counted."""
+    return _pool("avg_pool2d", "avg", x, pool_size, strides, padding, one_d=False)
+
+
+def max_pool1d(x, pool_size, strides=None, padding="valid"):
+    """Max pooling over time (as Keras ``MaxPooling1D``): x (N, L, C)."""
+    return _pool("max_pool1d", "max", x, pool_size, strides, padding, one_d=True)
+
+
+def avg_pool1d(x, pool_size, strides=None, padding="valid"):
+    """Average pooling over time (as Keras ``AveragePooling1D``); "same" excludes padded cells."""
+    return _pool("avg_pool1d", "avg", x, pool_size, strides, padding, one_d=True)
+
+
+def _global(op, reduce, x, rank, keepdims):
+    (x,) = tensors(op, x)
+    layout = "(N, L, C)" if rank == 3 else "(N, H, W, C)"
+    if x.ndim != rank:
+        raise OpError(f"{op}: x must have rank {rank} {layout}, got shape {tuple(x.shape)}")
+    if x.size == 0:
+        raise OpError(f"{op}: cannot pool an empty tensor of shape {tuple(x.shape)}")
+    return reduce(x, axis=tuple(range(1, rank - 1)), keepdims=bool(keepdims))
+
+
+def global_avg_pool2d(x, keepdims=False):
+    """Mean over H and W: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with ``keepdims``."""
+    return _global("global_avg_pool2d", _reduce_mean, x, 4, keepdims)
+
+
+def global_max_pool2d(x, keepdims=False):
+    """Max over H and W (ties share the gradient, as TensorFlow's reduce_max)."""
+    return _global("global_max_pool2d", _reduce_max, x, 4, keepdims)
+
+
+def global_avg_pool1d(x, keepdims=False):
+    """Mean over time: (N, L, C) -> (N, C), or (N, 1, C) with ``keepdims``."""
+    return _global("global_avg_pool1d", _reduce_mean, x, 3, keepdims)
+
+
+def global_max_pool1d(x, keepdims=False):
+    """Max over time: (N, L, C) -> (N, C), or (N, 1, C) with ``keepdims``."""
+    return _global("global_max_pool1d", _reduce_max, x, 3, keepdims)

@@ -1,0 +1,269 @@
+"""conv2d, conv1d, depthwise_conv2d and conv2d_transpose: gradients, Keras reference
+fixtures (family ``conv``), dtype preservation, consistency between the ops, and errors."""
+import numpy as np
+import pytest
+
+from core import Tensor
+from core.gradient_check import check_gradients
+from core.ops import OpError
+from core.ops.conv import conv1d, conv2d, conv2d_transpose, depthwise_conv2d
+from fixture_utils import case_params
+
+rng = np.random.default_rng(0)
+
+
+def rand(*shape):
+    return rng.standard_normal(shape)
+
+
+# ----------------------------------------------------------------------------- gradients
+
+CONV2D_GRAD = [
+    # x shape, kernel shape, strides, padding, dilation, groups, bias
+    ((2, 5, 6, 3), (3, 3, 3, 4), 1, "valid", 1, 1, True),
+    ((1, 7, 6, 2), (3, 3, 2, 3), 2, "same", 1, 1, True),      # odd size, stride 2: pad after > before
+    ((2, 6, 4, 2), (2, 2, 2, 3), 2, "same", 1, 1, False),
+    ((1, 7, 7, 2), (3, 3, 2, 2), 1, "same", 2, 1, True),
+    ((1, 6, 5, 2), (3, 2, 2, 3), (2, 1), ((1, 0), (2, 1)), 1, 1, True),  # explicit padding
+    ((1, 6, 5, 2), (3, 3, 2, 2), 2, "valid", (1, 2), 1, True),
+    ((2, 5, 5, 4), (3, 3, 2, 6), 1, "same", 1, 2, True),
+    ((1, 7, 6, 6), (3, 3, 2, 3), 2, "valid", 1, 3, False),
+    ((2, 4, 5, 3), (1, 1, 3, 4), 1, "valid", 1, 1, True),     # pointwise fast path
+    ((2, 4, 5, 4), (1, 1, 2, 4), 1, "valid", 1, 2, False),    # pointwise, grouped
+    ((2, 5, 5, 3), (1, 1, 3, 2), 2, "same", 1, 1, True),
+]
+
+
+@pytest.mark.parametrize("xs,ks,s,pad,dil,g,use_bias", CONV2D_GRAD)
+def test_conv2d_gradients(xs, ks, s, pad, dil, g, use_bias):
+    arrays = [rand(*xs), rand(*ks)] + ([rand(ks[3])] if use_bias else [])
+    check_gradients(lambda x, k, *b: conv2d(x, k, b[0] if b else None, strides=s, padding=pad,
+                                            dilation=dil, groups=g), arrays)
+
+
+CONV1D_GRAD = [
+    ((2, 7, 3), (3, 3, 4), 1, "valid", 1, 1, True),
+    ((2, 8, 2), (4, 2, 3), 2, "same", 1, 1, True),
+    ((1, 9, 2), (3, 2, 3), 1, "causal", 2, 1, True),
+    ((2, 7, 4), (3, 2, 4), 1, "same", 1, 2, False),
+    ((1, 6, 2), (2, 2, 2), 1, (2, 1), 1, 1, True),
+]
+
+
+@pytest.mark.parametrize("xs,ks,s,pad,dil,g,use_bias", CONV1D_GRAD)
+def test_conv1d_gradients(xs, ks, s, pad, dil, g, use_bias):
+    arrays = [rand(*xs), rand(*ks)] + ([rand(ks[2])] if use_bias else [])
+    check_gradients(lambda x, k, *b: conv1d(x, k, b[0] if b else None, strides=s, padding=pad,
+                                            dilation=dil, groups=g), arrays)
+
+
+DW_GRAD = [
+    ((2, 5, 6, 3), (3, 3, 3, 1), 1, "same", 1, True),
+    ((1, 7, 6, 2), (3, 3, 2, 2), 2, "same", 1, True),
+    ((1, 7, 7, 2), (3, 3, 2, 2), 1, "valid", 2, False),
+    ((2, 6, 5, 3), (2, 3, 3, 1), (2, 1), "valid", 1, False),
+]
+
+
+@pytest.mark.parametrize("xs,ks,s,pad,dil,use_bias", DW_GRAD)
+def test_depthwise_gradients(xs, ks, s, pad, dil, use_bias):
+    arrays = [rand(*xs), rand(*ks)] + ([rand(ks[2] * ks[3])] if use_bias else [])
+    check_gradients(lambda x, k, *b: depthwise_conv2d(x, k, b[0] if b else None, strides=s, padding=pad,
+                                                      dilation=dil), arrays)
+
+
+CONVT_GRAD = [
+    # x shape, kernel (kh, kw, Cout, Cin), strides, padding, output_padding, dilation, bias
+    ((2, 3, 4, 3), (3, 3, 2, 3), 2, "same", None, 1, True),
+    ((1, 3, 4, 2), (3, 3, 3, 2), 2, "valid", None, 1, True),
+    ((1, 3, 3, 2), (2, 2, 3, 2), 2, "valid", None, 1, False),
+    ((1, 3, 4, 2), (4, 4, 2, 2), 2, "same", None, 1, True),
+    ((2, 3, 4, 2), (3, 3, 2, 2), 1, "same", None, 1, True),
+    ((1, 3, 4, 2), (3, 3, 2, 2), 2, "same", 1, 1, True),
+    ((1, 3, 3, 2), (3, 3, 2, 2), 2, "valid", (1, 0), 1, False),
+    ((1, 2, 3, 2), (3, 3, 2, 2), 3, "same", None, 1, True),
+    ((1, 3, 3, 2), (1, 1, 2, 2), 2, "valid", None, 1, True),    # k < s: zero cells at the end
+    ((1, 3, 4, 2), (3, 3, 2, 2), 1, "valid", None, 2, True),    # dilated
+]
+
+
+@pytest.mark.parametrize("xs,ks,s,pad,op_pad,dil,use_bias", CONVT_GRAD)
+def test_conv2d_transpose_gradients(xs, ks, s, pad, op_pad, dil, use_bias):
+    arrays = [rand(*xs), rand(*ks)] + ([rand(ks[2])] if use_bias else [])
+    check_gradients(lambda x, k, *b: conv2d_transpose(x, k, b[0] if b else None, strides=s, padding=pad,
+                                                      output_padding=op_pad, dilation=dil), arrays)
+
+
+@pytest.mark.parametrize("fn,xs,ks", [
+    (lambda x, k: conv2d(x, k, strides=2, padding="same"), (2, 5, 6, 3), (3, 3, 3, 4)),
+    (lambda x, k: conv2d(x, k, padding="same", groups=2), (1, 5, 4, 4), (3, 3, 2, 4)),
+    (lambda x, k: conv2d(x, k), (2, 3, 4, 3), (1, 1, 3, 2)),
+    (lambda x, k: depthwise_conv2d(x, k, strides=2, padding="same"), (1, 5, 6, 3), (3, 3, 3, 2)),
+    (lambda x, k: conv2d_transpose(x, k, strides=2, padding="same"), (1, 3, 4, 3), (3, 3, 2, 3)),
+])
+def test_single_input_grads(fn, xs, ks):
+    """Only x or only the kernel requires grad (first layer / frozen kernel): the grads match."""
+    x, k = rand(*xs), rand(*ks)
+    w = rand(*fn(Tensor(x), Tensor(k)).shape)
+    both = [Tensor(x, requires_grad=True), Tensor(k, requires_grad=True)]
+    (fn(*both) * Tensor(w)).sum().backward()
+    for i in range(2):
+        ts = [Tensor(x, requires_grad=(i == 0)), Tensor(k, requires_grad=(i == 1))]
+        (fn(*ts) * Tensor(w)).sum().backward()
+        np.testing.assert_allclose(ts[i].grad, both[i].grad, rtol=1e-12, atol=1e-12)
+        assert ts[1 - i].grad is None
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+def _run_case(case, dtype):
+    p, A = case.params, case.arrays
+    x = Tensor(A["x"].astype(dtype))
+    k = Tensor(A["kernel"].astype(dtype))
+    b = Tensor(A["bias"].astype(dtype)) if "bias" in A else None
+    op = p["op"]
+    if op == "conv2d":
+        return conv2d(x, k, b, strides=p["strides"], padding=p["padding"], dilation=p["dilation"],
+                      groups=p["groups"])
+    if op == "conv1d":
+        return conv1d(x, k, b, strides=p["strides"], padding=p["padding"], dilation=p["dilation"],
+                      groups=p["groups"])
+    if op == "depthwise_conv2d":
+        return depthwise_conv2d(x, k, b, strides=p["strides"], padding=p["padding"], dilation=p["dilation"])
+    assert op == "conv2d_transpose", op
+    return conv2d_transpose(x, k, b, strides=p["strides"], padding=p["padding"],
+                            output_padding=p["output_padding"], dilation=p["dilation"])
+
+
+@pytest.mark.parametrize("case", case_params("conv"))
+def test_conv_fixtures(case):
+    ref = case.arrays["y"]
+    y64 = _run_case(case, np.float64)
+    assert y64.shape == ref.shape and y64.dtype == np.float64
+    np.testing.assert_allclose(y64.numpy(), ref, rtol=1e-5, atol=1e-7)
+    y32 = _run_case(case, np.float32)
+    assert y32.shape == ref.shape and y32.dtype == np.float32
+    # atol covers float32 round-off on outputs near zero (sums of ~30 products of O(1) terms)
+    np.testing.assert_allclose(y32.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- consistency
+
+
+def test_conv2d_matches_direct_loops():
+    x, k, b = rand(2, 7, 6, 4), rand(3, 2, 2, 6), rand(6)
+    y = conv2d(x, Tensor(k), b, strides=(2, 1), padding="same", dilation=(1, 2), groups=2).numpy()
+    # direct reference: TF same pads for H (k=3,s=2,n=7): total 2 -> (1,1); W (ke=3,s=1,n=6): (1,1)
+    xp_ = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((2, 4, 6, 6))
+    for i in range(4):
+        for j in range(6):
+            for a in range(3):
+                for c in range(2):
+                    pix = xp_[:, 2 * i + a, j + 2 * c]  # (N, 4)
+                    for g in range(2):
+                        ref[:, i, j, 3 * g:3 * g + 3] += pix[:, 2 * g:2 * g + 2] @ k[a, c][:, 3 * g:3 * g + 3]
+    np.testing.assert_allclose(y, ref + b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("hw,kk,s,pad", [((8, 6), 3, 2, "same"), ((7, 9), 3, 2, "valid"),
+                                         ((6, 6), 4, 2, "same"), ((5, 5), 3, 1, "same")])
+def test_transpose_is_adjoint_of_conv2d(hw, kk, s, pad):
+    """<conv2d(x, K), y> == <x, conv2d_transpose(y, K)> when the transpose's output has x's shape."""
+    k = rand(kk, kk, 3, 4)
+    x = rand(2, *hw, 3)
+    cy = conv2d(x, Tensor(k), strides=s, padding=pad).numpy()
+    y = rand(*cy.shape)
+    ty = conv2d_transpose(Tensor(y), Tensor(k), strides=s, padding=pad).numpy()
+    assert ty.shape == x.shape
+    np.testing.assert_allclose((cy * y).sum(), (x * ty).sum(), rtol=1e-10)
+
+
+def test_depthwise_equals_grouped_conv():
+    x, k = rand(2, 6, 5, 3), rand(3, 3, 3, 2)
+    dw = depthwise_conv2d(x, Tensor(k), strides=2, padding="same").numpy()
+    # groups = C, kernel (kh, kw, 1, C*M) with output channel c*M + m
+    gk = k.reshape(3, 3, 1, 6)
+    gc = conv2d(x, Tensor(gk), strides=2, padding="same", groups=3).numpy()
+    np.testing.assert_allclose(dw, gc, rtol=1e-12, atol=1e-12)
+
+
+def test_conv1d_causal_uses_only_the_past():
+    x, k = rand(1, 8, 2), rand(3, 2, 2)
+    y = conv1d(x, Tensor(k), padding="causal", dilation=2).numpy()
+    x2 = x.copy()
+    x2[:, 5:] += 10.0
+    y2 = conv1d(x2, Tensor(k), padding="causal", dilation=2).numpy()
+    assert y.shape == (1, 8, 2)
+    np.testing.assert_array_equal(y[:, :5], y2[:, :5])
+    assert not np.allclose(y[:, 5:], y2[:, 5:])
+
+
+@pytest.mark.parametrize("n,k,s,pad,op_pad,expected", [
+    (4, 3, 2, "same", None, 8), (4, 3, 2, "valid", None, 9), (4, 2, 2, "valid", None, 8),
+    (4, 1, 2, "valid", None, 8), (4, 3, 2, "same", 1, 8), (4, 3, 2, "valid", 1, 10), (3, 3, 3, "same", None, 9),
+])
+def test_transpose_output_size(n, k, s, pad, op_pad, expected):
+    y = conv2d_transpose(rand(1, n, n, 2), Tensor(rand(k, k, 3, 2)), strides=s, padding=pad,
+                         output_padding=op_pad)
+    assert y.shape == (1, expected, expected, 3)
+
+
+# ----------------------------------------------------------------------------- dtype
+
+
+@pytest.mark.parametrize("fn,xs,ks,nb", [
+    (lambda x, k, b: conv2d(x, k, b, strides=2, padding="same"), (2, 5, 6, 3), (3, 3, 3, 4), 4),
+    (lambda x, k, b: conv2d(x, k, b, groups=3), (2, 5, 6, 3), (1, 1, 1, 6), 6),
+    (lambda x, k, b: conv1d(x, k, b, padding="causal"), (2, 7, 3), (3, 3, 4), 4),
+    (lambda x, k, b: depthwise_conv2d(x, k, b, padding="same"), (2, 5, 6, 3), (3, 3, 3, 2), 6),
+    (lambda x, k, b: conv2d_transpose(x, k, b, strides=2, padding="same"), (2, 3, 4, 3), (3, 3, 4, 3), 4),
+])
+def test_float32_preserved(fn, xs, ks, nb):
+    ts = [Tensor(rand(*s).astype(np.float32), requires_grad=True) for s in (xs, ks, (nb,))]
+    y = fn(*ts)
+    assert y.dtype == np.float32
+    (y * 1.5).sum().backward()
+    for t in ts:
+        assert t.grad is not None and t.grad.dtype == np.float32 and t.grad.shape == t.shape
+
+
+# ----------------------------------------------------------------------------- errors
+
+X4 = np.zeros((1, 5, 5, 3), np.float32)
+K4 = np.zeros((3, 3, 3, 4), np.float32)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: conv2d(Tensor(X4[0]), Tensor(K4)), r"conv2d: x must have rank 4"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4[0])), r"conv2d: kernel must have rank 4"),
+    (lambda: conv2d(Tensor(X4), Tensor(np.zeros((3, 3, 2, 4), np.float32))), r"expects 2 input channels.*has 3"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), padding="full"), r"conv2d: padding must be one of 'valid', 'same'"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), padding="causal"), r"conv2d: padding must be"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), padding=((1, 1), (1,))), r"conv2d: padding must be"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), padding=((-1, 1), (1, 1))), r"non-negative"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), strides=0), r"conv2d: strides must be >= 1"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), strides=(1, 2, 3)), r"conv2d: strides must be an int or"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), groups=2), r"groups=2 must divide"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), bias=np.zeros(3, np.float32)), r"bias must have shape \(4,\)"),
+    (lambda: conv2d(Tensor(X4[:, :2]), Tensor(K4)), r"smaller than the \(dilated\) kernel"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4), dilation=3), r"smaller than the \(dilated\) kernel"),
+    (lambda: conv2d(np.zeros((1, 5, 5, 3), np.int32), np.zeros((3, 3, 3, 4), np.int32)), r"floating"),
+    (lambda: conv2d(Tensor(X4), Tensor(K4.astype(np.float64))), r"different float dtypes"),
+    (lambda: conv1d(Tensor(X4), Tensor(K4[0])), r"conv1d: x must have rank 3"),
+    (lambda: conv1d(Tensor(X4[0]), Tensor(K4[0, :, :2])), r"conv1d: kernel .* expects 2 input channels"),
+    (lambda: conv1d(Tensor(X4[0]), Tensor(K4[0]), padding="full"), r"'causal'"),
+    (lambda: conv1d(Tensor(np.zeros((1, 2, 3), np.float32)), Tensor(K4[0])), r"conv1d: input length 2"),
+    (lambda: depthwise_conv2d(Tensor(X4), Tensor(np.zeros((3, 3, 2, 1), np.float32))), r"for 2 channels"),
+    (lambda: depthwise_conv2d(Tensor(X4), Tensor(np.zeros((3, 3, 3, 2), np.float32)), np.zeros(3, np.float32)),
+     r"bias must have shape \(6,\)"),
+    (lambda: conv2d_transpose(Tensor(X4), Tensor(K4)), r"expects 4 input channels"),
+    (lambda: conv2d_transpose(Tensor(X4), Tensor(np.zeros((3, 3, 4, 3), np.float32)), padding="causal"),
+     r"conv2d_transpose: padding must be 'valid' or 'same'"),
+    (lambda: conv2d_transpose(Tensor(X4), Tensor(np.zeros((3, 3, 4, 3), np.float32)), strides=2,
+                              output_padding=2), r"output_padding .* smaller than the strides"),
+])
+def test_errors(call, match):
+    with pytest.raises(OpError, match=match):
+        call()

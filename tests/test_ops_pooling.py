@@ -1,0 +1,159 @@
+"""Max/average pooling (1-d, 2-d, global): gradients, Keras reference fixtures (family
+``pool``), dtype preservation, gradient routing and errors."""
+import numpy as np
+import pytest
+
+from core import Tensor
+from core.gradient_check import check_gradients
+from core.ops import OpError
+from core.ops import pooling as P
+from fixture_utils import case_params
+
+rng = np.random.default_rng(0)
+
+
+def rand(*shape):
+    return rng.standard_normal(shape)  # distinct values: no arg-max ties for the finite differences
+
+
+# ----------------------------------------------------------------------------- gradients
+
+POOL2D_GRAD = [
+    # x shape, pool_size, strides, padding
+    ((2, 4, 6, 3), 2, None, "valid"),
+    ((1, 7, 6, 2), 3, 2, "same"),
+    ((2, 6, 5, 2), 3, 2, "same"),
+    ((1, 5, 5, 2), 3, 1, "same"),
+    ((1, 5, 7, 2), (2, 3), (1, 2), "same"),
+    ((1, 5, 7, 2), (2, 3), (1, 2), "valid"),
+    ((1, 5, 5, 2), 2, None, "same"),
+    ((1, 6, 6, 1), 2, 3, "valid"),   # stride > pool: skipped cells get zero gradient
+]
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("xs,pool,s,pad", POOL2D_GRAD)
+def test_pool2d_gradients(mode, xs, pool, s, pad):
+    fn = P.max_pool2d if mode == "max" else P.avg_pool2d
+    check_gradients(lambda x: fn(x, pool, strides=s, padding=pad), [rand(*xs)])
+
+
+POOL1D_GRAD = [
+    ((2, 8, 3), 2, None, "valid"),
+    ((2, 9, 2), 3, 2, "same"),
+    ((1, 7, 2), 3, 1, "same"),
+    ((2, 7, 2), 2, None, "same"),
+]
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("xs,pool,s,pad", POOL1D_GRAD)
+def test_pool1d_gradients(mode, xs, pool, s, pad):
+    fn = P.max_pool1d if mode == "max" else P.avg_pool1d
+    check_gradients(lambda x: fn(x, pool, strides=s, padding=pad), [rand(*xs)])
+
+
+@pytest.mark.parametrize("fn,xs", [
+    (lambda x: P.global_avg_pool2d(x), (2, 3, 4, 3)),
+    (lambda x: P.global_avg_pool2d(x, keepdims=True), (2, 3, 4, 3)),
+    (lambda x: P.global_max_pool2d(x), (2, 3, 4, 3)),
+    (lambda x: P.global_max_pool2d(x, keepdims=True), (2, 3, 4, 3)),
+    (lambda x: P.global_avg_pool1d(x), (2, 5, 3)),
+    (lambda x: P.global_max_pool1d(x, keepdims=True), (2, 5, 3)),
+])
+def test_global_pool_gradients(fn, xs):
+    check_gradients(fn, [rand(*xs)])
+
+
+def test_max_pool_routes_to_first_argmax():
+    """A window of equal values sends its whole gradient to its first (top-left) cell."""
+    x = Tensor(np.ones((1, 4, 4, 1)), requires_grad=True)
+    P.max_pool2d(x, 2).sum().backward()
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(x.grad[0, :, :, 0], expected)
+
+
+def test_avg_pool_same_excludes_padding():
+    x = np.ones((1, 5, 5, 1))
+    np.testing.assert_allclose(P.avg_pool2d(x, 3, strides=2, padding="same").numpy(), 1.0)
+    t = Tensor(x, requires_grad=True)
+    P.avg_pool2d(t, 2, padding="same").sum().backward()
+    # last row/column windows hold 2 (or 1) real cells: their cells get 1/2 (or 1)
+    expected = np.full((5, 5), 0.25)
+    expected[4, :4] = expected[:4, 4] = 0.5
+    expected[4, 4] = 1.0
+    np.testing.assert_allclose(t.grad[0, :, :, 0], expected)
+
+
+def test_max_pool_same_ignores_padding():
+    x = -np.abs(rand(1, 5, 5, 2)) - 1  # all negative: a zero pad would win
+    y = P.max_pool2d(x, 3, strides=2, padding="same").numpy()
+    assert (y < 0).all()
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+def _run_case(case, dtype):
+    p = dict(case.params)
+    op = p.pop("op")
+    return getattr(P, op)(Tensor(case.arrays["x"].astype(dtype)), **p)
+
+
+@pytest.mark.parametrize("case", case_params("pool"))
+def test_pool_fixtures(case):
+    ref = case.arrays["y"]
+    y64 = _run_case(case, np.float64)
+    assert y64.shape == ref.shape and y64.dtype == np.float64
+    np.testing.assert_allclose(y64.numpy(), ref, rtol=1e-5, atol=1e-7)
+    y32 = _run_case(case, np.float32)
+    assert y32.shape == ref.shape and y32.dtype == np.float32
+    # atol covers float32 round-off on averages near zero
+    np.testing.assert_allclose(y32.numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- dtype
+
+
+@pytest.mark.parametrize("fn,xs", [
+    (lambda x: P.max_pool2d(x, 3, 2, "same"), (2, 7, 6, 3)),
+    (lambda x: P.avg_pool2d(x, 3, 2, "same"), (2, 7, 6, 3)),
+    (lambda x: P.avg_pool2d(x, 2), (2, 6, 6, 3)),
+    (lambda x: P.max_pool1d(x, 2, padding="same"), (2, 7, 3)),
+    (lambda x: P.avg_pool1d(x, 3, 1, "same"), (2, 7, 3)),
+    (lambda x: P.global_avg_pool2d(x), (2, 3, 4, 3)),
+    (lambda x: P.global_max_pool2d(x, keepdims=True), (2, 3, 4, 3)),
+    (lambda x: P.global_avg_pool1d(x), (2, 5, 3)),
+    (lambda x: P.global_max_pool1d(x), (2, 5, 3)),
+])
+def test_float32_preserved(fn, xs):
+    x = Tensor(rand(*xs).astype(np.float32), requires_grad=True)
+    y = fn(x)
+    assert y.dtype == np.float32
+    (y * 1.5).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.shape == x.shape
+
+
+# ----------------------------------------------------------------------------- errors
+
+X4 = np.zeros((1, 5, 5, 3), np.float32)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: P.max_pool2d(Tensor(X4[0]), 2), r"max_pool2d: x must have rank 4"),
+    (lambda: P.avg_pool2d(Tensor(X4), 2, padding="full"), r"avg_pool2d: padding must be 'valid' or 'same'"),
+    (lambda: P.max_pool2d(Tensor(X4), 0), r"max_pool2d: pool_size must be >= 1"),
+    (lambda: P.max_pool2d(Tensor(X4), (2, 2, 2)), r"pool_size must be an int or a sequence of 2"),
+    (lambda: P.avg_pool2d(Tensor(X4), 2, strides=0), r"avg_pool2d: strides must be >= 1"),
+    (lambda: P.max_pool2d(Tensor(X4), 6), r"smaller than pool_size"),
+    (lambda: P.max_pool2d(np.zeros((1, 4, 4, 1), np.int64), 2), r"max_pool2d: expected floating"),
+    (lambda: P.max_pool1d(Tensor(X4), 2), r"max_pool1d: x must have rank 3"),
+    (lambda: P.avg_pool1d(Tensor(X4[0]), 6), r"avg_pool1d: input of spatial size \(5,\) is smaller"),
+    (lambda: P.global_avg_pool2d(Tensor(X4[0])), r"global_avg_pool2d: x must have rank 4"),
+    (lambda: P.global_max_pool1d(Tensor(X4)), r"global_max_pool1d: x must have rank 3"),
+    (lambda: P.global_max_pool2d(Tensor(np.zeros((1, 0, 3, 2), np.float32))), r"empty"),
+])
+def test_errors(call, match):
+    with pytest.raises(OpError, match=match):
+        call()
