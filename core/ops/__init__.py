@@ -16,6 +16,8 @@ from .activations import (elu, gelu, hard_sigmoid, leaky_relu, linear, log_softm
 from .conv import conv1d, conv2d, conv2d_transpose, depthwise_conv2d
 from .pooling import (avg_pool1d, avg_pool2d, global_avg_pool1d, global_avg_pool2d, global_max_pool1d,
                       global_max_pool2d, max_pool1d, max_pool2d)
+from .recurrent import gru, lstm, simple_rnn
+from .attention import scaled_dot_product_attention
 from .normalization import batch_norm, layer_norm
 from .dropout import dropout
 from .embedding import embedding

@@ -1,0 +1,598 @@
+"""Recurrent layers over whole sequences: ``lstm``, ``gru`` and ``simple_rnn`` (Keras 3 semantics).
+
+Each recurrence is ONE ``Function``: the input projection of all time steps is one matmul,
+each step does one matmul with the recurrent kernel (two for GRU with ``reset_after=False``),
+the per-step gate activations are stored, and backward runs one loop over the steps
+backwards, then forms dx, dKernel and dRecurrentKernel by one matmul each over all steps.
+
+Layout conventions (Keras): x (N, T, F); kernel (F, G*u); recurrent_kernel (u, G*u); gate
+order i, f, c, o for LSTM and z, r, h for GRU. ``mask`` (N, T) bool, True = a real step: a
+masked step leaves the state unchanged and its sequence output is the carried (previous)
+output, as Keras 3 does (zeros only before the first real step, from the zero initial state).
+``go_backwards`` processes time reversed and returns the sequence in that reversed order.
+"""
+from __future__ import annotations
+
+from ..autodiff import Function, Tensor
+from ..backend import get_xp
+from ._util import OpError, tensors
+
+# ----------------------------------------------------------------------------- activations
+# Forward IN PLACE on a buffer view (no per-step allocations), and the derivative written in
+# terms of the activation's OUTPUT y, so nothing but the gates has to be stored. Python
+# scalars only, so float32 stays float32.
+
+
+def _sigmoid(xp, x):
+    x *= 0.5  # 0.5 * (1 + tanh(x/2)): stable for any x, no overflow warnings
+    xp.tanh(x, out=x)
+    x += 1
+    x *= 0.5
+
+
+def _d_sigmoid(xp, y):
+    return y * (1 - y)
+
+
+def _tanh(xp, x):
+    xp.tanh(x, out=x)
+
+
+def _d_tanh(xp, y):
+    return 1 - y * y
+
+
+def _relu(xp, x):
+    xp.maximum(x, 0, out=x)
+
+
+def _d_relu(xp, y):
+    return (y > 0).astype(y.dtype)
+
+
+def _hard_sigmoid(xp, x):  # Keras 3: relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1)
+    x *= 1 / 6
+    x += 0.5
+    xp.clip(x, 0, 1, out=x)
+
+
+def _d_hard_sigmoid(xp, y):
+    return ((y > 0) & (y < 1)).astype(y.dtype) * (1 / 6)
+
+
+def _linear(xp, x):
+    pass
+
+
+def _d_linear(xp, y):
+    return xp.ones_like(y)
+
+
+_ACTIVATIONS = {
+    "tanh": (_tanh, _d_tanh),
+    "sigmoid": (_sigmoid, _d_sigmoid),
+    "relu": (_relu, _d_relu),
+    "hard_sigmoid": (_hard_sigmoid, _d_hard_sigmoid),
+    "linear": (_linear, _d_linear),
+}
+
+
+def _activation(op, name, value):
+    if value is None:
+        value = "linear"
+    if not isinstance(value, str) or value not in _ACTIVATIONS:
+        raise OpError(f"{op}: {name} must be one of {sorted(_ACTIVATIONS)}, got {value!r}")
+    return _ACTIVATIONS[value]
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+def _mask_array(op, mask, x):
+    """The mask as a bool (N, T) array on x's device, or None."""
+    if mask is None:
+        return None
+    m = mask.data if isinstance(mask, Tensor) else mask
+    xp = get_xp(x.data)
+    m = xp.asarray(m)
+    N, T = x.shape[0], x.shape[1]
+    if m.shape != (N, T):
+        raise OpError(f"{op}: mask must have shape (N, T) = {(N, T)} for x of shape {tuple(x.shape)}, "
+                      f"got shape {tuple(m.shape)}")
+    if m.dtype != bool:
+        if m.dtype.kind not in "biu":
+            raise OpError(f"{op}: mask must be boolean (True = real step), got dtype {m.dtype}")
+        m = m != 0
+    return m
+
+
+def _initial_states(op, initial_state, n):
+    """initial_state as a list of n items (or None)."""
+    if initial_state is None:
+        return None
+    if n == 1 and not isinstance(initial_state, (list, tuple)):
+        return [initial_state]
+    if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n:
+        what = "(h0, c0)" if n == 2 else "h0 or [h0]"
+        raise OpError(f"{op}: initial_state must be {what}, got {type(initial_state).__name__}"
+                      + (f" of length {len(initial_state)}" if isinstance(initial_state, (list, tuple)) else ""))
+    return list(initial_state)
+
+
+def _prepare(op, x, kernel, recurrent_kernel, bias, states, gates, bias_shapes):
+    """Convert and check the arguments; returns (tensors, units, has_bias, has_states)."""
+    args = [x, kernel, recurrent_kernel]
+    if bias is not None:
+        args.append(bias)
+    if states is not None:
+        args.extend(states)
+    ts = tensors(op, *args)
+    x, kernel, rk = ts[0], ts[1], ts[2]
+    if x.ndim != 3:
+        raise OpError(f"{op}: x must have rank 3 (N, T, F), got shape {tuple(x.shape)}")
+    if x.shape[1] == 0:
+        raise OpError(f"{op}: x must have at least one time step, got shape {tuple(x.shape)}")
+    if kernel.ndim != 2 or kernel.shape[0] != x.shape[2] or kernel.shape[1] % gates:
+        raise OpError(f"{op}: kernel must have shape (F, {gates}*units) with F = {x.shape[2]} "
+                      f"(x shape {tuple(x.shape)}), got shape {tuple(kernel.shape)}")
+    u = kernel.shape[1] // gates
+    if rk.shape != (u, gates * u):
+        raise OpError(f"{op}: recurrent_kernel must have shape (units, {gates}*units) = {(u, gates * u)} "
+                      f"(kernel shape {tuple(kernel.shape)}), got shape {tuple(rk.shape)}")
+    i = 3
+    if bias is not None:
+        b = ts[i]
+        want = [tuple(s(u)) for s in bias_shapes]
+        if tuple(b.shape) not in want:
+            raise OpError(f"{op}: bias must have shape {' or '.join(map(str, want))} for units = {u}, "
+                          f"got shape {tuple(b.shape)}")
+        i += 1
+    if states is not None:
+        for name, s in zip(("h0", "c0"), ts[i:]):
+            if tuple(s.shape) != (x.shape[0], u):
+                raise OpError(f"{op}: initial state {name} must have shape (N, units) = {(x.shape[0], u)}, "
+                              f"got shape {tuple(s.shape)}")
+    return ts, u, bias is not None, states is not None
+
+
+def _bool_arg(op, name, v):
+    if not isinstance(v, bool):
+        raise OpError(f"{op}: {name} must be True or False, got {v!r}")
+    return v
+
+
+# ----------------------------------------------------------------------------- shared plumbing
+
+
+class _Recurrence(Function):
+    """Common forward/backward plumbing. Subclasses implement ``_run`` and ``_back``.
+
+    Inputs: x, kernel, recurrent_kernel, [bias], [initial states...]. Arrays are kept
+    time-major (T, N, .) internally, in processing order (reversed when go_backwards).
+    """
+
+    n_states = 1
+
+    def __init__(self, units, has_bias, has_states, mask, return_sequences, go_backwards, act, ract):
+        self.u = units
+        self.has_bias = has_bias
+        self.has_states = has_states
+        self.mask = mask
+        self.return_sequences = return_sequences
+        self.go_backwards = go_backwards
+        self.act, self.d_act = act
+        self.ract, self.d_ract = ract
+
+    def _split(self, arrays):
+        x, kernel, rk = arrays[:3]
+        i = 3
+        bias = None
+        if self.has_bias:
+            bias = arrays[3]
+            i = 4
+        states = list(arrays[i:]) if self.has_states else None
+        return x, kernel, rk, bias, states
+
+    def forward(self, *arrays):
+        x, kernel, rk, bias, states = self._split(arrays)
+        xp = self.xp = get_xp(*arrays)
+        N, T, F = x.shape
+        u = self.u
+        self.record = any(self.needs_input_grad)
+        # time-major, processing order
+        xt = x.transpose(1, 0, 2)
+        mask = self.mask
+        if self.go_backwards:
+            xt = xt[::-1]
+        xt = xp.ascontiguousarray(xt)
+        if mask is not None:
+            mt = mask.T
+            if self.go_backwards:
+                mt = mt[::-1]
+            self.mt = xp.ascontiguousarray(mt)[:, :, None]  # (T, N, 1)
+        else:
+            self.mt = None
+        if states is None:
+            states = [xp.zeros((N, u), dtype=x.dtype) for _ in range(self.n_states)]
+        xw = (xt.reshape(T * N, F) @ kernel).reshape(T, N, kernel.shape[1])
+        H = xp.empty((T + 1, N, u), dtype=x.dtype)  # H[0] = h0, H[s+1] = state after step s
+        H[0] = states[0]
+        finals = self._run(xp, xw, rk, bias, states, H)
+        self.xt = xt if (self.record and self.needs_input_grad[1]) else None
+        self.kernel = kernel if (self.record and self.needs_input_grad[0]) else None
+        self.rk = rk if self.record else None
+        self.H = H if self.record else None
+        self.shapes = [a.shape for a in arrays]
+        if self.return_sequences:
+            out = xp.ascontiguousarray(H[1:].transpose(1, 0, 2))
+        else:
+            out = H[T].copy()
+        return (out, H[T].copy()) + tuple(finals)
+
+    def backward(self, gout, gh, *gfinal):
+        xp = self.xp
+        T, N, u = self.H.shape[0] - 1, self.H.shape[1], self.u
+        gseq = None
+        gh = gh.copy()
+        if self.return_sequences:
+            gseq = xp.ascontiguousarray(gout.transpose(1, 0, 2))  # (T, N, u)
+        else:
+            gh += gout
+        dxw, drec, dstates = self._back(xp, gseq, gh, list(gfinal))
+        # dxw: (T, N, G*u) grads of the input projection; drec: dict of recurrent grads
+        grads = [None] * len(self.shapes)
+        G = dxw.shape[2]
+        dflat = dxw.reshape(T * N, G)
+        if self.needs_input_grad[0]:
+            dxt = (dflat @ self.kernel.T).reshape(T, N, -1)
+            if self.go_backwards:
+                dxt = dxt[::-1]
+            grads[0] = xp.ascontiguousarray(dxt.transpose(1, 0, 2))
+        if self.needs_input_grad[1]:
+            grads[1] = self.xt.reshape(T * N, -1).T @ dflat
+        if self.needs_input_grad[2]:
+            grads[2] = drec["rk"]
+        i = 3
+        if self.has_bias:
+            if self.needs_input_grad[3]:
+                grads[3] = drec["bias"]
+            i = 4
+        if self.has_states:
+            for k, d in enumerate(dstates):
+                if self.needs_input_grad[i + k]:
+                    grads[i + k] = d
+        return tuple(grads)
+
+
+# ----------------------------------------------------------------------------- LSTM
+
+
+class LSTM(_Recurrence):
+    n_states = 2
+
+    def _run(self, xp, xw, rk, bias, states, H):
+        T, N, _ = xw.shape
+        u = self.u
+        dt = xw.dtype
+        if bias is not None:
+            xw += bias
+        rec = self.record
+        # gates i, f, g, o after activation; C[k] = cell state before step k (C[0] = c0);
+        # TC = act(c_new). Without a graph, one-step scratch buffers are reused instead.
+        G = xp.empty((T if rec else 1, N, 4 * u), dtype=dt)
+        C = xp.empty((T + 1 if rec else 2, N, u), dtype=dt)
+        TC = xp.empty((T if rec else 1, N, u), dtype=dt)
+        ig = xp.empty((N, u), dtype=dt)
+        C[0] = states[1]
+        mt = self.mt
+        for s in range(T):
+            gi, cp, cn = (s, s, s + 1) if rec else (0, s % 2, (s + 1) % 2)
+            z = G[gi]
+            xp.matmul(H[s], rk, out=z)
+            z += xw[s]
+            self.act(xp, z[:, 2 * u:3 * u])
+            if self.ract is _sigmoid:  # one call for i, f, o (g is overwritten back)
+                g = z[:, 2 * u:3 * u].copy()
+                _sigmoid(xp, z)
+                z[:, 2 * u:3 * u] = g
+            else:
+                self.ract(xp, z[:, :2 * u])
+                self.ract(xp, z[:, 3 * u:])
+            i, f, g, o = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+            c_new = C[cn]
+            xp.multiply(f, C[cp], out=c_new)
+            xp.multiply(i, g, out=ig)
+            c_new += ig
+            tc = TC[gi]
+            xp.copyto(tc, c_new)
+            self.act(xp, tc)
+            h_new = H[s + 1]
+            xp.multiply(o, tc, out=h_new)
+            if mt is not None:
+                keep = ~mt[s]
+                xp.copyto(h_new, H[s], where=keep)
+                xp.copyto(c_new, C[cp], where=keep)
+        if rec:
+            self.gates, self.C, self.TC = G, C, TC
+        return (C[T if rec else T % 2].copy(),)
+
+    def _back(self, xp, gseq, gh, gfinal):
+        G, C, TC = self.gates, self.C, self.TC
+        T, N, _ = G.shape
+        u = self.u
+        dra, dact = self.d_ract, self.d_act
+        # Everything that does not depend on the incoming gradient, vectorised over all steps:
+        # dz = [dc_new * g * ra'(i), dc_new * c_prev * ra'(f), dc_new * i * act'(g), dh_new * tc * ra'(o)]
+        i, f, g, o = G[..., :u], G[..., u:2 * u], G[..., 2 * u:3 * u], G[..., 3 * u:]
+        dz_all = xp.empty((T, N, 4, u), dtype=G.dtype)
+        xp.multiply(g, dra(xp, i), out=dz_all[:, :, 0])
+        xp.multiply(C[:T], dra(xp, f), out=dz_all[:, :, 1])
+        xp.multiply(i, dact(xp, g), out=dz_all[:, :, 2])
+        xp.multiply(TC, dra(xp, o), out=dz_all[:, :, 3])
+        o_dtc = o * dact(xp, TC)  # d c_new / d h_new
+        rkT = xp.ascontiguousarray(self.rk.T)
+        dh = gh.copy()
+        dc = gfinal[0].copy()
+        tmp = xp.empty_like(dh)
+        mt = self.mt
+        for s in range(T - 1, -1, -1):
+            if gseq is not None:
+                dh += gseq[s]
+            if mt is not None:  # a masked step passes dh, dc straight through to the previous state
+                m = mt[s]
+                dh_keep, dc_keep = xp.where(m, 0, dh), xp.where(m, 0, dc)
+                dh = xp.where(m, dh, 0)
+                dc = xp.where(m, dc, 0)
+            xp.multiply(dh, o_dtc[s], out=tmp)
+            dc += tmp  # dc_new
+            dz = dz_all[s]
+            dz[:, :3] *= dc[:, None, :]
+            dz[:, 3] *= dh
+            xp.matmul(dz.reshape(N, 4 * u), rkT, out=dh)
+            dc *= f[s]
+            if mt is not None:
+                dh += dh_keep
+                dc += dc_keep
+        flat = dz_all.reshape(T * N, 4 * u)
+        drec = {}
+        if self.needs_input_grad[2]:
+            drec["rk"] = self.H[:T].reshape(T * N, u).T @ flat
+        if self.has_bias and self.needs_input_grad[3]:
+            drec["bias"] = flat.sum(axis=0)
+        return dz_all.reshape(T, N, 4 * u), drec, [dh, dc]
+
+
+# ----------------------------------------------------------------------------- GRU
+
+
+class GRU(_Recurrence):
+    def __init__(self, *args, reset_after=True):
+        super().__init__(*args)
+        self.reset_after = reset_after
+
+    def _run(self, xp, xw, rk, bias, states, H):
+        T, N, _ = xw.shape
+        u = self.u
+        dt = xw.dtype
+        ra = self.reset_after
+        b_rec = None
+        if bias is not None:
+            if ra:
+                xw += bias[0]
+                b_rec = bias[1]
+            else:
+                xw += bias
+        rec = self.record
+        # z, r, hh after activation; for reset_after also the recurrent candidate term h U_h + b
+        G = xp.empty((T if rec else 1, N, 3 * u), dtype=dt)
+        HR = xp.empty((T if rec else 1, N, u), dtype=dt) if ra else None
+        hr = xp.empty((N, 3 * u if ra else 2 * u), dtype=dt)
+        tmp = None if ra else xp.empty((N, u), dtype=dt)
+        tmp2 = None if ra else xp.empty((N, u), dtype=dt)
+        rk_zr, rk_h = rk[:, :2 * u], rk[:, 2 * u:]
+        mt = self.mt
+        for s in range(T):
+            gi = s if rec else 0
+            h, xs, gs = H[s], xw[s], G[gi]
+            zr, hh = gs[:, :2 * u], gs[:, 2 * u:]
+            xp.matmul(h, rk if ra else rk_zr, out=hr)
+            if b_rec is not None:
+                hr += b_rec
+            xp.add(xs[:, :2 * u], hr[:, :2 * u], out=zr)
+            self.ract(xp, zr)
+            z, r = zr[:, :u], zr[:, u:]
+            if ra:
+                HR[gi] = hr[:, 2 * u:]
+                xp.multiply(r, HR[gi], out=hh)
+                hh += xs[:, 2 * u:]
+            else:
+                xp.multiply(r, h, out=tmp)
+                xp.matmul(tmp, rk_h, out=tmp2)  # into a contiguous buffer (hh is a strided view)
+                xp.add(tmp2, xs[:, 2 * u:], out=hh)
+            self.act(xp, hh)
+            h_new = H[s + 1]  # = z*h + (1-z)*hh = hh + z*(h - hh)
+            xp.subtract(h, hh, out=h_new)
+            h_new *= z
+            h_new += hh
+            if mt is not None:
+                xp.copyto(h_new, h, where=~mt[s])
+        if rec:
+            self.gates, self.HR = G, HR
+        return ()
+
+    def _back(self, xp, gseq, gh, gfinal):
+        G, Hp = self.gates, self.H[:-1]
+        T, N, _ = G.shape
+        u = self.u
+        ra = self.reset_after
+        dra, dact = self.d_ract, self.d_act
+        rk = self.rk
+        z, r, hh = G[..., :u], G[..., u:2 * u], G[..., 2 * u:]
+        # the gradient-independent factors, vectorised over all steps; dx_all ends up holding the
+        # grads of the input projection [d a_z, d a_r, d a_h] (pre-activations)
+        dx_all = xp.empty((T, N, 3, u), dtype=G.dtype)
+        xp.multiply(Hp - hh, dra(xp, z), out=dx_all[:, :, 0])
+        xp.multiply(self.HR if ra else Hp, dra(xp, r), out=dx_all[:, :, 1])
+        xp.multiply(1 - z, dact(xp, hh), out=dx_all[:, :, 2])
+        if ra:
+            dh_rec = xp.empty((T, N, 3, u), dtype=G.dtype)  # grads of h U + b_rec per step
+            rkT = xp.ascontiguousarray(rk.T)
+        else:
+            rk_zrT = xp.ascontiguousarray(rk[:, :2 * u].T)
+            rk_hT = xp.ascontiguousarray(rk[:, 2 * u:].T)
+            drh = xp.empty((N, u), dtype=G.dtype)
+        dh = gh.copy()
+        tmp = xp.empty_like(dh)
+        mt = self.mt
+        for s in range(T - 1, -1, -1):
+            if gseq is not None:
+                dh += gseq[s]
+            if mt is not None:  # a masked step passes dh straight through to the previous state
+                m = mt[s]
+                dh_keep = xp.where(m, 0, dh)
+                dh = xp.where(m, dh, 0)
+            dxs = dx_all[s]
+            dxs[:, 0] *= dh
+            dxs[:, 2] *= dh  # d a_h
+            if ra:
+                dxs[:, 1] *= dxs[:, 2]
+                dr = dh_rec[s]
+                dr[:, :2] = dxs[:, :2]
+                xp.multiply(dxs[:, 2], r[s], out=dr[:, 2])
+                xp.multiply(dh, z[s], out=tmp)
+                xp.matmul(dr.reshape(N, 3 * u), rkT, out=dh)
+                dh += tmp
+            else:
+                xp.matmul(dxs[:, 2], rk_hT, out=drh)  # grad of r*h
+                dxs[:, 1] *= drh
+                xp.multiply(dh, z[s], out=tmp)
+                xp.matmul(dxs[:, :2].reshape(N, 2 * u), rk_zrT, out=dh)
+                dh += tmp
+                drh *= r[s]
+                dh += drh
+            if mt is not None:
+                dh += dh_keep
+        Hf = Hp.reshape(T * N, u)
+        flat = dx_all.reshape(T * N, 3 * u)
+        drec = {}
+        if self.needs_input_grad[2]:
+            if ra:
+                drk = Hf.T @ dh_rec.reshape(T * N, 3 * u)
+            else:
+                drk = xp.empty_like(rk)
+                drk[:, :2 * u] = Hf.T @ flat[:, :2 * u]
+                rh = (r * Hp).reshape(T * N, u)
+                drk[:, 2 * u:] = rh.T @ flat[:, 2 * u:]
+            drec["rk"] = drk
+        if self.has_bias and self.needs_input_grad[3]:
+            db_in = flat.sum(axis=0)
+            drec["bias"] = xp.stack([db_in, dh_rec.reshape(T * N, 3 * u).sum(axis=0)]) if ra else db_in
+        return dx_all.reshape(T, N, 3 * u), drec, [dh]
+
+
+# ----------------------------------------------------------------------------- SimpleRNN
+
+
+class SimpleRNN(_Recurrence):
+    def _run(self, xp, xw, rk, bias, states, H):
+        T, N, u = xw.shape
+        if bias is not None:
+            xw += bias
+        rec = self.record
+        A = xp.empty((T if rec else 1, N, u), dtype=xw.dtype)  # act output per step
+        mt = self.mt
+        for s in range(T):
+            a = A[s if rec else 0]
+            xp.matmul(H[s], rk, out=a)
+            a += xw[s]
+            self.act(xp, a)
+            xp.copyto(H[s + 1], a)
+            if mt is not None:
+                xp.copyto(H[s + 1], H[s], where=~mt[s])
+        if rec:
+            self.A = A
+        return ()
+
+    def _back(self, xp, gseq, gh, gfinal):
+        T, N, u = self.A.shape
+        rk = self.rk
+        da_all = xp.empty((T, N, u), dtype=gh.dtype)
+        dh = gh
+        for s in range(T - 1, -1, -1):
+            if gseq is not None:
+                dh = dh + gseq[s]
+            if self.mt is not None:
+                m = self.mt[s]
+                dh_new = xp.where(m, dh, 0)
+                dh_keep = dh - dh_new
+            else:
+                dh_new = dh
+            da = da_all[s]
+            xp.multiply(dh_new, self.d_act(xp, self.A[s]), out=da)
+            dh = da @ rk.T
+            if self.mt is not None:
+                dh += dh_keep
+        flat = da_all.reshape(T * N, u)
+        drec = {}
+        if self.needs_input_grad[2]:
+            drec["rk"] = self.H[:T].reshape(T * N, u).T @ flat
+        if self.has_bias and self.needs_input_grad[3]:
+            drec["bias"] = flat.sum(axis=0)
+        return da_all, drec, [dh]
+
+
+# ----------------------------------------------------------------------------- public ops
+
+
+def _common(op, cls, gates, bias_shapes, n_states, x, kernel, recurrent_kernel, bias, initial_state, mask,
+            return_sequences, go_backwards, activation, recurrent_activation, **extra):
+    _bool_arg(op, "return_sequences", return_sequences)
+    _bool_arg(op, "go_backwards", go_backwards)
+    act = _activation(op, "activation", activation)
+    ract = _activation(op, "recurrent_activation", recurrent_activation) if recurrent_activation else None
+    states = _initial_states(op, initial_state, n_states)
+    ts, u, has_bias, has_states = _prepare(op, x, kernel, recurrent_kernel, bias, states, gates, bias_shapes)
+    m = _mask_array(op, mask, ts[0])
+    fn = cls(u, has_bias, has_states, m, return_sequences, go_backwards, act, ract, **extra)
+    return fn.apply(*ts)
+
+
+def lstm(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, return_sequences=False,
+         go_backwards=False, activation="tanh", recurrent_activation="sigmoid"):
+    """Keras LSTM over a whole sequence.
+
+    x (N, T, F); kernel (F, 4u); recurrent_kernel (u, 4u); bias (4u,) or None; gate order
+    i, f, c, o. initial_state None (zeros) or (h0, c0), each (N, u). mask (N, T) bool,
+    True = real step; masked steps carry the state and repeat the previous output.
+    Returns (outputs, h_T, c_T): outputs (N, T, u) if return_sequences (reversed time order
+    when go_backwards, as Keras) else (N, u) = h_T.
+    """
+    return _common("lstm", LSTM, 4, [lambda u: (4 * u,)], 2, x, kernel, recurrent_kernel, bias, initial_state,
+                   mask, return_sequences, go_backwards, activation, recurrent_activation)
+
+
+def gru(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, return_sequences=False,
+        go_backwards=False, reset_after=True, activation="tanh", recurrent_activation="sigmoid"):
+    """Keras GRU over a whole sequence.
+
+    x (N, T, F); kernel (F, 3u); recurrent_kernel (u, 3u); gate order z, r, h.
+    reset_after=True (Keras 3 default): bias (2, 3u) (row 0 input bias, row 1 recurrent bias),
+    candidate = act(x W_h + b_in_h + r * (h U_h + b_rec_h)). reset_after=False: bias (3u,),
+    candidate = act(x W_h + b_h + (r * h) U_h). h_new = z * h + (1 - z) * candidate.
+    initial_state None, h0 or [h0]. Returns (outputs, h_T).
+    """
+    _bool_arg("gru", "reset_after", reset_after)
+    shapes = [lambda u: (2, 3 * u)] if reset_after else [lambda u: (3 * u,)]
+    return _common("gru", GRU, 3, shapes, 1, x, kernel, recurrent_kernel, bias, initial_state, mask,
+                   return_sequences, go_backwards, activation, recurrent_activation, reset_after=reset_after)
+
+
+def simple_rnn(x, kernel, recurrent_kernel, bias=None, initial_state=None, mask=None, return_sequences=False,
+               go_backwards=False, activation="tanh"):
+    """Keras SimpleRNN over a whole sequence: h_t = act(x_t W + h_{t-1} U + b).
+
+    x (N, T, F); kernel (F, u); recurrent_kernel (u, u); bias (u,) or None; initial_state
+    None, h0 or [h0]. Returns (outputs, h_T).
+    """
+    return _common("simple_rnn", SimpleRNN, 1, [lambda u: (u,)], 1, x, kernel, recurrent_kernel, bias,
+                   initial_state, mask, return_sequences, go_backwards, activation, "linear")
