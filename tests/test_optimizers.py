@@ -1,0 +1,529 @@
+"""Optimizers vs Keras 3.15.1 references (tests/fixtures/models/optimizers.* and
+tests/fixtures/optimizers_extra.*, see make_optimizers_extra.py), state round trips, the
+learning-rate property, clipping/weight decay/constraints, lookup and argument errors."""
+import inspect
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from core import Parameter, backend, constraints
+from core import optimizers as O
+from core import schedules as S
+
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+MAIN = os.path.join(FIX, "models", "optimizers")
+EXTRA = os.path.join(FIX, "optimizers_extra")
+TOL = dict(rtol=1e-6, atol=1e-7)
+
+
+def _load(base):
+    if not (os.path.exists(base + ".json") and os.path.exists(base + ".npz")):
+        return None, None
+    with open(base + ".json") as f:
+        meta = json.load(f)
+    with np.load(base + ".npz") as z:
+        return meta, {k: z[k] for k in z.files}
+
+
+MAIN_META, MAIN_ARR = _load(MAIN)
+EXTRA_META, EXTRA_ARR = _load(EXTRA)
+needs_main = pytest.mark.skipif(MAIN_META is None, reason="tests/fixtures/models/optimizers.* missing")
+
+
+def _make(cls_name, kwargs):
+    kw = dict(kwargs)
+    if isinstance(kw.get("learning_rate"), list):  # ["ScheduleName", {...}] in the fixtures
+        name, cfg = kw["learning_rate"]
+        kw["learning_rate"] = getattr(S, name)(**cfg)
+    return getattr(O, cls_name)(**kw)
+
+
+def _check_config(ours, keras_cfg):
+    assert set(ours) == set(keras_cfg)
+    for k, ref in keras_cfg.items():
+        if k == "name":
+            continue
+        got = ours[k]
+        if k == "learning_rate" and isinstance(ref, dict):
+            assert got["class_name"] == ref["class_name"] and got["config"] == ref["config"]
+            assert got["module"] == ref["module"]
+        elif isinstance(ref, float):  # Keras stores the learning rate in a float32 variable
+            assert got == pytest.approx(ref, rel=1e-7), k
+        else:
+            assert got == ref, k
+
+
+# ----------------------------------------------------------------------------- Keras fixtures
+@needs_main
+@pytest.mark.parametrize("case", MAIN_META["cases"] if MAIN_META else [], ids=lambda c: c["name"])
+def test_matches_keras_fixture(case):
+    z = MAIN_ARR
+    opt = _make(case["class_name"], case["kwargs"])
+    inits = {"w": "w0", "v": "v0"}
+    params = [Parameter(z[inits[n]].copy(), name=n) for n in case["variables"]]
+    lrs = []
+    for k in (1, 2, 3):
+        lrs.append(opt.learning_rate)
+        grads = [z[f"g{k}"], z[f"h{k}"]][:len(params)]
+        opt.apply(grads, params)
+        assert opt.iterations == k
+        for p, n in zip(params, case["variables"]):
+            assert p.data.dtype == np.float32
+            np.testing.assert_allclose(p.data, z[f"{case['name']}/{n}_step{k}"], **TOL)
+    np.testing.assert_allclose(lrs, case["learning_rate_used_per_step"], rtol=1e-6)
+    state = opt.variables()
+    assert opt.variable_names() == [v["name"] for v in case["optimizer_variables_after_3_steps"]]
+    assert len(state) == len(case["optimizer_variables_after_3_steps"])
+    for i, arr in enumerate(state):
+        ref = z[f"{case['name']}/opt_var/{i}"]
+        assert arr.dtype == ref.dtype and arr.shape == ref.shape
+        np.testing.assert_allclose(arr, ref, **TOL)
+    _check_config(opt.get_config(), case["config"])
+
+
+@pytest.mark.skipif(EXTRA_META is None, reason="tests/fixtures/optimizers_extra.* missing")
+@pytest.mark.parametrize("case", EXTRA_META["cases"] if EXTRA_META else [], ids=lambda c: c["name"])
+def test_matches_keras_extra_fixture(case):
+    """EMA, gradient accumulation, loss scale, weight-decay exclusion, None grads, constraints,
+    a learning rate changed mid-run, a schedule with weight decay, float64 parameters."""
+    z, dtype = EXTRA_ARR, case["dtype"]
+    opt = _make(case["class_name"], case["kwargs"])
+    params = [Parameter(z["w0"].astype(dtype), name="kernel"), Parameter(z["v0"].astype(dtype), name="bias")]
+    for p, con in zip(params, case["constraints"] or [None, None]):
+        p.constraint = constraints.get(con) if con else None
+    if case["exclude"]:
+        ex = case["exclude"]
+        opt.exclude_from_weight_decay(var_list=[params[i] for i in ex.get("var_list", [])],
+                                      var_names=ex.get("var_names"))
+    lrs, iters = [], []
+    for k, step in enumerate(case["steps"], start=1):
+        if isinstance(step, dict):
+            opt.learning_rate = step["set_lr"]
+            step = step["grads"]
+        lrs.append(opt.learning_rate)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt.apply([None if g is None else z[g].astype(dtype) for g in step], params)
+        iters.append(opt.iterations)
+        for p, n in zip(params, "wv"):
+            assert p.data.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(p.data, z[f"{case['name']}/{n}_step{k}"], **TOL)
+    np.testing.assert_allclose(lrs, case["learning_rate_used_per_step"], rtol=1e-6)
+    assert iters == case["iterations_after_step"]
+    assert opt.variable_names() == [v["name"] for v in case["optimizer_variables"]]
+    for i, arr in enumerate(opt.variables()):
+        ref = z[f"{case['name']}/opt_var/{i}"]
+        assert arr.dtype == ref.dtype and arr.shape == ref.shape
+        np.testing.assert_allclose(arr, ref, **TOL)
+    if case["finalize"]:
+        opt.finalize_variable_values(params)
+        for p, n in zip(params, "wv"):
+            np.testing.assert_allclose(p.data, z[f"{case['name']}/{n}_final"], **TOL)
+    _check_config(opt.get_config(), case["config"])
+
+
+@needs_main
+@pytest.mark.parametrize("case", MAIN_META["cases"] if MAIN_META else [], ids=lambda c: c["name"])
+def test_from_keras_config(case):
+    """A Keras get_config() re-creates an optimizer with the same hyperparameters."""
+    opt = O.deserialize({"class_name": case["class_name"], "config": dict(case["config"])})
+    assert type(opt).__name__ == case["class_name"]
+    _check_config(opt.get_config(), case["config"])
+    again = type(opt).from_config(opt.get_config())
+    assert again.get_config() == opt.get_config()
+
+
+# ----------------------------------------------------------------------------- helpers
+rng = np.random.default_rng(0)
+
+
+def _params(dtype=np.float32, shapes=((3, 4), (5,))):
+    return [Parameter(rng.standard_normal(s).astype(dtype), name=f"p{i}") for i, s in enumerate(shapes)]
+
+
+def _grads(params, seed):
+    r = np.random.default_rng(seed)
+    return [r.standard_normal(p.shape).astype(p.dtype) for p in params]
+
+
+ALL = [
+    lambda: O.SGD(0.1), lambda: O.SGD(0.1, momentum=0.9, nesterov=True), lambda: O.Adam(0.01, amsgrad=True),
+    lambda: O.AdamW(0.01), lambda: O.RMSprop(0.01, momentum=0.5, centered=True), lambda: O.Adagrad(0.1),
+    lambda: O.Adadelta(1.0), lambda: O.Nadam(0.01),
+    lambda: O.Adam(S.ExponentialDecay(0.01, 2, 0.5), weight_decay=0.01, global_clipnorm=1.0),
+    lambda: O.Nadam(0.01, use_ema=True, ema_overwrite_frequency=3, gradient_accumulation_steps=2),
+]
+
+
+# ----------------------------------------------------------------------------- state round trip
+@pytest.mark.parametrize("make", ALL, ids=[f"opt{i}" for i in range(len(ALL))])
+def test_state_round_trip_gives_identical_next_updates(make):
+    opt, params = make(), _params()
+    for s in range(3):
+        opt.apply(_grads(params, s), params)
+    snapshot = [backend.to_numpy(v).copy() for v in opt.variables()]
+    weights = [p.data.copy() for p in params]
+    # a fresh optimizer from the config, fresh parameters with the saved weights
+    fresh = type(opt).from_config(opt.get_config())
+    params2 = [Parameter(w.copy(), name=p.name) for w, p in zip(weights, params)]
+    fresh.set_variables(snapshot, params2)
+    assert fresh.iterations == opt.iterations and fresh.learning_rate == opt.learning_rate
+    assert fresh.variable_names() == opt.variable_names()
+    for s in range(3, 6):
+        opt.apply(_grads(params, s), params)
+        fresh.apply(_grads(params2, s), params2)
+        for a, b in zip(params, params2):
+            np.testing.assert_array_equal(a.data, b.data)
+    for a, b in zip(opt.variables(), fresh.variables()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_and_load_own_variables():
+    opt, params = O.Adam(0.01), _params()
+    opt.apply(_grads(params, 0), params)
+    store = {}
+    opt.save_own_variables(store)
+    assert sorted(store) == ["0", "1", "2", "3", "4", "5"]
+    other = O.Adam(0.01)
+    other.build(params)
+    other.load_own_variables(store)
+    for a, b in zip(opt.variables(), other.variables()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_variables_errors():
+    opt, params = O.Adam(0.01), _params()
+    with pytest.raises(ValueError, match="not built"):
+        opt.set_variables([np.int64(0)])
+    opt.build(params)
+    state = [backend.to_numpy(v).copy() for v in opt.variables()]
+    with pytest.raises(ValueError, match="expected 6 arrays"):
+        opt.set_variables(state[:-1])
+    bad = list(state)
+    bad[2] = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"p0_momentum.*\(3, 4\).*\(4, 3\)"):
+        opt.set_variables(bad)
+
+
+def test_variables_order_and_names_follow_keras():
+    p = [Parameter(np.ones((2,), np.float32), name="kernel"), Parameter(np.ones((3,), np.float32), name="bias")]
+    p[0].path, p[1].path = "dense/kernel", "dense/bias"
+    opt = O.Adam(amsgrad=True)
+    opt.build(p)
+    assert opt.variable_names() == ["iteration", "learning_rate", "dense_kernel_momentum", "dense_kernel_velocity",
+                                    "dense_bias_momentum", "dense_bias_velocity", "dense_kernel_velocity_hat",
+                                    "dense_bias_velocity_hat"]
+    v = opt.variables()
+    assert v[0].dtype == np.int64 and v[1].dtype == np.float32 and [a.shape for a in v[2:4]] == [(2,), (2,)]
+    rms = O.RMSprop(momentum=0.1, centered=True)
+    rms.build(p)
+    assert rms.variable_names()[2:] == ["dense_kernel_velocity", "dense_bias_velocity", "dense_kernel_momentum",
+                                        "dense_bias_momentum", "dense_kernel_average_gradient",
+                                        "dense_bias_average_gradient"]
+    sched = O.SGD(S.ExponentialDecay(0.1, 10, 0.9))
+    sched.build(p)
+    assert sched.variable_names() == ["iteration"]  # no learning_rate variable with a schedule (as Keras)
+
+
+def test_params_seen_later_get_slots_lazily():
+    opt = O.Adam(0.01)
+    a, b = _params()
+    opt.apply([_grads([a], 0)[0]], [a])
+    opt.apply(_grads([a, b], 1), [a, b])
+    assert opt.variable_names() == ["iteration", "learning_rate", "p0_momentum", "p0_velocity", "p1_momentum",
+                                    "p1_velocity"]
+    assert opt.iterations == 2
+
+
+# ----------------------------------------------------------------------------- learning rate
+def test_learning_rate_getter_setter():
+    opt = O.SGD(learning_rate=0.1)
+    assert isinstance(opt.learning_rate, float) and opt.learning_rate == 0.1
+    opt.learning_rate = 0.01
+    assert opt.learning_rate == 0.01 and opt.get_config()["learning_rate"] == 0.01
+    (p,) = _params(shapes=((4,),))
+    before = p.data.copy()
+    g = np.ones(4, np.float32)
+    opt.apply([g], [p])
+    np.testing.assert_array_equal(p.data, before - g * np.float32(0.01))
+    opt.learning_rate = np.float32(0.5)  # NumPy scalars and ints are accepted too
+    opt.learning_rate = 1
+    assert opt.learning_rate == 1.0
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = -0.1
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = "fast"
+
+
+def test_learning_rate_schedule_follows_iterations():
+    sched = S.PiecewiseConstantDecay([1, 2], [0.5, 0.25, 0.125])
+    opt = O.SGD(learning_rate=sched)
+    (p,) = _params(shapes=((3,),))
+    seen = []
+    for _ in range(4):
+        seen.append(opt.learning_rate)
+        w = p.data.copy()
+        opt.apply([np.ones(3, np.float32)], [p])
+        np.testing.assert_allclose(w - p.data, seen[-1])  # the update used that rate
+    assert seen == [0.5, 0.5, 0.25, 0.125]
+    assert opt.get_config()["learning_rate"] == S.serialize(sched)
+    with pytest.raises(TypeError, match="not settable"):
+        opt.learning_rate = 0.1
+    opt.learning_rate = S.ExponentialDecay(1.0, 1, 0.5)  # a schedule replaces a schedule
+    assert opt.learning_rate == pytest.approx(0.5 ** 4)
+    plain = O.Adam(0.01)
+    plain.learning_rate = S.CosineDecay(0.01, 10)
+    assert plain.variable_names() == ["iteration"]
+    restored = O.Adam.from_config(plain.get_config())
+    assert isinstance(restored._learning_rate, S.CosineDecay) and restored.learning_rate == pytest.approx(0.01)
+
+
+def test_callable_learning_rate():
+    box = {"lr": 0.2}
+    opt = O.SGD(learning_rate=lambda: box["lr"])
+    assert opt.learning_rate == 0.2
+    box["lr"] = 0.3
+    (p,) = _params(shapes=((2,),))
+    w = p.data.copy()
+    opt.apply([np.ones(2, np.float32)], [p])
+    np.testing.assert_allclose(w - p.data, 0.3, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- step semantics
+def test_none_grads_are_skipped():
+    opt = O.Adam(0.1, weight_decay=0.5)
+    a, b = _params()
+    b0 = b.data.copy()
+    with pytest.warns(UserWarning, match=r"Gradients do not exist for variables \['p1'\]"):
+        opt.apply([_grads([a], 0)[0], None], [a, b])
+    np.testing.assert_array_equal(b.data, b0)  # no update, no weight decay
+    assert opt.iterations == 1 and len(opt.variables()) == 6  # slots exist for both (built on all)
+    with pytest.raises(ValueError, match="No gradients provided"):
+        opt.apply([None, None], [a, b])
+    opt.apply([], [])  # empty: a no-op, as in Keras
+    assert opt.iterations == 1
+
+
+def test_apply_gradients_and_apply_without_params():
+    opt = O.SGD(0.5)
+    a, b = _params()
+    ga, gb = _grads([a, b], 0)
+    wa = a.data.copy()
+    assert opt.apply_gradients(zip([ga, gb], [a, b])) == 1
+    np.testing.assert_allclose(a.data, wa - np.float32(0.5) * ga)
+    opt.apply([ga, gb])  # once built, grads follow the built parameters
+    assert opt.iterations == 2
+    with pytest.raises(ValueError, match="2 parameters"):
+        opt.apply([ga])
+    with pytest.raises(ValueError, match="must already be built"):
+        O.SGD().apply([ga])
+
+
+def test_grads_are_not_modified_and_tensors_accepted():
+    from core import Tensor
+
+    opt = O.Adam(0.1, clipnorm=0.1)
+    (p,) = _params(shapes=((6,),))
+    g = np.arange(6, dtype=np.float32)
+    keep = g.copy()
+    opt.apply([Tensor(g)], [p])
+    opt.apply([g], [p])
+    np.testing.assert_array_equal(g, keep)
+
+
+def test_float32_kept_and_slot_dtypes():
+    opt = O.Adam(0.01)
+    p32 = Parameter(np.ones((2, 3), np.float32), name="a")
+    p64 = Parameter(np.ones((4,), np.float64), name="b")
+    opt.apply([np.full((2, 3), 0.5, np.float64), np.full((4,), 0.5, np.float32)], [p32, p64])
+    assert p32.data.dtype == np.float32 and p64.data.dtype == np.float64
+    dtypes = [v.dtype for v in opt.variables()[2:]]
+    assert dtypes == [np.float32, np.float32, np.float64, np.float64]
+
+
+def test_grad_shape_mismatch():
+    (p,) = _params(shapes=((3, 4),))
+    with pytest.raises(ValueError, match=r"'p0'.*\(4, 3\).*\(3, 4\)"):
+        O.SGD().apply([np.zeros((4, 3), np.float32)], [p])
+
+
+def test_constraint_applied_after_update():
+    p = Parameter(np.array([1.0, -1.0, 0.5], np.float32), name="w")
+    p.constraint = constraints.NonNeg()
+    q = Parameter(np.array([-3.0], np.float32), name="q")
+    q.constraint = constraints.NonNeg()
+    with pytest.warns(UserWarning, match="Gradients do not exist"):
+        O.SGD(learning_rate=1.0).apply([np.array([2.0, -2.0, 0.25], np.float32), None], [p, q])
+    # update first: [-1, 1, 0.25], then NonNeg: [0, 1, 0.25]; q had no gradient: untouched
+    np.testing.assert_array_equal(p.data, [0.0, 1.0, 0.25])
+    assert q.data[0] == -3.0
+
+
+def test_clipping_variants_by_hand():
+    g = np.array([3.0, 4.0], np.float32)  # norm 5
+    h = np.array([0.0, 12.0], np.float32)  # norm 12; global norm 13
+    for kw, ref_g, ref_h in [
+        (dict(clipnorm=1.0), g / 5, h / 12),
+        (dict(global_clipnorm=1.0), g / 13, h / 13),
+        (dict(clipvalue=3.5), np.array([3.0, 3.5]), np.array([0.0, 3.5])),
+        (dict(clipnorm=100.0), g, h),  # below the threshold: unchanged
+    ]:
+        a, b = Parameter(np.zeros(2, np.float32)), Parameter(np.zeros(2, np.float32))
+        O.SGD(learning_rate=1.0, **kw).apply([g, h], [a, b])
+        np.testing.assert_allclose(-a.data, ref_g, rtol=1e-6)
+        np.testing.assert_allclose(-b.data, ref_h, rtol=1e-6)
+    z = Parameter(np.ones(2, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a zero global norm must not divide by zero noisily
+        O.SGD(1.0, global_clipnorm=1.0).apply([np.zeros(2, np.float32)], [z])
+        O.SGD(1.0, clipnorm=1.0).apply([np.zeros(2, np.float32)], [z])
+    np.testing.assert_array_equal(z.data, [1.0, 1.0])
+
+
+def test_weight_decay_formula_and_exclusion():
+    # SGD with weight decay: p -= p * wd * lr, then p -= lr * g (decay uses the pre-update value)
+    a = Parameter(np.array([2.0], np.float32), name="kernel")
+    b = Parameter(np.array([2.0], np.float32), name="my_bias")
+    c = Parameter(np.array([2.0], np.float32), name="other")
+    opt = O.SGD(learning_rate=0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_list=[c], var_names=["bias"])
+    g = np.array([1.0], np.float32)
+    opt.apply([g, g, g], [a, b, c])
+    np.testing.assert_allclose(a.data, [2.0 - 2.0 * 0.5 * 0.1 - 0.1], rtol=1e-6)
+    np.testing.assert_allclose(b.data, [1.9], rtol=1e-6)
+    np.testing.assert_allclose(c.data, [1.9], rtol=1e-6)
+
+
+def test_iterations_settable_and_used_by_bias_correction():
+    opt = O.Adam(0.1)
+    (p,) = _params(shapes=((2,),))
+    opt.iterations = 10
+    w = p.data.copy()
+    opt.apply([np.ones(2, np.float32)], [p])
+    # step 11, m = 0.1, v = 0.001: alpha = lr*sqrt(1-b2^11)/(1-b1^11); update = alpha*m/(sqrt(v)+eps)
+    alpha = 0.1 * np.sqrt(1 - 0.999 ** 11) / (1 - 0.9 ** 11)
+    np.testing.assert_allclose(w - p.data, alpha * 0.1 / (np.sqrt(0.001) + 1e-7), rtol=1e-5)
+    assert opt.iterations == 11
+    with pytest.raises(ValueError, match="iterations"):
+        opt.iterations = -1
+
+
+# ----------------------------------------------------------------------------- lookup / config
+@pytest.mark.parametrize("name,cls", [("adam", O.Adam), ("SGD", O.SGD), ("RMSprop", O.RMSprop),
+                                      ("rmsprop", O.RMSprop), ("Adagrad", O.Adagrad), ("adadelta", O.Adadelta),
+                                      ("AdamW", O.AdamW), ("NADAM", O.Nadam)])
+def test_get_by_name(name, cls):
+    opt = O.get(name)
+    assert type(opt) is cls
+    default = cls()
+    assert opt.get_config() | {"name": None} == default.get_config() | {"name": None}
+
+
+def test_get_instance_dict_and_errors():
+    opt = O.Adam(0.02)
+    assert O.get(opt) is opt
+    again = O.get(O.serialize(opt))
+    assert type(again) is O.Adam and again.learning_rate == 0.02
+    assert O.serialize(opt)["module"] == "keras.optimizers" and O.serialize(opt)["class_name"] == "Adam"
+    assert type(O.get({"class_name": "sgd", "config": {"learning_rate": 0.3}})) is O.SGD
+    with pytest.raises(ValueError, match=r"'adamax'.*adam, adamw.*sgd"):
+        O.get("adamax")
+    with pytest.raises(ValueError, match="Could not interpret"):
+        O.get(3)
+
+
+def test_defaults_and_names_match_keras():
+    assert O.SGD().get_config()["learning_rate"] == 0.01 and O.SGD().momentum == 0.0
+    adam = O.Adam()
+    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon, adam.amsgrad) == (0.001, 0.9, 0.999, 1e-7,
+                                                                                         False)
+    assert O.AdamW().weight_decay == 0.004
+    rms = O.RMSprop()
+    assert (rms.rho, rms.momentum, rms.epsilon, rms.centered) == (0.9, 0.0, 1e-7, False)
+    assert O.Adagrad().initial_accumulator_value == 0.1 and O.Adadelta().rho == 0.95
+    assert O.RMSprop().name.startswith("rm_sprop") and O.AdamW().name.startswith("adam_w")
+    n1, n2 = O.Nadam().name, O.Nadam().name
+    assert n1 != n2 and n2.startswith("nadam")
+
+
+def test_custom_optimizer_registration():
+    @O.register_optimizer
+    class HalfSGD(O.SGD):
+        pass
+
+    cfg = O.serialize(HalfSGD(0.2))
+    assert cfg["registered_name"] == "HalfSGD"
+    assert type(O.deserialize(cfg)) is HalfSGD and type(O.get("halfsgd")) is HalfSGD
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: O.SGD(learning_rate=-0.1), "learning_rate"),
+    (lambda: O.Adam(learning_rate="fast"), "learning_rate"),
+    (lambda: O.SGD(momentum=1.5), "momentum"),
+    (lambda: O.SGD(momentum=-0.1), "momentum"),
+    (lambda: O.RMSprop(momentum=2.0), "momentum"),
+    (lambda: O.Adam(beta_1=1.2), "beta_1"),
+    (lambda: O.Nadam(beta_2=-0.5), "beta_2"),
+    (lambda: O.Adam(epsilon=-1e-7), "epsilon"),
+    (lambda: O.RMSprop(rho=1.1), "rho"),
+    (lambda: O.Adam(clipnorm=1.0, clipvalue=1.0), "Only one of"),
+    (lambda: O.SGD(clipnorm=-1.0), "clipnorm"),
+    (lambda: O.AdamW(weight_decay=None), "weight_decay"),
+    (lambda: O.SGD(weight_decay=-0.1), "weight_decay"),
+    (lambda: O.SGD(lr=0.1), "not recognized"),
+    (lambda: O.SGD(gradient_accumulation_steps=1), "gradient_accumulation_steps"),
+    (lambda: O.SGD(use_ema=True, ema_momentum=1.5), "ema_momentum"),
+    (lambda: O.SGD(float("nan")), "learning_rate"),
+])
+def test_bad_arguments(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_schedules_reexported():
+    assert O.schedules.ExponentialDecay is S.ExponentialDecay
+    assert O.LearningRateSchedule is S.LearningRateSchedule
+
+
+# ----------------------------------------------------------------------------- CuPy
+def test_update_code_is_array_module_agnostic():
+    """Update code reaches NumPy only through helpers on host scalars: no ``np.`` on data."""
+    for cls in (O.Optimizer, O.SGD, O.Adam, O.RMSprop, O.Adagrad, O.Adadelta, O.Nadam):
+        for meth in ("update_step", "_apply_weight_decay", "_clip_by_norm", "_apply_gradients",
+                     "_update_moving_average"):
+            src = inspect.getsource(getattr(cls, meth))
+            assert "np." not in src, f"{cls.__name__}.{meth} uses np. on arrays"
+
+
+def _gpu_usable():
+    try:
+        import cupy
+
+        return backend.cupy_available() and cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _gpu_usable(), reason="needs CuPy and a GPU")
+@pytest.mark.parametrize("make", ALL, ids=[f"opt{i}" for i in range(len(ALL))])
+def test_cupy_matches_numpy(make):
+    import cupy
+
+    cpu_opt, gpu_opt = make(), make()
+    cpu = _params()
+    gpu = [Parameter(cupy.asarray(p.data), name=p.name) for p in cpu]
+    for s in range(4):
+        grads = _grads(cpu, s)
+        cpu_opt.apply(grads, cpu)
+        gpu_opt.apply([cupy.asarray(g) for g in grads], gpu)
+    for a, b in zip(cpu, gpu):
+        assert isinstance(b.data, cupy.ndarray) and b.data.dtype == np.float32
+        np.testing.assert_allclose(cupy.asnumpy(b.data), a.data, rtol=1e-5, atol=1e-6)
+    state = [backend.to_numpy(v).copy() for v in gpu_opt.variables()]
+    fresh = make()
+    fresh.set_variables(state, gpu)
+    for a, b in zip(gpu_opt.variables(), fresh.variables()):
+        np.testing.assert_array_equal(backend.to_numpy(a), backend.to_numpy(b))
