@@ -21,5 +21,8 @@ def demo(epochs: int, seed: int):
     click.echo(f"final training accuracy: {acc:.3f}")
 
 
+main.add_command(__import__("apps.weights_cmd", fromlist=["weights"]).weights)
+
+
 if __name__ == "__main__":
     main()
