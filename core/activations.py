@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from . import ops
 
+def gelu(x, approximate=False):
+    """GELU as the ``"gelu"`` activation name means in Keras: the exact (erf) form by default."""
+    return ops.gelu(x, approximate=approximate)
+
+
 _NAMES = {
     "relu": ops.relu, "relu6": ops.relu6, "leaky_relu": ops.leaky_relu, "elu": ops.elu, "selu": ops.selu,
-    "gelu": ops.gelu, "sigmoid": ops.sigmoid, "hard_sigmoid": ops.hard_sigmoid, "tanh": ops.tanh,
+    "gelu": gelu, "sigmoid": ops.sigmoid, "hard_sigmoid": ops.hard_sigmoid, "tanh": ops.tanh,
     "softmax": ops.softmax, "log_softmax": ops.log_softmax, "silu": ops.silu, "swish": ops.silu,
     "softplus": ops.softplus, "linear": ops.linear,
 }

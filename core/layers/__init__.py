@@ -1,3 +1,12 @@
 """Keras 3 layers: ``from core.layers import Dense, Conv2D, LSTM, ...``."""
-from .base import KerasTensor, Layer, clear_session
-from .core_layers import Activation, Dense, Flatten, Identity, Input, InputLayer, Lambda, Permute, RepeatVector, Reshape
+from .base import KerasTensor, Layer, clear_session, register_serializable
+from .core_layers import (ELU, Activation, Dense, Flatten, Identity, Input, InputLayer, Lambda, LeakyReLU, Permute,
+                          ReLU, RepeatVector, Reshape, Softmax)
+from .convolutional import (Conv1D, Conv2D, Conv2DTranspose, Convolution1D, Convolution2D, Convolution2DTranspose,
+                            DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D)
+from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
+                      dot, maximum, minimum, multiply, subtract)

@@ -422,8 +422,11 @@ class Layer:
             return
         got = tuple(inputs.shape)
         if len(got) != len(expected) or (expected[-1] is not None and got[-1] != expected[-1]):
-            raise ValueError(f"Input to layer '{self.name}' is incompatible: expected shape "
-                             f"{_fmt_shape(expected)}, got {got}")
+            if len(got) != len(expected):
+                raise ValueError(f"Input to layer '{self.name}' is incompatible: expected rank {len(expected)} "
+                                 f"(built for input shape {_fmt_shape(expected)}), got shape {got}")
+            raise ValueError(f"Input to layer '{self.name}' is incompatible: expected last dimension "
+                             f"{expected[-1]} (built for input shape {_fmt_shape(expected)}), got shape {got}")
 
     # ------------------------------------------------------------- symbolic (Functional API)
     def _symbolic_call(self, args, kwargs):

@@ -208,3 +208,87 @@ class Lambda(Layer):
     def get_config(self):
         return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
                 "arguments": self.arguments}
+
+
+class ReLU(Layer):
+    """max(x, threshold) with an optional ``max_value`` cap and ``negative_slope`` below it."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"ReLU: max_value must be >= 0, got {max_value}")
+        if negative_slope < 0:
+            raise ValueError(f"ReLU: negative_slope must be >= 0, got {negative_slope}")
+        self.max_value, self.negative_slope, self.threshold = max_value, float(negative_slope), float(threshold)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        if self.max_value is None and self.negative_slope == 0 and self.threshold == 0:
+            return ops.relu(inputs)
+        if self.max_value == 6 and self.negative_slope == 0 and self.threshold == 0:
+            return ops.relu6(inputs)
+        above = inputs.data >= self.threshold
+        y = ops.where(above, inputs, (inputs - self.threshold) * self.negative_slope)
+        if self.max_value is not None:
+            y = ops.minimum(y, float(self.max_value))
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value, "negative_slope": self.negative_slope,
+                "threshold": self.threshold}
+
+
+class LeakyReLU(Layer):
+    def __init__(self, negative_slope=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.leaky_relu(inputs, self.negative_slope)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class ELU(Layer):
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return ops.elu(inputs, self.alpha)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class Softmax(Layer):
+    """Softmax over ``axis``; masked positions (mask False) get probability 0, as Keras."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            m = mask.data if hasattr(mask, "data") else mask
+            inputs = ops.where(m, inputs, -1e9)
+        return ops.softmax(inputs, axis=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -81,6 +81,14 @@ class Functional(Model):
         return list(self._flat_outputs)
 
     @property
+    def output(self):
+        return self._flat_outputs[0] if len(self._flat_outputs) == 1 else list(self._flat_outputs)
+
+    @property
+    def input(self):
+        return self._flat_inputs[0] if len(self._flat_inputs) == 1 else list(self._flat_inputs)
+
+    @property
     def input_names(self):
         return [t._input_layer.name for t in self._flat_inputs]
 
