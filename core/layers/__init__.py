@@ -10,3 +10,8 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, 
 from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
                       dot, maximum, minimum, multiply, subtract)
+from .normalization import BatchNormalization, LayerNormalization
+from .regularization import (ActivityRegularization, AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
+                             SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+from .embedding import Embedding
+from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation, Rescaling, Resizing

@@ -171,6 +171,8 @@ class Layer:
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("core."):
             _LAYER_CLASSES.setdefault(cls.__name__, cls)
+        if "build" in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__["build"])
     _pushes_scope = True  # models open their own scope in build (Sequential) or none (Functional)
 
     def __init__(self, trainable=True, name=None, dtype=None, autocast=True, **kwargs):
@@ -370,8 +372,8 @@ class Layer:
         training = kwargs.pop("training", None)
         if training is None:
             training = current_training()
-        if "training" in sig:
-            kwargs["training"] = bool(training) if training is not None else False
+        if "training" in sig and training is not None:
+            kwargs["training"] = bool(training)  # when unset anywhere, the layer's own default applies (Keras)
         if "mask" in sig and kwargs.get("mask") is None:
             masks = map_structure(lambda t: getattr(t, "_keras_mask", None), args[0])
             if any(m is not None for m in _flatten(masks)):
@@ -379,7 +381,8 @@ class Layer:
         self._check_input(args[0])
         self._maybe_build(args)
         stack = _call_stack()
-        stack.append(bool(training) if training is not None else (stack[-1] if stack else False))
+        stack.append(bool(training) if training is not None else None)
+        self._losses = []  # activity losses belong to the latest call
         try:
             outputs = self.call(*args, **kwargs)
         finally:
@@ -417,6 +420,8 @@ class Layer:
         """Refuse an input whose rank or last dimension does not match the built weights."""
         if not self.built or self._build_shapes is None or not isinstance(inputs, Tensor):
             return
+        if not (self._trainable_params or self._non_trainable_params):
+            return  # a layer without weights of its own accepts any compatible input
         expected = self._build_shapes
         if not isinstance(expected, tuple) or not all(d is None or isinstance(d, int) for d in expected):
             return
@@ -549,6 +554,22 @@ class Layer:
         if not self._inbound_nodes:
             raise AttributeError(f"Layer {self.name} has never been called symbolically and has no defined input")
         return self._inbound_nodes[0].args[0]
+
+
+def _marks_built(build):
+    """Wrap a subclass's build so that calling it directly also marks the layer built (as Keras)."""
+    import functools
+
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        out = build(self, *args, **kwargs)
+        self.built = True
+        if self._build_shapes is None and args:
+            self._build_shapes = args[0]
+        return out
+
+    wrapper._marks_built = True
+    return wrapper
 
 
 def _unique(items):

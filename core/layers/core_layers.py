@@ -80,8 +80,8 @@ class Dense(Layer):
         if self.bias is not None:
             y = y + self.bias
         y = self.activation(y)
-        if self.activity_regularizer is not None:
-            self.add_loss(self.activity_regularizer(y))
+        if self.activity_regularizer is not None:  # Keras divides by the batch size
+            self.add_loss(self.activity_regularizer(y) / y.shape[0])
         return y
 
     def compute_output_shape(self, input_shape):

@@ -101,6 +101,10 @@ class BatchNormalization(Layer):
         self._ndim = ndim
         self._channel_axis = ax
         self._channels = int(c)
+        self.built = True  # also when build() is called directly (Keras's build wrapper does this)
+
+    def _check_input(self, inputs):  # rank and channel axis are checked in call (not the last axis)
+        pass
 
     def _check(self, inputs):
         if inputs.ndim != self._ndim or inputs.shape[self._channel_axis] != self._channels:
@@ -268,6 +272,10 @@ class LayerNormalization(Layer):
         self._ndim = ndim
         self._axes = tuple(sorted(a % ndim for a in self.axis))
         self._norm_shape = tuple(int(s) for s in shape)
+        self.built = True
+
+    def _check_input(self, inputs):  # only the normalized axes must match (checked in call)
+        pass
 
     def call(self, inputs):
         got = tuple(inputs.shape[a] for a in self._axes) if inputs.ndim == self._ndim else None

@@ -24,5 +24,6 @@ from .embedding import embedding
 from .losses import (binary_crossentropy, categorical_crossentropy, cosine_similarity, huber, kl_divergence,
                      log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
                      sparse_categorical_crossentropy)
+from . import image
 
 _autodiff._ops = __import__(__name__, fromlist=["*"])
