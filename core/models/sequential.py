@@ -43,6 +43,15 @@ class Sequential(Model):
         self.built = False
         return layer
 
+    def _maybe_build(self, args):
+        """Built from the first data it sees: the batch axis stays unknown, and later inputs are
+        checked for rank and feature size only (no input shape was declared)."""
+        if self.built:
+            return
+        shape = tuple(args[0].shape)
+        self.build((None,) + shape[1:])
+        self._lazily_built = True
+
     @property
     def layers(self):
         return list(self._stack)

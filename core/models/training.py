@@ -253,6 +253,8 @@ class TrainingMixin:
             if exp is None or not hasattr(arr, "shape"):
                 continue
             got = tuple(arr.shape)
+            if getattr(self, "_lazily_built", False):
+                exp = (None,) * len(exp)  # no input shape was declared: only the rank is known
             if len(got) != len(exp) or any(e is not None and e != g for e, g in zip(exp[1:], got[1:])):
                 raise ValueError(f"{where}: input data has shape {got}, but model '{self.name}' expects "
                                  f"{_fmt_shape(exp)} (None is the batch axis)")
