@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from core import layers as L
-from core import ops
 from core.callbacks import Callback, EarlyStopping
 from core.data import Dataset
 from core.models import Model, Sequential
@@ -314,4 +313,3 @@ def test_masked_sequence_model_trains():
     # padding does not change the prediction: same tokens with more zeros appended
     x2 = np.concatenate([x, np.zeros((64, 5), x.dtype)], axis=1)
     np.testing.assert_allclose(m.predict(x, verbose=0), m.predict(x2, verbose=0), rtol=1e-5, atol=1e-6)
-    del ops

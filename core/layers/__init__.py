@@ -15,3 +15,6 @@ from .regularization import (ActivityRegularization, AlphaDropout, Dropout, Gaus
                              SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .embedding import Embedding
 from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation, Rescaling, Resizing
+from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, Bidirectional
+from .wrappers import TimeDistributed
+from .attention import EinsumDense, MultiHeadAttention

@@ -151,6 +151,7 @@ class _Cell(Layer):
         if self.use_bias:
             self.bias = self.add_weight(self._bias_shape(), self._bias_initializer(), name="bias",
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        self.built = True
 
     # ------------------------------------------------------------- computation
     def _run(self, x, states, mask=None, return_sequences=False, go_backwards=False):
@@ -326,6 +327,7 @@ class _RNNLayer(Layer):
                              f"features), got shape {shape}")
         with own_scope(self):
             _build_sublayer(self.cell, (shape[0], shape[2]))
+        self.built = True
 
     def get_initial_state(self, batch_size):
         return self.cell.get_initial_state(batch_size)
@@ -356,8 +358,12 @@ class _RNNLayer(Layer):
         if x.ndim != 3:
             raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of rank 3 (batch, timesteps, "
                              f"features), got shape {tuple(x.shape)}")
-        m = _mask_array(f"{type(self).__name__} '{self.name}'", mask, x)
         cell = self.cell
+        if cell.kernel is not None and x.shape[2] != cell.kernel.shape[0]:
+            raise ValueError(f"Input to layer '{self.name}' is incompatible: expected {cell.kernel.shape[0]} features "
+                             f"per step (the built kernel is {tuple(cell.kernel.shape)}), got input shape "
+                             f"{tuple(x.shape)}")
+        m = _mask_array(f"{type(self).__name__} '{self.name}'", mask, x)
         if training and cell.recurrent_dropout > 0:
             raise ValueError(_RECURRENT_DROPOUT_MSG.format(name=self.name))
         if training and 0.0 < cell.dropout < 1.0:
@@ -560,6 +566,7 @@ class Bidirectional(Layer):
             self.forward_layer.set_weights(self._initial_weights[:n])
             self.backward_layer.set_weights(self._initial_weights[n:])
             self._initial_weights = None
+        self.built = True
 
     def _n_states(self, layer):
         cell = getattr(layer, "cell", None)

@@ -35,6 +35,7 @@ class TimeDistributed(Layer):
         child = self._child_shape(tuple(input_shape))
         with own_scope(self):
             _build_sublayer(self.layer, child)
+        self.built = True
 
     def call(self, inputs, training=None, mask=None):
         if not isinstance(inputs, Tensor):
@@ -46,7 +47,7 @@ class TimeDistributed(Layer):
         x = ops.reshape(inputs, (n * t,) + shape[2:])
         kwargs = {"training": training}
         if mask is not None and "mask" in self.layer._signature_params():
-            m = mask.data if isinstance(mask, Tensor) else inputs.xp.asarray(mask)
+            m = inputs.xp.asarray(mask.data if isinstance(mask, Tensor) else mask)
             if m.ndim < 2 or tuple(m.shape[:2]) != (n, t):
                 raise ValueError(f"TimeDistributed '{self.name}': the mask must have shape (batch, time, ...) = "
                                  f"({n}, {t}, ...) for an input of shape {shape}, got {tuple(m.shape)}")
