@@ -4,3 +4,27 @@ from .functional import Functional
 from .sequential import Sequential
 
 __all__ = ["Model", "Functional", "Sequential"]
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """A model saved with ``model.save`` (architecture, weights, optimizer state, assets), or a Keras 2
+    full-model HDF5 file. Nothing in the file is executed; Lambda layers need ``safe_mode=False``."""
+    from ..saving.keras_h5 import detect_format
+    from ..saving.zoo_format import SavingError, load_zoo_model
+
+    import os
+
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"no such model file: {filepath}")
+    fmt = detect_format(filepath)
+    if fmt == "zoo_h5":
+        return load_zoo_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    if fmt == "keras_full_h5":
+        from ..saving.keras_model import load_keras_full_model
+
+        return load_keras_full_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    raise SavingError(f"{filepath} is a {fmt!r} file, which holds weights but no model; build the model and "
+                      "call model.load_weights(path)")
+
+
+__all__.append("load_model")

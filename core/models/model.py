@@ -57,6 +57,27 @@ class Model(TrainingMixin, Layer):
         for layer in self.layers:
             layer.trainable = True
 
+    # ------------------------------------------------------------------ saving
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save architecture, weights, optimizer state, compile config and ``assets`` to one HDF5 file
+        (written atomically)."""
+        from ..saving.zoo_format import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights by layer path to an HDF5 file (written atomically)."""
+        from ..saving.zoo_format import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, by_name=False, skip_mismatch=False):
+        """Load weights saved here, or from Keras files (legacy HDF5 as published for keras.applications,
+        Keras 3 ``.weights.h5``, the weights of a Keras 2 full-model file)."""
+        from ..saving.zoo_format import load_weights_file
+
+        load_weights_file(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         from .summary import print_summary
 

@@ -170,6 +170,11 @@ def functional_from_config(cls, config, custom_objects=None, safe_mode=True):
 
     inputs = ref(config["input_layers"])
     outputs = ref(config["output_layers"])
+    # as Keras: a one-element list of inputs or outputs is the tensor itself
+    if isinstance(inputs, list) and len(inputs) == 1:
+        inputs = inputs[0]
+    if isinstance(outputs, list) and len(outputs) == 1:
+        outputs = outputs[0]
     return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
 
 

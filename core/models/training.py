@@ -17,6 +17,7 @@ class TrainingMixin:
         self.optimizer = None
         self._loss_config = None
         self._compile_config = None
+        self.assets = {}  # vocabulary, labels, scaler statistics...: saved with the model
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,

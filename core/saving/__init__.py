@@ -1,0 +1,26 @@
+"""Reading the weight files that exist in the wild, with NumPy and h5py only.
+
+* PyTorch checkpoints (zip and legacy formats) through a restricted unpickler:
+  :func:`load_torch_checkpoint`, :func:`state_dict_from_checkpoint`.
+* safetensors: :func:`load_safetensors`, :func:`save_safetensors`, :func:`read_safetensors_metadata`.
+* Keras HDF5 (legacy weights, Keras 2 full models, Keras 3 ``.weights.h5``):
+  :func:`read_keras_legacy_weights`, :func:`read_keras_full_model`, :func:`read_keras3_weights`.
+* :func:`detect_format` names a file's layout from its content.
+"""
+from .errors import (CheckpointFormatError, KerasH5FormatError, SafetensorsFormatError,
+                     UnknownFormatError, UnsafeCheckpointError, WeightFileError)
+from .keras_h5 import (KerasFullModel, detect_format, read_keras3_object_names, read_keras3_weights,
+                       read_keras_full_model, read_keras_legacy_weights, read_keras_optimizer_weights)
+from .safetensors import (atomic_write, load_safetensors, read_safetensors_header,
+                          read_safetensors_metadata, save_safetensors)
+from .torch_checkpoint import load_torch_checkpoint, state_dict_from_checkpoint
+
+__all__ = [
+    "load_torch_checkpoint", "state_dict_from_checkpoint",
+    "load_safetensors", "save_safetensors", "read_safetensors_metadata", "read_safetensors_header",
+    "atomic_write",
+    "read_keras_legacy_weights", "read_keras3_weights", "read_keras3_object_names",
+    "read_keras_full_model", "read_keras_optimizer_weights", "KerasFullModel", "detect_format",
+    "WeightFileError", "CheckpointFormatError", "UnsafeCheckpointError", "SafetensorsFormatError",
+    "KerasH5FormatError", "UnknownFormatError",
+]

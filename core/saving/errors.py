@@ -1,0 +1,56 @@
+"""Exceptions raised by the weight-file readers and writers in ``core.saving``.
+
+Every error names the file it is about (``.path``) and says what is wrong with it, so a
+user can tell a truncated download from an unsupported format from a hostile file.
+"""
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "WeightFileError",
+    "CheckpointFormatError",
+    "UnsafeCheckpointError",
+    "SafetensorsFormatError",
+    "KerasH5FormatError",
+    "UnknownFormatError",
+]
+
+
+class WeightFileError(ValueError):
+    """Base class: a weight file could not be read (or written) as asked.
+
+    ``path`` is the file concerned (or None for in-memory data).
+    """
+
+    def __init__(self, message: str, path=None):
+        self.path = None if path is None else os.fspath(path)
+        self.detail = message
+        super().__init__(f"{self.path}: {message}" if self.path is not None else message)
+
+
+class CheckpointFormatError(WeightFileError):
+    """A PyTorch checkpoint is truncated, corrupted or of a layout this reader does not know."""
+
+
+class UnsafeCheckpointError(WeightFileError):
+    """A PyTorch checkpoint asked the unpickler for a global that could run code; it was refused.
+
+    ``global_name`` is the refused ``module.name``.
+    """
+
+    def __init__(self, message: str, path=None, global_name: str | None = None):
+        self.global_name = global_name
+        super().__init__(message, path)
+
+
+class SafetensorsFormatError(WeightFileError):
+    """A ``.safetensors`` file (or the tensors given to the writer) violates the format."""
+
+
+class KerasH5FormatError(WeightFileError):
+    """A Keras HDF5 file is unreadable or does not have the expected layout."""
+
+
+class UnknownFormatError(WeightFileError):
+    """``detect_format`` could not recognise the file."""
