@@ -49,6 +49,7 @@ MODELS = {
                            L.SpatialDropout2D(0.2), L.GlobalMaxPooling2D()),
     "conv1d": lambda: _seq((12, 4), L.Conv1D(6, 3, padding="causal", dilation_rate=2), L.MaxPooling1D(2),
                            L.AveragePooling1D(2), L.SpatialDropout1D(0.1), L.GlobalAveragePooling1D()),
+    "pool1d_lstm": lambda: _seq((6, 3), L.Conv1D(4, 2), L.LSTM(3, return_sequences=True), L.GlobalMaxPooling1D()),
     "rnn": lambda: _seq((7,), L.Embedding(20, 4, mask_zero=True), L.Bidirectional(L.LSTM(3, return_sequences=True)),
                         L.GRU(3, return_sequences=True, reset_after=False), L.SimpleRNN(2), dtype="int32"),
     "gru": lambda: _seq((7,), L.Embedding(20, 4), L.GRU(3), L.Dense(1, activation="sigmoid"), dtype="int32"),
