@@ -1,0 +1,105 @@
+"""``ClassifierModel``: a Functional model with a backbone (``features``) and a classifier ``head``
+that can be replaced (``reset_classifier``), carrying its pretrained config (input spec, labels)
+so that ``preprocess`` and ``decode_predictions`` need no hand-picked mode."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from core import layers as L
+from core.models.functional import Functional
+
+log = logging.getLogger("zoo")
+
+
+class ClassifierModel(Functional):
+    """Functional classifier: ``inputs -> features (pooled) -> head``.
+
+    ``features_tensor`` is the symbolic pooled feature tensor the head is applied to;
+    ``head_name`` the name of the classifier Dense layer.
+    """
+
+    def __init__(self, inputs, outputs, features_tensor=None, head_name=None, name=None,
+                 classifier_activation=None, pretrained_cfg=None, **kwargs):
+        super().__init__(inputs, outputs, name=name, **kwargs)
+        self._features_tensor = features_tensor
+        self.head_name = head_name
+        self.classifier_activation = classifier_activation
+        self.pretrained_cfg = dict(pretrained_cfg or {})
+        self._features_model = None
+
+    # ------------------------------------------------------------------ parts
+    @property
+    def head(self):
+        """The classifier layer (None for a headless model)."""
+        return self.get_layer(self.head_name) if self.head_name else None
+
+    @property
+    def num_classes(self):
+        head = self.head
+        return int(head.units) if head is not None else 0
+
+    @property
+    def num_features(self):
+        return int(self._features_tensor.shape[-1]) if self._features_tensor is not None else None
+
+    def features(self, x, training=False):
+        """Pooled backbone features of ``x`` (a Tensor); differentiable."""
+        if self._features_tensor is None:
+            raise ValueError(f"model '{self.name}' has no recorded feature tensor")
+        if self._features_model is None:
+            self._features_model = Functional(self._inputs_struct, self._features_tensor, name=f"{self.name}_features")
+        return self._features_model(x, training=training)
+
+    def reset_classifier(self, num_classes, classifier_activation="keep"):
+        """Replace the head by a freshly initialised one with ``num_classes`` outputs (0: no head,
+        the model then outputs the pooled features). The backbone keeps its weights."""
+        if self._features_tensor is None:
+            raise ValueError(f"model '{self.name}' has no recorded feature tensor to put a new head on")
+        if classifier_activation == "keep":
+            classifier_activation = self.classifier_activation
+        old = self.head
+        name = self.head_name or "predictions"
+        if num_classes:
+            head = L.Dense(int(num_classes), activation=classifier_activation, name=name)
+            outputs = head(self._features_tensor)
+        else:
+            outputs = self._features_tensor
+        features_tensor, cfg = self._features_tensor, self.pretrained_cfg
+        model_name, trainable, assets = self.name, self.trainable, self.assets
+        # rebuild this object's graph in place so references to the model stay valid
+        self._layers.clear()
+        Functional.__init__(self, self._inputs_struct, outputs, name=model_name, trainable=trainable)
+        self._features_tensor, self.head_name = features_tensor, (name if num_classes else None)
+        self.classifier_activation, self.pretrained_cfg, self.assets = classifier_activation, cfg, assets
+        self._features_model = None
+        self.compiled = False
+        if old is not None:
+            log.info("%s: classifier head reset from %d to %d classes (new weights)", model_name, old.units,
+                     num_classes)
+        return self
+
+    # ------------------------------------------------------------------ preprocessing / labels
+    def preprocess(self, images):
+        """Images (uint8 NHWC RGB arrays, a list of them, or PIL images) resized and normalised
+        as this model's weights expect (the manifest's ``input`` spec)."""
+        from .preprocessing import preprocess_images
+
+        spec = self.pretrained_cfg.get("input") or {}
+        size = tuple(self._flat_inputs[0].shape[1:3])
+        return preprocess_images(images, spec, size if None not in size else None)
+
+    @property
+    def labels(self):
+        from .labels import resolve_labels
+
+        return resolve_labels(self.pretrained_cfg)
+
+    def decode_predictions(self, preds, top=5):
+        from .labels import decode_predictions
+
+        return decode_predictions(preds, top=top, labels=self.labels)
+
+
+__all__ = ["ClassifierModel", "np"]
