@@ -68,7 +68,10 @@ def test_preprocess_caffe_and_torch_specs():
     torch_spec = {"size": [6, 6], "channel_order": "RGB", "scale": 1 / 255, "mean": [0.485, 0.456, 0.406],
                   "std": [0.229, 0.224, 0.225]}
     out = preprocess_images(img[None], torch_spec)
-    np.testing.assert_allclose(out[0], (img / 255.0 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225], rtol=1e-5)
+    f32 = np.float32
+    expected = (img.astype(f32) * f32(1 / 255) - np.asarray([0.485, 0.456, 0.406], f32)) / np.asarray(
+        [0.229, 0.224, 0.225], f32)
+    np.testing.assert_array_equal(out[0], expected)
     crop = {"resize": 8, "crop": 4, "interpolation": "bilinear", "scale": 1.0}
     assert preprocess_images([rng.integers(0, 256, (10, 20, 3), dtype=np.uint8)], crop).shape == (1, 4, 4, 3)
     with pytest.raises(ValueError, match="NHWC"):
