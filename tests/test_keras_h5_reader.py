@@ -223,17 +223,17 @@ def test_truncated_and_corrupted_h5_files(tmp_path, fixture):
             assert str(path) in str(info.value)
         with pytest.raises(WeightFileError):
             detect_format(path)
-    rng = np.random.default_rng(0)
-    for _ in range(25):                    # flipped bytes: a clear error or a (possibly wrong) result, no crash
+    # a damaged superblock / signature (deterministic damage: random flips deep inside HDF5 metadata can
+    # crash or hang libhdf5 itself, which no Python-level reader can guard against)
+    for start, junk in ((0, b"\0" * 8), (8, b"\xff" * 40), (len(data) // 2, b"\0" * 64)):
         bad = bytearray(data)
-        for pos in rng.integers(0, len(bad), size=4):
-            bad[pos] = rng.integers(0, 256)
+        bad[start:start + len(junk)] = junk
         path.write_bytes(bytes(bad))
         for reader in readers:
             try:
                 reader(path)
-            except WeightFileError:
-                pass
+            except WeightFileError as e:
+                assert str(path) in str(e)
 
 
 # ----------------------------------------------------------------------------------- detect_format

@@ -230,7 +230,7 @@ def _natural_key(name):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
 
 
-def _keras3_walk(f, path, include_optimizer):
+def _keras3_walk(f, path, include_optimizer, read_values=True, read_names=False):
     h5py = _h5py()
     out, names = [], {}
 
@@ -238,10 +238,11 @@ def _keras3_walk(f, path, include_optimizer):
         if "vars" in group and isinstance(group["vars"], h5py.Group):
             vars_group = group["vars"]
             keys = sorted(vars_group.keys(), key=_natural_key)
-            weights = [(k, _read_dataset(vars_group[k], path, f"'{prefix}/vars/{k}'" if prefix else f"'vars/{k}'"))
-                       for k in keys]
-            out.append((prefix, weights))
-            if "name" in vars_group.attrs:
+            if read_values:
+                weights = [(k, _read_dataset(vars_group[k], path, f"'{prefix}/vars/{k}'" if prefix else f"'vars/{k}'"))
+                           for k in keys]
+                out.append((prefix, weights))
+            if read_names and "name" in vars_group.attrs:
                 names[prefix] = _decode(vars_group.attrs["name"])
         children = [k for k in group.keys() if k != "vars"]
         if not prefix:   # the model's layers first, then optimizer and other trackables
@@ -287,7 +288,7 @@ def read_keras3_object_names(path) -> dict:
     (e.g. ``"layers/conv2d" -> "conv"``, the layer's own name)."""
     with _opened(path, "Keras 3 weights") as (f, p):
         _check_keras3(f, p)
-        return _keras3_walk(f, p, True)[1]
+        return _keras3_walk(f, p, True, read_values=False, read_names=True)[1]
 
 
 def _is_safetensors(head, size):

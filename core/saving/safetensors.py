@@ -265,13 +265,15 @@ def save_safetensors(tensors: Mapping, path, metadata: Mapping | None = None,
         arr = _to_numpy(name, value)
         if dtypes.get(name) is not None:
             if dtypes[name] != "BF16":
-                raise SafetensorsFormatError(f"tensor '{name}': dtypes may only request 'BF16', got {dtypes[name]!r}", path)
+                raise SafetensorsFormatError(
+                    f"tensor '{name}': dtypes may only request 'BF16', got {dtypes[name]!r}", path)
             if arr.dtype == np.uint16:
                 arr = np.asarray(arr, dtype="<u2", order="C")
             elif arr.dtype.kind == "f":
                 arr = _f32_to_bf16_bits(arr.astype(np.float32))
             else:
-                raise SafetensorsFormatError(f"tensor '{name}': BF16 needs a float or uint16 array, got {arr.dtype}", path)
+                raise SafetensorsFormatError(
+                    f"tensor '{name}': BF16 needs a float or uint16 array, got {arr.dtype}", path)
             code = "BF16"
         else:
             le = arr.dtype.newbyteorder("<") if arr.dtype.itemsize > 1 and arr.dtype.kind in "fiuc" else arr.dtype

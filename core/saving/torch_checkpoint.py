@@ -23,6 +23,7 @@ bfloat16 becomes float32 (exact). Containers stay plain: dict, OrderedDict, list
 """
 from __future__ import annotations
 
+import builtins
 import collections
 import io
 import os
@@ -254,6 +255,13 @@ def _codecs_encode(obj, encoding="utf-8", errors="strict"):
     return obj.encode(encoding, errors)
 
 
+def _bytearray(*args):
+    # protocol-2 pickles of bytearrays: bytearray(str, 'latin-1'); refuse bytearray(huge_int) allocations
+    if args and isinstance(args[0], int):
+        raise _PickleContentError("bytearray(int) is not allowed in a checkpoint")
+    return bytearray(*args)
+
+
 def _safe_globals():
     table = {
         ("collections", "OrderedDict"): collections.OrderedDict,
@@ -279,19 +287,21 @@ def _safe_globals():
     for name, dt in _DTYPES.items():
         table[("torch", name)] = dt
     for name in ("dict", "list", "tuple", "set", "frozenset", "bytearray", "complex", "slice"):
-        table[("builtins", name)] = getattr(__import__("builtins"), name)
+        table[("builtins", name)] = _bytearray if name == "bytearray" else getattr(builtins, name)
         table[("__builtin__", name)] = table[("builtins", name)]
     return table
 
 
 _SAFE_GLOBALS = _safe_globals()
 _CALLABLE = {id(v) for v in _SAFE_GLOBALS.values() if callable(v) and not isinstance(v, _StorageType)}
-_NEWOBJ_CLASSES = {id(c) for c in (collections.OrderedDict, dict, list, set, frozenset, tuple, bytearray)}
+_NEWOBJ_CLASSES = {id(c) for c in (collections.OrderedDict, dict, list, set, frozenset, tuple)}
 
 
 # --------------------------------------------------------------------------------------------
 # the restricted unpickler (pure-Python pickle machinery, so BUILD/REDUCE can be vetted too)
 
+# The pure-Python unpickler (pickle._Unpickler, stable since Python 3.0) is used instead of the C one
+# because its opcode table can be overridden: BUILD, REDUCE and NEWOBJ are vetted, not just globals.
 class _RestrictedUnpickler(pickle._Unpickler):
     dispatch = dict(pickle._Unpickler.dispatch)
 
@@ -511,7 +521,8 @@ def _storage_from_pid(pid, storages, path, legacy):
             raise _PickleContentError(f"bad storage view metadata {view!r}")
         view_key, v_off, v_size = str(view[0]), view[1], view[2]
         if v_off < 0 or v_size < 0 or v_off + v_size > numel:
-            raise _PickleContentError(f"storage view '{view_key}' [{v_off}, {v_off + v_size}) exceeds its root of {numel}")
+            raise _PickleContentError(
+                f"storage view '{view_key}' [{v_off}, {v_off + v_size}) exceeds its root of {numel}")
         return storages.setdefault("view:" + view_key, _StorageView(st, v_off, v_size))
     return st
 
@@ -571,7 +582,8 @@ def _load_zip_unchecked(path):
                 try:
                     info = zf.getinfo(record)
                 except KeyError:
-                    raise CheckpointFormatError(f"storage record '{record}' is missing from the archive", path) from None
+                    raise CheckpointFormatError(
+                        f"storage record '{record}' is missing from the archive", path) from None
                 if info.file_size != st.nbytes or (info.compress_type == zipfile.ZIP_STORED
                                                    and info.file_size > archive_size):
                     raise CheckpointFormatError(
@@ -618,7 +630,8 @@ def _load_legacy(path):
         for key in keys:
             st = storages.get(str(key))
             if not isinstance(st, _Storage):
-                raise CheckpointFormatError(f"storage key '{key}' in the key list was never referenced by the pickle", path)
+                raise CheckpointFormatError(
+                    f"storage key '{key}' in the key list was never referenced by the pickle", path)
             head = f.read(8)
             if len(head) < 8:
                 raise CheckpointFormatError(f"truncated: the element count of storage '{key}' is missing", path)
