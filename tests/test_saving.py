@@ -289,3 +289,18 @@ def test_unsupported_keras_layer_is_named(tmp_path):
         {"class_name": "ConvLSTM2D", "config": {"name": "clstm", "filters": 2}}]}}
     with pytest.raises(UnsupportedKerasLayerError, match="'ConvLSTM2D' \\(layer 'clstm'\\) is not supported"):
         convert_model_config(json.loads(json.dumps(cfg)))
+
+
+def test_registered_loss_loads_without_custom_objects(tmp_path):
+    from core.saving import register_serializable
+
+    @register_serializable(package="Tests")
+    class Quartic(losses.Loss):
+        def call(self, y_true, y_pred):
+            return (y_pred - y_true) ** 4
+
+    model = _seq((2,), L.Dense(1))
+    model.compile(optimizer="sgd", loss=Quartic())
+    model.save(tmp_path / "q.h5")
+    loaded = load_model(tmp_path / "q.h5")
+    assert type(loaded._losses_per_output[0]).__name__ == "Quartic"

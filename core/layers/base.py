@@ -150,11 +150,18 @@ _LAYER_CLASSES: dict = {}
 
 
 def register_serializable(package="Custom", name=None):
-    """Class decorator: make a user layer/model loadable from configs by its name."""
+    """Class decorator: make a user layer, model or loss loadable from saved configs by its name."""
 
     def deco(cls):
-        _LAYER_CLASSES[name or cls.__name__] = cls
-        _LAYER_CLASSES[f"{package}>{name or cls.__name__}"] = cls
+        key = name or cls.__name__
+        from .. import losses
+
+        if isinstance(cls, type) and issubclass(cls, losses.Loss):
+            losses._CLASSES[key] = cls
+            losses._CLASSES[f"{package}>{key}"] = cls
+            return cls
+        _LAYER_CLASSES[key] = cls
+        _LAYER_CLASSES[f"{package}>{key}"] = cls
         return cls
 
     return deco

@@ -14,8 +14,10 @@ from .keras_h5 import (KerasFullModel, detect_format, read_keras3_object_names, 
 from .safetensors import (atomic_write, load_safetensors, read_safetensors_header,
                           read_safetensors_metadata, save_safetensors)
 from .torch_checkpoint import load_torch_checkpoint, state_dict_from_checkpoint
+from ..layers.base import register_serializable
 
 __all__ = [
+    "register_serializable",
     "load_torch_checkpoint", "state_dict_from_checkpoint",
     "load_safetensors", "save_safetensors", "read_safetensors_metadata", "read_safetensors_header",
     "atomic_write",
