@@ -94,3 +94,19 @@ def test_decode_predictions_checks():
         zoo.decode_predictions(np.ones((1, 3)), labels=["a", "b"])
     with pytest.raises(ValueError, match="no labels known for 3 classes"):
         zoo.decode_predictions(np.ones((1, 3)))
+
+
+def test_classifier_model_saves_and_loads_with_head_and_features(tmp_path):
+    from core.models import load_model
+
+    m = zoo.create_model("toy_cnn").reset_classifier(2)
+    m.pretrained_cfg = {"input": {"size": [8, 8], "scale": 0.5}, "labels": ["no", "yes"]}
+    m.save(tmp_path / "clf.h5")
+    loaded = load_model(tmp_path / "clf.h5")
+    assert type(loaded).__name__ == "ClassifierModel" and loaded.head_name == "fc" and loaded.num_classes == 2
+    x = np.random.default_rng(0).random((3, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), m.predict(x, verbose=0))
+    np.testing.assert_array_equal(loaded.features(x).data, m.features(x).data)
+    assert loaded.labels == ["no", "yes"]
+    loaded.reset_classifier(4)
+    assert loaded.predict(x, verbose=0).shape == (3, 4)

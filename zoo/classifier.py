@@ -8,11 +8,13 @@ import logging
 import numpy as np
 
 from core import layers as L
+from core.layers.base import register_serializable
 from core.models.functional import Functional
 
 log = logging.getLogger("zoo")
 
 
+@register_serializable(package="zoo")
 class ClassifierModel(Functional):
     """Functional classifier: ``inputs -> features (pooled) -> head``.
 
@@ -28,6 +30,33 @@ class ClassifierModel(Functional):
         self.classifier_activation = classifier_activation
         self.pretrained_cfg = dict(pretrained_cfg or {})
         self._features_model = None
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        from core.models.serialization import _history_ref
+
+        config = super().get_config()
+        config["head_name"] = self.head_name
+        config["classifier_activation"] = self.classifier_activation
+        config["features_ref"] = _history_ref(self._features_tensor) if self._features_tensor is not None else None
+        config["pretrained_cfg"] = self.pretrained_cfg
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        from core.models.serialization import functional_from_config
+
+        extra = {k: config.get(k) for k in ("head_name", "classifier_activation", "features_ref", "pretrained_cfg")}
+        model = functional_from_config(Functional, config, custom_objects, safe_mode)
+        features = None
+        ref = extra["features_ref"]
+        if ref is not None:
+            layer = model.get_layer(ref[0])
+            node = layer._inbound_nodes[ref[1]] if layer._inbound_nodes else None
+            features = node.output_tensors[ref[2]] if node is not None else layer.output_tensor
+        return cls(model._inputs_struct, model._outputs_struct, features_tensor=features, head_name=extra["head_name"],
+                   name=model.name, classifier_activation=extra["classifier_activation"],
+                   pretrained_cfg=extra["pretrained_cfg"])
 
     # ------------------------------------------------------------------ parts
     @property

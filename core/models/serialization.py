@@ -24,6 +24,13 @@ def _lookup(class_name, custom_objects):
 
     if class_name in _LAYER_CLASSES:
         return _LAYER_CLASSES[class_name]
+    try:  # the model zoo's own classes (ClassifierModel, ...) register themselves on import
+        import zoo.classifier  # noqa: F401
+        import zoo.models  # noqa: F401
+    except ImportError:
+        pass
+    if class_name in _LAYER_CLASSES:
+        return _LAYER_CLASSES[class_name]
     raise ValueError(f"unknown layer class {class_name!r}: pass it in custom_objects or decorate it with "
                      "@core.layers.register_serializable()")
 
