@@ -1,0 +1,47 @@
+"""Finding and reading image files for the apps: unreadable files are skipped and reported,
+never fatal for the rest."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def collect_images(paths):
+    """Image files from files and folders (recursively, sorted). Returns (files, missing paths)."""
+    files, missing = [], []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files.extend(sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(str(p))
+    return files, missing
+
+
+def read_image(path):
+    """An RGB uint8 array (H, W, 3); raises ValueError with the reason for an unreadable file."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"{os.fspath(path)}: not a readable image ({e.__class__.__name__}: {e})") from None
+
+
+def read_images(paths):
+    """(images, good paths, [(path, reason)] for the unreadable ones)."""
+    images, good, bad = [], [], []
+    for p in paths:
+        try:
+            images.append(read_image(p))
+            good.append(p)
+        except ValueError as e:
+            bad.append((p, str(e)))
+    return images, good, bad
