@@ -1,0 +1,99 @@
+"""Classification metrics and reports shared by the image and text apps: accuracy, macro-F1,
+per-class precision/recall, confusion matrix (``metrics.json``) and optional PNG plots."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def classification_metrics(y_true, y_pred, labels):
+    """The ``metrics.json`` dict: accuracy, macro_f1, per_class, confusion_matrix, labels."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    k = len(labels)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    tp = np.diag(cm).astype(np.float64)
+    pred_pos, true_pos = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, pred_pos, out=np.zeros(k), where=pred_pos > 0)
+    recall = np.divide(tp, true_pos, out=np.zeros(k), where=true_pos > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    present = true_pos > 0
+    return {
+        "accuracy": float(tp.sum() / max(len(y_true), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class": {labels[i]: {"precision": float(precision[i]), "recall": float(recall[i]),
+                                  "f1": float(f1[i]), "support": int(true_pos[i])} for i in range(k)},
+        "confusion_matrix": cm.tolist(),
+        "labels": list(labels),
+        "num_samples": int(len(y_true)),
+    }
+
+
+def write_json(path, obj):
+    Path(path).write_text(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def save_plots(out_dir, history=None, metrics=None):
+    """Training curves and the confusion matrix as PNG files, when matplotlib is installed.
+    Returns the files written (empty without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    out_dir = Path(out_dir)
+    if history:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            for k in (key, f"val_{key}"):
+                if k in history:
+                    ax.plot(range(1, len(history[k]) + 1), history[k], label=k)
+            ax.set_xlabel("epoch")
+            ax.set_title(key)
+            ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "training_curves.png", dpi=100)
+        plt.close(fig)
+        written.append(out_dir / "training_curves.png")
+    if metrics:
+        cm = np.asarray(metrics["confusion_matrix"])
+        fig, ax = plt.subplots(figsize=(1 + 0.5 * len(cm), 1 + 0.5 * len(cm)))
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(len(cm)), metrics["labels"], rotation=90)
+        ax.set_yticks(range(len(cm)), metrics["labels"])
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for i in range(len(cm)):
+            for j in range(len(cm)):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
+        plt.close(fig)
+        written.append(out_dir / "confusion_matrix.png")
+    return written
+
+
+def stratified_split(labels, val_fraction, seed):
+    """Indices (train, val): each class split by ``val_fraction`` (at least one of each in train)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * val_fraction))
+        n_val = min(n_val, len(idx) - 1)
+        val.extend(idx[:n_val])
+        train.extend(idx[n_val:])
+    return np.array(sorted(train)), np.array(sorted(val))
+
+
+def balanced_class_weights(labels, num_classes):
+    counts = np.bincount(np.asarray(labels), minlength=num_classes).astype(np.float64)
+    total = counts.sum()
+    return {i: float(total / (num_classes * c)) for i, c in enumerate(counts) if c > 0}
