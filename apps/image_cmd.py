@@ -99,6 +99,8 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
         model = zoo.create_model(model_name, weights=tag, num_classes=k)
     except Exception as e:
         _fail(e)
+    if tag is not None and list(model.labels or []) != list(ds.class_names) and model.num_classes == k:
+        model.reset_classifier(k)  # same class count, other classes: the pretrained head means nothing here
     if tag is None:
         freeze_epochs = 0  # nothing pretrained to protect
     size = tuple(model.inputs[0].shape[1:3])
@@ -116,7 +118,7 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
     def run_stage(n_epochs, learning_rate, stage):
         steps = len(train_stream) * n_epochs
         schedule = schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1), alpha=0.05)
-        model.compile(optimizer=Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=Adam(schedule), loss=_loss_for(model), metrics=["accuracy"])
         es = EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True)
         click.echo(f"stage {stage}: {n_epochs} epoch(s), {len(model.trainable_weights)} trainable tensors, "
                    f"lr {learning_rate:g}")
@@ -151,6 +153,14 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
         click.echo(f"skipped: {reason}", err=True)
     click.echo(f"validation accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
                f"({len(va_y)} images); saved {out / 'model.h5'}, metrics.json" + (", plots" if plots else ""))
+
+
+def _loss_for(model):
+    """Cross-entropy on probabilities for a softmax head, on logits for a linear one."""
+    from core.losses import SparseCategoricalCrossentropy
+
+    activation = getattr(model, "classifier_activation", "softmax")
+    return SparseCategoricalCrossentropy(from_logits=activation in (None, "linear"))
 
 
 def _with_weights(stream, class_weight):
