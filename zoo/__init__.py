@@ -4,6 +4,7 @@
     model = zoo.create_model("resnet20", weights="cifar10")
     zoo.list_models("resnet*", pretrained=True)
 """
+from . import weights
 from .registry import create_model, list_models, register_model
 from .labels import decode_predictions
 
@@ -11,7 +12,7 @@ from .labels import decode_predictions
 def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...) and SentenceEncoder
     import importlib
 
-    if name.startswith("_") or name in ("models", "weights", "registry", "labels", "classifier", "preprocessing"):
+    if name.startswith("_") or name in ("models", "registry", "labels", "classifier", "preprocessing"):
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     importlib.import_module("zoo.models")
     for mod in ("resnet", "vgg", "text"):
