@@ -40,6 +40,41 @@ def _topological_nodes(inputs, outputs):
     return order
 
 
+def keras_layer_order(flat_inputs, flat_outputs):
+    """Layers in the order Keras 3 gives them (``map_graph``): inputs first, then by decreasing depth
+    from the outputs, ties in pre-order DFS order. This is the order of ``model.layers``,
+    ``get_weights()`` and Keras's legacy ``.h5`` files (a ResNet block's shortcut conv comes after
+    the main branch's last ReLU)."""
+    input_ids = {id(t) for t in flat_inputs}
+    index, post, finished = {}, [], set()
+    stack = [(t, False) for t in reversed(flat_outputs)]
+    while stack:  # iterative form of Keras's recursive _build_map
+        t, expanded = stack.pop()
+        if id(t) in input_ids or t._history is None:
+            continue
+        node = t._history[0]
+        if expanded:
+            finished.add(id(node))
+            post.append(node)
+            continue
+        if id(node) in finished:
+            continue
+        index.setdefault(id(node.layer), len(index))
+        stack.append((t, True))
+        stack.extend((u, False) for u in reversed(node.input_tensors))
+    node_depth, layer_depth, layer_of = {}, {}, {}
+    for node in reversed(post):
+        d = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)], node_depth[id(node)], layer_of[id(node.layer)] = d, d, node.layer
+        for u in node.input_tensors:
+            if id(u) not in input_ids and u._history is not None:
+                p = u._history[0]
+                node_depth[id(p)] = max(d + 1, node_depth.get(id(p), 0))
+    ordered = sorted(layer_of.values(), key=lambda l: (-layer_depth[id(l)], index[id(l)]))
+    inputs = [t._input_layer for t in flat_inputs]
+    return inputs + [l for l in ordered if not any(l is i for i in inputs)]
+
+
 class Functional(Model):
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -51,10 +86,7 @@ class Functional(Model):
             if not isinstance(t, KerasTensor) or getattr(t, "_input_layer", None) is None:
                 raise ValueError(f"Functional model inputs must come from Input(), got {t!r}")
         self._nodes = _topological_nodes(self._flat_inputs, self._flat_outputs)
-        layers = [t._input_layer for t in self._flat_inputs]
-        for node in self._nodes:
-            if not any(node.layer is l for l in layers):
-                layers.append(node.layer)
+        layers = keras_layer_order(self._flat_inputs, self._flat_outputs)
         self._layers.extend(layers)
         self._all_layers = layers
         # how many consumers each tensor has, so intermediates are freed as soon as possible

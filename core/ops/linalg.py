@@ -6,6 +6,25 @@ from ..backend import get_xp
 from ._util import OpError, sum_to, tensors
 
 
+class MatMul2D(Function):
+    """(..., k) @ (k, n) as one 2-D GEMM over the flattened leading axes (Dense on sequences):
+    NumPy would otherwise loop over the batch, and the kernel gradient would need a reduction."""
+
+    def forward(self, a, b):
+        self.xp = get_xp(a, b)
+        self.lead = a.shape[:-1]
+        a2 = a.reshape(-1, a.shape[-1])
+        self.a2 = a2 if self.needs_input_grad[1] else None
+        self.b = b if self.needs_input_grad[0] else None
+        return (a2 @ b).reshape(self.lead + (b.shape[1],))
+
+    def backward(self, gy):
+        g2 = gy.reshape(-1, gy.shape[-1])
+        ga = (g2 @ self.b.T).reshape(self.lead + (self.b.shape[0],)) if self.b is not None else None
+        gb = self.a2.T @ g2 if self.a2 is not None else None
+        return ga, gb
+
+
 class MatMul(Function):
     def forward(self, a, b):
         self.xp = get_xp(a, b)
@@ -50,4 +69,6 @@ def matmul(a, b):
     kb = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if ka != kb:
         raise OpError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
+    if b.ndim == 2 and a.ndim > 2:
+        return MatMul2D().apply(a, b)
     return MatMul().apply(a, b)
