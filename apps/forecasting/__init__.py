@@ -1,0 +1,7 @@
+"""Time-series forecasting for ``zoo forecast``: CSV loading and validation, scaling, windowing,
+models (DLinear-style linear, patch transformer, LSTM), baselines, metrics, backtests, plots.
+
+Every data problem raises :class:`ForecastDataError` (a ValueError) with a message meant for
+the command line; the CLI turns it into a clean error instead of a traceback.
+"""
+from .data import ForecastDataError  # noqa: F401  (light: no numpy-heavy imports at package import)

@@ -1,0 +1,479 @@
+"""The three jobs behind ``zoo forecast``: train (with evaluation against the baselines on the
+test part), backtest a saved model from rolling origins, and predict the steps after a CSV."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import baselines as bl
+from .data import ForecastDataError, Series, load_series, parse_split
+from .metrics import forecast_metrics, mase_scale
+from .windows import Scaler, make_inputs, make_targets, origins, truth, unfold
+
+MODEL_FILE = "model.h5"
+# per-model training defaults (the CLI shows them in --help)
+# (epochs and patience: at least these; small data gets more epochs, see resolve_epochs)
+TRAIN_DEFAULTS = {
+    "linear": {"learning_rate": 1e-3, "batch_size": 32, "epochs": 10, "patience": 3},
+    "transformer": {"learning_rate": 1e-3, "batch_size": 128, "epochs": 10, "patience": 3},
+    "lstm": {"learning_rate": 2e-3, "batch_size": 32, "epochs": 20, "patience": 5},
+}
+MIN_STEPS = 1500      # default epochs give at least this many optimizer steps (small series need many epochs)
+MAX_AUTO_EPOCHS = 500
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``zoo forecast train`` resolves from its arguments (written to args.json)."""
+    csv: str
+    target: list
+    output: str
+    lookback: int
+    horizon: int
+    model: str = "linear"
+    features: list = field(default_factory=list)
+    date_column: str = None
+    split: str = "0.7,0.1,0.2"
+    stride: int = 1
+    season_length: int = None
+    epochs: int = None
+    batch_size: int = None
+    learning_rate: float = None
+    warmup_epochs: float = 1.0
+    patience: int = None
+    loss: str = "mse"
+    norm: str = "revin"
+    seed: int = 0
+    fill: str = None
+    device: str = None
+    hyperparameters: dict = field(default_factory=dict)
+
+    def resolve(self):
+        d = TRAIN_DEFAULTS[self.model]
+        for k in ("learning_rate", "batch_size"):
+            if getattr(self, k) is None:
+                setattr(self, k, d[k])
+        return self
+
+    def resolve_epochs(self, n_windows: int):
+        """Default epochs: the model's base count, or enough for MIN_STEPS optimizer steps on small data
+        (at most MAX_AUTO_EPOCHS); default patience: the base count or a tenth of the epochs."""
+        d = TRAIN_DEFAULTS[self.model]
+        if self.epochs is None:
+            steps = max(math.ceil(n_windows / self.batch_size), 1)
+            self.epochs = int(min(max(d["epochs"], math.ceil(MIN_STEPS / steps)), MAX_AUTO_EPOCHS))
+        if self.patience is None:
+            self.patience = int(max(d["patience"], math.ceil(0.1 * self.epochs)))
+        return self
+
+
+def _check_positive(name, value, minimum=1):
+    if value is None or int(value) < minimum:
+        raise ForecastDataError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _set_device(device):
+    if device:
+        from core import backend
+
+        try:
+            backend.set_default_device(device)
+        except (RuntimeError, ValueError, TypeError) as e:
+            raise ForecastDataError(f"--device {device}: {e}") from None
+
+
+def _split_rows(series: Series, cfg: TrainConfig):
+    n = len(series)
+    n_train, n_val, n_test = parse_split(cfg.split, n)
+    L, H = cfg.lookback, cfg.horizon
+    if L + H > n_train:
+        raise ForecastDataError(
+            f"the horizon is longer than the data allows: one training window needs lookback {L} + horizon {H} = "
+            f"{L + H} rows, but the training part has {n_train} of the {n} rows (--split {cfg.split}); lower "
+            "--lookback/--horizon or give the training part more rows")
+    if n_val and n_val < H:
+        raise ForecastDataError(f"the validation part has {n_val} rows, fewer than the horizon {H}: it holds no "
+                                "complete forecast; give it at least horizon rows or 0 (--split)")
+    if n_test < H:
+        raise ForecastDataError(f"the horizon is longer than the data allows: the test part has {n_test} rows, "
+                                f"fewer than the horizon {H}; give it at least {H} rows (--split)")
+    return n_train, n_val, n_test
+
+
+def _epoch_logger(echo, epochs, progress=False):
+    """A callback printing one line per epoch (loss, val_loss, learning rate, seconds) through ``echo``,
+    and, on a terminal, the running step count of long epochs."""
+    import sys
+
+    from core.callbacks import Callback
+
+    live = progress and sys.stdout.isatty()
+
+    class EpochLog(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = self.shown = time.time()
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.time()
+            if live and now - self.shown > 1.0:
+                self.shown = now
+                steps = self.params.get("steps") if hasattr(self, "params") and self.params else None
+                sys.stdout.write(f"\repoch {self.epoch + 1}/{epochs}  step {batch + 1}"
+                                 + (f"/{steps}" if steps else "") + f"  loss {(logs or {}).get('loss', 0):.4f}")
+                sys.stdout.flush()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
+            if "val_loss" in logs:
+                parts.append(f"val_loss {logs['val_loss']:.4f}")
+            parts.append(f"lr {self.model.optimizer.learning_rate:.2e}")
+            parts.append(f"{time.time() - self.t0:.1f}s")
+            if live:
+                sys.stdout.write("\r")
+            echo("  ".join(parts))
+
+    return EpochLog()
+
+
+def _loss(name):
+    from core import losses
+
+    table = {"mse": losses.MeanSquaredError(), "mae": losses.MeanAbsoluteError(), "huber": losses.Huber()}
+    if name not in table:
+        raise ForecastDataError(f"unknown --loss {name!r}; choose mse, mae or huber")
+    return table[name]
+
+
+def _fit(model, cfg, xtr, ytr, val, echo, progress=False):
+    from core import callbacks, optimizers, schedules
+
+    steps = math.ceil(len(xtr) / cfg.batch_size)
+    total = max(steps * cfg.epochs, 1)
+    warm = min(int(round(cfg.warmup_epochs * steps)), total // 2)
+    lr = schedules.CosineDecay(cfg.learning_rate * 0.1 if warm else cfg.learning_rate, max(total - warm, 1),
+                               alpha=0.01, warmup_target=cfg.learning_rate if warm else None, warmup_steps=warm)
+    model.compile(optimizer=optimizers.Adam(lr), loss=_loss(cfg.loss))
+    cbs = [_epoch_logger(echo, cfg.epochs, progress)]
+    stopper = None
+    if val is not None:
+        stopper = callbacks.EarlyStopping("val_loss", patience=cfg.patience, restore_best_weights=True)
+        cbs.append(stopper)
+    hist = model.fit(xtr, ytr, batch_size=cfg.batch_size, epochs=cfg.epochs, validation_data=val, verbose=0,
+                     callbacks=cbs, validation_batch_size=max(cfg.batch_size, 256))
+    h = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    best = int(np.argmin(h["val_loss"])) + 1 if "val_loss" in h else len(h.get("loss", []))
+    return {"epochs_run": len(h.get("loss", [])), "best_epoch": best, "history": h}
+
+
+def _predict_scaled(model, scaled, cov, orig, lookback, n_channels, batch=1024):
+    x = make_inputs(scaled, cov, orig, lookback)
+    return unfold(model.predict(x, batch_size=batch, verbose=0), n_channels)
+
+
+def _evaluate(model, scaled, cov, raw, scaler, orig, cfg, n_ch, linear, mase_sc):
+    """Metrics of the model and the baselines on the origins, in the data's units."""
+    H, L, m = cfg.horizon, cfg.lookback, cfg.season_length
+    y_true = truth(raw, orig, H)
+    std = scaler.std[:n_ch]
+    preds = {"model": scaler.inverse(_predict_scaled(model, scaled, cov, orig, L, n_ch), slice(0, n_ch)),
+             "naive": bl.naive(raw, orig, H),
+             "seasonal_naive": bl.seasonal_naive(raw, orig, H, m),
+             "linear": scaler.inverse(linear.predict(scaled, orig, L), slice(0, n_ch))}
+    metrics = {k: forecast_metrics(y_true, p, mase_sc, std) for k, p in preds.items()}
+    return metrics, preds, y_true
+
+
+def _per_target(y_true, preds, mase_sc, std, targets):
+    out = {}
+    for j, name in enumerate(targets):
+        out[name] = {}
+        for k, p in preds.items():
+            mt = forecast_metrics(y_true[:, :, j:j + 1], p[:, :, j:j + 1], mase_sc[j:j + 1], std[j:j + 1])
+            mt.pop("per_step")
+            out[name][k] = mt
+    return out
+
+
+def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
+    """Train a forecaster, compare it with the baselines on the test part, write the output folder.
+    ``echo`` gets the progress lines; ``progress`` adds a live step counter on a terminal."""
+    from core import random as zrandom
+
+    from .models import DEFAULTS, build_model
+
+    cfg.resolve()
+    for name in ("lookback", "horizon", "stride", "batch_size"):
+        _check_positive(f"--{name.replace('_', '-')}", getattr(cfg, name))
+    if cfg.epochs is not None:
+        _check_positive("--epochs", cfg.epochs)
+    if cfg.patience is not None:
+        _check_positive("--patience", cfg.patience, 0)
+    if cfg.learning_rate is None or not cfg.learning_rate > 0:
+        raise ForecastDataError(f"--learning-rate must be > 0, got {cfg.learning_rate!r}")
+    _set_device(cfg.device)
+    t_start = time.time()
+    series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill)
+    cfg.target, cfg.features, cfg.date_column = series.targets, series.features, series.date_column
+    for note in series.notes:
+        echo(note)
+    n_train, n_val, n_test = _split_rows(series, cfg)
+    n_used = n_train + n_val + n_test
+    if cfg.season_length is None:
+        cfg.season_length = series.dates.season_length() if series.dates.parsed else 1
+    _check_positive("--season-length", cfg.season_length)
+    n_ch = len(series.targets)
+    raw = series.values
+    scaler = Scaler.fit(np.concatenate([raw, series.covariates], axis=1)[:n_train], series.targets + series.features)
+    allv = scaler.transform(np.concatenate([raw, series.covariates], axis=1))
+    scaled, cov = allv[:, :n_ch], allv[:, n_ch:]
+    L, H = cfg.lookback, cfg.horizon
+    o_tr = origins(0, n_train, L, H, cfg.stride)
+    o_va = origins(n_train, n_train + n_val, L, H) if n_val else np.zeros(0, np.int64)
+    o_te = origins(n_train + n_val, n_used, L, H)
+    if len(o_te) == 0:
+        raise ForecastDataError(f"the test part (rows {n_train + n_val}..{n_used}) holds no complete forecast "
+                                f"window of lookback {L} + horizon {H}")
+    echo(f"data: {len(series)} rows ({series.dates.describe()}), target(s) {', '.join(series.targets)}"
+         + (f", features {', '.join(series.features)}" if series.features else "")
+         + f"; split train {n_train} / val {n_val} / test {n_test} rows; windows train {len(o_tr) * n_ch}, "
+           f"val {len(o_va) * n_ch}, test {len(o_te) * n_ch}; season length {cfg.season_length}")
+
+    out = Path(cfg.output)
+    try:  # before the (possibly long) training, so a bad folder fails at once
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ForecastDataError(f"cannot create the output folder {out}: {e.strerror or e}") from None
+    cfg.resolve_epochs(len(o_tr) * n_ch)
+    zrandom.set_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    try:
+        model = build_model(cfg.model, L, H, 1 + len(series.features), norm=cfg.norm, **cfg.hyperparameters)
+    except ValueError as e:
+        raise ForecastDataError(str(e)) from None
+    echo(f"model: {cfg.model} ({model.count_params():,} parameters), lr {cfg.learning_rate:g} cosine with "
+         f"warmup, batch {cfg.batch_size}, up to {cfg.epochs} epochs"
+         + (f", early stopping (patience {cfg.patience})" if len(o_va) else " (no validation part: no early stopping)"))
+    xtr, ytr = make_inputs(scaled, cov, o_tr, L), make_targets(scaled, o_tr, H)
+    val = (make_inputs(scaled, cov, o_va, L), make_targets(scaled, o_va, H)) if len(o_va) else None
+    t0 = time.time()
+    fit_info = _fit(model, cfg, xtr, ytr, val, echo, progress)
+    fit_info["train_seconds"] = round(time.time() - t0, 2)
+    del xtr, ytr, val
+
+    linear = bl.LinearBaseline().fit(scaled[:n_train], origins(0, n_train, L, H), L, H)
+    mase_sc = mase_scale(raw[:n_train + n_val], cfg.season_length)  # in-sample: all rows before the test part
+    metrics, preds, y_true = _evaluate(model, scaled, cov, raw, scaler, o_te, cfg, n_ch, linear, mase_sc)
+    std = scaler.std[:n_ch]
+    result = {
+        "model": metrics["model"],
+        "baselines": {k: metrics[k] for k in ("naive", "seasonal_naive", "linear")},
+        "model_name": cfg.model,
+        "targets": series.targets,
+        "season_length": cfg.season_length,
+        "horizon": H, "lookback": L,
+        "split_rows": {"train": n_train, "val": n_val, "test": n_test},
+        "test": {"origins": int(len(o_te)), "first_date": series.dates.labels[o_te[0]],
+                 "last_date": series.dates.labels[o_te[-1] + H - 1]},
+        "training": {k: v for k, v in fit_info.items() if k != "history"},
+        "history": fit_info["history"],
+    }
+    if n_ch > 1:
+        result["per_target"] = _per_target(y_true, preds, mase_sc, std, series.targets)
+
+    model.assets = {
+        "forecast": {"model": cfg.model, "norm": cfg.norm, "season_length": cfg.season_length,
+                     "date_format": series.dates.fmt, "step_months": series.dates.step_months,
+                     "step_seconds": series.dates.step.total_seconds() if series.dates.step else None,
+                     "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters},
+        "columns": {"targets": series.targets, "features": series.features, "date": series.date_column},
+        "lookback": L, "horizon": H,
+        "scaler": scaler.to_dict(),
+        "linear_baseline": np.asarray(linear.weights, dtype=np.float64),
+    }
+    model.save(str(out / MODEL_FILE))
+    args = asdict(cfg)
+    args["split_rows"] = [n_train, n_val, n_test]
+    args["model_hyperparameters"] = {**DEFAULTS[cfg.model], **cfg.hyperparameters}
+    (out / "args.json").write_text(json.dumps(args, indent=2))
+    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    _write_test_forecast(out / "forecast.csv", series, o_te, preds, y_true, H)
+    future = _future(model, scaled, cov, scaler, series, L, H, n_ch)
+    _write_rows(out / "future.csv", ["date"] + series.targets, future)
+    plot = _plot(out / "forecast.png", series, o_te, preds, y_true, H, L)
+    result["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
+    result["total_seconds"] = round(time.time() - t_start, 2)
+    result["plot"] = plot
+    return result
+
+
+def _tiled(o_te, H):
+    """Origins every H steps from the first test origin: each test row forecast once."""
+    return np.arange(0, len(o_te), H)
+
+
+def _write_test_forecast(path, series, o_te, preds, y_true, H):
+    header = ["date", "origin", "step"]
+    for t in series.targets:
+        header += [t, f"{t}_forecast", f"{t}_seasonal_naive", f"{t}_naive", f"{t}_linear"]
+    rows = []
+    for i in _tiled(o_te, H):
+        o = int(o_te[i])
+        for h in range(H):
+            row = [series.dates.labels[o + h], series.dates.labels[o - 1], h + 1]
+            for j in range(len(series.targets)):
+                row += [_fmt(y_true[i, h, j]), _fmt(preds["model"][i, h, j]), _fmt(preds["seasonal_naive"][i, h, j]),
+                        _fmt(preds["naive"][i, h, j]), _fmt(preds["linear"][i, h, j])]
+            rows.append(row)
+    _write_rows(path, header, rows)
+
+
+def _fmt(v):
+    return f"{float(v):.6g}"
+
+
+def _write_rows(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def _future(model, scaled, cov, scaler, series, L, H, n_ch):
+    o = np.array([len(series)], dtype=np.int64)
+    pred = scaler.inverse(_predict_scaled(model, scaled, cov, o, L, n_ch), slice(0, n_ch))[0]
+    dates = series.dates.future(H)
+    return [[d] + [_fmt(v) for v in pred[h]] for h, d in enumerate(dates)]
+
+
+def _plot(path, series, o_te, preds, y_true, H, L):
+    """History, truth and forecast of the first target over the test part (None without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:
+        return None
+    idx = _tiled(o_te, H)
+    start = max(int(o_te[0]) - max(L, 2 * H), 0)
+    end = int(o_te[idx[-1]]) + H
+    x = np.arange(start, end)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(x, series.values[start:end, 0], color="black", lw=1, label="history / truth")
+    for n, i in enumerate(idx):
+        xs = np.arange(o_te[i], o_te[i] + H)
+        ax.plot(xs, preds["model"][i, :, 0], color="tab:blue", lw=1.2, label="model" if n == 0 else None)
+        ax.plot(xs, preds["seasonal_naive"][i, :, 0], color="tab:orange", lw=0.8, ls="--",
+                label="seasonal naive" if n == 0 else None)
+    ax.axvline(int(o_te[0]), color="grey", lw=0.8)
+    ticks = np.linspace(start, end - 1, 6).astype(int)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([series.dates.labels[t] for t in ticks], rotation=20, fontsize=8)
+    ax.set_title(f"{series.targets[0]}: test-part forecasts (horizon {H})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)
+
+
+# ----------------------------------------------------------------------------- saved models
+def load_forecaster(path):
+    """A model saved by ``train`` (its folder or model.h5) and its assets."""
+    from core.models import load_model
+
+    from . import models  # noqa: F401  (registers the custom layers)
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / MODEL_FILE
+    if not p.exists():
+        raise ForecastDataError(f"no such model: {p} (give the folder written by `zoo forecast train` or its "
+                                f"{MODEL_FILE})")
+    try:
+        model = load_model(str(p), compile=False)
+    except Exception as e:  # corrupt or foreign files
+        raise ForecastDataError(f"{p} could not be read as a forecasting model: {e}") from None
+    assets = getattr(model, "assets", {}) or {}
+    missing = [k for k in ("forecast", "columns", "lookback", "horizon", "scaler") if k not in assets]
+    if missing:
+        raise ForecastDataError(f"{p} is not a model written by `zoo forecast train` (no {', '.join(missing)} "
+                                "assets)")
+    return model, assets
+
+
+def _series_for(model_assets, csv_path, fill):
+    cols = model_assets["columns"]
+    fill = fill or model_assets["forecast"].get("fill")
+    series = load_series(csv_path, cols["targets"], cols["features"], cols.get("date"), fill)
+    scaler = Scaler.from_dict(model_assets["scaler"])
+    return series, scaler
+
+
+def predict(model_path, csv_path, fill=None, echo=print):
+    """Forecast the ``horizon`` steps after the end of the CSV: (dates, values (H, C), targets)."""
+    model, assets = load_forecaster(model_path)
+    series, scaler = _series_for(assets, csv_path, fill)
+    for note in series.notes:
+        echo(note)
+    L, H = int(assets["lookback"]), int(assets["horizon"])
+    if len(series) < L:
+        raise ForecastDataError(f"{csv_path} has {len(series)} rows; the model needs the last {L} (its lookback)")
+    n_ch = len(series.targets)
+    allv = scaler.transform(np.concatenate([series.values, series.covariates], axis=1))
+    rows = _future(model, allv[:, :n_ch], allv[:, n_ch:], scaler, series, L, H, n_ch)
+    return series.targets, rows
+
+
+def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=None):
+    """Rolling-origin evaluation of a saved model: origins from ``start`` (row or fraction; default the
+    model's test part) to the end, every ``step`` rows, against the baselines (the linear baseline and
+    the MASE scale use the rows before ``start``)."""
+    model, assets = load_forecaster(model_path)
+    series, scaler = _series_for(assets, csv_path, fill)
+    L, H = int(assets["lookback"]), int(assets["horizon"])
+    n = len(series)
+    split = assets["forecast"].get("split_rows")
+    if start is None:
+        start = split[0] + split[1] if split and sum(split) <= n else int(round(0.8 * n))
+    elif 0 < float(start) < 1:
+        start = int(round(float(start) * n))
+    start = int(start)
+    if step < 1:
+        raise ForecastDataError(f"--step must be >= 1, got {step}")
+    if start < L + H:
+        raise ForecastDataError(f"--start {start}: the rows before the first origin must hold lookback {L} + "
+                                f"horizon {H} = {L + H} rows (to fit the linear baseline)")
+    orig = origins(start, n, L, H, step)
+    if len(orig) == 0:
+        raise ForecastDataError(f"the horizon is longer than the data allows: from row {start} of {n} there is no "
+                                f"complete forecast of horizon {H}")
+    m = int(season_length or assets["forecast"].get("season_length") or 1)
+    n_ch = len(series.targets)
+    allv = scaler.transform(np.concatenate([series.values, series.covariates], axis=1))
+    scaled, cov = allv[:, :n_ch], allv[:, n_ch:]
+    linear = bl.LinearBaseline().fit(scaled[:start], origins(0, start, L, H), L, H)
+    mase_sc = mase_scale(series.values[:start], m)
+
+    class _Cfg:
+        horizon, lookback, season_length = H, L, m
+
+    metrics, preds, y_true = _evaluate(model, scaled, cov, series.values, scaler, orig, _Cfg, n_ch, linear, mase_sc)
+    per_origin = []
+    for i, o in enumerate(orig):
+        row = {"origin": series.dates.labels[o - 1], "first_date": series.dates.labels[o]}
+        for k, p in preds.items():
+            row[f"{k}_mae"] = float(np.abs(p[i] - y_true[i]).mean())
+        per_origin.append(row)
+    result = {"model": metrics["model"], "baselines": {k: metrics[k] for k in ("naive", "seasonal_naive", "linear")},
+              "origins": int(len(orig)), "start_row": start, "step": int(step), "season_length": m,
+              "horizon": H, "lookback": L, "targets": series.targets}
+    return result, per_origin

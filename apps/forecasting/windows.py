@@ -1,0 +1,81 @@
+"""Scaling fitted on the training part, and sliding windows (lookback -> horizon) with the target
+channels folded into the batch (channel-independent forecasting)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Scaler:
+    """Per-column z-score with statistics from the training rows only (std 0 is treated as 1)."""
+
+    def __init__(self, mean, std, columns=None):
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+        self.columns = list(columns) if columns is not None else None
+
+    @classmethod
+    def fit(cls, values: np.ndarray, columns=None) -> "Scaler":
+        v = np.asarray(values, dtype=np.float64)
+        mean = v.mean(axis=0) if len(v) else np.zeros(v.shape[1])
+        std = v.std(axis=0) if len(v) else np.ones(v.shape[1])
+        std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
+        return cls(mean, std, columns)
+
+    @classmethod
+    def identity(cls, n, columns=None) -> "Scaler":
+        return cls(np.zeros(n), np.ones(n), columns)
+
+    def transform(self, values):
+        return ((np.asarray(values, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, values, cols=slice(None)):
+        """Back to the original units; ``cols`` picks the statistics of the columns in ``values``' last axis."""
+        return (np.asarray(values, dtype=np.float32) * self.std[cols] + self.mean[cols]).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "columns": self.columns}
+
+    @classmethod
+    def from_dict(cls, d) -> "Scaler":
+        return cls(d["mean"], d["std"], d.get("columns"))
+
+
+def origins(start: int, end: int, lookback: int, horizon: int, stride: int = 1) -> np.ndarray:
+    """Forecast origins ``o`` (index of the first forecast step) with targets in rows [start, end)
+    and the lookback rows [o - lookback, o) inside the data (they may reach before ``start``)."""
+    first = max(int(start), int(lookback))
+    last = int(end) - int(horizon)
+    if last < first:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(first, last + 1, int(stride), dtype=np.int64)
+
+
+def make_inputs(targets: np.ndarray, covariates: np.ndarray, orig: np.ndarray, lookback: int) -> np.ndarray:
+    """Model inputs (n * C, lookback, 1 + F): for each origin and target channel, that channel's
+    lookback followed by the shared feature columns."""
+    n, C = len(orig), targets.shape[1]
+    idx = orig[:, None] + np.arange(-lookback, 0)[None, :]           # (n, L)
+    tv = targets[idx].transpose(0, 2, 1).reshape(n * C, lookback, 1)  # (n*C, L, 1)
+    if covariates is None or covariates.shape[1] == 0:
+        return np.ascontiguousarray(tv, dtype=np.float32)
+    fv = covariates[idx]                                               # (n, L, F)
+    fv = np.broadcast_to(fv[:, None], (n, C) + fv.shape[1:]).reshape(n * C, lookback, -1)
+    return np.concatenate([tv, fv], axis=-1).astype(np.float32)
+
+
+def make_targets(targets: np.ndarray, orig: np.ndarray, horizon: int) -> np.ndarray:
+    """Targets (n * C, horizon) in the same order as :func:`make_inputs`."""
+    n, C = len(orig), targets.shape[1]
+    idx = orig[:, None] + np.arange(horizon)[None, :]                  # (n, H)
+    return np.ascontiguousarray(targets[idx].transpose(0, 2, 1).reshape(n * C, horizon), dtype=np.float32)
+
+
+def unfold(pred: np.ndarray, n_channels: int) -> np.ndarray:
+    """Model outputs (n * C, H) back to (n, H, C)."""
+    n = pred.shape[0] // n_channels
+    return pred.reshape(n, n_channels, -1).transpose(0, 2, 1)
+
+
+def truth(targets: np.ndarray, orig: np.ndarray, horizon: int) -> np.ndarray:
+    """The true values (n, H, C) after each origin."""
+    return targets[orig[:, None] + np.arange(horizon)[None, :]]

@@ -1,0 +1,56 @@
+"""`zoo forecast` on real series from ../shared/data (skipped without it).
+
+The full ETTh1 protocol runs (lookback 336, horizon 96; minutes each) are not tests: their commands
+and figures are in the README. Here: the airline proof (5 seeds) and a small ETTh1 smoke run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from apps.cli import main
+from shared_data import require
+
+ETT_COLUMNS = "HUFL,HULL,MUFL,MULL,LUFL,LULL,OT"
+
+
+def run(*args):
+    res = CliRunner().invoke(main, ["forecast", *[str(a) for a in args]])
+    assert res.exit_code == 0, res.output
+    return res
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_airline_default_model_beats_seasonal_naive(tmp_path, seed):
+    """Last 12 months held out, horizon 12: the default model's MASE (m=12) beats seasonal naive."""
+    csv = require("timeseries/jbrownlee/airline-passengers.csv")
+    run("train", csv, "--target", "Passengers", "--lookback", 24, "--horizon", 12, "--split", "108,24,12",
+        "--season-length", 12, "--seed", seed, "--output", tmp_path, "--quiet")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["split_rows"] == {"train": 108, "val": 24, "test": 12} and m["test"]["origins"] == 1
+    assert (m["test"]["first_date"], m["test"]["last_date"]) == ("1960-01", "1960-12")
+    snaive = m["baselines"]["seasonal_naive"]["mase"]
+    assert snaive == pytest.approx(1.571, abs=5e-3)  # 1960 forecast by 1959, scaled by the 1949-1959 seasonal diffs
+    assert m["model"]["mase"] < 0.8 * snaive, (m["model"]["mase"], snaive)
+    assert m["model"]["smape"] < m["baselines"]["seasonal_naive"]["smape"]
+    lines = (tmp_path / "forecast.csv").read_text().splitlines()
+    assert [l.split(",")[0] for l in lines[1:]][0::11] == ["1960-01", "1960-12"]
+    assert (tmp_path / "future.csv").read_text().splitlines()[1].startswith("1961-01,")
+
+
+def test_etth1_smoke(tmp_path):
+    """The ETTh1 protocol split (8640/2880/2880, scaler on train, 7 channels channel-independent) at a
+    small scale: lookback 96, horizon 24, every 8th training window, 2 epochs."""
+    csv = require("timeseries/ett/ETTh1.csv")
+    run("train", csv, "--target", ETT_COLUMNS, "--lookback", 96, "--horizon", 24, "--split", "8640,2880,2880",
+        "--stride", 8, "--epochs", 2, "--output", tmp_path, "--quiet")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["test"]["origins"] == 2880 - 24 + 1 and m["season_length"] == 24
+    rows = csv.read_text().splitlines()
+    assert m["test"]["first_date"] == rows[1 + 11520].split(",")[0]  # its lookback reaches into validation
+    assert m["test"]["last_date"] == rows[1 + 14399].split(",")[0]
+    model, naive, snaive = m["model"], m["baselines"]["naive"], m["baselines"]["seasonal_naive"]
+    assert model["scaled_mse"] < 0.8 * min(naive["scaled_mse"], snaive["scaled_mse"])
+    assert model["scaled_mse"] < 0.40 and model["scaled_mae"] < 0.42, model
+    assert set(m["per_target"]) == set(ETT_COLUMNS.split(","))
