@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autodiff import Function
 from ..backend import get_xp
 from ._util import tensors
@@ -77,8 +79,41 @@ class SELU(_Act):
         return self.xp.where(self.mask, gy * s, gy * self.neg)
 
 
+# Eigen's / XLA's rational approximation of erf on [-4, 4] (|error| < 5e-7): what TensorFlow
+# computes for float32, and about 10x faster than the float64 series below
+_ERF_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+          -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
+_ERF_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+          -1.42647390514189e-02)
+
+
+def erf_f32(xp, z):
+    """erf for float32 arrays (rational approximation, |error| < 5e-7)."""
+    t = z.dtype.type
+    z = xp.clip(z, t(-4), t(4))
+    z2 = z * z
+    p = z2 * t(_ERF_P[0]) + t(_ERF_P[1])
+    for c in _ERF_P[2:]:
+        p *= z2
+        p += t(c)
+    p *= z
+    q = z2 * t(_ERF_Q[0]) + t(_ERF_Q[1])
+    for c in _ERF_Q[2:]:
+        q *= z2
+        q += t(c)
+    p /= q
+    return p
+
+
 def _normal_cdf(xp, x):
-    """Phi(x) = 0.5 * erfc(-x / sqrt(2)), accurate in both tails (no 1 + erf cancellation)."""
+    """Phi(x): float32 via the rational erf; otherwise 0.5 * erfc(-x / sqrt(2)), accurate in both
+    tails (no 1 + erf cancellation)."""
+    if x.dtype == np.float32:
+        t = x.dtype.type
+        cdf = erf_f32(xp, x * t(1 / math.sqrt(2.0)))
+        cdf += t(1)
+        cdf *= t(0.5)
+        return cdf
     if xp.__name__ == "cupy":
         import cupyx.scipy.special as sp  # type: ignore
 

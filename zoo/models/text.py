@@ -37,53 +37,8 @@ MINILM_L6_CONFIG = dict(vocab_size=30522, hidden_size=384, num_layers=6, num_hea
 
 
 # --------------------------------------------------------------------------- exact GELU
-_ERF_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
-          -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
-_ERF_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
-          -1.42647390514189e-02)
-
-
-def _erf_f32(xp, z):
-    """erf for float32 arrays: Eigen's/XLA's rational approximation on [-4, 4] (|error| < 5e-7)."""
-    t = z.dtype.type
-    z = xp.clip(z, t(-4), t(4))
-    z2 = z * z
-    p = z2 * t(_ERF_P[0]) + t(_ERF_P[1])
-    for c in _ERF_P[2:]:
-        p *= z2
-        p += t(c)
-    p *= z
-    q = z2 * t(_ERF_Q[0]) + t(_ERF_Q[1])
-    for c in _ERF_Q[2:]:
-        q *= z2
-        q += t(c)
-    p /= q
-    return p
-
-
-class _GeluExactF32(Function):
-    def forward(self, x):
-        xp = self.xp = get_xp(x)
-        t = x.dtype.type
-        cdf = _erf_f32(xp, x * t(1 / math.sqrt(2.0)))
-        cdf += t(1)
-        cdf *= t(0.5)
-        if self.needs_input_grad[0]:
-            self.x, self.cdf = x, cdf
-        return x * cdf
-
-    def backward(self, gy):
-        x, t = self.x, gy.dtype.type
-        pdf = self.xp.exp(t(-0.5) * x * x) * t(1 / math.sqrt(2 * math.pi))
-        return gy * (self.cdf + x * pdf)
-
-
 def gelu_exact(x):
-    """``x * Phi(x)`` (erf GELU, as BERT): a float32 rational erf here (about 10x faster than the
-    float64 series of ``core.ops.gelu(approximate=False)``, within 2e-6 of it); other dtypes use
-    the core op."""
-    if isinstance(x, Tensor) and x.dtype == np.float32:
-        return _GeluExactF32().apply(x)
+    """``x * Phi(x)`` (erf GELU, as BERT); float32 uses the core op's fast rational erf."""
     return ops.gelu(x, approximate=False)
 
 
