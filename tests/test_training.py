@@ -260,6 +260,7 @@ def test_subclassed_model_and_user_layer_train():
             return self.out(self.d1(self.scale(x)))
 
     set_random_seed(6)
+    L.clear_session()  # automatic names count per session; other tests made a "scale" layer too
     x, y = blobs()
     net = Net()
     net.compile(optimizer=Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
