@@ -90,7 +90,7 @@ def stratified_split(labels, val_fraction, seed):
         n_val = min(n_val, len(idx) - 1)
         val.extend(idx[:n_val])
         train.extend(idx[n_val:])
-    return np.array(sorted(train)), np.array(sorted(val))
+    return np.array(sorted(train), dtype=np.int64), np.array(sorted(val), dtype=np.int64)
 
 
 def balanced_class_weights(labels, num_classes):

@@ -304,3 +304,13 @@ def test_registered_loss_loads_without_custom_objects(tmp_path):
     model.save(tmp_path / "q.h5")
     loaded = load_model(tmp_path / "q.h5")
     assert type(loaded._losses_per_output[0]).__name__ == "Quartic"
+
+
+def test_saved_file_has_ordinary_permissions(tmp_path):
+    import os
+
+    model = _seq((2,), L.Dense(1))
+    model.save(tmp_path / "p.h5")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "p.h5").stat().st_mode & 0o777 == 0o666 & ~umask

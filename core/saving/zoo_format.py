@@ -53,6 +53,9 @@ def atomic_path(path, overwrite=True):
     os.close(fd)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; saved models are ordinary files
         os.replace(tmp, path)
     except BaseException:
         try:
