@@ -1,0 +1,83 @@
+"""The benchmark harness (benchmarks/run_benchmarks.py): its table and JSON structure, on smoke sizes
+for our framework only. No timed assertions: only structure, statuses and arithmetic."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HARNESS = os.path.join(ROOT, "benchmarks", "run_benchmarks.py")
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+import run_benchmarks as rb  # noqa: E402
+
+
+def _ok(w, f, times, rss=100.0, n=10):
+    return dict(workload=w, framework=f, status="ok", times=times, n=n, unit="samples/s", peak_rss_mb=rss)
+
+
+def test_summary_ratio_fastest_peer_and_unavailable():
+    runs = [_ok("a32", "ours", [2.0, 4.0, 3.0]), _ok("a32", "keras-tf", [1.5]), _ok("a32", "torch", [6.0]),
+            dict(workload="a32", framework="keras-jax", status="unavailable", reason="ImportError: no jax"),
+            dict(workload="c", framework="ours", status="unavailable", reason="Unavailable: zoo model 'x'"),
+            _ok("c", "keras-tf", [1.0], rss=900.0), _ok("c", "torch", [0.5], rss=300.0)]
+    fws = ["ours", "keras-tf", "keras-jax", "torch"]
+    s = rb.summarize(runs, ["a32", "c"], fws)
+    assert s["a32"]["fastest_peer"] == "keras-tf"
+    assert s["a32"]["ours_over_fastest_peer"] == pytest.approx(3.0 / 1.5)
+    assert s["a32"]["frameworks"]["ours"]["throughput"] == pytest.approx(10 / 3.0)
+    assert s["a32"]["frameworks"]["keras-jax"]["status"] == "unavailable"
+    assert s["c"]["fastest_peer"] == "torch" and s["c"]["ours_over_fastest_peer"] is None
+    table = rb.format_table(s, fws)
+    row = next(ln for ln in table.splitlines() if ln.startswith("a32 "))
+    assert row.split()[1:] == ["3", "1.5", "n/a", "6", "2.00x", "keras-tf"]
+    assert "c ours: unavailable: Unavailable: zoo model 'x'" in table
+    assert "Peak resident memory" in table
+
+
+def test_schedule_alternates_and_splits_repeats():
+    order = rb.schedule(["a", "b"], ["ours", "x", "y"], 2)
+    assert [f for w, r, f in order[:6]] == ["ours", "x", "y", "x", "y", "ours"]
+    assert [(w, r) for w, r, f in order[6:9]] == [("b", 0)] * 3 and order[6][2] == "y"
+    assert rb.split_repeats(5, 2) == [3, 2] and sum(rb.split_repeats(3, 3)) == 3
+
+
+def test_parse_child_output_takes_the_marker_line():
+    out = "noise\nBENCH_RESULT {\"status\": \"ok\", \"times\": [1.0]}\ntrailing log\n"
+    assert rb.parse_child_output(out) == {"status": "ok", "times": [1.0]}
+    assert rb.parse_child_output("no result here") is None
+
+
+def test_bad_arguments_name_what_was_expected():
+    for argv, needle in ((["--only", "zz"], "unknown workload"), (["--frameworks", "torch"], "--peer-python"),
+                         (["--repeats", "2", "--processes", "3"], "--processes")):
+        p = subprocess.run([sys.executable, HARNESS, *argv], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and needle in p.stderr
+
+
+def test_smoke_run_ours_table_and_json(tmp_path):
+    out = tmp_path / "bench.json"
+    p = subprocess.run([sys.executable, HARNESS, "--smoke", "--only", "a128", "--repeats", "2", "--processes", "2",
+                        "--json", str(out), "--quiet"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    lines = p.stdout.splitlines()
+    assert any(ln.startswith("Median seconds") for ln in lines)
+    assert [ln.split()[0] for ln in lines if ln.startswith("a128 ")] == ["a128"] * 3  # time, rate, memory
+    doc = json.loads(out.read_text())
+    meta = doc["meta"]
+    assert meta["smoke"] is True and meta["complete"] is True and meta["frameworks"] == ["ours"]
+    assert meta["threads"] == 2 and "run_benchmarks.py" in meta["command"]
+    assert set(doc["workloads"]) == {"a128"} and len(doc["runs"]) == 2  # 2 processes
+    for w in ("a128",):
+        e = doc["workloads"][w]["frameworks"]["ours"]
+        assert e["status"] == "ok", e
+        assert len(e["times"]) == 2 and all(t > 0 for t in e["times"])
+        assert e["median_s"] == pytest.approx(sorted(e["times"])[0] / 2 + sorted(e["times"])[1] / 2)
+        assert e["peak_rss_mb"] > 10 and e["n"] == 256
+        assert doc["workloads"][w]["ours_over_fastest_peer"] is None  # no peers in this run
+    assert {r["round"] for r in doc["runs"]} == {0, 1} and all(r["threads"] == 2 for r in doc["runs"])
+    again = rb.table_from_json(str(out))  # the table is rebuilt from the JSON alone
+    assert next(ln for ln in again.splitlines() if ln.startswith("a128 ")) == \
+        next(ln for ln in lines if ln.startswith("a128 "))
