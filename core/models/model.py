@@ -58,6 +58,16 @@ class Model(TrainingMixin, Layer):
             layer.trainable = True
 
     # ------------------------------------------------------------------ saving
+    def export(self, filepath, format="onnx", **kwargs):
+        """Export for deployment. ``format="onnx"`` writes an ONNX file with a dynamic batch
+        dimension (options of ``core.export.export_onnx``: ``opset``, ``fold_batchnorm``,
+        ``optimize``, ``check``, ``metadata``); needs the ``onnx`` package."""
+        if format != "onnx":
+            raise ValueError(f"export format must be 'onnx', got {format!r}")
+        from ..export import export_onnx
+
+        return export_onnx(self, filepath, **kwargs)
+
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Save architecture, weights, optimizer state, compile config and ``assets`` to one HDF5 file
         (written atomically)."""
