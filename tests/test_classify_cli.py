@@ -87,3 +87,26 @@ def test_resnet20_cli_agrees_with_python_api(tmp_path, monkeypatch):
     api = [model.labels[j] for j in model.predict(model.preprocess(np.stack(imgs)), verbose=0).argmax(1)]
     assert cli == api
     assert sum(a == model.labels[y] for a, y in zip(api, raw[:, 0])) >= 17
+
+
+def test_readme_sample_image_and_offline_message(tmp_path, monkeypatch):
+    """The README's main command classifies apps/samples/chelsea.jpg; offline, without cached
+    weights, it says how to place them instead of failing obscurely."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "apps" / "samples" / "chelsea.jpg"
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    r = CliRunner().invoke(main, ["classify", str(sample), "--model", "resnet50"])
+    assert r.exit_code != 0
+    assert "zoo weights import resnet50.imagenet" in r.output and "Traceback" not in r.output
+
+    from tests.shared_data import require
+
+    ckpt = require("weights/akamaster_resnet_cifar10/resnet20-12fca82f.th")
+    import zoo.weights
+
+    zoo.weights.import_file("resnet20.cifar10", str(ckpt))
+    r = CliRunner().invoke(main, ["classify", str(sample), "--model", "resnet20", "--top", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.splitlines()[0])["predictions"][0]["label"] == "cat"

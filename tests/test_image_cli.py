@@ -48,6 +48,15 @@ def test_train_evaluate_predict(tmp_path):
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix", "labels"} <= set(metrics)
     assert metrics["labels"] == ["bright", "dark"] and np.sum(metrics["confusion_matrix"]) == 5
     assert json.loads((out / "args.json").read_text())["model_name"] == "tiny_image_test"
+    plots = [out / "training_curves.png", out / "confusion_matrix.png"]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert not any(p.exists() for p in plots)
+    else:
+        for p in plots:
+            with Image.open(p) as im:
+                assert im.format == "PNG" and min(im.size) > 100
     r = run("image", "evaluate", out / "model.h5", data)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout.strip().splitlines()[-1])["num_samples"] == 24
