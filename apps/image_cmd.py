@@ -46,7 +46,9 @@ def image():
 @click.option("--lr", default=1e-3, show_default=True, type=float, help="Learning rate of the head stage.")
 @click.option("--finetune-lr", default=None, type=float, help="Learning rate after unfreezing (default lr/3).")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
-@click.option("--augment", default="flip,crop", show_default=True, help="Comma list of flip, crop, rotation, or none.")
+@click.option("--augment", default="crop", show_default=True,
+              help="Comma list of flip, crop, rotation, or none. Add flip for natural photos; it is off by "
+                   "default because it corrupts digits, text and other orientation-bearing images.")
 @click.option("--class-weight", type=click.Choice(["auto", "none"]), default="auto", show_default=True)
 @click.option("--patience", default=4, show_default=True, type=click.IntRange(1), help="Early-stopping patience.")
 @click.option("--seed", default=0, show_default=True, type=int)
