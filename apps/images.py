@@ -23,16 +23,21 @@ def collect_images(paths):
 
 
 def read_image(path):
-    """An RGB uint8 array (H, W, 3); raises ValueError with the reason for an unreadable file."""
+    """An RGB uint8 array (H, W, 3) from a file path or the bytes of an image file; raises
+    ValueError with the reason for an unreadable one."""
+    import io
+
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
+    is_bytes = isinstance(path, (bytes, bytearray, memoryview))
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(path) if is_bytes else path) as img:
             img.load()
             return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise ValueError(f"{os.fspath(path)}: not a readable image ({e.__class__.__name__}: {e})") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        name = "image data" if is_bytes else os.fspath(path)
+        raise ValueError(f"{name}: not a readable image ({e.__class__.__name__}: {e})") from None
 
 
 def read_images(paths):
