@@ -98,6 +98,8 @@ class OnnxGraph:
         self.inputs = []         # (name, dtype, shape with None for dynamic dims)
         self.outputs = []
         self.masks = {}          # value name -> name of its bool mask value (batch, steps)
+        self.shapes = {}         # value name -> Keras shape (None for unknown dims), where known
+        self.dtypes = {}         # value name -> numpy dtype, where known
         self._used = set()
         self._const_cache = {}
 
@@ -123,7 +125,7 @@ class OnnxGraph:
             if key in self._const_cache:
                 return self._const_cache[key]
         name = self.fresh(hint)
-        self.initializers[name] = np.ascontiguousarray(arr)
+        self.initializers[name] = np.ascontiguousarray(arr) if arr.ndim else arr.copy()  # keeps 0-d scalars 0-d
         if key is not None:
             self._const_cache[key] = name
         return name
@@ -158,11 +160,33 @@ class OnnxGraph:
         """A single-output node: ``g.op("Add", a, b)`` returns the output name."""
         return self.node(op_type, list(inputs), 1, name=name, **attrs)[0]
 
+    # ---------------------------------------------------------------- small op helpers
+    def shape_of(self, name):
+        """The Keras shape (tuple, None for unknown dims) of value ``name``, or None if unknown."""
+        return self.shapes.get(name)
+
+    def unsqueeze(self, x, axes):
+        """``Unsqueeze`` (axes as an input, opset >= 13)."""
+        return self.op("Unsqueeze", x, self.ints(axes, "axes"))
+
+    def squeeze(self, x, axes):
+        return self.op("Squeeze", x, self.ints(axes, "axes"))
+
+    def reduce(self, op_type, x, axes, keepdims=False):
+        """``ReduceSum``/``ReduceMean``/``ReduceMax``... over ``axes``, with the axes given as an input
+        or an attribute as the opset wants (ReduceSum: input from 13, the others from 18)."""
+        axes = [int(a) for a in axes]
+        if op_type == "ReduceSum" or self.opset >= 18:
+            return self.op(op_type, x, self.ints(axes, "axes"), keepdims=int(bool(keepdims)))
+        return self.op(op_type, x, axes=axes, keepdims=int(bool(keepdims)))
+
     # ---------------------------------------------------------------- the model walk
     def add_input(self, kt, name):
         name = self.fresh(name)
         shape = [None] + list(kt.shape[1:])
         self.inputs.append((name, kt.dtype, shape))
+        self.shapes[name] = tuple(shape)
+        self.dtypes[name] = np.dtype(kt.dtype)
         return name
 
     def convert_model(self, model, input_names):
@@ -176,8 +200,11 @@ class OnnxGraph:
             return self._convert_functional(model, input_names)
         if isinstance(model, Sequential):
             names = list(input_names)
-            for layer in model.layers:
+            shapes = list(getattr(model, "_output_shapes", None) or [])
+            for i, layer in enumerate(model.layers):
                 names = self.convert_call(layer, None, names)
+                if len(names) == 1 and i < len(shapes) and names[0] not in self.shapes:
+                    self.shapes[names[0]] = tuple(shapes[i])
             return names
         return self.convert_call(model, None, list(input_names))
 
@@ -195,6 +222,8 @@ class OnnxGraph:
                     f"the layer has {len(node.output_tensors)}")
             for kt, n in zip(node.output_tensors, outs):
                 values[id(kt)] = n
+                self.shapes.setdefault(n, tuple(kt.shape))
+                self.dtypes.setdefault(n, np.dtype(kt.dtype))
         return [values[id(t)] for t in model.outputs]
 
     def convert_call(self, layer, node, inputs):
@@ -206,11 +235,26 @@ class OnnxGraph:
         if fn is None:
             if type(layer) is Functional or isinstance(layer, (Functional, Sequential)):
                 return self.convert_model(layer, inputs)
+            from ..models.model import Model
+
+            if isinstance(layer, Model):
+                raise OnnxExportError(
+                    f"model '{layer.name}' ({type(layer).__name__}) is a subclassed Model: its call() is Python "
+                    "code the exporter cannot follow; build it with the Functional API (Model(inputs, "
+                    "outputs)) or Sequential, or register a converter for it with "
+                    "core.export.register_onnx_converter")
             raise OnnxExportError(
                 f"layer '{layer.name}' ({type(layer).__module__}.{type(layer).__name__}) has no "
                 "ONNX mapping; register one with core.export.register_onnx_converter")
         outs = fn(self, layer, node, list(inputs))
-        return [outs] if isinstance(outs, str) else list(outs)
+        outs = [outs] if isinstance(outs, str) else list(outs)
+        # a layer that passes its input's mask on unchanged (Keras's default compute_mask with
+        # supports_masking): the output carries the same mask, unless the converter set one
+        if (len(outs) == 1 and inputs and inputs[0] in self.masks and outs[0] not in self.masks
+                and getattr(layer, "supports_masking", False)
+                and getattr(type(layer).compute_mask, "__qualname__", "") == "Layer.compute_mask"):
+            self.masks[outs[0]] = self.masks[inputs[0]]
+        return outs
 
     # ---------------------------------------------------------------- writing
     def to_proto(self, graph_name="zoo", metadata=None, doc_string=""):
@@ -256,7 +300,7 @@ class OnnxGraph:
 def require_onnx():
     try:
         import onnx
-    except ModuleNotFoundError:
+    except ImportError:
         raise OnnxExportError("ONNX export needs the `onnx` package: pip install 'zoo[onnx]' "
                               "(or pip install onnx onnxruntime)") from None
     return onnx
@@ -317,6 +361,12 @@ def export_onnx(model, filepath, opset=DEFAULT_OPSET, fold_batchnorm=True, optim
     import onnx
 
     from .. import __version__ as core_version
+
+    opset = int(opset)
+    max_opset = onnx.defs.onnx_opset_version()
+    if not 13 <= opset <= max_opset:
+        raise OnnxExportError(f"opset must be between 13 and {max_opset} (the installed onnx's newest), "
+                              f"got {opset}")
     from ..models.model import Model
 
     if not isinstance(model, Model) or not getattr(model, "built", False):
@@ -336,13 +386,16 @@ def export_onnx(model, filepath, opset=DEFAULT_OPSET, fold_batchnorm=True, optim
     g = OnnxGraph(opset)
     in_names = [g.add_input(kt, getattr(getattr(kt, "_input_layer", None), "name", None) or f"input_{i}")
                 for i, kt in enumerate(inputs)]
-    outs = g.convert_model(model, in_names)
     names = list(getattr(model, "output_names", None) or []) if not isinstance(model, Sequential) else ["output"]
-    final = []
-    for i, (n, kt) in enumerate(zip(outs, out_kts)):
-        want = g.fresh(names[i] if i < len(names) and names[i] not in in_names else f"output_{i}")
+    # the graph outputs are named after the model's output layers: reserve the names first
+    final = [g.fresh(names[i] if i < len(names) and names[i] not in in_names else f"output_{i}")
+             for i in range(len(out_kts))]
+    outs = g.convert_model(model, in_names)
+    if len(outs) != len(out_kts):
+        raise OnnxExportError(f"model '{model.name}' has {len(out_kts)} outputs, the converted graph "
+                              f"{len(outs)}")
+    for n, want, kt in zip(outs, final, out_kts):
         g.node("Identity", [n], [want], name=f"{want}_identity")
-        final.append(want)
         g.outputs.append((want, kt.dtype, [None] + list(kt.shape[1:])))
     if optimize or fold_batchnorm:
         from .onnx_passes import optimize_graph
