@@ -188,24 +188,32 @@ class Tensor:
         heap = [(-self.creator.generation, next(order), self.creator)]
         seen = {id(self.creator)}
         keepalive = [self]
+        heappop, heappush = heapq.heappop, heapq.heappush
         while heap:
-            _, _, fn = heapq.heappop(heap)
+            fn = heappop(heap)[2]
             if fn.inputs is None:
                 raise RuntimeError(
                     f"backward through {type(fn).__name__} a second time: its graph was freed; "
                     "pass retain_graph=True to the first backward()")
             gys = []
-            for ref, (shape, dtype) in zip(fn.outputs, fn.output_meta):
+            missing = False
+            anyg = False
+            for ref in fn.outputs:
                 out = ref()
                 g = grads.pop(id(out), None) if out is not None else None
-                if g is not None and out._retain_grad:
-                    out.grad = g if out.grad is None else out.grad + g
+                if g is None:
+                    missing = True
+                else:
+                    anyg = True
+                    if out._retain_grad:
+                        out.grad = g if out.grad is None else out.grad + g
                 gys.append(g)
-            if all(g is None for g in gys):
+            if not anyg:
                 if not retain_graph:
                     fn.release()
                 continue
-            gys = [xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(gys, fn.output_meta)]
+            if missing:
+                gys = [xp.zeros(shape, dtype) if g is None else g for g, (shape, dtype) in zip(gys, fn.output_meta)]
             gxs = fn.backward(*gys)
             if not isinstance(gxs, tuple):
                 gxs = (gxs,)
@@ -214,19 +222,22 @@ class Tensor:
             for x, gx in zip(fn.inputs, gxs):
                 if gx is None or not x.requires_grad:
                     continue
-                if gx.shape != x.shape:
+                xd = x.data
+                if gx.shape != xd.shape:
                     raise RuntimeError(f"{type(fn).__name__}.backward: grad shape {gx.shape} != input shape {x.shape}")
-                if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)
-                if x.creator is None:
+                if gx.dtype != xd.dtype:
+                    gx = gx.astype(xd.dtype)
+                creator = x.creator
+                if creator is None:
                     x.grad = gx if x.grad is None else x.grad + gx
                 else:
                     key = id(x)
-                    grads[key] = gx if key not in grads else grads[key] + gx
+                    prev = grads.get(key)
+                    grads[key] = gx if prev is None else prev + gx
                     keepalive.append(x)
-                    if id(x.creator) not in seen:
-                        seen.add(id(x.creator))
-                        heapq.heappush(heap, (-x.creator.generation, next(order), x.creator))
+                    if id(creator) not in seen:
+                        seen.add(id(creator))
+                        heappush(heap, (-creator.generation, next(order), creator))
             if not retain_graph:
                 fn.release()
 
@@ -277,6 +288,23 @@ class Tensor:
 
     @property
     def T(self): return _ops.transpose(self)
+
+
+def _wrap(arr) -> Tensor:
+    """A Tensor around an array already on the right device (the result of an op): the checks
+    of ``Tensor.__init__`` skipped."""
+    t = _new_tensor(Tensor)
+    t.data = arr
+    t.requires_grad = False
+    t.grad = None
+    t.creator = None
+    t.generation = 0
+    t.name = None
+    t._retain_grad = False
+    return t
+
+
+_new_tensor = object.__new__
 
 
 class Parameter(Tensor):
@@ -341,23 +369,32 @@ class Function:
 
     def apply(self, *inputs):
         tensors = [x if isinstance(x, Tensor) else as_tensor(x) for x in inputs]
-        record = is_grad_enabled() and any(t.requires_grad for t in tensors)
-        self.needs_input_grad = tuple(record and t.requires_grad for t in tensors)
+        if getattr(_state, "grad_enabled", True):
+            flags = tuple([t.requires_grad for t in tensors])
+            record = True in flags
+        else:
+            record = False
+        self.needs_input_grad = flags if record else (False,) * len(tensors)
         ys = self.forward(*[t.data for t in tensors])
         single = not isinstance(ys, tuple)
         if single:
             ys = (ys,)
-        outs = tuple(Tensor(y) if not isinstance(y, Tensor) else y for y in ys)
+        # outputs of forward are arrays on the inputs' device: wrap them without re-checking
+        # (Tensor() re-validates; it is still used when a non-CPU default device is configured)
+        wrap = _wrap if backend.config._device_spec == "cpu" else Tensor
+        outs = tuple([y if isinstance(y, Tensor) else wrap(y) for y in ys])
         if record:
-            self.generation = max(t.generation for t in tensors)
+            gen = max([t.generation for t in tensors])
+            self.generation = gen
             self.inputs = tensors
-            self.output_meta = tuple((o.shape, o.dtype) for o in outs)
-            self.outputs = tuple(weakref.ref(o) for o in outs)
+            self.output_meta = tuple([(o.data.shape, o.data.dtype) for o in outs])
+            self.outputs = tuple([weakref.ref(o) for o in outs])
+            gen += 1
             for o in outs:
-                if o.dtype.kind == "f":
+                if o.data.dtype.kind == "f":
                     o.requires_grad = True
                     o.creator = self
-                    o.generation = self.generation + 1
+                    o.generation = gen
         return outs[0] if single else outs
 
     def forward(self, *xs):

@@ -143,6 +143,7 @@ class Optimizer:
         self._exclude_pattern = None
         self._wd_cache: dict = {}
         self._warned_missing: set = set()
+        self._flat = None  # flat slot/scratch buffers of a fused update (see _pack_slots)
         self.built = False
 
     # ------------------------------------------------------------------ learning rate
@@ -215,9 +216,11 @@ class Optimizer:
         """Create the slots of the parameters not seen yet (in order). Idempotent."""
         params = list(params)
         groups = self._all_slot_groups()
+        added = False
         for p in params:
             if id(p) in self._index:
                 continue
+            added = True
             if not hasattr(p, "data") or not backend.is_array(p.data) or p.data.dtype.kind != "f":
                 raise ValueError(f"{type(self).__name__}: can only optimize floating Parameters, received {p!r}")
             self._index[id(p)] = len(self._params)
@@ -230,6 +233,86 @@ class Optimizer:
         if not self.built:
             self._build_extra(params)
         self.built = True
+        if added and self._fused_slots:
+            self._pack_slots()
+
+    # ------------------------------------------------------------------ fused (flat) state
+    _fused_slots: tuple = ()  # slot names a fused update works on as whole flat buffers
+
+    _FLAT_MAX = 1 << 16  # parameters up to this size are updated together as one flat segment
+
+    def _pack_slots(self) -> None:
+        """Store the slots named in ``_fused_slots`` as views of one flat buffer per slot, with
+        flat scratch buffers of the same size, so that an update step is a handful of in-place
+        whole-buffer operations instead of a dozen small temporaries per parameter: the small
+        parameters (up to ``_FLAT_MAX`` values) form one contiguous segment updated at once (their
+        gradients gathered into it), each larger one is updated in place on its own views (no
+        copy of its gradient). Only when every parameter has the same dtype and device."""
+        self._flat = None
+        ps = self._params
+        if not ps:
+            return
+        dt, xp = ps[0].data.dtype, get_xp(ps[0].data)
+        if any(p.data.dtype != dt or get_xp(p.data) is not xp for p in ps):
+            return
+        small = [i for i, p in enumerate(ps) if p.data.size <= self._FLAT_MAX]
+        large = [i for i, p in enumerate(ps) if p.data.size > self._FLAT_MAX]
+        order = small + large  # the small parameters first: one contiguous segment
+        offset, where = 0, {}
+        for i in order:
+            where[i] = (offset, int(ps[i].data.size))
+            offset += int(ps[i].data.size)
+        total = offset
+        n_small = sum(int(ps[i].data.size) for i in small)
+
+        def views(flat):  # per parameter (in the parameters' order), shaped like it
+            return [flat[o:o + n].reshape(ps[i].data.shape) for i, (o, n) in sorted(where.items())]
+
+        flats = {}
+        for name in self._fused_slots:
+            arrs = self._slots.get(name)
+            if arrs is None or len(arrs) != len(ps):
+                return
+            flat = xp.empty(total, dtype=dt)
+            vs = views(flat)
+            for v, a in zip(vs, arrs):
+                v[...] = a
+            self._slots[name] = vs
+            flats[name] = flat
+        grad, tmp, tmp2 = (xp.empty(total, dtype=dt) for _ in range(3))
+        self._flat = {"params": list(ps), "small": small, "large": large, "n_small": n_small,
+                      "slots": flats, "grad": grad, "tmp": tmp, "tmp2": tmp2,
+                      "grad_views": views(grad), "tmp_views": views(tmp), "tmp2_views": views(tmp2),
+                      "slot_views": {name: views(f) for name, f in flats.items()}}
+
+    def _flat_plan(self, params):
+        """The flat buffers when ``params`` are exactly the built parameters in order, else None."""
+        plan = self._flat
+        if plan is None:
+            return None
+        built = plan["params"]
+        if len(params) != len(built) or any(p is not q for p, q in zip(params, built)):
+            return None
+        return plan
+
+    @staticmethod
+    def _segments(plan, grads):
+        """``(g, slot_name -> array, tmp, tmp2, [(param index, step view)])`` units of a fused update:
+        first the small parameters as one flat segment (their gradients copied into it), then each
+        large parameter on its own views."""
+        n = plan["n_small"]
+        out = []
+        if plan["small"]:
+            gv = plan["grad_views"]
+            for i in plan["small"]:
+                gv[i][...] = grads[i]
+            tv = plan["tmp_views"]
+            out.append((plan["grad"][:n], {k: f[:n] for k, f in plan["slots"].items()}, plan["tmp"][:n],
+                        plan["tmp2"][:n], [(i, tv[i]) for i in plan["small"]]))
+        for i in plan["large"]:
+            out.append((grads[i], {k: v[i] for k, v in plan["slot_views"].items()}, plan["tmp_views"][i],
+                        plan["tmp2_views"][i], [(i, plan["tmp_views"][i])]))
+        return out
 
     def _build_extra(self, params) -> None:
         """Create optimizer-wide state on the first build (see Nadam)."""
@@ -239,6 +322,7 @@ class Optimizer:
 
     def _reset_state(self) -> None:
         self._params, self._index, self._slots = [], {}, {}
+        self._flat = None
         self._wd_cache = {}
         self.built = False
 
@@ -581,6 +665,43 @@ class Adam(Optimizer):
         if self.amsgrad:
             groups.append((("velocity_hat", 0.0),))
         return groups
+
+    @property
+    def _fused_slots(self):
+        return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum", "velocity")
+
+    def _update_all(self, grads, params, learning_rate) -> None:
+        plan = self._flat_plan(params) if type(self).update_step is Adam.update_step else None
+        if plan is None:
+            return super()._update_all(grads, params, learning_rate)
+        # the arithmetic of update_step (same operations, same order), in place on flat buffers
+        t = params[0].data.dtype.type
+        xp = get_xp(params[0].data)
+        lr = _lr_cast(t, learning_rate)
+        local_step = t(self.iterations + 1)
+        beta_1_power = _kcast(t, self.beta_1) ** local_step
+        beta_2_power = _kcast(t, self.beta_2) ** local_step
+        alpha = lr * _host_sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        c1, c2, eps = t(1 - self.beta_1), t(1 - self.beta_2), t(self.epsilon)
+        for g, slots, tmp, tmp2, steps in self._segments(plan, grads):
+            m, v = slots["momentum"], slots["velocity"]
+            xp.subtract(g, m, out=tmp)  # m += (g - m) * (1 - beta_1)
+            tmp *= c1
+            m += tmp
+            xp.square(g, out=tmp)  # v += (g^2 - v) * (1 - beta_2)
+            tmp -= v
+            tmp *= c2
+            v += tmp
+            if self.amsgrad:
+                v_hat = slots["velocity_hat"]
+                xp.maximum(v_hat, v, out=v_hat)
+                v = v_hat
+            xp.sqrt(v, out=tmp2)  # p -= (m * alpha) / (sqrt(v) + epsilon)
+            tmp2 += eps
+            xp.multiply(m, alpha, out=tmp)
+            tmp /= tmp2
+            for i, step in steps:
+                params[i].data -= step
 
     def update_step(self, gradient, variable, learning_rate):
         xp = get_xp(variable.data)

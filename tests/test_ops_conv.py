@@ -114,6 +114,86 @@ def test_single_input_grads(fn, xs, ks):
         assert ts[1 - i].grad is None
 
 
+# ----------------------------------------------------------------------------- fast paths
+
+# cases that reach each of conv2d's G=1 code paths (see core/ops/conv.py)
+FAST_PATHS = [
+    # x shape, kernel shape, strides, padding: what it exercises
+    ((2, 6, 5, 3), (3, 3, 3, 4), 1, "same"),          # input grad as a "full" conv (_dx_transposed)
+    ((1, 6, 6, 2), (2, 4, 2, 3), 1, "same"),          # the same with uneven kernel and padding
+    ((1, 6, 5, 2), (3, 3, 2, 3), 1, ((0, 2), (2, 0))),  # explicit asymmetric pads keeping the size: the same
+    ((1, 6, 5, 2), (3, 3, 2, 3), 1, ((0, 2), (1, 0))),  # output smaller than the input: per-tap input grad
+    ((2, 6, 5, 1), (3, 3, 1, 4), 1, "valid"),         # one input channel: im2col by strided taps
+    ((2, 7, 6, 1), (3, 2, 1, 3), 2, "same"),          # one channel, stride 2
+]
+
+
+@pytest.mark.parametrize("xs,ks,s,pad", FAST_PATHS)
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_conv2d_fast_path_gradients(xs, ks, s, pad, activation):
+    arrays = [rand(*xs), rand(*ks), rand(ks[3])]
+    check_gradients(lambda x, k, b: conv2d(x, k, b, strides=s, padding=pad, activation=activation), arrays)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 700, 5000])
+@pytest.mark.parametrize("xs,ks,s,pad", FAST_PATHS[:1] + FAST_PATHS[3:4] + [((2, 5, 6, 2), (3, 3, 2, 2), 2, "valid")])
+def test_conv2d_blocked_im2col_gradients(monkeypatch, block_bytes, xs, ks, s, pad):
+    """Tiny im2col blocks: bands of output rows within an image, and several images a block."""
+    from core.ops import conv as C
+
+    monkeypatch.setattr(C, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(C, "_DX_BLOCK_BYTES", block_bytes)
+    arrays = [rand(*xs), rand(*ks), rand(ks[3])]
+    check_gradients(lambda x, k, b: conv2d(x, k, b, strides=s, padding=pad), arrays)
+
+
+def test_blocks_cover_every_output_row_once():
+    from core.ops.conv import _blocks
+
+    for N, Ho, row_bytes in [(5, 7, 100), (3, 4, 1 << 19), (2, 9, 3 << 20), (1, 1, 10)]:
+        seen = np.zeros((N, Ho), int)
+        for n0, n1, h0, h1 in _blocks(N, Ho, row_bytes):
+            seen[n0:n1, h0:h1] += 1
+        assert (seen == 1).all()
+
+
+@pytest.mark.parametrize("xs,ks,s,pad,dil,g,use_bias", CONV2D_GRAD)
+def test_conv2d_fused_relu_gradients(xs, ks, s, pad, dil, g, use_bias):
+    arrays = [rand(*xs), rand(*ks)] + ([rand(ks[3])] if use_bias else [])
+    check_gradients(lambda x, k, *b: conv2d(x, k, b[0] if b else None, strides=s, padding=pad,
+                                            dilation=dil, groups=g, activation="relu"), arrays)
+
+
+@pytest.mark.parametrize("xs,ks,s,pad,dil,g,use_bias", CONV1D_GRAD)
+def test_conv1d_fused_relu_gradients(xs, ks, s, pad, dil, g, use_bias):
+    arrays = [rand(*xs), rand(*ks)] + ([rand(ks[2])] if use_bias else [])
+    check_gradients(lambda x, k, *b: conv1d(x, k, b[0] if b else None, strides=s, padding=pad,
+                                            dilation=dil, groups=g, activation="relu"), arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_relu_equals_relu_after_conv(dtype):
+    from core import ops
+
+    x, k, b = (rand(3, 9, 8, 5).astype(dtype), rand(3, 3, 5, 7).astype(dtype), rand(7).astype(dtype))
+    fused = conv2d(Tensor(x), Tensor(k), Tensor(b), padding="same", activation="relu")
+    ref = ops.relu(conv2d(Tensor(x), Tensor(k), Tensor(b), padding="same"))
+    assert fused.dtype == dtype
+    np.testing.assert_array_equal(fused.data, ref.data)
+    assert (fused.data >= 0).all() and (fused.data == 0).any()
+
+
+def test_fused_activation_errors():
+    with pytest.raises(OpError, match=r"conv2d: activation must be None, 'linear' or 'relu'.*'tanh'"):
+        conv2d(Tensor(X4_), Tensor(K4_), activation="tanh")
+    with pytest.raises(OpError, match=r"conv1d: activation must be"):
+        conv1d(Tensor(X4_[0]), Tensor(K4_[0]), activation="gelu")
+
+
+X4_ = np.zeros((1, 5, 5, 3), np.float32)
+K4_ = np.zeros((3, 3, 3, 4), np.float32)
+
+
 # ----------------------------------------------------------------------------- fixtures
 
 

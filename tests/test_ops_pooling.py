@@ -74,6 +74,28 @@ def test_max_pool_routes_to_first_argmax():
     np.testing.assert_array_equal(x.grad[0, :, :, 0], expected)
 
 
+@pytest.mark.parametrize("xs,pool,pad", [((2, 6, 8, 3), 2, "valid"), ((1, 7, 5, 2), 2, "valid"),
+                                         ((1, 7, 5, 2), 2, "same"), ((2, 9, 6, 2), 3, "valid")])
+def test_max_pool_ties_route_to_first_argmax_in_row_major_order(xs, pool, pad):
+    """Values from {0, 1, 2} (many ties): each window's gradient goes to its first maximum
+    (row-major), as the general path and TensorFlow do; cells outside every window get none."""
+    x = rng.integers(0, 3, xs).astype(np.float64)
+    t = Tensor(x, requires_grad=True)
+    y = P.max_pool2d(t, pool, padding=pad)
+    g = rng.standard_normal(y.shape)
+    (y * Tensor(g)).sum().backward()
+    ref = np.zeros_like(x)
+    for n in range(xs[0]):
+        for i in range(y.shape[1]):
+            for j in range(y.shape[2]):
+                for c in range(xs[3]):
+                    win = x[n, i * pool:(i + 1) * pool, j * pool:(j + 1) * pool, c]
+                    a, b = np.unravel_index(np.argmax(win), win.shape)  # first maximum, row-major
+                    assert y.data[n, i, j, c] == win.max()
+                    ref[n, i * pool + a, j * pool + b, c] += g[n, i, j, c]
+    np.testing.assert_array_equal(t.grad, ref)
+
+
 def test_avg_pool_same_excludes_padding():
     x = np.ones((1, 5, 5, 1))
     np.testing.assert_allclose(P.avg_pool2d(x, 3, strides=2, padding="same").numpy(), 1.0)

@@ -527,3 +527,52 @@ def test_cupy_matches_numpy(make):
     fresh.set_variables(state, gpu)
     for a, b in zip(gpu_opt.variables(), fresh.variables()):
         np.testing.assert_array_equal(backend.to_numpy(a), backend.to_numpy(b))
+
+
+# ----------------------------------------------------------------------------- fused Adam
+class _StepwiseAdam(O.Adam):
+    """Adam through ``update_step`` one parameter at a time (an overridden update_step turns
+    the fused flat-buffer update off): the reference for the fused one."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        return super().update_step(gradient, variable, learning_rate)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_adam_equals_stepwise_adam(amsgrad, dtype):
+    """Small parameters (one flat segment) and large ones (> _FLAT_MAX, updated on their own
+    views), a subset step (other parameters: the unfused path) and a state round trip."""
+    r = np.random.default_rng(3)
+    shapes = [(784, 64), (64,), (300, 300), (64, 10), (10,)]
+    assert max(int(np.prod(s)) for s in shapes) > O.Optimizer._FLAT_MAX
+    inits = [r.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[r.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
+    runs = []
+    for cls in (O.Adam, _StepwiseAdam):
+        params = [Parameter(a.copy()) for a in inits]
+        opt = cls(learning_rate=0.01, amsgrad=amsgrad)
+        opt.apply(grads[0], params)
+        opt.apply(grads[1], params)
+        opt.apply(grads[2][:2], params[:2])  # a subset of the parameters
+        state = [np.array(v) for v in opt.variables()]
+        opt.set_variables(state)  # assigned in place: the flat buffers stay the live state
+        opt.apply(grads[3], params)
+        runs.append(([p.data.copy() for p in params], [np.array(v) for v in opt.variables()]))
+    (p_fused, s_fused), (p_ref, s_ref) = runs
+    for a, b in zip(p_fused + s_fused, p_ref + s_ref):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fused_adam_state_lives_in_the_slots():
+    """variables() and the slots are the buffers the fused update writes."""
+    params = [Parameter(np.ones((4, 3), np.float32)), Parameter(np.ones(3, np.float32))]
+    opt = O.Adam(0.1)
+    opt.apply([np.full((4, 3), 0.5, np.float32), np.full(3, -2.0, np.float32)], params)
+    state = opt.variables()  # iteration, learning_rate, then m and v of each parameter
+    np.testing.assert_allclose(state[2], 0.05, rtol=1e-6)
+    np.testing.assert_allclose(state[4], -0.2, rtol=1e-6)
+    assert state[2] is opt._slot("momentum", params[0])
+    opt.set_variables([np.zeros_like(v) if i > 1 else v for i, v in enumerate(opt.variables())])
+    assert all((v == 0).all() for v in opt.variables()[2:])

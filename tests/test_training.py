@@ -314,3 +314,55 @@ def test_masked_sequence_model_trains():
     # padding does not change the prediction: same tokens with more zeros appended
     x2 = np.concatenate([x, np.zeros((64, 5), x.dtype)], axis=1)
     np.testing.assert_allclose(m.predict(x, verbose=0), m.predict(x2, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_values_found_in_large_arrays(bad):
+    """Arrays big enough for the fast finiteness screen: one bad value is still reported."""
+    x, y = blobs(n=2000)
+    m = mlp()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x[1234, 5] = bad
+    with pytest.raises(ValueError, match=r"NaN or infinite values, first at index \(1234, 5\)"):
+        m.fit(x, y, verbose=0)
+
+
+def test_huge_finite_values_are_not_called_infinite():
+    """Values whose squares overflow float32 are finite: the screen falls back to the exact check."""
+    x, y = blobs(n=2000)
+    x[:, 0] *= 1e25
+    m = mlp()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    m.fit(x, y, epochs=1, verbose=0)  # no "NaN or infinite" error
+
+
+def test_batch_hooks_and_epoch_logs_with_and_without_batch_callbacks():
+    """fit skips building per-batch logs when no callback has a batch hook; with one, every
+    batch hook sees the running logs; the epoch logs are the same either way."""
+    x, y = blobs(n=64)
+    seen = []
+
+    class Batches(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((batch, dict(logs)))
+
+    class EpochOnly(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(("epoch", dict(logs)))
+
+    histories = []
+    for cbs in ([EpochOnly()], [Batches(), EpochOnly()]):
+        set_random_seed(0)
+        m = mlp()
+        m.compile(optimizer=Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        seen.clear()
+        h = m.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=cbs, shuffle=False)
+        histories.append(h.history)
+        batch_logs = [s for s in seen if s[0] != "epoch"]
+        epoch_logs = [s[1] for s in seen if s[0] == "epoch"]
+        assert len(epoch_logs) == 2 and set(epoch_logs[0]) == {"loss", "accuracy"}
+        if len(cbs) == 2:
+            assert [b for b, _ in batch_logs] == [0, 1, 2, 3] * 2
+            assert all(set(logs) == {"loss", "accuracy"} for _, logs in batch_logs)
+            assert batch_logs[3][1]["loss"] == pytest.approx(epoch_logs[0]["loss"])
+    assert histories[0] == histories[1]

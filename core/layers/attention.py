@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers
 from ..autodiff import Tensor
+from ..ops.linalg import dense as dense_op
 from .base import Layer, OutputSpec, name_scope
 from .recurrent import _build_sublayer, _clone_initializer, own_scope
 
@@ -133,11 +134,15 @@ class EinsumDense(Layer):
         c = int(np.prod(shape[len(shape) - k:]))
         new = tuple(self.kernel.shape[k:])
         x = ops.reshape(inputs, lead + (c,))
-        y = ops.matmul(x, ops.reshape(self.kernel, (c, int(np.prod(new)))))
-        y = ops.reshape(y, lead + new)
-        if self.bias is not None:
-            y = y + self.bias
-        y = self.activation(y)
+        n = int(np.prod(new))
+        kernel = ops.reshape(self.kernel, (c, n))
+        if self.bias is None or tuple(self.bias.shape) == new:
+            # a bias spanning exactly the new axes: one fused matmul + bias + activation node
+            bias = None if self.bias is None else ops.reshape(self.bias, (n,))
+            y = ops.reshape(dense_op(x, kernel, bias, self.activation), lead + new)
+        else:
+            y = ops.reshape(ops.matmul(x, kernel), lead + new) + self.bias
+            y = self.activation(y)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
         return y

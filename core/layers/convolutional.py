@@ -151,8 +151,13 @@ class _ConvBase(Layer):
                              f"{self._in_channels} channels), but received input with shape "
                              f"{tuple(inputs.shape)}")
 
-    def _finish(self, y):
-        y = self.activation(y)
+    def _fused(self):
+        """The activation the conv op applies itself ("relu") or None (applied by ``_finish``)."""
+        return "relu" if self.activation is ops.relu else None
+
+    def _finish(self, y, fused=None):
+        if fused is None:
+            y = self.activation(y)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
         return y
@@ -240,9 +245,10 @@ class Conv1D(_Conv):
 
     def call(self, inputs):
         self._check_call_input(inputs)
+        act = self._fused()
         y = ops.conv1d(inputs, self.kernel, self.bias, strides=self.strides[0], padding=self.padding,
-                       dilation=self.dilation_rate[0], groups=self.groups)
-        return self._finish(y)
+                       dilation=self.dilation_rate[0], groups=self.groups, activation=act)
+        return self._finish(y, act)
 
 
 class Conv2D(_Conv):
@@ -252,9 +258,10 @@ class Conv2D(_Conv):
 
     def call(self, inputs):
         self._check_call_input(inputs)
+        act = self._fused()
         y = ops.conv2d(inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-                       dilation=self.dilation_rate, groups=self.groups)
-        return self._finish(y)
+                       dilation=self.dilation_rate, groups=self.groups, activation=act)
+        return self._finish(y, act)
 
 
 class DepthwiseConv2D(_ConvBase):
@@ -352,8 +359,9 @@ class SeparableConv2D(_ConvBase):
         self._check_call_input(inputs)
         y = ops.depthwise_conv2d(inputs, self.depthwise_kernel, None, strides=self.strides, padding=self.padding,
                                  dilation=self.dilation_rate)
-        y = ops.conv2d(y, self.pointwise_kernel, self.bias)
-        return self._finish(y)
+        act = self._fused()
+        y = ops.conv2d(y, self.pointwise_kernel, self.bias, activation=act)
+        return self._finish(y, act)
 
     def compute_output_shape(self, input_shape):
         check_ndim(self, input_shape, 4, self._layout)

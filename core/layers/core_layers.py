@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers
+from ..ops.linalg import dense as dense_op
 from .base import KerasTensor, Layer
 
 
@@ -76,10 +77,8 @@ class Dense(Layer):
                                     constraint=self.bias_constraint) if self.use_bias else None
 
     def call(self, inputs):
-        y = ops.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            y = y + self.bias
-        y = self.activation(y)
+        # one graph node for matmul + bias + activation (same values as the three ops)
+        y = dense_op(inputs, self.kernel, self.bias, self.activation)
         if self.activity_regularizer is not None:  # Keras divides by the batch size
             self.add_loss(self.activity_regularizer(y) / y.shape[0])
         return y

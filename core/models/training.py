@@ -193,6 +193,12 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------ steps
     def train_step(self, x, y, sample_weight=None):
+        """One optimizer step on a batch; returns the running logs."""
+        self._train_batch(x, y, sample_weight)
+        return self._logs()
+
+    def _train_batch(self, x, y, sample_weight=None):
+        """``train_step`` without building the logs (``fit`` skips them when no callback reads them)."""
         params = self.trainable_weights
         for p in params:
             p.grad = None
@@ -213,9 +219,9 @@ class TrainingMixin:
         for t, v in zip(self._output_loss_trackers, self._last_output_losses):
             if v is not None:
                 t.update_state(np.asarray(float(v.data)), sample_weight=np.asarray(float(n)))
-        with no_grad():
-            self._update_metrics(y, y_pred, sample_weight)
-        return self._logs()
+        if self._compiled_metrics:
+            with no_grad():
+                self._update_metrics(y, y_pred, sample_weight)
 
     def test_step(self, x, y, sample_weight=None):
         with no_grad():
@@ -314,6 +320,10 @@ class TrainingMixin:
                                          verbose=verbose, epochs=epochs, steps=train.steps_per_epoch)
         self.stop_training = False
         self._ensure_metrics(train)
+        # Keras skips the batch hooks when no callback implements them; the running logs are then
+        # only needed at the end of the epoch (train_step overridden: called as it is)
+        batch_hooks = _implements_train_batch_hooks(cbs)
+        plain_step = type(self).train_step is TrainingMixin.train_step
         cbs.on_train_begin()
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
@@ -321,9 +331,15 @@ class TrainingMixin:
             cbs.on_epoch_begin(epoch)
             logs = {}
             for step, (xb, yb, swb) in enumerate(train.epoch_batches()):
-                cbs.on_train_batch_begin(step)
-                logs = self.train_step(xb, yb, swb)
-                cbs.on_train_batch_end(step, logs)
+                if batch_hooks:
+                    cbs.on_train_batch_begin(step)
+                    logs = self.train_step(xb, yb, swb)
+                    cbs.on_train_batch_end(step, logs)
+                elif plain_step:
+                    self._train_batch(xb, yb, swb)
+                    logs = None
+                else:
+                    logs = self.train_step(xb, yb, swb)
                 if self.stop_training:
                     break
             epoch_logs = dict(logs) if logs else self._logs()
@@ -423,6 +439,20 @@ class TrainingMixin:
 
     def predict_on_batch(self, x):
         return _to_numpy_structure(self.predict_step(data_adapter.to_tensors(x)))
+
+
+_TRAIN_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def _implements_train_batch_hooks(cbs) -> bool:
+    """Whether any callback of the list has its own train-batch hook (a method or an attribute)."""
+    from ..callbacks import Callback
+
+    for cb in getattr(cbs, "callbacks", ()):
+        for name in _TRAIN_BATCH_HOOKS:
+            if getattr(getattr(cb, name, None), "__func__", None) is not getattr(Callback, name):
+                return True
+    return False
 
 
 def _format_logs(logs, return_dict):

@@ -16,9 +16,57 @@ class _Act(Function):
         return self.compute(x)
 
 
+# ``maximum(x, 0)`` / ``x + bias`` broadcast a scalar or a short vector in NumPy's innermost loop,
+# which is 2-3x slower than two long contiguous operands: these helpers view a contiguous array
+# as rows of _ROW elements and broadcast one row of zeros (or of the tiled bias) instead
+# (measured, (64, 26, 26, 32) float32: relu 0.51 -> 0.17 ms, bias add 0.35 -> 0.15 ms).
+_ROW = 8192
+
+
+def relu_into(xp, x, out):
+    """out = max(x, 0) for C-contiguous ``x`` and ``out`` of the same shape (``out`` may be ``x``)."""
+    fx, fo = x.reshape(-1), out.reshape(-1)
+    n = fx.size
+    if n < 2 * _ROW or not (x.flags.c_contiguous and out.flags.c_contiguous):
+        return xp.maximum(x, x.dtype.type(0), out=out)
+    zeros = xp.zeros(_ROW, x.dtype)
+    m = n - n % _ROW
+    xp.maximum(fx[:m].reshape(-1, _ROW), zeros, out=fo[:m].reshape(-1, _ROW))
+    if m < n:
+        xp.maximum(fx[m:], zeros[:n - m], out=fo[m:])
+    return out
+
+
+def channel_op(xp, ufunc, a, v, out=None):
+    """out = ufunc(a, v) with ``v`` (C,) broadcast over the last axis of ``a`` (..., C): for
+    C-contiguous arrays over rows of about _ROW elements and a tiled copy of ``v``."""
+    C = v.shape[-1]
+    v = v.reshape(C)
+    if out is None:
+        out = xp.empty(a.shape, xp.result_type(a, v))
+    reps = _ROW // C
+    rows = a.size // C if C else 0
+    if reps < 2 or rows < 2 * reps or not (a.flags.c_contiguous and out.flags.c_contiguous):
+        return ufunc(a, v, out=out)
+    a2, o2 = a.reshape(rows, C), out.reshape(rows, C)
+    nb = rows // reps
+    m = nb * reps
+    ufunc(a2[:m].reshape(nb, reps * C), xp.tile(v, reps), out=o2[:m].reshape(nb, reps * C))
+    if m < rows:
+        ufunc(a2[m:], v, out=o2[m:])
+    return out
+
+
+def add_bias_(xp, y, b):
+    """y += b in place for a C-contiguous ``y`` whose last axis has b.size elements."""
+    return channel_op(xp, xp.add, y, b, out=y)
+
+
 class ReLU(_Act):
     def compute(self, x):
         self.mask = x > 0
+        if x.flags.c_contiguous:
+            return relu_into(self.xp, x, self.xp.empty_like(x))
         return self.xp.maximum(x, x.dtype.type(0))
 
     def backward(self, gy):

@@ -17,6 +17,11 @@ from ._util import OpError, broadcast_shape, sum_to, tensors
 _MASKED = -1e9  # Keras' large negative number for float32/float64 logits
 
 
+def _ct(xp, a):
+    """``a`` with its last two axes swapped, as a C-contiguous array."""
+    return xp.ascontiguousarray(xp.swapaxes(a, -1, -2))
+
+
 class SDPA(Function):
     def __init__(self, scale, keep, drop_mask, keep_prob, return_weights):
         self.scale = scale
@@ -29,7 +34,9 @@ class SDPA(Function):
         xp = self.xp = get_xp(q, k, v)
         t = q.dtype.type
         scale = t(self.scale)
-        s = q @ xp.swapaxes(k, -1, -2)
+        # a transposed view as the second operand of a stacked matmul is several times slower
+        # than a contiguous copy of it: k^T is made contiguous (q and v may be views)
+        s = q @ _ct(xp, k)
         s *= scale
         if self.keep is not None:
             s = xp.where(self.keep, s, t(_MASKED))
@@ -61,14 +68,19 @@ class SDPA(Function):
         if self.needs_input_grad[2]:
             gv = sum_to(xp, xp.swapaxes(self.wd, -1, -2) @ gy, sv)
         if self.needs_input_grad[0] or self.needs_input_grad[1]:
-            dw = gy @ xp.swapaxes(self.v, -1, -2)  # grad of the (dropped-out) weights
+            dw = gy @ _ct(xp, self.v)  # grad of the (dropped-out) weights
             if self.drop_mask is not None:
                 dw *= self.drop_mask
                 dw *= t(1.0 / self.keep_prob)
             if gw is not None:
                 dw = dw + gw
             w = self.w
-            ds = w * (dw - (dw * w).sum(axis=-1, keepdims=True))
+            # softmax backward in place on dw (a fresh array): ds = w * (dw - rowsum(dw * w))
+            if dw.base is not None or not dw.flags.writeable:
+                dw = dw.copy()
+            dw -= xp.einsum("...ij,...ij->...i", dw, w)[..., None]
+            dw *= w
+            ds = dw
             if self.keep is not None:
                 ds = xp.where(self.keep, ds, t(0))  # masked logits are constants
             ds *= scale

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autodiff import Function, Tensor
+from ..autodiff import Function, Tensor, _wrap
 from ..backend import get_xp
 from ._util import OpError, broadcast_shape, sum_to, tensors
 
@@ -26,6 +26,14 @@ class _Binary(Function):
 
 
 def _binary(op, cls, a, b):
+    if isinstance(a, Tensor):  # fast paths: same-dtype float tensors of equal shapes, or a Python number
+        da = a.data
+        if isinstance(b, Tensor):
+            db = b.data
+            if da.dtype == db.dtype and da.dtype.kind == "f" and (da.shape == db.shape or not db.ndim or not da.ndim):
+                return cls().apply(a, b)
+        elif type(b) in (float, int) and da.dtype.kind == "f" and type(da) is np.ndarray:
+            return cls().apply(a, _wrap(np.asarray(b, dtype=da.dtype)))
     a, b = tensors(op, a, b)
     broadcast_shape(op, a.shape, b.shape)
     return cls().apply(a, b)

@@ -142,13 +142,15 @@ class CategoricalCrossentropy(Function):
         eps = ty(EPSILON)
         s = p.sum(axis=-1, keepdims=True)
         q = p / s
-        c = xp.clip(q, eps, ty(1.0 - EPSILON))
+        c = xp.maximum(q, eps)  # clip(q, eps, 1 - eps), in place
+        xp.minimum(c, ty(1.0 - EPSILON), out=c)
         logc = xp.log(c)
         loss = -(t * logc).sum(axis=-1)
         if need_t:
             self.logc = logc
         if need_p:
-            self.gq = xp.where((q >= eps) & (q <= ty(1.0 - EPSILON)), -t / c, ty(0))
+            # zero gradient where the clip was active (c != q: q outside [eps, 1 - eps], or NaN)
+            self.gq = xp.where(c == q, -t / c, ty(0))
             self.q, self.s = q, s
         return loss
 

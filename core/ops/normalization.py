@@ -13,6 +13,7 @@ import math
 from ..autodiff import Function, Tensor
 from ..backend import get_xp, to_device, device_of
 from ._util import OpError, normalize_axis, tensors
+from .activations import channel_op
 
 
 def _csum(xp, a, axes, bshape):
@@ -26,6 +27,11 @@ def _csum(xp, a, axes, bshape):
     return a.sum(axis=axes, keepdims=True)
 
 
+def _channels_last(x, axes):
+    """True when the statistics run over every axis but the last of a C-contiguous x."""
+    return axes == tuple(range(x.ndim - 1)) and x.flags.c_contiguous and x.size > 0
+
+
 class BatchNormTrain(Function):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta with the batch mean/var over ``axes``."""
 
@@ -35,6 +41,9 @@ class BatchNormTrain(Function):
 
     def forward(self, x, *params):
         xp = get_xp(x, *params)
+        if _channels_last(x, self.axes):
+            return self._forward_last(xp, x, *params)
+        self.fast = False
         it = iter(params)
         gamma = next(it).reshape(self.bshape) if self.has_gamma else None
         beta = next(it).reshape(self.bshape) if self.has_beta else None
@@ -54,7 +63,60 @@ class BatchNormTrain(Function):
             self.n = x.size // mean.size
         return y
 
+    def _forward_last(self, xp, x, *params):
+        """Channels-last contiguous x: y = (x - mean) * (gamma * inv) + beta with every
+        per-channel broadcast over long rows (``channel_op``); keeps x - mean for backward."""
+        self.fast = True
+        it = iter(params)
+        gamma = next(it).reshape(-1) if self.has_gamma else None
+        beta = next(it).reshape(-1) if self.has_beta else None
+        t = x.dtype.type
+        c = x.shape[-1]
+        n = max(x.size // c, 1)
+        mean = _csum(xp, x, self.axes, self.bshape).reshape(c) * t(1.0 / n)
+        xc = channel_op(xp, xp.subtract, x, mean)
+        sq = xc * xc
+        var = _csum(xp, sq, self.axes, self.bshape).reshape(c) * t(1.0 / n)
+        del sq
+        inv = t(1) / xp.sqrt(var + t(self.epsilon))
+        scale = inv if gamma is None else gamma * inv
+        y = channel_op(xp, xp.multiply, xc, scale)
+        if beta is not None:
+            channel_op(xp, xp.add, y, beta, out=y)
+        self.batch_mean, self.batch_var = mean, var  # read by batch_norm
+        if any(self.needs_input_grad):
+            self.xc, self.inv, self.gamma, self.n = xc, inv, gamma, n
+        return y
+
+    def _backward_last(self, xp, gy):
+        t = gy.dtype.type
+        c = gy.shape[-1]
+        xc, inv, n = self.xc, self.inv, self.n
+        dbeta = _csum(xp, gy, self.axes, self.bshape).reshape(c)
+        dgamma = _csum(xp, gy * xc, self.axes, self.bshape).reshape(c) * inv  # sum(gy * xhat)
+        grads = []
+        if self.needs_input_grad[0]:
+            # dx = scale * (gy - dbeta / n - xhat * dgamma / n), xhat = xc * inv, scale = gamma * inv
+            scale = inv if self.gamma is None else self.gamma * inv
+            dx = channel_op(xp, xp.multiply, gy, scale)
+            tmp = channel_op(xp, xp.multiply, xc, -(scale * inv * dgamma * t(1.0 / n)))
+            dx += tmp
+            del tmp
+            channel_op(xp, xp.add, dx, -(scale * dbeta * t(1.0 / n)), out=dx)
+            grads.append(dx)
+        else:
+            grads.append(None)
+        k = 1
+        if self.has_gamma:
+            grads.append(dgamma if self.needs_input_grad[k] else None)
+            k += 1
+        if self.has_beta:
+            grads.append(dbeta if self.needs_input_grad[k] else None)
+        return tuple(grads)
+
     def backward(self, gy):
+        if self.fast:
+            return self._backward_last(get_xp(gy), gy)
         axes, xhat, t = self.axes, self.xhat, gy.dtype.type
         xp = get_xp(gy)
         dbeta = _csum(xp, gy, axes, self.bshape)
@@ -95,7 +157,11 @@ class BatchNormInfer(Function):
         shift = -mean * scale
         if beta is not None:
             shift = shift + beta
-        y = x * scale + shift
+        if _channels_last(x, self.axes):
+            y = channel_op(xp, xp.multiply, x, scale.reshape(-1))
+            channel_op(xp, xp.add, y, shift.reshape(-1), out=y)
+        else:
+            y = x * scale + shift
         del self.mean, self.var
         if self.needs_input_grad[0]:
             self.scale = scale

@@ -24,6 +24,27 @@ def _window_counts(xp, n, k, s, pad_before, out, dtype):
     return (xp.minimum(start + k, n) - xp.maximum(start, 0)).astype(dtype)
 
 
+def _max_pool_2x2(xp, xpad, Ho, Wo, need):
+    """2x2 max pooling with stride 2 over the top-left (2 Ho, 2 Wo) of ``xpad``: three maxima of
+    strided views, and (when ``need``) the first arg-max of each window in row-major order as a
+    uint8 code 0..3 from three comparisons and a few byte operations."""
+    N, C = xpad.shape[0], xpad.shape[3]
+    x6 = xpad[:, :2 * Ho, :2 * Wo].reshape(N, Ho, 2, Wo, 2, C)
+    a, b, c, d = x6[:, :, 0, :, 0], x6[:, :, 0, :, 1], x6[:, :, 1, :, 0], x6[:, :, 1, :, 1]
+    m0 = xp.maximum(a, b)
+    m1 = xp.maximum(c, d)
+    arg = None
+    if need:
+        c0 = b > a          # first max of the top row is b
+        c1 = d > c          # ... of the bottom row is d
+        rr = m1 > m0        # strict: a tie between the rows keeps the top row
+        c0 ^= rr & (c0 ^ c1)  # column of the chosen row
+        arg = c0.view(xp.uint8)
+        arg |= rr.view(xp.uint8) << 1
+    y = xp.maximum(m0, m1, out=m0)
+    return y, arg
+
+
 class Pool2D(Function):
     def __init__(self, mode, pool, strides, pads, one_d=False):
         self.mode, self.pool, self.strides, self.pads, self.one_d = mode, pool, strides, pads, one_d
@@ -41,22 +62,27 @@ class Pool2D(Function):
         Ho, Wo = _out_len(Hp, ph, sh, 1), _out_len(Wp, pw, sw, 1)
         self.geom = (N, H, W, C, Hp, Wp, Ho, Wo)
         need = self.needs_input_grad[0]
+        self.tiled = sh == ph and sw == pw  # non-overlapping windows: each input cell in at most one
         if is_max:
-            y = _tap(xpad, 0, 0, sh, sw, 1, 1, Ho, Wo).copy()
-            arg = xp.zeros(y.shape, xp.uint8 if ph * pw < 256 else xp.int32) if need else None
-            p = 0
-            for a in range(ph):
-                for b in range(pw):
-                    if p:
-                        sl = _tap(xpad, a, b, sh, sw, 1, 1, Ho, Wo)
-                        if need:
-                            # strict >: ties keep the first position. Positions come in increasing
-                            # order, so the last update is also the largest p that updated: a max.
-                            upd = (sl > y).astype(arg.dtype)
-                            upd *= arg.dtype.type(p)
-                            xp.maximum(arg, upd, out=arg)
-                        xp.maximum(y, sl, out=y)
-                    p += 1
+            arg_dtype = xp.uint8 if ph * pw < 256 else xp.int32
+            if self.tiled and ph == 2 and pw == 2:
+                y, arg = _max_pool_2x2(xp, xpad, Ho, Wo, need)
+            else:
+                y = _tap(xpad, 0, 0, sh, sw, 1, 1, Ho, Wo).copy()
+                arg = xp.zeros(y.shape, arg_dtype) if need else None
+                p = 0
+                for a in range(ph):
+                    for b in range(pw):
+                        if p:
+                            sl = _tap(xpad, a, b, sh, sw, 1, 1, Ho, Wo)
+                            if need:
+                                # strict >: ties keep the first position. Positions come in increasing
+                                # order, so the last update is also the largest p that updated: a max.
+                                upd = (sl > y).astype(arg.dtype)
+                                upd *= arg.dtype.type(p)
+                                xp.maximum(arg, upd, out=arg)
+                            xp.maximum(y, sl, out=y)
+                        p += 1
             self.arg = arg
         else:
             y = xp.zeros((N, Ho, Wo, C), x.dtype)
@@ -80,6 +106,22 @@ class Pool2D(Function):
         (ph, pw), (sh, sw) = self.pool, self.strides
         if self.one_d:
             gy = gy[:, None]
+        if self.mode == "max" and self.tiled:
+            # each input cell belongs to at most one window: write every tap's share directly
+            dpad = xp.empty((N, Hp, Wp, C), gy.dtype)
+            if Hp > Ho * ph:
+                dpad[:, Ho * ph:] = 0
+            if Wp > Wo * pw:
+                dpad[:, :Ho * ph, Wo * pw:] = 0
+            d6 = dpad[:, :Ho * ph, :Wo * pw].reshape(N, Ho, ph, Wo, pw, C)
+            arg = self.arg
+            p = 0
+            for a in range(ph):
+                for b in range(pw):
+                    xp.multiply(gy, arg == p, out=d6[:, :, a, :, b])
+                    p += 1
+            dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C))
+            return dx.reshape(self.x_shape)
         dpad = xp.zeros((N, Hp, Wp, C), gy.dtype)
         if self.mode == "max":
             p = 0

@@ -183,6 +183,20 @@ class _Recurrence(Function):
         self.act, self.d_act = act
         self.ract, self.d_ract = ract
 
+    shift = 0  # LSTM keeps its gate columns rotated internally (see LSTM)
+
+    def _cols(self, xp, w):
+        """Gate columns (last axis) from Keras's order to the internal one (a copy when they differ)."""
+        return xp.roll(w, self.shift, axis=-1) if self.shift else w
+
+    def _uncols(self, xp, g):
+        """Gate columns from the internal order back to Keras's."""
+        return xp.roll(g, -self.shift, axis=-1) if self.shift else g
+
+    def _forward_weights(self, xp, kernel, rk, bias):
+        """The kernel, recurrent kernel and bias the forward pass runs with."""
+        return kernel, rk, bias
+
     def _split(self, arrays):
         x, kernel, rk = arrays[:3]
         i = 3
@@ -214,10 +228,11 @@ class _Recurrence(Function):
             self.mt = None
         if states is None:
             states = [xp.zeros((N, u), dtype=x.dtype) for _ in range(self.n_states)]
-        xw = (xt.reshape(T * N, F) @ kernel).reshape(T, N, kernel.shape[1])
+        kf, rkf, bf = self._forward_weights(xp, kernel, rk, bias)
+        xw = (xt.reshape(T * N, F) @ kf).reshape(T, N, kf.shape[1])
         H = xp.empty((T + 1, N, u), dtype=x.dtype)  # H[0] = h0, H[s+1] = state after step s
         H[0] = states[0]
-        finals = self._run(xp, xw, rk, bias, states, H)
+        finals = self._run(xp, xw, rkf, bf, states, H)
         self.xt = xt if (self.record and self.needs_input_grad[1]) else None
         self.kernel = kernel if (self.record and self.needs_input_grad[0]) else None
         self.rk = rk if self.record else None
@@ -244,12 +259,12 @@ class _Recurrence(Function):
         G = dxw.shape[2]
         dflat = dxw.reshape(T * N, G)
         if self.needs_input_grad[0]:
-            dxt = (dflat @ self.kernel.T).reshape(T, N, -1)
+            dxt = (dflat @ self._cols(xp, self.kernel).T).reshape(T, N, -1)
             if self.go_backwards:
                 dxt = dxt[::-1]
             grads[0] = xp.ascontiguousarray(dxt.transpose(1, 0, 2))
         if self.needs_input_grad[1]:
-            grads[1] = self.xt.reshape(T * N, -1).T @ dflat
+            grads[1] = self._uncols(xp, self.xt.reshape(T * N, -1).T @ dflat)
         if self.needs_input_grad[2]:
             grads[2] = drec["rk"]
         i = 3
@@ -268,72 +283,119 @@ class _Recurrence(Function):
 
 
 class LSTM(_Recurrence):
+    """Internally the gate columns are rotated from Keras's (i, f, g, o) to (o, i, f, g): the
+    three recurrent-activation gates are then contiguous in the forward pass and the three
+    gates scaled by dc contiguous in the backward pass. With the default sigmoid/tanh, the
+    sigmoid columns of the weights are pre-scaled by 1/2 (exact in floating point), so that
+    sigmoid(a) = (1 + tanh(a/2)) / 2 for the three gates and tanh for the fourth take one tanh
+    call per step. When recording, each step also stores the local derivative factors the
+    backward loop needs (computed while the gates are in cache), not the gates themselves."""
+
     n_states = 2
 
+    @property
+    def shift(self):
+        return self.u
+
+    @property
+    def _fused(self):
+        return self.ract is _sigmoid and self.act is _tanh
+
+    def _forward_weights(self, xp, kernel, rk, bias):
+        u = self.u
+        k, r = self._cols(xp, kernel), self._cols(xp, rk)  # copies
+        b = None if bias is None else self._cols(xp, bias)
+        if self._fused:
+            for w in (k, r, b):
+                if w is not None:
+                    w[..., :3 * u] *= 0.5
+        return k, r, b
+
     def _run(self, xp, xw, rk, bias, states, H):
+        # xw, rk, bias: columns (o, i, f, g), the sigmoid ones halved when fused
         T, N, _ = xw.shape
         u = self.u
         dt = xw.dtype
         if bias is not None:
             xw += bias
         rec = self.record
-        # gates i, f, g, o after activation; C[k] = cell state before step k (C[0] = c0);
-        # TC = act(c_new). Without a graph, one-step scratch buffers are reused instead.
-        G = xp.empty((T if rec else 1, N, 4 * u), dtype=dt)
-        C = xp.empty((T + 1 if rec else 2, N, u), dtype=dt)
-        TC = xp.empty((T if rec else 1, N, u), dtype=dt)
+        fused = self._fused
+        z = xp.empty((N, 4 * u), dtype=dt)
+        C = xp.empty((T + 1 if rec else 2, N, u), dtype=dt)  # C[k] = cell state before step k
+        tc = xp.empty((N, u), dtype=dt)
         ig = xp.empty((N, u), dtype=dt)
+        if rec:
+            # DZ[s] = d(state)/d(pre-activations) factors: (o' tc, i' g, f' c_prev, g' i);
+            # OD[s] = o act'(c_new) (d h / d c_new); F[s] = f
+            DZ = xp.empty((T, N, 4 * u), dtype=dt)
+            OD = xp.empty((T, N, u), dtype=dt)
+            F = xp.empty((T, N, u), dtype=dt)
         C[0] = states[1]
         mt = self.mt
+        zs, zg = z[:, :3 * u], z[:, 3 * u:]
+        o, i, f, g = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], zg
         for s in range(T):
-            gi, cp, cn = (s, s, s + 1) if rec else (0, s % 2, (s + 1) % 2)
-            z = G[gi]
+            cp, cn = (s, s + 1) if rec else (s % 2, (s + 1) % 2)
             xp.matmul(H[s], rk, out=z)
             z += xw[s]
-            self.act(xp, z[:, 2 * u:3 * u])
-            if self.ract is _sigmoid:  # one call for i, f, o (g is overwritten back)
-                g = z[:, 2 * u:3 * u].copy()
-                _sigmoid(xp, z)
-                z[:, 2 * u:3 * u] = g
+            if fused:
+                xp.tanh(z, out=z)
+                zs += 1
+                zs *= 0.5
             else:
-                self.ract(xp, z[:, :2 * u])
-                self.ract(xp, z[:, 3 * u:])
-            i, f, g, o = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+                self.ract(xp, zs)
+                self.act(xp, zg)
             c_new = C[cn]
             xp.multiply(f, C[cp], out=c_new)
             xp.multiply(i, g, out=ig)
             c_new += ig
-            tc = TC[gi]
-            xp.copyto(tc, c_new)
-            self.act(xp, tc)
+            if fused:
+                xp.tanh(c_new, out=tc)
+            else:
+                xp.copyto(tc, c_new)
+                self.act(xp, tc)
             h_new = H[s + 1]
             xp.multiply(o, tc, out=h_new)
+            if rec:
+                d = DZ[s]
+                ds, dg = d[:, :3 * u], d[:, 3 * u:]
+                if fused:
+                    xp.subtract(1, zs, out=ds)
+                    ds *= zs
+                    xp.multiply(g, g, out=dg)
+                    xp.subtract(1, dg, out=dg)
+                else:
+                    ds[...] = self.d_ract(xp, zs)
+                    dg[...] = self.d_act(xp, g)
+                d[:, :u] *= tc
+                d[:, u:2 * u] *= g
+                d[:, 2 * u:3 * u] *= C[cp]
+                dg *= i
+                od = OD[s]
+                if fused:
+                    xp.multiply(tc, tc, out=od)
+                    xp.subtract(1, od, out=od)
+                else:
+                    od[...] = self.d_act(xp, tc)
+                od *= o
+                xp.copyto(F[s], f)
             if mt is not None:
                 keep = ~mt[s]
                 xp.copyto(h_new, H[s], where=keep)
                 xp.copyto(c_new, C[cp], where=keep)
         if rec:
-            self.gates, self.C, self.TC = G, C, TC
+            self.DZ, self.OD, self.F = DZ, OD, F
         return (C[T if rec else T % 2].copy(),)
 
     def _back(self, xp, gseq, gh, gfinal):
-        G, C, TC = self.gates, self.C, self.TC
-        T, N, _ = G.shape
+        DZ, OD, F = self.DZ, self.OD, self.F
+        T, N, _ = DZ.shape
         u = self.u
-        dra, dact = self.d_ract, self.d_act
-        # Everything that does not depend on the incoming gradient, vectorised over all steps:
-        # dz = [dc_new * g * ra'(i), dc_new * c_prev * ra'(f), dc_new * i * act'(g), dh_new * tc * ra'(o)]
-        i, f, g, o = G[..., :u], G[..., u:2 * u], G[..., 2 * u:3 * u], G[..., 3 * u:]
-        dz_all = xp.empty((T, N, 4, u), dtype=G.dtype)
-        xp.multiply(g, dra(xp, i), out=dz_all[:, :, 0])
-        xp.multiply(C[:T], dra(xp, f), out=dz_all[:, :, 1])
-        xp.multiply(i, dact(xp, g), out=dz_all[:, :, 2])
-        xp.multiply(TC, dra(xp, o), out=dz_all[:, :, 3])
-        o_dtc = o * dact(xp, TC)  # d c_new / d h_new
-        rkT = xp.ascontiguousarray(self.rk.T)
+        rkT = xp.ascontiguousarray(self._cols(xp, self.rk).T)  # (4u, u), columns (o, i, f, g)
         dh = gh.copy()
         dc = gfinal[0].copy()
         tmp = xp.empty_like(dh)
+        out = xp.empty_like(DZ)  # grads of the pre-activations (the factors stay for a second backward)
         mt = self.mt
         for s in range(T - 1, -1, -1):
             if gseq is not None:
@@ -343,23 +405,23 @@ class LSTM(_Recurrence):
                 dh_keep, dc_keep = xp.where(m, 0, dh), xp.where(m, 0, dc)
                 dh = xp.where(m, dh, 0)
                 dc = xp.where(m, dc, 0)
-            xp.multiply(dh, o_dtc[s], out=tmp)
+            xp.multiply(dh, OD[s], out=tmp)
             dc += tmp  # dc_new
-            dz = dz_all[s]
-            dz[:, :3] *= dc[:, None, :]
-            dz[:, 3] *= dh
-            xp.matmul(dz.reshape(N, 4 * u), rkT, out=dh)
-            dc *= f[s]
+            dz = out[s]
+            xp.multiply(DZ[s].reshape(N, 4, u)[:, 1:], dc[:, None, :], out=dz.reshape(N, 4, u)[:, 1:])  # i, f, g
+            xp.multiply(DZ[s][:, :u], dh, out=dz[:, :u])  # o
+            xp.matmul(dz, rkT, out=dh)
+            dc *= F[s]
             if mt is not None:
                 dh += dh_keep
                 dc += dc_keep
-        flat = dz_all.reshape(T * N, 4 * u)
+        flat = out.reshape(T * N, 4 * u)
         drec = {}
         if self.needs_input_grad[2]:
-            drec["rk"] = self.H[:T].reshape(T * N, u).T @ flat
+            drec["rk"] = self._uncols(xp, self.H[:T].reshape(T * N, u).T @ flat)
         if self.has_bias and self.needs_input_grad[3]:
-            drec["bias"] = flat.sum(axis=0)
-        return dz_all.reshape(T, N, 4 * u), drec, [dh, dc]
+            drec["bias"] = self._uncols(xp, flat.sum(axis=0))
+        return out, drec, [dh, dc]
 
 
 # ----------------------------------------------------------------------------- GRU
