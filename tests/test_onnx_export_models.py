@@ -17,6 +17,7 @@ import zoo  # noqa: E402
 from core.models import load_model  # noqa: E402
 
 from tests.test_onnx_export_recurrent import ATOL, _session, assert_onnx_matches, randomize  # noqa: E402
+from tests.test_zoo_text import minilm_mirror  # noqa: E402,F401  (the local-mirror fixture)
 
 
 @pytest.fixture
@@ -281,3 +282,54 @@ def test_pretrained_resnet20_on_real_cifar_images(tmp_path, monkeypatch):
     probs = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     assert (probs.argmax(axis=1) == labels).mean() >= 0.85  # a trained network, not noise
     assert "labels" in {p.key for p in proto.metadata_props}
+
+
+def test_real_minilm_weights_on_real_sentences(minilm_mirror, tmp_path):  # noqa: F811
+    """all-MiniLM-L6-v2's real weights (through the registry's local mirror): the exported encoder
+    gives the last hidden states of ``predict`` to 1e-4 on the reference sentences, and its
+    masked mean, L2-normalised, gives sentence-transformers' embeddings (the fixture) to 1e-4."""
+    import os
+
+    from tests.test_zoo_text import FIXDIR
+
+    enc = zoo.SentenceEncoder("minilm_l6")
+    sentences = json.load(open(os.path.join(FIXDIR, "embeddings.json"), encoding="utf-8"))["sentences"][:7]
+    batch = enc.tokenizer.pad([enc.tokenizer.encode(s, max_length=enc.max_length) for s in sentences])
+    names = [i.name for i in enc.model.inputs]
+    feeds = [np.asarray(batch[n], np.int64) for n in names]
+    _, _, sess = assert_onnx_matches(enc.model, feeds, tmp_path / "minilm.onnx", batches=(1, 3, len(sentences)))
+    h = sess.run(None, dict(zip([i.name for i in sess.get_inputs()], feeds)))[0]
+    m = feeds[names.index("attention_mask")][:, :, None].astype(np.float32)
+    emb = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    ref = np.load(os.path.join(FIXDIR, "embeddings.npz"))["embeddings"][:len(sentences)]
+    assert np.abs(emb - ref).max() < 1e-4
+
+
+def test_app_models_trained_on_real_data(tmp_path):
+    """An LSTM text classifier on 400 real SMS messages and the default forecaster on the airline
+    passengers, each trained by its app: onnxruntime equals ``predict`` on real inputs (messages
+    the model never saw, tokenized by the saved vocabulary; the held-out months as windows)."""
+    from apps.serving import load_handler
+    from tests.shared_data import require
+
+    sms = require("text/sms_spam_collection/SMSSpamCollection")
+    air = require("timeseries/jbrownlee/airline-passengers.csv")
+    lines = sms.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "sms.tsv").write_text("\n".join(lines[:400]) + "\n", encoding="utf-8")
+    _cli("text", "train", tmp_path / "sms.tsv", "--no-header", "--label-column", "0", "--text-column", "1",
+         "--model", "lstm", "--epochs", "1", "--embed-dim", "16", "--units", "16", "-o", tmp_path / "txt")
+    text = load_handler(tmp_path / "txt")
+    texts = [line.split("\t", 1)[1] for line in lines[400:410]]
+    ids = text.decode("texts", texts)
+    width = max(len(r) for r in ids)
+    ids = np.array([list(r) + [0] * (width - len(r)) for r in ids], np.int64)
+    assert (ids[:, 0] != 0).all() and (ids == 0).any()  # real words, rows of different lengths
+    assert_onnx_matches(text.model, [ids], tmp_path / "txt.onnx")
+
+    _cli("forecast", "train", air, "--target", "Passengers", "--lookback", "24", "--horizon", "12",
+         "--split", "108,24,12", "--epochs", "3", "--quiet", "--output", tmp_path / "fc")
+    fc = load_handler(tmp_path / "fc")
+    values = np.loadtxt(air, delimiter=",", skiprows=1, usecols=1, dtype=np.float64)
+    windows = np.concatenate(fc.decode("series", [values[:n].tolist() for n in range(120, 145, 4)]))
+    assert_onnx_matches(fc.model, [windows.astype(np.float32)], tmp_path / "fc.onnx")
