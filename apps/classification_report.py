@@ -52,8 +52,14 @@ def save_plots(out_dir, history=None, metrics=None):
         for ax, key in zip(axes, ("loss", "accuracy")):
             for k in (key, f"val_{key}"):
                 if k in history:
-                    ax.plot(range(1, len(history[k]) + 1), history[k], label=k)
+                    # markers: a one-epoch run is a single point, invisible as a line
+                    ax.plot(range(1, len(history[k]) + 1), history[k], marker="o", markersize=3, label=k)
             ax.set_xlabel("epoch")
+            n = max((len(history.get(k, ())) for k in (key, f"val_{key}")), default=0)
+            if 0 < n <= 20:
+                ax.set_xticks(range(1, n + 1))
+            else:
+                ax.xaxis.get_major_locator().set_params(integer=True)
             ax.set_title(key)
             ax.legend()
         fig.tight_layout()
@@ -62,15 +68,20 @@ def save_plots(out_dir, history=None, metrics=None):
         written.append(out_dir / "training_curves.png")
     if metrics:
         cm = np.asarray(metrics["confusion_matrix"])
-        fig, ax = plt.subplots(figsize=(1 + 0.5 * len(cm), 1 + 0.5 * len(cm)))
+        side = min(3 + 0.5 * len(cm), 20)
+        fig, ax = plt.subplots(figsize=(side, side))
         ax.imshow(cm, cmap="Blues")
+        if "accuracy" in metrics:
+            ax.set_title(f"accuracy {metrics['accuracy']:.4f}")
         ax.set_xticks(range(len(cm)), metrics["labels"], rotation=90)
         ax.set_yticks(range(len(cm)), metrics["labels"])
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         for i in range(len(cm)):
             for j in range(len(cm)):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7)
+                dark = cm[i, j] > cm.max() / 2  # white text on the dark cells
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
         fig.tight_layout()
         fig.savefig(out_dir / "confusion_matrix.png", dpi=100)
         plt.close(fig)
