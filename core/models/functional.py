@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import Tensor
-from ..layers.base import KerasTensor, _flatten, map_structure
+from ..autodiff import Tensor, is_grad_enabled
+from ..layers.base import KerasTensor, _flatten, current_training, map_structure
 from ..layers.core_layers import InputLayer
+from . import inference_fusion
 from .model import Model
 
 
@@ -155,18 +156,51 @@ class Functional(Model):
                     t._keras_mask = mask_
             _check_shape(self.name, kt, t)
             values[id(kt)] = t
+        plan = self._inference_plan() if not (training or current_training()) and not is_grad_enabled() else {}
+        done = set()  # nodes computed by a fused chain
         for node in self._nodes:
+            if id(node) in done:
+                continue
+            fused = plan.get(id(node))
+            if fused is not None and fused[0] == "conv":
+                x = values[id(node.input_tensors[0])]
+                if getattr(x, "_keras_mask", None) is None:
+                    chain = fused[1]
+                    values[id(chain[-1].output_tensors[0])] = inference_fusion.run_conv_chain(chain, x)
+                    for n in chain:
+                        done.add(id(n))
+                        self._release_inputs(n, values, uses)
+                    continue
             args = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.args)
             kwargs = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.kwargs)
             out = node.layer(*args, **kwargs)
             flat_out = _flatten(out) if isinstance(out, (list, tuple)) else [out]
+            if fused is not None and fused[0] == "add_relu" and getattr(out, "_keras_mask", None) is None:
+                relu = fused[1][1]
+                values[id(relu.output_tensors[0])] = inference_fusion.relu_in_place(out)
+                done.add(id(relu))
+                self._release_inputs(node, values, uses)
+                self._release_inputs(relu, values, uses)
+                continue
             for kt, o in zip(node.output_tensors, flat_out):
                 values[id(kt)] = o
-            for t in node.input_tensors:
-                uses[id(t)] -= 1
-                if uses[id(t)] == 0:
-                    values.pop(id(t), None)
+            self._release_inputs(node, values, uses)
         return map_structure(lambda t: values[id(t)], self._outputs_struct)
+
+    @staticmethod
+    def _release_inputs(node, values, uses):
+        """Count the node's use of its inputs; drop each value once nothing else needs it."""
+        for t in node.input_tensors:
+            uses[id(t)] -= 1
+            if uses[id(t)] == 0:
+                values.pop(id(t), None)
+
+    def _inference_plan(self) -> dict:
+        """The chains fused at inference (``inference_fusion``), found once per model."""
+        plan = self.__dict__.get("_fusion_plan")
+        if plan is None:
+            plan = self._fusion_plan = inference_fusion.build_plan(self)
+        return plan
 
     def get_config(self):
         from .serialization import functional_config
