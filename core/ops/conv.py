@@ -23,6 +23,7 @@ import operator
 from ..autodiff import Function
 from ..backend import get_xp
 from ._util import OpError, tensors
+from . import winograd
 from .activations import add_bias_, relu_into
 
 # ----------------------------------------------------------------------------- helpers
@@ -133,13 +134,13 @@ def _col2im(xp, padded_shape, dtype, kernel_hw, strides, dilation, out_hw, tap_g
 _TAP_COPY_MAX_C = 1
 
 # The im2col matrix is built and multiplied a block of about _BLOCK_BYTES at a time, in one
-# reused buffer, so that the GEMM reads its left operand from cache and nothing of size
-# (N*Ho*Wo, kh*kw*C) is ever allocated (or kept for backward: the kernel gradient rebuilds the
-# blocks from the saved padded input). Measured (float32, one thread), ResNet-20's 3x3 conv on
-# (128, 32, 32, 16): forward 20.9 -> 11.4 ms, kernel gradient 22.0 -> 12.2 ms; the 64-channel
-# conv of the MNIST CNN (64, 13, 13, 32): 4.3 -> 3.5 ms and 4.7 -> 3.7 ms. Sizes from 256 KiB
-# to 2 MiB measure the same; 1 MiB keeps the block in a 2 MiB L2.
-_BLOCK_BYTES = 1 << 20
+# reused buffer, so that nothing of size (N*Ho*Wo, kh*kw*C) is ever allocated (or kept for
+# backward: the kernel gradient rebuilds the blocks from the saved padded input). Measured with
+# 2 BLAS threads (float32, forward, ms, blocks of 1 / 8 / 32 MiB): ResNet-20's (128, 32, 32, 16)
+# 15.1 / 10.8 / 15.6, (128, 8, 8, 64) 4.8 / 3.9 / 6.2; the MNIST CNN's (64, 13, 13, 32) 3.6 /
+# 3.1 / 3.3; ResNet50's (16, 56, 56, 64) 34.2 / 23.1 / 30.8; VGG16's (8, 112, 112, 128) 204 / 182 /
+# 210. Smaller blocks make GEMMs too short for two threads, larger ones fall out of cache.
+_BLOCK_BYTES = 8 << 20
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
 # (gradient + tap result) rows
 _DX_BLOCK_BYTES = 2 << 20
@@ -237,8 +238,17 @@ def _dx_transposed(xp, dy4, k, pads, H, W):
     (pt, pb), (pl, pr) = pads
     q = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
     dyp = _pad(xp, dy4, q)
-    kf = xp.ascontiguousarray(k[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * Cout, C)
-    return _conv_gemm(xp, dyp, kf, kh, kw, 1, 1, 1, 1, H, W)
+    kf = xp.ascontiguousarray(k[::-1, ::-1].transpose(0, 1, 3, 2))
+    return _conv(xp, dyp, kf, kh, kw, 1, 1, 1, 1, H, W)
+
+
+def _conv(xp, xpad, k, kh, kw, sh, sw, dh, dw, Ho, Wo):
+    """The valid convolution of the padded input with the (kh, kw, C, Cout) kernel of a G=1 conv:
+    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), else blocked im2col + GEMM."""
+    C, Cout = k.shape[2], k.shape[3]
+    if kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout):
+        return winograd.conv3x3(xp, xpad, k, Ho, Wo)
+    return _conv_gemm(xp, xpad, k.reshape(kh * kw * C, Cout), kh, kw, sh, sw, dh, dw, Ho, Wo)
 
 
 def _use_transposed_dx(pads, kh, kw, strides, dilation, H, W, Ho, Wo):
@@ -363,7 +373,7 @@ class Conv2D(Function):
                 y = cols @ k2
             else:
                 cols = None
-                y = _conv_gemm(xp, xpad, k2, kh, kw, sh, sw, dh, dw, Ho, Wo).reshape(M, Cout)
+                y = _conv(xp, xpad, k, kh, kw, sh, sw, dh, dw, Ho, Wo).reshape(M, Cout)
                 if need_k:
                     self.xsave = xpad
         else:
