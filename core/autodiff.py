@@ -375,7 +375,10 @@ class Function:
         else:
             record = False
         self.needs_input_grad = flags if record else (False,) * len(tensors)
-        ys = self.forward(*[t.data for t in tensors])
+        arrays = [t.data for t in tensors]
+        if backend._cupy is not None:
+            backend.check_same_device(type(self).__name__, arrays)
+        ys = self.forward(*arrays)
         single = not isinstance(ys, tuple)
         if single:
             ys = (ys,)

@@ -102,6 +102,24 @@ def to_device(array, device):
         return _cupy.asarray(array)
 
 
+class DeviceMismatchError(RuntimeError):
+    """An op received arrays that live on different devices."""
+
+
+def check_same_device(name, arrays) -> None:
+    """Raise DeviceMismatchError naming both devices when ``arrays`` are not all on one device.
+    Free when CuPy is not installed (every array is then a NumPy array)."""
+    if _cupy is None or len(arrays) < 2:
+        return
+    first = device_of(arrays[0])
+    for i, a in enumerate(arrays[1:], start=1):
+        dev = device_of(a)
+        if dev != first:
+            raise DeviceMismatchError(
+                f"{name}: inputs on different devices: argument 0 is on {first}, argument {i} on {dev}; "
+                f"move them to one device first (tensor.to({str(first)!r}) or model.to({str(first)!r}))")
+
+
 def to_numpy(array):
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return _cupy.asnumpy(array)

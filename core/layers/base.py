@@ -282,6 +282,18 @@ class Layer:
             out.extend(layer.non_trainable_weights)
         return _unique(out)
 
+    def to(self, device):
+        """Move every weight of this layer and its sublayers (trainable or not: batch-norm
+        statistics too) to ``device`` ('cpu', 'gpu', 'gpu:N'), in place; returns the layer.
+        The device is checked first (a missing CuPy or GPU is an error and nothing moves)."""
+        dev = backend.get_device(device)
+        for w in self.weights:
+            if backend.device_of(w.data) != dev:
+                w.data = backend.to_device(w.data, dev)
+                if w.grad is not None:
+                    w.grad = backend.to_device(w.grad, dev)
+        return self
+
     @property
     def weights(self) -> list:
         out = list(self._trainable_params) + list(self._non_trainable_params)

@@ -58,6 +58,16 @@ class Model(TrainingMixin, Layer):
             layer.trainable = True
 
     # ------------------------------------------------------------------ saving
+    def to(self, device):
+        """Move the weights and, once built, the optimizer's state to ``device``; returns the
+        model. Batches given to fit/evaluate/predict move to the weights' device step by step,
+        and predict returns NumPy arrays."""
+        super().to(device)
+        opt = getattr(self, "optimizer", None)
+        if opt is not None and getattr(opt, "built", False):
+            opt.to(device)
+        return self
+
     def export(self, filepath, format="onnx", **kwargs):
         """Export for deployment. ``format="onnx"`` writes an ONNX file with a dynamic batch
         dimension (options of ``core.export.export_onnx``: ``opset``, ``fold_batchnorm``,

@@ -197,8 +197,27 @@ class TrainingMixin:
         self._train_batch(x, y, sample_weight)
         return self._logs()
 
+    def _on_model_device(self, *data):
+        """``data`` (arrays, Tensors, lists/dicts of them, None) on the device of the model's
+        weights, so that a model moved with ``to("gpu")`` takes host batches. Nothing to do
+        without CuPy (everything is then on the CPU)."""
+        if backend._cupy is None:
+            return data
+        weights = self.weights
+        dev = backend.device_of(weights[0].data) if weights else backend.config.device
+
+        def move(a):
+            if isinstance(a, Tensor):
+                return a if a.device == dev else a.to(dev)
+            if backend.is_array(a) or isinstance(a, np.ndarray):
+                return backend.to_device(a, dev)
+            return a
+
+        return tuple(data_adapter._map(move, d) if d is not None else None for d in data)
+
     def _train_batch(self, x, y, sample_weight=None):
         """``train_step`` without building the logs (``fit`` skips them when no callback reads them)."""
+        x, y, sample_weight = self._on_model_device(x, y, sample_weight)
         params = self.trainable_weights
         for p in params:
             p.grad = None
@@ -224,6 +243,7 @@ class TrainingMixin:
                 self._update_metrics(y, y_pred, sample_weight)
 
     def test_step(self, x, y, sample_weight=None):
+        x, y, sample_weight = self._on_model_device(x, y, sample_weight)
         with no_grad():
             y_pred = self(x, training=False)
             loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
@@ -236,6 +256,7 @@ class TrainingMixin:
         return self._logs()
 
     def predict_step(self, x):
+        (x,) = self._on_model_device(x)
         with no_grad():
             out = self(x, training=False)
         return out
