@@ -1,0 +1,83 @@
+"""Where the MLP training step (workload a32: 784-64-64-10, Adam, batch 32) spends its time.
+
+    python benchmarks/profile_mlp_step.py             # the split: BLAS against everything else
+    python benchmarks/profile_mlp_step.py --cprofile  # cProfile's top functions (the non-BLAS part)
+
+The split times the real training step (``fit``, 2 threads, as the benchmark), then replays
+exactly the GEMMs one step runs (3 forward products, 5 backward: the first layer needs no input
+gradient) with the same shapes and threads; their ratio is the share of BLAS. The rest is the
+engine's Python (graph building, backward bookkeeping, the optimizer, the training loop) and
+NumPy's single-threaded elementwise work (bias, ReLU, softmax cross-entropy, Adam's update).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "workloads"))
+import common  # noqa: E402
+
+common.pin_threads(2)
+sys.path.insert(0, os.path.dirname(HERE))
+
+STEPS = 1875  # one epoch of 60,000 at batch 32
+
+
+def train_step_seconds(epochs):
+    from core import layers as L
+    from core import models, optimizers
+    from core.utils import set_random_seed
+
+    set_random_seed(0)
+    d = common.data(common.spec("a32"))
+    m = models.Sequential([L.Input((784,)), L.Dense(64, activation="relu"), L.Dense(64, activation="relu"),
+                           L.Dense(10, activation="softmax")])
+    m.compile(optimizer=optimizers.Adam(), loss="categorical_crossentropy")
+    m.fit(d["x"][:3200], d["y"][:3200], batch_size=32, epochs=1, verbose=0)
+    t = time.perf_counter()
+    m.fit(d["x"], d["y"], batch_size=32, epochs=epochs, verbose=0)
+    return (time.perf_counter() - t) / (epochs * STEPS)
+
+
+def gemm_step_seconds(repeats):
+    """The eight GEMMs of one step, replayed ``repeats`` times (fresh outputs, as the engine)."""
+    import numpy as np
+
+    r = np.random.default_rng(0)
+    f = np.float32
+    x, w1, w2, w3 = (r.random(s, dtype=f) for s in ((32, 784), (784, 64), (64, 64), (64, 10)))
+    h1, h2, g3, g2, g1 = (r.random(s, dtype=f) for s in ((32, 64), (32, 64), (32, 10), (32, 64), (32, 64)))
+    t = time.perf_counter()
+    for _ in range(repeats):
+        x @ w1, h1 @ w2, h2 @ w3                       # forward
+        g3 @ w3.T, h2.T @ g3, g2 @ w2.T, h1.T @ g2      # backward, layers 3 and 2
+        x.T @ g1                                       # layer 1: kernel gradient only
+    return (time.perf_counter() - t) / repeats
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--cprofile", action="store_true", help="train under cProfile and print the top functions")
+    args = ap.parse_args()
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.runcall(train_step_seconds, args.epochs)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
+        return
+    step = train_step_seconds(args.epochs)
+    blas = min(gemm_step_seconds(args.epochs * STEPS) for _ in range(3))
+    print(f"training step (fit, batch 32): {step * 1e6:.0f} us")
+    print(f"  its 8 GEMMs replayed alone:  {blas * 1e6:.0f} us = {100 * blas / step:.0f}% of the step")
+    print(f"  everything else:             {(step - blas) * 1e6:.0f} us = {100 * (1 - blas / step):.0f}% "
+          "(Python bookkeeping and NumPy elementwise work; --cprofile shows which)")
+
+
+if __name__ == "__main__":
+    main()
