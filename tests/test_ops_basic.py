@@ -220,6 +220,29 @@ def test_exact_gelu_matches_erf():
     np.testing.assert_allclose(ops.gelu(Tensor(x), approximate=False).data, ref, rtol=1e-12, atol=1e-15)
 
 
+def test_exact_gelu_float32_chunked_equals_whole_array(monkeypatch):
+    """The float32 NumPy path runs its elementwise chain chunk by chunk (chunks made tiny here):
+    forward and gradient equal the whole-array formulas bit for bit, and erf to 5e-7."""
+    import math
+
+    from core.ops import activations as A
+
+    monkeypatch.setattr(A, "_CHUNK", 37)
+    x = (rng.standard_normal((9, 31)) * 3).astype(np.float32)
+    x[0, :4] = [0.0, -9.0, 9.0, 40.0]
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    t = Tensor(x, requires_grad=True)
+    y = ops.gelu(t, approximate=False)
+    (y * Tensor(gy)).sum().backward()
+    cdf = A._normal_cdf(np, x)
+    np.testing.assert_array_equal(y.data, x * cdf)
+    f = np.float32
+    pdf = np.exp(f(-0.5) * x * x) * f(1 / math.sqrt(2 * math.pi))
+    np.testing.assert_array_equal(t.grad, gy * (cdf + x * pdf))
+    ref = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(np.float64).ravel()])
+    np.testing.assert_allclose(y.data.ravel(), ref, rtol=1e-6, atol=5e-7 * 9)
+
+
 # ----------------------------------------------------------------------------- NEP 50 / float32
 def test_float32_is_never_upcast_by_scalars():
     x = Tensor(np.ones(3, np.float32), requires_grad=True)
