@@ -81,3 +81,11 @@ def test_smoke_run_ours_table_and_json(tmp_path):
     again = rb.table_from_json(str(out))  # the table is rebuilt from the JSON alone
     assert next(ln for ln in again.splitlines() if ln.startswith("a128 ")) == \
         next(ln for ln in lines if ln.startswith("a128 "))
+
+
+def test_model_flops_counts_the_cnn_by_hand():
+    """benchmarks/model_flops.py: 2 x multiply-adds of each conv and dense layer of the CNN (b)."""
+    import model_flops
+
+    by_hand = 2 * (26 * 26 * 32 * 9 * 1 + 11 * 11 * 64 * 9 * 32 + 1600 * 10)
+    assert model_flops.forward_flops(model_flops._model("cnn"), (28, 28, 1)) == by_hand
