@@ -75,3 +75,23 @@ def test_embedding_errors():
         embedding(np.array([1]), np.zeros(5))
     with pytest.raises(OpError, match="embedding: expected floating inputs"):
         embedding(np.array([1]), np.zeros((5, 3), np.int64))
+
+
+@pytest.mark.parametrize("rounds", [1, 3, 8])
+def test_table_gradient_with_heavily_repeated_indices(monkeypatch, rounds):
+    """Indices repeated far more often than the rounds of scatter_rows (a padding id) go through
+    its per-run sums: the gradient equals np.add.at's."""
+    import importlib
+
+    E = importlib.import_module("core.ops.embedding")
+    monkeypatch.setattr(E, "_ROUNDS", rounds)
+    r = np.random.default_rng(5)
+    idx = np.concatenate([np.zeros(50, np.int64), r.integers(0, 7, 40), [6, 6, 3]])
+    r.shuffle(idx)
+    g = r.standard_normal((idx.size, 4))
+    ref = np.zeros((9, 4))
+    np.add.at(ref, idx, g)
+    np.testing.assert_allclose(E.scatter_rows(np, idx, g, 9), ref, rtol=1e-12, atol=1e-12)
+    table = Tensor(r.standard_normal((9, 4)), requires_grad=True)
+    (embedding(idx.reshape(3, -1), table) * Tensor(g.reshape(3, -1, 4))).sum().backward()
+    np.testing.assert_allclose(table.grad, ref, rtol=1e-12, atol=1e-12)
