@@ -67,6 +67,64 @@ def test_gradients_with_dropout():
     check_gradients(fn, [rand(1, 2, 3, 4), rand(1, 2, 5, 4), rand(1, 2, 5, 3)])
 
 
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Attention weights of a single batch item already exceed the chunk budget: every batch
+    item is its own chunk (the NumPy chunked path)."""
+    import importlib
+
+    A = importlib.import_module("core.ops.attention")
+    monkeypatch.setattr(A, "_CHUNK_BYTES", 1)
+    chunked = []
+    real = A.SDPA._forward_chunked
+
+    def spy(self, *args):
+        chunked.append(len(self.chunks))
+        return real(self, *args)
+
+    monkeypatch.setattr(A.SDPA, "_forward_chunked", spy)
+    return chunked
+
+
+@pytest.mark.parametrize("kw", [
+    {},
+    {"key_padding_mask": np.array([[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], bool)},
+    {"attn_mask": rng.random((3, 5)) > 0.3, "return_weights": True},
+    {"attn_mask": rng.random((3, 2, 3, 5)) > 0.3, "causal": True},
+], ids=["plain", "key_padding", "attn_mask+weights", "per-item mask+causal"])
+def test_gradients_chunked(tiny_chunks, kw):
+    check_gradients(lambda q, k, v: sdpa(q, k, v, **kw), [rand(3, 2, 3, 4), rand(3, 2, 5, 4), rand(3, 2, 5, 3)])
+    assert tiny_chunks and all(n == 3 for n in tiny_chunks)
+
+
+def test_gradients_chunked_with_dropout(tiny_chunks):
+    def fn(q, k, v):
+        zrandom.set_seed(7)
+        return sdpa(q, k, v, dropout_rate=0.4, training=True, return_weights=True)
+
+    check_gradients(fn, [rand(2, 2, 3, 4), rand(2, 2, 5, 4), rand(2, 2, 5, 3)])
+    assert tiny_chunks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chunked_equals_whole_bit_for_bit(monkeypatch, dtype):
+    import importlib
+
+    A = importlib.import_module("core.ops.attention")
+    q, k, v = (rand(4, 3, 6, 5).astype(dtype) for _ in range(3))
+    kpm = rng.random((4, 6)) > 0.3
+    g = rand(4, 3, 6, 5).astype(dtype)
+    results = []
+    for budget in (1 << 40, 1):
+        monkeypatch.setattr(A, "_CHUNK_BYTES", budget)
+        ts = [Tensor(a, requires_grad=True) for a in (q, k, v)]
+        y, w = sdpa(*ts, key_padding_mask=kpm, return_weights=True)
+        (y * Tensor(g)).sum().backward()
+        results.append([y.numpy(), w.numpy()] + [t.grad for t in ts])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 # ----------------------------------------------------------------------------- fixtures
 
 
