@@ -507,6 +507,7 @@ def _gpu_usable():
         return False
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not _gpu_usable(), reason="needs CuPy and a GPU")
 @pytest.mark.parametrize("make", ALL, ids=[f"opt{i}" for i in range(len(ALL))])
 def test_cupy_matches_numpy(make):
