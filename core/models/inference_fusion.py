@@ -53,6 +53,7 @@ def _bn_foldable(layer, ndim) -> bool:
 def build_plan(model) -> dict:
     """``{id(first node): (kind, nodes)}`` for the fusable chains of a Functional model, with
     kind ``"conv"`` (nodes: conv, optional BN, optional ReLU) or ``"add_relu"`` (add, ReLU)."""
+    from .. import ops
     from ..layers.convolutional import Conv2D
     from ..layers.merging import Add
 
@@ -77,9 +78,7 @@ def build_plan(model) -> dict:
     for node in model._nodes:
         layer = node.layer
         if type(layer) is Conv2D and layer.activity_regularizer is None and _only_input(node) is not None:
-            from .. import ops
-
-            if layer.activation is not ops.linear:
+            if layer.activation is not ops.linear:  # an activation before the BN: nothing to fold
                 continue
             chain = [node]
             nxt = sole_consumer(node)
