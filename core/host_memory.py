@@ -13,6 +13,14 @@ keep freed memory instead of trimming it (``M_TRIM_THRESHOLD``), as PyTorch's ca
 does on a GPU: the process keeps the memory of its peak (resident memory does not shrink after
 the largest batch). It runs once when ``core`` is imported; set ``ZOO_MALLOC_TUNING=0`` in the
 environment to leave the allocator as it is. Elsewhere (macOS, Windows, musl) it does nothing.
+
+BLAS threads: after each call OpenBLAS's worker threads spin for 2**28 cycles (about 0.1 s)
+before sleeping, so they spin through the engine's single-threaded NumPy work between two GEMMs;
+on this kind of machine (2 vCPUs) that intermittently halved the main thread's speed: of 190
+ResNet-20 training steps, 70 took 1.4 s instead of 0.52 s; with ``OPENBLAS_THREAD_TIMEOUT=20``
+(2**20 cycles, about 0.3 ms: still enough to chain the GEMMs of a layer) 4 did. OpenBLAS reads the
+variable when NumPy loads it, so ``import core`` sets it (unless it is set) only when NumPy is not
+imported yet: import ``core``/``zoo`` first, or export the variable. The ``zoo`` command does.
 """
 from __future__ import annotations
 

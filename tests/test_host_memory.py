@@ -37,3 +37,21 @@ def test_idempotent():
 
     first = host_memory.tune_malloc()
     assert host_memory.tune_malloc() is first
+
+
+def test_openblas_thread_timeout_set_before_numpy_loads_unless_given():
+    import os
+
+    code = "import core, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "20"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**env, "OPENBLAS_THREAD_TIMEOUT": "8"}, check=True)
+    assert out.stdout.strip() == "8"  # the user's value wins
+    late = "import numpy, core, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    out = subprocess.run([sys.executable, "-c", late], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "None"  # NumPy already loaded OpenBLAS: setting it would mean nothing
+    out = subprocess.run([sys.executable, "-c", "import apps, os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"],
+                         capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "20"

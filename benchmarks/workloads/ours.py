@@ -22,6 +22,7 @@ _ROOT = os.path.dirname(os.path.dirname(_HERE))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+import core  # noqa: E402,F401  (first, as zoo's own programs do: it configures OpenBLAS before NumPy loads it)
 import numpy as np  # noqa: E402
 
 Unavailable = common.Unavailable
