@@ -46,7 +46,7 @@ def _data_options(f):
 
 def _progress(total, label):
     """A progress bar on stderr for long passes (a callable taking the number of items done)."""
-    bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"), show_eta=True)
+    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
     bar.__enter__()
 
     def step(n):
