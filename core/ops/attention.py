@@ -79,13 +79,17 @@ class SDPA(Function):
             wd = w * self.drop_mask
             wd *= t(1.0 / self.keep_prob)
         y = wd @ v
+        self.shapes = (q.shape, k.shape, v.shape)
+        return self._finish(q, k, v, w, wd, y)
+
+    def _finish(self, q, k, v, w, wd, y):
+        """Keep what backward needs; the output, with the weights when asked for."""
         if any(self.needs_input_grad):
             self.q = q if self.needs_input_grad[1] else None
             self.k = k if self.needs_input_grad[0] else None
             self.v = v if (self.needs_input_grad[0] or self.needs_input_grad[1]) else None
             self.w = w
             self.wd = wd if self.needs_input_grad[2] else None
-            self.shapes = (q.shape, k.shape, v.shape)
         if self.return_weights:
             return y, (w.copy() if any(self.needs_input_grad) else w)
         return y
@@ -115,15 +119,7 @@ class SDPA(Function):
                 xp.multiply(s, self._part(self.drop_mask, b0, b1), out=sd)
                 sd *= t(1.0 / self.keep_prob)
             xp.matmul(sd, v[b0:b1], out=y[b0:b1])
-        if any(self.needs_input_grad):
-            self.q = q if self.needs_input_grad[1] else None
-            self.k = k if self.needs_input_grad[0] else None
-            self.v = v if (self.needs_input_grad[0] or self.needs_input_grad[1]) else None
-            self.w = w
-            self.wd = wd if self.needs_input_grad[2] else None
-        if self.return_weights:
-            return y, (w.copy() if any(self.needs_input_grad) else w)
-        return y
+        return self._finish(q, k, v, w, wd, y)
 
     def _backward_chunked(self, xp, gy, gw, t, scale):
         need = self.needs_input_grad
