@@ -22,6 +22,7 @@ import common  # noqa: E402
 
 common.pin_threads(2)
 sys.path.insert(0, os.path.dirname(HERE))
+import core  # noqa: E402,F401  (before NumPy, as the benchmark's workloads: it configures OpenBLAS's threads)
 
 STEPS = 1875  # one epoch of 60,000 at batch 32
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..autodiff import Function, Tensor
 from ..backend import get_xp
 from ._util import OpError, sum_to, tensors
+from .activations import add_bias_, colsum, relu_into
 
 
 class MatMul2D(Function):
@@ -91,17 +92,17 @@ class Dense(Function):
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])
         y = x2 @ w
+        xp = get_xp(y)
         if b is not None:
-            y += b
+            add_bias_(xp, y, b)
         need = self.needs_input_grad
         record = True in need
         if self.relu:
-            xp = get_xp(y)
-            xp.maximum(y, y.dtype.type(0), out=y)
+            relu_into(xp, y, y)
             self.mask = (y > 0) if record else None
         elif self.act is not None:
             act = self.act
-            act.xp = get_xp(y)
+            act.xp = xp
             act.needs_input_grad = (record,)
             y = act.compute(y)
             if not record:
@@ -122,7 +123,7 @@ class Dense(Function):
         gx = (g @ self.w.T).reshape(self.lead + (self.w.shape[0],)) if need[0] else None
         gw = self.x2.T @ g if need[1] else None
         if self.has_b:
-            return gx, gw, (g.sum(axis=0) if need[2] else None)
+            return gx, gw, (colsum(get_xp(g), g) if need[2] else None)
         return gx, gw
 
 
