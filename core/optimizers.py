@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from . import backend
+from . import parallel
 from . import schedules
 from .backend import get_xp
 from .schedules import LearningRateSchedule
@@ -47,6 +48,24 @@ def _kcast(t, x):
     float32 tensor first, so a float64 parameter sees the float32-rounded constant (no-op for
     float32 parameters)."""
     return t(np.float32(x))
+
+
+# A large fused update runs on the intra-op threads (core.parallel), each thread a contiguous
+# range of the flat buffers: the same operations on every element.
+
+
+def _subtract_in_place(p, step):
+    p -= step
+
+
+def _flat_parts(xp, fn, *arrays):
+    """``fn(*arrays)`` on same-size contiguous arrays (None allowed), as 1-d ranges shared out
+    among the intra-op threads when large (on NumPy)."""
+    n = arrays[0].size
+    if xp is not np or n < parallel.MIN_ELEMENTS or not all(a is None or a.flags.c_contiguous for a in arrays):
+        return fn(*arrays)
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    parallel.for_ranges(lambda i0, i1: fn(*[None if a is None else a[i0:i1] for a in flat]), n, n)
 
 
 def _host_sqrt(x):
@@ -692,8 +711,9 @@ class Adam(Optimizer):
         beta_2_power = _kcast(t, self.beta_2) ** local_step
         alpha = lr * _host_sqrt(1 - beta_2_power) / (1 - beta_1_power)
         c1, c2, eps = t(1 - self.beta_1), t(1 - self.beta_2), t(self.epsilon)
-        for g, slots, tmp, tmp2, steps in self._segments(plan, grads):
-            m, v = slots["momentum"], slots["velocity"]
+        amsgrad = self.amsgrad
+
+        def update(g, m, v, v_hat, tmp, tmp2):
             xp.subtract(g, m, out=tmp)  # m += (g - m) * (1 - beta_1)
             tmp *= c1
             m += tmp
@@ -701,16 +721,18 @@ class Adam(Optimizer):
             tmp -= v
             tmp *= c2
             v += tmp
-            if self.amsgrad:
-                v_hat = slots["velocity_hat"]
+            if amsgrad:
                 xp.maximum(v_hat, v, out=v_hat)
                 v = v_hat
             xp.sqrt(v, out=tmp2)  # p -= (m * alpha) / (sqrt(v) + epsilon)
             tmp2 += eps
             xp.multiply(m, alpha, out=tmp)
             tmp /= tmp2
+
+        for g, slots, tmp, tmp2, steps in self._segments(plan, grads):
+            _flat_parts(xp, update, g, slots["momentum"], slots["velocity"], slots.get("velocity_hat"), tmp, tmp2)
             for i, step in steps:
-                params[i].data -= step
+                _flat_parts(xp, _subtract_in_place, params[i].data, step)
 
     def update_step(self, gradient, variable, learning_rate):
         xp = get_xp(variable.data)

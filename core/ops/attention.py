@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .. import parallel
 from ..autodiff import Function, Tensor
 from ..backend import get_xp
 from ._util import OpError, broadcast_shape, sum_to, tensors
@@ -97,13 +98,15 @@ class SDPA(Function):
     def _forward_chunked(self, xp, q, k, v, t, scale):
         """The forward of ``forward``, a batch chunk at a time: each chunk's logits are made,
         soft-maxed and multiplied by v while they are in cache (the same operations per
-        element, so the same values as the whole-array path)."""
+        element, so the same values as the whole-array path). The chunks run on the intra-op
+        threads (``core.parallel``), each thread a contiguous run of them."""
         self.shapes = (q.shape, k.shape, v.shape)
         lead, T, S = q.shape[:-2], q.shape[-2], k.shape[-2]
         w = xp.empty(lead + (T, S), q.dtype)
         wd = w if self.drop_mask is None else xp.empty_like(w)
         y = xp.empty(lead + (T, v.shape[-1]), q.dtype)
-        for b0, b1 in self.chunks:
+
+        def chunk(b0, b1):
             s = w[b0:b1]
             xp.matmul(q[b0:b1], _ct(xp, k[b0:b1]), out=s)
             s *= scale
@@ -119,14 +122,27 @@ class SDPA(Function):
                 xp.multiply(s, self._part(self.drop_mask, b0, b1), out=sd)
                 sd *= t(1.0 / self.keep_prob)
             xp.matmul(sd, v[b0:b1], out=y[b0:b1])
+
+        self._run_chunks(chunk)
         return self._finish(q, k, v, w, wd, y)
+
+    def _run_chunks(self, chunk):
+        """``chunk(b0, b1)`` for every planned chunk, the chunks shared out among the threads."""
+        chunks = self.chunks
+
+        def run_span(c0, c1):
+            for b0, b1 in chunks[c0:c1]:
+                chunk(b0, b1)
+
+        parallel.run(run_span, parallel.split(len(chunks), parallel.parts_for(len(chunks))), gemm=True)
 
     def _backward_chunked(self, xp, gy, gw, t, scale):
         need = self.needs_input_grad
         gq = xp.empty(self.shapes[0], gy.dtype) if need[0] else None
         gk = xp.empty(self.shapes[1], gy.dtype) if need[1] else None
         gv = xp.empty(self.shapes[2], gy.dtype) if need[2] else None
-        for b0, b1 in self.chunks:
+
+        def chunk(b0, b1):
             g = gy[b0:b1]
             if need[2]:
                 xp.matmul(xp.swapaxes(self.wd[b0:b1], -1, -2), g, out=gv[b0:b1])
@@ -148,6 +164,8 @@ class SDPA(Function):
                     xp.matmul(dw, self.k[b0:b1], out=gq[b0:b1])
                 if need[1]:
                     xp.matmul(xp.swapaxes(dw, -1, -2), self.q[b0:b1], out=gk[b0:b1])
+
+        self._run_chunks(chunk)
         return gq, gk, gv
 
     def backward(self, gy, gw=None):

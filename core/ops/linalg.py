@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..autodiff import Function, Tensor
 from ..backend import get_xp
 from ._util import OpError, sum_to, tensors
-from .activations import add_bias_, colsum, relu_into
+from .activations import add_bias_, colsum, mask_grad, relu_into
 
 
 class MatMul2D(Function):
@@ -116,7 +116,7 @@ class Dense(Function):
     def backward(self, gy):
         g = gy.reshape(-1, gy.shape[-1])
         if self.relu:
-            g = g * self.mask
+            g = mask_grad(get_xp(g), g, self.mask)
         elif self.act is not None:
             g = self.act.backward(g)
         need = self.needs_input_grad

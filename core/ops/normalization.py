@@ -13,7 +13,7 @@ import math
 from ..autodiff import Function, Tensor
 from ..backend import get_xp, to_device, device_of
 from ._util import OpError, normalize_axis, tensors
-from .activations import channel_op
+from .activations import channel_op, ewise
 
 
 def _csum(xp, a, axes, bshape):
@@ -75,7 +75,7 @@ class BatchNormTrain(Function):
         n = max(x.size // c, 1)
         mean = _csum(xp, x, self.axes, self.bshape).reshape(c) * t(1.0 / n)
         xc = channel_op(xp, xp.subtract, x, mean)
-        sq = xc * xc
+        sq = ewise(xp, xp.multiply, xc, xc, xp.empty_like(xc))
         var = _csum(xp, sq, self.axes, self.bshape).reshape(c) * t(1.0 / n)
         del sq
         inv = t(1) / xp.sqrt(var + t(self.epsilon))
@@ -93,14 +93,16 @@ class BatchNormTrain(Function):
         c = gy.shape[-1]
         xc, inv, n = self.xc, self.inv, self.n
         dbeta = _csum(xp, gy, self.axes, self.bshape).reshape(c)
-        dgamma = _csum(xp, gy * xc, self.axes, self.bshape).reshape(c) * inv  # sum(gy * xhat)
+        gx = ewise(xp, xp.multiply, gy, xc, xp.empty_like(xc)) if gy.flags.c_contiguous else gy * xc
+        dgamma = _csum(xp, gx, self.axes, self.bshape).reshape(c) * inv  # sum(gy * xhat)
+        del gx
         grads = []
         if self.needs_input_grad[0]:
             # dx = scale * (gy - dbeta / n - xhat * dgamma / n), xhat = xc * inv, scale = gamma * inv
             scale = inv if self.gamma is None else self.gamma * inv
             dx = channel_op(xp, xp.multiply, gy, scale)
             tmp = channel_op(xp, xp.multiply, xc, -(scale * inv * dgamma * t(1.0 / n)))
-            dx += tmp
+            ewise(xp, xp.add, dx, tmp, dx)
             del tmp
             channel_op(xp, xp.add, dx, -(scale * dbeta * t(1.0 / n)), out=dx)
             grads.append(dx)

@@ -10,6 +10,9 @@ the first arg-max of its window.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
 from ._util import OpError, tensors
@@ -27,21 +30,29 @@ def _window_counts(xp, n, k, s, pad_before, out, dtype):
 def _max_pool_2x2(xp, xpad, Ho, Wo, need):
     """2x2 max pooling with stride 2 over the top-left (2 Ho, 2 Wo) of ``xpad``: three maxima of
     strided views, and (when ``need``) the first arg-max of each window in row-major order as a
-    uint8 code 0..3 from three comparisons and a few byte operations."""
+    uint8 code 0..3 from three comparisons and a few byte operations. Large batches run a range
+    of images per intra-op thread (core.parallel)."""
     N, C = xpad.shape[0], xpad.shape[3]
+    y = xp.empty((N, Ho, Wo, C), xpad.dtype)
+    arg = xp.empty((N, Ho, Wo, C), xp.uint8) if need else None
     x6 = xpad[:, :2 * Ho, :2 * Wo].reshape(N, Ho, 2, Wo, 2, C)
-    a, b, c, d = x6[:, :, 0, :, 0], x6[:, :, 0, :, 1], x6[:, :, 1, :, 0], x6[:, :, 1, :, 1]
-    m0 = xp.maximum(a, b)
-    m1 = xp.maximum(c, d)
-    arg = None
-    if need:
-        c0 = b > a          # first max of the top row is b
-        c1 = d > c          # ... of the bottom row is d
-        rr = m1 > m0        # strict: a tie between the rows keeps the top row
-        c0 ^= rr & (c0 ^ c1)  # column of the chosen row
-        arg = c0.view(xp.uint8)
-        arg |= rr.view(xp.uint8) << 1
-    y = xp.maximum(m0, m1, out=m0)
+
+    def images(n0, n1):
+        v = x6[n0:n1]
+        a, b, c, d = v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1]
+        m0 = xp.maximum(a, b, out=y[n0:n1])
+        m1 = xp.maximum(c, d)
+        if need:
+            c0 = b > a          # first max of the top row is b
+            c1 = d > c          # ... of the bottom row is d
+            rr = m1 > m0        # strict: a tie between the rows keeps the top row
+            c0 ^= rr & (c0 ^ c1)  # column of the chosen row
+            code = c0.view(xp.uint8)
+            code |= rr.view(xp.uint8) << 1
+            arg[n0:n1] = code
+        xp.maximum(m0, m1, out=m0)
+
+    parallel.for_ranges(images, N, y.size * 4 if xp is np else 0)
     return y, arg
 
 
@@ -115,11 +126,16 @@ class Pool2D(Function):
                 dpad[:, :Ho * ph, Wo * pw:] = 0
             d6 = dpad[:, :Ho * ph, :Wo * pw].reshape(N, Ho, ph, Wo, pw, C)
             arg = self.arg
-            p = 0
-            for a in range(ph):
-                for b in range(pw):
-                    xp.multiply(gy, arg == p, out=d6[:, :, a, :, b])
-                    p += 1
+
+            def images(n0, n1):
+                g, code = gy[n0:n1], arg[n0:n1]
+                p = 0
+                for a in range(ph):
+                    for b in range(pw):
+                        xp.multiply(g, code == p, out=d6[n0:n1, :, a, :, b])
+                        p += 1
+
+            parallel.for_ranges(images, N, dpad.size if xp is np else 0)
             dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C))
             return dx.reshape(self.x_shape)
         dpad = xp.zeros((N, Hp, Wp, C), gy.dtype)

@@ -13,6 +13,9 @@ output, as Keras 3 does (zeros only before the first real step, from the zero in
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .. import parallel
 from ..autodiff import Function, Tensor
 from ..backend import get_xp
 from ._util import OpError, tensors
@@ -288,8 +291,12 @@ class LSTM(_Recurrence):
     gates scaled by dc contiguous in the backward pass. With the default sigmoid/tanh, the
     sigmoid columns of the weights are pre-scaled by 1/2 (exact in floating point), so that
     sigmoid(a) = (1 + tanh(a/2)) / 2 for the three gates and tanh for the fourth take one tanh
-    call per step. When recording, each step also stores the local derivative factors the
-    backward loop needs (computed while the gates are in cache), not the gates themselves."""
+    call per step. When recording, each step keeps its activated gates and act(c); the backward
+    loop derives the local derivative factors from them a block of steps at a time, in a few
+    vectorised passes (the forward loop runs 10 NumPy calls a step instead of 21), the blocks
+    shared out among the intra-op threads. Measured (float32, 2 threads, LSTM(128), batch 64,
+    length 200, best of 8, one run): the recording forward 64.3 -> 52.4 ms, forward + backward
+    150.5 -> 142.5 ms (factors: 8.1 ms on one thread, 6.4 on two)."""
 
     n_states = 2
 
@@ -320,22 +327,18 @@ class LSTM(_Recurrence):
             xw += bias
         rec = self.record
         fused = self._fused
-        z = xp.empty((N, 4 * u), dtype=dt)
         C = xp.empty((T + 1 if rec else 2, N, u), dtype=dt)  # C[k] = cell state before step k
-        tc = xp.empty((N, u), dtype=dt)
+        # Z[s]: step s's gates after their activations; TC[s] = act(c after step s). Recording
+        # keeps every step's (backward derives its factors from them, a block of steps at a time)
+        Z = xp.empty((T if rec else 1, N, 4 * u), dtype=dt)
+        TC = xp.empty((T if rec else 1, N, u), dtype=dt)
         ig = xp.empty((N, u), dtype=dt)
-        if rec:
-            # DZ[s] = d(state)/d(pre-activations) factors: (o' tc, i' g, f' c_prev, g' i);
-            # OD[s] = o act'(c_new) (d h / d c_new); F[s] = f
-            DZ = xp.empty((T, N, 4 * u), dtype=dt)
-            OD = xp.empty((T, N, u), dtype=dt)
-            F = xp.empty((T, N, u), dtype=dt)
         C[0] = states[1]
         mt = self.mt
-        zs, zg = z[:, :3 * u], z[:, 3 * u:]
-        o, i, f, g = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], zg
         for s in range(T):
             cp, cn = (s, s + 1) if rec else (s % 2, (s + 1) % 2)
+            z, tc = (Z[s], TC[s]) if rec else (Z[0], TC[0])
+            zs, zg = z[:, :3 * u], z[:, 3 * u:]
             xp.matmul(H[s], rk, out=z)
             z += xw[s]
             if fused:
@@ -346,8 +349,8 @@ class LSTM(_Recurrence):
                 self.ract(xp, zs)
                 self.act(xp, zg)
             c_new = C[cn]
-            xp.multiply(f, C[cp], out=c_new)
-            xp.multiply(i, g, out=ig)
+            xp.multiply(z[:, 2 * u:3 * u], C[cp], out=c_new)  # f c
+            xp.multiply(z[:, u:2 * u], zg, out=ig)  # i g
             c_new += ig
             if fused:
                 xp.tanh(c_new, out=tc)
@@ -355,49 +358,75 @@ class LSTM(_Recurrence):
                 xp.copyto(tc, c_new)
                 self.act(xp, tc)
             h_new = H[s + 1]
-            xp.multiply(o, tc, out=h_new)
-            if rec:
-                d = DZ[s]
-                ds, dg = d[:, :3 * u], d[:, 3 * u:]
-                if fused:
-                    xp.subtract(1, zs, out=ds)
-                    ds *= zs
-                    xp.multiply(g, g, out=dg)
-                    xp.subtract(1, dg, out=dg)
-                else:
-                    ds[...] = self.d_ract(xp, zs)
-                    dg[...] = self.d_act(xp, g)
-                d[:, :u] *= tc
-                d[:, u:2 * u] *= g
-                d[:, 2 * u:3 * u] *= C[cp]
-                dg *= i
-                od = OD[s]
-                if fused:
-                    xp.multiply(tc, tc, out=od)
-                    xp.subtract(1, od, out=od)
-                else:
-                    od[...] = self.d_act(xp, tc)
-                od *= o
-                xp.copyto(F[s], f)
+            xp.multiply(z[:, :u], tc, out=h_new)  # o act(c)
             if mt is not None:
                 keep = ~mt[s]
                 xp.copyto(h_new, H[s], where=keep)
                 xp.copyto(c_new, C[cp], where=keep)
         if rec:
-            self.DZ, self.OD, self.F = DZ, OD, F
+            self.Z, self.TC, self.C = Z, TC, C
         return (C[T if rec else T % 2].copy(),)
 
+    # backward derives the local derivative factors this many steps at a time (in cache), the
+    # blocks shared out among the intra-op threads
+    _FACTOR_BLOCK = 16
+
+    def _factors(self, xp, s0, s1, DZ, OD):
+        """Steps [s0:s1]'s factors d(state)/d(pre-activations) into DZ[s0:s1] = (o' act(c),
+        i' g, f' c_prev, g' i) and OD[s0:s1] = o act'(c) (d h / d c)."""
+        u = self.u
+        Z, tc, cprev = self.Z[s0:s1], self.TC[s0:s1], self.C[s0:s1]
+        DZ, OD = DZ[s0:s1], OD[s0:s1]
+        g, dg = Z[..., 3 * u:], DZ[..., 3 * u:]
+        if self._fused:  # sigmoid' = y (1 - y), tanh' = 1 - y^2, written in place
+            # y (1 - y) over all four gates (contiguous: several times faster than the three
+            # gates' strided view), then the tanh gate's overwritten
+            xp.subtract(1, Z, out=DZ)
+            DZ *= Z
+            xp.multiply(g, g, out=dg)
+            xp.subtract(1, dg, out=dg)
+            xp.multiply(tc, tc, out=OD)
+            xp.subtract(1, OD, out=OD)
+        else:
+            DZ[..., :3 * u] = self.d_ract(xp, Z[..., :3 * u])
+            dg[...] = self.d_act(xp, g)
+            OD[...] = self.d_act(xp, tc)
+        DZ[..., :u] *= tc
+        DZ[..., u:2 * u] *= g
+        DZ[..., 2 * u:3 * u] *= cprev
+        dg *= Z[..., u:2 * u]
+        OD *= Z[..., :u]
+
+    def _all_factors(self, xp):
+        T, N, G = self.Z.shape
+        DZ = xp.empty((T, N, G), dtype=self.Z.dtype)
+        OD = xp.empty((T, N, self.u), dtype=self.Z.dtype)
+        blk = self._FACTOR_BLOCK
+        blocks = [(s0, min(T, s0 + blk)) for s0 in range(0, T, blk)]
+
+        def span(b0, b1):
+            for s0, s1 in blocks[b0:b1]:
+                self._factors(xp, s0, s1, DZ, OD)
+
+        if xp is np:
+            parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))))
+        else:
+            span(0, len(blocks))
+        return DZ, OD
+
     def _back(self, xp, gseq, gh, gfinal):
-        DZ, OD, F = self.DZ, self.OD, self.F
-        T, N, _ = DZ.shape
+        Z = self.Z
+        T, N, _ = Z.shape
         u = self.u
         rkT = xp.ascontiguousarray(self._cols(xp, self.rk).T)  # (4u, u), columns (o, i, f, g)
         dh = gh.copy()
         dc = gfinal[0].copy()
         tmp = xp.empty_like(dh)
-        out = xp.empty_like(DZ)  # grads of the pre-activations (the factors stay for a second backward)
+        DZ, OD = self._all_factors(xp)
+        out = DZ  # the pre-activation grads overwrite the factors, step by step
         mt = self.mt
         for s in range(T - 1, -1, -1):
+            d, od, f = DZ[s], OD[s], Z[s, :, 2 * u:3 * u]
             if gseq is not None:
                 dh += gseq[s]
             if mt is not None:  # a masked step passes dh, dc straight through to the previous state
@@ -405,13 +434,13 @@ class LSTM(_Recurrence):
                 dh_keep, dc_keep = xp.where(m, 0, dh), xp.where(m, 0, dc)
                 dh = xp.where(m, dh, 0)
                 dc = xp.where(m, dc, 0)
-            xp.multiply(dh, OD[s], out=tmp)
+            xp.multiply(dh, od, out=tmp)
             dc += tmp  # dc_new
             dz = out[s]
-            xp.multiply(DZ[s].reshape(N, 4, u)[:, 1:], dc[:, None, :], out=dz.reshape(N, 4, u)[:, 1:])  # i, f, g
-            xp.multiply(DZ[s][:, :u], dh, out=dz[:, :u])  # o
+            xp.multiply(d.reshape(N, 4, u)[:, 1:], dc[:, None, :], out=dz.reshape(N, 4, u)[:, 1:])  # i, f, g
+            xp.multiply(d[:, :u], dh, out=dz[:, :u])  # o
             xp.matmul(dz, rkT, out=dh)
-            dc *= F[s]
+            dc *= f
             if mt is not None:
                 dh += dh_keep
                 dc += dc_keep

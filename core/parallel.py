@@ -1,0 +1,229 @@
+"""Intra-op parallelism on the CPU: the independent parts of one op run on several threads at once.
+
+NumPy runs its elementwise passes (ufuncs, copies, reductions) on one thread, and OpenBLAS runs a
+small GEMM on one thread too (a batch of attention's (128, 32) @ (32, 128) products: 1.3 ms with
+2 BLAS threads as with 1). NumPy releases the GIL inside those loops, so an op whose work splits
+into independent parts (the two halves of a batch, attention's batch chunks) runs them on a few
+threads: that attention product takes 0.74 ms on two threads.
+
+A parallel region (``run``) runs its parts on the calling thread and on a small pool of worker
+threads, waits for all of them and re-raises the first exception. While a region runs, OpenBLAS
+runs single-threaded: two parts' GEMMs on two cores instead of four BLAS threads fighting over
+two cores. OpenBLAS's thread count is process-wide (its ``_local`` setter, too, in the pthreads
+builds NumPy ships), so it is set to 1 when the first region starts and restored when the last
+one ends; a GEMM that another thread of the program runs meanwhile runs single-threaded too.
+Where the count cannot be set (another BLAS) a region that calls BLAS (``gemm=True``) runs its
+parts one after another on the calling thread, as does a region opened inside another one.
+
+The thread count is ``ZOO_NUM_THREADS`` when set, else ``OMP_NUM_THREADS``, else
+``OPENBLAS_NUM_THREADS``, else the CPUs this process may run on; ``set_num_threads`` changes it
+(1 turns intra-op parallelism off). Splitting never changes which operations each element goes
+through, only which thread runs them: results do not depend on thread timing.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+_ENV_VARS = ("ZOO_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# OpenBLAS's thread-count functions, as NumPy's wheels (scipy-openblas, 64-bit ints) or a plain
+# build name them
+_BLAS_NAMES = [(f"{p}openblas_set_num_threads{s}", f"{p}openblas_get_num_threads{s}")
+               for p, s in (("scipy_", "64_"), ("scipy_", ""), ("", "64_"), ("", ""))]
+
+_lock = threading.Lock()
+_state = threading.local()  # .depth: > 0 while this thread runs a part of a region
+_threads = None
+_pool = None
+_pool_key = None  # (pid, workers) the pool was made for: a forked child makes its own
+_blas = False  # False: not looked up yet; None: not available; else (set, get) ctypes functions
+_blas_users = 0  # regions running now (the count is restored when the last one ends)
+_blas_saved = None
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _from_env():
+    for name in _ENV_VARS:
+        v = os.environ.get(name, "").strip()
+        if v:
+            try:
+                n = int(v)
+            except ValueError:
+                raise ValueError(f"{name}={v!r}: expected a positive whole number of threads") from None
+            if n < 1:
+                raise ValueError(f"{name}={v!r}: expected a positive whole number of threads")
+            return n
+    return None
+
+
+def num_threads() -> int:
+    """How many threads an op's parts run on (1: no intra-op parallelism)."""
+    global _threads
+    if _threads is None:
+        _threads = min(_from_env() or _cpus(), _cpus())
+    return _threads
+
+
+def set_num_threads(n: int) -> None:
+    """Run ops' parts on ``n`` threads from now on (1 turns intra-op parallelism off)."""
+    global _threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _threads = n
+
+
+def _find_blas():
+    """OpenBLAS's (set, get) thread-count functions, from the OpenBLAS library NumPy loaded."""
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.rstrip("\n").split(" ")[-1]
+                if "openblas" in os.path.basename(p).lower() and p not in paths:
+                    paths.append(p)
+    except OSError:
+        return None
+    for p in paths:
+        try:
+            lib = ctypes.CDLL(p)
+        except OSError:
+            continue
+        for set_name, get_name in _BLAS_NAMES:
+            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                return setter, getter
+    return None
+
+
+def blas_thread_control() -> bool:
+    """Whether BLAS's thread count can be set (regions with GEMMs may then run in parallel)."""
+    global _blas
+    if _blas is False:
+        import numpy  # noqa: F401  (the BLAS library is loaded with NumPy)
+
+        _blas = _find_blas()
+    return _blas is not None
+
+
+def _blas_enter():
+    global _blas_users, _blas_saved
+    with _lock:
+        if _blas_users == 0:
+            _blas_saved = _blas[1]()
+            if _blas_saved != 1:
+                _blas[0](1)
+        _blas_users += 1
+
+
+def _blas_exit():
+    global _blas_users
+    with _lock:
+        _blas_users -= 1
+        if _blas_users == 0 and _blas_saved != 1:
+            _blas[0](_blas_saved)
+
+
+def _worker_init():
+    _state.depth = 1  # a worker never opens a region of its own
+
+
+def _get_pool(workers):
+    global _pool, _pool_key
+    key = (os.getpid(), workers)
+    if _pool_key != key:
+        with _lock:
+            if _pool_key != key:
+                if _pool is not None and _pool_key[0] == key[0]:
+                    _pool.shutdown(wait=False)
+                _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoo-intra-op",
+                                           initializer=_worker_init)
+                _pool_key = key
+    return _pool
+
+
+def parts_for(n: int, min_part: int = 1) -> int:
+    """How many parts to cut ``n`` items into: one per thread, each of at least ``min_part`` items."""
+    if n <= 0:
+        return 1
+    return max(1, min(num_threads(), n // max(1, min_part)))
+
+
+def split(n: int, parts: int):
+    """``parts`` contiguous (start, stop) ranges covering range(n), sizes differing by at most 1."""
+    parts = max(1, min(parts, n)) if n > 0 else 1
+    q, r = divmod(n, parts)
+    out, start = [], 0
+    for i in range(parts):
+        stop = start + q + (i < r)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+def in_region() -> bool:
+    """Whether the calling thread is running a part of a parallel region."""
+    return getattr(_state, "depth", 0) > 0
+
+
+def run(fn, parts, gemm: bool = False):
+    """``[fn(*p) for p in parts]``, the parts running concurrently, one per thread.
+
+    ``gemm``: the parts call BLAS; they then run in parallel, BLAS single-threaded, only where its
+    thread count can be set (see the module docstring), else one after another."""
+    parts = list(parts)
+    n = len(parts)
+    serial = n <= 1 or num_threads() <= 1 or in_region() or (gemm and not blas_thread_control())
+    if serial:
+        return [fn(*p) for p in parts]
+    pool = _get_pool(num_threads() - 1)
+    blas = gemm  # (known to be controllable here)
+    if blas:
+        _blas_enter()  # before the parts start: every part's GEMMs single-threaded
+    first = err = None
+    try:
+        futures = [pool.submit(fn, *p) for p in parts[1:]]
+        _state.depth = getattr(_state, "depth", 0) + 1
+        try:
+            first = fn(*parts[0])
+        except BaseException as e:  # wait for the other parts before raising
+            err = e
+        finally:
+            _state.depth -= 1
+        results = [first]
+        for f in futures:
+            try:
+                results.append(f.result())
+            except BaseException as e:
+                if err is None:
+                    err = e
+    finally:
+        if blas:
+            _blas_exit()
+    if err is not None:
+        raise err
+    return results
+
+
+# An elementwise pass over fewer elements than this runs on one thread: starting a region costs
+# about 50-70 us here (waking a sleeping worker), which only a long pass earns back. Measured
+# (float32 multiply, one thread -> two, us): 2^17 elements 21 -> 74, 2^19 69 -> 100, 2^20 164 ->
+# 137, 2^21 428 -> 268.
+MIN_ELEMENTS = 1 << 20
+
+
+def for_ranges(fn, n: int, elements: int, gemm: bool = False) -> None:
+    """``fn(i0, i1)`` over contiguous ranges covering range(n), one range per thread when the
+    work is worth splitting (``elements`` >= MIN_ELEMENTS; pass 0 to force one call)."""
+    if elements < MIN_ELEMENTS or n < 2:
+        fn(0, n)
+        return
+    run(fn, split(n, parts_for(n)), gemm=gemm)

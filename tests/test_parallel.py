@@ -1,0 +1,312 @@
+"""Intra-op parallelism (core.parallel) and the ops that split their work over its threads.
+
+The ops only split large arrays, so these tests shrink the thresholds (``forced``) to run the
+parallel paths on small inputs: results with two threads must equal those with one (bit for bit
+where the split does not change any element's operations), and gradients must pass the float64
+finite-difference check while the paths are forced."""
+import threading
+
+import numpy as np
+import pytest
+
+from core import Tensor, parallel
+from core.gradient_check import check_gradients
+from core.ops import activations as ACT
+from core.ops import attention as A
+from core.ops import conv as C
+from core.ops import recurrent as R
+from core.ops.activations import ewise, relu
+from core.ops.attention import scaled_dot_product_attention
+from core.ops.conv import conv2d
+from core.ops.linalg import dense
+from core.ops.normalization import batch_norm
+from core.ops.pooling import max_pool2d
+
+rng = np.random.default_rng(0)
+
+
+def rand(*shape):
+    return rng.standard_normal(shape)
+
+
+@pytest.fixture
+def threads():
+    """Set the intra-op thread count for a test; restored afterwards."""
+    before = parallel.num_threads()
+    yield parallel.set_num_threads
+    parallel.set_num_threads(before)
+
+
+@pytest.fixture
+def forced(monkeypatch, threads):
+    """Every op's parallel path on tiny inputs: thresholds shrunk, two threads."""
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    monkeypatch.setattr(C, "_BLOCK_BYTES_PER_THREAD", 256)
+    monkeypatch.setattr(C, "_DX_BLOCK_BYTES", 64)
+    monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
+    monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)
+    monkeypatch.setattr(ACT, "_ROW", 8)  # relu and per-channel passes over rows of 8
+    threads(2)
+    return threads
+
+
+# ----------------------------------------------------------------------------- the module
+
+
+def test_split_covers_the_range_in_balanced_contiguous_parts():
+    for n, k in [(10, 3), (2, 5), (7, 1), (0, 2), (64, 2)]:
+        parts = parallel.split(n, k)
+        covered = [i for a, b in parts for i in range(a, b)]
+        assert covered == list(range(n))
+        sizes = [b - a for a, b in parts]
+        assert max(sizes) - min(sizes) <= 1
+        assert len(parts) == (max(1, min(k, n)) if n else 1)
+
+
+def test_parts_for_respects_threads_and_minimum(threads):
+    threads(4)
+    assert parallel.parts_for(100) == 4
+    assert parallel.parts_for(100, min_part=40) == 2
+    assert parallel.parts_for(3) == 3
+    threads(1)
+    assert parallel.parts_for(100) == 1
+
+
+def test_run_returns_results_in_order_and_uses_several_threads(threads):
+    threads(2)
+    seen = []
+    barrier = threading.Barrier(2, timeout=10)  # both parts must be running at once
+
+    def part(i):
+        barrier.wait()
+        seen.append(threading.get_ident())
+        return i * 10
+
+    assert parallel.run(part, [(1,), (2,)]) == [10, 20]
+    assert len(set(seen)) == 2
+
+
+def test_run_waits_for_every_part_then_raises_the_first_error(threads):
+    threads(2)
+    done = []
+
+    def part(i):
+        if i == 0:
+            raise KeyError("first part failed")
+        done.append(i)
+
+    with pytest.raises(KeyError, match="first part failed"):
+        parallel.run(part, [(0,), (1,), (2,)])
+    assert sorted(done) == [1, 2]
+
+
+def test_nested_regions_run_serially_in_the_part(threads):
+    threads(2)
+
+    def inner(i):
+        return parallel.in_region(), threading.get_ident()
+
+    def outer(i):
+        me = threading.get_ident()
+        res = parallel.run(inner, [(0,), (1,)])
+        return all(r[0] for r in res) and all(r[1] == me for r in res)
+
+    assert parallel.run(outer, [(0,), (1,)]) == [True, True]
+    assert not parallel.in_region()
+
+
+def test_one_thread_runs_everything_on_the_caller(threads):
+    threads(1)
+    me = threading.get_ident()
+    assert parallel.run(lambda i: threading.get_ident(), [(0,), (1,), (2,)]) == [me] * 3
+
+
+def test_gemm_regions_run_serially_without_blas_thread_control(threads, monkeypatch):
+    threads(2)
+    monkeypatch.setattr(parallel, "_blas", None)
+    me = threading.get_ident()
+    assert parallel.run(lambda i: threading.get_ident(), [(0,), (1,)], gemm=True) == [me, me]
+
+
+def test_blas_runs_single_threaded_in_a_gemm_region_and_is_restored_after(threads):
+    if "openblas" not in str(np.show_config(mode="dicts")).lower():
+        pytest.skip("NumPy is not linked against OpenBLAS here")
+    assert parallel.blas_thread_control()
+    get = parallel._blas[1]
+    before = get()
+    threads(2)
+    inside = parallel.run(lambda i: get(), [(0,), (1,)], gemm=True)
+    assert inside == [1, 1]
+    assert get() == before
+    with pytest.raises(RuntimeError):  # restored after a failing region too
+        parallel.run(lambda i: (_ for _ in ()).throw(RuntimeError("x")), [(0,), (1,)], gemm=True)
+    assert get() == before
+
+
+def test_overlapping_regions_of_two_threads_restore_blas_once_both_end(threads):
+    if not parallel.blas_thread_control():
+        pytest.skip("BLAS thread count not controllable here")
+    get = parallel._blas[1]
+    before = get()
+    threads(2)
+    gate = threading.Barrier(2, timeout=10)
+
+    def region():
+        parallel.run(lambda i: gate.wait() if i == 0 else None, [(0,), (1,)], gemm=True)
+
+    ts = [threading.Thread(target=region) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert get() == before
+
+
+def test_set_num_threads_validates():
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive int"):
+            parallel.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-3"])
+def test_bad_thread_count_in_the_environment_is_an_error(monkeypatch, value):
+    monkeypatch.setattr(parallel, "_threads", None)
+    monkeypatch.setenv("ZOO_NUM_THREADS", value)
+    with pytest.raises(ValueError, match="ZOO_NUM_THREADS"):
+        parallel.num_threads()
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.setattr(parallel, "_threads", None)
+    monkeypatch.setenv("ZOO_NUM_THREADS", "1")
+    assert parallel.num_threads() == 1
+    monkeypatch.setattr(parallel, "_threads", None)
+    monkeypatch.delenv("ZOO_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.num_threads() == 1
+
+
+# ----------------------------------------------------------------------------- ops, forced parallel
+
+
+def _both(fn, threads):
+    """fn() with one thread, then with two (the parallel paths forced)."""
+    threads(1)
+    one = fn()
+    threads(2)
+    two = fn()
+    return one, two
+
+
+def test_ewise_splits_equal_the_plain_ufunc(forced):
+    a, b = rand(1001).astype(np.float32), rand(1001).astype(np.float32)
+    out = ewise(np, np.multiply, a, b, np.empty_like(a))
+    np.testing.assert_array_equal(out, a * b)
+    out = ewise(np, np.greater, a, np.float32(0), np.empty(a.shape, bool))
+    np.testing.assert_array_equal(out, a > 0)
+
+
+@pytest.mark.parametrize("xs,ks,s,pad", [((3, 6, 7, 2), (3, 3, 2, 4), 1, "same"),
+                                         ((3, 7, 6, 3), (3, 3, 3, 2), 1, "valid"),
+                                         ((2, 7, 7, 2), (3, 3, 2, 3), 2, "same"),
+                                         ((3, 6, 6, 1), (3, 3, 1, 2), 1, "valid")])
+def test_conv2d_parallel_blocks_equal_serial_and_pass_gradient_check(forced, xs, ks, s, pad):
+    x, k, b = rand(*xs).astype(np.float32), rand(*ks).astype(np.float32), rand(ks[3]).astype(np.float32)
+    gy = rand(*conv2d(Tensor(x), Tensor(k), Tensor(b), strides=s, padding=pad).shape).astype(np.float32)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, k, b)]
+        y = conv2d(*ts, strides=s, padding=pad, activation="relu")
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts]
+
+    one, two = _both(run, forced)
+    # the same products over other row blocks (BLAS may round a short block's dot products
+    # differently), and per-thread partial sums of the kernel gradient added in order
+    for a, b_ in zip(one, two):
+        np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)
+    check_gradients(lambda x, k, b: conv2d(x, k, b, strides=s, padding=pad, activation="relu"),
+                    [rand(*xs), rand(*ks), rand(ks[3])])
+
+
+def test_dense_relu_and_batch_norm_parallel(forced):
+    x, w, bias = rand(6, 5).astype(np.float32), rand(5, 7).astype(np.float32), rand(7).astype(np.float32)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, w, bias)]
+        y = dense(ts[0], ts[1], ts[2], activation=relu)
+        y.backward(np.ones(y.shape, np.float32))
+        return [y.data] + [t.grad for t in ts]
+
+    for a, b in zip(*_both(run, forced)):
+        np.testing.assert_array_equal(a, b)
+    check_gradients(lambda x, w, b: dense(x, w, b, activation=relu), [rand(6, 5), rand(5, 7), rand(7)])
+
+    def bn(x, g, b):
+        return batch_norm(x, g, b, np.zeros(3), np.ones(3), training=True)
+
+    xb, g, b = rand(4, 3, 3, 3), rand(3), rand(3)
+    one, two = _both(lambda: bn(Tensor(xb.astype(np.float32)), Tensor(g.astype(np.float32)),
+                                Tensor(b.astype(np.float32))).data, forced)
+    np.testing.assert_array_equal(one, two)
+    check_gradients(bn, [xb, g, b])
+
+
+def test_max_pool_parallel_equals_serial(forced):
+    x = rand(5, 6, 7, 3).astype(np.float32)
+    x[0, 0, 0, 0] = x[0, 0, 1, 0]  # a tie: the first position must get the gradient
+
+    def run():
+        t = Tensor(x, requires_grad=True)
+        y = max_pool2d(t, 2)
+        y.backward(np.arange(y.size, dtype=np.float32).reshape(y.shape))
+        return y.data, t.grad
+
+    for a, b in zip(*_both(run, forced)):
+        np.testing.assert_array_equal(a, b)
+    check_gradients(lambda x: max_pool2d(x, 2), [rand(5, 6, 7, 3)])
+
+
+def test_attention_parallel_chunks_equal_serial(forced):
+    q, k, v = (rand(4, 2, 5, 3).astype(np.float32) for _ in range(3))
+    gy = rand(4, 2, 5, 3).astype(np.float32)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (q, k, v)]
+        y = scaled_dot_product_attention(*ts)
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts]
+
+    for a, b in zip(*_both(run, forced)):
+        np.testing.assert_array_equal(a, b)
+    check_gradients(lambda q, k, v: scaled_dot_product_attention(q, k, v),
+                    [rand(4, 2, 5, 3), rand(4, 2, 5, 3), rand(4, 2, 5, 3)])
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_blocked_factors_pass_gradient_check(forced, masked):
+    """The backward loop's derivative factors come a few steps at a time, on two threads."""
+    mask = np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 0]], bool) if masked else None
+
+    def f(x, k, rk, b):
+        return R.lstm(x, k, rk, b, mask=mask, return_sequences=True)[0]
+
+    check_gradients(f, [rand(2, 5, 3), rand(3, 8) * 0.5, rand(2, 8) * 0.5, rand(8) * 0.1])
+
+
+def test_adam_parallel_update_equals_serial(forced):
+    from core import optimizers
+    from core.autodiff import Parameter
+
+    w0 = rand(300).astype(np.float32)
+    grads = [rand(300).astype(np.float32) for _ in range(3)]
+
+    def run():
+        p = Parameter(w0.copy())
+        opt = optimizers.Adam(0.01, amsgrad=True)
+        for g in grads:
+            opt.apply([g], [p])
+        return p.data
+
+    one, two = _both(run, forced)
+    np.testing.assert_array_equal(one, two)
