@@ -42,6 +42,7 @@ def forced(monkeypatch, threads):
     """Every op's parallel path on tiny inputs: thresholds shrunk, two threads."""
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
     monkeypatch.setattr(C, "_BLOCK_BYTES_PER_THREAD", 256)
+    monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(C, "_DX_BLOCK_BYTES", 64)
     monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)
@@ -204,6 +205,21 @@ def test_ewise_splits_equal_the_plain_ufunc(forced):
     np.testing.assert_array_equal(out, a * b)
     out = ewise(np, np.greater, a, np.float32(0), np.empty(a.shape, bool))
     np.testing.assert_array_equal(out, a > 0)
+
+
+def test_conv_blocks_come_in_equal_numbers_per_thread(forced, monkeypatch):
+    seen = []
+    monkeypatch.setattr(parallel, "run", lambda fn, parts, gemm=False: seen.append(list(parts)) or [fn(*p) for p in parts])
+    monkeypatch.setattr(C, "_BLOCK_BYTES_PER_THREAD", 300)
+    x = rand(6, 4, 4, 1).astype(np.float32)  # 6 images of 2x2 outputs: 144 bytes of im2col each
+    k = rand(9, 2).astype(np.float32)
+    y = C._conv_gemm(np, x, k, 3, 3, 1, 1, 1, 1, 2, 2)
+    (parts,) = seen
+    # 300-byte blocks would hold 2 images (3 blocks: 2 for one thread, 1 for the other); the
+    # blocks shrink to 1 image so that each thread gets 3
+    assert parts == [(0, 3), (3, 6)]
+    ref = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
+    np.testing.assert_allclose(y, ref.reshape(6, 2, 2, 9) @ k, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("xs,ks,s,pad", [((3, 6, 7, 2), (3, 3, 2, 4), 1, "same"),
