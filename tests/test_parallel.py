@@ -5,6 +5,7 @@ parallel paths on small inputs: results with two threads must equal those with o
 where the split does not change any element's operations), and gradients must pass the float64
 finite-difference check while the paths are forced."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -87,18 +88,33 @@ def test_run_returns_results_in_order_and_uses_several_threads(threads):
     assert len(set(seen)) == 2
 
 
-def test_run_waits_for_every_part_then_raises_the_first_error(threads):
+def test_run_waits_for_every_thread_then_raises_the_first_error(threads):
     threads(2)
     done = []
 
     def part(i):
         if i == 0:
             raise KeyError("first part failed")
+        time.sleep(0.05)
         done.append(i)
 
     with pytest.raises(KeyError, match="first part failed"):
-        parallel.run(part, [(0,), (1,), (2,)])
-    assert sorted(done) == [1, 2]
+        parallel.run(part, [(0,), (1,)])
+    assert done == [1]  # the other thread's part had finished
+
+    def worker_fails(i):
+        if i == 1:
+            raise ValueError("the worker's part failed")
+        return i
+
+    with pytest.raises(ValueError, match="worker's part failed"):
+        parallel.run(worker_fails, [(0,), (1,)])
+    assert parallel.run(worker_fails, [(0,), (2,)]) == [0, 2]  # the workers still serve
+
+
+def test_more_parts_than_threads_keep_their_order(threads):
+    threads(2)
+    assert parallel.run(lambda i: i * i, [(i,) for i in range(7)]) == [i * i for i in range(7)]
 
 
 def test_nested_regions_run_serially_in_the_part(threads):
