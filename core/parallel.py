@@ -168,9 +168,24 @@ class _Worker:
         return self.result, self.error
 
 
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: fresh locks, no workers, no region."""
+    global _lock, _pool_busy, _workers, _workers_pid, _blas_users
+    _lock, _pool_busy = threading.Lock(), threading.Lock()
+    _workers, _workers_pid = [], os.getpid()
+    if _blas_users and _blas and _blas_saved != 1:  # forked inside a region: undo its setting
+        _blas[0](_blas_saved)
+    _blas_users = 0
+    _state.depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _get_workers(n):
     global _workers, _workers_pid
-    if _workers_pid != os.getpid():  # first use, or a forked child (the parent's threads are gone)
+    if _workers_pid != os.getpid():  # first use (or a child forked without the hook)
         _workers, _workers_pid = [], os.getpid()
     while len(_workers) < n:
         _workers.append(_Worker())

@@ -4,6 +4,7 @@ The ops only split large arrays, so these tests shrink the thresholds (``forced`
 parallel paths on small inputs: results with two threads must equal those with one (bit for bit
 where the split does not change any element's operations), and gradients must pass the float64
 finite-difference check while the paths are forced."""
+import os
 import threading
 import time
 
@@ -177,6 +178,24 @@ def test_overlapping_regions_of_two_threads_restore_blas_once_both_end(threads):
     for t in ts:
         t.join()
     assert get() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_makes_its_own_workers(threads):
+    threads(2)
+    assert parallel.run(lambda i: i, [(0,), (1,)]) == [0, 1]  # the parent's workers exist
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its regions must work (and not wait on the parent's threads)
+        try:
+            ok = parallel.run(lambda i: threading.get_ident(), [(0,), (1,)])
+            os.write(w, b"ok" if len(set(ok)) == 2 else b"serial")
+        finally:
+            os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    assert os.read(r, 10) == b"ok"
+    os.close(r)
 
 
 def test_set_num_threads_validates():
