@@ -272,10 +272,11 @@ def run(fn, parts, gemm: bool = False):
 MIN_ELEMENTS = 1 << 20
 
 
-def for_ranges(fn, n: int, elements: int, gemm: bool = False) -> None:
+def for_ranges(fn, n: int, elements: int, gemm: bool = False, min_elements: int | None = None) -> None:
     """``fn(i0, i1)`` over contiguous ranges covering range(n), one range per thread when the
-    work is worth splitting (``elements`` >= MIN_ELEMENTS; pass 0 to force one call)."""
-    if elements < MIN_ELEMENTS or n < 2:
+    work is worth splitting (``elements`` >= ``min_elements``, default MIN_ELEMENTS: a single
+    elementwise pass; pass 0 elements to force one call)."""
+    if elements < (MIN_ELEMENTS if min_elements is None else min_elements) or n < 2:
         fn(0, n)
         return
     run(fn, split(n, parts_for(n)), gemm=gemm)

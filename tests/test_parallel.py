@@ -16,6 +16,7 @@ from core.gradient_check import check_gradients
 from core.ops import activations as ACT
 from core.ops import attention as A
 from core.ops import conv as C
+from core.ops import normalization as N
 from core.ops import recurrent as R
 from core.ops.activations import ewise, relu
 from core.ops.attention import scaled_dot_product_attention
@@ -49,6 +50,9 @@ def forced(monkeypatch, threads):
     monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)
     monkeypatch.setattr(ACT, "_ROW", 8)  # relu and per-channel passes over rows of 8
+    monkeypatch.setattr(ACT, "_CHUNK", 16)  # GELU's chunks
+    monkeypatch.setattr(ACT, "_GELU_PARALLEL_MIN", 1)
+    monkeypatch.setattr(N, "_LN_PARALLEL_MIN", 1)
     threads(2)
     return threads
 
@@ -343,6 +347,54 @@ def test_lstm_blocked_factors_pass_gradient_check(forced, masked):
         return R.lstm(x, k, rk, b, mask=mask, return_sequences=True)[0]
 
     check_gradients(f, [rand(2, 5, 3), rand(3, 8) * 0.5, rand(2, 8) * 0.5, rand(8) * 0.1])
+
+
+@pytest.mark.parametrize("with_gamma,with_beta", [(True, True), (False, True), (True, False)])
+def test_layer_norm_rows_in_parallel(forced, with_gamma, with_beta):
+    from core.ops.normalization import layer_norm
+
+    x, g, b = rand(3, 5, 6), rand(6), rand(6)
+
+    def fn(x, *p):
+        it = iter(p)
+        return layer_norm(x, next(it) if with_gamma else None, next(it) if with_beta else None)
+
+    params = [a for a, w in ((g, with_gamma), (b, with_beta)) if w]
+    gy = rand(3, 5, 6).astype(np.float32)
+
+    def run():
+        ts = [Tensor(a.astype(np.float32), requires_grad=True) for a in [x] + params]
+        y = fn(*ts)
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts]
+
+    one, two = _both(run, forced)
+    np.testing.assert_array_equal(one[0], two[0])  # each row's own statistics: the same values
+    np.testing.assert_array_equal(one[1], two[1])
+    for a, b_ in zip(one[2:], two[2:]):  # per-thread partial sums of the parameter grads
+        np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-6)
+    check_gradients(fn, [x] + params)
+
+
+def test_layer_norm_over_several_axes_keeps_the_general_path(forced):
+    from core.ops.normalization import layer_norm
+
+    check_gradients(lambda x, g, b: layer_norm(x, g, b, axis=(1, 2)), [rand(3, 4, 5), rand(4, 5), rand(4, 5)])
+
+
+def test_gelu_chunks_in_parallel(forced):
+    from core.ops.activations import gelu
+
+    x = rand(7, 9).astype(np.float32)
+
+    def run():
+        t = Tensor(x, requires_grad=True)
+        y = gelu(t, approximate=False)  # the exact GELU runs chunk by chunk
+        y.backward(np.ones(y.shape, np.float32))
+        return y.data, t.grad
+
+    for a, b in zip(*_both(run, forced)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_adam_parallel_update_equals_serial(forced):

@@ -236,8 +236,26 @@ def _normal_cdf_numpy(x):
 
 # A chain of ~30 elementwise passes (the rational erf) over a large array runs from main memory
 # at each pass; done a cache-sized chunk at a time, the chain stays in L2. Measured (float32,
-# (2048, 1536), NumPy): exact GELU forward 13.5 -> 4.1 ms.
-_CHUNK = 1 << 14
+# (2048, 1536), NumPy): exact GELU forward 13.5 -> 4.1 ms. With the chunks on 2 intra-op threads
+# (another run, a slower machine state; ms, forward / backward, 1 thread -> 2): chunks of 2^14
+# 12.1 / 5.5 -> 14.5 / 4.7; 2^15 9.9 / 5.1 -> 9.1 / 3.3; 2^16 9.1 / 6.4 -> 8.5 / 4.5.
+_CHUNK = 1 << 15
+
+
+# the GELU chains run their chunks on the intra-op threads from this many elements (about 30
+# passes each: a region pays for itself on far smaller arrays than a single pass does)
+_GELU_PARALLEL_MIN = 1 << 17
+
+
+def _chunk_spans(n, fn):
+    """fn(i0, i1) over ranges of whole _CHUNK-element chunks covering range(n), the ranges
+    shared out among the intra-op threads for large n."""
+    chunks = -(-n // _CHUNK)
+
+    def span(c0, c1):
+        fn(c0 * _CHUNK, min(n, c1 * _CHUNK))
+
+    parallel.for_ranges(span, chunks, n, min_elements=_GELU_PARALLEL_MIN)
 
 
 def _gelu_exact_f32_numpy(x):
@@ -247,30 +265,34 @@ def _gelu_exact_f32_numpy(x):
     flat = np.ascontiguousarray(x).reshape(-1)
     y, cdf = np.empty_like(flat), np.empty_like(flat)
     n = flat.size
-    z, z2, q = (np.empty(min(n, _CHUNK), np.float32) for _ in range(3))
     lo, hi, inv = t(-4), t(4), t(1 / math.sqrt(2.0))
-    for i in range(0, n, _CHUNK):
-        j = min(n, i + _CHUNK)
-        m = j - i
-        xs, zs, z2s, qs, p = flat[i:j], z[:m], z2[:m], q[:m], cdf[i:j]
-        np.multiply(xs, inv, out=zs)
-        np.clip(zs, lo, hi, out=zs)
-        np.multiply(zs, zs, out=z2s)
-        np.multiply(z2s, t(_ERF_P[0]), out=p)
-        p += t(_ERF_P[1])
-        for c in _ERF_P[2:]:
-            p *= z2s
-            p += t(c)
-        p *= zs
-        np.multiply(z2s, t(_ERF_Q[0]), out=qs)
-        qs += t(_ERF_Q[1])
-        for c in _ERF_Q[2:]:
-            qs *= z2s
-            qs += t(c)
-        p /= qs
-        p += t(1)
-        p *= t(0.5)
-        np.multiply(xs, p, out=y[i:j])
+
+    def span(a, b):
+        z, z2, q = (np.empty(min(b - a, _CHUNK), np.float32) for _ in range(3))
+        for i in range(a, b, _CHUNK):
+            j = min(b, i + _CHUNK)
+            m = j - i
+            xs, zs, z2s, qs, p = flat[i:j], z[:m], z2[:m], q[:m], cdf[i:j]
+            np.multiply(xs, inv, out=zs)
+            np.clip(zs, lo, hi, out=zs)
+            np.multiply(zs, zs, out=z2s)
+            np.multiply(z2s, t(_ERF_P[0]), out=p)
+            p += t(_ERF_P[1])
+            for c in _ERF_P[2:]:
+                p *= z2s
+                p += t(c)
+            p *= zs
+            np.multiply(z2s, t(_ERF_Q[0]), out=qs)
+            qs += t(_ERF_Q[1])
+            for c in _ERF_Q[2:]:
+                qs *= z2s
+                qs += t(c)
+            p /= qs
+            p += t(1)
+            p *= t(0.5)
+            np.multiply(xs, p, out=y[i:j])
+
+    _chunk_spans(n, span)
     return y.reshape(x.shape), cdf.reshape(x.shape)
 
 
@@ -280,17 +302,21 @@ def _gelu_exact_grad_f32_numpy(x, cdf, gy):
     fx, fc, fg = (np.ascontiguousarray(a).reshape(-1) for a in (x, cdf, gy))
     out = np.empty_like(fg)
     n = fx.size
-    w = np.empty(min(n, _CHUNK), np.float32)
-    for i in range(0, n, _CHUNK):
-        j = min(n, i + _CHUNK)
-        ws, xs = w[:j - i], fx[i:j]
-        np.multiply(xs, t(-0.5), out=ws)
-        ws *= xs
-        np.exp(ws, out=ws)
-        ws *= t(1 / math.sqrt(2 * math.pi))
-        ws *= xs
-        ws += fc[i:j]
-        np.multiply(fg[i:j], ws, out=out[i:j])
+
+    def span(a, b):
+        w = np.empty(min(b - a, _CHUNK), np.float32)
+        for i in range(a, b, _CHUNK):
+            j = min(b, i + _CHUNK)
+            ws, xs = w[:j - i], fx[i:j]
+            np.multiply(xs, t(-0.5), out=ws)
+            ws *= xs
+            np.exp(ws, out=ws)
+            ws *= t(1 / math.sqrt(2 * math.pi))
+            ws *= xs
+            ws += fc[i:j]
+            np.multiply(fg[i:j], ws, out=out[i:j])
+
+    _chunk_spans(n, span)
     return out.reshape(gy.shape)
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from .. import parallel
 from ..autodiff import Function, Tensor
 from ..backend import get_xp, to_device, device_of
 from ._util import OpError, normalize_axis, tensors
@@ -262,6 +265,13 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, training=False, mom
     return fn.apply(x, *params)
 
 
+# LayerNorm over the last axis shares its rows out among the intra-op threads from this many
+# elements (forward and backward are each a few passes per row). Measured (float32, best of 5,
+# ms, one thread -> two): the transformer benchmark's (32, 128, 128) forward 0.86 -> 0.58, forward
+# + backward 2.63 -> 1.54; MiniLM's (32, 64, 384) 1.13 -> 0.95 and 3.94 -> 2.08.
+_LN_PARALLEL_MIN = 1 << 17
+
+
 class LayerNorm(Function):
     def __init__(self, axes, bshape, epsilon, has_gamma, has_beta):
         self.axes, self.bshape, self.epsilon = axes, bshape, epsilon
@@ -276,6 +286,9 @@ class LayerNorm(Function):
         gamma = gamma.reshape(self.bshape) if gamma is not None else None
         beta = beta.reshape(self.bshape) if beta is not None else None
         t = x.dtype.type
+        self.rows = xp is np and self.axes == (x.ndim - 1,) and x.flags.c_contiguous and x.size > 0
+        if self.rows:
+            return self._forward_rows(x, gamma, beta, t)
         xhat = x - x.mean(axis=self.axes, keepdims=True)
         var = (xhat * xhat).mean(axis=self.axes, keepdims=True)
         inv = t(1) / xp.sqrt(var + t(self.epsilon))
@@ -287,7 +300,72 @@ class LayerNorm(Function):
             self.xhat, self.inv, self.gamma = xhat, inv, gamma
         return y
 
+    def _forward_rows(self, x, gamma, beta, t):
+        """Normalization over the last axis of a C-contiguous NumPy x, rows shared out among the
+        intra-op threads (each row's statistics are its own): the operations of ``forward``."""
+        c = x.shape[-1]
+        x2 = x.reshape(-1, c)
+        xhat, y = np.empty_like(x2), np.empty_like(x2)
+        inv = np.empty((x2.shape[0], 1), x.dtype)
+        g1 = None if gamma is None else gamma.reshape(c)
+        b1 = None if beta is None else beta.reshape(c)
+        eps = t(self.epsilon)
+
+        def rows(r0, r1):
+            xr, xh, iv = x2[r0:r1], xhat[r0:r1], inv[r0:r1]
+            np.subtract(xr, xr.mean(axis=1, keepdims=True), out=xh)
+            np.sqrt((xh * xh).mean(axis=1, keepdims=True) + eps, out=iv)
+            np.divide(t(1), iv, out=iv)
+            xh *= iv
+            if g1 is not None:
+                np.multiply(xh, g1, out=y[r0:r1])
+            else:
+                y[r0:r1] = xh
+            if b1 is not None:
+                y[r0:r1] += b1
+
+        parallel.for_ranges(rows, x2.shape[0], x.size, min_elements=_LN_PARALLEL_MIN)
+        if any(self.needs_input_grad):
+            self.xhat, self.inv, self.gamma = xhat, inv, g1
+        return y.reshape(x.shape)
+
+    def _backward_rows(self, gy):
+        c = gy.shape[-1]
+        g2 = gy.reshape(-1, c)
+        xhat, inv, g1 = self.xhat, self.inv, self.gamma
+        need = self.needs_input_grad
+        want_g = self.has_gamma and need[1]
+        want_b = self.has_beta and need[1 + self.has_gamma]
+        dx = np.empty_like(g2) if need[0] else None
+
+        def rows(r0, r1):
+            gr, xr = g2[r0:r1], xhat[r0:r1]
+            if dx is not None:
+                g = gr if g1 is None else gr * g1
+                mg = g.mean(axis=1, keepdims=True)
+                mgx = (g * xr).mean(axis=1, keepdims=True)
+                dx[r0:r1] = inv[r0:r1] * (g - mg - xr * mgx)
+            return ((gr * xr).sum(axis=0) if want_g else None), (gr.sum(axis=0) if want_b else None)
+
+        R = g2.shape[0]
+        if gy.size >= _LN_PARALLEL_MIN:
+            parts = parallel.run(rows, parallel.split(R, parallel.parts_for(R)))
+        else:
+            parts = [rows(0, R)]
+        grads = [None if dx is None else dx.reshape(gy.shape)]
+        for k, want in ((0, want_g), (1, want_b)):
+            if (self.has_gamma, self.has_beta)[k]:
+                total = None
+                if want:
+                    for p in parts:
+                        total = p[k] if total is None else total + p[k]
+                    total = total.reshape(self.pshapes[len(grads) - 1])
+                grads.append(total)
+        return tuple(grads)
+
     def backward(self, gy):
+        if self.rows:
+            return self._backward_rows(gy)
         axes, xhat = self.axes, self.xhat
         other = tuple(i for i in range(gy.ndim) if i not in axes)
         grads = []
