@@ -53,16 +53,23 @@ def _cpus() -> int:
 
 
 def _from_env():
+    """The thread count the environment asks for, or None. ``ZOO_NUM_THREADS`` is ours: a bad value
+    is an error. The others belong to OpenMP and OpenBLAS: the first entry of OpenMP's nested list
+    ("4,2") counts, and a value those libraries would not take either is passed over."""
     for name in _ENV_VARS:
         v = os.environ.get(name, "").strip()
-        if v:
-            try:
-                n = int(v)
-            except ValueError:
-                raise ValueError(f"{name}={v!r}: expected a positive whole number of threads") from None
-            if n < 1:
-                raise ValueError(f"{name}={v!r}: expected a positive whole number of threads")
+        if not v:
+            continue
+        if name != "ZOO_NUM_THREADS":
+            v = v.split(",")[0].strip()
+        try:
+            n = int(v)
+        except ValueError:
+            n = 0
+        if n >= 1:
             return n
+        if name == "ZOO_NUM_THREADS":
+            raise ValueError(f"ZOO_NUM_THREADS={os.environ[name]!r}: expected a positive whole number of threads")
     return None
 
 

@@ -216,6 +216,16 @@ def test_bad_thread_count_in_the_environment_is_an_error(monkeypatch, value):
         parallel.num_threads()
 
 
+def test_other_libraries_thread_variables_are_read_as_they_read_them(monkeypatch):
+    monkeypatch.delenv("ZOO_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 8)
+    for omp, expected in [("4,2", 4), ("3", 3), ("auto", 8), ("0", 8)]:
+        monkeypatch.setattr(parallel, "_threads", None)
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+        assert parallel.num_threads() == expected, omp
+
+
 def test_thread_count_from_the_environment(monkeypatch):
     monkeypatch.setattr(parallel, "_threads", None)
     monkeypatch.setenv("ZOO_NUM_THREADS", "1")
