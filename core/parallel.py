@@ -18,9 +18,11 @@ Where the count cannot be set (another BLAS) a region that calls BLAS (``gemm=Tr
 parts one after another on the calling thread, as does a region opened inside another one.
 
 The thread count is ``ZOO_NUM_THREADS`` when set, else ``OMP_NUM_THREADS``, else
-``OPENBLAS_NUM_THREADS``, else the CPUs this process may run on; ``set_num_threads`` changes it
-(1 turns intra-op parallelism off). Splitting never changes which operations each element goes
-through, only which thread runs them: results do not depend on thread timing.
+``OPENBLAS_NUM_THREADS``, else (and at most) the CPUs this process may run on; ``set_num_threads``
+changes it (1 turns intra-op parallelism off). Results never depend on thread timing: an
+elementwise split gives the values one thread gives, and sums split over threads (a kernel
+gradient, layer-norm parameter gradients) are added in a fixed order, so they depend on the thread
+count only (to rounding).
 """
 from __future__ import annotations
 
