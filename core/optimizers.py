@@ -50,22 +50,8 @@ def _kcast(t, x):
     return t(np.float32(x))
 
 
-# A large fused update runs on the intra-op threads (core.parallel), each thread a contiguous
-# range of the flat buffers: the same operations on every element.
-
-
 def _subtract_in_place(p, step):
     p -= step
-
-
-def _flat_parts(xp, fn, *arrays):
-    """``fn(*arrays)`` on same-size contiguous arrays (None allowed), as 1-d ranges shared out
-    among the intra-op threads when large (on NumPy)."""
-    n = arrays[0].size
-    if xp is not np or n < parallel.MIN_ELEMENTS or not all(a is None or a.flags.c_contiguous for a in arrays):
-        return fn(*arrays)
-    flat = [None if a is None else a.reshape(-1) for a in arrays]
-    parallel.for_ranges(lambda i0, i1: fn(*[None if a is None else a[i0:i1] for a in flat]), n, n)
 
 
 def _host_sqrt(x):
@@ -730,9 +716,11 @@ class Adam(Optimizer):
             tmp /= tmp2
 
         for g, slots, tmp, tmp2, steps in self._segments(plan, grads):
-            _flat_parts(xp, update, g, slots["momentum"], slots["velocity"], slots.get("velocity_hat"), tmp, tmp2)
+            # large segments: a contiguous range of the flat buffers per intra-op thread
+            parallel.over_flat(xp, update, g, slots["momentum"], slots["velocity"], slots.get("velocity_hat"),
+                               tmp, tmp2)
             for i, step in steps:
-                _flat_parts(xp, _subtract_in_place, params[i].data, step)
+                parallel.over_flat(xp, _subtract_in_place, params[i].data, step)
 
     def update_step(self, gradient, variable, learning_rate):
         xp = get_xp(variable.data)

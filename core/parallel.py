@@ -281,11 +281,29 @@ def run(fn, parts, gemm: bool = False):
 MIN_ELEMENTS = 1 << 20
 
 
-def for_ranges(fn, n: int, elements: int, gemm: bool = False, min_elements: int | None = None) -> None:
+def _on_numpy(xp) -> bool:
+    return xp is None or getattr(xp, "__name__", "") == "numpy"
+
+
+def for_ranges(fn, n: int, elements: int, gemm: bool = False, min_elements: int | None = None,
+               xp=None) -> None:
     """``fn(i0, i1)`` over contiguous ranges covering range(n), one range per thread when the
     work is worth splitting (``elements`` >= ``min_elements``, default MIN_ELEMENTS: a single
-    elementwise pass; pass 0 elements to force one call)."""
-    if elements < (MIN_ELEMENTS if min_elements is None else min_elements) or n < 2:
+    elementwise pass) and runs on NumPy (``xp``, when given: CuPy parallelises on its device);
+    otherwise one call."""
+    if not _on_numpy(xp) or elements < (MIN_ELEMENTS if min_elements is None else min_elements) or n < 2:
         fn(0, n)
         return
     run(fn, split(n, parts_for(n)), gemm=gemm)
+
+
+def over_flat(xp, fn, *args):
+    """``fn(*args)`` where the array arguments are C-contiguous and of one size (other arguments,
+    scalars or None, are passed as they are): on NumPy and for large arrays, as ``fn`` over
+    matching 1-d ranges of every array, one range per intra-op thread."""
+    arrays = [a for a in args if getattr(a, "ndim", 0)]
+    n = arrays[0].size if arrays else 0
+    if not _on_numpy(xp) or n < MIN_ELEMENTS or not all(a.flags.c_contiguous and a.size == n for a in arrays):
+        return fn(*args)
+    flat = [a.reshape(-1) if getattr(a, "ndim", 0) else a for a in args]
+    for_ranges(lambda i0, i1: fn(*[a[i0:i1] if getattr(a, "ndim", 0) else a for a in flat]), n, n)

@@ -248,6 +248,27 @@ def _both(fn, threads):
     return one, two
 
 
+def test_over_flat_slices_arrays_and_passes_other_arguments(forced):
+    a, out = rand(2, 501), np.zeros((2, 501))
+    calls = []
+
+    def fn(x, scale, nothing, o):
+        calls.append(x.size)
+        assert nothing is None
+        np.multiply(x, scale, out=o)
+
+    parallel.over_flat(np, fn, a, 3.0, None, out)
+    np.testing.assert_array_equal(out, a * 3.0)
+    assert sorted(calls) == [501, 501]  # one range per thread
+
+    class NotNumpy:  # another array module (CuPy) gets one call on the whole arrays
+        __name__ = "cupy"
+
+    calls.clear()
+    parallel.over_flat(NotNumpy(), fn, a, 2.0, None, out)
+    assert calls == [1002]
+
+
 def test_ewise_splits_equal_the_plain_ufunc(forced):
     a, b = rand(1001).astype(np.float32), rand(1001).astype(np.float32)
     out = ewise(np, np.multiply, a, b, np.empty_like(a))

@@ -28,22 +28,10 @@ _ROW = 8192
 # 0.43; but x > 0 (a bool output) 0.13 -> 0.15, so it stays on one thread.
 
 
-def _over_rows(xp, rows, size, fn):
-    """fn(r0, r1) over row ranges covering range(rows), on the intra-op threads when worth it."""
-    parallel.for_ranges(fn, rows, size if xp is np else 0)
-
-
 def ewise(xp, ufunc, a, b, out):
     """``ufunc(a, b, out=out)`` for C-contiguous arrays of one shape (``b`` may also be a
     scalar), split among the intra-op threads for large arrays. ``out`` may be ``a`` or ``b``."""
-    scalar = not getattr(b, "ndim", 0)
-    if xp is not np or out.size < parallel.MIN_ELEMENTS or not (
-            a.flags.c_contiguous and out.flags.c_contiguous and (scalar or b.flags.c_contiguous)):
-        return ufunc(a, b, out=out)
-    fa, fo = a.reshape(-1), out.reshape(-1)
-    fb = b if scalar else b.reshape(-1)
-    parallel.for_ranges(lambda i0, i1: ufunc(fa[i0:i1], fb if scalar else fb[i0:i1], out=fo[i0:i1]),
-                        fo.size, fo.size)
+    parallel.over_flat(xp, lambda a_, b_, o_: ufunc(a_, b_, out=o_), a, b, out)
     return out
 
 
@@ -57,7 +45,7 @@ def relu_into(xp, x, out):
     rows = n // _ROW
     m = rows * _ROW
     x2, o2 = fx[:m].reshape(-1, _ROW), fo[:m].reshape(-1, _ROW)
-    _over_rows(xp, rows, n, lambda r0, r1: xp.maximum(x2[r0:r1], zeros, out=o2[r0:r1]))
+    parallel.for_ranges(lambda r0, r1: xp.maximum(x2[r0:r1], zeros, out=o2[r0:r1]), rows, n, xp=xp)
     if m < n:
         xp.maximum(fx[m:], zeros[:n - m], out=fo[m:])
     return out
@@ -78,7 +66,7 @@ def channel_op(xp, ufunc, a, v, out=None):
     nb = rows // reps
     m = nb * reps
     aw, ow, vt = a2[:m].reshape(nb, reps * C), o2[:m].reshape(nb, reps * C), xp.tile(v, reps)
-    _over_rows(xp, nb, a.size, lambda r0, r1: ufunc(aw[r0:r1], vt, out=ow[r0:r1]))
+    parallel.for_ranges(lambda r0, r1: ufunc(aw[r0:r1], vt, out=ow[r0:r1]), nb, a.size, xp=xp)
     if m < rows:
         ufunc(a2[m:], v, out=o2[m:])
     return out

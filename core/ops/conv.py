@@ -216,18 +216,18 @@ def _im2col_spans(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, work):
 
     def span(b0, b1):
         buf = xp.empty(size, xpad.dtype)
-        total = None
+        acc = None
         for blk in blocks[b0:b1]:
             n0, n1, h0, h1 = blk
             cols = buf[:(n1 - n0) * (h1 - h0) * Wo * K].reshape(n1 - n0, h1 - h0, Wo, kh, kw, C)
             _fill_cols(xp, cols, xpad, win, n0, n1, h0, h1, kh, kw, sh, sw, dh, dw, Wo)
             r = work(blk, cols.reshape(-1, K))
             if r is not None:
-                if total is None:
-                    total = r
+                if acc is None:
+                    acc = r
                 else:
-                    total += r
-        return total
+                    acc += r
+        return acc
 
     if not parallel_ok:
         return [span(0, len(blocks))]

@@ -10,8 +10,6 @@ the first arg-max of its window.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
@@ -52,7 +50,7 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need):
             arg[n0:n1] = code
         xp.maximum(m0, m1, out=m0)
 
-    parallel.for_ranges(images, N, y.size * 4 if xp is np else 0)
+    parallel.for_ranges(images, N, y.size * 4, xp=xp)
     return y, arg
 
 
@@ -135,7 +133,7 @@ class Pool2D(Function):
                         xp.multiply(g, code == p, out=d6[n0:n1, :, a, :, b])
                         p += 1
 
-            parallel.for_ranges(images, N, dpad.size if xp is np else 0)
+            parallel.for_ranges(images, N, dpad.size, xp=xp)
             dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C))
             return dx.reshape(self.x_shape)
         dpad = xp.zeros((N, Hp, Wp, C), gy.dtype)
