@@ -71,7 +71,8 @@ def _from_env():
         if n >= 1:
             return n
         if name == "ZOO_NUM_THREADS":
-            raise ValueError(f"ZOO_NUM_THREADS={os.environ[name]!r}: expected a positive whole number of threads")
+            raise ValueError(f"ZOO_NUM_THREADS={os.environ[name]!r}: expected a positive whole number of threads "
+                             "(1 turns intra-op parallelism off); set it so, or unset it to follow OMP_NUM_THREADS")
     return None
 
 
