@@ -157,6 +157,29 @@ def test_blocks_cover_every_output_row_once():
         assert (seen == 1).all()
 
 
+@pytest.mark.parametrize("N,Ho,row_bytes,block_bytes,multiple", [
+    (64, 11, 11 * 288 * 4, 1_480_000, 2),   # the MNIST CNN's second conv: 10 images fit a block
+    (128, 8, 8 * 576 * 4, 1_890_000, 2),    # ResNet-20's third stage: 12 images fit
+    (7, 5, 100, 1000, 2), (3, 9, 1000, 2500, 2), (5, 4, 100, 10**6, 3), (3, 2, 10, 10, 4)])
+def test_blocks_balance_for_threads(N, Ho, row_bytes, block_bytes, multiple):
+    """Blocks fit the budget, differ by at most one image (or row), and come in a multiple of the
+    thread count where the images (rows) allow."""
+    from core.ops.conv import _blocks
+
+    blocks = _blocks(N, Ho, row_bytes, block_bytes, multiple)
+    seen = np.zeros((N, Ho), int)
+    sizes = []
+    for n0, n1, h0, h1 in blocks:
+        seen[n0:n1, h0:h1] += 1
+        sizes.append((n1 - n0) * (h1 - h0))
+        assert (n1 - n0) * (h1 - h0) * row_bytes <= max(block_bytes, row_bytes)
+    assert (seen == 1).all()
+    whole_images = all(h0 == 0 and h1 == Ho for _, _, h0, h1 in blocks)
+    assert max(sizes) - min(sizes) <= (Ho if whole_images else 1)  # one image, or one row
+    if len(blocks) < N * Ho:
+        assert len(blocks) % multiple == 0
+
+
 @pytest.mark.parametrize("xs,ks,s,pad,dil,g,use_bias", CONV2D_GRAD)
 def test_conv2d_fused_relu_gradients(xs, ks, s, pad, dil, g, use_bias):
     arrays = [rand(*xs), rand(*ks)] + ([rand(ks[3])] if use_bias else [])

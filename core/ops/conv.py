@@ -163,16 +163,22 @@ _PARALLEL_MIN_BYTES = 2 << 20
 _DX_BLOCK_BYTES = 2 << 20
 
 
-def _blocks(N, Ho, row_bytes, block_bytes=None):
+def _blocks(N, Ho, row_bytes, block_bytes=None, multiple=1):
     """(n0, n1, h0, h1) blocks covering (N, Ho) output rows of ``row_bytes`` of im2col each
-    (a row = one (n, ho) line of Wo pixels): whole images when one fits, else bands of rows."""
+    (a row = one (n, ho) line of Wo pixels): whole images when one fits, else bands of rows.
+    Blocks are at most about ``block_bytes``, differ by at most one image (row), and their count
+    is a multiple of ``multiple`` where the images allow: threads sharing them out get equal work
+    (64 images in blocks of at most 10 shared by 2 threads: 6 blocks of 10-11, not 7 of 10 and 4)."""
     block_bytes = block_bytes or _BLOCK_BYTES
     per_image = Ho * row_bytes
     if per_image <= block_bytes:
-        nb = max(1, block_bytes // per_image)
-        return [(n0, min(N, n0 + nb), 0, Ho) for n0 in range(0, N, nb)]
-    hb = max(1, block_bytes // max(row_bytes, 1))
-    return [(n, n + 1, h0, min(Ho, h0 + hb)) for n in range(N) for h0 in range(0, Ho, hb)]
+        count = -(-N // max(1, block_bytes // per_image))
+        count = min(N, -(-count // multiple) * multiple)
+        return [(n0, n1, 0, Ho) for n0, n1 in parallel.split(N, count)]
+    bands = -(-Ho // max(1, block_bytes // max(row_bytes, 1)))
+    while (N * bands) % multiple and bands < Ho:
+        bands += 1
+    return [(n, n + 1, h0, h1) for n in range(N) for h0, h1 in parallel.split(Ho, bands)]
 
 
 def _fill_cols(xp, out, xpad, win, n0, n1, h0, h1, kh, kw, sh, sw, dh, dw, Wo):
@@ -186,13 +192,13 @@ def _fill_cols(xp, out, xpad, win, n0, n1, h0, h1, kh, kw, sh, sw, dh, dw, Wo):
             out[:, :, :, a, b] = xpad[n0:n1, r:r + (h1 - h0 - 1) * sh + 1:sh, c:c + (Wo - 1) * sw + 1:sw]
 
 
-def _im2col_plan(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, block_bytes):
+def _im2col_plan(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, block_bytes, multiple=1):
     """(blocks, win, K, size): the im2col blocks of about ``block_bytes``, the window view they
     copy from (None for the per-tap copies of one channel), the row length and the largest
     block's element count (the buffer each thread needs)."""
     N, C = xpad.shape[0], xpad.shape[3]
     K = kh * kw * C
-    blocks = _blocks(N, Ho, Wo * K * xpad.dtype.itemsize, block_bytes)
+    blocks = _blocks(N, Ho, Wo * K * xpad.dtype.itemsize, block_bytes, multiple)
     win = None if C <= _TAP_COPY_MAX_C and kh * kw > 1 else _windows(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo)
     size = max((n1 - n0) * (h1 - h0) for n0, n1, h0, h1 in blocks) * Wo * K
     return blocks, win, K, size
@@ -212,7 +218,8 @@ def _im2col_spans(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, work):
     if parallel_ok:  # blocks of at most _BLOCK_BYTES_PER_THREAD, as many for every thread
         nb = -(-max(threads, -(-total // _BLOCK_BYTES_PER_THREAD)) // threads) * threads
         block_bytes = -(-total // nb)
-    blocks, win, K, size = _im2col_plan(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, block_bytes)
+    blocks, win, K, size = _im2col_plan(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, block_bytes,
+                                        threads if parallel_ok else 1)
 
     def span(b0, b1):
         buf = xp.empty(size, xpad.dtype)
@@ -272,13 +279,13 @@ def _dx_taps(xp, dy4, k2, pad_shape, kh, kw, sh, sw, dh, dw):
     N, Ho, Wo, Cout = dy4.shape
     C = pad_shape[3]
     dpad = xp.zeros(pad_shape, dy4.dtype)
-    nb = max(1, _DX_BLOCK_BYTES // (Ho * Wo * (C + Cout) * dy4.dtype.itemsize))
-    starts = list(range(0, N, nb))
+    threads = parallel.num_threads() if xp is np else 1
+    blocks = _blocks(N, 1, Ho * Wo * (C + Cout) * dy4.dtype.itemsize, _DX_BLOCK_BYTES, threads)
+    nb = max(n1 - n0 for n0, n1, _, _ in blocks)
 
     def span(b0, b1):
-        buf = xp.empty(min(nb, N) * Ho * Wo * C, dy4.dtype)
-        for n0 in starts[b0:b1]:
-            n1 = min(N, n0 + nb)
+        buf = xp.empty(nb * Ho * Wo * C, dy4.dtype)
+        for n0, n1, _, _ in blocks[b0:b1]:
             g = dy4[n0:n1].reshape(-1, Cout)
             out = buf[:g.shape[0] * C].reshape(-1, C)
             tgt_img = dpad[n0:n1]
@@ -290,9 +297,9 @@ def _dx_taps(xp, dy4, k2, pad_shape, kh, kw, sh, sw, dh, dw):
                     tgt += out.reshape(n1 - n0, Ho, Wo, C)
 
     if xp is np:
-        parallel.run(span, parallel.split(len(starts), parallel.parts_for(len(starts))), gemm=True)
+        parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))), gemm=True)
     else:
-        span(0, len(starts))
+        span(0, len(blocks))
     return dpad
 
 
