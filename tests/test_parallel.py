@@ -70,6 +70,16 @@ def test_split_covers_the_range_in_balanced_contiguous_parts():
         assert len(parts) == (max(1, min(k, n)) if n else 1)
 
 
+@pytest.mark.parametrize("n,max_size,multiple,count", [(200, 16, 2, 14), (200, 16, 1, 13), (64, 10, 2, 8),
+                                                     (3, 1, 2, 3), (5, 100, 4, 4), (7, 7, 2, 2), (0, 4, 2, 1)])
+def test_chunks_fit_the_size_and_come_in_multiples(n, max_size, multiple, count):
+    ranges = parallel.chunks(n, max_size, multiple)
+    assert len(ranges) == count
+    assert [i for a, b in ranges for i in range(a, b)] == list(range(n))
+    sizes = [b - a for a, b in ranges]
+    assert max(sizes) <= max_size and max(sizes) - min(sizes) <= 1
+
+
 def test_parts_for_respects_threads_and_minimum(threads):
     threads(4)
     assert parallel.parts_for(100) == 4

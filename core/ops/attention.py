@@ -51,7 +51,7 @@ class SDPA(Function):
         n = max(1, _CHUNK_BYTES // max(per_item, 1))
         if n >= lead[0]:
             return None
-        return [(b0, min(lead[0], b0 + n)) for b0 in range(0, lead[0], n)]
+        return parallel.chunks(lead[0], n, parallel.num_threads())
 
     def _part(self, m, b0, b1):
         """A mask (or dropout mask) for the batch chunk [b0:b1]: sliced when it has that axis."""

@@ -172,9 +172,7 @@ def _blocks(N, Ho, row_bytes, block_bytes=None, multiple=1):
     block_bytes = block_bytes or _BLOCK_BYTES
     per_image = Ho * row_bytes
     if per_image <= block_bytes:
-        count = -(-N // max(1, block_bytes // per_image))
-        count = min(N, -(-count // multiple) * multiple)
-        return [(n0, n1, 0, Ho) for n0, n1 in parallel.split(N, count)]
+        return [(n0, n1, 0, Ho) for n0, n1 in parallel.chunks(N, block_bytes // per_image, multiple)]
     bands = -(-Ho // max(1, block_bytes // max(row_bytes, 1)))
     while (N * bands) % multiple and bands < Ho:
         bands += 1

@@ -401,8 +401,7 @@ class LSTM(_Recurrence):
         T, N, G = self.Z.shape
         DZ = xp.empty((T, N, G), dtype=self.Z.dtype)
         OD = xp.empty((T, N, self.u), dtype=self.Z.dtype)
-        blk = self._FACTOR_BLOCK
-        blocks = [(s0, min(T, s0 + blk)) for s0 in range(0, T, blk)]
+        blocks = parallel.chunks(T, self._FACTOR_BLOCK, parallel.num_threads() if xp is np else 1)
 
         def span(b0, b1):
             for s0, s1 in blocks[b0:b1]:
