@@ -53,6 +53,7 @@ def forced(monkeypatch, threads):
     monkeypatch.setattr(ACT, "_CHUNK", 16)  # GELU's chunks
     monkeypatch.setattr(ACT, "_GELU_PARALLEL_MIN", 1)
     monkeypatch.setattr(N, "_LN_PARALLEL_MIN", 1)
+    monkeypatch.setattr(N, "_BN_BLOCK", 48)  # batch norm's blocks: a few rows each
     threads(2)
     return threads
 
@@ -192,6 +193,76 @@ def test_overlapping_regions_of_two_threads_restore_blas_once_both_end(threads):
     for t in ts:
         t.join()
     assert get() == before
+
+
+_SPIN_PROBE = r"""
+import os, sys, time, json
+import numpy as np
+from core import parallel
+assert parallel.blas_thread_control()
+parallel.set_num_threads(2)
+timeout = parallel._blas_lib.openblas_thread_timeout
+get, set_ = parallel._blas[1], parallel._blas[0]
+set_(2)
+before = timeout()
+a = np.random.default_rng(0).standard_normal((400, 400)).astype(np.float32)
+ref = a.astype(np.float64) @ a
+
+def spin_ms():
+    # CPU time (ms) that this process's threads other than this one take while it sleeps 0.2 s
+    # right after a 2-thread GEMM: OpenBLAS's idle threads spinning
+    def cpu():
+        me = str(__import__("threading").get_native_id())
+        out = 0
+        for t in os.listdir("/proc/self/task"):
+            if t != me:
+                with open(f"/proc/self/task/{t}/schedstat") as f:
+                    out += int(f.read().split()[0])
+        return out
+    a @ a
+    c0 = cpu(); time.sleep(0.2)
+    return (cpu() - c0) / 1e6
+
+spin_before = spin_ms()
+parallel.run(lambda i: i, [(0,), (1,)])  # the first region
+after = timeout()
+print(json.dumps(dict(before=before, after=after, threads=get(), spin_before=spin_before, spin_after=spin_ms(),
+                      close=bool(np.allclose(a @ a, ref, rtol=1e-4, atol=1e-3)))))
+"""
+
+
+def _spin_probe(env_timeout):
+    import json
+    import subprocess
+    import sys
+
+    if "openblas" not in str(np.show_config(mode="dicts")).lower():
+        pytest.skip("NumPy is not linked against OpenBLAS here")
+    if not os.path.exists("/proc/self/task") or (os.cpu_count() or 1) < 2:
+        pytest.skip("needs Linux's /proc and 2 CPUs")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_THREAD_TIMEOUT", "ZOO_NUM_THREADS")}
+    env.update(OPENBLAS_NUM_THREADS="2", PYTHONPATH=os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")]))
+    if env_timeout is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = str(env_timeout)
+    out = subprocess.run([sys.executable, "-c", _SPIN_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_first_region_shortens_openblas_idle_spinning():
+    r = _spin_probe(None)
+    assert r["before"] == 0  # not set: OpenBLAS's default, 2**28 cycles (about 0.1 s)
+    assert r["after"] == parallel.BLAS_SPIN_LOG2_CYCLES
+    assert r["threads"] == 2 and r["close"]
+    # the default spins for about 100 ms of the 200 ms sleep; 2**20 cycles are well under 1 ms
+    assert r["spin_before"] > 5, r
+    assert r["spin_after"] < 10, r
+
+
+def test_openblas_thread_timeout_from_the_environment_is_kept():
+    r = _spin_probe(25)
+    assert r["before"] == r["after"] == 25
+    assert r["threads"] == 2 and r["close"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -338,13 +409,31 @@ def test_dense_relu_and_batch_norm_parallel(forced):
         np.testing.assert_array_equal(a, b)
     check_gradients(lambda x, w, b: dense(x, w, b, activation=relu), [rand(6, 5), rand(5, 7), rand(7)])
 
-    def bn(x, g, b):
-        return batch_norm(x, g, b, np.zeros(3), np.ones(3), training=True)
 
-    xb, g, b = rand(4, 3, 3, 3), rand(3), rand(3)
-    one, two = _both(lambda: bn(Tensor(xb.astype(np.float32)), Tensor(g.astype(np.float32)),
-                                Tensor(b.astype(np.float32))).data, forced)
-    np.testing.assert_array_equal(one, two)
+
+@pytest.mark.parametrize("shape", [(4, 3, 3, 3), (2, 5, 5, 16), (7, 5), (3, 2, 2, 1)])
+def test_batch_norm_blocks_match_the_whole_array_formula(forced, shape):
+    """Training batch norm over channels-last NumPy arrays runs in row blocks (shrunk here to a few
+    rows, shared by two threads): the same values as the textbook formula, gradients that pass the
+    float64 check, and one thread against two equal to rounding (the sums split differently)."""
+    c = shape[-1]
+
+    def bn(x, g, b):
+        return batch_norm(x, g, b, np.zeros(c), np.ones(c), training=True)
+
+    xb, g, b = rand(*shape), rand(c), rand(c)
+    axes = tuple(range(len(shape) - 1))
+    ref = (xb - xb.mean(axes)) / np.sqrt(xb.var(axes) + 1e-3) * g + b
+    np.testing.assert_allclose(bn(Tensor(xb), Tensor(g), Tensor(b)).data, ref, rtol=1e-10, atol=1e-12)
+
+    def run():
+        ts = [Tensor(a.astype(np.float32), requires_grad=True) for a in (xb, g, b)]
+        y = bn(*ts)
+        y.backward(np.cos(np.arange(y.data.size, dtype=np.float32)).reshape(y.shape))
+        return [y.data] + [t.grad for t in ts]
+
+    for one, two in zip(*_both(run, forced)):
+        np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-5)
     check_gradients(bn, [xb, g, b])
 
 
