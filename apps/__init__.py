@@ -1,6 +1,2 @@
 """The ``zoo`` command-line apps."""
-import os as _os
-import sys as _sys
-
-if "numpy" not in _sys.modules:  # before any app imports NumPy: see core/host_memory.py (BLAS threads)
-    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+import core  # noqa: F401  (before any app imports NumPy: OpenBLAS's thread settings, core/host_memory.py)

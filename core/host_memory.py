@@ -15,12 +15,17 @@ the largest batch). It runs once when ``core`` is imported; set ``ZOO_MALLOC_TUN
 environment to leave the allocator as it is. Elsewhere (macOS, Windows, musl) it does nothing.
 
 BLAS threads: after each call OpenBLAS's worker threads spin for 2**28 cycles (about 0.1 s)
-before sleeping, so they spin through the engine's single-threaded NumPy work between two GEMMs;
-on this kind of machine (2 vCPUs) that intermittently halved the main thread's speed: of 190
-ResNet-20 training steps, 70 took 1.4 s instead of 0.52 s; with ``OPENBLAS_THREAD_TIMEOUT=20``
-(2**20 cycles, about 0.3 ms: still enough to chain the GEMMs of a layer) 4 did. OpenBLAS reads the
-variable when NumPy loads it, so ``import core`` sets it (unless it is set) only when NumPy is not
-imported yet: import ``core``/``zoo`` first, or export the variable. The ``zoo`` command does.
+before sleeping, so they spin through the engine's single-threaded NumPy work between two GEMMs
+and through the intra-op threads' regions (``core.parallel``), taking one of the cores. On this
+kind of machine (2 vCPUs) that intermittently halved the main thread's speed: of 190 ResNet-20
+training steps, 70 took 1.4 s instead of 0.52 s; with ``OPENBLAS_THREAD_TIMEOUT=20`` (2**20
+cycles, about 0.3 ms: still enough to chain the GEMMs of a layer, or an LSTM's per-step GEMMs) 4
+did. With intra-op threads, measured in benchmark processes that load NumPy first (seconds, 2**28
+-> 2**20, the same hour): the MNIST CNN's epoch 3.5 -> 2.2 and 3.6 -> 2.4, 20 ResNet-20 steps 14.5
+-> 9.4, the LSTM's epoch 9.3 -> 8.6 and 10.5 -> 9.0. So ``import core`` sets the spin to
+2**BLAS_SPIN_LOG2_CYCLES cycles unless OPENBLAS_THREAD_TIMEOUT is set: through the variable when
+NumPy is not loaded yet (OpenBLAS reads it then; the ``zoo`` command imports ``core`` first), else
+by restarting OpenBLAS's threads with the value (``core.parallel.shorten_blas_spin``).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import ctypes.util
 import os
 import sys
 
+BLAS_SPIN_LOG2_CYCLES = 20
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _applied = None

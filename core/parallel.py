@@ -16,9 +16,8 @@ builds NumPy ships), so it is set to 1 when the first region starts and restored
 one ends; a GEMM that another thread of the program runs meanwhile runs single-threaded too.
 Where the count cannot be set (another BLAS) a region that calls BLAS (``gemm=True``) runs its
 parts one after another on the calling thread, as does a region opened inside another one.
-OpenBLAS's idle threads spin for about 0.1 s after each multi-threaded call, taking a core from a
-region's parts: the first region shortens that spin to well under a millisecond
-(``BLAS_SPIN_LOG2_CYCLES``) unless ``OPENBLAS_THREAD_TIMEOUT`` is set.
+OpenBLAS's idle threads would spin for about 0.1 s after each multi-threaded call, taking a core
+from a region's parts: ``import core`` shortens that spin (see core/host_memory.py).
 
 The thread count is ``ZOO_NUM_THREADS`` when set, else ``OMP_NUM_THREADS``, else
 ``OPENBLAS_NUM_THREADS``, else (and at most) the CPUs this process may run on; ``set_num_threads``
@@ -48,7 +47,6 @@ _workers_pid = None
 _pool_busy = threading.Lock()  # held by the region using the workers; another runs serially
 _blas = False  # False: not looked up yet; None: not available; else (set, get) ctypes functions
 _blas_lib = None  # the OpenBLAS library they come from
-_blas_spin_set = False  # whether the first parallel region has shortened OpenBLAS's idle spinning
 _blas_users = 0  # regions running now (the count is restored when the last one ends)
 _blas_saved = None
 
@@ -134,22 +132,12 @@ def blas_thread_control() -> bool:
     return _blas is not None
 
 
-# OpenBLAS's idle threads spin (a sched_yield loop) for 2**28 TSC cycles, about 0.1 s, after each
-# multi-threaded call before they sleep. With as many cores as intra-op threads, a spinning BLAS
-# thread takes a core's time from a region's parts for as long as it spins, and a conv net's
-# training step, with a 2-thread GEMM outside the regions every few ms, keeps it spinning all the
-# time. Measured (seconds, OPENBLAS_THREAD_TIMEOUT 28 (the default) -> 20, the same hour): the MNIST
-# CNN's epoch 3.5 -> 2.2 and 3.6 -> 2.4, the LSTM's 9.3 -> 8.6 and 10.5 -> 9.0. So the first parallel
-# region shortens the spin to 2**BLAS_SPIN_LOG2_CYCLES cycles (about 0.3 ms): still awake from one
-# of an LSTM's per-step GEMMs to the next, asleep soon after a region starts. An
-# OPENBLAS_THREAD_TIMEOUT set in the environment is left as it is.
-BLAS_SPIN_LOG2_CYCLES = 20
-
-
-def _shorten_blas_spin() -> bool:
-    """Restart OpenBLAS's threads with the shorter spin (see above); True when it now has it."""
-    global _blas_spin_set
-    _blas_spin_set = True
+def shorten_blas_spin(log2_cycles: int) -> bool:
+    """Restart OpenBLAS's threads so that, idle, they spin for 2**log2_cycles cycles (instead of
+    the 2**28 OpenBLAS reads from OPENBLAS_THREAD_TIMEOUT when NumPy loads it) before sleeping;
+    ``import core`` calls it when NumPy was loaded first (see core/host_memory.py). Nothing is done
+    when OPENBLAS_THREAD_TIMEOUT is set or the library lacks the functions; True when the library
+    now has the value."""
     if not blas_thread_control() or "OPENBLAS_THREAD_TIMEOUT" in os.environ:
         return False
     fns = [getattr(_blas_lib, name, None)
@@ -158,16 +146,17 @@ def _shorten_blas_spin() -> bool:
         return False
     read_env, timeout, shutdown, init = fns
     timeout.restype = ctypes.c_int
-    threads = _blas[1]()
-    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(BLAS_SPIN_LOG2_CYCLES)
-    try:  # OpenBLAS reads its variables into statics; new threads take the timeout from there
-        read_env()
-    finally:
-        del os.environ["OPENBLAS_THREAD_TIMEOUT"]
-    shutdown()
-    init()
-    _blas[0](threads)
-    return timeout() == BLAS_SPIN_LOG2_CYCLES
+    with _lock:
+        threads = _blas[1]()
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(log2_cycles)
+        try:  # OpenBLAS reads its variables into statics; new threads take the timeout from there
+            read_env()
+        finally:
+            del os.environ["OPENBLAS_THREAD_TIMEOUT"]
+        shutdown()
+        init()
+        _blas[0](threads)
+    return timeout() == log2_cycles
 
 
 def _blas_enter():
@@ -291,8 +280,6 @@ def run(fn, parts, gemm: bool = False):
     if not _pool_busy.acquire(blocking=False):  # another thread's region holds the workers
         return [fn(*p) for p in parts]
     try:
-        if not _blas_spin_set:
-            _shorten_blas_spin()
         threads = min(num_threads(), n)
         workers = _get_workers(threads - 1)
         blas = gemm  # (known to be controllable here)
