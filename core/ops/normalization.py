@@ -235,16 +235,10 @@ class BatchNormTrain(Function):
                     out += ht if tiled else shift
 
             _blocked(grad, blocks, gy.size)
-            grads.append(dx.reshape(gy.shape))
+            dx = dx.reshape(gy.shape)
         else:
-            grads.append(None)
-        k = 1
-        if self.has_gamma:
-            grads.append(dgamma if self.needs_input_grad[k] else None)
-            k += 1
-        if self.has_beta:
-            grads.append(dbeta if self.needs_input_grad[k] else None)
-        return tuple(grads)
+            dx = None
+        return self._grads(dx, dgamma, dbeta)
 
     def _backward_last(self, xp, gy):
         if xp is np and gy.flags.c_contiguous:
@@ -256,7 +250,7 @@ class BatchNormTrain(Function):
         gx = ewise(xp, xp.multiply, gy, xc, xp.empty_like(xc)) if gy.flags.c_contiguous else gy * xc
         dgamma = _csum(xp, gx, self.axes, self.bshape).reshape(c) * inv  # sum(gy * xhat)
         del gx
-        grads = []
+        dx = None
         if self.needs_input_grad[0]:
             # dx = scale * (gy - dbeta / n - xhat * dgamma / n), xhat = xc * inv, scale = gamma * inv
             scale = inv if self.gamma is None else self.gamma * inv
@@ -265,9 +259,12 @@ class BatchNormTrain(Function):
             ewise(xp, xp.add, dx, tmp, dx)
             del tmp
             channel_op(xp, xp.add, dx, -(scale * dbeta * t(1.0 / n)), out=dx)
-            grads.append(dx)
-        else:
-            grads.append(None)
+        return self._grads(dx, dgamma, dbeta)
+
+    def _grads(self, dx, dgamma, dbeta):
+        """backward's result: dx, then dgamma and dbeta where the op has them (None where no
+        gradient is needed)."""
+        grads = [dx if self.needs_input_grad[0] else None]
         k = 1
         if self.has_gamma:
             grads.append(dgamma if self.needs_input_grad[k] else None)
@@ -283,20 +280,12 @@ class BatchNormTrain(Function):
         xp = get_xp(gy)
         dbeta = _csum(xp, gy, axes, self.bshape)
         dgamma = _csum(xp, gy * xhat, axes, self.bshape)
-        grads = []
+        dx = None
         if self.needs_input_grad[0]:
             scale = self.inv if self.gamma is None else self.gamma * self.inv
             inv_n = t(1.0 / self.n)
-            grads.append(scale * (gy - dbeta * inv_n - xhat * (dgamma * inv_n)))
-        else:
-            grads.append(None)
-        k = 1
-        if self.has_gamma:
-            grads.append(dgamma.reshape(-1) if self.needs_input_grad[k] else None)
-            k += 1
-        if self.has_beta:
-            grads.append(dbeta.reshape(-1) if self.needs_input_grad[k] else None)
-        return tuple(grads)
+            dx = scale * (gy - dbeta * inv_n - xhat * (dgamma * inv_n))
+        return self._grads(dx, dgamma.reshape(-1), dbeta.reshape(-1))
 
 
 class BatchNormInfer(Function):
