@@ -328,15 +328,23 @@ def _on_numpy(xp) -> bool:
 
 
 def for_ranges(fn, n: int, elements: int, gemm: bool = False, min_elements: int | None = None,
-               xp=None) -> None:
+               xp=None) -> list:
     """``fn(i0, i1)`` over contiguous ranges covering range(n), one range per thread when the
     work is worth splitting (``elements`` >= ``min_elements``, default MIN_ELEMENTS: a single
     elementwise pass) and runs on NumPy (``xp``, when given: CuPy parallelises on its device);
-    otherwise one call."""
+    otherwise one call. Returns the calls' results in range order."""
     if not _on_numpy(xp) or elements < (MIN_ELEMENTS if min_elements is None else min_elements) or n < 2:
-        fn(0, n)
-        return
-    run(fn, split(n, parts_for(n)), gemm=gemm)
+        return [fn(0, n)]
+    return run(fn, split(n, parts_for(n)), gemm=gemm)
+
+
+def sum_parts(parts):
+    """The parts' results (arrays) added in their order: a fixed order, so a sum split over
+    threads depends on the thread count only (to rounding)."""
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
 
 
 def over_flat(xp, fn, *args):

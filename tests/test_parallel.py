@@ -81,6 +81,17 @@ def test_chunks_fit_the_size_and_come_in_multiples(n, max_size, multiple, count)
     assert max(sizes) <= max_size and max(sizes) - min(sizes) <= 1
 
 
+def test_for_ranges_returns_each_range_result_in_order_and_sum_parts_adds_them(threads, monkeypatch):
+    threads(2)
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    assert parallel.for_ranges(lambda a, b: (a, b), 10, 10) == [(0, 5), (5, 10)]
+    assert parallel.for_ranges(lambda a, b: (a, b), 10, 0) == [(0, 10)]  # too small to split
+    x = np.arange(10.0)
+    assert parallel.sum_parts(parallel.for_ranges(lambda a, b: x[a:b].sum(), 10, 10)) == 45.0
+    part = np.ones(3)
+    assert parallel.sum_parts([part]) is part
+
+
 def test_parts_for_respects_threads_and_minimum(threads):
     threads(4)
     assert parallel.parts_for(100) == 4

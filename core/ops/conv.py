@@ -261,13 +261,7 @@ def _conv_dk(xp, xpad, dy4, kh, kw, sh, sw, dh, dw):
         n0, n1, h0, h1 = blk
         return cols.T @ dy4[n0:n1, h0:h1].reshape(-1, Cout)
 
-    dk = None
-    for part in _im2col_spans(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, work):
-        if dk is None:
-            dk = part
-        else:
-            dk += part
-    return dk
+    return parallel.sum_parts(_im2col_spans(xp, xpad, kh, kw, sh, sw, dh, dw, Ho, Wo, work))
 
 
 def _dx_taps(xp, dy4, k2, pad_shape, kh, kw, sh, sw, dh, dw):

@@ -63,21 +63,6 @@ def _tiled(a, v, vt):
     return a, v
 
 
-def _blocked(fn, blocks, elements):
-    """Per thread, ``fn(b0, b1)`` over its contiguous run of blocks (gemm: the blocks sum with
-    BLAS); one thread for small arrays."""
-    if elements < parallel.MIN_ELEMENTS:
-        return [fn(0, len(blocks))]
-    return parallel.run(fn, parallel.split(len(blocks), parallel.parts_for(len(blocks))), gemm=True)
-
-
-def _sum_parts(parts):
-    total = parts[0]
-    for p in parts[1:]:
-        total = total + p
-    return total
-
-
 class BatchNormTrain(Function):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta with the batch mean/var over ``axes``."""
 
@@ -164,7 +149,8 @@ class BatchNormTrain(Function):
                 acc += ones[:, :r1 - r0] @ q.reshape(r1 - r0, c)
             return acc
 
-        var = _sum_parts(_blocked(center, blocks, x.size)).reshape(c) * t(1.0 / n)
+        sq_sum = parallel.sum_parts(parallel.for_ranges(center, len(blocks), x.size, gemm=True))
+        var = sq_sum.reshape(c) * t(1.0 / n)
         inv = t(1) / np.sqrt(var + t(self.epsilon))
         scale = inv if gamma is None else gamma * inv
         y = np.empty_like(x2)
@@ -179,7 +165,7 @@ class BatchNormTrain(Function):
                 if beta is not None:
                     np.add(out, bt if v is st else beta, out=out)
 
-        _blocked(affine, blocks, x.size)
+        parallel.for_ranges(affine, len(blocks), x.size)
         self.batch_mean, self.batch_var = mean, var  # read by batch_norm
         if any(self.needs_input_grad):
             self.xc, self.inv, self.gamma, self.n = xc.reshape(x.shape), inv, gamma, n
@@ -210,7 +196,7 @@ class BatchNormTrain(Function):
                 dg += ones[:, :r1 - r0] @ q
             return np.concatenate([db, dg])
 
-        both = _sum_parts(_blocked(sums, blocks, gy.size))
+        both = parallel.sum_parts(parallel.for_ranges(sums, len(blocks), gy.size, gemm=True))
         dbeta, dgamma = both[0], both[1] * inv  # dgamma = sum(gy * xhat)
         grads = []
         if self.needs_input_grad[0]:
@@ -234,7 +220,7 @@ class BatchNormTrain(Function):
                     out += q
                     out += ht if tiled else shift
 
-            _blocked(grad, blocks, gy.size)
+            parallel.for_ranges(grad, len(blocks), gy.size)
             dx = dx.reshape(gy.shape)
         else:
             dx = None
@@ -493,19 +479,13 @@ class LayerNorm(Function):
                 dx[r0:r1] = inv[r0:r1] * (g - mg - xr * mgx)
             return ((gr * xr).sum(axis=0) if want_g else None), (gr.sum(axis=0) if want_b else None)
 
-        R = g2.shape[0]
-        if gy.size >= _LN_PARALLEL_MIN:
-            parts = parallel.run(rows, parallel.split(R, parallel.parts_for(R)))
-        else:
-            parts = [rows(0, R)]
+        parts = parallel.for_ranges(rows, g2.shape[0], gy.size, min_elements=_LN_PARALLEL_MIN)
         grads = [None if dx is None else dx.reshape(gy.shape)]
         for k, want in ((0, want_g), (1, want_b)):
             if (self.has_gamma, self.has_beta)[k]:
                 total = None
                 if want:
-                    for p in parts:
-                        total = p[k] if total is None else total + p[k]
-                    total = total.reshape(self.pshapes[len(grads) - 1])
+                    total = parallel.sum_parts([p[k] for p in parts]).reshape(self.pshapes[len(grads) - 1])
                 grads.append(total)
         return tuple(grads)
 
