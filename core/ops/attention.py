@@ -134,7 +134,7 @@ class SDPA(Function):
             for b0, b1 in chunks[c0:c1]:
                 chunk(b0, b1)
 
-        parallel.run(run_span, parallel.split(len(chunks), parallel.parts_for(len(chunks))), gemm=True)
+        parallel.for_ranges(run_span, len(chunks), 0, gemm=True, min_elements=0)  # chunks: NumPy only
 
     def _backward_chunked(self, xp, gy, gw, t, scale):
         need = self.needs_input_grad

@@ -288,10 +288,7 @@ def _dx_taps(xp, dy4, k2, pad_shape, kh, kw, sh, sw, dh, dw):
                     tgt = _tap(tgt_img, a, b, sh, sw, dh, dw, Ho, Wo)
                     tgt += out.reshape(n1 - n0, Ho, Wo, C)
 
-    if xp is np:
-        parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))), gemm=True)
-    else:
-        span(0, len(blocks))
+    parallel.for_ranges(span, len(blocks), dpad.size, gemm=True, min_elements=0, xp=xp)
     return dpad
 
 

@@ -407,10 +407,7 @@ class LSTM(_Recurrence):
             for s0, s1 in blocks[b0:b1]:
                 self._factors(xp, s0, s1, DZ, OD)
 
-        if xp is np:
-            parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))))
-        else:
-            span(0, len(blocks))
+        parallel.for_ranges(span, len(blocks), DZ.size, min_elements=0, xp=xp)
         return DZ, OD
 
     def _back(self, xp, gseq, gh, gfinal):
