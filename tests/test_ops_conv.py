@@ -136,15 +136,49 @@ def test_conv2d_fast_path_gradients(xs, ks, s, pad, activation):
 
 
 @pytest.mark.parametrize("block_bytes", [64, 700, 5000])
-@pytest.mark.parametrize("xs,ks,s,pad", FAST_PATHS[:1] + FAST_PATHS[3:4] + [((2, 5, 6, 2), (3, 3, 2, 2), 2, "valid")])
-def test_conv2d_blocked_im2col_gradients(monkeypatch, block_bytes, xs, ks, s, pad):
-    """Tiny im2col blocks: bands of output rows within an image, and several images a block."""
+@pytest.mark.parametrize("xs,ks,s,pad", FAST_PATHS[:1] + FAST_PATHS[3:5] + [((2, 5, 6, 2), (3, 3, 2, 2), 2, "valid")])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_conv2d_blocked_im2col_gradients(monkeypatch, block_bytes, xs, ks, s, pad, activation):
+    """Tiny im2col blocks: bands of output rows within an image, and several images a block (the
+    bias and ReLU applied block by block, the kernel gradient's blocks masking dy and summing
+    the bias gradient)."""
     from core.ops import conv as C
 
     monkeypatch.setattr(C, "_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(C, "_DX_BLOCK_BYTES", block_bytes)
     arrays = [rand(*xs), rand(*ks), rand(ks[3])]
-    check_gradients(lambda x, k, b: conv2d(x, k, b, strides=s, padding=pad), arrays)
+    check_gradients(lambda x, k, b: conv2d(x, k, b, strides=s, padding=pad, activation=activation), arrays)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 5000, 1 << 23])
+@pytest.mark.parametrize("x_grad,use_bias", [(False, True), (True, True), (False, False), (True, False)])
+def test_conv2d_fused_bias_relu_equals_separate_ops(monkeypatch, block_bytes, x_grad, use_bias):
+    """conv2d(..., activation="relu") against relu(conv2d(...) + b) as separate ops, for a first
+    layer (no input gradient: the masked dy is never materialised) and an inner one."""
+    from core import ops
+    from core.ops import conv as C
+
+    monkeypatch.setattr(C, "_BLOCK_BYTES", block_bytes)
+    x, k, b = rand(3, 9, 8, 2), rand(3, 3, 2, 5), rand(5)
+    gy = rand(3, 7, 6, 5)
+
+    def grads(fused):
+        ts = [Tensor(x, requires_grad=x_grad), Tensor(k, requires_grad=True), Tensor(b, requires_grad=True)]
+        bias = ts[2] if use_bias else None
+        if fused:
+            y = conv2d(ts[0], ts[1], bias, activation="relu")
+        else:
+            z = conv2d(ts[0], ts[1])
+            y = ops.relu(z + ts[2] if use_bias else z)
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts]
+
+    fused, ref = grads(True), grads(False)
+    for a, r in zip(fused, ref):
+        if r is None:
+            assert a is None
+        else:
+            np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
 
 
 def test_blocks_cover_every_output_row_once():
