@@ -33,13 +33,20 @@ def test_embedding_repeated_indices_accumulate():
     assert not table.grad[[2, 4]].any()
 
 
-def test_scatter_rows_matches_add_at():
-    idx = np.minimum(rng.zipf(1.5, size=500) - 1, 99)
+@pytest.mark.parametrize("rows,dtype", [(100, np.int64), (100, np.uint8), (1 << 16, np.int32),
+                                        (1 << 16, np.uint64), ((1 << 16) + 5, np.int64)])
+def test_scatter_rows_matches_add_at(rows, dtype):
+    """Small vocabularies sort their ids as uint16 (up to 2**16 rows, the last id included),
+    larger ones as they are: both equal np.add.at."""
+    idx = (np.minimum(rng.zipf(1.5, size=500) - 1, 99) * ((rows - 1) // 99)).astype(dtype)
+    idx[:3] = rows - 1
     g = rng.standard_normal((500, 4))
-    want = np.zeros((100, 4))
+    want = np.zeros((rows, 4))
     np.add.at(want, idx, g)
-    np.testing.assert_allclose(scatter_rows(np, idx, g, 100), want, rtol=1e-12, atol=1e-12)
-    assert not scatter_rows(np, idx[:0], g[:0], 100).any()
+    got = scatter_rows(np, idx, g, rows)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert got[rows - 1].any()
+    assert not scatter_rows(np, idx[:0], g[:0], rows).any()
 
 
 def test_embedding_dtypes_and_composition():

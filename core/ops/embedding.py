@@ -23,27 +23,31 @@ def scatter_rows(xp, idx, g, num_rows):
         return out
     if xp is not np:
         return scatter_add(xp, out, idx, g)
-    # Sorted, every index's occurrences form a run. Round r adds the r-th occurrence of every
-    # index at once (a fancy-indexed ``+=`` whose targets are distinct); occurrences past the
-    # first _ROUNDS (a padding id repeated thousands of times) are summed per run by reduceat.
-    # Measured (V=20000, D=128, 64x200 uniform ids): 5.8 ms, against 11.7 ms with reduceat alone
-    # (slow per short run) and 15.0 ms with np.add.at.
-    order = np.argsort(idx, kind="stable")
+    # Sorted, every index's occurrences form a run. Round r writes the r-th occurrence of every
+    # index at once (a fancy-indexed assignment for the first, whose targets are distinct and
+    # still zero, then ``+=``); occurrences past the first _ROUNDS (a padding id repeated
+    # thousands of times) are summed per run by reduceat. The rows of ``g`` are gathered per
+    # round, not sorted as a whole. Indices below 2**16 sort as uint16 (NumPy's stable sort is
+    # then a radix sort: 0.58 -> 0.05 ms for 12,800 ids). Measured (V=20000, D=128, 64x200
+    # uniform ids): 6.1-6.4 ms with ``+=`` for every round and the sorted copy of g, 3.5 ms
+    # now; 11.7 ms with reduceat alone (slow per short run) and 15.0 ms with np.add.at.
+    keys = idx.astype(np.uint16) if num_rows <= 1 << 16 else idx
+    order = np.argsort(keys, kind="stable")
     s = idx[order]
-    gs = g[order]
     first = np.empty(s.size, dtype=bool)
     first[0] = True
     np.not_equal(s[1:], s[:-1], out=first[1:])
     starts = np.flatnonzero(first)
     rank = np.arange(s.size) - np.repeat(starts, np.diff(np.append(starts, s.size)))
-    for r in range(min(int(rank.max()) + 1, _ROUNDS)):
-        sel = rank == r
-        out[s[sel]] += gs[sel]
-    rest = rank >= _ROUNDS
-    if rest.any():
+    out[s[starts]] = g[order[starts]]
+    for r in range(1, min(int(rank.max()) + 1, _ROUNDS)):
+        sel = np.flatnonzero(rank == r)
+        out[s[sel]] += g[order[sel]]
+    rest = np.flatnonzero(rank >= _ROUNDS)
+    if rest.size:
         rs = s[rest]
         rstarts = np.flatnonzero(np.concatenate(([True], rs[1:] != rs[:-1])))
-        out[rs[rstarts]] += np.add.reduceat(gs[rest], rstarts, axis=0)
+        out[rs[rstarts]] += np.add.reduceat(g[order[rest]], rstarts, axis=0)
     return out
 
 
