@@ -136,7 +136,8 @@ def test_conv2d_fast_path_gradients(xs, ks, s, pad, activation):
 
 
 @pytest.mark.parametrize("block_bytes", [64, 700, 5000])
-@pytest.mark.parametrize("xs,ks,s,pad", FAST_PATHS[:1] + FAST_PATHS[3:5] + [((2, 5, 6, 2), (3, 3, 2, 2), 2, "valid")])
+@pytest.mark.parametrize("xs,ks,s,pad", FAST_PATHS[:2] + FAST_PATHS[3:] + [((2, 5, 6, 2), (3, 3, 2, 2), 2, "valid"),
+                                                                   ((2, 7, 6, 2), (3, 3, 2, 2), 2, "same")])
 @pytest.mark.parametrize("activation", [None, "relu"])
 def test_conv2d_blocked_im2col_gradients(monkeypatch, block_bytes, xs, ks, s, pad, activation):
     """Tiny im2col blocks: bands of output rows within an image, and several images a block (the
@@ -179,6 +180,21 @@ def test_conv2d_fused_bias_relu_equals_separate_ops(monkeypatch, block_bytes, x_
             assert a is None
         else:
             np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
+
+
+def test_padded_rows_equal_slices_of_the_padded_input():
+    """A block's padded input rows, built in a reused buffer, equal the same rows of the whole
+    padded array: rows above, across and below the input, and a buffer holding an earlier block."""
+    from core.ops.conv import _pad, _padded_rows
+
+    x = rand(3, 5, 4, 2)
+    for pads in [((1, 1), (1, 1)), ((2, 0), (0, 3)), ((0, 1), (2, 2)), ((0, 0), (1, 0))]:
+        full = _pad(np, x, pads)
+        buf = np.zeros((3, full.shape[1], full.shape[2], 2))
+        for n0, n1, r0, r1 in [(0, 3, 0, full.shape[1]), (1, 2, 0, 1), (0, 2, 2, 5), (2, 3, 4, full.shape[1]),
+                               (0, 1, full.shape[1] - 1, full.shape[1]), (0, 3, 1, 3)]:
+            got = _padded_rows(np, x, pads, n0, n1, r0, r1, buf)
+            np.testing.assert_array_equal(got, full[n0:n1, r0:r1])
 
 
 def test_blocks_cover_every_output_row_once():

@@ -377,7 +377,7 @@ def test_conv_blocks_come_in_equal_numbers_per_thread(forced, monkeypatch):
     monkeypatch.setattr(C, "_BLOCK_BYTES_PER_THREAD", 300)
     x = rand(6, 4, 4, 1).astype(np.float32)  # 6 images of 2x2 outputs: 144 bytes of im2col each
     k = rand(9, 2).astype(np.float32)
-    y = C._conv_gemm(np, x, k, 3, 3, 1, 1, 1, 1, 2, 2)
+    y = C._conv_gemm(np, x, ((0, 0), (0, 0)), k, 3, 3, 1, 1, 1, 1, 2, 2)
     (parts,) = seen
     # 300-byte blocks would hold 2 images (3 blocks: 2 for one thread, 1 for the other); the
     # blocks shrink to 1 image so that each thread gets 3
