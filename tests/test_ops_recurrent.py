@@ -87,6 +87,31 @@ def test_retain_graph_backward_twice_gives_same_grads():
         np.testing.assert_allclose(t.grad, 2 * g, rtol=1e-12)
 
 
+@pytest.mark.parametrize("op,gates", [(lstm, 4), (simple_rnn, 1), (gru, 3)])
+@pytest.mark.parametrize("wanted", [(0,), (1,), (2,), (1, 2), (0, 1, 3), (0, 1, 2, 3)])
+@pytest.mark.parametrize("gb", [False, True])
+def test_gradients_of_any_subset_of_inputs(op, gates, wanted, gb):
+    """The kernel and recurrent-kernel gradients come from one GEMM when both are wanted, from
+    one each otherwise (a frozen layer, a first layer): every subset gives the same gradients."""
+    arrays = [rand(N, T, F, scale=1.0), rand(F, gates * U), rand(U, gates * U), rand(gates * U)]
+    if op is gru:
+        arrays[3] = rand(2, 3 * U)
+    w = rand(N, T, U)
+
+    def grads(want):
+        ts = [Tensor(a, requires_grad=i in want) for i, a in enumerate(arrays)]
+        y = op(*ts, mask=MASK, return_sequences=True, go_backwards=gb)[0]
+        (y * Tensor(w)).sum().backward()
+        return [t.grad for t in ts]
+
+    every = grads(range(4))
+    for i, g in enumerate(grads(wanted)):
+        if i in wanted:
+            np.testing.assert_allclose(g, every[i], rtol=1e-12, atol=1e-14)
+        else:
+            assert g is None
+
+
 # ----------------------------------------------------------------------------- Keras fixtures
 
 
