@@ -198,7 +198,6 @@ class BatchNormTrain(Function):
 
         both = parallel.sum_parts(parallel.for_ranges(sums, len(blocks), gy.size, gemm=True))
         dbeta, dgamma = both[0], both[1] * inv  # dgamma = sum(gy * xhat)
-        grads = []
         if self.needs_input_grad[0]:
             # dx = gy * scale + xc * (-scale inv dgamma / n) - scale dbeta / n
             scale = inv if self.gamma is None else self.gamma * inv

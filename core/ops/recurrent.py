@@ -231,8 +231,10 @@ class _Recurrence(Function):
             self.xh = xp.empty((T + 1, N, F + u), dtype=x.dtype)  # [x_s, h_s]; x_T unused
             self.xh[:T, :, :F] = xt
             xt = self.xh[:T, :, :F]
+            H = self.xh[:, :, F:]  # H[0] = h0, H[s+1] = state after step s
         else:
             xt = xp.ascontiguousarray(xt)
+            H = xp.empty((T + 1, N, u), dtype=x.dtype)
         if mask is not None:
             mt = mask.T
             if self.go_backwards:
@@ -243,10 +245,6 @@ class _Recurrence(Function):
         if states is None:
             states = [xp.zeros((N, u), dtype=x.dtype) for _ in range(self.n_states)]
         kf, rkf, bf = self._forward_weights(xp, kernel, rk, bias)
-        if self.xh is not None:
-            H = self.xh[:, :, F:]  # H[0] = h0, H[s+1] = state after step s
-        else:
-            H = xp.empty((T + 1, N, u), dtype=x.dtype)
         xw = (xt.reshape(T * N, F) @ kf).reshape(T, N, kf.shape[1])
         H[0] = states[0]
         finals = self._run(xp, xw, rkf, bf, states, H)
