@@ -281,6 +281,9 @@ def reduce_to_samplewise_values(values, sample_weight, reduce_fn, dtype, mask=No
     return values, sample_weight
 
 
+_HOST_SCALARS = (np.ndarray, np.float16, np.float32, np.float64)
+
+
 def _mean(x, axis):
     return x.mean(axis=axis, dtype=x.dtype)
 
@@ -314,6 +317,16 @@ class Mean(Metric):
         self.count = self.add_variable((), name="count")
 
     def update_state(self, values, sample_weight=None):
+        if (type(values) is np.ndarray and values.ndim == 0 and type(sample_weight) is np.ndarray
+                and sample_weight.ndim == 0 and type(self.total.value) in _HOST_SCALARS
+                and type(self.count.value) in _HOST_SCALARS):
+            # one weighted scalar (the training loop's loss, once per step): the general path's
+            # arithmetic in the metric's dtype, without its conversions (14 -> 3 us)
+            t = np.dtype(self._dtype).type
+            w = t(sample_weight)
+            self.total.value = (self.total.value + t(values) * w).astype(self._dtype, copy=False)
+            self.count.value = (self.count.value + w).astype(self._dtype, copy=False)
+            return
         mask = _mask_of(values)
         values, sample_weight = reduce_to_samplewise_values(values, sample_weight, _mean, self._dtype, mask=mask)
         self.total.assign_add(values.sum(dtype=self._dtype))

@@ -140,6 +140,22 @@ def test_mean_running_loss():
     assert m.result() == 0.0 and float(m.count) == 0.0
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_mean_of_weighted_scalars_matches_the_general_path(dtype):
+    # the training loop's loss tracker adds one 0-d value and its 0-d weight per step (a fast
+    # path): the same running total and count, bit for bit, as the same values as 1-element arrays
+    rng = np.random.default_rng(0)
+    fast, general = metrics.Mean(dtype=dtype), metrics.Mean(dtype=dtype)
+    for v, w in zip(rng.random(50) * 3, rng.integers(1, 129, 50)):
+        fast.update_state(np.asarray(float(v)), sample_weight=np.asarray(float(w)))
+        general.update_state(np.asarray([float(v)]), sample_weight=np.asarray([float(w)]))
+        assert fast.total.value == general.total.value and fast.count.value == general.count.value
+    assert np.asarray(fast.total.value).dtype == np.asarray(fast.count.value).dtype == np.dtype(dtype)
+    assert fast.result() == general.result()
+    fast.update_state(np.asarray(float("nan")), sample_weight=np.asarray(1.0))
+    assert np.isnan(fast.result())
+
+
 def test_mean_with_mask_on_values():
     v = Tensor(np.array([1.0, 2.0, 3.0, 4.0], np.float32))
     v._keras_mask = Tensor(np.array([True, False, True, True]))

@@ -255,6 +255,25 @@ def test_float32_is_never_upcast_by_scalars():
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("number", [32.0, 3, 0.1])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_reduced_scalar_and_python_number(dtype, number, op):
+    # a full reduction holds a NumPy scalar (not a 0-d array): the Python-number fast path takes
+    # it too, with the general path's (a 0-d tensor operand) value, dtype and gradient
+    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "div": lambda a, b: a / b}[op]
+    data = np.arange(1, 7, dtype=dtype).reshape(2, 3) / 7
+    xf, xg = Tensor(data, requires_grad=True), Tensor(data, requires_grad=True)
+    sf, sg = ops.sum(xf), ops.sum(xg)
+    assert isinstance(sf.data, np.generic)
+    yf, yg = fn(sf, number), fn(sg, Tensor(np.asarray(number, dtype)))
+    assert yf.dtype == yg.dtype == dtype and yf.data == yg.data
+    yf.backward()
+    yg.backward()
+    np.testing.assert_array_equal(xf.grad, xg.grad)
+
+
 def test_mixed_float_tensors_are_refused():
     with pytest.raises(OpError, match="different float dtypes"):
         Tensor(np.ones(2, np.float32)) + Tensor(np.ones(2, np.float64))

@@ -32,7 +32,8 @@ def _binary(op, cls, a, b):
             db = b.data
             if da.dtype == db.dtype and da.dtype.kind == "f" and (da.shape == db.shape or not db.ndim or not da.ndim):
                 return cls().apply(a, b)
-        elif type(b) in (float, int) and da.dtype.kind == "f" and type(da) is np.ndarray:
+        elif type(b) in (float, int) and da.dtype.kind == "f" and isinstance(da, (np.ndarray, np.generic)):
+            # (np.generic: a full reduction's result, e.g. the loss sum divided by the batch size)
             return cls().apply(a, _wrap(np.asarray(b, dtype=da.dtype)))
     a, b = tensors(op, a, b)
     broadcast_shape(op, a.shape, b.shape)
