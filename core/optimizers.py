@@ -311,9 +311,11 @@ class Optimizer:
             gv = plan["grad_views"]
             for i in plan["small"]:
                 gv[i][...] = grads[i]
-            tv = plan["tmp_views"]
-            out.append((plan["grad"][:n], {k: f[:n] for k, f in plan["slots"].items()}, plan["tmp"][:n],
-                        plan["tmp2"][:n], [(i, tv[i]) for i in plan["small"]]))
+            if "small_segment" not in plan:
+                tv = plan["tmp_views"]
+                plan["small_segment"] = (plan["grad"][:n], {k: f[:n] for k, f in plan["slots"].items()},
+                                         plan["tmp"][:n], plan["tmp2"][:n], [(i, tv[i]) for i in plan["small"]])
+            out.append(plan["small_segment"])
         for i in plan["large"]:
             out.append((grads[i], {k: v[i] for k, v in plan["slot_views"].items()}, plan["tmp_views"][i],
                         plan["tmp2_views"][i], [(i, plan["tmp_views"][i])]))
@@ -457,6 +459,9 @@ class Optimizer:
 
     # ------------------------------------------------------------------ applying
     def _prepare_grad(self, g, p):
+        d = p.data
+        if type(g) is np.ndarray and type(d) is np.ndarray and g.dtype == d.dtype and g.shape == d.shape:
+            return g  # the usual case, checked first (once per parameter and step)
         g = _array_of(g)
         if get_xp(g) is not get_xp(p.data):
             g = backend.to_device(g, backend.device_of(p.data))
@@ -720,7 +725,10 @@ class Adam(Optimizer):
             parallel.over_flat(xp, update, g, slots["momentum"], slots["velocity"], slots.get("velocity_hat"),
                                tmp, tmp2)
             for i, step in steps:
-                parallel.over_flat(xp, _subtract_in_place, params[i].data, step)
+                if step.size < parallel.MIN_ELEMENTS:
+                    params[i].data -= step  # (one thread: over_flat's checks cost more than the pass)
+                else:
+                    parallel.over_flat(xp, _subtract_in_place, params[i].data, step)
 
     def update_step(self, gradient, variable, learning_rate):
         xp = get_xp(variable.data)
