@@ -119,7 +119,7 @@ def test_single_input_grads(fn, xs, ks):
 # cases that reach each of conv2d's G=1 code paths (see core/ops/conv.py)
 FAST_PATHS = [
     # x shape, kernel shape, strides, padding: what it exercises
-    ((2, 6, 5, 3), (3, 3, 3, 4), 1, "same"),          # input grad as a "full" conv (_dx_transposed)
+    ((2, 6, 5, 3), (3, 3, 3, 4), 1, "same"),          # both grads from one im2col of dy (_grads_transposed)
     ((1, 6, 6, 2), (2, 4, 2, 3), 1, "same"),          # the same with uneven kernel and padding
     ((1, 6, 5, 2), (3, 3, 2, 3), 1, ((0, 2), (2, 0))),  # explicit asymmetric pads keeping the size: the same
     ((1, 6, 5, 2), (3, 3, 2, 3), 1, ((0, 2), (1, 0))),  # output smaller than the input: per-tap input grad
@@ -180,6 +180,29 @@ def test_conv2d_fused_bias_relu_equals_separate_ops(monkeypatch, block_bytes, x_
             assert a is None
         else:
             np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1 << 23])
+@pytest.mark.parametrize("xs,ks,pads", [((2, 6, 5, 3), (3, 3, 3, 4), ((1, 1), (1, 1))),
+                                        ((1, 6, 6, 2), (2, 4, 2, 3), ((0, 1), (1, 2))),
+                                        ((2, 6, 5, 2), (3, 3, 2, 3), ((0, 2), (2, 0))),
+                                        ((3, 4, 4, 5), (1, 3, 5, 2), ((0, 0), (1, 1)))])
+def test_grads_from_one_im2col_of_dy_equal_the_separate_paths(monkeypatch, block_bytes, xs, ks, pads):
+    """The input and kernel gradients from one im2col of dy equal the separate kernel-gradient
+    (im2col of x) and input-gradient (full convolution of dy) paths."""
+    from core.ops import conv as C
+
+    monkeypatch.setattr(C, "_BLOCK_BYTES", block_bytes)
+    x, k = rand(*xs).astype(np.float32), rand(*ks).astype(np.float32)
+    kh, kw = ks[:2]
+    dy = rand(xs[0], xs[1], xs[2], ks[3]).astype(np.float32)
+    assert C._use_transposed_dx(pads, kh, kw, (1, 1), (1, 1), xs[1], xs[2], xs[1], xs[2])
+    dx, dk = C._grads_transposed(np, x, dy, k, pads)
+    ref_dk, _ = C._conv_dk(np, x, pads, dy, kh, kw, 1, 1, 1, 1)
+    ref_dx = C._dx_transposed(np, dy, k, pads, xs[1], xs[2])
+    np.testing.assert_array_equal(dx, ref_dx)  # the same products, the same blocks
+    np.testing.assert_allclose(dk, ref_dk.reshape(ks), rtol=1e-5, atol=1e-5)  # summed in another order
+    assert dk.dtype == np.float32 and dk.flags.c_contiguous
 
 
 def test_padded_rows_equal_slices_of_the_padded_input():

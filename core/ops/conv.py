@@ -361,6 +361,30 @@ def _dx_transposed(xp, dy4, k, pads, H, W):
     return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W)
 
 
+def _grads_transposed(xp, x, dy4, k, pads):
+    """(dx, dk) of a conv where ``_use_transposed_dx`` holds, from ONE im2col of the padded dy: the
+    input gradient is its product with the flipped kernel (``_dx_transposed``), and the kernel
+    gradient x^T @ im2col(dy) read with the taps flipped (dk[a, b, c, o] = sum over pixels p of
+    x[p, c] dy[p - (a, b) + pads, o]), so x is never unfolded. Measured (float32, 2 threads, ms,
+    dk + dx -> both): ResNet-20's (128, 32, 32, 16) 17.9 -> 16.8, (128, 16, 16, 32) 16.1 -> 14.7."""
+    N, H, W, C = x.shape
+    kh, kw, _, Cout = k.shape
+    (pt, pb), (pl, pr) = pads
+    q = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
+    kf = xp.ascontiguousarray(k[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * Cout, C)
+    dx = xp.empty((N, H, W, C), dy4.dtype)
+
+    def work(blk, cols):
+        n0, n1, h0, h1 = blk
+        xp.matmul(cols, kf, out=dx[n0:n1, h0:h1].reshape(-1, C))
+        return x[n0:n1, h0:h1].reshape(-1, C).T @ cols
+
+    acc = parallel.sum_parts(_im2col_spans(xp, dy4, q, kh, kw, 1, 1, 1, 1, H, W, work,
+                                           pixel_bytes=2 * C * dy4.itemsize))
+    dk = acc.reshape(C, kh, kw, Cout)[:, ::-1, ::-1].transpose(1, 2, 0, 3)
+    return dx, xp.ascontiguousarray(dk)
+
+
 def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None):
     """The valid convolution of ``_pad(x, pads)`` with the (kh, kw, C, Cout) kernel of a G=1 conv:
     Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), else blocked im2col + GEMM.
@@ -544,6 +568,15 @@ class Conv2D(Function):
         dy = gy.reshape(M, Cout)
         dx = dk = db = None
         want_db = self.has_bias and self.needs_input_grad[2]
+        if (self.xsave is not None and self.k2 is not None and G == 1 and not pointwise
+                and _use_transposed_dx(self.pads, kh, kw, (sh, sw), (dh, dw), H, W, Ho, Wo)
+                and not winograd.worth_it(Cout, C)):
+            if self.mask is not None:
+                dy = mask_grad(xp, dy, self.mask.reshape(M, Cout))
+            dx, dk = _grads_transposed(xp, self.xsave, dy.reshape(N, Ho, Wo, Cout), self.k2.reshape(kh, kw, C, Cout),
+                                       self.pads)
+            grads = (dx.reshape(self.x_shape), dk.reshape(self.k_shape))
+            return grads + ((colsum(xp, dy) if want_db else None),) if self.has_bias else grads
         if self.xsave is not None and G == 1:
             # the kernel gradient's blocks also apply the ReLU mask and sum the bias gradient
             mask4 = None if self.mask is None else self.mask.reshape(N, Ho, Wo, Cout)
