@@ -2,6 +2,7 @@
 
     python benchmarks/profile_mlp_step.py             # the split: BLAS against everything else
     python benchmarks/profile_mlp_step.py --cprofile  # cProfile's top functions (the non-BLAS part)
+    python benchmarks/profile_mlp_step.py --split     # ops / optimizer / the rest, timed in the step
 
 The split times the real training step (``fit``, 2 threads, as the benchmark), then replays
 exactly the GEMMs one step runs (3 forward products, 5 backward: the first layer needs no input
@@ -27,7 +28,7 @@ import core  # noqa: E402,F401  (before NumPy, as the benchmark's workloads: it 
 STEPS = 1875  # one epoch of 60,000 at batch 32
 
 
-def train_step_seconds(epochs):
+def train_step_seconds(epochs, on_start=None):
     from core import layers as L
     from core import models, optimizers
     from core.utils import set_random_seed
@@ -38,6 +39,8 @@ def train_step_seconds(epochs):
                            L.Dense(10, activation="softmax")])
     m.compile(optimizer=optimizers.Adam(), loss="categorical_crossentropy")
     m.fit(d["x"][:3200], d["y"][:3200], batch_size=32, epochs=1, verbose=0)
+    if on_start is not None:
+        on_start()  # after the warm-up
     t = time.perf_counter()
     m.fit(d["x"], d["y"], batch_size=32, epochs=epochs, verbose=0)
     return (time.perf_counter() - t) / (epochs * STEPS)
@@ -59,11 +62,62 @@ def gemm_step_seconds(repeats):
     return (time.perf_counter() - t) / repeats
 
 
+def split_seconds(epochs):
+    """Per step: the graph nodes' forward/backward (NumPy and BLAS work), the optimizer's update,
+    and the rest (layer calls, graph building, the backward walk, the loss's reduction, the
+    training loop and its batches), timed inside ``fit`` by wrapping the nodes' methods and the
+    optimizer (the wrappers add about half a microsecond a call to the first two)."""
+    from core import optimizers
+    from core.autodiff import Function
+
+    spent = {"ops": 0.0, "optimizer": 0.0}
+
+    def timed(fn, key):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    saved = []
+    for cls in set(subclasses(Function)):
+        for name in ("forward", "backward"):
+            if name in cls.__dict__:
+                saved.append((cls, name, cls.__dict__[name]))
+                setattr(cls, name, timed(cls.__dict__[name], "ops"))
+    saved.append((optimizers.Optimizer, "apply", optimizers.Optimizer.apply))
+    optimizers.Optimizer.apply = timed(optimizers.Optimizer.apply, "optimizer")
+    try:
+        step = train_step_seconds(epochs, on_start=lambda: spent.update(ops=0.0, optimizer=0.0))
+        ops, opt = spent["ops"] / (epochs * STEPS), spent["optimizer"] / (epochs * STEPS)
+    finally:
+        for cls, name, fn in saved:
+            setattr(cls, name, fn)
+    return step, ops, opt
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--cprofile", action="store_true", help="train under cProfile and print the top functions")
+    ap.add_argument("--split", action="store_true", help="time the graph nodes, the optimizer and the rest")
     args = ap.parse_args()
+    if args.split:
+        step, ops, opt = split_seconds(args.epochs)
+        rest = step - ops - opt
+        print(f"training step (fit, batch 32, timing wrappers on): {step * 1e6:.0f} us")
+        print(f"  graph nodes' forward/backward (NumPy + BLAS): {ops * 1e6:.0f} us = {100 * ops / step:.0f}%")
+        print(f"  optimizer update (Adam):                       {opt * 1e6:.0f} us = {100 * opt / step:.0f}%")
+        print(f"  the rest (layer calls, graph, backward walk, loss reduction, loop, batches): "
+              f"{rest * 1e6:.0f} us = {100 * rest / step:.0f}%")
+        return
     if args.cprofile:
         import cProfile
         import pstats
