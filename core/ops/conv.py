@@ -348,16 +348,23 @@ def _dx_taps(xp, dy4, k2, pad_shape, kh, kw, sh, sw, dh, dw):
     return dpad
 
 
+def _full_conv_of_dy(xp, k, pads):
+    """The pads of dy and the flipped (kh, kw, Cout, C) kernel whose valid convolution of the
+    padded dy is the input gradient of a stride-1, dilation-1 conv with ``pads``."""
+    kh, kw = k.shape[:2]
+    (pt, pb), (pl, pr) = pads
+    q = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
+    return q, xp.ascontiguousarray(k[::-1, ::-1].transpose(0, 1, 3, 2))
+
+
 def _dx_transposed(xp, dy4, k, pads, H, W):
     """The input gradient of a stride-1, dilation-1 conv as a forward ("full") convolution of
     dy, padded by (k - 1 - pad) on each side, with the flipped kernel: one efficient im2col GEMM
     per block instead of kh*kw thin GEMMs and strided adds. Measured (float32, one thread),
     ResNet-20's 'same' 3x3 convs: (128, 32, 32, 16) 21.9 -> 13.4 ms, (128, 16, 16, 32)
     11.3 -> 8.8 ms, (128, 8, 8, 64) 8.9 -> 6.9 ms."""
-    kh, kw, C, Cout = k.shape
-    (pt, pb), (pl, pr) = pads
-    q = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
-    kf = xp.ascontiguousarray(k[::-1, ::-1].transpose(0, 1, 3, 2))
+    kh, kw = k.shape[:2]
+    q, kf = _full_conv_of_dy(xp, k, pads)
     return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W)
 
 
@@ -369,9 +376,8 @@ def _grads_transposed(xp, x, dy4, k, pads):
     dk + dx -> both): ResNet-20's (128, 32, 32, 16) 17.9 -> 16.8, (128, 16, 16, 32) 16.1 -> 14.7."""
     N, H, W, C = x.shape
     kh, kw, _, Cout = k.shape
-    (pt, pb), (pl, pr) = pads
-    q = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
-    kf = xp.ascontiguousarray(k[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(kh * kw * Cout, C)
+    q, kf = _full_conv_of_dy(xp, k, pads)
+    kf = kf.reshape(kh * kw * Cout, C)
     dx = xp.empty((N, H, W, C), dy4.dtype)
 
     def work(blk, cols):
@@ -385,12 +391,17 @@ def _grads_transposed(xp, x, dy4, k, pads):
     return dx, xp.ascontiguousarray(dk)
 
 
+def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
+    """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM."""
+    return kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout)
+
+
 def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None):
     """The valid convolution of ``_pad(x, pads)`` with the (kh, kw, C, Cout) kernel of a G=1 conv:
     Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), else blocked im2col + GEMM.
     ``epilogue(blk, yb)``: see ``_conv_gemm`` (Winograd's output gets it as one block)."""
     C, Cout = k.shape[2], k.shape[3]
-    if kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout):
+    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
         y = winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo)
         if epilogue is not None:
             epilogue((0, y.shape[0], 0, Ho), y.reshape(-1, Cout))
@@ -570,7 +581,7 @@ class Conv2D(Function):
         want_db = self.has_bias and self.needs_input_grad[2]
         if (self.xsave is not None and self.k2 is not None and G == 1 and not pointwise
                 and _use_transposed_dx(self.pads, kh, kw, (sh, sw), (dh, dw), H, W, Ho, Wo)
-                and not winograd.worth_it(Cout, C)):
+                and not _uses_winograd(kh, kw, 1, 1, 1, 1, Cout, C)):  # (else Winograd's dx is faster)
             if self.mask is not None:
                 dy = mask_grad(xp, dy, self.mask.reshape(M, Cout))
             dx, dk = _grads_transposed(xp, self.xsave, dy.reshape(N, Ho, Wo, Cout), self.k2.reshape(kh, kw, C, Cout),
