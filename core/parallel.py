@@ -29,6 +29,7 @@ count only (to rounding).
 from __future__ import annotations
 
 import _thread
+import contextlib
 import ctypes
 import os
 import threading
@@ -280,33 +281,99 @@ def run(fn, parts, gemm: bool = False):
     if not _pool_busy.acquire(blocking=False):  # another thread's region holds the workers
         return [fn(*p) for p in parts]
     try:
-        threads = min(num_threads(), n)
-        workers = _get_workers(threads - 1)
-        blas = gemm  # (known to be controllable here)
-        if blas:
-            _blas_enter()  # before the parts start: every part's GEMMs single-threaded
-        try:
-            for j, w in enumerate(workers, 1):  # thread j runs parts j, j + threads, ...
-                w.start(fn, parts[j::threads])
-            _state.depth = getattr(_state, "depth", 0) + 1
-            err = None
-            try:
-                mine = [fn(*p) for p in parts[0::threads]]
-            except BaseException as e:  # wait for the other parts before raising
-                mine, err = None, e
-            finally:
-                _state.depth -= 1
-            theirs = []
-            for w in workers:
-                res, e = w.wait()
-                theirs.append(res)
-                if err is None and e is not None:
-                    err = e
-        finally:
-            if blas:
-                _blas_exit()
+        return _run_parts(fn, parts, min(num_threads(), n), gemm)
     finally:
         _pool_busy.release()
+
+
+def concurrently(fns, gemm: bool = False):
+    """``[f() for f in fns]`` with every callable on a thread of its own at the same time (the
+    first on the calling thread): for parts that wait on one another, such as a pipeline's
+    stages. Returns None, running nothing, where they cannot all run at once: fewer intra-op
+    threads than callables, inside a region, the workers held by another thread's region, or
+    ``gemm`` (the parts call BLAS, single-threaded meanwhile) where OpenBLAS's thread count
+    cannot be set."""
+    fns = list(fns)
+    n = len(fns)
+    if n > num_threads() or in_region() or (gemm and not blas_thread_control()):
+        return None
+    if not _pool_busy.acquire(blocking=False):
+        return None
+    try:
+        return _run_parts(lambda f: f(), [(f,) for f in fns], n, gemm)
+    finally:
+        _pool_busy.release()
+
+
+class StageFailed(RuntimeError):
+    """Raised in a pipeline stage whose producer failed (a region re-raises the producer's error)."""
+
+
+class Progress:
+    """How many of a pipeline's items one thread has produced, for another to wait on (the stages
+    run by ``concurrently``)."""
+
+    def __init__(self):
+        self.done = 0
+        self.failed = False
+        self.cond = threading.Condition()
+
+    def produced(self, count):
+        with self.cond:
+            self.done = count
+            self.cond.notify_all()
+
+    def fail(self):
+        with self.cond:
+            self.failed = True
+            self.cond.notify_all()
+
+    @contextlib.contextmanager
+    def failing(self):
+        """Marks the producer failed (waking its waiters, which then raise) when the block raises."""
+        try:
+            yield
+        except BaseException:
+            self.fail()
+            raise
+
+    def wait(self, i):
+        """Block until item ``i`` is produced."""
+        if self.done > i:  # (a plain read: the count only grows)
+            return
+        with self.cond:
+            while self.done <= i and not self.failed:
+                self.cond.wait()
+            if self.done <= i:
+                raise StageFailed("the pipeline stage this one waits for failed")
+
+
+def _run_parts(fn, parts, threads, gemm):
+    """``run``'s parallel case, the workers held: part i on thread i mod ``threads``."""
+    n = len(parts)
+    workers = _get_workers(threads - 1)
+    if gemm:  # (known to be controllable here)
+        _blas_enter()  # before the parts start: every part's GEMMs single-threaded
+    try:
+        for j, w in enumerate(workers, 1):  # thread j runs parts j, j + threads, ...
+            w.start(fn, parts[j::threads])
+        _state.depth = getattr(_state, "depth", 0) + 1
+        err = None
+        try:
+            mine = [fn(*p) for p in parts[0::threads]]
+        except BaseException as e:  # wait for the other parts before raising
+            mine, err = None, e
+        finally:
+            _state.depth -= 1
+        theirs = []
+        for w in workers:
+            res, e = w.wait()
+            theirs.append(res)
+            if e is not None and (err is None or isinstance(err, StageFailed)):  # the cause, not a waiter's
+                err = e
+    finally:
+        if gemm:
+            _blas_exit()
     if err is not None:
         raise err
     results = [None] * n

@@ -49,6 +49,7 @@ def forced(monkeypatch, threads):
     monkeypatch.setattr(C, "_DX_BLOCK_BYTES", 64)
     monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)
+    monkeypatch.setattr(R.LSTM, "_BACK_BLOCK", 2)  # the pipelined backward from 3 steps on
     monkeypatch.setattr(ACT, "_ROW", 8)  # relu and per-channel passes over rows of 8
     monkeypatch.setattr(ACT, "_CHUNK", 16)  # GELU's chunks
     monkeypatch.setattr(ACT, "_GELU_PARALLEL_MIN", 1)
@@ -204,6 +205,77 @@ def test_overlapping_regions_of_two_threads_restore_blas_once_both_end(threads):
     for t in ts:
         t.join()
     assert get() == before
+
+
+def test_concurrently_runs_every_callable_at_once_and_returns_their_results(threads):
+    threads(2)
+    barrier = threading.Barrier(2, timeout=10)  # deadlocks unless both run at the same time
+    seen = []
+
+    def part(v):
+        def f():
+            barrier.wait()
+            seen.append(threading.get_ident())
+            return v
+        return f
+
+    assert parallel.concurrently([part("a"), part("b")], gemm=True) == ["a", "b"]
+    assert len(set(seen)) == 2 and seen.count(threading.get_ident()) == 1
+
+
+def test_concurrently_runs_nothing_where_the_callables_cannot_run_at_once(threads, monkeypatch):
+    ran = []
+    fns = [lambda: ran.append(0), lambda: ran.append(1)]
+    threads(1)
+    assert parallel.concurrently(fns) is None  # one thread: a waiting part would never wake
+    threads(2)
+    assert parallel.concurrently(fns + [lambda: ran.append(2)]) is None  # more parts than threads
+    assert parallel.run(lambda i: parallel.concurrently(fns), [(0,), (1,)]) == [None, None]  # in a region
+    with parallel._pool_busy:  # another thread's region holds the workers
+        assert parallel.concurrently(fns) is None
+    monkeypatch.setattr(parallel, "_blas", None)
+    assert parallel.concurrently(fns, gemm=True) is None
+    assert ran == []
+    assert parallel.concurrently(fns) == [None, None] and sorted(ran) == [0, 1]
+
+
+def test_progress_hands_items_over_and_a_failed_producer_wakes_its_consumer(threads):
+    threads(2)
+    items, progress = [], parallel.Progress()
+
+    def produce():
+        for i in range(5):
+            time.sleep(0.002)
+            items.append(i * i)
+            progress.produced(i + 1)
+
+    def consume():
+        out = []
+        for i in range(5):
+            progress.wait(i)
+            out.append(items[i])
+        return out
+
+    assert parallel.concurrently([produce, consume])[1] == [0, 1, 4, 9, 16]
+
+    for producer_first in (True, False):  # the producer on the calling thread, then on the worker
+        progress = parallel.Progress()
+
+        def failing_producer():
+            with progress.failing():
+                progress.produced(1)
+                raise KeyError("the producer failed")
+
+        def waiter():
+            progress.wait(0)
+            progress.wait(1)  # never produced
+
+        fns = [failing_producer, waiter] if producer_first else [waiter, failing_producer]
+        with pytest.raises(KeyError, match="the producer failed"):  # the cause, not the waiter's error
+            parallel.concurrently(fns)
+        with pytest.raises(parallel.StageFailed):
+            progress.wait(1)
+    assert parallel.concurrently([lambda: 1, lambda: 2]) == [1, 2]  # the workers still serve
 
 
 _SPIN_PROBE = r"""
@@ -494,6 +566,40 @@ def test_lstm_blocked_factors_pass_gradient_check(forced, masked):
         return R.lstm(x, k, rk, b, mask=mask, return_sequences=True)[0]
 
     check_gradients(f, [rand(2, 5, 3), rand(3, 8) * 0.5, rand(2, 8) * 0.5, rand(8) * 0.1])
+
+
+@pytest.mark.parametrize("case", ["plain", "sequences", "backwards", "masked", "no_bias", "no_input_grad", "states",
+                                  "activations"])
+def test_lstm_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case):
+    """Two threads: the factors and weight gradients on one, the recurrence on the other, the
+    input gradient's blocks on whichever is free. One thread: the serial backward."""
+    calls = []
+    serial = R.LSTM._back_pipelined
+    monkeypatch.setattr(R.LSTM, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
+    N, T, F, u = 3, 11, 4, 5
+    x, k, rk, b = rand(N, T, F), rand(F, 4 * u) * 0.5, rand(u, 4 * u) * 0.5, rand(4 * u) * 0.1
+    h0, c0 = rand(N, u), rand(N, u)
+    g = rand(N, T, u) if case == "sequences" else rand(N, u)
+    mask = (rng.random((N, T)) > 0.3) if case == "masked" else None
+
+    def run():
+        args = [Tensor(x, requires_grad=case != "no_input_grad"), Tensor(k, requires_grad=True),
+                Tensor(rk, requires_grad=True)] + ([] if case == "no_bias" else [Tensor(b, requires_grad=True)])
+        states = [Tensor(h0, requires_grad=True), Tensor(c0, requires_grad=True)] if case == "states" else None
+        kw = dict(activation="relu", recurrent_activation="hard_sigmoid") if case == "activations" else {}
+        out = R.lstm(args[0], args[1], args[2], None if case == "no_bias" else args[3], initial_state=states,
+                     mask=mask, return_sequences=case == "sequences", go_backwards=case == "backwards", **kw)
+        out[0].backward(g)
+        ts = args + (states or [])
+        return [out[0].data] + [t.grad.data if t.requires_grad else None for t in ts]
+
+    one, two = _both(run, forced)
+    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
+    for a, b_ in zip(one, two):
+        if a is None:
+            assert b_ is None
+        else:
+            np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("with_gamma,with_beta", [(True, True), (False, True), (True, False)])

@@ -13,6 +13,8 @@ output, as Keras 3 does (zeros only before the first real step, from the zero in
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .. import parallel
@@ -259,6 +261,22 @@ class _Recurrence(Function):
             out = H[T].copy()
         return (out, H[T].copy()) + tuple(finals)
 
+    def _input_grad(self, xp, dxw):
+        """The input gradient (N, T, F) from the input projection's (T, N, G) gradient."""
+        T, N, G = dxw.shape
+        kT = xp.ascontiguousarray(self._cols(xp, self.kernel).T)  # (a transposed view: slower below)
+        if self.go_backwards:
+            dxt = (dxw.reshape(T * N, G) @ kT).reshape(T, N, -1)[::-1]
+            return xp.ascontiguousarray(dxt.transpose(1, 0, 2))
+        # straight into the batch-major layout, one GEMM per sample: no transposing copy of the
+        # time-major product (LSTM(128), 64 x 200 steps: 12.2 -> 10.3 ms)
+        return xp.matmul(dxw.transpose(1, 0, 2), kT)
+
+    def _back_pipelined(self, xp, gseq, gh, gfinal):
+        """``_back`` with the weight and input gradients, pipelined on several threads where a
+        subclass can: (dxw, drec, dstates, input grad or None, joint weight grad); None where not."""
+        return None
+
     def backward(self, gout, gh, *gfinal):
         xp = self.xp
         T, N, u = self.H.shape[0] - 1, self.H.shape[1], self.u
@@ -268,22 +286,22 @@ class _Recurrence(Function):
             gseq = xp.ascontiguousarray(gout.transpose(1, 0, 2))  # (T, N, u)
         else:
             gh += gout
-        dxw, drec, dstates = self._back(xp, gseq, gh, list(gfinal))
-        # dxw: (T, N, G*u) grads of the input projection; drec: dict of recurrent grads
         grads = [None] * len(self.shapes)
-        G = dxw.shape[2]
-        dflat = dxw.reshape(T * N, G)
-        if self.needs_input_grad[0]:
-            kT = xp.ascontiguousarray(self._cols(xp, self.kernel).T)  # (a transposed view: slower below)
-            if self.go_backwards:
-                dxt = (dflat @ kT).reshape(T, N, -1)[::-1]
-                grads[0] = xp.ascontiguousarray(dxt.transpose(1, 0, 2))
-            else:  # straight into the batch-major layout, one GEMM per sample: no transposing copy
-                # of the time-major product (LSTM(128), 64 x 200 steps: 12.2 -> 10.3 ms)
-                grads[0] = xp.matmul(dxw.transpose(1, 0, 2), kT)
+        piped = self._back_pipelined(xp, gseq, gh, list(gfinal))
+        if piped is not None:
+            dxw, drec, dstates, grads[0], joint = piped
+        else:
+            dxw, drec, dstates = self._back(xp, gseq, gh, list(gfinal))
+            # dxw: (T, N, G*u) grads of the input projection; drec: dict of recurrent grads
+            if self.needs_input_grad[0]:
+                grads[0] = self._input_grad(xp, dxw)
+            if self.xh is not None:
+                F = self.xh.shape[2] - u
+                joint = self.xh[:T].reshape(T * N, F + u).T @ dxw.reshape(T * N, -1)
+        dflat = dxw.reshape(T * N, dxw.shape[2])
         if self.xh is not None:
             F = self.xh.shape[2] - u
-            both = self._uncols(xp, self.xh[:T].reshape(T * N, F + u).T @ dflat)
+            both = self._uncols(xp, joint)
             grads[1], grads[2] = both[:F], both[F:]
         else:
             if self.needs_input_grad[1]:
@@ -437,7 +455,86 @@ class LSTM(_Recurrence):
         parallel.for_ranges(span, len(blocks), DZ.size, min_elements=0, xp=xp)
         return DZ, OD
 
-    def _back(self, xp, gseq, gh, gfinal):
+    # The pipelined backward's blocks of steps (see _back_pipelined)
+    _BACK_BLOCK = 16
+
+    def _back_pipelined(self, xp, gseq, gh, gfinal):
+        """On NumPy with two or more intra-op threads, the backward as two concurrent stages: one
+        thread derives the factors a block of steps ahead of the recurrence (blocks of
+        ``_BACK_BLOCK`` steps, latest first), then sums the weight and bias gradients of the
+        blocks the recurrence has finished; the other runs the recurrence, then the input
+        gradient. Each stage's share is fixed, so the results do not depend on thread timing.
+        None (the serial backward runs) where that cannot run."""
+        Z = self.Z
+        T, N, G = Z.shape
+        B = self._BACK_BLOCK
+        if (xp is not np or self.xh is None or T <= B or parallel.num_threads() < 2 or parallel.in_region()
+                or not parallel.blas_thread_control()):
+            return None
+        u = self.u
+        blocks = [(max(0, T - (i + 1) * B), T - i * B) for i in range(-(-T // B))]  # processing order
+        DZ = xp.empty((T, N, G), dtype=Z.dtype)
+        OD = xp.empty((T, N, u), dtype=Z.dtype)
+        factors, loop = parallel.Progress(), parallel.Progress()
+        want_bias = self.has_bias and self.needs_input_grad[3]
+        xh = self.xh
+        F = xh.shape[2] - u
+        dx = kT = None
+        if self.needs_input_grad[0]:
+            dx = xp.empty((N, T, F), dtype=Z.dtype)
+            kT = xp.ascontiguousarray(self._cols(xp, self.kernel).T)
+        claims = itertools.count()  # the input gradient's blocks, taken by whichever stage is free
+        # (next() on it is atomic under the GIL; a block's values do not depend on the thread)
+
+        def input_grads():
+            if dx is None:
+                return
+            tmp = xp.empty((B * N, F), dtype=Z.dtype)
+            while (i := next(claims)) < len(blocks):
+                s0, s1 = blocks[i]
+                t = tmp[:(s1 - s0) * N]
+                xp.matmul(DZ[s0:s1].reshape(-1, G), kT, out=t)
+                t = t.reshape(s1 - s0, N, F).transpose(1, 0, 2)
+                if self.go_backwards:  # processing step s is time step T - 1 - s
+                    dx[:, T - s1:T - s0] = t[:, ::-1]
+                else:
+                    dx[:, s0:s1] = t
+
+        def weights():  # factors ahead of the loop, then the finished blocks' weight gradients
+            with factors.failing():
+                for i, (s0, s1) in enumerate(blocks):
+                    self._factors(xp, s0, s1, DZ, OD)
+                    factors.produced(i + 1)
+            joint = xp.zeros((F + u, G), dtype=Z.dtype)
+            db = xp.zeros(G, dtype=Z.dtype) if want_bias else None
+            for i, (s0, s1) in enumerate(blocks):
+                loop.wait(i)
+                d = DZ[s0:s1].reshape(-1, G)
+                joint += xh[s0:s1].reshape(d.shape[0], -1).T @ d
+                if db is not None:
+                    db += xp.ones(d.shape[0], d.dtype) @ d
+            input_grads()
+            return joint, db
+
+        def recurrence():
+            with loop.failing():
+                out = self._back(xp, gseq, gh, gfinal, pipe=(DZ, OD, B, factors.wait, loop.produced))
+            input_grads()
+            return out
+
+        both = parallel.concurrently([weights, recurrence], gemm=True)
+        if both is None:
+            return None
+        (joint, db), (dxw, drec, dstates) = both
+        if db is not None:
+            drec["bias"] = self._uncols(xp, db)
+        return dxw, drec, dstates, dx, joint
+
+    def _back(self, xp, gseq, gh, gfinal, pipe=None):
+        """The recurrence's backward: (pre-activation grads (T, N, 4u), dict of recurrent grads,
+        initial-state grads). ``pipe``: (DZ, OD, block, ready, produced) where another thread
+        derives the factors into DZ and OD, a block of steps at a time: ``ready(i)`` waits for
+        block i (latest first), ``produced(i + 1)`` tells that the loop has finished it."""
         Z = self.Z
         T, N, _ = Z.shape
         u = self.u
@@ -449,10 +546,19 @@ class LSTM(_Recurrence):
         dh[...] = gh
         dc[...] = gfinal[0]
         tmp = xp.empty((N, u), dtype=Z.dtype)
-        DZ, OD = self._all_factors(xp)
+        if pipe is None:
+            DZ, OD = self._all_factors(xp)
+            block, ready, produced = T, None, None
+        else:
+            DZ, OD, block, ready, produced = pipe
         out = DZ  # the pre-activation grads overwrite the factors, step by step
         mt = self.mt
         for s in range(T - 1, -1, -1):
+            j = T - 1 - s  # steps done
+            if ready is not None and j % block == 0:
+                if j:
+                    produced(j // block)
+                ready(j // block)
             d, od, f = DZ[s], OD[s], Z[s, :, 2 * u:3 * u]
             if gseq is not None:
                 dh += gseq[s]
@@ -474,6 +580,9 @@ class LSTM(_Recurrence):
                 dc += dc_keep
         flat = out.reshape(T * N, 4 * u)
         drec = {}
+        if produced is not None:  # the weight gradients are the other stage's
+            produced(-(-T // block))
+            return out, drec, [dh.copy(), dc.copy()]
         if self.needs_input_grad[2] and self.xh is None:  # else computed with the kernel's (backward)
             drec["rk"] = self._uncols(xp, self.H[:T].reshape(T * N, u).T @ flat)
         if self.has_bias and self.needs_input_grad[3]:
