@@ -16,6 +16,7 @@ from core.gradient_check import check_gradients
 from core.ops import activations as ACT
 from core.ops import attention as A
 from core.ops import conv as C
+from core.ops import conv_pool as CP
 from core.ops import normalization as N
 from core.ops import recurrent as R
 from core.ops.activations import ewise, relu
@@ -47,6 +48,7 @@ def forced(monkeypatch, threads):
     monkeypatch.setattr(C, "_BLOCK_BYTES_PER_THREAD", 256)
     monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(C, "_DX_BLOCK_BYTES", 64)
+    monkeypatch.setattr(CP, "_BLOCK_BYTES", 64)  # conv + max pool: one image per block
     monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)
     monkeypatch.setattr(R.LSTM, "_BACK_BLOCK", 2)  # the pipelined backward from 3 steps on
@@ -524,6 +526,23 @@ def test_batch_norm_blocks_match_the_whole_array_formula(forced, shape):
     for one, two in zip(*_both(run, forced)):
         np.testing.assert_allclose(one, two, rtol=1e-5, atol=1e-5)
     check_gradients(bn, [xb, g, b])
+
+
+@pytest.mark.parametrize("padding,x_grad", [("valid", False), ("same", True)])
+def test_conv_max_pool_parallel_blocks_equal_serial(forced, padding, x_grad):
+    x, k, b = rand(5, 9, 8, 3).astype(np.float32), rand(3, 3, 3, 4).astype(np.float32), rand(4).astype(np.float32)
+    gy = rand(5, *((3, 3) if padding == "valid" else (4, 4)), 4).astype(np.float32)
+
+    def run():
+        ts = [Tensor(x, requires_grad=x_grad), Tensor(k, requires_grad=True), Tensor(b, requires_grad=True)]
+        y = CP.conv2d_max_pool2d(*ts, padding=padding, activation="relu")
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts if t.requires_grad]
+
+    one, two = _both(run, forced)
+    np.testing.assert_array_equal(one[0], two[0])  # per-image GEMMs either way
+    for a, b_ in zip(one[1:], two[1:]):  # the kernel gradient's per-thread sums
+        np.testing.assert_allclose(b_, a, rtol=1e-5, atol=1e-5)
 
 
 def test_max_pool_parallel_equals_serial(forced):

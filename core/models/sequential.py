@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from ..layers.base import KerasTensor, Layer, name_scope
+from ..layers.convolutional import Conv2D
 from ..layers.core_layers import InputLayer
+from .layer_fusion import conv_pool_fusable, run_conv_pool
 from .model import Model
 
 
@@ -75,8 +77,16 @@ class Sequential(Model):
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
-        for layer in self._stack:
+        stack = self._stack
+        i, n = 0, len(stack)
+        while i < n:
+            layer = stack[i]
+            if i + 1 < n and type(layer) is Conv2D and conv_pool_fusable(layer, stack[i + 1], x):
+                x = run_conv_pool(layer, stack[i + 1], x)  # the pair as one op (layer_fusion)
+                i += 2
+                continue
             x = layer(x)
+            i += 1
         return x
 
     def get_config(self):

@@ -25,14 +25,16 @@ def _window_counts(xp, n, k, s, pad_before, out, dtype):
     return (xp.minimum(start + k, n) - xp.maximum(start, 0)).astype(dtype)
 
 
-def _max_pool_2x2(xp, xpad, Ho, Wo, need):
+def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
     """2x2 max pooling with stride 2 over the top-left (2 Ho, 2 Wo) of ``xpad``: three maxima of
     strided views, and (when ``need``) the first arg-max of each window in row-major order as a
     uint8 code 0..3 from three comparisons and a few byte operations. Large batches run a range
-    of images per intra-op thread (core.parallel)."""
+    of images per intra-op thread (core.parallel). ``y`` / ``arg``: the arrays to write into."""
     N, C = xpad.shape[0], xpad.shape[3]
-    y = xp.empty((N, Ho, Wo, C), xpad.dtype)
-    arg = xp.empty((N, Ho, Wo, C), xp.uint8) if need else None
+    if y is None:
+        y = xp.empty((N, Ho, Wo, C), xpad.dtype)
+    if arg is None and need:
+        arg = xp.empty((N, Ho, Wo, C), xp.uint8)
     x6 = xpad[:, :2 * Ho, :2 * Wo].reshape(N, Ho, 2, Wo, 2, C)
 
     def images(n0, n1):

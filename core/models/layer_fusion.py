@@ -1,0 +1,59 @@
+"""Layer pairs that a ``Sequential`` model runs as one op, in training and inference alike.
+
+``Conv2D`` (stride 1, no dilation or groups, linear or ReLU activation, no activity regularizer)
+followed by ``MaxPooling2D`` with 2x2 windows, stride 2 and "valid" padding runs as
+``ops.conv_pool.conv2d_max_pool2d``: the convolution's whole output is never written (see that
+module). Inside a Sequential stack the convolution's output has no other reader. The pair is
+fused only where calling the layers one by one would do nothing else: both layers exact
+instances of those classes (a subclass may override ``call``) whose ``call`` is not replaced on
+the instance, the convolution built, an eager input without a mask, and no cast between the
+layers (mixed-precision policies).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..autodiff import Tensor
+from ..layers.convolutional import Conv2D
+from ..layers.pooling import MaxPooling2D
+from ..ops.conv_pool import conv2d_max_pool2d
+
+
+def conv_pool_fusable(conv, pool, x) -> bool:
+    """Whether ``pool(conv(x))`` may run as ``run_conv_pool(conv, pool, x)``."""
+    if type(conv) is not Conv2D or type(pool) is not MaxPooling2D or type(x) is not Tensor:
+        return False
+    if not conv.built or getattr(x, "_keras_mask", None) is not None:
+        return False
+    if "call" in conv.__dict__ or "call" in pool.__dict__:  # a call replaced on the instance (a hook)
+        return False
+    if (conv.strides != (1, 1) or conv.dilation_rate != (1, 1) or conv.groups != 1
+            or conv.activity_regularizer is not None or conv.activation not in (ops.relu, ops.linear)):
+        return False
+    if pool.pool_size != (2, 2) or pool.strides != (2, 2) or pool.padding != "valid":
+        return False
+    if x.ndim != 4 or x.dtype.kind != "f":
+        return False
+    dt = x.dtype
+    for layer in (conv, pool):
+        if layer.autocast and np.dtype(layer.compute_dtype) != dt:
+            return False
+    if conv.kernel.dtype != dt or (conv.bias is not None and conv.bias.dtype != dt):
+        return False
+    # the pooled output must not be empty (else the layers' own errors apply)
+    try:
+        out = conv.compute_output_shape(tuple(x.shape))
+    except ValueError:
+        return False
+    return out[1] is not None and out[2] is not None and out[1] >= 2 and out[2] >= 2
+
+
+def run_conv_pool(conv, pool, x):
+    """``pool(conv(x))`` as one op, with the per-call steps of ``Layer.__call__`` that apply."""
+    conv._check_input(x)
+    conv._check_call_input(x)
+    conv._losses = []  # activity losses belong to the latest call (neither layer adds one)
+    pool._losses = []
+    return conv2d_max_pool2d(x, conv.kernel, conv.bias, padding=conv.padding,
+                             activation="relu" if conv.activation is ops.relu else None)

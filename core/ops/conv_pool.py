@@ -1,0 +1,180 @@
+"""A stride-1 2-d convolution (bias, optional ReLU) and the 2x2 / stride-2 max pooling after it,
+as one op: ``Sequential`` runs ``Conv2D`` followed by ``MaxPooling2D((2, 2))`` through it.
+
+The unfused pair writes the whole convolution output (and the ReLU's mask) to memory and reads
+it back to pool it; backward writes the pooled gradient spread over the whole output, then reads
+it again with the mask for the kernel gradient. Here the convolution runs a few images at a time,
+each block's GEMM output pooled while in cache; only the pooled values and the 2-bit arg-max
+codes are kept. The bias and ReLU go on the pooled values: relu(max(a) + b) = max(relu(a + b))
+exactly (rounding is monotonic), so the outputs equal the unfused pair's bit for bit where the
+GEMMs round alike. Backward spreads the pooled gradient into each block's convolution gradient
+in cache and accumulates the kernel gradient from the block's im2col; the whole convolution
+gradient is written only when the input gradient needs it. Where the ReLU's input is not
+positive the gradient is zero either way, so ties between non-positive values (which the
+unfused pair breaks among the ReLU's zeros) do not change it.
+"""
+from __future__ import annotations
+
+from .. import parallel
+from ..autodiff import Function
+from ..backend import get_xp
+from .activations import add_bias_, colsum, relu_into
+from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fill_cols, _fused_activation, _is_zero,
+                   _out_hw, _pad_adjoint, _padded_rows, _rank, _resolve_padding, _TAP_COPY_MAX_C,
+                   _use_transposed_dx, _windows)
+from .pooling import _max_pool_2x2
+from ._util import OpError
+
+# Images per block: about this many bytes of im2col or of convolution output (the larger), so
+# that a block's GEMM output is still in cache when it is pooled. Measured (float32, 2 threads,
+# forward + backward, ms, unfused -> blocks of 2 / 4 / 8 / 16 images): the MNIST CNN's first
+# conv, 28x28x1 -> 32, batch 64: 3.18 -> 5.58 / 4.00 / 3.45 / 2.82; its second, 13x13x32 -> 64
+# (input gradient too): 6.84 -> 6.99 / 6.73 / 6.60 / 6.34.
+_BLOCK_BYTES = 3 << 19
+
+
+class ConvMaxPool2D(Function):
+    def __init__(self, pads, relu):
+        self.pads, self.relu = pads, relu
+
+    def _blocks(self, N, per_image):
+        n = max(1, _BLOCK_BYTES // max(per_image, 1))
+        return parallel.chunks(N, n, parallel.num_threads() if self.xp.__name__ == "numpy" else 1)
+
+    def _spans(self, blocks, span):
+        """``span(b0, b1)`` over the blocks, shared out among the intra-op threads (their GEMMs
+        single-threaded); returns the spans' results in order."""
+        if self.xp.__name__ != "numpy":
+            return [span(0, len(blocks))]
+        return parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))), gemm=True)
+
+    def _cols(self, x, n0, n1, cols, pbuf):
+        """The (rows, kh*kw*C) im2col of images [n0, n1), written into the flat buffer ``cols``."""
+        kh, kw, Ho, Wo = self.kh, self.kw, self.Ho, self.Wo
+        C = x.shape[3]
+        if pbuf is not None:
+            src = _padded_rows(self.xp, x, self.pads, n0, n1, 0, pbuf.shape[1], pbuf)
+        else:
+            src = x[n0:n1]
+        win = None if C <= _TAP_COPY_MAX_C else _windows(self.xp, src, kh, kw, 1, 1, 1, 1, Ho, Wo)
+        out = cols[:(n1 - n0) * Ho * Wo * kh * kw * C].reshape(n1 - n0, Ho, Wo, kh, kw, C)
+        _fill_cols(self.xp, out, src, win, Ho, kh, kw, 1, 1, 1, 1, Wo)
+        return out.reshape(-1, kh * kw * C)
+
+    def _buffers(self, x, nmax):
+        xp = self.xp
+        N, H, W, C = x.shape
+        cols = xp.empty(nmax * self.Ho * self.Wo * self.kh * self.kw * C, x.dtype)
+        pbuf = None
+        if not _is_zero(self.pads):
+            (t, b), (l, r) = self.pads
+            pbuf = xp.zeros((nmax, H + t + b, W + l + r, C), x.dtype)
+        return cols, pbuf
+
+    def forward(self, x, k, b=None):
+        xp = self.xp = get_xp(x, k)
+        N, H, W, C = x.shape
+        kh, kw, _, Cout = k.shape
+        self.kh, self.kw = kh, kw
+        (t, bt), (l, r) = self.pads
+        self.Ho, self.Wo = Ho, Wo = H + t + bt - kh + 1, W + l + r - kw + 1
+        Hq, Wq = Ho // 2, Wo // 2
+        k2 = k.reshape(kh * kw * C, Cout)
+        need = any(self.needs_input_grad)
+        y = xp.empty((N, Hq, Wq, Cout), x.dtype)
+        code = xp.empty((N, Hq, Wq, Cout), xp.uint8) if need else None
+        isz = x.dtype.itemsize
+        blocks = self._blocks(N, max(Ho * Wo * kh * kw * C, Ho * Wo * Cout) * isz)
+        nmax = max(n1 - n0 for n0, n1 in blocks)
+
+        def span(b0, b1):
+            cols, pbuf = self._buffers(x, nmax)
+            out = xp.empty((nmax, Ho, Wo, Cout), x.dtype)
+            for n0, n1 in blocks[b0:b1]:
+                o = out[:n1 - n0]
+                xp.matmul(self._cols(x, n0, n1, cols, pbuf), k2, out=o.reshape(-1, Cout))
+                _max_pool_2x2(xp, o, Hq, Wq, need, y=y[n0:n1], arg=None if code is None else code[n0:n1])
+
+        self._spans(blocks, span)
+        if b is not None:
+            add_bias_(xp, y, b)
+        if self.relu:
+            relu_into(xp, y, y)
+        self.has_bias = b is not None
+        if need:
+            self.x, self.k2, self.y, self.code, self.blocks = x, k2, y, code, blocks
+        return y
+
+    def backward(self, gy):
+        xp = self.xp
+        x, k2, code, blocks = self.x, self.k2, self.code, self.blocks
+        N, H, W, C = x.shape
+        Ho, Wo, kh, kw = self.Ho, self.Wo, self.kh, self.kw
+        Cout = k2.shape[1]
+        Hq, Wq = gy.shape[1:3]
+        g = gy * (self.y > 0) if self.relu else gy
+        need_x, need_k = self.needs_input_grad[0], self.needs_input_grad[1]
+        # the convolution's gradient: whole when the input gradient needs it, else per block
+        dconv = xp.empty((N, Ho, Wo, Cout), gy.dtype) if need_x else None
+        nmax = max(n1 - n0 for n0, n1 in blocks)
+
+        def span(b0, b1):
+            cols, pbuf = self._buffers(x, nmax) if need_k else (None, None)
+            buf = None if need_x else xp.empty((nmax, Ho, Wo, Cout), gy.dtype)
+            acc = None
+            for n0, n1 in blocks[b0:b1]:
+                d = dconv[n0:n1] if need_x else buf[:n1 - n0]
+                if Ho > 2 * Hq:  # the row and column the pooling left out
+                    d[:, 2 * Hq:] = 0
+                if Wo > 2 * Wq:
+                    d[:, :2 * Hq, 2 * Wq:] = 0
+                d6 = d[:, :2 * Hq, :2 * Wq].reshape(n1 - n0, Hq, 2, Wq, 2, Cout)
+                gb, cb = g[n0:n1], code[n0:n1]
+                for p in range(4):
+                    xp.multiply(gb, cb == p, out=d6[:, :, p >> 1, :, p & 1])
+                if need_k:
+                    part = self._cols(x, n0, n1, cols, pbuf).T @ d.reshape(-1, Cout)
+                    acc = part if acc is None else acc + part
+            return acc
+
+        parts = [p for p in self._spans(blocks, span) if p is not None]
+        dk = parallel.sum_parts(parts).reshape(kh, kw, C, Cout) if need_k else None
+        dx = None
+        if need_x:
+            k4 = k2.reshape(kh, kw, C, Cout)
+            if _use_transposed_dx(self.pads, kh, kw, (1, 1), (1, 1), H, W, Ho, Wo):
+                dx = _dx_transposed(xp, dconv, k4, self.pads, H, W)
+            else:
+                dpad = _dx_taps(xp, dconv, k2, (N, H + sum(self.pads[0]), W + sum(self.pads[1]), C),
+                                kh, kw, 1, 1, 1, 1)
+                dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C))
+        grads = (dx, dk)
+        if self.has_bias:
+            grads += (colsum(xp, g.reshape(-1, Cout)) if self.needs_input_grad[2] else None,)
+        return grads
+
+
+def conv2d_max_pool2d(x, kernel, bias=None, padding="valid", *, activation=None):
+    """``max_pool2d(conv2d(x, kernel, bias, padding=padding, activation=activation), 2)`` as one
+    op (see the module docstring): a stride-1, dilation-1, ungrouped convolution, then 2x2 max
+    pooling with stride 2 and "valid" padding (an odd last row or column is left out).
+
+    x (N, H, W, Cin); kernel (kh, kw, Cin, Cout); bias (Cout,) or None; ``activation`` None or
+    "relu". Returns (N, Ho // 2, Wo // 2, Cout) for the convolution's (Ho, Wo)."""
+    op = "conv2d_max_pool2d"
+    activation = _fused_activation(op, activation)
+    x, kernel, bias = _convert(op, x, kernel, bias)
+    _rank(op, "x", x, 4, "(N, H, W, Cin)")
+    _rank(op, "kernel", kernel, 4, "(kh, kw, Cin, Cout)")
+    kh, kw, cin, cout = kernel.shape
+    if cin != x.shape[3]:
+        raise OpError(f"{op}: kernel {tuple(kernel.shape)} expects {cin} input channels but x "
+                      f"{tuple(x.shape)} has {x.shape[3]}")
+    _check_bias(op, bias, cout)
+    pads = _resolve_padding(op, padding, x.shape[1:3], (kh, kw), (1, 1), (1, 1))
+    Ho, Wo = _out_hw(op, x.shape, pads, (kh, kw), (1, 1), (1, 1))
+    if Ho < 2 or Wo < 2:
+        raise OpError(f"{op}: the convolution's output {(Ho, Wo)} is smaller than the 2x2 pooling window "
+                      f"(x {tuple(x.shape)}, kernel {tuple(kernel.shape)}, padding {padding!r})")
+    args = (x, kernel) + ((bias,) if bias is not None else ())
+    return ConvMaxPool2D(pads, activation == "relu").apply(*args)

@@ -1,0 +1,111 @@
+"""Layer pairs a Sequential model runs as one op (core/models/layer_fusion.py): which pairs are
+fused, and that calls, training and prediction equal the layer-by-layer computation."""
+import numpy as np
+import pytest
+
+from core import Tensor, layers as L, regularizers
+from core.models import Sequential
+from core.models import layer_fusion as LF
+from core.models import sequential as S
+
+rng = np.random.default_rng(0)
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """The number of fused conv + pool calls Sequential makes."""
+    calls = []
+    real = S.run_conv_pool
+    monkeypatch.setattr(S, "run_conv_pool", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def cnn(conv_kwargs=None, pool_kwargs=None, seed=1):
+    model = Sequential([L.Input((12, 11, 2)),
+                        L.Conv2D(4, 3, **({"activation": "relu"} | (conv_kwargs or {}))),
+                        L.MaxPooling2D(**(pool_kwargs or {})),
+                        L.Conv2D(3, 3, padding="same", activation="relu"),
+                        L.MaxPooling2D(),
+                        L.Flatten(), L.Dense(3, activation="softmax")])
+    r = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(r.normal(size=w.shape).astype(np.float32) * 0.3)
+    return model
+
+
+def unfused(monkeypatch):
+    monkeypatch.setattr(S, "conv_pool_fusable", lambda *a: False)
+
+
+def test_calls_fit_and_predict_equal_the_layer_by_layer_model(monkeypatch, fused_calls):
+    x = rng.normal(size=(10, 12, 11, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 10)
+    models = {}
+    for fuse in (True, False):
+        with monkeypatch.context() as m:
+            if not fuse:
+                unfused(m)
+            model = cnn()
+            out = model(Tensor(x)).numpy()
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+            models[fuse] = (out, model.predict(x, verbose=0), hist.history["loss"], model.get_weights())
+        if fuse:
+            # 2 pairs x (at least 1 call + 2 epochs x 3 batches + 1 predict batch)
+            assert len(fused_calls) >= 16 and len(fused_calls) % 2 == 0
+            fused_calls.clear()
+    assert not fused_calls
+    (o1, p1, l1, w1), (o2, p2, l2, w2) = models[True], models[False]
+    np.testing.assert_allclose(o1, o2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(l1, l2, rtol=1e-5)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+class MyConv(L.Conv2D):
+    pass
+
+
+@pytest.mark.parametrize("conv_kwargs,pool_kwargs", [
+    ({"strides": 2, "padding": "same"}, {}),
+    ({"dilation_rate": 2}, {}),
+    ({"activation": "tanh"}, {}),
+    ({"activity_regularizer": regularizers.L2(0.1)}, {}),
+    ({"dtype": "float64"}, {}),  # the input is cast to the layer's float64: no fusion
+    ({}, {"pool_size": 3}),
+    ({}, {"pool_size": 2, "strides": 1}),
+    ({}, {"padding": "same"}),
+])
+def test_pairs_that_are_not_fused(monkeypatch, fused_calls, conv_kwargs, pool_kwargs):
+    x = rng.normal(size=(3, 12, 11, 2)).astype(np.float32)
+    model = cnn(conv_kwargs, pool_kwargs)
+    out = model(Tensor(x)).numpy()
+    assert len(fused_calls) == 1  # only the second pair
+    fused_calls.clear()
+    unfused(monkeypatch)
+    np.testing.assert_allclose(out, model(Tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+    assert not fused_calls
+    if "activity_regularizer" in conv_kwargs:
+        assert len(model.losses) == 1  # the regularizer still sees the convolution's output
+
+
+def test_predicate_refuses_what_layer_call_would_treat_differently():
+    conv, pool = L.Conv2D(4, 3), L.MaxPooling2D()
+    x = Tensor(rng.normal(size=(2, 8, 8, 2)).astype(np.float32))
+    assert not LF.conv_pool_fusable(conv, pool, x)  # not built yet
+    conv.build((None, 8, 8, 2))
+    assert LF.conv_pool_fusable(conv, pool, x)
+    masked = Tensor(x.numpy())
+    masked._keras_mask = np.ones((2, 8, 8), bool)
+    assert not LF.conv_pool_fusable(conv, pool, masked)
+    sub = MyConv(4, 3)
+    sub.build((None, 8, 8, 2))
+    assert not LF.conv_pool_fusable(sub, pool, x)
+    hooked = L.MaxPooling2D()
+    hooked.call = lambda inputs: L.MaxPooling2D.call(hooked, inputs)  # as a profiler would wrap it
+    assert not LF.conv_pool_fusable(conv, hooked, x)
+    assert not LF.conv_pool_fusable(conv, pool, x.numpy())  # not a Tensor
+    assert not LF.conv_pool_fusable(conv, pool, Tensor(rng.normal(size=(2, 3, 3, 2)).astype(np.float32)))  # 1x1
+    with pytest.raises(ValueError, match="is incompatible: expected last dimension 2"):  # the layer's own check
+        LF.run_conv_pool(conv, pool, Tensor(np.ones((2, 8, 8, 3), np.float32)))
