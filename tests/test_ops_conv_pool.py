@@ -55,7 +55,8 @@ def test_equals_conv_then_max_pool(monkeypatch, block_bytes, xs, ks, padding, ac
     gy = rng.standard_normal(want.shape).astype(dtype)
     pair = (lambda x_, k_, b_=None: _pair(x_, k_, b_, padding, activation))
     fused = (lambda x_, k_, b_=None: conv2d_max_pool2d(x_, k_, b_, padding=padding, activation=activation))
-    for needs in ([True] * len(arrays), [False] + [True] * (len(arrays) - 1)):
+    only_bias = [[False, False, True]] if use_bias else []
+    for needs in [[True] * len(arrays), [False] + [True] * (len(arrays) - 1)] + only_bias:
         _, want_g = _grads(pair, arrays, needs, gy)
         _, got_g = _grads(fused, arrays, needs, gy)
         for w, g in zip(want_g, got_g):

@@ -137,7 +137,7 @@ class ConvMaxPool2D(Function):
                     acc = part if acc is None else acc + part
             return acc
 
-        parts = [p for p in self._spans(blocks, span) if p is not None]
+        parts = [p for p in self._spans(blocks, span) if p is not None] if need_x or need_k else []
         dk = parallel.sum_parts(parts).reshape(kh, kw, C, Cout) if need_k else None
         dx = None
         if need_x:
