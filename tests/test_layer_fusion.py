@@ -1,22 +1,22 @@
-"""Layer pairs a Sequential model runs as one op (core/models/layer_fusion.py): which pairs are
-fused, and that calls, training and prediction equal the layer-by-layer computation."""
+"""Layer pairs that Sequential and Functional models run as one op (core/models/layer_fusion.py):
+which pairs are fused, and that calls, training and prediction equal the layer-by-layer
+computation."""
 import numpy as np
 import pytest
 
 from core import Tensor, layers as L, regularizers
-from core.models import Sequential
+from core.models import Model, Sequential
 from core.models import layer_fusion as LF
-from core.models import sequential as S
 
 rng = np.random.default_rng(0)
 
 
 @pytest.fixture
 def fused_calls(monkeypatch):
-    """The number of fused conv + pool calls Sequential makes."""
+    """The number of fused conv + pool calls the models make."""
     calls = []
-    real = S.run_conv_pool
-    monkeypatch.setattr(S, "run_conv_pool", lambda *a: calls.append(1) or real(*a))
+    real = LF.run_conv_pool
+    monkeypatch.setattr(LF, "run_conv_pool", lambda *a: calls.append(1) or real(*a))
     return calls
 
 
@@ -34,10 +34,23 @@ def cnn(conv_kwargs=None, pool_kwargs=None, seed=1):
 
 
 def unfused(monkeypatch):
-    monkeypatch.setattr(S, "conv_pool_fusable", lambda *a: False)
+    monkeypatch.setattr(LF, "conv_pool_fusable", lambda *a: False)
 
 
-def test_calls_fit_and_predict_equal_the_layer_by_layer_model(monkeypatch, fused_calls):
+def functional_cnn(seed=1):
+    """The same CNN as a Functional graph."""
+    inp = L.Input((12, 11, 2))
+    h = L.MaxPooling2D()(L.Conv2D(4, 3, activation="relu")(inp))
+    h = L.MaxPooling2D()(L.Conv2D(3, 3, padding="same", activation="relu")(h))
+    model = Model(inp, L.Dense(3, activation="softmax")(L.Flatten()(h)))
+    r = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(r.normal(size=w.shape).astype(np.float32) * 0.3)
+    return model
+
+
+@pytest.mark.parametrize("build", [cnn, functional_cnn])
+def test_calls_fit_and_predict_equal_the_layer_by_layer_model(monkeypatch, fused_calls, build):
     x = rng.normal(size=(10, 12, 11, 2)).astype(np.float32)
     y = rng.integers(0, 3, 10)
     models = {}
@@ -45,7 +58,7 @@ def test_calls_fit_and_predict_equal_the_layer_by_layer_model(monkeypatch, fused
         with monkeypatch.context() as m:
             if not fuse:
                 unfused(m)
-            model = cnn()
+            model = build()
             out = model(Tensor(x)).numpy()
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
             hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
@@ -109,3 +122,35 @@ def test_predicate_refuses_what_layer_call_would_treat_differently():
     assert not LF.conv_pool_fusable(conv, pool, Tensor(rng.normal(size=(2, 3, 3, 2)).astype(np.float32)))  # 1x1
     with pytest.raises(ValueError, match="is incompatible: expected last dimension 2"):  # the layer's own check
         LF.run_conv_pool(conv, pool, Tensor(np.ones((2, 8, 8, 3), np.float32)))
+
+
+def test_functional_pairs_only_where_the_pool_alone_reads_the_convolution(fused_calls):
+    inp = L.Input((10, 10, 2))
+    a = L.Conv2D(3, 3, activation="relu", name="a")(inp)
+    pa = L.MaxPooling2D(name="pa")(a)
+    other = L.GlobalAveragePooling2D()(a)  # a second reader of a: not fused
+    b = L.Conv2D(3, 3, name="b")(inp)
+    pb = L.MaxPooling2D(name="pb")(b)  # fused
+    c = L.Conv2D(3, 3, name="c")(inp)
+    pc = L.MaxPooling2D(name="pc")(c)  # c is also a model output: not fused
+    model = Model(inp, [L.Flatten()(pa), other, L.Flatten()(pb), c, L.Flatten()(pc)])
+    pairs = LF.conv_pool_pairs(model)
+    assert sorted(n.layer.name for n in pairs.values()) == ["pb"]
+    x = rng.normal(size=(2, 10, 10, 2)).astype(np.float32)
+    outs = [o.numpy() for o in model(Tensor(x))]
+    assert len(fused_calls) == 1
+    conv, pool = model.get_layer("b"), model.get_layer("pb")
+    np.testing.assert_allclose(outs[2], pool(conv(Tensor(x))).numpy().reshape(2, -1), rtol=1e-6, atol=1e-6)
+
+
+def test_layers_that_winograd_runs_and_large_images_are_not_fused():
+    conv, pool = L.Conv2D(256, 3), L.MaxPooling2D()
+    conv.build((None, 6, 6, 256))
+    assert not LF.conv_pool_fusable(conv, pool, Tensor(np.zeros((1, 6, 6, 256), np.float32)))
+    narrow = L.Conv2D(255, 3)
+    narrow.build((None, 6, 6, 256))
+    assert LF.conv_pool_fusable(narrow, pool, Tensor(np.zeros((1, 6, 6, 256), np.float32)))
+    big = L.Conv2D(8, 3, padding="same")
+    big.build((None, 112, 112, 64))  # 112 x 112 x 576 floats: 29 MB an image
+    assert not LF.conv_pool_fusable(big, pool, Tensor(np.zeros((1, 112, 112, 64), np.float32)))
+    assert LF.conv_pool_fusable(big, pool, Tensor(np.zeros((1, 32, 32, 64), np.float32)))

@@ -6,7 +6,7 @@ import numpy as np
 from ..autodiff import Tensor, is_grad_enabled
 from ..layers.base import KerasTensor, _flatten, current_training, map_structure
 from ..layers.core_layers import InputLayer
-from . import inference_fusion
+from . import inference_fusion, layer_fusion
 from .model import Model
 
 
@@ -157,6 +157,7 @@ class Functional(Model):
             _check_shape(self.name, kt, t)
             values[id(kt)] = t
         plan = self._inference_plan() if not (training or current_training()) and not is_grad_enabled() else {}
+        pairs = self._conv_pool_pairs()
         done = set()  # nodes computed by a fused chain
         for node in self._nodes:
             if id(node) in done:
@@ -170,6 +171,15 @@ class Functional(Model):
                     for n in chain:
                         done.add(id(n))
                         self._release_inputs(n, values, uses)
+                    continue
+            pool = pairs.get(id(node))
+            if pool is not None:
+                x = values[id(node.input_tensors[0])]
+                if layer_fusion.conv_pool_fusable(node.layer, pool.layer, x):
+                    values[id(pool.output_tensors[0])] = layer_fusion.run_conv_pool(node.layer, pool.layer, x)
+                    done.add(id(pool))
+                    self._release_inputs(node, values, uses)
+                    self._release_inputs(pool, values, uses)
                     continue
             args = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.args)
             kwargs = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.kwargs)
@@ -194,6 +204,13 @@ class Functional(Model):
             uses[id(t)] -= 1
             if uses[id(t)] == 0:
                 values.pop(id(t), None)
+
+    def _conv_pool_pairs(self) -> dict:
+        """The Conv2D -> MaxPooling2D pairs run as one op (``layer_fusion``), found once per model."""
+        pairs = self.__dict__.get("_conv_pool_plan")
+        if pairs is None:
+            pairs = self._conv_pool_plan = layer_fusion.conv_pool_pairs(self)
+        return pairs
 
     def _inference_plan(self) -> dict:
         """The chains fused at inference (``inference_fusion``), found once per model."""

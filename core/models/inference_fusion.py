@@ -31,7 +31,7 @@ def _is_plain_relu(layer) -> bool:
     return False
 
 
-def _only_input(node):
+def only_input(node):
     """The node's single tensor input when it is called as ``layer(x)`` with nothing else."""
     if node.kwargs or len(node.input_tensors) != 1 or len(node.args) != 1:
         return None
@@ -50,13 +50,9 @@ def _bn_foldable(layer, ndim) -> bool:
             and getattr(layer, "activity_regularizer", None) is None)
 
 
-def build_plan(model) -> dict:
-    """``{id(first node): (kind, nodes)}`` for the fusable chains of a Functional model, with
-    kind ``"conv"`` (nodes: conv, optional BN, optional ReLU) or ``"add_relu"`` (add, ReLU)."""
-    from .. import ops
-    from ..layers.convolutional import Conv2D
-    from ..layers.merging import Add
-
+def sole_consumers(model):
+    """A function of a node of the Functional ``model``: the node that alone consumes the node's
+    single output, once, as its only input (the output not a model output), or None."""
     consumers: dict = {}
     for node in model._nodes:
         for t in node.input_tensors:
@@ -64,7 +60,6 @@ def build_plan(model) -> dict:
     outputs = {id(t) for t in model._flat_outputs}
 
     def sole_consumer(node):
-        """The node that alone consumes this node's single output (once), or None."""
         if len(node.output_tensors) != 1:
             return None
         out = node.output_tensors[0]
@@ -72,12 +67,23 @@ def build_plan(model) -> dict:
         if id(out) in outputs or len(users) != 1 or users[0].input_tensors.count(out) != 1:
             return None
         nxt = users[0]
-        return nxt if _only_input(nxt) is out else None
+        return nxt if only_input(nxt) is out else None
 
+    return sole_consumer
+
+
+def build_plan(model) -> dict:
+    """``{id(first node): (kind, nodes)}`` for the fusable chains of a Functional model, with
+    kind ``"conv"`` (nodes: conv, optional BN, optional ReLU) or ``"add_relu"`` (add, ReLU)."""
+    from .. import ops
+    from ..layers.convolutional import Conv2D
+    from ..layers.merging import Add
+
+    sole_consumer = sole_consumers(model)
     plan = {}
     for node in model._nodes:
         layer = node.layer
-        if type(layer) is Conv2D and layer.activity_regularizer is None and _only_input(node) is not None:
+        if type(layer) is Conv2D and layer.activity_regularizer is None and only_input(node) is not None:
             if layer.activation is not ops.linear:  # an activation before the BN: nothing to fold
                 continue
             chain = [node]

@@ -1,10 +1,14 @@
-"""Layer pairs that a ``Sequential`` model runs as one op, in training and inference alike.
+"""Layer pairs that ``Sequential`` and Functional models run as one op, in training and inference.
 
 ``Conv2D`` (stride 1, no dilation or groups, linear or ReLU activation, no activity regularizer)
 followed by ``MaxPooling2D`` with 2x2 windows, stride 2 and "valid" padding runs as
 ``ops.conv_pool.conv2d_max_pool2d``: the convolution's whole output is never written (see that
-module). Inside a Sequential stack the convolution's output has no other reader. The pair is
-fused only where calling the layers one by one would do nothing else: both layers exact
+module). Inside a Sequential stack the convolution's output has no other reader; in a Functional
+graph the pair is fused where the pooling is the output's only consumer and the output is not a
+model output (``conv_pool_pairs``). Layers that Winograd runs faster (wide 3x3) and large images
+(one image's im2col over ``MAX_IMAGE_BYTES``, which the plain convolution runs in row bands) are
+left alone.
+The pair is fused only where calling the layers one by one would do nothing else: both layers exact
 instances of those classes (a subclass may override ``call``) whose ``call`` is not replaced on
 the instance, the convolution built, an eager input without a mask, and no cast between the
 layers (mixed-precision policies).
@@ -17,7 +21,9 @@ from .. import ops
 from ..autodiff import Tensor
 from ..layers.convolutional import Conv2D
 from ..layers.pooling import MaxPooling2D
-from ..ops.conv_pool import conv2d_max_pool2d
+from ..ops.conv import _uses_winograd
+from ..ops.conv_pool import MAX_IMAGE_BYTES, conv2d_max_pool2d, image_bytes
+from .inference_fusion import only_input, sole_consumers
 
 
 def conv_pool_fusable(conv, pool, x) -> bool:
@@ -42,6 +48,11 @@ def conv_pool_fusable(conv, pool, x) -> bool:
     if conv.kernel.dtype != dt or (conv.bias is not None and conv.bias.dtype != dt):
         return False
     # the pooled output must not be empty (else the layers' own errors apply)
+    kh, kw = conv.kernel_size
+    if _uses_winograd(kh, kw, 1, 1, 1, 1, x.shape[-1], conv.filters):
+        return False
+    if image_bytes(x.shape, (kh, kw, x.shape[-1], conv.filters), dt.itemsize) > MAX_IMAGE_BYTES:
+        return False
     try:
         out = conv.compute_output_shape(tuple(x.shape))
     except ValueError:
@@ -57,3 +68,16 @@ def run_conv_pool(conv, pool, x):
     pool._losses = []
     return conv2d_max_pool2d(x, conv.kernel, conv.bias, padding=conv.padding,
                              activation="relu" if conv.activation is ops.relu else None)
+
+
+def conv_pool_pairs(model) -> dict:
+    """``{id(conv node): pool node}`` for the Functional ``model``'s Conv2D nodes whose output goes
+    to a MaxPooling2D node alone (``conv_pool_fusable`` decides at each call)."""
+    sole_consumer = sole_consumers(model)
+    pairs = {}
+    for node in model._nodes:
+        if type(node.layer) is Conv2D and only_input(node) is not None:
+            nxt = sole_consumer(node)
+            if nxt is not None and type(nxt.layer) is MaxPooling2D:
+                pairs[id(node)] = nxt
+    return pairs

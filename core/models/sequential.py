@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..layers.base import KerasTensor, Layer, name_scope
 from ..layers.convolutional import Conv2D
 from ..layers.core_layers import InputLayer
-from .layer_fusion import conv_pool_fusable, run_conv_pool
+from . import layer_fusion
 from .model import Model
 
 
@@ -81,8 +81,8 @@ class Sequential(Model):
         i, n = 0, len(stack)
         while i < n:
             layer = stack[i]
-            if i + 1 < n and type(layer) is Conv2D and conv_pool_fusable(layer, stack[i + 1], x):
-                x = run_conv_pool(layer, stack[i + 1], x)  # the pair as one op (layer_fusion)
+            if i + 1 < n and type(layer) is Conv2D and layer_fusion.conv_pool_fusable(layer, stack[i + 1], x):
+                x = layer_fusion.run_conv_pool(layer, stack[i + 1], x)  # the pair as one op
                 i += 2
                 continue
             x = layer(x)

@@ -31,6 +31,17 @@ from ._util import OpError
 # conv, 28x28x1 -> 32, batch 64: 3.18 -> 5.58 / 4.00 / 3.45 / 2.82; its second, 13x13x32 -> 64
 # (input gradient too): 6.84 -> 6.99 / 6.73 / 6.60 / 6.34.
 _BLOCK_BYTES = 3 << 19
+# A block holds whole images: layer fusion leaves alone images whose im2col is larger than this
+# (VGG16's 224x224x64 layers: 115 MB an image), which the plain convolution runs in row bands
+MAX_IMAGE_BYTES = 6 << 20
+
+
+def image_bytes(x_shape, kernel_shape, itemsize):
+    """An image's im2col (or convolution output, the larger) for a stride-1 conv with 'same'-size
+    output at most: what one block of ``ConvMaxPool2D`` holds per image."""
+    H, W = x_shape[1:3]
+    kh, kw, C, Cout = kernel_shape
+    return H * W * max(kh * kw * C, Cout) * itemsize
 
 
 class ConvMaxPool2D(Function):
