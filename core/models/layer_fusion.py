@@ -7,11 +7,10 @@ module). Inside a Sequential stack the convolution's output has no other reader;
 graph the pair is fused where the pooling is the output's only consumer and the output is not a
 model output (``conv_pool_pairs``). Layers that Winograd runs faster (wide 3x3) and large images
 (one image's im2col over ``MAX_IMAGE_BYTES``, which the plain convolution runs in row bands) are
-left alone.
-The pair is fused only where calling the layers one by one would do nothing else: both layers exact
-instances of those classes (a subclass may override ``call``) whose ``call`` is not replaced on
-the instance, the convolution built, an eager input without a mask, and no cast between the
-layers (mixed-precision policies).
+left alone. The pair is fused only where calling the layers one by one would do nothing else: both
+layers exact instances of those classes (a subclass may override ``call``) whose ``call`` is not
+replaced on the instance, the convolution built, an eager input without a mask, and no cast between
+the layers (mixed-precision policies).
 """
 from __future__ import annotations
 
@@ -47,12 +46,12 @@ def conv_pool_fusable(conv, pool, x) -> bool:
             return False
     if conv.kernel.dtype != dt or (conv.bias is not None and conv.bias.dtype != dt):
         return False
-    # the pooled output must not be empty (else the layers' own errors apply)
     kh, kw = conv.kernel_size
     if _uses_winograd(kh, kw, 1, 1, 1, 1, x.shape[-1], conv.filters):
         return False
     if image_bytes(x.shape, (kh, kw, x.shape[-1], conv.filters), dt.itemsize) > MAX_IMAGE_BYTES:
         return False
+    # the pooled output must not be empty (else the layers' own errors apply)
     try:
         out = conv.compute_output_shape(tuple(x.shape))
     except ValueError:

@@ -1,5 +1,6 @@
 """A stride-1 2-d convolution (bias, optional ReLU) and the 2x2 / stride-2 max pooling after it,
-as one op: ``Sequential`` runs ``Conv2D`` followed by ``MaxPooling2D((2, 2))`` through it.
+as one op: Sequential and Functional models run ``Conv2D`` followed by ``MaxPooling2D((2, 2))``
+through it (``core/models/layer_fusion.py``).
 
 The unfused pair writes the whole convolution output (and the ReLU's mask) to memory and reads
 it back to pool it; backward writes the pooled gradient spread over the whole output, then reads
