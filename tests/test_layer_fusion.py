@@ -154,3 +154,16 @@ def test_layers_that_winograd_runs_and_large_images_are_not_fused():
     big.build((None, 112, 112, 64))  # 112 x 112 x 576 floats: 29 MB an image
     assert not LF.conv_pool_fusable(big, pool, Tensor(np.zeros((1, 112, 112, 64), np.float32)))
     assert LF.conv_pool_fusable(big, pool, Tensor(np.zeros((1, 32, 32, 64), np.float32)))
+
+
+def test_only_cpu_arrays_are_fused(monkeypatch):
+    """The blocks are sized for a CPU's caches: an input whose array module is not NumPy (CuPy)
+    runs the layers one by one."""
+    import types
+
+    conv, pool = L.Conv2D(4, 3), L.MaxPooling2D()
+    conv.build((None, 8, 8, 2))
+    x = Tensor(np.zeros((1, 8, 8, 2), np.float32))
+    assert LF.conv_pool_fusable(conv, pool, x)
+    monkeypatch.setattr(LF, "np", types.SimpleNamespace(dtype=np.dtype))  # x.xp is then another module
+    assert not LF.conv_pool_fusable(conv, pool, x)

@@ -9,8 +9,8 @@ model output (``conv_pool_pairs``). Layers that Winograd runs faster (wide 3x3) 
 (one image's im2col over ``MAX_IMAGE_BYTES``, which the plain convolution runs in row bands) are
 left alone. The pair is fused only where calling the layers one by one would do nothing else: both
 layers exact instances of those classes (a subclass may override ``call``) whose ``call`` is not
-replaced on the instance, the convolution built, an eager input without a mask, and no cast between
-the layers (mixed-precision policies).
+replaced on the instance, the convolution built, an eager input on the CPU without a mask, and no
+cast between the layers (mixed-precision policies).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def conv_pool_fusable(conv, pool, x) -> bool:
         return False
     if pool.pool_size != (2, 2) or pool.strides != (2, 2) or pool.padding != "valid":
         return False
-    if x.ndim != 4 or x.dtype.kind != "f":
+    if x.ndim != 4 or x.dtype.kind != "f" or x.xp is not np:  # (blocks sized for a CPU's caches)
         return False
     dt = x.dtype
     for layer in (conv, pool):
