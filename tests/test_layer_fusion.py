@@ -20,6 +20,13 @@ def fused_calls(monkeypatch):
     return calls
 
 
+def randomized(model, seed):
+    r = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(r.normal(size=w.shape).astype(np.float32) * 0.3)
+    return model
+
+
 def cnn(conv_kwargs=None, pool_kwargs=None, seed=1):
     model = Sequential([L.Input((12, 11, 2)),
                         L.Conv2D(4, 3, **({"activation": "relu"} | (conv_kwargs or {}))),
@@ -27,10 +34,7 @@ def cnn(conv_kwargs=None, pool_kwargs=None, seed=1):
                         L.Conv2D(3, 3, padding="same", activation="relu"),
                         L.MaxPooling2D(),
                         L.Flatten(), L.Dense(3, activation="softmax")])
-    r = np.random.default_rng(seed)
-    for w in model.weights:
-        w.assign(r.normal(size=w.shape).astype(np.float32) * 0.3)
-    return model
+    return randomized(model, seed)
 
 
 def unfused(monkeypatch):
@@ -43,10 +47,7 @@ def functional_cnn(seed=1):
     h = L.MaxPooling2D()(L.Conv2D(4, 3, activation="relu")(inp))
     h = L.MaxPooling2D()(L.Conv2D(3, 3, padding="same", activation="relu")(h))
     model = Model(inp, L.Dense(3, activation="softmax")(L.Flatten()(h)))
-    r = np.random.default_rng(seed)
-    for w in model.weights:
-        w.assign(r.normal(size=w.shape).astype(np.float32) * 0.3)
-    return model
+    return randomized(model, seed)
 
 
 @pytest.mark.parametrize("build", [cnn, functional_cnn])

@@ -49,7 +49,8 @@ def conv_pool_fusable(conv, pool, x) -> bool:
     kh, kw = conv.kernel_size
     if _uses_winograd(kh, kw, 1, 1, 1, 1, x.shape[-1], conv.filters):
         return False
-    if image_bytes(x.shape, (kh, kw, x.shape[-1], conv.filters), dt.itemsize) > MAX_IMAGE_BYTES:
+    # (the input's size bounds a stride-1 output's when the padding is at most 'same')
+    if image_bytes(x.shape[1:3], (kh, kw, x.shape[-1], conv.filters), dt.itemsize) > MAX_IMAGE_BYTES:
         return False
     # the pooled output must not be empty (else the layers' own errors apply)
     try:

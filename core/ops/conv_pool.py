@@ -16,6 +16,8 @@ unfused pair breaks among the ReLU's zeros) do not change it.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
@@ -37,12 +39,11 @@ _BLOCK_BYTES = 3 << 19
 MAX_IMAGE_BYTES = 6 << 20
 
 
-def image_bytes(x_shape, kernel_shape, itemsize):
-    """An image's im2col (or convolution output, the larger) for a stride-1 conv with 'same'-size
-    output at most: what one block of ``ConvMaxPool2D`` holds per image."""
-    H, W = x_shape[1:3]
+def image_bytes(out_hw, kernel_shape, itemsize):
+    """What one block of ``ConvMaxPool2D`` holds per image: its im2col or its convolution output
+    (the larger), for the convolution's output size ``out_hw``."""
     kh, kw, C, Cout = kernel_shape
-    return H * W * max(kh * kw * C, Cout) * itemsize
+    return out_hw[0] * out_hw[1] * max(kh * kw * C, Cout) * itemsize
 
 
 class ConvMaxPool2D(Function):
@@ -51,12 +52,12 @@ class ConvMaxPool2D(Function):
 
     def _blocks(self, N, per_image):
         n = max(1, _BLOCK_BYTES // max(per_image, 1))
-        return parallel.chunks(N, n, parallel.num_threads() if self.xp.__name__ == "numpy" else 1)
+        return parallel.chunks(N, n, parallel.num_threads() if self.xp is np else 1)
 
     def _spans(self, blocks, span):
         """``span(b0, b1)`` over the blocks, shared out among the intra-op threads (their GEMMs
         single-threaded); returns the spans' results in order."""
-        if self.xp.__name__ != "numpy":
+        if self.xp is not np:
             return [span(0, len(blocks))]
         return parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))), gemm=True)
 
@@ -95,8 +96,7 @@ class ConvMaxPool2D(Function):
         need = any(self.needs_input_grad)
         y = xp.empty((N, Hq, Wq, Cout), x.dtype)
         code = xp.empty((N, Hq, Wq, Cout), xp.uint8) if need else None
-        isz = x.dtype.itemsize
-        blocks = self._blocks(N, max(Ho * Wo * kh * kw * C, Ho * Wo * Cout) * isz)
+        blocks = self._blocks(N, image_bytes((Ho, Wo), k.shape, x.dtype.itemsize))
         nmax = max(n1 - n0 for n0, n1 in blocks)
 
         def span(b0, b1):
@@ -114,7 +114,8 @@ class ConvMaxPool2D(Function):
             relu_into(xp, y, y)
         self.has_bias = b is not None
         if need:
-            self.x, self.k2, self.y, self.code, self.blocks = x, k2, y, code, blocks
+            self.x, self.k2, self.code, self.blocks = x, k2, code, blocks
+            self.y = y if self.relu else None  # (the ReLU's mask is y > 0)
         return y
 
     def backward(self, gy):
