@@ -14,11 +14,13 @@ from core.ops.pooling import max_pool2d
 rng = np.random.default_rng(0)
 
 # (x shape, kernel shape, padding): one channel (the per-tap im2col), odd and even sizes (an odd
-# last row / column is left out by the pooling), "same" and asymmetric explicit padding
+# last row / column is left out by the pooling), "same" (with even sizes: the input gradient
+# as a transposed convolution) and asymmetric explicit padding
 CASES = [
     ((2, 8, 8, 1), (3, 3, 1, 4), "valid"),
     ((3, 9, 7, 3), (3, 3, 3, 5), "valid"),
     ((2, 6, 7, 2), (3, 3, 2, 3), "same"),
+    ((2, 6, 8, 3), (3, 3, 3, 4), "same"),
     ((2, 7, 6, 2), (2, 3, 2, 3), ((1, 0), (2, 1))),
     ((1, 5, 5, 4), (1, 1, 4, 2), "valid"),
 ]

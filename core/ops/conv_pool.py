@@ -6,13 +6,16 @@ The unfused pair writes the whole convolution output (and the ReLU's mask) to me
 it back to pool it; backward writes the pooled gradient spread over the whole output, then reads
 it again with the mask for the kernel gradient. Here the convolution runs a few images at a time,
 each block's GEMM output pooled while in cache; only the pooled values and the 2-bit arg-max
-codes are kept. The bias and ReLU go on the pooled values: relu(max(a) + b) = max(relu(a + b))
-exactly (rounding is monotonic), so the outputs equal the unfused pair's bit for bit where the
-GEMMs round alike. Backward spreads the pooled gradient into each block's convolution gradient
-in cache and accumulates the kernel gradient from the block's im2col; the whole convolution
-gradient is written only when the input gradient needs it. Where the ReLU's input is not
-positive the gradient is zero either way, so ties between non-positive values (which the
-unfused pair breaks among the ReLU's zeros) do not change it.
+codes are kept. The block's im2col rows are ordered by window position first (all top-left
+pixels of the 2x2 windows, then all top-right, ...), so that the pooling and its backward work
+on four contiguous quarters of the GEMM output, and the row and column a 2x2 pooling of an odd
+size leaves out are never computed. The bias and ReLU go on the pooled values:
+relu(max(a) + b) = max(relu(a + b)) exactly (rounding is monotonic), so the outputs equal the
+unfused pair's bit for bit where the GEMMs round alike. Backward spreads the pooled gradient
+into each block's convolution gradient in cache and accumulates the kernel gradient from the
+block's im2col; the convolution gradient is written whole only when the input gradient needs
+it. Where the ReLU's input is not positive the gradient is zero either way, so ties between
+non-positive values (which the unfused pair breaks among the ReLU's zeros) do not change it.
 """
 from __future__ import annotations
 
@@ -22,10 +25,10 @@ from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
 from .activations import add_bias_, colsum, relu_into
-from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fill_cols, _fused_activation, _is_zero,
+from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fused_activation, _is_zero,
                    _out_hw, _pad_adjoint, _padded_rows, _rank, _resolve_padding, _TAP_COPY_MAX_C,
                    _use_transposed_dx, _windows)
-from .pooling import _max_pool_2x2
+from .pooling import _max4
 from ._util import OpError
 
 # Images per block: about this many bytes of im2col or of convolution output (the larger), so
@@ -41,9 +44,9 @@ MAX_IMAGE_BYTES = 6 << 20
 
 def image_bytes(out_hw, kernel_shape, itemsize):
     """What one block of ``ConvMaxPool2D`` holds per image: its im2col or its convolution output
-    (the larger), for the convolution's output size ``out_hw``."""
+    (the larger) at the pooled positions, for the convolution's output size ``out_hw``."""
     kh, kw, C, Cout = kernel_shape
-    return out_hw[0] * out_hw[1] * max(kh * kw * C, Cout) * itemsize
+    return 4 * (out_hw[0] // 2) * (out_hw[1] // 2) * max(kh * kw * C, Cout) * itemsize
 
 
 class ConvMaxPool2D(Function):
@@ -62,22 +65,31 @@ class ConvMaxPool2D(Function):
         return parallel.run(span, parallel.split(len(blocks), parallel.parts_for(len(blocks))), gemm=True)
 
     def _cols(self, x, n0, n1, cols, pbuf):
-        """The (rows, kh*kw*C) im2col of images [n0, n1), written into the flat buffer ``cols``."""
-        kh, kw, Ho, Wo = self.kh, self.kw, self.Ho, self.Wo
+        """The im2col of images [n0, n1) at the pooled positions, written into the flat buffer
+        ``cols``: rows in (window position p, image, pooled row, pooled column) order, p = 0..3
+        the top-left, top-right, bottom-left and bottom-right pixel of each 2x2 window."""
+        xp, kh, kw, Hq, Wq = self.xp, self.kh, self.kw, self.Hq, self.Wq
         C = x.shape[3]
-        if pbuf is not None:
-            src = _padded_rows(self.xp, x, self.pads, n0, n1, 0, pbuf.shape[1], pbuf)
-        else:
-            src = x[n0:n1]
-        win = None if C <= _TAP_COPY_MAX_C else _windows(self.xp, src, kh, kw, 1, 1, 1, 1, Ho, Wo)
-        out = cols[:(n1 - n0) * Ho * Wo * kh * kw * C].reshape(n1 - n0, Ho, Wo, kh, kw, C)
-        _fill_cols(self.xp, out, src, win, Ho, kh, kw, 1, 1, 1, 1, Wo)
+        src = _padded_rows(xp, x, self.pads, n0, n1, 0, pbuf.shape[1], pbuf) if pbuf is not None else x[n0:n1]
+        out = cols[:4 * (n1 - n0) * Hq * Wq * kh * kw * C].reshape(2, 2, n1 - n0, Hq, Wq, kh, kw, C)
+        if C <= _TAP_COPY_MAX_C:  # one strided copy per window position and kernel tap
+            for i in range(2):
+                for j in range(2):
+                    for a in range(kh):
+                        for b in range(kw):
+                            r, c = i + a, j + b
+                            out[i, j, :, :, :, a, b] = src[:, r:r + 2 * Hq - 1:2, c:c + 2 * Wq - 1:2]
+        else:  # one copy per window position from the (kh + 1, kw + 1) windows at stride 2
+            win = _windows(xp, src, kh + 1, kw + 1, 2, 2, 1, 1, Hq, Wq)
+            for i in range(2):
+                for j in range(2):
+                    xp.copyto(out[i, j], win[:, :, :, i:i + kh, j:j + kw])
         return out.reshape(-1, kh * kw * C)
 
     def _buffers(self, x, nmax):
         xp = self.xp
         N, H, W, C = x.shape
-        cols = xp.empty(nmax * self.Ho * self.Wo * self.kh * self.kw * C, x.dtype)
+        cols = xp.empty(4 * nmax * self.Hq * self.Wq * self.kh * self.kw * C, x.dtype)
         pbuf = None
         if not _is_zero(self.pads):
             (t, b), (l, r) = self.pads
@@ -91,7 +103,7 @@ class ConvMaxPool2D(Function):
         self.kh, self.kw = kh, kw
         (t, bt), (l, r) = self.pads
         self.Ho, self.Wo = Ho, Wo = H + t + bt - kh + 1, W + l + r - kw + 1
-        Hq, Wq = Ho // 2, Wo // 2
+        self.Hq, self.Wq = Hq, Wq = Ho // 2, Wo // 2
         k2 = k.reshape(kh * kw * C, Cout)
         need = any(self.needs_input_grad)
         y = xp.empty((N, Hq, Wq, Cout), x.dtype)
@@ -101,11 +113,13 @@ class ConvMaxPool2D(Function):
 
         def span(b0, b1):
             cols, pbuf = self._buffers(x, nmax)
-            out = xp.empty((nmax, Ho, Wo, Cout), x.dtype)
+            out = xp.empty(4 * nmax * Hq * Wq * Cout, x.dtype)
             for n0, n1 in blocks[b0:b1]:
-                o = out[:n1 - n0]
-                xp.matmul(self._cols(x, n0, n1, cols, pbuf), k2, out=o.reshape(-1, Cout))
-                _max_pool_2x2(xp, o, Hq, Wq, need, y=y[n0:n1], arg=None if code is None else code[n0:n1])
+                m = (n1 - n0) * Hq * Wq
+                o = out[:4 * m * Cout].reshape(4, m, Cout)
+                xp.matmul(self._cols(x, n0, n1, cols, pbuf), k2, out=o.reshape(4 * m, Cout))
+                _max4(xp, o[0], o[1], o[2], o[3], y[n0:n1].reshape(m, Cout),
+                      None if code is None else code[n0:n1].reshape(m, Cout))
 
         self._spans(blocks, span)
         if b is not None:
@@ -122,31 +136,32 @@ class ConvMaxPool2D(Function):
         xp = self.xp
         x, k2, code, blocks = self.x, self.k2, self.code, self.blocks
         N, H, W, C = x.shape
-        Ho, Wo, kh, kw = self.Ho, self.Wo, self.kh, self.kw
+        Ho, Wo, Hq, Wq, kh, kw = self.Ho, self.Wo, self.Hq, self.Wq, self.kh, self.kw
         Cout = k2.shape[1]
-        Hq, Wq = gy.shape[1:3]
         g = gy * (self.y > 0) if self.relu else gy
         need_x, need_k = self.needs_input_grad[0], self.needs_input_grad[1]
-        # the convolution's gradient: whole when the input gradient needs it, else per block
-        dconv = xp.empty((N, Ho, Wo, Cout), gy.dtype) if need_x else None
+        # the convolution's gradient for the input gradient, without the row and column the
+        # pooling left out (their gradient is zero)
+        dconv = xp.empty((N, 2 * Hq, 2 * Wq, Cout), gy.dtype) if need_x else None
         nmax = max(n1 - n0 for n0, n1 in blocks)
 
         def span(b0, b1):
             cols, pbuf = self._buffers(x, nmax) if need_k else (None, None)
-            buf = None if need_x else xp.empty((nmax, Ho, Wo, Cout), gy.dtype)
+            buf = xp.empty(4 * nmax * Hq * Wq * Cout, gy.dtype)
             acc = None
             for n0, n1 in blocks[b0:b1]:
-                d = dconv[n0:n1] if need_x else buf[:n1 - n0]
-                if Ho > 2 * Hq:  # the row and column the pooling left out
-                    d[:, 2 * Hq:] = 0
-                if Wo > 2 * Wq:
-                    d[:, :2 * Hq, 2 * Wq:] = 0
-                d6 = d[:, :2 * Hq, :2 * Wq].reshape(n1 - n0, Hq, 2, Wq, 2, Cout)
-                gb, cb = g[n0:n1], code[n0:n1]
+                nb = n1 - n0
+                m = nb * Hq * Wq
+                d = buf[:4 * m * Cout].reshape(4, m, Cout)  # in the im2col's row order
+                gb, cb = g[n0:n1].reshape(m, Cout), code[n0:n1].reshape(m, Cout)
                 for p in range(4):
-                    xp.multiply(gb, cb == p, out=d6[:, :, p >> 1, :, p & 1])
+                    xp.multiply(gb, cb == p, out=d[p])
+                if need_x:
+                    d6 = dconv[n0:n1].reshape(nb, Hq, 2, Wq, 2, Cout)
+                    for p in range(4):
+                        d6[:, :, p >> 1, :, p & 1] = d[p].reshape(nb, Hq, Wq, Cout)
                 if need_k:
-                    part = self._cols(x, n0, n1, cols, pbuf).T @ d.reshape(-1, Cout)
+                    part = self._cols(x, n0, n1, cols, pbuf).T @ d.reshape(4 * m, Cout)
                     acc = part if acc is None else acc + part
             return acc
 
@@ -155,7 +170,7 @@ class ConvMaxPool2D(Function):
         dx = None
         if need_x:
             k4 = k2.reshape(kh, kw, C, Cout)
-            if _use_transposed_dx(self.pads, kh, kw, (1, 1), (1, 1), H, W, Ho, Wo):
+            if (Ho, Wo) == (2 * Hq, 2 * Wq) and _use_transposed_dx(self.pads, kh, kw, (1, 1), (1, 1), H, W, Ho, Wo):
                 dx = _dx_transposed(xp, dconv, k4, self.pads, H, W)
             else:
                 dpad = _dx_taps(xp, dconv, k2, (N, H + sum(self.pads[0]), W + sum(self.pads[1]), C),

@@ -25,11 +25,29 @@ def _window_counts(xp, n, k, s, pad_before, out, dtype):
     return (xp.minimum(start + k, n) - xp.maximum(start, 0)).astype(dtype)
 
 
+def _max4(xp, a, b, c, d, y, code=None):
+    """``y`` = the elementwise max of four same-shaped arrays, the windows' (top-left, top-right,
+    bottom-left, bottom-right) values; ``code`` (uint8, optional) = the index 0..3 of the first
+    max in that (row-major) order, from three comparisons and a few byte operations."""
+    m0 = xp.maximum(a, b, out=y)
+    m1 = xp.maximum(c, d)
+    if code is not None:
+        c0 = b > a  # first max of the top row is b
+        c1 = d > c  # ... of the bottom row is d
+        rr = m1 > m0  # strict: a tie between the rows keeps the top row
+        c1 ^= c0
+        c1 &= rr
+        c0 ^= c1  # column of the chosen row
+        r = rr.view(xp.uint8)
+        xp.add(r, r, out=code)  # (NumPy's uint8 shift is not vectorised: 8x slower than this add)
+        code |= c0.view(xp.uint8)
+    xp.maximum(m0, m1, out=m0)
+
+
 def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
-    """2x2 max pooling with stride 2 over the top-left (2 Ho, 2 Wo) of ``xpad``: three maxima of
-    strided views, and (when ``need``) the first arg-max of each window in row-major order as a
-    uint8 code 0..3 from three comparisons and a few byte operations. Large batches run a range
-    of images per intra-op thread (core.parallel). ``y`` / ``arg``: the arrays to write into."""
+    """2x2 max pooling with stride 2 over the top-left (2 Ho, 2 Wo) of ``xpad`` by ``_max4`` of
+    strided views, with (when ``need``) the arg-max codes. Large batches run a range of images
+    per intra-op thread (core.parallel). ``y`` / ``arg``: the arrays to write into."""
     N, C = xpad.shape[0], xpad.shape[3]
     if y is None:
         y = xp.empty((N, Ho, Wo, C), xpad.dtype)
@@ -39,18 +57,8 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
 
     def images(n0, n1):
         v = x6[n0:n1]
-        a, b, c, d = v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1]
-        m0 = xp.maximum(a, b, out=y[n0:n1])
-        m1 = xp.maximum(c, d)
-        if need:
-            c0 = b > a          # first max of the top row is b
-            c1 = d > c          # ... of the bottom row is d
-            rr = m1 > m0        # strict: a tie between the rows keeps the top row
-            c0 ^= rr & (c0 ^ c1)  # column of the chosen row
-            code = c0.view(xp.uint8)
-            code |= rr.view(xp.uint8) << 1
-            arg[n0:n1] = code
-        xp.maximum(m0, m1, out=m0)
+        _max4(xp, v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1], y[n0:n1],
+              arg[n0:n1] if need else None)
 
     parallel.for_ranges(images, N, y.size * 4, xp=xp)
     return y, arg
