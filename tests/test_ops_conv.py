@@ -443,3 +443,18 @@ K4 = np.zeros((3, 3, 3, 4), np.float32)
 def test_errors(call, match):
     with pytest.raises(OpError, match=match):
         call()
+
+
+@pytest.mark.parametrize("rows", [2047, 2048, 5000])
+def test_gram_in_row_chunks_equals_one_product(rows):
+    # a first layer's kernel gradient (small K x N) sums products of 1024-row chunks
+    from core.ops import conv as C
+    r = np.random.default_rng(rows)
+    a, b = r.standard_normal((rows, 9)), r.standard_normal((rows, 32))
+    np.testing.assert_allclose(C._gram(np, a, b), a.T @ b, rtol=1e-12, atol=1e-12)
+    out = np.empty((9, 32))
+    assert C._gram(np, a, b, out=out) is out
+    np.testing.assert_allclose(out, a.T @ b, rtol=1e-12, atol=1e-12)
+    # a large result is one product
+    wide = r.standard_normal((rows, 64))
+    np.testing.assert_allclose(C._gram(np, wide, wide), wide.T @ wide, rtol=1e-12, atol=1e-12)

@@ -37,12 +37,19 @@ def _grads(fn, arrays, needs, gy):
     return y.data, [t.grad if r else None for t, r in zip(ts, needs)]
 
 
-@pytest.mark.parametrize("block_bytes", [1, 1 << 20])  # one image per block; all in one
+# (block bytes, kept im2col bytes): one image per block, the im2col rebuilt for the kernel
+# gradient; all in one block, kept from forward; one image per block, kept
+BLOCKS = [(1, 0), (1 << 20, 1 << 30), (1, 1 << 30)]
+
+
+@pytest.mark.parametrize("block_bytes,keep_bytes", BLOCKS)
 @pytest.mark.parametrize("xs,ks,padding", CASES)
 @pytest.mark.parametrize("activation,use_bias", [("relu", True), (None, True), ("relu", False)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_equals_conv_then_max_pool(monkeypatch, block_bytes, xs, ks, padding, activation, use_bias, dtype):
+def test_equals_conv_then_max_pool(monkeypatch, block_bytes, keep_bytes, xs, ks, padding, activation, use_bias,
+                                   dtype):
     monkeypatch.setattr(CP, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(CP, "_KEEP_COLS_BYTES", keep_bytes)
     x, k = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ks).astype(dtype)
     b = rng.standard_normal(ks[-1]).astype(dtype) if use_bias else None
     arrays = [x, k] + ([b] if use_bias else [])
@@ -68,10 +75,12 @@ def test_equals_conv_then_max_pool(monkeypatch, block_bytes, xs, ks, padding, ac
                 np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])
 @pytest.mark.parametrize("xs,ks,padding", CASES)
 @pytest.mark.parametrize("activation", ["relu", None])
-def test_gradient_check(monkeypatch, xs, ks, padding, activation):
+def test_gradient_check(monkeypatch, keep_bytes, xs, ks, padding, activation):
     monkeypatch.setattr(CP, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(CP, "_KEEP_COLS_BYTES", keep_bytes)
     # values kept apart so that no pooling window or ReLU sits on a tie / kink within the finite
     # difference's step
     x = rng.permutation(np.prod(xs)).reshape(xs) * 0.1 / np.prod(xs) ** 0.5

@@ -25,7 +25,7 @@ from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
 from .activations import add_bias_, colsum, relu_into
-from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fused_activation, _is_zero,
+from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fused_activation, _gram, _is_zero,
                    _out_hw, _pad_adjoint, _padded_rows, _rank, _resolve_padding, _TAP_COPY_MAX_C,
                    _use_transposed_dx, _windows)
 from .pooling import _max4
@@ -40,6 +40,9 @@ _BLOCK_BYTES = 3 << 19
 # A block holds whole images: layer fusion leaves alone images whose im2col is larger than this
 # (VGG16's 224x224x64 layers: 115 MB an image), which the plain convolution runs in row bands
 MAX_IMAGE_BYTES = 6 << 20
+# an im2col of at most this many bytes for the whole batch (a first layer's: few input channels)
+# is kept from forward for the kernel gradient instead of being rebuilt
+_KEEP_COLS_BYTES = 4 << 20
 
 
 def image_bytes(out_hw, kernel_shape, itemsize):
@@ -110,6 +113,9 @@ class ConvMaxPool2D(Function):
         code = xp.empty((N, Hq, Wq, Cout), xp.uint8) if need else None
         blocks = self._blocks(N, image_bytes((Ho, Wo), k.shape, x.dtype.itemsize))
         nmax = max(n1 - n0 for n0, n1 in blocks)
+        per = 4 * Hq * Wq * kh * kw * C  # im2col elements per image
+        keep = self.needs_input_grad[1] and N * per * x.dtype.itemsize <= _KEEP_COLS_BYTES
+        self.kept = kept = xp.empty(N * per, x.dtype) if keep else None
 
         def span(b0, b1):
             cols, pbuf = self._buffers(x, nmax)
@@ -117,7 +123,8 @@ class ConvMaxPool2D(Function):
             for n0, n1 in blocks[b0:b1]:
                 m = (n1 - n0) * Hq * Wq
                 o = out[:4 * m * Cout].reshape(4, m, Cout)
-                xp.matmul(self._cols(x, n0, n1, cols, pbuf), k2, out=o.reshape(4 * m, Cout))
+                c = self._cols(x, n0, n1, cols if kept is None else kept[n0 * per:], pbuf)
+                xp.matmul(c, k2, out=o.reshape(4 * m, Cout))
                 _max4(xp, o[0], o[1], o[2], o[3], y[n0:n1].reshape(m, Cout),
                       None if code is None else code[n0:n1].reshape(m, Cout))
 
@@ -144,9 +151,10 @@ class ConvMaxPool2D(Function):
         # pooling left out (their gradient is zero)
         dconv = xp.empty((N, 2 * Hq, 2 * Wq, Cout), gy.dtype) if need_x else None
         nmax = max(n1 - n0 for n0, n1 in blocks)
+        per = 4 * Hq * Wq * kh * kw * C
 
         def span(b0, b1):
-            cols, pbuf = self._buffers(x, nmax) if need_k else (None, None)
+            cols, pbuf = self._buffers(x, nmax) if need_k and self.kept is None else (None, None)
             buf = xp.empty(4 * nmax * Hq * Wq * Cout, gy.dtype)
             acc = None
             for n0, n1 in blocks[b0:b1]:
@@ -161,7 +169,11 @@ class ConvMaxPool2D(Function):
                     for p in range(4):
                         d6[:, :, p >> 1, :, p & 1] = d[p].reshape(nb, Hq, Wq, Cout)
                 if need_k:
-                    part = self._cols(x, n0, n1, cols, pbuf).T @ d.reshape(4 * m, Cout)
+                    if self.kept is None:
+                        c = self._cols(x, n0, n1, cols, pbuf)
+                    else:
+                        c = self.kept[n0 * per:n1 * per].reshape(-1, kh * kw * C)
+                    part = _gram(xp, c, d.reshape(4 * m, Cout))
                     acc = part if acc is None else acc + part
             return acc
 
