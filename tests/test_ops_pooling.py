@@ -96,6 +96,35 @@ def test_max_pool_ties_route_to_first_argmax_in_row_major_order(xs, pool, pad):
     np.testing.assert_array_equal(t.grad, ref)
 
 
+@pytest.mark.parametrize("xs,pool,s", [((2, 7, 7, 2), 3, 2), ((1, 6, 7, 3), 3, 1), ((2, 8, 9, 2), (2, 3), (1, 2))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overlapping_max_pool_matches_windows_with_ties(xs, pool, s, dtype):
+    """Overlapping windows (values from {0, 1, 2}: many ties): the inference output (maxima of
+    the rows, then of the columns), the training output, and the gradient, which each window
+    adds to its first maximum (row-major), against a loop over the windows."""
+    x = rng.integers(0, 3, xs).astype(dtype)
+    ph, pw = (pool, pool) if isinstance(pool, int) else pool
+    sh, sw = (s, s) if isinstance(s, int) else s
+    y_inf = P.max_pool2d(Tensor(x), pool, strides=s).numpy()
+    t = Tensor(x, requires_grad=True)
+    y = P.max_pool2d(t, pool, strides=s)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    (y * Tensor(g)).sum().backward()
+    want, ref = np.zeros(y.shape, dtype), np.zeros_like(x)
+    for n in range(xs[0]):
+        for i in range(y.shape[1]):
+            for j in range(y.shape[2]):
+                for c in range(xs[3]):
+                    win = x[n, i * sh:i * sh + ph, j * sw:j * sw + pw, c]
+                    a, b = np.unravel_index(np.argmax(win), win.shape)
+                    want[n, i, j, c] = win.max()
+                    ref[n, i * sh + a, j * sw + b, c] += g[n, i, j, c]
+    np.testing.assert_array_equal(y_inf, want)
+    np.testing.assert_array_equal(y.numpy(), want)
+    tol = 1e-6 if dtype == np.float32 else 1e-14  # (sums of a few O(1) shares, in another order)
+    np.testing.assert_allclose(t.grad, ref, rtol=tol, atol=tol)
+
+
 def test_avg_pool_same_excludes_padding():
     x = np.ones((1, 5, 5, 1))
     np.testing.assert_allclose(P.avg_pool2d(x, 3, strides=2, padding="same").numpy(), 1.0)

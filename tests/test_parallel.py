@@ -545,19 +545,20 @@ def test_conv_max_pool_parallel_blocks_equal_serial(forced, padding, x_grad):
         np.testing.assert_allclose(b_, a, rtol=1e-5, atol=1e-5)
 
 
-def test_max_pool_parallel_equals_serial(forced):
+@pytest.mark.parametrize("pool,strides", [(2, None), (3, 2)])  # tiled 2x2; overlapping windows
+def test_max_pool_parallel_equals_serial(forced, pool, strides):
     x = rand(5, 6, 7, 3).astype(np.float32)
     x[0, 0, 0, 0] = x[0, 0, 1, 0]  # a tie: the first position must get the gradient
 
     def run():
         t = Tensor(x, requires_grad=True)
-        y = max_pool2d(t, 2)
+        y = max_pool2d(t, pool, strides)
         y.backward(np.arange(y.size, dtype=np.float32).reshape(y.shape))
-        return y.data, t.grad
+        return y.data, t.grad, max_pool2d(Tensor(x), pool, strides).data
 
     for a, b in zip(*_both(run, forced)):
         np.testing.assert_array_equal(a, b)
-    check_gradients(lambda x: max_pool2d(x, 2), [rand(5, 6, 7, 3)])
+    check_gradients(lambda x: max_pool2d(x, pool, strides), [rand(5, 6, 7, 3)])
 
 
 def test_attention_parallel_chunks_equal_serial(forced):

@@ -64,6 +64,50 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
     return y, arg
 
 
+def _max_pool_windows(xp, xpad, pool, strides, y, arg=None):
+    """Max pooling of any window and stride into ``y``: the maximum over each window's rows,
+    then over its columns (ph - 1 + pw - 1 passes instead of ph * pw - 1), an image at a time so
+    that the rows' maxima stay in cache."""
+    (ph, pw), (sh, sw) = pool, strides
+    Ho, Wo = y.shape[1:3]
+    rows = xp.empty((Ho,) + xpad.shape[2:], xpad.dtype)
+    for n in range(xpad.shape[0]):
+        img = xpad[n]
+        xp.copyto(rows, img[0:(Ho - 1) * sh + 1:sh])
+        for a in range(1, ph):
+            xp.maximum(rows, img[a:a + (Ho - 1) * sh + 1:sh], out=rows)
+        out = y[n]
+        xp.copyto(out, rows[:, 0:(Wo - 1) * sw + 1:sw])
+        for b in range(1, pw):
+            xp.maximum(out, rows[:, b:b + (Wo - 1) * sw + 1:sw], out=out)
+
+
+def _max_pool_windows_arg(xp, xpad, pool, strides, y, arg):
+    """Max pooling of any window and stride into ``y``, with ``arg`` the first arg-max of each
+    window in row-major order; an image at a time (its temporaries stay in cache)."""
+    (ph, pw), (sh, sw) = pool, strides
+    Ho, Wo = y.shape[1:3]
+    small = arg.dtype == xp.uint8
+    upd = xp.empty(y.shape[1:], arg.dtype)
+    gt = xp.empty(y.shape[1:], bool)
+    for n in range(xpad.shape[0]):
+        img, out, am = xpad[n:n + 1], y[n], arg[n]
+        out[...] = _tap(img, 0, 0, sh, sw, 1, 1, Ho, Wo)[0]
+        am[...] = 0
+        p = 0
+        for a in range(ph):
+            for b in range(pw):
+                if p:
+                    sl = _tap(img, a, b, sh, sw, 1, 1, Ho, Wo)[0]
+                    # strict >: ties keep the first position. Positions come in increasing
+                    # order, so the last update is also the largest p that updated: a max.
+                    xp.greater(sl, out, out=gt)
+                    xp.multiply(gt.view(xp.uint8) if small else gt, arg.dtype.type(p), out=upd)
+                    xp.maximum(am, upd, out=am)
+                    xp.maximum(out, sl, out=out)
+                p += 1
+
+
 class Pool2D(Function):
     def __init__(self, mode, pool, strides, pads, one_d=False):
         self.mode, self.pool, self.strides, self.pads, self.one_d = mode, pool, strides, pads, one_d
@@ -87,21 +131,12 @@ class Pool2D(Function):
             if self.tiled and ph == 2 and pw == 2:
                 y, arg = _max_pool_2x2(xp, xpad, Ho, Wo, need)
             else:
-                y = _tap(xpad, 0, 0, sh, sw, 1, 1, Ho, Wo).copy()
-                arg = xp.zeros(y.shape, arg_dtype) if need else None
-                p = 0
-                for a in range(ph):
-                    for b in range(pw):
-                        if p:
-                            sl = _tap(xpad, a, b, sh, sw, 1, 1, Ho, Wo)
-                            if need:
-                                # strict >: ties keep the first position. Positions come in increasing
-                                # order, so the last update is also the largest p that updated: a max.
-                                upd = (sl > y).astype(arg.dtype)
-                                upd *= arg.dtype.type(p)
-                                xp.maximum(arg, upd, out=arg)
-                            xp.maximum(y, sl, out=y)
-                        p += 1
+                y = xp.empty((N, Ho, Wo, C), x.dtype)
+                arg = xp.empty(y.shape, arg_dtype) if need else None
+                pool = _max_pool_windows_arg if need else _max_pool_windows
+                parallel.for_ranges(lambda n0, n1: pool(xp, xpad[n0:n1], (ph, pw), (sh, sw), y[n0:n1],
+                                                        None if arg is None else arg[n0:n1]),
+                                    N, y.size * ph * pw, xp=xp)
             self.arg = arg
         else:
             y = xp.zeros((N, Ho, Wo, C), x.dtype)
@@ -148,12 +183,23 @@ class Pool2D(Function):
             return dx.reshape(self.x_shape)
         dpad = xp.zeros((N, Hp, Wp, C), gy.dtype)
         if self.mode == "max":
-            p = 0
-            for a in range(ph):
-                for b in range(pw):
-                    tgt = _tap(dpad, a, b, sh, sw, 1, 1, Ho, Wo)
-                    tgt += gy * (self.arg == p)
-                    p += 1
+            arg = self.arg
+
+            def scatter(n0, n1):  # each image's windows add into its own rows only
+                eq = xp.empty(gy.shape[1:], bool)
+                share = xp.empty(gy.shape[1:], gy.dtype)
+                for n in range(n0, n1):
+                    tgt_img, g, am = dpad[n:n + 1], gy[n], arg[n]
+                    p = 0
+                    for a in range(ph):
+                        for b in range(pw):
+                            xp.equal(am, p, out=eq)
+                            xp.multiply(g, eq, out=share)
+                            tgt = _tap(tgt_img, a, b, sh, sw, 1, 1, Ho, Wo)[0]
+                            tgt += share
+                            p += 1
+
+            parallel.for_ranges(scatter, N, dpad.size * 2, xp=xp)
         else:
             g = gy * (gy.dtype.type(self.scale) if self.scale is not None else self.inv_count)
             for a in range(ph):
