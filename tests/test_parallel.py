@@ -51,7 +51,7 @@ def forced(monkeypatch, threads):
     monkeypatch.setattr(CP, "_BLOCK_BYTES", 64)  # conv + max pool: one image per block
     monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)
-    monkeypatch.setattr(R.LSTM, "_BACK_BLOCK", 2)  # the pipelined backward from 3 steps on
+    monkeypatch.setattr(R._Recurrence, "_BACK_BLOCK", 2)  # the pipelined backward from 3 steps on
     monkeypatch.setattr(ACT, "_ROW", 8)  # relu and per-channel passes over rows of 8
     monkeypatch.setattr(ACT, "_CHUNK", 16)  # GELU's chunks
     monkeypatch.setattr(ACT, "_GELU_PARALLEL_MIN", 1)
@@ -620,6 +620,55 @@ def test_lstm_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case
             assert b_ is None
         else:
             np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["plain", "sequences", "backwards", "masked", "no_bias", "no_input_grad", "state",
+                                  "activations", "reset_before", "reset_before_masked", "no_kernel_grad"])
+def test_gru_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case):
+    """As the LSTM's: the factors and the kernel, recurrent kernel and bias gradients on one
+    thread, the recurrence on the other, the input gradient's blocks on whichever is free."""
+    calls = []
+    serial = R.GRU._back_pipelined
+    monkeypatch.setattr(R.GRU, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
+    N, T, F, u = 3, 11, 4, 5
+    reset_after = not case.startswith("reset_before")
+    x, k, rk = rand(N, T, F), rand(F, 3 * u) * 0.5, rand(u, 3 * u) * 0.5
+    b = rand(2, 3 * u) * 0.1 if reset_after else rand(3 * u) * 0.1
+    h0 = rand(N, u)
+    g = rand(N, T, u) if case == "sequences" else rand(N, u)
+    mask = (rng.random((N, T)) > 0.3) if case.endswith("masked") else None
+
+    def run():
+        args = [Tensor(x, requires_grad=case != "no_input_grad"), Tensor(k, requires_grad=case != "no_kernel_grad"),
+                Tensor(rk, requires_grad=True)] + ([] if case == "no_bias" else [Tensor(b, requires_grad=True)])
+        states = [Tensor(h0, requires_grad=True)] if case == "state" else None
+        kw = dict(activation="relu", recurrent_activation="hard_sigmoid") if case == "activations" else {}
+        out = R.gru(args[0], args[1], args[2], None if case == "no_bias" else args[3], initial_state=states,
+                    mask=mask, return_sequences=case == "sequences", go_backwards=case == "backwards",
+                    reset_after=reset_after, **kw)
+        out[0].backward(g)
+        ts = args + (states or [])
+        return [out[0].data] + [t.grad.data if t.requires_grad else None for t in ts]
+
+    one, two = _both(run, forced)
+    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
+    for a, b_ in zip(one, two):
+        if a is None:
+            assert b_ is None
+        else:
+            np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("masked", [False, True])
+def test_gru_pipelined_backward_passes_gradient_check(forced, reset_after, masked):
+    mask = np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 0]], bool) if masked else None
+    b = rand(2, 9) * 0.1 if reset_after else rand(9) * 0.1
+
+    def f(x, k, rk, b):
+        return R.gru(x, k, rk, b, mask=mask, return_sequences=True, reset_after=reset_after)[0]
+
+    check_gradients(f, [rand(2, 5, 3), rand(3, 9) * 0.5, rand(3, 9) * 0.5, b])
 
 
 @pytest.mark.parametrize("with_gamma,with_beta", [(True, True), (False, True), (True, False)])

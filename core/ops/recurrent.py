@@ -288,10 +288,89 @@ class _Recurrence(Function):
         # time-major product (LSTM(128), 64 x 200 steps: 12.2 -> 10.3 ms)
         return xp.matmul(dxw.transpose(1, 0, 2), kT)
 
-    def _back_pipelined(self, xp, gseq, gh, gfinal):
-        """``_back`` with the weight and input gradients, pipelined on several threads where a
-        subclass can: (dxw, drec, dstates, input grad or None, joint weight grad); None where not."""
+    # The pipelined backward's blocks of steps (see _back_pipelined)
+    _BACK_BLOCK = 16
+
+    def _pipeline_buffers(self, xp):
+        """The (T, N, .) arrays the backward's factors are derived into, the input projection's
+        gradient (the factors the loop overwrites) first; None where the subclass's backward does
+        not pipeline (the serial ``_back`` runs)."""
         return None
+
+    def _back_pipelined(self, xp, gseq, gh, gfinal):
+        """On NumPy with two or more intra-op threads, the backward as two concurrent stages (BLAS
+        single-threaded): one thread derives the factors a block of steps ahead of the recurrence
+        (blocks of ``_BACK_BLOCK`` steps, latest first), then sums the weight and bias gradients
+        of the blocks the recurrence has finished, in block order; the other runs the recurrence.
+        Then both take the input gradient's blocks. The recurrence's small GEMMs scale badly on
+        two BLAS threads (loop 20 ms on two, 26 on one) while the weight GEMMs scale well: LSTM(128),
+        64 x 200 steps, backward 55 -> 46 ms, e's epoch 8.1-9.9 -> 7.9-8.3 s (A/B, alternating).
+        The results do not depend on thread timing: the sums' order is fixed, and an input-gradient
+        block's values do not depend on the thread. None (the serial backward runs) where the two
+        stages cannot run at once.
+
+        The subclass supplies ``_pipeline_buffers``, ``_factors(xp, s0, s1, *buffers)``, the
+        weight gradients' sums (``_weight_sums``, ``_add_weight_block``, ``_finish_weights``) and
+        a ``_back`` that takes ``pipe``. Returns (dxw, drec, dstates, input grad or None, joint
+        weight grad or None)."""
+        T, N = self.H.shape[0] - 1, self.H.shape[1]
+        B = self._BACK_BLOCK
+        if (xp is not np or T <= B or parallel.num_threads() < 2 or parallel.in_region()
+                or not parallel.blas_thread_control()):
+            return None
+        bufs = self._pipeline_buffers(xp)
+        if bufs is None:
+            return None
+        DX = bufs[0]
+        G = DX.shape[2]
+        blocks = [(max(0, T - (i + 1) * B), T - i * B) for i in range(-(-T // B))]  # processing order
+        factors, loop = parallel.Progress(), parallel.Progress()
+        dx = kT = None
+        if self.needs_input_grad[0]:
+            kT = xp.ascontiguousarray(self._cols(xp, self.kernel).T)
+            dx = xp.empty((N, T, kT.shape[1]), dtype=DX.dtype)
+        claims = itertools.count()  # the input gradient's blocks, taken by whichever stage is free
+        # (next() on it is atomic under the GIL; a block's values do not depend on the thread)
+
+        def input_grads():
+            if dx is None:
+                return
+            F = kT.shape[1]
+            tmp = xp.empty((B * N, F), dtype=DX.dtype)
+            while (i := next(claims)) < len(blocks):
+                s0, s1 = blocks[i]
+                t = tmp[:(s1 - s0) * N]
+                xp.matmul(DX[s0:s1].reshape(-1, G), kT, out=t)
+                t = t.reshape(s1 - s0, N, F).transpose(1, 0, 2)
+                if self.go_backwards:  # processing step s is time step T - 1 - s
+                    dx[:, T - s1:T - s0] = t[:, ::-1]
+                else:
+                    dx[:, s0:s1] = t
+
+        def weights():  # factors ahead of the loop, then the finished blocks' weight gradients
+            with factors.failing():
+                for i, (s0, s1) in enumerate(blocks):
+                    self._factors(xp, s0, s1, *bufs)
+                    factors.produced(i + 1)
+            sums = self._weight_sums(xp)
+            for i, (s0, s1) in enumerate(blocks):
+                loop.wait(i)
+                self._add_weight_block(xp, sums, s0, s1, bufs)
+            input_grads()
+            return sums
+
+        def recurrence():
+            with loop.failing():
+                out = self._back(xp, gseq, gh, gfinal, pipe=(bufs, B, factors.wait, loop.produced))
+            input_grads()
+            return out
+
+        both = parallel.concurrently([weights, recurrence], gemm=True)
+        if both is None:
+            return None
+        sums, (dxw, drec, dstates) = both
+        joint = self._finish_weights(xp, sums, drec)
+        return dxw, drec, dstates, dx, joint
 
     def backward(self, gout, gh, *gfinal):
         xp = self.xp
@@ -319,7 +398,7 @@ class _Recurrence(Function):
             grads[1], grads[2] = both[:F], both[F:]
         else:
             if self.needs_input_grad[1]:
-                grads[1] = self._uncols(xp, self.xt.reshape(T * N, -1).T @ dflat)
+                grads[1] = drec["kernel"] if "kernel" in drec else self._uncols(xp, self.xt.reshape(T * N, -1).T @ dflat)
             if self.needs_input_grad[2]:
                 grads[2] = drec["rk"]
         i = 3
@@ -467,88 +546,32 @@ class LSTM(_Recurrence):
         parallel.for_ranges(span, len(blocks), DZ.size, min_elements=0, xp=xp)
         return DZ, OD
 
-    # The pipelined backward's blocks of steps (see _back_pipelined)
-    _BACK_BLOCK = 16
-
-    def _back_pipelined(self, xp, gseq, gh, gfinal):
-        """On NumPy with two or more intra-op threads, the backward as two concurrent stages (BLAS
-        single-threaded): one thread derives the factors a block of steps ahead of the recurrence
-        (blocks of ``_BACK_BLOCK`` steps, latest first), then sums the weight and bias gradients
-        of the blocks the recurrence has finished, in block order; the other runs the recurrence.
-        Then both take the input gradient's blocks. The recurrence's small GEMMs scale badly on
-        two BLAS threads (loop 20 ms on two, 26 on one) while the weight GEMMs scale well: LSTM(128),
-        64 x 200 steps, backward 55 -> 46 ms, e's epoch 8.1-9.9 -> 7.9-8.3 s (A/B, alternating).
-        The results do not depend on thread timing: the sums' order is fixed, and an input-gradient
-        block's values do not depend on the thread. None (the serial backward runs) where the two
-        stages cannot run at once."""
-        Z = self.Z
-        T, N, G = Z.shape
-        B = self._BACK_BLOCK
-        if (xp is not np or self.xh is None or T <= B or parallel.num_threads() < 2 or parallel.in_region()
-                or not parallel.blas_thread_control()):
+    def _pipeline_buffers(self, xp):
+        if self.xh is None:  # (the weight gradients are summed as one joint product)
             return None
-        u = self.u
-        blocks = [(max(0, T - (i + 1) * B), T - i * B) for i in range(-(-T // B))]  # processing order
-        DZ = xp.empty((T, N, G), dtype=Z.dtype)
-        OD = xp.empty((T, N, u), dtype=Z.dtype)
-        factors, loop = parallel.Progress(), parallel.Progress()
+        T, N, G = self.Z.shape
+        return xp.empty((T, N, G), dtype=self.Z.dtype), xp.empty((T, N, self.u), dtype=self.Z.dtype)
+
+    def _weight_sums(self, xp):
+        G = self.Z.shape[2]
         want_bias = self.has_bias and self.needs_input_grad[3]
-        xh = self.xh
-        F = xh.shape[2] - u
-        dx = kT = None
-        if self.needs_input_grad[0]:
-            dx = xp.empty((N, T, F), dtype=Z.dtype)
-            kT = xp.ascontiguousarray(self._cols(xp, self.kernel).T)
-        claims = itertools.count()  # the input gradient's blocks, taken by whichever stage is free
-        # (next() on it is atomic under the GIL; a block's values do not depend on the thread)
+        return [xp.zeros((self.xh.shape[2], G), dtype=self.Z.dtype),
+                xp.zeros(G, dtype=self.Z.dtype) if want_bias else None]
 
-        def input_grads():
-            if dx is None:
-                return
-            tmp = xp.empty((B * N, F), dtype=Z.dtype)
-            while (i := next(claims)) < len(blocks):
-                s0, s1 = blocks[i]
-                t = tmp[:(s1 - s0) * N]
-                xp.matmul(DZ[s0:s1].reshape(-1, G), kT, out=t)
-                t = t.reshape(s1 - s0, N, F).transpose(1, 0, 2)
-                if self.go_backwards:  # processing step s is time step T - 1 - s
-                    dx[:, T - s1:T - s0] = t[:, ::-1]
-                else:
-                    dx[:, s0:s1] = t
+    def _add_weight_block(self, xp, sums, s0, s1, bufs):
+        d = bufs[0][s0:s1].reshape(-1, self.Z.shape[2])
+        sums[0] += self.xh[s0:s1].reshape(d.shape[0], -1).T @ d
+        if sums[1] is not None:
+            sums[1] += xp.ones(d.shape[0], d.dtype) @ d
 
-        def weights():  # factors ahead of the loop, then the finished blocks' weight gradients
-            with factors.failing():
-                for i, (s0, s1) in enumerate(blocks):
-                    self._factors(xp, s0, s1, DZ, OD)
-                    factors.produced(i + 1)
-            joint = xp.zeros((F + u, G), dtype=Z.dtype)
-            db = xp.zeros(G, dtype=Z.dtype) if want_bias else None
-            for i, (s0, s1) in enumerate(blocks):
-                loop.wait(i)
-                d = DZ[s0:s1].reshape(-1, G)
-                joint += xh[s0:s1].reshape(d.shape[0], -1).T @ d
-                if db is not None:
-                    db += xp.ones(d.shape[0], d.dtype) @ d
-            input_grads()
-            return joint, db
-
-        def recurrence():
-            with loop.failing():
-                out = self._back(xp, gseq, gh, gfinal, pipe=(DZ, OD, B, factors.wait, loop.produced))
-            input_grads()
-            return out
-
-        both = parallel.concurrently([weights, recurrence], gemm=True)
-        if both is None:
-            return None
-        (joint, db), (dxw, drec, dstates) = both
-        if db is not None:
-            drec["bias"] = self._uncols(xp, db)
-        return dxw, drec, dstates, dx, joint
+    def _finish_weights(self, xp, sums, drec):
+        if sums[1] is not None:
+            drec["bias"] = self._uncols(xp, sums[1])
+        return sums[0]
 
     def _back(self, xp, gseq, gh, gfinal, pipe=None):
         """The recurrence's backward: (pre-activation grads (T, N, 4u), dict of recurrent grads,
-        initial-state grads). ``pipe``: (DZ, OD, block, ready, produced) where another thread
+        initial-state grads). ``pipe``: ((DZ, OD), block, ready, produced) where another thread
         derives the factors into DZ and OD, a block of steps at a time: ``ready(i)`` waits for
         block i (latest first), ``produced(i + 1)`` tells that the loop has finished it."""
         Z = self.Z
@@ -566,7 +589,7 @@ class LSTM(_Recurrence):
             DZ, OD = self._all_factors(xp)
             block, ready, produced = T, None, None
         else:
-            DZ, OD, block, ready, produced = pipe
+            (DZ, OD), block, ready, produced = pipe
         out = DZ  # the pre-activation grads overwrite the factors, step by step
         mt = self.mt
         for s in range(T - 1, -1, -1):
@@ -661,22 +684,93 @@ class GRU(_Recurrence):
             self.gates, self.HR = G, HR
         return ()
 
-    def _back(self, xp, gseq, gh, gfinal):
+    def _factors(self, xp, s0, s1, DX, DHR=None):
+        """Steps [s0:s1]'s gradient-independent factors into DX[s0:s1] (T, N, 3u): d(h_new) /
+        d(pre-activation) of z, r (times d(a_h)/d r) and hh, which the loop turns into the input
+        projection's gradients [d a_z, d a_r, d a_h]."""
+        u = self.u
+        G, Hp = self.gates[s0:s1], self.H[s0:s1]
+        z, r, hh = G[..., :u], G[..., u:2 * u], G[..., 2 * u:]
+        D = DX[s0:s1].reshape(s1 - s0, -1, 3, u)
+        xp.multiply(Hp - hh, self.d_ract(xp, z), out=D[:, :, 0])
+        xp.multiply(self.HR[s0:s1] if self.reset_after else Hp, self.d_ract(xp, r), out=D[:, :, 1])
+        xp.multiply(1 - z, self.d_act(xp, hh), out=D[:, :, 2])
+
+    def _pipeline_buffers(self, xp):
+        T, N, G = self.gates.shape
+        dt = self.gates.dtype
+        return xp.empty((T, N, G), dtype=dt), (xp.empty((T, N, G), dtype=dt) if self.reset_after else None)
+
+    def _weight_sums(self, xp):
+        u, dt = self.u, self.gates.dtype
+        sums = {}
+        if self.xt is not None:
+            sums["kernel"] = xp.zeros((self.xt.shape[2], 3 * u), dtype=dt)
+        if self.needs_input_grad[2]:
+            sums["rk"] = xp.zeros((u, 3 * u), dtype=dt)
+        if self.has_bias and self.needs_input_grad[3]:
+            sums["bias"] = xp.zeros((2, 3 * u) if self.reset_after else (3 * u,), dtype=dt)
+        return sums
+
+    def _add_weight_block(self, xp, sums, s0, s1, bufs):
+        DX, DHR = bufs
+        u = self.u
+        n = (s1 - s0) * DX.shape[1]
+        flat = DX[s0:s1].reshape(n, 3 * u)
+        rec = DHR[s0:s1].reshape(n, 3 * u) if self.reset_after else None
+        if "kernel" in sums:
+            sums["kernel"] += self.xt[s0:s1].reshape(n, -1).T @ flat
+        if "rk" in sums:
+            self._rk_grad(xp, sums["rk"], self.H[s0:s1].reshape(n, u), flat, rec, self.gates[s0:s1, :, u:2 * u],
+                          add=True)
+        if "bias" in sums:
+            b = sums["bias"]
+            (b[0] if self.reset_after else b)[...] += flat.sum(axis=0)
+            if self.reset_after:
+                b[1] += rec.sum(axis=0)
+
+    def _finish_weights(self, xp, sums, drec):
+        for name in ("kernel", "rk", "bias"):
+            if name in sums:
+                drec[name] = sums[name]
+        return None
+
+    def _rk_grad(self, xp, out, Hf, flat, rec, r, add=False):
+        """The recurrent kernel's gradient from steps' previous states Hf (n, u), their projection
+        gradients ``flat`` (n, 3u), reset_after's recurrent-term gradients ``rec`` (n, 3u) and
+        reset gates ``r``: into (``add``: added to) ``out`` (u, 3u)."""
+        u = self.u
+        if self.reset_after:
+            parts = [(slice(None), Hf.T @ rec)]
+        else:
+            rh = (r.reshape(Hf.shape) * Hf)
+            parts = [(slice(0, 2 * u), Hf.T @ flat[:, :2 * u]), (slice(2 * u, None), rh.T @ flat[:, 2 * u:])]
+        for cols, v in parts:
+            if add:
+                out[:, cols] += v
+            else:
+                out[:, cols] = v
+
+    def _back(self, xp, gseq, gh, gfinal, pipe=None):
+        """The recurrence's backward: (input projection grads (T, N, 3u), dict of recurrent grads,
+        initial-state grads). ``pipe``: ((DX, DHR), block, ready, produced) as in LSTM._back."""
         G, Hp = self.gates, self.H[:-1]
         T, N, _ = G.shape
         u = self.u
         ra = self.reset_after
-        dra, dact = self.d_ract, self.d_act
         rk = self.rk
-        z, r, hh = G[..., :u], G[..., u:2 * u], G[..., 2 * u:]
-        # the gradient-independent factors, vectorised over all steps; dx_all ends up holding the
-        # grads of the input projection [d a_z, d a_r, d a_h] (pre-activations)
-        dx_all = xp.empty((T, N, 3, u), dtype=G.dtype)
-        xp.multiply(Hp - hh, dra(xp, z), out=dx_all[:, :, 0])
-        xp.multiply(self.HR if ra else Hp, dra(xp, r), out=dx_all[:, :, 1])
-        xp.multiply(1 - z, dact(xp, hh), out=dx_all[:, :, 2])
+        z, r = G[..., :u], G[..., u:2 * u]
+        if pipe is None:
+            DX, DHR = self._pipeline_buffers(xp)
+            self._factors(xp, 0, T, DX, DHR)
+            block, ready, produced = T, None, None
+        else:
+            (DX, DHR), block, ready, produced = pipe
+        # dx_all ends up holding the grads of the input projection [d a_z, d a_r, d a_h]
+        # (pre-activations); reset_after's dh_rec those of h U + b_rec per step
+        dx_all = DX.reshape(T, N, 3, u)
         if ra:
-            dh_rec = xp.empty((T, N, 3, u), dtype=G.dtype)  # grads of h U + b_rec per step
+            dh_rec = DHR.reshape(T, N, 3, u)
             rkT = xp.ascontiguousarray(rk.T)
         else:
             rk_zrT = xp.ascontiguousarray(rk[:, :2 * u].T)
@@ -686,6 +780,11 @@ class GRU(_Recurrence):
         tmp = xp.empty_like(dh)
         mt = self.mt
         for s in range(T - 1, -1, -1):
+            j = T - 1 - s  # steps done
+            if ready is not None and j % block == 0:
+                if j:
+                    produced(j // block)
+                ready(j // block)
             if gseq is not None:
                 dh += gseq[s]
             if mt is not None:  # a masked step passes dh straight through to the previous state
@@ -713,22 +812,20 @@ class GRU(_Recurrence):
                 dh += drh
             if mt is not None:
                 dh += dh_keep
-        Hf = Hp.reshape(T * N, u)
-        flat = dx_all.reshape(T * N, 3 * u)
         drec = {}
+        if produced is not None:  # the weight gradients are the other stage's
+            produced(-(-T // block))
+            return DX, drec, [dh]
+        flat = DX.reshape(T * N, 3 * u)
+        rec = DHR.reshape(T * N, 3 * u) if ra else None
         if self.needs_input_grad[2]:
-            if ra:
-                drk = Hf.T @ dh_rec.reshape(T * N, 3 * u)
-            else:
-                drk = xp.empty_like(rk)
-                drk[:, :2 * u] = Hf.T @ flat[:, :2 * u]
-                rh = (r * Hp).reshape(T * N, u)
-                drk[:, 2 * u:] = rh.T @ flat[:, 2 * u:]
+            drk = xp.empty_like(rk)
+            self._rk_grad(xp, drk, Hp.reshape(T * N, u), flat, rec, r)
             drec["rk"] = drk
         if self.has_bias and self.needs_input_grad[3]:
             db_in = flat.sum(axis=0)
-            drec["bias"] = xp.stack([db_in, dh_rec.reshape(T * N, 3 * u).sum(axis=0)]) if ra else db_in
-        return dx_all.reshape(T, N, 3 * u), drec, [dh]
+            drec["bias"] = xp.stack([db_in, rec.sum(axis=0)]) if ra else db_in
+        return DX, drec, [dh]
 
 
 # ----------------------------------------------------------------------------- SimpleRNN
