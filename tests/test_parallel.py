@@ -659,6 +659,37 @@ def test_gru_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case)
             np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("case", ["plain", "sequences", "backwards", "masked", "no_bias", "no_input_grad", "state",
+                                  "relu"])
+def test_simple_rnn_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case):
+    calls = []
+    serial = R.SimpleRNN._back_pipelined
+    monkeypatch.setattr(R.SimpleRNN, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
+    N, T, F, u = 3, 11, 4, 5
+    x, k, rk, b, h0 = rand(N, T, F), rand(F, u) * 0.5, rand(u, u) * 0.5, rand(u) * 0.1, rand(N, u)
+    g = rand(N, T, u) if case == "sequences" else rand(N, u)
+    mask = (rng.random((N, T)) > 0.3) if case == "masked" else None
+
+    def run():
+        args = [Tensor(x, requires_grad=case != "no_input_grad"), Tensor(k, requires_grad=True),
+                Tensor(rk, requires_grad=True)] + ([] if case == "no_bias" else [Tensor(b, requires_grad=True)])
+        states = [Tensor(h0, requires_grad=True)] if case == "state" else None
+        out = R.simple_rnn(args[0], args[1], args[2], None if case == "no_bias" else args[3], initial_state=states,
+                           mask=mask, return_sequences=case == "sequences", go_backwards=case == "backwards",
+                           activation="relu" if case == "relu" else "tanh")
+        out[0].backward(g)
+        ts = args + (states or [])
+        return [out[0].data] + [t.grad.data if t.requires_grad else None for t in ts]
+
+    one, two = _both(run, forced)
+    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
+    for a, b_ in zip(one, two):
+        if a is None:
+            assert b_ is None
+        else:
+            np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("masked", [False, True])
 def test_gru_pipelined_backward_passes_gradient_check(forced, reset_after, masked):

@@ -297,6 +297,24 @@ class _Recurrence(Function):
         not pipeline (the serial ``_back`` runs)."""
         return None
 
+    # the weight gradients' sums of a pipelined backward (joint_weight_grads: one joint product
+    # per block with [x_s, h_s]; GRU overrides them)
+    def _weight_sums(self, xp, bufs):
+        G, dt = bufs[0].shape[2], bufs[0].dtype
+        want_bias = self.has_bias and self.needs_input_grad[3]
+        return [xp.zeros((self.xh.shape[2], G), dtype=dt), xp.zeros(G, dtype=dt) if want_bias else None]
+
+    def _add_weight_block(self, xp, sums, s0, s1, bufs):
+        d = bufs[0][s0:s1].reshape(-1, bufs[0].shape[2])
+        sums[0] += self.xh[s0:s1].reshape(d.shape[0], -1).T @ d
+        if sums[1] is not None:
+            sums[1] += xp.ones(d.shape[0], d.dtype) @ d
+
+    def _finish_weights(self, xp, sums, drec):
+        if sums[1] is not None:
+            drec["bias"] = self._uncols(xp, sums[1])
+        return sums[0]
+
     def _back_pipelined(self, xp, gseq, gh, gfinal):
         """On NumPy with two or more intra-op threads, the backward as two concurrent stages (BLAS
         single-threaded): one thread derives the factors a block of steps ahead of the recurrence
@@ -352,7 +370,7 @@ class _Recurrence(Function):
                 for i, (s0, s1) in enumerate(blocks):
                     self._factors(xp, s0, s1, *bufs)
                     factors.produced(i + 1)
-            sums = self._weight_sums(xp)
+            sums = self._weight_sums(xp, bufs)
             for i, (s0, s1) in enumerate(blocks):
                 loop.wait(i)
                 self._add_weight_block(xp, sums, s0, s1, bufs)
@@ -552,23 +570,6 @@ class LSTM(_Recurrence):
         T, N, G = self.Z.shape
         return xp.empty((T, N, G), dtype=self.Z.dtype), xp.empty((T, N, self.u), dtype=self.Z.dtype)
 
-    def _weight_sums(self, xp):
-        G = self.Z.shape[2]
-        want_bias = self.has_bias and self.needs_input_grad[3]
-        return [xp.zeros((self.xh.shape[2], G), dtype=self.Z.dtype),
-                xp.zeros(G, dtype=self.Z.dtype) if want_bias else None]
-
-    def _add_weight_block(self, xp, sums, s0, s1, bufs):
-        d = bufs[0][s0:s1].reshape(-1, self.Z.shape[2])
-        sums[0] += self.xh[s0:s1].reshape(d.shape[0], -1).T @ d
-        if sums[1] is not None:
-            sums[1] += xp.ones(d.shape[0], d.dtype) @ d
-
-    def _finish_weights(self, xp, sums, drec):
-        if sums[1] is not None:
-            drec["bias"] = self._uncols(xp, sums[1])
-        return sums[0]
-
     def _back(self, xp, gseq, gh, gfinal, pipe=None):
         """The recurrence's backward: (pre-activation grads (T, N, 4u), dict of recurrent grads,
         initial-state grads). ``pipe``: ((DZ, OD), block, ready, produced) where another thread
@@ -701,7 +702,7 @@ class GRU(_Recurrence):
         dt = self.gates.dtype
         return xp.empty((T, N, G), dtype=dt), (xp.empty((T, N, G), dtype=dt) if self.reset_after else None)
 
-    def _weight_sums(self, xp):
+    def _weight_sums(self, xp, bufs):
         u, dt = self.u, self.gates.dtype
         sums = {}
         if self.xt is not None:
@@ -851,12 +852,33 @@ class SimpleRNN(_Recurrence):
             self.A = A
         return ()
 
-    def _back(self, xp, gseq, gh, gfinal):
+    def _pipeline_buffers(self, xp):
+        if self.xh is None:  # (the weight gradients are summed as one joint product)
+            return None
+        return (xp.empty(self.A.shape, dtype=self.A.dtype),)
+
+    def _factors(self, xp, s0, s1, DA):
+        """Steps [s0:s1]'s activation derivatives into DA[s0:s1] (the loop multiplies them by dh)."""
+        DA[s0:s1] = self.d_act(xp, self.A[s0:s1])
+
+    def _back(self, xp, gseq, gh, gfinal, pipe=None):
+        """The recurrence's backward: (pre-activation grads (T, N, u), dict of recurrent grads,
+        initial-state grads). ``pipe``: ((DA,), block, ready, produced) as in LSTM._back."""
         T, N, u = self.A.shape
-        rk = self.rk
-        da_all = xp.empty((T, N, u), dtype=gh.dtype)
+        if pipe is None:
+            da_all = xp.empty((T, N, u), dtype=gh.dtype)
+            self._factors(xp, 0, T, da_all)
+            block, ready, produced = T, None, None
+        else:
+            (da_all,), block, ready, produced = pipe
+        rkT = xp.ascontiguousarray(self.rk.T)
         dh = gh
         for s in range(T - 1, -1, -1):
+            j = T - 1 - s  # steps done
+            if ready is not None and j % block == 0:
+                if j:
+                    produced(j // block)
+                ready(j // block)
             if gseq is not None:
                 dh = dh + gseq[s]
             if self.mt is not None:
@@ -866,12 +888,15 @@ class SimpleRNN(_Recurrence):
             else:
                 dh_new = dh
             da = da_all[s]
-            xp.multiply(dh_new, self.d_act(xp, self.A[s]), out=da)
-            dh = da @ rk.T
+            da *= dh_new  # (the factor d act / d a, overwritten by the gradient)
+            dh = da @ rkT
             if self.mt is not None:
                 dh += dh_keep
-        flat = da_all.reshape(T * N, u)
         drec = {}
+        if produced is not None:  # the weight gradients are the other stage's
+            produced(-(-T // block))
+            return da_all, drec, [dh]
+        flat = da_all.reshape(T * N, u)
         if self.needs_input_grad[2] and self.xh is None:  # else computed with the kernel's (backward)
             drec["rk"] = self.H[:T].reshape(T * N, u).T @ flat
         if self.has_bias and self.needs_input_grad[3]:
