@@ -125,6 +125,30 @@ def test_overlapping_max_pool_matches_windows_with_ties(xs, pool, s, dtype):
     np.testing.assert_allclose(t.grad, ref, rtol=tol, atol=tol)
 
 
+def test_overlapping_max_pool_image_groups(monkeypatch):
+    """All images as one group (as on a GPU) give what one image at a time (NumPy) gives; an
+    empty batch pools to an empty batch."""
+    x = rng.integers(0, 3, (3, 7, 6, 2)).astype(np.float64)
+    g = rng.standard_normal((3, 4, 3, 2))
+
+    def run():
+        t = Tensor(x, requires_grad=True)
+        y = P.max_pool2d(t, 3, strides=2, padding="same")
+        (y * Tensor(g)).sum().backward()
+        return P.max_pool2d(Tensor(x), 3, strides=2, padding="same").numpy(), y.numpy(), t.grad
+
+    one_by_one = run()
+    monkeypatch.setattr(P, "_image_groups", lambda xp, n0, n1: [(n0, n1)])
+    for a, b in zip(one_by_one, run()):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.undo()
+    e = Tensor(np.zeros((0, 7, 6, 2)), requires_grad=True)
+    ye = P.max_pool2d(e, 3, strides=2)
+    assert ye.shape == (0, 3, 2, 2)
+    ye.sum().backward()
+    assert e.grad.shape == (0, 7, 6, 2)
+
+
 def test_avg_pool_same_excludes_padding():
     x = np.ones((1, 5, 5, 1))
     np.testing.assert_allclose(P.avg_pool2d(x, 3, strides=2, padding="same").numpy(), 1.0)

@@ -10,6 +10,8 @@ the first arg-max of its window.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
@@ -64,46 +66,54 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
     return y, arg
 
 
-def _max_pool_windows(xp, xpad, pool, strides, y, arg=None):
+def _image_groups(xp, n0, n1):
+    """Ranges of images [n0, n1) processed together by the overlapping-window pooling: one at a
+    time on NumPy (its temporaries stay in cache), all at once elsewhere (one kernel per pass)."""
+    step = 1 if xp is np else max(n1 - n0, 1)
+    return [(i, min(i + step, n1)) for i in range(n0, n1, step)] or [(n0, n0)]
+
+
+def _max_pool_windows(xp, xpad, pool, strides, y):
     """Max pooling of any window and stride into ``y``: the maximum over each window's rows,
-    then over its columns (ph - 1 + pw - 1 passes instead of ph * pw - 1), an image at a time so
-    that the rows' maxima stay in cache."""
+    then over its columns (ph - 1 + pw - 1 passes instead of ph * pw - 1)."""
     (ph, pw), (sh, sw) = pool, strides
     Ho, Wo = y.shape[1:3]
-    rows = xp.empty((Ho,) + xpad.shape[2:], xpad.dtype)
-    for n in range(xpad.shape[0]):
-        img = xpad[n]
-        xp.copyto(rows, img[0:(Ho - 1) * sh + 1:sh])
+    groups = _image_groups(xp, 0, xpad.shape[0])
+    rows = xp.empty((groups[0][1] - groups[0][0], Ho) + xpad.shape[2:], xpad.dtype)
+    for i0, i1 in groups:
+        img, r = xpad[i0:i1], rows[:i1 - i0]
+        xp.copyto(r, img[:, 0:(Ho - 1) * sh + 1:sh])
         for a in range(1, ph):
-            xp.maximum(rows, img[a:a + (Ho - 1) * sh + 1:sh], out=rows)
-        out = y[n]
-        xp.copyto(out, rows[:, 0:(Wo - 1) * sw + 1:sw])
+            xp.maximum(r, img[:, a:a + (Ho - 1) * sh + 1:sh], out=r)
+        out = y[i0:i1]
+        xp.copyto(out, r[:, :, 0:(Wo - 1) * sw + 1:sw])
         for b in range(1, pw):
-            xp.maximum(out, rows[:, b:b + (Wo - 1) * sw + 1:sw], out=out)
+            xp.maximum(out, r[:, :, b:b + (Wo - 1) * sw + 1:sw], out=out)
 
 
 def _max_pool_windows_arg(xp, xpad, pool, strides, y, arg):
     """Max pooling of any window and stride into ``y``, with ``arg`` the first arg-max of each
-    window in row-major order; an image at a time (its temporaries stay in cache)."""
+    window in row-major order."""
     (ph, pw), (sh, sw) = pool, strides
     Ho, Wo = y.shape[1:3]
     small = arg.dtype == xp.uint8
-    upd = xp.empty(y.shape[1:], arg.dtype)
-    gt = xp.empty(y.shape[1:], bool)
-    for n in range(xpad.shape[0]):
-        img, out, am = xpad[n:n + 1], y[n], arg[n]
-        out[...] = _tap(img, 0, 0, sh, sw, 1, 1, Ho, Wo)[0]
+    groups = _image_groups(xp, 0, xpad.shape[0])
+    shape = (groups[0][1] - groups[0][0],) + y.shape[1:]
+    upd, gt = xp.empty(shape, arg.dtype), xp.empty(shape, bool)
+    for i0, i1 in groups:
+        img, out, am, u, m = xpad[i0:i1], y[i0:i1], arg[i0:i1], upd[:i1 - i0], gt[:i1 - i0]
+        out[...] = _tap(img, 0, 0, sh, sw, 1, 1, Ho, Wo)
         am[...] = 0
         p = 0
         for a in range(ph):
             for b in range(pw):
                 if p:
-                    sl = _tap(img, a, b, sh, sw, 1, 1, Ho, Wo)[0]
+                    sl = _tap(img, a, b, sh, sw, 1, 1, Ho, Wo)
                     # strict >: ties keep the first position. Positions come in increasing
                     # order, so the last update is also the largest p that updated: a max.
-                    xp.greater(sl, out, out=gt)
-                    xp.multiply(gt.view(xp.uint8) if small else gt, arg.dtype.type(p), out=upd)
-                    xp.maximum(am, upd, out=am)
+                    xp.greater(sl, out, out=m)
+                    xp.multiply(m.view(xp.uint8) if small else m, arg.dtype.type(p), out=u)
+                    xp.maximum(am, u, out=am)
                     xp.maximum(out, sl, out=out)
                 p += 1
 
@@ -133,10 +143,14 @@ class Pool2D(Function):
             else:
                 y = xp.empty((N, Ho, Wo, C), x.dtype)
                 arg = xp.empty(y.shape, arg_dtype) if need else None
-                pool = _max_pool_windows_arg if need else _max_pool_windows
-                parallel.for_ranges(lambda n0, n1: pool(xp, xpad[n0:n1], (ph, pw), (sh, sw), y[n0:n1],
-                                                        None if arg is None else arg[n0:n1]),
-                                    N, y.size * ph * pw, xp=xp)
+
+                def images(n0, n1):
+                    if need:
+                        _max_pool_windows_arg(xp, xpad[n0:n1], (ph, pw), (sh, sw), y[n0:n1], arg[n0:n1])
+                    else:
+                        _max_pool_windows(xp, xpad[n0:n1], (ph, pw), (sh, sw), y[n0:n1])
+
+                parallel.for_ranges(images, N, y.size * ph * pw, xp=xp)
             self.arg = arg
         else:
             y = xp.zeros((N, Ho, Wo, C), x.dtype)
@@ -186,17 +200,19 @@ class Pool2D(Function):
             arg = self.arg
 
             def scatter(n0, n1):  # each image's windows add into its own rows only
-                eq = xp.empty(gy.shape[1:], bool)
-                share = xp.empty(gy.shape[1:], gy.dtype)
-                for n in range(n0, n1):
-                    tgt_img, g, am = dpad[n:n + 1], gy[n], arg[n]
+                groups = _image_groups(xp, n0, n1)
+                shape = (groups[0][1] - groups[0][0],) + gy.shape[1:]
+                eq, share = xp.empty(shape, bool), xp.empty(shape, gy.dtype)
+                for i0, i1 in groups:
+                    tgt_img, g, am = dpad[i0:i1], gy[i0:i1], arg[i0:i1]
+                    e, part = eq[:i1 - i0], share[:i1 - i0]
                     p = 0
                     for a in range(ph):
                         for b in range(pw):
-                            xp.equal(am, p, out=eq)
-                            xp.multiply(g, eq, out=share)
-                            tgt = _tap(tgt_img, a, b, sh, sw, 1, 1, Ho, Wo)[0]
-                            tgt += share
+                            xp.equal(am, p, out=e)
+                            xp.multiply(g, e, out=part)
+                            tgt = _tap(tgt_img, a, b, sh, sw, 1, 1, Ho, Wo)
+                            tgt += part
                             p += 1
 
             parallel.for_ranges(scatter, N, dpad.size * 2, xp=xp)
