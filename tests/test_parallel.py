@@ -588,14 +588,26 @@ def test_lstm_blocked_factors_pass_gradient_check(forced, masked):
     check_gradients(f, [rand(2, 5, 3), rand(3, 8) * 0.5, rand(2, 8) * 0.5, rand(8) * 0.1])
 
 
+def _pipelined_equals_serial(monkeypatch, forced, cell, run):
+    """``run()`` (outputs and gradients, None where none) with one thread, where ``cell``'s
+    backward is serial, then with two, where it is pipelined: the same to rounding."""
+    calls = []
+    serial = cell._back_pipelined
+    monkeypatch.setattr(cell, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
+    one, two = _both(run, forced)
+    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
+    for a, b in zip(one, two):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("case", ["plain", "sequences", "backwards", "masked", "no_bias", "no_input_grad", "states",
                                   "activations"])
 def test_lstm_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case):
     """Two threads: the factors and weight gradients on one, the recurrence on the other, the
     input gradient's blocks on whichever is free. One thread: the serial backward."""
-    calls = []
-    serial = R.LSTM._back_pipelined
-    monkeypatch.setattr(R.LSTM, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
     N, T, F, u = 3, 11, 4, 5
     x, k, rk, b = rand(N, T, F), rand(F, 4 * u) * 0.5, rand(u, 4 * u) * 0.5, rand(4 * u) * 0.1
     h0, c0 = rand(N, u), rand(N, u)
@@ -613,13 +625,7 @@ def test_lstm_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case
         ts = args + (states or [])
         return [out[0].data] + [t.grad.data if t.requires_grad else None for t in ts]
 
-    one, two = _both(run, forced)
-    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
-    for a, b_ in zip(one, two):
-        if a is None:
-            assert b_ is None
-        else:
-            np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
+    _pipelined_equals_serial(monkeypatch, forced, R.LSTM, run)
 
 
 @pytest.mark.parametrize("case", ["plain", "sequences", "backwards", "masked", "no_bias", "no_input_grad", "state",
@@ -627,9 +633,6 @@ def test_lstm_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case
 def test_gru_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case):
     """As the LSTM's: the factors and the kernel, recurrent kernel and bias gradients on one
     thread, the recurrence on the other, the input gradient's blocks on whichever is free."""
-    calls = []
-    serial = R.GRU._back_pipelined
-    monkeypatch.setattr(R.GRU, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
     N, T, F, u = 3, 11, 4, 5
     reset_after = not case.startswith("reset_before")
     x, k, rk = rand(N, T, F), rand(F, 3 * u) * 0.5, rand(u, 3 * u) * 0.5
@@ -650,21 +653,12 @@ def test_gru_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case)
         ts = args + (states or [])
         return [out[0].data] + [t.grad.data if t.requires_grad else None for t in ts]
 
-    one, two = _both(run, forced)
-    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
-    for a, b_ in zip(one, two):
-        if a is None:
-            assert b_ is None
-        else:
-            np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
+    _pipelined_equals_serial(monkeypatch, forced, R.GRU, run)
 
 
 @pytest.mark.parametrize("case", ["plain", "sequences", "backwards", "masked", "no_bias", "no_input_grad", "state",
                                   "relu"])
 def test_simple_rnn_pipelined_backward_equals_the_serial_one(forced, monkeypatch, case):
-    calls = []
-    serial = R.SimpleRNN._back_pipelined
-    monkeypatch.setattr(R.SimpleRNN, "_back_pipelined", lambda self, *a: calls.append(r := serial(self, *a)) or r)
     N, T, F, u = 3, 11, 4, 5
     x, k, rk, b, h0 = rand(N, T, F), rand(F, u) * 0.5, rand(u, u) * 0.5, rand(u) * 0.1, rand(N, u)
     g = rand(N, T, u) if case == "sequences" else rand(N, u)
@@ -681,13 +675,7 @@ def test_simple_rnn_pipelined_backward_equals_the_serial_one(forced, monkeypatch
         ts = args + (states or [])
         return [out[0].data] + [t.grad.data if t.requires_grad else None for t in ts]
 
-    one, two = _both(run, forced)
-    assert calls[0] is None and calls[1] is not None  # serial, then pipelined
-    for a, b_ in zip(one, two):
-        if a is None:
-            assert b_ is None
-        else:
-            np.testing.assert_allclose(b_, a, rtol=1e-12, atol=1e-12)
+    _pipelined_equals_serial(monkeypatch, forced, R.SimpleRNN, run)
 
 
 @pytest.mark.parametrize("reset_after", [True, False])
