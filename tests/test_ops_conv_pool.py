@@ -18,6 +18,7 @@ rng = np.random.default_rng(0)
 # as a transposed convolution) and asymmetric explicit padding
 CASES = [
     ((2, 8, 8, 1), (3, 3, 1, 4), "valid"),
+    ((2, 7, 8, 1), (3, 3, 1, 3), "same"),
     ((3, 9, 7, 3), (3, 3, 3, 5), "valid"),
     ((2, 6, 7, 2), (3, 3, 2, 3), "same"),
     ((2, 6, 8, 3), (3, 3, 3, 4), "same"),

@@ -125,6 +125,17 @@ def test_overlapping_max_pool_matches_windows_with_ties(xs, pool, s, dtype):
     np.testing.assert_allclose(t.grad, ref, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("pool,s,pad", [(3, 2, "valid"), (3, 1, "same"), (4, 3, "valid")])
+def test_overlapping_max_pool1d_matches_windows(pool, s, pad):
+    x = rng.standard_normal((2, 11, 3))
+    y = P.max_pool1d(Tensor(x), pool, strides=s, padding=pad).numpy()
+    xp_ = x if pad == "valid" else np.pad(x, ((0, 0), ((pool - 1) // 2, pool // 2), (0, 0)),
+                                         constant_values=-np.inf)
+    n = (xp_.shape[1] - pool) // s + 1
+    want = np.stack([xp_[:, i * s:i * s + pool].max(axis=1) for i in range(n)], axis=1)
+    np.testing.assert_array_equal(y, want)
+
+
 def test_overlapping_max_pool_image_groups(monkeypatch):
     """All images as one group (as on a GPU) give what one image at a time (NumPy) gives; an
     empty batch pools to an empty batch."""
