@@ -25,8 +25,8 @@ from .. import parallel
 from ..autodiff import Function
 from ..backend import get_xp
 from .activations import add_bias_, colsum, relu_into
-from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fused_activation, _gram, _is_zero,
-                   _out_hw, _pad_adjoint, _padded_rows, _rank, _resolve_padding, _TAP_COPY_MAX_C,
+from .conv import (_check_bias, _convert, _dx_taps, _dx_transposed, _fill_cols, _fused_activation, _gram,
+                   _is_zero, _out_hw, _pad_adjoint, _padded_rows, _rank, _resolve_padding, _TAP_COPY_MAX_C,
                    _use_transposed_dx, _windows)
 from .pooling import _max4
 from ._util import OpError
@@ -76,18 +76,13 @@ class ConvMaxPool2D(Function):
         C = x.shape[3]
         src = _padded_rows(xp, x, self.pads, n0, n1, 0, pbuf.shape[1], pbuf) if pbuf is not None else x[n0:n1]
         out = cols[:4 * (n1 - n0) * Hq * Wq * kh * kw * C].reshape(2, 2, n1 - n0, Hq, Wq, kh, kw, C)
-        if C <= _TAP_COPY_MAX_C:  # one strided copy per window position and kernel tap
-            for i in range(2):
-                for j in range(2):
-                    for a in range(kh):
-                        for b in range(kw):
-                            r, c = i + a, j + b
-                            out[i, j, :, :, :, a, b] = src[:, r:r + 2 * Hq - 1:2, c:c + 2 * Wq - 1:2]
-        else:  # one copy per window position from the (kh + 1, kw + 1) windows at stride 2
-            win = _windows(xp, src, kh + 1, kw + 1, 2, 2, 1, 1, Hq, Wq)
-            for i in range(2):
-                for j in range(2):
-                    xp.copyto(out[i, j], win[:, :, :, i:i + kh, j:j + kw])
+        # window position (i, j): the stride-2 im2col of the input from (i, j), copied from one
+        # view of the (kh + 1, kw + 1) windows at stride 2 (or, one channel, per kernel tap)
+        win = None if C <= _TAP_COPY_MAX_C else _windows(xp, src, kh + 1, kw + 1, 2, 2, 1, 1, Hq, Wq)
+        for i in range(2):
+            for j in range(2):
+                w = None if win is None else win[:, :, :, i:i + kh, j:j + kw]
+                _fill_cols(xp, out[i, j], src[:, i:, j:], w, Hq, kh, kw, 2, 2, 1, 1, Wq)
         return out.reshape(-1, kh * kw * C)
 
     def _buffers(self, x, nmax):
