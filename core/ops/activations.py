@@ -320,7 +320,9 @@ class GELU(_Act):
             return y
         if self.approximate:
             c = t(math.sqrt(2.0 / math.pi))
-            inner = c * (x + t(0.044715) * x ** 3)
+            # (x * x * x: NumPy's x ** 3 goes through the C library's pow, whose negative-base path
+            # takes about 60 ns an element; (32, 64, 1536) float32: 194 -> 5 ms)
+            inner = c * (x + t(0.044715) * (x * x * x))
             self.th = xp.tanh(inner)
             return t(0.5) * x * (t(1) + self.th)
         self.cdf = _normal_cdf(xp, x)

@@ -80,9 +80,23 @@ class Div(_Binary):
         return ga, gb
 
 
+def _power(xp, a, b):
+    """a ** b. For a float array and a scalar integer exponent other than those NumPy special-cases
+    (-1, 0, 1, 2), as |a| ** b with a's sign put back for an odd b (pow is even or odd in a for
+    such b): NumPy's values to an ulp (both faithfully rounded) and its signed zeros, infinities
+    and NaN, without its slow path for negative bases (float32 x ** 3 over normal floats: 62 ns an
+    element, |x| ** 3 1.2 ns)."""
+    if xp is np and a.dtype.kind == "f" and getattr(b, "ndim", 1) == 0:
+        n = float(b)
+        if n.is_integer() and n not in (-1.0, 0.0, 1.0, 2.0) and abs(n) < 2 ** 53:
+            y = xp.abs(a) ** b
+            return xp.copysign(y, a) if n % 2 else y
+    return a ** b
+
+
 class Pow(_Binary):
     def compute(self, a, b):
-        y = a ** b
+        y = _power(self.xp, a, b)
         self.a, self.b = a, b
         self.y = y if self.needs_input_grad[1] else None
         return y
@@ -90,7 +104,7 @@ class Pow(_Binary):
     def grads(self, gy):
         xp = self.xp
         a, b = self.a, self.b
-        ga = gy * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        ga = gy * b * _power(xp, a, b - 1) if self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
             # d/db a**b = a**b log a, taken as 0 where a == 0 (the limit for b > 0)
