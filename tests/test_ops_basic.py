@@ -57,6 +57,25 @@ def test_pow_integer_exponent_gradient_over_negative_bases(n):
     check_gradients(lambda x: x ** n, [rand(4, 5) + np.sign(rand(4, 5)) * 0.5])
 
 
+def test_gelu_tanh_float32_chunks_equal_the_formula(monkeypatch):
+    """The float32 tanh GELU, chunk by chunk (chunks of 16 here), gives the generic formula's
+    values bit for bit, forward and backward."""
+    from core.ops import activations as A
+
+    monkeypatch.setattr(A, "_CHUNK", 16)
+    x = (rand(7, 9) * 3).astype(np.float32)
+    gy = rand(7, 9).astype(np.float32)
+    t = Tensor(x, requires_grad=True)
+    y = ops.gelu(t, approximate=True)
+    y.backward(gy)
+    f = np.float32
+    c = f(np.sqrt(2.0 / np.pi))
+    th = np.tanh(c * (x + f(0.044715) * (x * x * x)))
+    np.testing.assert_array_equal(y.data, f(0.5) * x * (f(1) + th))
+    d_inner = c * (f(1) + f(3 * 0.044715) * x * x)
+    np.testing.assert_array_equal(t.grad, gy * (f(0.5) * (f(1) + th) + f(0.5) * x * (f(1) - th * th) * d_inner))
+
+
 UNARY = [
     ("neg", ops.neg, np.negative, False),
     ("exp", ops.exp, np.exp, False),
