@@ -76,6 +76,50 @@ def test_gelu_tanh_float32_chunks_equal_the_formula(monkeypatch):
     np.testing.assert_array_equal(t.grad, gy * (f(0.5) * (f(1) + th) + f(0.5) * x * (f(1) - th * th) * d_inner))
 
 
+_SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 100.0, -100.0, 1e-30, -1e-30]
+
+
+def _where_refs(x, gy):
+    """The activations as ``np.where`` of their branches (the formulas before the branch-free
+    forms): forward and backward values."""
+    t = x.dtype.type
+    m = x > 0
+    e = np.exp(-np.abs(x))
+    sig = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    a, sa, sc = t(1.0), t(1.6732632423543772848170429916717), t(1.0507009873554804934193349852946)
+    neg = a * np.exp(np.minimum(x, t(0)))
+    sneg = sc * sa * np.exp(np.minimum(x, t(0)))
+    return {
+        "leaky_relu": (np.where(m, x, x * t(0.2)), np.where(m, gy, gy * t(0.2))),
+        "elu": (np.where(m, x, neg - a), np.where(m, gy, gy * neg)),
+        "selu": (np.where(m, sc * x, sneg - sc * sa), np.where(m, gy * sc, gy * sneg)),
+        "sigmoid": (sig, gy * sig * (1 - sig)),
+        "silu": (x * sig, gy * sig * (1 + x * (1 - sig))),
+        "softplus": (None, gy * sig),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "selu", "sigmoid", "silu", "softplus"])
+def test_branch_free_activations_equal_where(name, dtype):
+    """The branches selected without ``where`` (a bit blend, or e^min(x, 0) / (1 + e^-|x|) for
+    the sigmoid): ``where``'s values bit for bit, infinities, NaN and signed zeros included."""
+    x = np.concatenate([rand(300) * 5, _SPECIAL]).astype(dtype)
+    gy = np.concatenate([rand(300), [1.0, -2.0, 0.5, np.inf, 1.0, -np.inf, 3.0, 1.0, np.nan]]).astype(dtype)
+    fn = {"leaky_relu": lambda v: ops.leaky_relu(v, 0.2), "elu": ops.elu, "selu": ops.selu,
+          "sigmoid": ops.sigmoid, "silu": ops.silu, "softplus": ops.softplus}[name]
+    with np.errstate(all="ignore"):
+        want_y, want_g = _where_refs(x, gy)[name]
+        t = Tensor(x, requires_grad=True)
+        y = fn(t)
+        y.backward(gy)
+    if want_y is not None:
+        np.testing.assert_array_equal(y.data, want_y)
+        num = ~np.isnan(want_y)  # (a NaN's sign bit means nothing)
+        np.testing.assert_array_equal(np.signbit(y.data[num]), np.signbit(want_y[num]))
+    np.testing.assert_array_equal(t.grad, want_g)
+
+
 UNARY = [
     ("neg", ops.neg, np.negative, False),
     ("exp", ops.exp, np.exp, False),

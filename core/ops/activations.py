@@ -110,6 +110,24 @@ class ReLU6(_Act):
         return gy * self.mask
 
 
+# ``where`` over a mask of mixed signs costs NumPy a mispredicted branch an element (1M float32:
+# 3.8 ms, against 0.1-0.5 ms for a multiply, max or exp pass), so on NumPy the activations below
+# select their branches by ``_select``, or arithmetic that gives the same values.
+
+
+def _select(mask, a, b):
+    """``np.where(mask, a, b)`` for float arrays of one shape and dtype, as a blend of their bit
+    patterns (every value kept exactly, infinities and NaN included)."""
+    it = np.dtype(f"i{a.dtype.itemsize}")
+    m = mask.astype(it)
+    np.negative(m, out=m)  # 0 or all ones
+    out = np.bitwise_and(a.view(it), m)
+    np.invert(m, out=m)
+    np.bitwise_and(b.view(it), m, out=m)
+    out |= m
+    return out.view(a.dtype)
+
+
 class LeakyReLU(_Act):
     def __init__(self, negative_slope):
         self.slope = negative_slope
@@ -117,10 +135,15 @@ class LeakyReLU(_Act):
     def compute(self, x):
         self.mask = x > 0
         s = x.dtype.type(self.slope)
+        if 0 <= self.slope <= 1 and self.xp is np:  # x * s lies between 0 and x: the max picks
+            return np.maximum(x, x * s)
         return self.xp.where(self.mask, x, x * s)
 
     def backward(self, gy):
-        return self.xp.where(self.mask, gy, gy * gy.dtype.type(self.slope))
+        s = gy.dtype.type(self.slope)
+        if self.xp is np:
+            return _select(self.mask, gy, gy * s)
+        return self.xp.where(self.mask, gy, gy * s)
 
 
 class ELU(_Act):
@@ -132,9 +155,13 @@ class ELU(_Act):
         a = x.dtype.type(self.alpha)
         self.mask = x > 0
         self.neg = a * xp.exp(xp.minimum(x, x.dtype.type(0)))  # alpha*e^x, the slope where x <= 0
+        if xp is np:
+            return _select(self.mask, x, self.neg - a)
         return xp.where(self.mask, x, self.neg - a)
 
     def backward(self, gy):
+        if self.xp is np:
+            return _select(self.mask, gy, gy * self.neg)
         return self.xp.where(self.mask, gy, gy * self.neg)
 
 
@@ -148,10 +175,14 @@ class SELU(_Act):
         a, s = x.dtype.type(_SELU_ALPHA), x.dtype.type(_SELU_SCALE)
         self.mask = x > 0
         self.neg = s * a * xp.exp(xp.minimum(x, x.dtype.type(0)))
+        if xp is np:
+            return _select(self.mask, s * x, self.neg - s * a)
         return xp.where(self.mask, s * x, self.neg - s * a)
 
     def backward(self, gy):
         s = gy.dtype.type(_SELU_SCALE)
+        if self.xp is np:
+            return _select(self.mask, gy * s, gy * self.neg)
         return self.xp.where(self.mask, gy * s, gy * self.neg)
 
 
@@ -406,12 +437,20 @@ class GELU(_Act):
         return gy * (self.cdf + x * pdf)
 
 
+def _stable_sigmoid(xp, x):
+    """1 / (1 + e^-x) from exponentials of non-positive numbers only: e^min(x, 0) / (1 + e^-|x|),
+    which is 1 / (1 + e) for x >= 0 and e / (1 + e) below, with no ``where``."""
+    t = x.dtype.type
+    e = xp.exp(-xp.abs(x))
+    e += t(1)
+    num = xp.exp(xp.minimum(x, t(0)))
+    num /= e
+    return num
+
+
 class Sigmoid(_Act):
     def compute(self, x):
-        xp = self.xp
-        # stable for large |x|: exp of a non-positive number only
-        e = xp.exp(-xp.abs(x))
-        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.y = _stable_sigmoid(self.xp, x)
         return self.y
 
     def backward(self, gy):
@@ -472,9 +511,7 @@ class LogSoftmax(_Act):
 
 class SiLU(_Act):
     def compute(self, x):
-        xp = self.xp
-        e = xp.exp(-xp.abs(x))
-        self.s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        self.s = _stable_sigmoid(self.xp, x)
         self.x = x
         return x * self.s
 
@@ -490,10 +527,7 @@ class Softplus(_Act):
         return xp.maximum(x, x.dtype.type(0)) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, gy):
-        xp, x = self.xp, self.x
-        e = xp.exp(-xp.abs(x))
-        s = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-        return gy * s
+        return gy * _stable_sigmoid(self.xp, self.x)
 
 
 def _act(op, cls, x, *args):
