@@ -124,6 +124,29 @@ def test_dropout_gradient_is_masked_and_scaled_float32():
     np.testing.assert_allclose(x.grad, np.where(mask, np.float32(1 / 0.7), 0), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("noise_shape", [None, (None, 1, None)])
+def test_dropout_selects_as_where(dtype, noise_shape):
+    """The kept entries scaled and the dropped ones +0.0 (by bit masks, not ``where``): the values
+    of ``np.where(mask, x / keep, 0)`` bit for bit, infinities and NaN included, in both passes."""
+    from core.ops.dropout import Dropout
+
+    x = rng.standard_normal((4, 6, 5)).astype(dtype)
+    x[0, :3, 0] = [np.inf, -np.inf, np.nan]
+    gy = rng.standard_normal(x.shape).astype(dtype)
+    ns = x.shape if noise_shape is None else (4, 1, 5)
+    mask = rng.random(ns) > 0.4
+    keep = dtype(0.6)
+    t = Tensor(x, requires_grad=True)
+    y = Dropout(mask, 0.6).apply(t)
+    y.backward(gy)
+    with np.errstate(all="ignore"):
+        want_y, want_g = np.where(mask, x / keep, dtype(0)), np.where(mask, gy / keep, dtype(0))
+    np.testing.assert_array_equal(y.data, want_y)
+    assert not np.signbit(y.data[~np.broadcast_to(mask, x.shape)]).any()
+    np.testing.assert_array_equal(t.grad, want_g)
+
+
 def test_dropout_errors():
     x = Tensor(np.ones((2, 3)))
     for rate in (1.0, -0.1, 1.5):

