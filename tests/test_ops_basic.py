@@ -120,6 +120,22 @@ def test_branch_free_activations_equal_where(name, dtype):
     np.testing.assert_array_equal(t.grad, want_g)
 
 
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "selu", "sigmoid", "silu", "softplus"])
+@pytest.mark.parametrize("v", [-1.5, 2.0])
+def test_branch_free_activations_on_a_scalar(name, v):
+    # a 0-d array's comparisons and arithmetic give NumPy scalars, which the bit blends accept
+    x = np.array(v, np.float32)
+    want_y, want_g = _where_refs(x, np.array(1.0, np.float32))[name]
+    fn = {"leaky_relu": lambda t: ops.leaky_relu(t, 0.2), "elu": ops.elu, "selu": ops.selu,
+          "sigmoid": ops.sigmoid, "silu": ops.silu, "softplus": ops.softplus}[name]
+    t = Tensor(x, requires_grad=True)
+    y = fn(t)
+    y.backward()
+    if want_y is not None:
+        assert float(y.data) == float(want_y)
+    assert float(t.grad) == float(want_g)
+
+
 UNARY = [
     ("neg", ops.neg, np.negative, False),
     ("exp", ops.exp, np.exp, False),

@@ -147,6 +147,16 @@ def test_dropout_selects_as_where(dtype, noise_shape):
     np.testing.assert_array_equal(t.grad, want_g)
 
 
+def test_dropout_of_a_scalar():
+    from core.ops.dropout import Dropout
+
+    for keep_it in (np.True_, np.False_):
+        t = Tensor(np.array(1.5, np.float32), requires_grad=True)
+        y = Dropout(keep_it, 0.5).apply(t)
+        y.backward()
+        assert float(y.data) == (3.0 if keep_it else 0.0) and float(t.grad) == (2.0 if keep_it else 0.0)
+
+
 def test_dropout_errors():
     x = Tensor(np.ones((2, 3)))
     for rate in (1.0, -0.1, 1.5):

@@ -86,8 +86,9 @@ def check_rank(op: str, name: str, t, *ranks):
 def blend(mask, a, b):
     """``np.where(mask, a, b)`` for NumPy float arrays of one shape and dtype (``mask`` of that
     shape), as a blend of their bit patterns: every value kept exactly, infinities and NaN too."""
+    a, b = np.asarray(a), np.asarray(b)  # (NumPy scalars too)
     it = np.dtype(f"i{a.dtype.itemsize}")
-    m = mask.astype(it)
+    m = np.asarray(mask).astype(it)
     np.negative(m, out=m)  # 0 or all ones
     out = np.bitwise_and(a.view(it), m)
     np.invert(m, out=m)
@@ -98,9 +99,10 @@ def blend(mask, a, b):
 
 def zero_where_not(mask, a):
     """``np.where(mask, a, 0)`` in place on a NumPy float array ``a`` (``mask`` broadcasting to
-    it), by ANDing a's bit patterns with the mask's; returns ``a``."""
+    it), by ANDing a's bit patterns with the mask's; returns the result."""
+    a = np.asarray(a)  # (a NumPy scalar: a 0-d copy)
     it = np.dtype(f"i{a.dtype.itemsize}")
-    m = mask.astype(it)
+    m = np.asarray(mask).astype(it)
     np.negative(m, out=m)
     np.bitwise_and(a.view(it), m, out=a.view(it))
     return a
