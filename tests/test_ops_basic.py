@@ -120,6 +120,19 @@ def test_branch_free_activations_equal_where(name, dtype):
     np.testing.assert_array_equal(t.grad, want_g)
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.2, 1.0, 3.0])
+def test_leaky_relu_any_slope_equals_where(slope):
+    x = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 2.5, -2.5], np.float32)
+    gy = np.array([1, 2, 3, 4, np.inf, 6, 7], np.float32)
+    s = np.float32(slope)
+    with np.errstate(all="ignore"):  # (inf * 0 with slope 0)
+        t = Tensor(x, requires_grad=True)
+        y = ops.leaky_relu(t, slope)
+        y.backward(gy)
+        np.testing.assert_array_equal(y.data, np.where(x > 0, x, x * s))
+        np.testing.assert_array_equal(t.grad, np.where(x > 0, gy, gy * s))
+
+
 @pytest.mark.parametrize("name", ["leaky_relu", "elu", "selu", "sigmoid", "silu", "softplus"])
 @pytest.mark.parametrize("v", [-1.5, 2.0])
 def test_branch_free_activations_on_a_scalar(name, v):

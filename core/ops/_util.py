@@ -83,9 +83,11 @@ def check_rank(op: str, name: str, t, *ranks):
 
 # NumPy's ``where`` over a mask of mixed values costs a mispredicted branch an element (1M
 # float32: 3.8 ms, against 0.1-0.5 ms for a multiply or max pass); these select by bit patterns.
-def blend(mask, a, b):
-    """``np.where(mask, a, b)`` for NumPy float arrays of one shape and dtype (``mask`` of that
-    shape), as a blend of their bit patterns: every value kept exactly, infinities and NaN too."""
+def blend(xp, mask, a, b):
+    """``xp.where(mask, a, b)`` for float arrays of one shape and dtype (``mask`` of that shape):
+    on NumPy as a blend of their bit patterns, every value kept exactly (infinities and NaN too)."""
+    if xp is not np:
+        return xp.where(mask, a, b)
     a, b = np.asarray(a), np.asarray(b)  # (NumPy scalars too)
     it = np.dtype(f"i{a.dtype.itemsize}")
     m = np.asarray(mask).astype(it)
@@ -97,9 +99,12 @@ def blend(mask, a, b):
     return out.view(a.dtype)
 
 
-def zero_where_not(mask, a):
-    """``np.where(mask, a, 0)`` in place on a NumPy float array ``a`` (``mask`` broadcasting to
-    it), by ANDing a's bit patterns with the mask's; returns the result."""
+def zero_where_not(xp, mask, a):
+    """``xp.where(mask, a, 0)`` for a float array ``a`` that may be overwritten (``mask``
+    broadcasting to it): on NumPy in place, by ANDing a's bit patterns with the mask's. Returns
+    the result."""
+    if xp is not np:
+        return xp.where(mask, a, a.dtype.type(0))
     a = np.asarray(a)  # (a NumPy scalar: a 0-d copy)
     it = np.dtype(f"i{a.dtype.itemsize}")
     m = np.asarray(mask).astype(it)

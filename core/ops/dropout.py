@@ -18,20 +18,14 @@ class Dropout(Function):
     def forward(self, x):
         xp = get_xp(x)
         keep = x.dtype.type(self.keep)
-        if xp is np:  # (a random mask: ``where`` would mispredict half its branches)
-            y = zero_where_not(self.mask, x / keep)
-        else:
-            y = xp.where(self.mask, x / keep, x.dtype.type(0))
+        y = zero_where_not(xp, self.mask, x / keep)  # (not ``where``: a random mask mispredicts)
         if not self.needs_input_grad[0]:
             del self.mask
         return y
 
     def backward(self, gy):
         xp = get_xp(gy)
-        keep = gy.dtype.type(self.keep)
-        if xp is np:
-            return zero_where_not(self.mask, gy / keep)
-        return xp.where(self.mask, gy / keep, gy.dtype.type(0))
+        return zero_where_not(xp, self.mask, gy / gy.dtype.type(self.keep))
 
 
 def _noise_shape(op, noise_shape, shape):

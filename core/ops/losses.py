@@ -24,6 +24,7 @@ import numpy as np
 
 from ..autodiff import Function, Tensor, as_tensor
 from ..backend import device_of, get_xp, is_array, to_device
+from .activations import _stable_sigmoid
 from ._util import OpError, normalize_axis
 from .shape import reshape
 
@@ -110,12 +111,6 @@ def _last(xp, a, axis):
 
 def _back(xp, g, axis):
     return g if axis == g.ndim - 1 else xp.moveaxis(g, -1, axis)
-
-
-def _sigmoid(xp, z):
-    e = xp.exp(-xp.abs(z))
-    one = z.dtype.type(1)
-    return xp.where(z >= 0, one / (one + e), e / (one + e))
 
 
 # --------------------------------------------------------------------------- cross-entropies
@@ -302,7 +297,7 @@ class BinaryCrossentropy(Function):
         gt = gp = None
         if self.from_logits:
             if self.needs_input_grad[1]:
-                gp = g * (_sigmoid(xp, self.z) - self.t)
+                gp = g * (_stable_sigmoid(xp, self.z) - self.t)
             if self.needs_input_grad[0]:
                 gt = g * (-self.z)
         else:
