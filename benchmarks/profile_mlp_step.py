@@ -3,12 +3,16 @@
     python benchmarks/profile_mlp_step.py             # the split: BLAS against everything else
     python benchmarks/profile_mlp_step.py --cprofile  # cProfile's top functions (the non-BLAS part)
     python benchmarks/profile_mlp_step.py --split     # ops / optimizer / the rest, timed in the step
+    python benchmarks/profile_mlp_step.py --numpy     # the same step hand-written in NumPy, no framework
 
 The split times the real training step (``fit``, 2 threads, as the benchmark), then replays
 exactly the GEMMs one step runs (3 forward products, 5 backward: the first layer needs no input
 gradient) with the same shapes and threads; their ratio is the share of BLAS. The rest is the
 engine's Python (graph building, backward bookkeeping, the optimizer, the training loop) and
 NumPy's single-threaded elementwise work (bias, ReLU, softmax cross-entropy, Adam's update).
+``--numpy`` also times the step written directly in NumPy (``numpy_training_step``, the engine's
+arithmetic with nothing else): the BLAS share that no engine running the step as NumPy calls can
+exceed, and how far the engine is from it.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "workloads"))
 import common  # noqa: E402
 
-common.pin_threads(2)
+if __name__ == "__main__":  # (imported by the tests: their process's threads stay as they are)
+    common.pin_threads(2)
 sys.path.insert(0, os.path.dirname(HERE))
 import core  # noqa: E402,F401  (before NumPy, as the benchmark's workloads: it configures OpenBLAS's threads)
 
@@ -60,6 +65,87 @@ def gemm_step_seconds(repeats):
         g3 @ w3.T, h2.T @ g3, g2 @ w2.T, h1.T @ g2      # backward, layers 3 and 2
         x.T @ g1                                       # layer 1: kernel gradient only
     return (time.perf_counter() - t) / repeats
+
+
+def numpy_training_step(weights):
+    """The MLP's training step written directly in NumPy, with no framework: ``step(x, y, it)``
+    (a batch, one-hot targets, the 1-based step number) returns the batch's loss and updates
+    ``weights`` (the kernels and biases of the three layers, float32) in place. Softmax
+    cross-entropy and Keras's Adam (default hyperparameters) on one flat buffer, the gradients
+    copied into it as the engine's fused update does: the engine's arithmetic, without its
+    graph, layers, checks or callbacks."""
+    import numpy as np
+
+    f = np.float32
+    w = weights
+    offsets = np.cumsum([0] + [a.size for a in w])
+    n = int(offsets[-1])
+    m, v, g, t1, t2 = (np.zeros(n, f) for _ in range(5))
+    b1, b2, eps, lr = 0.9, 0.999, f(1e-7), 1e-3
+
+    def step(x, y, it):
+        h1 = x @ w[0]
+        h1 += w[1]
+        np.maximum(h1, 0, out=h1)
+        h2 = h1 @ w[2]
+        h2 += w[3]
+        np.maximum(h2, 0, out=h2)
+        z = h2 @ w[4]
+        z += w[5]
+        z -= z.max(1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(1, keepdims=True)
+        loss = -np.log(np.clip((z * y).sum(1), 1e-7, 1.0)).mean()
+        g3 = (z - y) * f(1.0 / len(x))
+        d2 = g3 @ w[4].T
+        d2 *= h2 > 0
+        d1 = d2 @ w[2].T
+        d1 *= h1 > 0
+        grads = (x.T @ d1, d1.sum(0), h1.T @ d2, d2.sum(0), h2.T @ g3, g3.sum(0))
+        for i, gi in enumerate(grads):
+            g[offsets[i]:offsets[i + 1]] = gi.ravel()
+        alpha = f(lr * np.sqrt(1 - b2 ** it) / (1 - b1 ** it))
+        np.subtract(g, m, out=t1)  # m += (g - m) * (1 - beta_1)
+        np.multiply(t1, f(1 - b1), out=t1)
+        np.add(m, t1, out=m)
+        np.square(g, out=t1)  # v += (g^2 - v) * (1 - beta_2)
+        np.subtract(t1, v, out=t1)
+        np.multiply(t1, f(1 - b2), out=t1)
+        np.add(v, t1, out=v)
+        np.sqrt(v, out=t2)  # w -= m * alpha / (sqrt(v) + epsilon)
+        np.add(t2, eps, out=t2)
+        np.multiply(m, alpha, out=t1)
+        np.divide(t1, t2, out=t1)
+        for i, wi in enumerate(w):
+            wi -= t1[offsets[i]:offsets[i + 1]].reshape(wi.shape)
+        return loss
+
+    return step
+
+
+def numpy_step_seconds(epochs):
+    """Seconds per step of ``numpy_training_step`` on the benchmark's data and shuffled batches of
+    32: the floor of any engine that runs this step as NumPy calls."""
+    import numpy as np
+
+    r = np.random.default_rng(0)
+    d = common.data(common.spec("a32"))
+    x_all, y_all = d["x"], d["y"]
+    shapes = ((784, 64), (64,), (64, 64), (64,), (64, 10), (10,))
+    step = numpy_training_step([r.standard_normal(s, dtype=np.float32) * np.float32(0.05) for s in shapes])
+
+    def epoch(count, it):
+        order = r.permutation(len(x_all))
+        for i in range(count):
+            idx = order[i * 32:(i + 1) * 32]
+            step(x_all[idx], y_all[idx], it + i + 1)
+        return it + count
+
+    it = epoch(100, 0)  # warm-up
+    t = time.perf_counter()
+    for _ in range(epochs):
+        it = epoch(STEPS, it)
+    return (time.perf_counter() - t) / (epochs * STEPS)
 
 
 def split_seconds(epochs):
@@ -108,6 +194,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--cprofile", action="store_true", help="train under cProfile and print the top functions")
     ap.add_argument("--split", action="store_true", help="time the graph nodes, the optimizer and the rest")
+    ap.add_argument("--numpy", action="store_true",
+                    help="also time the step hand-written in NumPy (no framework) and its BLAS share")
     args = ap.parse_args()
     if args.split:
         step, ops, opt = split_seconds(args.epochs)
@@ -132,6 +220,10 @@ def main():
     print(f"  its 8 GEMMs replayed alone:  {blas * 1e6:.0f} us = {100 * blas / step:.0f}% of the step")
     print(f"  everything else:             {(step - blas) * 1e6:.0f} us = {100 * (1 - blas / step):.0f}% "
           "(Python bookkeeping and NumPy elementwise work; --cprofile shows which)")
+    if args.numpy:
+        raw = numpy_step_seconds(args.epochs)
+        print(f"the same step hand-written in NumPy, no framework: {raw * 1e6:.0f} us, "
+              f"of which the GEMMs are {100 * blas / raw:.0f}%; the engine takes {step / raw:.2f}x it")
 
 
 if __name__ == "__main__":

@@ -89,3 +89,69 @@ def test_model_flops_counts_the_cnn_by_hand():
 
     by_hand = 2 * (26 * 26 * 32 * 9 * 1 + 11 * 11 * 64 * 9 * 32 + 1600 * 10)
     assert model_flops.forward_flops(model_flops._model("cnn"), (28, 28, 1)) == by_hand
+
+
+def test_model_flops_step_gemms_of_the_cnn_by_hand():
+    """--gemm-floor replays, per layer, the forward, kernel-gradient and (but for the first layer)
+    input-gradient products with the im2col shapes: their multiply-adds are 3x the forward's, less
+    the first layer's input gradient."""
+    import model_flops
+
+    gemms = model_flops.step_gemms(model_flops._model("cnn"), (28, 28, 1), 64)
+    assert sorted(gemms) == sorted([(64 * 26 * 26, 9, 32, "fwd"), (64 * 26 * 26, 9, 32, "dk"),
+                                    (64 * 11 * 11, 288, 64, "fwd"), (64 * 11 * 11, 288, 64, "dk"),
+                                    (64 * 11 * 11, 288, 64, "dx"),
+                                    (64, 1600, 10, "fwd"), (64, 1600, 10, "dk"), (64, 1600, 10, "dx")])
+    fwd = model_flops.forward_flops(model_flops._model("cnn"), (28, 28, 1)) * 64
+    assert sum(2 * r * k * n for r, k, n, _ in gemms) == 3 * fwd - 2 * 64 * 26 * 26 * 9 * 32
+
+
+def test_model_flops_gemm_floor_runs_every_product(monkeypatch):
+    """The floor's replay covers every row of every product, in blocks (no timed assertion)."""
+    import numpy as np
+
+    import model_flops
+    from core import parallel
+
+    calls = []
+    real = np.matmul
+
+    def counting(a, b, out=None):
+        calls.append((a.shape, b.shape))
+        return real(a, b, out=out)
+
+    monkeypatch.setattr(np, "matmul", counting)
+    seconds = model_flops.gemm_floor_seconds([(1000, 27, 16, "fwd"), (1000, 27, 16, "dk"), (1000, 27, 16, "dx")],
+                                             repeats=1)
+    monkeypatch.undo()
+    assert seconds > 0
+    fwd = [a[0] for a, b in calls if b == (27, 16)]  # (rows, 27) @ (27, 16)
+    dx = [a[0] for a, b in calls if b == (16, 27)]  # (rows, 16) @ (16, 27)
+    dk = [b[0] for a, b in calls if a[0] == 27]  # (27, rows) @ (rows, 16)
+    # a warm-up step and one timed step, each over at least the 1000 rows of each product
+    assert sum(fwd) >= 2000 and sum(dx) >= 2000 and sum(dk) >= 2000
+    assert len(fwd) == len(dx) == len(dk) >= 2 * parallel.num_threads()  # blocks shared out among threads
+
+
+def test_profile_mlp_step_numpy_floor_is_the_engines_arithmetic():
+    """The hand-written NumPy step that profile_mlp_step.py --numpy times as the floor computes
+    what the engine's fit computes: same weights after three Adam steps on the same batches."""
+    import numpy as np
+
+    import profile_mlp_step
+    from core import layers as L
+    from core import models, optimizers
+
+    r = np.random.default_rng(3)
+    x = r.random((96, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[r.integers(0, 10, 96)]
+    m = models.Sequential([L.Input((784,)), L.Dense(64, activation="relu"), L.Dense(64, activation="relu"),
+                           L.Dense(10, activation="softmax")])
+    m.compile(optimizer=optimizers.Adam(), loss="categorical_crossentropy")
+    weights = [w.copy() for w in m.get_weights()]
+    step = profile_mlp_step.numpy_training_step(weights)
+    losses = [step(x[i:i + 32], y[i:i + 32], k + 1) for k, i in enumerate(range(0, 96, 32))]
+    m.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for ours, raw in zip(m.get_weights(), weights):
+        np.testing.assert_allclose(raw, ours, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(losses).all() and losses[0] > 0
