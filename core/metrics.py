@@ -19,6 +19,7 @@ from . import backend
 from .autodiff import Tensor, no_grad
 from .backend import get_xp, is_array, to_device, to_numpy
 from .ops import losses as loss_ops
+from .ops.activations import _stable_sigmoid
 
 EPSILON = 1e-7  # keras.config.epsilon()
 NEG_INF = -1e10
@@ -1068,10 +1069,7 @@ class AUC(Metric):
             self._build(y_pred.shape)
         if self._from_logits:
             xp = get_xp(y_pred)
-            z = y_pred.astype(self._dtype)
-            e = xp.exp(-xp.abs(z))
-            one = self._dtype.type(1)
-            y_pred = xp.where(z >= 0, one / (one + e), e / (one + e))
+            y_pred = _stable_sigmoid(xp, y_pred.astype(self._dtype))
         update_confusion_matrix_variables(
             {"tp": self.true_positives, "tn": self.true_negatives, "fp": self.false_positives,
              "fn": self.false_negatives},
