@@ -145,7 +145,12 @@ def export_api(namespace: str, objects, aliases: dict | None = None) -> None:
     for key, obj in list(items) + list((aliases or {}).items()):
         api_name = f"{namespace}.{key}"
         _API_SYMBOLS[api_name] = obj
-        _API_NAMES.setdefault(id(obj), (api_name, obj))
+        current = _API_NAMES.get(id(obj))
+        # canonical: the first name, unless a later one is the object's own name and the first is not
+        if current is None or current[1] is not obj or \
+                (key == getattr(obj, "__name__", None) and not current[0].endswith("." + key)
+                 and current[0].rsplit(".", 1)[0] == namespace):
+            _API_NAMES[id(obj)] = (api_name, obj)
 
 
 def get_api_name(obj) -> str | None:

@@ -19,10 +19,15 @@ import numpy as np
 
 from . import object_registration as registry
 
-__all__ = ["serialize_keras_object", "deserialize_keras_object", "get_object", "resolve_class",
+__all__ = ["UnknownObjectError", "serialize_keras_object", "deserialize_keras_object", "get_object", "resolve_class",
            "SafeModeScope", "in_safe_mode", "enable_unsafe_deserialization", "accepts_kwarg"]
 
 PLAIN_TYPES = (str, int, float, bool)
+
+
+class UnknownObjectError(TypeError, ValueError):
+    """A config names a class or function that is neither an engine object, registered, nor given
+    in ``custom_objects`` (a TypeError as in Keras, and a ValueError as each kind's ``get`` raises)."""
 
 # Where a class name is looked for when a config names no public module (our older files wrote
 # "core.layers.core_layers"; Keras 2 wrote no module at all).
@@ -175,6 +180,13 @@ def resolve_class(class_name, registered_name=None, module=None, custom_objects=
             obj = registry.get_api_symbol(f"{ns}.{class_name}")
             if obj is not None:
                 return obj
+    # saved before it was registered: a bare name that one registered object of that module answers to
+    bare = registered_name if isinstance(registered_name, str) and ">" not in registered_name else class_name
+    if isinstance(bare, str) and ">" not in bare:
+        matches = [obj for key, obj in registry.GLOBAL_CUSTOM_OBJECTS.items() if key.endswith(">" + bare)
+                   and (not module or getattr(obj, "__module__", None) == module)]
+        if len(matches) == 1:
+            return matches[0]
     # a class of a package that registers itself when imported (e.g. "zoo>ClassifierModel")
     package = None
     if isinstance(registered_name, str) and ">" in registered_name:
@@ -183,7 +195,7 @@ def resolve_class(class_name, registered_name=None, module=None, custom_objects=
         package = module.split(".")[0]
     if package is not None and registry.load_lazy_modules(package):
         return resolve_class(class_name, registered_name, module, custom_objects, namespaces, obj_type)
-    raise TypeError(_not_found_message(class_name, registered_name, module, obj_type))
+    raise UnknownObjectError(_not_found_message(class_name, registered_name, module, obj_type))
 
 
 def _not_found_message(class_name, registered_name, module, obj_type):

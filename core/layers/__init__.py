@@ -18,3 +18,9 @@ from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation
 from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, Bidirectional
 from .wrappers import TimeDistributed
 from .attention import EinsumDense, MultiHeadAttention
+from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
+
+from ..object_registration import export_api as _export_api
+
+# every layer class of this package under its Keras name ("keras.layers.Dense"), for saved configs
+_export_api("keras.layers", {_n: _o for _n, _o in globals().items() if isinstance(_o, type) and issubclass(_o, Layer)})

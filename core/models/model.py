@@ -3,6 +3,7 @@ model; subclass it (layers in ``__init__``, computation in ``call``) for custom 
 from __future__ import annotations
 
 from ..layers.base import Layer
+from .serialization import model_to_json
 from .training import TrainingMixin
 
 
@@ -84,6 +85,11 @@ class Model(TrainingMixin, Layer):
         from ..saving.zoo_format import save_model
 
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's architecture as Keras 3 JSON (``core.models.model_from_json`` reads it back,
+        as Keras does); ``kwargs`` go to ``json.dumps``."""
+        return model_to_json(self, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights by layer path to an HDF5 file (written atomically)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 import inspect
 import warnings
 
+from ..layers.base import Layer
+from ..object_registration import get_custom_objects, objects_in_namespace
 from .errors import WeightFileError
 
 # Keras 2 config keys that carry no meaning here (dropped without a warning)
@@ -22,16 +24,19 @@ class UnsupportedKerasLayerError(WeightFileError):
 
 
 def _layer_classes():
-    from .. import layers  # noqa: F401  (registers the layer classes)
-    from ..layers.base import _LAYER_CLASSES
-    from ..models import functional, sequential  # noqa: F401
-
-    return _LAYER_CLASSES
+    """Layer and model classes by name: the engine's (by their Keras names) and the registered ones."""
+    classes = {}
+    for namespace in ("keras", "keras.models", "keras.src.models.functional", "keras.layers"):
+        classes.update({k: v for k, v in objects_in_namespace(namespace).items()
+                        if isinstance(v, type) and issubclass(v, Layer)})
+    for key, obj in get_custom_objects().items():
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            classes[key] = obj
+            classes.setdefault(key.split(">", 1)[1], obj)
+    return classes
 
 
 def _accepted(cls):
-    from ..layers.base import Layer
-
     names = set()
     for klass in cls.__mro__:
         if klass is object:
