@@ -32,6 +32,13 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        for key in ("input_axes", "output_axes"):  # Keras 3.15 writes them; only their default is served
+            if key in config and config[key] is None:
+                del config[key]
+            elif key in config:
+                raise ValueError(f"{cls.__name__}: {key}={config[key]!r} is not supported (fans are computed "
+                                 "from the kernel's last two axes)")
         return cls(**config)
 
 

@@ -18,17 +18,19 @@ import json
 
 import numpy as np
 
+from .. import object_registration
+
 DEFAULT_OPSET = 17
 
-# modules that register converters; imported on first export (core's own, then the zoo's and the
-# apps' custom layers, which live in packages that core does not import otherwise)
+# the engine's own converter modules, imported on first export. Other packages' converters (for
+# their own layers) load when a layer has none yet: a package names its converter module with
+# ``core.object_registration.register_lazy_module("onnx_converters", "<module>")`` when imported.
 CONVERTER_MODULES = (
     "core.export.onnx_layers",
     "core.export.onnx_recurrent",
     "core.export.onnx_attention",
-    "zoo.onnx_converters",
-    "apps.onnx_converters",
 )
+PLUGIN_TOPIC = "onnx_converters"
 
 _CONVERTERS: dict = {}
 _loaded = False
@@ -56,17 +58,17 @@ def _load_converter_modules():
     if _loaded:
         return
     for mod in CONVERTER_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:  # the module exists but something it imports does not
-                raise
+        importlib.import_module(mod)
     _loaded = True
 
 
 def get_onnx_converter(layer):
-    """The converter registered for ``layer``'s class or its nearest base class, or None."""
+    """The converter registered for ``layer``'s class or its nearest base class, or None. A layer of
+    another package without a converter of its own first loads the converter modules that packages
+    registered (so exporting a model of core layers never imports them)."""
     _load_converter_modules()
+    if type(layer) not in _CONVERTERS and type(layer).__module__.split(".")[0] != "core":
+        object_registration.load_lazy_modules(PLUGIN_TOPIC)
     for cls in type(layer).__mro__:
         fn = _CONVERTERS.get(cls)
         if fn is not None:
