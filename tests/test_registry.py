@@ -71,7 +71,7 @@ def my_loss_fn(y_true, y_pred):
 
 
 @saving.register_keras_serializable(package="RegTest")
-class MyMetric(metrics.Mean):
+class MyMetric(metrics.MeanSquaredError):
     pass
 
 
@@ -428,3 +428,15 @@ def test_applications_through_the_registry_once_zoo_is_imported():
     out = preprocess_input(x.copy(), mode="caffe")
     np.testing.assert_allclose(out[0, 0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], rtol=1e-6)
     np.testing.assert_allclose(keras.applications.vgg16.preprocess_input(x.copy()), out)
+
+
+def test_custom_metrics_in_compile_config_round_trip(tmp_path):
+    model = Sequential([L.Input((3,)), L.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=[MyMetric(name="mine"), metrics.BinaryAccuracy(threshold=0.3)])
+    x = np.ones((4, 3), "float32")
+    model.fit(x, np.zeros((4, 2), "float32"), epochs=1, verbose=0)
+    model.save(tmp_path / "m.h5")
+    loaded = saving.load_model(tmp_path / "m.h5")
+    specs = loaded._metric_specs[0]
+    assert type(specs[0]) is MyMetric and specs[0].name == "mine"
+    assert specs[1].threshold == pytest.approx(0.3)
