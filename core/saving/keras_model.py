@@ -10,9 +10,13 @@ from __future__ import annotations
 import inspect
 import warnings
 
+from .. import optimizers
 from ..layers.base import Layer
+from ..models.serialization import model_from_config
 from ..object_registration import get_custom_objects, objects_in_namespace
 from .errors import WeightFileError
+from .keras_h5 import read_keras_full_model
+from .zoo_format import assign_keras_layers
 
 # Keras 2 config keys that carry no meaning here (dropped without a warning)
 _HARMLESS = {"ragged", "sparse", "data_format", "input_length", "implementation", "unroll", "time_major",
@@ -141,8 +145,6 @@ def convert_model_config(model_config, custom_objects=None):
 
 
 def _compile_from_training_config(model, tc, custom_objects):
-    from .. import optimizers
-
     opt_cfg = tc.get("optimizer_config")
     optimizer = "rmsprop"
     if opt_cfg:
@@ -167,10 +169,6 @@ def _compile_from_training_config(model, tc, custom_objects):
 def load_keras_full_model(path, custom_objects=None, compile=True, safe_mode=True):
     """An equivalent model for a Keras 2 full-model HDF5 file, with its weights (and compiled as its
     training_config says, when ``compile``)."""
-    from ..models.serialization import model_from_config
-    from .keras_h5 import read_keras_full_model
-    from .zoo_format import assign_keras_layers
-
     full = read_keras_full_model(path)
     config = convert_model_config(full.model_config, custom_objects)
     model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
