@@ -54,7 +54,12 @@ for _namespace, _module in (("keras.layers", "core.layers"), ("keras.models", "c
 
 def __getattr__(name):
     if name in _SUBMODULES:
-        return _importlib.import_module(f"core.{name}")
+        try:
+            return _importlib.import_module(f"core.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"core.{name}":
+                raise
+            raise AttributeError(f"core.{name} is not available in this version of the engine") from None
     target = _NAMES.get(name)
     if target is not None:
         value = getattr(_importlib.import_module(target[0]), target[1])

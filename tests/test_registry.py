@@ -440,3 +440,34 @@ def test_custom_metrics_in_compile_config_round_trip(tmp_path):
     specs = loaded._metric_specs[0]
     assert type(specs[0]) is MyMetric and specs[0].name == "mine"
     assert specs[1].threshold == pytest.approx(0.3)
+
+
+def test_applications_found_through_an_entry_point(tmp_path):
+    """An installed package declaring the ``core.applications`` entry point serves keras.applications
+    without being imported first (a fake distribution on sys.path stands for it)."""
+    import subprocess
+    import sys
+
+    dist = tmp_path / "fakeapps-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeapps\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[core.applications]\naaa = fakeapps_provider\n")
+    (tmp_path / "fakeapps_provider.py").write_text(
+        "import types\nSUBMODULES = ('tiny',)\ntiny = types.ModuleType('tiny')\ntiny.Tiny = 'tiny-model'\n"
+        "Tiny = tiny.Tiny\n__all__ = ['Tiny', 'tiny']\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, core as keras\nprint(keras.applications.Tiny)\n"
+            "from core.applications.tiny import Tiny\nprint(Tiny, 'zoo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([root, str(tmp_path)])})
+    assert out.stdout.split() == ["tiny-model", "tiny-model", "False"]
+
+
+def test_applications_without_a_provider_says_what_to_install(monkeypatch):
+    import core.applications as apps
+
+    monkeypatch.setattr(apps, "_provider", None)
+    monkeypatch.setattr(apps, "_entry_point_modules", lambda: [])
+    monkeypatch.setattr(apps.object_registration, "lazy_module_for", lambda prefix: [])
+    with pytest.raises(ImportError, match="keras.applications needs the zoo package"):
+        apps.ResNet50

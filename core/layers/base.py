@@ -178,10 +178,10 @@ def deserialize_layer(config: dict, custom_objects=None, safe_mode=True):
     config.setdefault("config", {})
     layer = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode,
                                      namespaces=_LAYER_NAMESPACES)
-    if not isinstance(layer, Layer):
+    if not callable(layer) or isinstance(layer, type):
         raise TypeError(f"config {config['class_name']!r} did not give a layer but {type(layer).__name__}")
     inner = config["config"] or {}
-    if "name" not in inner and isinstance(config.get("name"), str):
+    if isinstance(layer, Layer) and "name" not in inner and isinstance(config.get("name"), str):
         layer.name = config["name"]
     return layer
 
