@@ -48,7 +48,11 @@ for _namespace, _module in (("keras.layers", "core.layers"), ("keras.models", "c
                             ("keras.optimizers.schedules", "core.schedules"),
                             ("keras.activations", "core.activations"), ("keras.initializers", "core.initializers"),
                             ("keras.regularizers", "core.regularizers"), ("keras.constraints", "core.constraints"),
-                            ("keras.dtype_policies", "core.dtype_policies")):
+                            ("keras.dtype_policies", "core.dtype_policies"),
+                            # symbolic ops in Functional configs (Keras writes "keras.src.ops.numpy")
+                            ("keras.src.ops.numpy", "core.ops"), ("keras.src.ops.nn", "core.ops"),
+                            ("keras.src.ops.core", "core.ops"), ("keras.src.ops.math", "core.ops"),
+                            ("keras.src.ops.image", "core.ops"), ("keras.src.ops.linalg", "core.ops")):
     _registration.register_lazy_module(_namespace, _module)
 
 

@@ -12,6 +12,10 @@ Two tables, as Keras 3 has them:
 A lookup also sees the objects given in ``custom_objects`` arguments and
 :class:`CustomObjectScope` blocks (innermost scope first).
 
+Symbolic ops of a Functional graph are written by Keras as ``{"module": "keras.src.ops.numpy",
+"class_name": "Add", "registered_name": "Add", ...}``: an engine's Operation classes are exported
+under those namespaces (``export_api("keras.src.ops.numpy", [Add, ...])``) and rebuilt like layers.
+
 Nothing here imports the rest of ``core``: a namespace whose objects are not defined yet
 (``keras.layers`` before ``core.layers`` is imported; ``zoo>...`` before ``zoo.models`` is)
 names the module that defines them with :func:`register_lazy_module`, imported on the first
@@ -20,7 +24,6 @@ lookup that misses. The module is named by the package that owns it, never by a 
 from __future__ import annotations
 
 import importlib
-import inspect
 import threading
 
 __all__ = [
@@ -97,7 +100,7 @@ def register_keras_serializable(package="Custom", name=None):
         key = name if name is not None else getattr(obj, "__name__", None)
         if not key:
             raise ValueError(f"cannot register {obj!r}: it has no __name__; pass name=")
-        if inspect.isclass(obj) and not hasattr(obj, "get_config"):
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
             raise ValueError(f"cannot register class {obj.__name__}: it has no get_config() method")
         registered_name = f"{package}>{key}"
         GLOBAL_CUSTOM_OBJECTS[registered_name] = obj

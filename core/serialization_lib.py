@@ -175,7 +175,9 @@ def resolve_class(class_name, registered_name=None, module=None, custom_objects=
             return obj
     engine_module = module is None or not isinstance(module, str) or module in ("builtins",) or \
         module.split(".")[0] in ("keras", "core", "tf_keras", "tensorflow")
-    if engine_module:
+    # a symbolic op (module "keras.src.ops.numpy") is only what that module names: "Add" there is
+    # not the Add layer
+    if engine_module and not (isinstance(module, str) and module.startswith("keras.src.ops")):
         for ns in namespaces or _SEARCH_NAMESPACES:
             obj = registry.get_api_symbol(f"{ns}.{class_name}")
             if obj is not None:

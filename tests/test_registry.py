@@ -471,3 +471,15 @@ def test_applications_without_a_provider_says_what_to_install(monkeypatch):
     monkeypatch.setattr(apps.object_registration, "lazy_module_for", lambda prefix: [])
     with pytest.raises(ImportError, match="keras.applications needs the zoo package"):
         apps.ResNet50
+
+
+def test_keras_op_names_never_resolve_to_a_layer_of_the_same_name():
+    from core.serialization_lib import resolve_class
+
+    try:
+        cls = resolve_class("Add", "Add", "keras.src.ops.numpy")
+    except TypeError as e:
+        assert "could not locate class 'Add'" in str(e)
+    else:  # once symbolic ops are exported under keras.src.ops.*
+        assert cls is not L.Add
+    assert resolve_class("Add", None, "keras.layers") is L.Add
