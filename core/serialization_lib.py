@@ -205,6 +205,9 @@ def _not_found_message(class_name, registered_name, module, obj_type):
     if isinstance(registered_name, str) and registered_name not in (class_name, None):
         what += f" (registered as {registered_name!r})"
     top = module.split(".")[0] if isinstance(module, str) and module else None
+    if top == "keras" and registered_name in (None, class_name, "function"):
+        return (f"Keras {obj_type} {module}.{class_name} is not supported by this engine (it has no "
+                f"equivalent of it yet); pass your own implementation in custom_objects={{{class_name!r}: ...}}")
     if top and top not in ("keras", "core", "builtins", "tf_keras", "tensorflow"):
         return (f"could not locate {what} from module {module!r}: import the {top!r} package before loading "
                 f"(`import {top}`) so that it registers its classes, or pass custom_objects={{{class_name!r}: ...}}")
