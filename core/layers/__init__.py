@@ -19,6 +19,7 @@ from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, B
 from .wrappers import TimeDistributed
 from .attention import EinsumDense, MultiHeadAttention
 from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
+from .input_spec import InputSpec
 
 from ..object_registration import export_api as _export_api
 

@@ -15,6 +15,7 @@ from ..autodiff import Parameter, Tensor, no_grad
 from ..dtype_policies import standardize_layer_dtype
 from ..object_registration import register_keras_serializable
 from ..serialization_lib import deserialize_keras_object, serialize_keras_object
+from .input_spec import assert_input_compatibility
 
 _state = threading.local()
 
@@ -218,6 +219,7 @@ class Layer:
     gradients are automatic."""
 
     _registry_name = None
+    input_spec = None  # an InputSpec (or a structure of them) each call checks its first argument against
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -426,6 +428,8 @@ class Layer:
     def __call__(self, *args, **kwargs):
         if not host_memory._prepared:  # the engine's first work: see core/host_memory.py
             host_memory.prepare_host()
+        if self.input_spec is not None and args:
+            assert_input_compatibility(self.input_spec, args[0], self.name)
         if len(args) == 1 and type(args[0]) is Tensor and (not kwargs or kwargs.keys() == {"training"}):
             return self._call_tensor(args[0], kwargs.get("training"))
         if is_symbolic((args, kwargs)):
