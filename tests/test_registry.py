@@ -489,3 +489,76 @@ def test_unsupported_keras_class_is_named_as_such():
     with pytest.raises(TypeError, match="Keras class keras.layers.ConvLSTM3D is not supported by this engine"):
         saving.deserialize_keras_object({"module": "keras.layers", "class_name": "ConvLSTM3D", "config": {},
                                          "registered_name": None})
+
+
+class _Unregistered(L.Layer):
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="w")
+
+    def call(self, x):
+        return ops.matmul(x, self.w)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _square_tanh(x):
+    return ops.tanh(x) ** 2
+
+
+def test_model_from_config_of_a_functional_graph_in_a_custom_object_scope():
+    inputs = core.Input((4,))
+    out = L.Activation(_square_tanh)(_Unregistered(3)(inputs))
+    model = core.Model(inputs, out)
+    custom = {"_Unregistered": _Unregistered, "_square_tanh": _square_tanh}
+    with core.utils.custom_object_scope(custom):
+        again = core.Model.from_config(model.get_config())
+        cloned = clone_model(model)
+    assert isinstance(again, core.models.Functional) and [type(l) for l in again.layers] == \
+        [type(l) for l in model.layers]
+    x = np.ones((2, 4), "float32")
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert cloned.layers[-1].activation is _square_tanh
+    layer = L.Dense(3, activation="relu")
+    assert isinstance(L.deserialize(L.serialize(layer)), L.Dense)
+
+
+@saving.register_keras_serializable(package="RegTest")
+class Composed(core.Model):
+    """A subclassed model holding layers given to it (the Keras 3 saving guide's CustomModel)."""
+
+    def __init__(self, first_layer, second_layer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.first_layer = first_layer
+        self.second_layer = second_layer if second_layer is not None else L.Dense(8)
+
+    def get_config(self):
+        return {**super().get_config(), "first_layer": saving.serialize_keras_object(self.first_layer),
+                "second_layer": saving.serialize_keras_object(self.second_layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        first = saving.deserialize_keras_object(config.pop("first_layer"))
+        second = saving.deserialize_keras_object(config.pop("second_layer"))
+        return cls(first, second, **config)
+
+    def call(self, inputs):
+        return self.second_layer(self.first_layer(inputs))
+
+
+def test_subclassed_model_round_trips_with_its_build_config(tmp_path):
+    model = Composed(L.Dense(4), name="composed")
+    x = np.random.default_rng(1).standard_normal((3, 5)).astype("float32")
+    model(x)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, np.ones((3, 8), "float32"), epochs=1, verbose=0)
+    assert model.get_build_config() == {"input_shape": [3, 5]}
+    model.save(tmp_path / "c.h5")
+    loaded = saving.load_model(tmp_path / "c.h5")
+    assert type(loaded) is Composed and loaded.name == "composed"
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert Sequential([L.Input((2,)), L.Dense(1)]).get_build_config() is None

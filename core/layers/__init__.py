@@ -21,6 +21,16 @@ from .attention import EinsumDense, MultiHeadAttention
 from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
 from .input_spec import InputSpec
 
+
+def serialize(layer) -> dict:
+    """A layer's Keras config dict (``keras.layers.serialize``)."""
+    return serialize_layer(layer)
+
+
+def deserialize(config, custom_objects=None, safe_mode=True):
+    """The layer a ``serialize`` output describes (``keras.layers.deserialize``)."""
+    return deserialize_layer(config, custom_objects=custom_objects, safe_mode=safe_mode)
+
 from ..object_registration import export_api as _export_api
 
 # every layer class of this package under its Keras name ("keras.layers.Dense"), for saved configs

@@ -223,6 +223,9 @@ class Functional(Model):
     def get_config(self):
         return functional_config(self)
 
+    def get_build_config(self):
+        return None  # rebuilt from its own config (input shapes included)
+
 
 def _functional_from_config(cls, config, custom_objects=None, safe_mode=True):
     return functional_from_config(cls, config, custom_objects, safe_mode)

@@ -93,6 +93,9 @@ class Sequential(Model):
     def get_config(self):
         return sequential_config(self)
 
+    def get_build_config(self):
+        return None  # rebuilt from its own config (input shapes included)
+
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
         return sequential_from_config(cls, config, custom_objects, safe_mode)
