@@ -562,3 +562,17 @@ def test_subclassed_model_round_trips_with_its_build_config(tmp_path):
     assert type(loaded) is Composed and loaded.name == "composed"
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     assert Sequential([L.Input((2,)), L.Dense(1)]).get_build_config() is None
+
+
+def test_applications_decode_predictions_gives_keras_triples(monkeypatch):
+    from zoo.applications import imagenet_utils
+
+    monkeypatch.setattr(imagenet_utils, "_CLASS_INDEX", [(f"n{i:08d}", f"class{i}") for i in range(1000)])
+    preds = np.zeros((2, 1000), "float32")
+    preds[0, [7, 3]] = [0.6, 0.3]
+    preds[1, 999] = 1.0
+    out = core.applications.imagenet_utils.decode_predictions(preds, top=2)
+    assert out[0] == [("n00000007", "class7", pytest.approx(0.6)), ("n00000003", "class3", pytest.approx(0.3))]
+    assert out[1][0][:2] == ("n00000999", "class999")
+    with pytest.raises(ValueError, match="\\(samples, 1000\\)"):
+        imagenet_utils.decode_predictions(np.zeros((1, 10)))
