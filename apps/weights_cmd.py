@@ -51,22 +51,26 @@ def weights():
 @weights.command("list")
 @click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache.")
 def list_cmd(only_cached: bool):
-    """List every entry: key, size, cached or not, license."""
+    """List every entry: key, size, cached (or built in: shipped inside the package), license."""
     w = _api()
     try:
         rows = w.list()
     except w.WeightsError as exc:
         raise _fail(exc) from None
+    for r in rows:
+        r["status"] = "built in" if w.is_builtin(r["key"]) else "yes" if r["cached"] else "no"
     if only_cached:
-        rows = [r for r in rows if r["cached"]]
+        rows = [r for r in rows if r["status"] != "no"]
     if not rows:
         click.echo("no cached weights" if only_cached else "the manifest has no entries")
         return
     kw = max(len("KEY"), *(len(r["key"]) for r in rows))
-    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<6}  LICENSE")
+    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<8}  LICENSE")
     for r in rows:
         lic = r["license"].split(" (")[0]
-        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {'yes' if r['cached'] else 'no':<6}  {lic}")
+        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {r['status']:<8}  {lic}")
+    if any(r["status"] == "built in" for r in rows):
+        click.echo("built in: shipped inside the zoo package (converted from the listed file), used with no download")
 
 
 @weights.command("download")
