@@ -121,7 +121,7 @@ def create_model(name, weights=None, num_classes=None, input_shape=None, **kwarg
             raise ValueError(f"no weights {weights!r} for model {name!r}; available tags: {tags or 'none'}") from None
         wentry = dict(wentry, key=key)
         if wreg.is_builtin(key):  # shipped inside the package: no cache, no network
-            path, load_entry = str(wreg.builtin_file(key)), dict(wentry, format="zoo_h5")
+            path, load_entry = str(wreg.builtin_file(key)), "builtin"
         else:
             path = str(wreg.fetch(key))
     load_entry = wentry if load_entry is None else load_entry
@@ -131,7 +131,10 @@ def create_model(name, weights=None, num_classes=None, input_shape=None, **kwarg
     elif num_classes is not None:
         build_kwargs["num_classes"] = num_classes
     model = entry.builder(**build_kwargs)
-    load_pretrained(model, path, load_entry, entry)
+    if load_entry == "builtin":  # zoo's weights file, matched by layer path (a headless model takes a subset)
+        model.load_weights(path, by_name=True)
+    else:
+        load_pretrained(model, path, load_entry, entry)
     if hasattr(model, "pretrained_cfg"):
         model.pretrained_cfg = dict(wentry)
     if num_classes is not None and pretrained_classes is not None and num_classes != pretrained_classes:
