@@ -60,10 +60,12 @@ def require_app(path, want: str, command: str) -> None:
     if app is None or app == want:
         return
     how = next(h for a, _, h in _APPS if a == app).format(path=path)
-    raise click.ClickException(f"{path} is a {app} model (made by `zoo {app} train`); `{command}` needs an "
-                               f"{want} model. Use: {how}" if want[0] in "aeiou" else
-                               f"{path} is a {app} model (made by `zoo {app} train`); `{command}` needs a "
-                               f"{want} model. Use: {how}")
+    raise click.ClickException(f"{path} is {_a(app)} model (made by `zoo {app} train`); `{command}` needs "
+                               f"{_a(want)} model. Use: {how}")
+
+
+def _a(word):
+    return ("an " if word[0] in "aeiou" else "a ") + word
 
 
 def check_output_dir(path) -> Path:
