@@ -64,6 +64,17 @@ def _load(spec, weights):
     return model, spec
 
 
+def _layout_metadata(model):
+    """The input spec recorded in the file, with the layout the exported graph takes: zoo image
+    models are channels-last (NHWC), whatever layout the source weights had."""
+    spec = (getattr(model, "assets", None) or {}).get("input_spec") or \
+        (getattr(model, "pretrained_cfg", None) or {}).get("input")
+    inputs = getattr(model, "inputs", None) or []
+    if not isinstance(spec, dict) or len(inputs) != 1 or len(inputs[0].shape) != 4:
+        return None
+    return {"input_spec": dict(spec, layout="NHWC")}
+
+
 def _input_specs(model):
     """[(name, shape with the batch axis, dtype)] of the model's inputs."""
     from core.models import Sequential
@@ -192,14 +203,14 @@ def export(model_spec, fmt, output, opset, fold_batchnorm, verify, tolerance, we
     verify = have_ort if verify is None else verify
     model, short = _load(model_spec, weights)
     output = output or f"{short}.{fmt}"
-    out_dir = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(out_dir):
-        raise click.ClickException(f"the output folder {out_dir} does not exist")
+    from apps.model_files import check_output_file
+
+    check_output_file(output)  # creates its folder
     from core.export import OnnxExportError, export_onnx
 
     start = time.perf_counter()
     try:
-        export_onnx(model, output, opset=opset, fold_batchnorm=fold_batchnorm)
+        export_onnx(model, output, opset=opset, fold_batchnorm=fold_batchnorm, metadata=_layout_metadata(model))
     except OnnxExportError as e:
         raise click.ClickException(f"cannot export {model_spec}: {e}") from None
     except OSError as e:

@@ -137,6 +137,10 @@ def create_model(name, weights=None, num_classes=None, input_shape=None, **kwarg
         load_pretrained(model, path, load_entry, entry)
     if hasattr(model, "pretrained_cfg"):
         model.pretrained_cfg = dict(wentry)
+        spec = model.pretrained_cfg.get("input")
+        if isinstance(spec, dict) and spec.get("type") == "image":
+            # the manifest records the source framework's layout; a zoo model takes channels-last images
+            model.pretrained_cfg["input"] = dict(spec, layout="NHWC")
     if num_classes is not None and pretrained_classes is not None and num_classes != pretrained_classes:
         log.warning("%s: pretrained head has %d classes, %d requested: the head is re-initialised", name,
                     pretrained_classes, num_classes)
