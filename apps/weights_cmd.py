@@ -49,8 +49,9 @@ def weights():
 
 
 @weights.command("list")
-@click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache.")
-def list_cmd(only_cached: bool):
+@click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache (or built in).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry instead of the table.")
+def list_cmd(only_cached: bool, as_json: bool):
     """List every entry: key, size, cached (or built in: shipped inside the package), license."""
     w = _api()
     try:
@@ -61,6 +62,14 @@ def list_cmd(only_cached: bool):
         r["status"] = "built in" if w.is_builtin(r["key"]) else "yes" if r["cached"] else "no"
     if only_cached:
         rows = [r for r in rows if r["status"] != "no"]
+    if as_json:
+        import json
+
+        for r in rows:
+            click.echo(json.dumps({"key": r["key"], "size_bytes": r["size_bytes"], "cached": bool(r["cached"]),
+                                   "built_in": r["status"] == "built in",
+                                   "path": r["path"], "license": r["license"], "urls": r["urls"]}))
+        return
     if not rows:
         click.echo("no cached weights" if only_cached else "the manifest has no entries")
         return
@@ -79,7 +88,8 @@ def list_cmd(only_cached: bool):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--timeout", type=float, default=None, help="Connect/read timeout in seconds.")
 @click.option("--retries", type=int, default=None, help="Retries per URL on connection errors and 5xx.")
-def download_cmd(keys, all_: bool, quiet: bool, timeout, retries):
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key: {key, path} or {key, error}.")
+def download_cmd(keys, all_: bool, quiet: bool, timeout, retries, as_json: bool):
     """Download (and verify) KEY... or --all; prints each file's path."""
     w = _api()
     if all_ and keys:
@@ -97,9 +107,18 @@ def download_cmd(keys, all_: bool, quiet: bool, timeout, retries):
             p = w.fetch(k, progress=False if quiet else None, timeout=timeout, retries=retries)
         except w.WeightsError as exc:
             failed.append(k)
+            if as_json:
+                import json
+
+                click.echo(json.dumps({"key": k, "error": str(exc)}))
             click.echo(f"error: {k}: {exc}", err=True)
             continue
-        click.echo(f"{k}: {p}")
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"key": k, "path": str(p)}))
+        else:
+            click.echo(f"{k}: {p}")
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(keys)} downloads failed: {', '.join(failed)}")
 

@@ -196,3 +196,18 @@ def test_target_install_runs_the_readme_command_without_network(tmp_path):
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "zoo weights import resnet50.imagenet" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_weights_json_outputs(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    r = CliRunner().invoke(main, ["weights", "list", "--json"])
+    rows = {json.loads(l)["key"]: json.loads(l) for l in r.stdout.splitlines()}
+    assert rows["resnet20.cifar10"]["built_in"] is True and rows["resnet50.imagenet"]["built_in"] is False
+    assert rows["resnet50.imagenet"]["cached"] is False
+
+
+def test_demo_checks_epochs_and_speaks_json():
+    r = CliRunner().invoke(main, ["demo", "--epochs", "0"])
+    assert r.exit_code == 2 and "Invalid value for '--epochs'" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["demo", "--epochs", "1", "--json", "-q"])
+    assert r.exit_code == 0 and 0 <= json.loads(r.stdout)["accuracy"] <= 1 and r.stderr == ""
