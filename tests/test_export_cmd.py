@@ -194,3 +194,12 @@ def test_output_folder_is_created_and_image_layout_is_nhwc(tmp_path):
     import zoo
 
     assert zoo.create_model("resnet20", weights="cifar10").pretrained_cfg["input"]["layout"] == "NHWC"
+
+
+def test_json_and_quiet(cnn_file, tmp_path):
+    r = _run(cnn_file, "-o", tmp_path / "x" / "m.onnx", "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert rec["verified"] is True and rec["max_abs_diff"] < 1e-4 and rec["bytes"] > 0
+    r = _run(cnn_file, "-o", tmp_path / "m2.onnx", "-q")
+    assert r.exit_code == 0 and r.stdout == ""
