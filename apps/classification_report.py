@@ -69,6 +69,20 @@ def format_report(metrics):
     return "\n".join(lines)
 
 
+def write_evaluation(out_dir, metrics, as_json, echo):
+    """What ``evaluate`` commands give: metrics.json and confusion_matrix.png in ``out_dir``, then
+    the per-class table (or one JSON object with ``as_json``) through ``echo``."""
+    out_dir = Path(out_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    plots = save_plots(out_dir, None, metrics)
+    if as_json:
+        echo(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1", "num_samples", "per_class")}))
+        return
+    echo(format_report(metrics))
+    echo(f"wrote {out_dir / 'metrics.json'}" + (f", {plots[0]}" if plots else
+                                                " (pip install matplotlib for confusion_matrix.png)"))
+
+
 def write_json(path, obj):
     Path(path).write_text(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 

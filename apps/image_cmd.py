@@ -263,11 +263,6 @@ def _load(model_path):
     return model, labels, _preprocessor(model.assets.get("input_spec") or {}, size), path
 
 
-def evaluation_dir(model_file, data, output):
-    """Where ``evaluate`` writes: ``-o``, else ``<run folder>/evaluate_<data name>``."""
-    return Path(output) if output else Path(model_file).parent / f"evaluate_{Path(data).resolve().name}"
-
-
 @image.command("evaluate")
 @click.argument("model_path", metavar="MODEL", type=click.Path())
 @click.argument("data", type=click.Path())
@@ -279,9 +274,9 @@ def evaluate(model_path, data, batch_size, output, as_json, quiet, device):
     """Accuracy, per-class precision/recall/F1/support, macro and weighted averages and the
     confusion matrix of MODEL (a model.h5 made by `zoo image train`, or its run folder) on DATA
     (a folder per class or a CSV of path,label)."""
-    from apps.classification_report import classification_metrics, format_report, save_plots, write_json
+    from apps.classification_report import classification_metrics, write_evaluation
     from apps.image_training import BatchStream, DataError, load_dataset, predict_stream
-    from apps.model_files import check_output_dir
+    from apps.model_files import check_output_dir, evaluation_dir
     from apps.progress import Progress
 
     use_device(device)
@@ -299,15 +294,7 @@ def evaluate(model_path, data, batch_size, output, as_json, quiet, device):
         click.echo(f"skipped: {reason}", err=True)
     for p, reason in stream.skipped.items():
         click.echo(f"skipped: {reason}", err=True)
-    write_json(out / "metrics.json", metrics)
-    plots = save_plots(out, None, metrics)
-    if as_json:
-        click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1", "num_samples",
-                                                       "per_class")}))
-        return
-    click.echo(format_report(metrics))
-    click.echo(f"wrote {out / 'metrics.json'}" + (f", {plots[0]}" if plots else
-                                                    " (pip install matplotlib for confusion_matrix.png)"))
+    write_evaluation(out, metrics, as_json, click.echo)
 
 
 @image.command("predict")

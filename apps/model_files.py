@@ -37,6 +37,11 @@ def resolve_model_file(spec) -> Path:
     return p
 
 
+def evaluation_dir(model_file, data, output):
+    """Where ``evaluate`` writes: ``-o``, else ``<run folder>/evaluate_<data name>``."""
+    return Path(output) if output else Path(model_file).parent / f"evaluate_{Path(data).resolve().name}"
+
+
 def app_of(path) -> str | None:
     """"image", "text" or "forecast" for a model file written by that app; None for any other file
     (a plain model.save file, or not zoo's format). Reads the asset names only."""

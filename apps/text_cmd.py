@@ -383,9 +383,8 @@ def evaluate(model_path, data, text_columns, label_column, no_header, delimiter,
     """Accuracy, per-class precision/recall/F1/support, macro and weighted averages and the
     confusion matrix of MODEL (a model.h5 or its run folder) on DATA, read as at training unless the
     data options say otherwise."""
-    from apps.classification_report import classification_metrics, format_report, save_plots, write_json
-    from apps.image_cmd import evaluation_dir
-    from apps.model_files import check_output_dir
+    from apps.classification_report import classification_metrics, write_evaluation
+    from apps.model_files import check_output_dir, evaluation_dir
     from apps.text_data import DataError, load_text_dataset, parse_label_names
 
     use_device(device)
@@ -407,15 +406,7 @@ def evaluate(model_path, data, text_columns, label_column, no_header, delimiter,
         click.echo(f"skipped: {reason}", err=True)
     probs = clf.predict(ds.texts, batch_size, progress=_progress(len(ds.texts), "predicting", quiet))
     metrics = classification_metrics(ds.labels, probs.argmax(1), labels)
-    write_json(out / "metrics.json", metrics)
-    plots = save_plots(out, None, metrics)
-    if as_json:
-        click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1", "num_samples",
-                                                       "per_class")}))
-        return
-    click.echo(format_report(metrics))
-    click.echo(f"wrote {out / 'metrics.json'}" + (f", {plots[0]}" if plots else
-                                                    " (pip install matplotlib for confusion_matrix.png)"))
+    write_evaluation(out, metrics, as_json, click.echo)
 
 
 @text.command("predict")

@@ -33,6 +33,20 @@ def no_sleep(monkeypatch):
     return sleeps
 
 
+def unreachable_manifest(tmp_path, monkeypatch):
+    """The real manifest with every URL on a host that does not resolve."""
+    import json
+
+    from tests.weights_helpers import REPO
+
+    manifest = json.loads((REPO / "weights_manifest.json").read_text())
+    for e in manifest["entries"].values():
+        e["urls"] = ["http://nonexistent.invalid/" + e["filename"]]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(manifest))
+    monkeypatch.setenv("ZOO_WEIGHTS_MANIFEST", str(path))
+
+
 def check_howto(text, url):
     assert url in text
     assert "zoo weights import test.model /path/to/model.bin" in text
@@ -93,16 +107,9 @@ def test_weights_download_cli_prints_the_howto(wenv, no_sleep):
 
 def test_classify_with_an_unreachable_host_prints_the_howto(wenv, no_sleep, monkeypatch, tmp_path):
     """`zoo classify --model resnet50` with no network: the ImageNet weights' how-to, at once."""
-    import json
-
     from tests.weights_helpers import REPO
 
-    manifest = json.loads((REPO / "weights_manifest.json").read_text())
-    for e in manifest["entries"].values():
-        e["urls"] = ["http://nonexistent.invalid/" + e["filename"]]
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(manifest))
-    monkeypatch.setenv("ZOO_WEIGHTS_MANIFEST", str(path))
+    unreachable_manifest(tmp_path, monkeypatch)
     r = CliRunner().invoke(main, ["classify", str(REPO / "apps" / "samples" / "chelsea.jpg"), "--model", "resnet50"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "zoo weights import resnet50.imagenet /path/to/resnet50_weights_tf_dim_ordering_tf_kernels.h5" in r.output
@@ -110,16 +117,7 @@ def test_classify_with_an_unreachable_host_prints_the_howto(wenv, no_sleep, monk
 
 
 def test_text_train_minilm_with_an_unreachable_host_prints_the_howto(wenv, no_sleep, monkeypatch, tmp_path):
-    import json
-
-    from tests.weights_helpers import REPO
-
-    manifest = json.loads((REPO / "weights_manifest.json").read_text())
-    for e in manifest["entries"].values():
-        e["urls"] = ["http://nonexistent.invalid/" + e["filename"]]
-    path = tmp_path / "m.json"
-    path.write_text(json.dumps(manifest))
-    monkeypatch.setenv("ZOO_WEIGHTS_MANIFEST", str(path))
+    unreachable_manifest(tmp_path, monkeypatch)
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"good film {i},pos\nbad plot {i},neg\n" for i in range(20)))
     r = CliRunner().invoke(main, ["text", "train", str(data), "--model", "minilm", "-o", str(tmp_path / "run")])

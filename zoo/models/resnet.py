@@ -478,9 +478,10 @@ def resnet34(num_classes=1000, input_shape=None, include_top=True, pooling=None,
 
 # ---------------------------------------------------------------------------- keras.applications functions
 def preprocess_input(x, data_format=None):
-    """``keras.applications.resnet.preprocess_input``: "caffe" mode (RGB -> BGR, the ImageNet mean
-    subtracted, no scaling), what the Keras ResNet50/101/152 weights expect. resnet18/34 carry torchvision
-    weights: ``zoo.preprocessing.preprocess_input(x, "torch")``."""
+    """``keras.applications.resnet.preprocess_input`` (vgg16's and vgg19's are the same): "caffe"
+    mode (RGB -> BGR, the ImageNet mean subtracted, no scaling), what the Keras ResNet50/101/152
+    and VGG16/19 weights expect. resnet18/34 carry torchvision weights:
+    ``zoo.preprocessing.preprocess_input(x, "torch")``."""
     if data_format not in (None, "channels_last"):
         raise ValueError(f"zoo models are channels-last: data_format must be None or 'channels_last', got {data_format!r}")
     return _preprocess_input(x, "caffe")

@@ -19,9 +19,8 @@ import numpy as np
 
 from core import layers as L
 
-from ..labels import decode_imagenet_predictions
-from ..preprocessing import preprocess_input as _preprocess_input
 from ..registry import register_model
+from .resnet import decode_predictions, preprocess_input  # keras.applications.vgg16/19's: caffe mode
 from .resnet import (TORCH_BN_EPS, check_input_size, classifier_top, image_input, keras_application,
                      load_keras_h5, load_state_dict_with_head, read_torch_state_dict)
 
@@ -151,21 +150,6 @@ def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
                              classifier_activation, name)
 
 
-
-# ---------------------------------------------------------------------------- keras.applications functions
-def preprocess_input(x, data_format=None):
-    """``keras.applications.vgg16.preprocess_input``: "caffe" mode (RGB -> BGR, the ImageNet mean
-    subtracted, no scaling), what the Keras VGG16/19 weights expect. VGGs built from torchvision files
-    take ``zoo.preprocessing.preprocess_input(x, "torch")``."""
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"zoo models are channels-last: data_format must be None or 'channels_last', got {data_format!r}")
-    return _preprocess_input(x, "caffe")
-
-
-def decode_predictions(preds, top=5):
-    """``keras.applications.vgg16.decode_predictions``: the ``top`` (WordNet id, class name, score)
-    triples of each row of ImageNet scores, best first."""
-    return decode_imagenet_predictions(preds, top=top)
 
 __all__ = ["preprocess_input", "decode_predictions", "VGG16", "VGG19", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
            "load_torchvision_vgg", "load_torchvision_state_dict"]
