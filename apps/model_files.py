@@ -2,6 +2,7 @@
 ``model.h5`` are accepted alike, and a file made by another app is named before anything is loaded."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -81,7 +82,7 @@ def check_output_dir(path) -> Path:
         raise click.ClickException(f"output {p} exists and is not a folder: give a folder path with -o")
     try:
         p.mkdir(parents=True, exist_ok=True)
-        probe = p / f".zoo-write-test-{__import__('os').getpid()}"
+        probe = p / f".zoo-write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .preprocessing import family_spec
+
 log = logging.getLogger("zoo")
 
 
@@ -169,8 +171,6 @@ def family_input_spec(name, file_format):
                 and (e.get("input") or {}).get("type") == "image":
             return dict(e["input"])
     if family is _TORCH_FORMATS:
-        from .preprocessing import family_spec
-
         return family_spec("torch")
     return None
 
