@@ -122,6 +122,9 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
     size = tuple(model.inputs[0].shape[1:3])
     spec = _input_spec(model)
     preprocess = _preprocessor(spec, size)
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    say(f"preprocessing: {spec['mode']} mode, as the {tag} weights expect" if spec.get("mode") else
+        "preprocessing: pixels scaled to [0, 1] (no pretrained weights of a known family)")
     aug = {"flip": "flip" in augment_spec, "crop": "crop" in augment_spec,
            "rotation": 0.05 if "rotation" in augment_spec else 0.0}
     train_stream = BatchStream(tr_paths, tr_y, preprocess, batch_size, True, seed, augment=aug if augment_spec else None)
@@ -129,7 +132,6 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
     cw = balanced_class_weights(tr_y, k) if class_weight == "auto" else None
     history = {}
     best = _BestWeights("val_accuracy")
-    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
 
     def run_stage(n_epochs, learning_rate, stage, first_epoch):
         steps = len(train_stream) * n_epochs
