@@ -9,6 +9,8 @@ import json
 
 import click
 
+from apps.options import use_device, work_options
+
 FILL_CHOICES = ["none", "ffill", "bfill", "linear", "zero", "drop"]
 # model option -> the model kinds it applies to
 MODEL_OPTIONS = {
@@ -29,6 +31,15 @@ def _run(fn, *args, **kwargs):
     except MemoryError:
         raise click.ClickException("out of memory: lower --batch-size, raise --stride (fewer training windows) or "
                                    "shorten --lookback") from None
+
+
+def _info(quiet):
+    """Information lines go to stderr (results to stdout), none with -q."""
+    return (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+
+
+def _warn(message):
+    click.echo(message, err=True)
 
 
 def _table(result, echo):
@@ -58,8 +69,13 @@ def forecast():
 @click.argument("csv_path", metavar="CSV")
 @click.option("--target", "-t", required=True, help="Column(s) to forecast; several (comma-separated) are "
               "forecast channel-independently by one shared model.")
-@click.option("--date-column", default=None, help="Column of dates/times [default: a column named date/time/month..., "
-              "or a first column of dates].")
+@click.option("--date-column", default=None,
+              help="Column of dates/times; year,month,day[,hour] for dates in several integer columns; 'none' to "
+                   "number the rows [default: a column named date/time/month..., year/month/day columns, or a first "
+                   "column of dates; none found is a warning].")
+@click.option("--date-format", default=None,
+              help="strptime format of the dates (e.g. %d/%m/%Y) [default: recognised: ISO 8601 with T/Z/offsets, "
+                   "YYYY-MM, YYYYQn, MM/DD/YYYY or DD/MM/YYYY by the data, DD.MM.YYYY, month names].")
 @click.option("--features", default=None, help="Extra input columns (comma-separated), seen over the lookback only.")
 @click.option("--lookback", "-l", type=int, required=True, help="Past steps the model sees.")
 @click.option("--horizon", type=int, required=True, help="Steps to forecast (direct multi-step).")
@@ -90,7 +106,6 @@ def forecast():
 @click.option("--fill", type=click.Choice(FILL_CHOICES), default="none", show_default=True,
               help="How to fill missing values (none: refuse them, listing their lines).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation and shuffling.")
-@click.option("--device", default=None, help="cpu or gpu[:N] (needs CuPy) [default: $ZOO_DEVICE or cpu].")
 @click.option("--d-model", type=int, default=None, help="transformer: width [64].")
 @click.option("--num-heads", type=int, default=None, help="transformer: attention heads [4].")
 @click.option("--num-layers", type=int, default=None, help="transformer: encoder blocks [2].")
@@ -100,9 +115,8 @@ def forecast():
 @click.option("--dropout", type=float, default=None, help="transformer [0.2] / lstm [0.0] dropout.")
 @click.option("--units", type=int, default=None, help="lstm: units [64].")
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
-@click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
-@click.option("--json", "as_json", is_flag=True, help="Print metrics.json instead of the table.")
-def train_cmd(csv_path, target, date_column, features, lookback, horizon, model, output, split, stride, season_length,
+@work_options(json_help="Print the metrics as JSON instead of the table.")
+def train_cmd(csv_path, target, date_column, date_format, features, lookback, horizon, model, output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
     """Train a forecaster on CSV and compare it with naive, seasonal-naive and linear baselines on the test part.
@@ -125,13 +139,13 @@ def train_cmd(csv_path, target, date_column, features, lookback, horizon, model,
     from apps.model_files import check_output_dir
 
     check_output_dir(output)  # an unwritable -o fails before any work
-    echo = (lambda s: None) if quiet or as_json else click.echo
+    use_device(device)
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
-                      features=features or [], date_column=date_column, split=split, stride=stride,
+                      features=features or [], date_column=date_column, date_format=date_format, split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,
                       fill=None if fill == "none" else fill, device=device, hyperparameters=hp)
-    result = _run(train, cfg, echo=echo, progress=not (quiet or as_json))
+    result = _run(train, cfg, echo=_info(quiet), quiet=quiet, warn=_warn)
     if as_json:
         click.echo(json.dumps({k: result[k] for k in ("model", "baselines")}, indent=2))
         return
@@ -154,8 +168,8 @@ def train_cmd(csv_path, target, date_column, features, lookback, horizon, model,
 @click.option("--fill", type=click.Choice(FILL_CHOICES), default=None, help="[default: the training run's].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
               help="Write backtest.json and backtest.csv (per-origin MAE) there.")
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output, as_json):
+@work_options(json_help="Print the metrics as JSON.")
+def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output, as_json, quiet, device):
     """Rolling-origin backtest of a trained MODEL (folder or model.h5) on CSV, beside the baselines.
 
     Every `--step` rows from `--start` to the end, the model forecasts the next horizon steps from the
@@ -166,6 +180,7 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
 
     from apps.forecasting.pipeline import backtest
 
+    use_device(device)
     if start is not None:
         try:
             start = float(start) if "." in str(start) else int(start)
@@ -174,7 +189,7 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
         if start <= 0:
             raise click.UsageError(f"--start must be positive, got {start}")
     result, per_origin = _run(backtest, model_path, csv_path, start=start, step=step,
-                              fill=None if fill == "none" else fill, season_length=season_length)
+                              fill=None if fill == "none" else fill, season_length=season_length, warn=_warn)
     if output:
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
@@ -200,8 +215,8 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
 @click.argument("csv_path", metavar="CSV")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write the forecast to this CSV.")
 @click.option("--fill", type=click.Choice(FILL_CHOICES), default=None, help="[default: the training run's].")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines {date, target: value...}.")
-def predict_cmd(model_path, csv_path, output, fill, as_json):
+@work_options(json_help="Print JSON lines {date, target: value...}.")
+def predict_cmd(model_path, csv_path, output, fill, as_json, quiet, device):
     """Forecast the horizon steps after the end of CSV with a trained MODEL (folder or model.h5).
 
     The CSV needs the columns the model was trained on (targets, features, date); the model file holds
@@ -209,8 +224,9 @@ def predict_cmd(model_path, csv_path, output, fill, as_json):
     """
     from apps.forecasting.pipeline import predict
 
+    use_device(device)
     targets, rows = _run(predict, model_path, csv_path, fill=None if fill == "none" else fill,
-                         echo=(lambda s: None) if as_json else click.echo)
+                         echo=_info(quiet), warn=_warn)
     if output:
         import csv
 

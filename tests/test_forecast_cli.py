@@ -385,3 +385,17 @@ def test_unwritable_output_is_a_one_line_error_before_work(tmp_path):
     r = CliRunner().invoke(main, ["forecast", "train", str(csv), "--target", "y", "--lookback", "4", "--horizon", "2",
                                   "-o", str(tmp_path / "afile" / "run")])
     assert r.exit_code != 0 and "cannot write to the output folder" in r.output and "Traceback" not in r.output
+
+
+def test_progress_is_the_apps_style_and_capped(tmp_path):
+    """Epoch lines in the apps' format on stderr (at most ~20 for many short epochs, the last one run
+    included); nothing but the JSON on stdout with --json -q."""
+    csv = monthly_csv(tmp_path / "m.csv")
+    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "--epochs", "100",
+                                  "--patience", "100", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    epochs = [l for l in r.output.splitlines() if l.startswith("epoch ")]
+    assert 10 <= len(epochs) <= 21 and epochs[-1].startswith("epoch 100/100 - ") and "val_loss: " in epochs[-1]
+    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "--epochs", "2",
+                                  "-o", str(tmp_path / "o2"), "--json", "-q"])
+    assert r.exit_code == 0 and json.loads(r.output)["model"]["mase"] > 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import baselines as bl
-from .data import ForecastDataError, Series, load_series, parse_split
+from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split
 from .metrics import forecast_metrics, mase_scale
 from .windows import Scaler, make_inputs, make_targets, origins, truth, unfold
 
@@ -39,6 +39,7 @@ class TrainConfig:
     model: str = "linear"
     features: list = field(default_factory=list)
     date_column: str = None
+    date_format: str = None
     split: str = "0.7,0.1,0.2"
     stride: int = 1
     season_length: int = None
@@ -106,43 +107,6 @@ def _split_rows(series: Series, cfg: TrainConfig):
     return n_train, n_val, n_test
 
 
-def _epoch_logger(echo, epochs, progress=False):
-    """A callback printing one line per epoch (loss, val_loss, learning rate, seconds) through ``echo``,
-    and, on a terminal, the running step count of long epochs."""
-    import sys
-
-    from core.callbacks import Callback
-
-    live = progress and sys.stdout.isatty()
-
-    class EpochLog(Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = self.shown = time.time()
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.time()
-            if live and now - self.shown > 1.0:
-                self.shown = now
-                steps = self.params.get("steps") if hasattr(self, "params") and self.params else None
-                sys.stdout.write(f"\repoch {self.epoch + 1}/{epochs}  step {batch + 1}"
-                                 + (f"/{steps}" if steps else "") + f"  loss {(logs or {}).get('loss', 0):.4f}")
-                sys.stdout.flush()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
-            if "val_loss" in logs:
-                parts.append(f"val_loss {logs['val_loss']:.4f}")
-            parts.append(f"lr {self.model.optimizer.learning_rate:.2e}")
-            parts.append(f"{time.time() - self.t0:.1f}s")
-            if live:
-                sys.stdout.write("\r")
-            echo("  ".join(parts))
-
-    return EpochLog()
-
-
 def _loss(name):
     from core import losses
 
@@ -152,7 +116,8 @@ def _loss(name):
     return table[name]
 
 
-def _fit(model, cfg, xtr, ytr, val, echo, progress=False):
+def _fit(model, cfg, xtr, ytr, val, quiet=False):
+    from apps.progress import EpochProgress
     from core import callbacks, optimizers, schedules
 
     steps = math.ceil(len(xtr) / cfg.batch_size)
@@ -161,7 +126,7 @@ def _fit(model, cfg, xtr, ytr, val, echo, progress=False):
     lr = schedules.CosineDecay(cfg.learning_rate * 0.1 if warm else cfg.learning_rate, max(total - warm, 1),
                                alpha=0.01, warmup_target=cfg.learning_rate if warm else None, warmup_steps=warm)
     model.compile(optimizer=optimizers.Adam(lr), loss=_loss(cfg.loss))
-    cbs = [_epoch_logger(echo, cfg.epochs, progress)]
+    cbs = [EpochProgress(cfg.epochs, quiet=quiet, steps=steps, max_lines=20)]
     stopper = None
     if val is not None:
         stopper = callbacks.EarlyStopping("val_loss", patience=cfg.patience, restore_best_weights=True)
@@ -202,9 +167,17 @@ def _per_target(y_true, preds, mase_sc, std, targets):
     return out
 
 
-def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
+def _tell(series, echo, warn):
+    for w in series.warnings:
+        (warn or echo)(w)
+    for note in series.notes:
+        echo(note)
+
+
+def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
     """Train a forecaster, compare it with the baselines on the test part, write the output folder.
-    ``echo`` gets the progress lines; ``progress`` adds a live step counter on a terminal."""
+    ``echo`` gets the information lines, ``warn`` (default ``echo``) the warnings; epochs are shown in the
+    apps' progress style (stderr) unless ``quiet``."""
     from core import random as zrandom
 
     from .models import DEFAULTS, build_model
@@ -220,10 +193,10 @@ def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
         raise ForecastDataError(f"--learning-rate must be > 0, got {cfg.learning_rate!r}")
     _set_device(cfg.device)
     t_start = time.time()
-    series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill)
-    cfg.target, cfg.features, cfg.date_column = series.targets, series.features, series.date_column
-    for note in series.notes:
-        echo(note)
+    series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format)
+    cfg.target, cfg.features = series.targets, series.features
+    cfg.date_column = series.date_column or NO_DATES
+    _tell(series, echo, warn)
     n_train, n_val, n_test = _split_rows(series, cfg)
     n_used = n_train + n_val + n_test
     if cfg.season_length is None:
@@ -264,7 +237,7 @@ def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
     xtr, ytr = make_inputs(scaled, cov, o_tr, L), make_targets(scaled, o_tr, H)
     val = (make_inputs(scaled, cov, o_va, L), make_targets(scaled, o_va, H)) if len(o_va) else None
     t0 = time.time()
-    fit_info = _fit(model, cfg, xtr, ytr, val, echo, progress)
+    fit_info = _fit(model, cfg, xtr, ytr, val, quiet)
     fit_info["train_seconds"] = round(time.time() - t0, 2)
     del xtr, ytr, val
 
@@ -290,7 +263,7 @@ def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
 
     model.assets = {
         "forecast": {"model": cfg.model, "norm": cfg.norm, "season_length": cfg.season_length,
-                     "date_format": series.dates.fmt, "step_months": series.dates.step_months,
+                     "date_format": series.dates.fmt, "date_format_given": cfg.date_format, "step_months": series.dates.step_months,
                      "step_seconds": series.dates.step.total_seconds() if series.dates.step else None,
                      "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters},
         "columns": {"targets": series.targets, "features": series.features, "date": series.date_column},
@@ -388,6 +361,7 @@ def _plot(path, series, o_te, preds, y_true, H, L):
 # ----------------------------------------------------------------------------- saved models
 def load_forecaster(path):
     """A model saved by ``train`` (its folder or model.h5) and its assets."""
+    from apps.model_files import app_of
     from core.models import load_model
 
     from . import models  # noqa: F401  (registers the custom layers)
@@ -398,6 +372,10 @@ def load_forecaster(path):
     if not p.exists():
         raise ForecastDataError(f"no such model: {p} (give the folder written by `zoo forecast train` or its "
                                 f"{MODEL_FILE})")
+    other = app_of(p)
+    if other not in (None, "forecast"):
+        raise ForecastDataError(f"{p} is {'an' if other[0] in 'aeiou' else 'a'} {other} model (made by `zoo {other} "
+                                f"train`), not a forecaster; use `zoo {other} predict` with it")
     try:
         model = load_model(str(p), compile=False)
     except Exception as e:  # corrupt or foreign files
@@ -413,17 +391,20 @@ def load_forecaster(path):
 def _series_for(model_assets, csv_path, fill):
     cols = model_assets["columns"]
     fill = fill or model_assets["forecast"].get("fill")
-    series = load_series(csv_path, cols["targets"], cols["features"], cols.get("date"), fill)
+    fc = model_assets["forecast"]
+    date_column = cols.get("date") or NO_DATES
+    # the training file's date format (so a day order fixed there is kept); date parts carry their own
+    date_format = fc.get("date_format") if date_column != NO_DATES and "," not in date_column else None
+    series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format)
     scaler = Scaler.from_dict(model_assets["scaler"])
     return series, scaler
 
 
-def predict(model_path, csv_path, fill=None, echo=print):
+def predict(model_path, csv_path, fill=None, echo=print, warn=None):
     """Forecast the ``horizon`` steps after the end of the CSV: (dates, values (H, C), targets)."""
     model, assets = load_forecaster(model_path)
     series, scaler = _series_for(assets, csv_path, fill)
-    for note in series.notes:
-        echo(note)
+    _tell(series, echo, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
     if len(series) < L:
         raise ForecastDataError(f"{csv_path} has {len(series)} rows; the model needs the last {L} (its lookback)")
@@ -433,12 +414,13 @@ def predict(model_path, csv_path, fill=None, echo=print):
     return series.targets, rows
 
 
-def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=None):
+def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=None, warn=None):
     """Rolling-origin evaluation of a saved model: origins from ``start`` (row or fraction; default the
     model's test part) to the end, every ``step`` rows, against the baselines (the linear baseline and
     the MASE scale use the rows before ``start``)."""
     model, assets = load_forecaster(model_path)
     series, scaler = _series_for(assets, csv_path, fill)
+    _tell(series, lambda s: None, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
     n = len(series)
     split = assets["forecast"].get("split_rows")
