@@ -43,14 +43,14 @@ def _warn(message):
 
 
 def _table(result, echo):
-    rows = [("model", result["model"])] + [(k, v) for k, v in result["baselines"].items()]
-    echo(f"{'':16}{'MAE':>11}{'RMSE':>11}{'MAPE%':>9}{'sMAPE%':>9}{'MASE':>8}{'MSE(z)':>9}{'MAE(z)':>9}")
+    rows = [(f"model ({result['model_name']})" if "model_name" in result else "model", result["model"])] + [(k, v) for k, v in result["baselines"].items()]
+    echo(f"{'':24}{'MAE':>11}{'RMSE':>11}{'MAPE%':>9}{'sMAPE%':>9}{'MASE':>8}{'MSE(z)':>9}{'MAE(z)':>9}")
 
     def f(v, w, p):
         return f"{'n/a':>{w}}" if v is None else f"{v:>{w}.{p}f}"
 
     for name, m in rows:
-        echo(f"{name:16}{f(m['mae'], 11, 4)}{f(m['rmse'], 11, 4)}{f(m['mape'], 9, 2)}{f(m['smape'], 9, 2)}"
+        echo(f"{name:24}{f(m['mae'], 11, 4)}{f(m['rmse'], 11, 4)}{f(m['mape'], 9, 2)}{f(m['smape'], 9, 2)}"
              f"{f(m['mase'], 8, 3)}{f(m.get('scaled_mse'), 9, 4)}{f(m.get('scaled_mae'), 9, 4)}")
 
 
@@ -79,9 +79,16 @@ def forecast():
 @click.option("--features", default=None, help="Extra input columns (comma-separated), seen over the lookback only.")
 @click.option("--lookback", "-l", type=int, required=True, help="Past steps the model sees.")
 @click.option("--horizon", type=int, required=True, help="Steps to forecast (direct multi-step).")
-@click.option("--model", "-m", type=click.Choice(["linear", "transformer", "lstm"]), default="linear", show_default=True,
-              help="linear: DLinear (trend/seasonal linear maps); transformer: patch-based (PatchTST-like); "
-                   "lstm: LSTM encoder.")
+@click.option("--model", "-m", type=click.Choice(["auto", "linear", "transformer", "lstm"]), default="auto",
+              show_default=True,
+              help="auto: the candidate (--candidates) with the lowest validation MAE; linear: DLinear (trend/seasonal "
+                   "linear maps); transformer: patch-based (PatchTST-like); lstm: LSTM encoder.")
+@click.option("--candidates", default=None,
+              help="--model auto chooses among these (comma-separated) [default: linear,transformer,lstm,naive,"
+                   "seasonal_naive,ridge; the last three are the baselines, saved as fixed-weight linear models].")
+@click.option("--intervals", default=None,
+              help="Prediction interval levels in percent (e.g. 80,95) or none: split conformal, calibrated on the "
+                   "validation forecasts [default: 80,95 when there is a validation part].")
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--split", default="0.7,0.1,0.2", show_default=True,
               help="Time-ordered train,val,test as fractions or row counts (e.g. 8640,2880,2880); 'train,test' "
@@ -116,7 +123,8 @@ def forecast():
 @click.option("--units", type=int, default=None, help="lstm: units [64].")
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
 @work_options(json_help="Print the metrics as JSON instead of the table.")
-def train_cmd(csv_path, target, date_column, date_format, features, lookback, horizon, model, output, split, stride, season_length,
+def train_cmd(csv_path, target, date_column, date_format, features, lookback, horizon, model, candidates, intervals,
+              output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
     """Train a forecaster on CSV and compare it with naive, seasonal-naive and linear baselines on the test part.
@@ -130,7 +138,9 @@ def train_cmd(csv_path, target, date_column, date_format, features, lookback, ho
     from apps.forecasting.pipeline import TrainConfig, train
 
     hp = {k: v for k, v in model_opts.items() if v is not None}
-    wrong = [k for k in hp if model not in MODEL_OPTIONS[k]]
+    if candidates and model != "auto":
+        raise click.UsageError(f"--candidates applies to --model auto, not {model}")
+    wrong = [k for k in hp if model != "auto" and model not in MODEL_OPTIONS[k]]
     if wrong:
         raise click.UsageError(f"--{wrong[0].replace('_', '-')} applies to --model {'/'.join(MODEL_OPTIONS[wrong[0]])}, "
                                f"not {model}")
@@ -141,19 +151,28 @@ def train_cmd(csv_path, target, date_column, date_format, features, lookback, ho
     check_output_dir(output)  # an unwritable -o fails before any work
     use_device(device)
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
-                      features=features or [], date_column=date_column, date_format=date_format, split=split, stride=stride,
+                      candidates=candidates, intervals=intervals, features=features or [], date_column=date_column, date_format=date_format, split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,
                       fill=None if fill == "none" else fill, device=device, hyperparameters=hp)
     result = _run(train, cfg, echo=_info(quiet), quiet=quiet, warn=_warn)
     if as_json:
-        click.echo(json.dumps({k: result[k] for k in ("model", "baselines")}, indent=2))
+        click.echo(json.dumps({k: result[k] for k in ("model_name", "model", "baselines", "selection", "intervals")
+                               if k in result}, indent=2))
         return
     t = result["test"]
+    tr = result["training"]
+    fitted = (f"trained {tr['epochs_run']} epochs (best {tr['best_epoch']}) in {tr['train_seconds']:.1f}s"
+              if tr["epochs_run"] else f"{result['model_name']} is a baseline (no training)")
     click.echo(f"test: {t['origins']} forecast origins covering {t['first_date']} .. {t['last_date']}, horizon "
-               f"{result['horizon']}; trained {result['training']['epochs_run']} epochs (best "
-               f"{result['training']['best_epoch']}) in {result['training']['train_seconds']:.1f}s")
+               f"{result['horizon']}; {fitted}")
     _table(result, click.echo)
+    if "intervals" in result:
+        iv = result["intervals"]
+        parts = [f"{p}% coverage {v['coverage']:.2f} (seasonal naive {iv['seasonal_naive']['levels'][p]['coverage']:.2f}),"
+                 f" mean width {v['mean_width']:.4g}" for p, v in iv["model"]["levels"].items()]
+        click.echo("intervals: " + "; ".join(parts)
+                   + (f"; wQL {iv['model']['wql']:.4f}" if iv["model"]["wql"] is not None else ""))
     click.echo(f"wrote {output}: {', '.join(result['files'])}"
                + ("" if result["plot"] else " (no plot: pip install matplotlib)"))
 

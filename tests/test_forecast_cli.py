@@ -18,7 +18,7 @@ from apps.forecasting.metrics import forecast_metrics, mase_scale
 from apps.forecasting.windows import make_inputs, make_targets, origins, unfold
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["--epochs", "3", "--quiet"]
+FAST = ["--epochs", "3", "--quiet", "--model", "linear"]
 
 
 def monthly_csv(path, n=96, extra=None, crlf=False, quote=False):
@@ -134,7 +134,7 @@ def test_predict_continues_the_dates_and_matches_future_csv(trained, tmp_path):
     res = invoke("predict", out / "model.h5", csv, "--output", tmp_path / "p.csv")
     assert res.exit_code == 0, res.output
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0] == "date,sales"
+    assert rows[0] == "date,sales,sales_lo80,sales_hi80,sales_lo95,sales_hi95"  # conformal bounds by default
     assert [r.split(",")[0] for r in rows[1:]] == ["1998-01", "1998-02", "1998-03", "1998-04", "1998-05", "1998-06"]
     future = (out / "future.csv").read_text().splitlines()
     np.testing.assert_allclose([float(r.split(",")[1]) for r in rows[1:]],
@@ -161,7 +161,7 @@ def test_backtest_rolling_origins(trained, tmp_path):
 def test_multivariate_targets_with_features(tmp_path):
     csv = monthly_csv(tmp_path / "m.csv")
     res = invoke("train", csv, "--target", "sales,visits", "--features", "promo", "--lookback", 12, "--horizon", 3,
-                 "--split", "60,12,24", "--output", tmp_path / "o", "--json", "--epochs", 2)
+                 "--split", "60,12,24", "--output", tmp_path / "o", "--json", "--epochs", 2, "--model", "linear")
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert set(m["per_target"]) == {"sales", "visits"}
@@ -187,7 +187,7 @@ def test_series_without_dates(tmp_path):
     values = 10 + np.sin(np.arange(80) / 2.0)
     (tmp_path / "v.csv").write_text("value\n" + "\n".join(f"{v:.4f}" for v in values))
     res = invoke("train", tmp_path / "v.csv", "--target", "value", "--lookback", 8, "--horizon", 2,
-                 "--output", tmp_path / "o", "--epochs", 2, "--quiet")
+                 "--output", tmp_path / "o", "--epochs", 2, "--quiet", "--model", "linear")
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["season_length"] == 1
     pred = invoke("predict", tmp_path / "o", tmp_path / "v.csv", "--json")
@@ -391,11 +391,13 @@ def test_progress_is_the_apps_style_and_capped(tmp_path):
     """Epoch lines in the apps' format on stderr (at most ~20 for many short epochs, the last one run
     included); nothing but the JSON on stdout with --json -q."""
     csv = monthly_csv(tmp_path / "m.csv")
-    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "--epochs", "100",
+    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "-m", "linear",
+                                  "--epochs", "100",
                                   "--patience", "100", "-o", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
     epochs = [l for l in r.output.splitlines() if l.startswith("epoch ")]
     assert 10 <= len(epochs) <= 21 and epochs[-1].startswith("epoch 100/100 - ") and "val_loss: " in epochs[-1]
-    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "--epochs", "2",
+    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "-m", "linear",
+                                  "--epochs", "2",
                                   "-o", str(tmp_path / "o2"), "--json", "-q"])
-    assert r.exit_code == 0 and json.loads(r.output)["model"]["mase"] > 0
+    assert r.exit_code == 0 and json.loads(r.stdout)["model"]["mase"] > 0

@@ -130,7 +130,7 @@ def test_other_apps_name_a_forecast_run(tmp_path):
     csv = write(tmp_path / "m.csv", "month,y", [f"{d:%Y-%m},{v:.3f}" for d, v in zip(dates, y)])
     out = tmp_path / "run"
     r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "y", "-l", "12", "--horizon", "3", "--epochs", "1",
-                                  "-o", str(out), "-q"])
+                                  "-m", "linear", "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["text", "predict", str(out), "some text"])
     assert r.exit_code != 0 and "Traceback" not in r.output and "WindowNormalization" not in r.output

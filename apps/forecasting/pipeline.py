@@ -6,13 +6,14 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import baselines as bl
 from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split
+from .intervals import bounds, conformal_radii, interval_metrics, parse_levels
 from .metrics import forecast_metrics, mase_scale
 from .windows import Scaler, make_inputs, make_targets, origins, truth, unfold
 
@@ -24,6 +25,7 @@ TRAIN_DEFAULTS = {
     "transformer": {"learning_rate": 1e-3, "batch_size": 128, "epochs": 10, "patience": 3},
     "lstm": {"learning_rate": 2e-3, "batch_size": 32, "epochs": 20, "patience": 5},
 }
+DEFAULT_INTERVALS = "80,95"  # when there is a validation part to calibrate them on
 MIN_STEPS = 1500      # default epochs give at least this many optimizer steps (small series need many epochs)
 MAX_AUTO_EPOCHS = 500
 
@@ -36,7 +38,9 @@ class TrainConfig:
     output: str
     lookback: int
     horizon: int
-    model: str = "linear"
+    model: str = "auto"
+    candidates: str = None
+    intervals: str = None
     features: list = field(default_factory=list)
     date_column: str = None
     date_format: str = None
@@ -174,22 +178,63 @@ def _tell(series, echo, warn):
         echo(note)
 
 
-def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
-    """Train a forecaster, compare it with the baselines on the test part, write the output folder.
-    ``echo`` gets the information lines, ``warn`` (default ``echo``) the warnings; epochs are shown in the
-    apps' progress style (stderr) unless ``quiet``."""
+def _candidate_cfg(cfg, kind):
+    """The training settings of one candidate network: the user's values, else the kind's defaults."""
+    from .models import DEFAULTS
+
+    c = replace(cfg, model=kind,
+                hyperparameters={k: v for k, v in cfg.hyperparameters.items() if k in DEFAULTS[kind]})
+    return c.resolve()
+
+
+def _train_network(kind, cfg, dims, data, echo, quiet):
     from core import random as zrandom
 
     from .models import DEFAULTS, build_model
 
-    cfg.resolve()
-    for name in ("lookback", "horizon", "stride", "batch_size"):
+    L, H, n_in, n_windows = dims
+    xtr, ytr, val = data
+    c = _candidate_cfg(cfg, kind).resolve_epochs(n_windows)
+    if cfg.model == "auto" and kind == "transformer" and "patch_len" not in c.hyperparameters \
+            and L < DEFAULTS["transformer"]["patch_len"]:  # a short lookback: patches that fit it
+        c.hyperparameters["patch_len"] = max(L // 2, 1)
+        c.hyperparameters.setdefault("patch_stride", max(L // 4, 1))
+    zrandom.set_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    try:
+        model = build_model(kind, L, H, n_in, norm=cfg.norm, **c.hyperparameters)
+    except ValueError as e:
+        raise ForecastDataError(str(e)) from None
+    echo(f"model: {kind} ({model.count_params():,} parameters), lr {c.learning_rate:g} cosine with "
+         f"warmup, batch {c.batch_size}, up to {c.epochs} epochs"
+         + (f", early stopping (patience {c.patience})" if val is not None else " (no validation part: no early stopping)"))
+    t0 = time.time()
+    info = _fit(model, c, xtr, ytr, val, quiet)
+    info["train_seconds"] = round(time.time() - t0, 2)
+    return model, info, c
+
+
+def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
+    """Train a forecaster (``cfg.model``, or with ``"auto"`` the candidate with the lowest validation error),
+    compare it with the baselines on the test part, calibrate prediction intervals on the validation part,
+    write the output folder. ``echo`` gets the information lines, ``warn`` (default ``echo``) the
+    warnings; epochs are shown in the apps' progress style (stderr) unless ``quiet``."""
+    from .models import DEFAULTS
+    from .selection import BASELINES, baseline_model, choose, parse_candidates
+
+    if cfg.model not in ("auto",) + tuple(TRAIN_DEFAULTS):
+        raise ForecastDataError(f"unknown --model {cfg.model!r}; choose auto, {', '.join(TRAIN_DEFAULTS)}")
+    kinds = parse_candidates(cfg.candidates) if cfg.model == "auto" else [cfg.model]
+    levels = parse_levels(cfg.intervals if cfg.intervals is not None else DEFAULT_INTERVALS)
+    for name in ("lookback", "horizon", "stride"):
         _check_positive(f"--{name.replace('_', '-')}", getattr(cfg, name))
+    if cfg.batch_size is not None:
+        _check_positive("--batch-size", cfg.batch_size)
     if cfg.epochs is not None:
         _check_positive("--epochs", cfg.epochs)
     if cfg.patience is not None:
         _check_positive("--patience", cfg.patience, 0)
-    if cfg.learning_rate is None or not cfg.learning_rate > 0:
+    if cfg.learning_rate is not None and not cfg.learning_rate > 0:
         raise ForecastDataError(f"--learning-rate must be > 0, got {cfg.learning_rate!r}")
     _set_device(cfg.device)
     t_start = time.time()
@@ -207,50 +252,76 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
     scaler = Scaler.fit(np.concatenate([raw, series.covariates], axis=1)[:n_train], series.targets + series.features)
     allv = scaler.transform(np.concatenate([raw, series.covariates], axis=1))
     scaled, cov = allv[:, :n_ch], allv[:, n_ch:]
-    L, H = cfg.lookback, cfg.horizon
+    L, H, m = cfg.lookback, cfg.horizon, cfg.season_length
     o_tr = origins(0, n_train, L, H, cfg.stride)
     o_va = origins(n_train, n_train + n_val, L, H) if n_val else np.zeros(0, np.int64)
     o_te = origins(n_train + n_val, n_used, L, H)
     if len(o_te) == 0:
         raise ForecastDataError(f"the test part (rows {n_train + n_val}..{n_used}) holds no complete forecast "
                                 f"window of lookback {L} + horizon {H}")
+    if not len(o_va):
+        if cfg.model == "auto":
+            raise ForecastDataError("--model auto chooses by validation error: give --split a validation part "
+                                    "(train,val,test) or name a --model")
+        if cfg.intervals is not None and levels:
+            raise ForecastDataError("--intervals are calibrated on the validation forecasts: give --split a "
+                                    "validation part (train,val,test) or --intervals none")
+        levels = []
+    if cfg.model == "auto" and "seasonal_naive" in kinds and L < m:
+        kinds.remove("seasonal_naive")
+        echo(f"auto: seasonal_naive left out (the lookback {L} is shorter than the season {m})")
+        if not kinds:
+            raise ForecastDataError("--candidates: none left to choose from")
     echo(f"data: {len(series)} rows ({series.dates.describe()}), target(s) {', '.join(series.targets)}"
          + (f", features {', '.join(series.features)}" if series.features else "")
          + f"; split train {n_train} / val {n_val} / test {n_test} rows; windows train {len(o_tr) * n_ch}, "
-           f"val {len(o_va) * n_ch}, test {len(o_te) * n_ch}; season length {cfg.season_length}")
+           f"val {len(o_va) * n_ch}, test {len(o_te) * n_ch}; season length {m}")
 
     out = Path(cfg.output)
     try:  # before the (possibly long) training, so a bad folder fails at once
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ForecastDataError(f"cannot create the output folder {out}: {e.strerror or e}") from None
-    cfg.resolve_epochs(len(o_tr) * n_ch)
-    zrandom.set_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    try:
-        model = build_model(cfg.model, L, H, 1 + len(series.features), norm=cfg.norm, **cfg.hyperparameters)
-    except ValueError as e:
-        raise ForecastDataError(str(e)) from None
-    echo(f"model: {cfg.model} ({model.count_params():,} parameters), lr {cfg.learning_rate:g} cosine with "
-         f"warmup, batch {cfg.batch_size}, up to {cfg.epochs} epochs"
-         + (f", early stopping (patience {cfg.patience})" if len(o_va) else " (no validation part: no early stopping)"))
+    linear = bl.LinearBaseline().fit(scaled[:n_train], origins(0, n_train, L, H), L, H)
+    n_in = 1 + len(series.features)
     xtr, ytr = make_inputs(scaled, cov, o_tr, L), make_targets(scaled, o_tr, H)
     val = (make_inputs(scaled, cov, o_va, L), make_targets(scaled, o_va, H)) if len(o_va) else None
-    t0 = time.time()
-    fit_info = _fit(model, cfg, xtr, ytr, val, quiet)
-    fit_info["train_seconds"] = round(time.time() - t0, 2)
+    y_val = truth(scaled, o_va, H) if len(o_va) else None
+    fitted, scores, val_preds = {}, {}, {}
+    for kind in kinds:
+        if kind in BASELINES:
+            model = baseline_model(kind, L, H, n_in, m, linear, cfg.norm)
+            fitted[kind] = (model, {"epochs_run": 0, "best_epoch": 0, "history": {}, "train_seconds": 0.0}, None)
+        else:
+            fitted[kind] = _train_network(kind, cfg, (L, H, n_in, len(o_tr) * n_ch), (xtr, ytr, val), echo, quiet)
+        if len(o_va):
+            val_preds[kind] = _predict_scaled(fitted[kind][0], scaled, cov, o_va, L, n_ch)
+            scores[kind] = float(np.abs(val_preds[kind] - y_val).mean())
+            if cfg.model == "auto":
+                echo(f"auto: {kind} validation MAE(z) {scores[kind]:.4f}")
     del xtr, ytr, val
+    selection = None
+    winner = kinds[0]
+    if cfg.model == "auto":
+        winner, margin = choose(scores)
+        selection = {"winner": winner, "validation_mae_z": scores, "margin": margin}
+        gap = (f" (runner-up {margin['runner_up']} {scores[margin['runner_up']]:.4f}, "
+               f"{100 * margin['relative']:.1f}% higher)" if margin and margin["relative"] is not None else "")
+        echo(f"auto: {winner} won with validation MAE(z) {scores[winner]:.4f}{gap}")
+    model, fit_info, wcfg = fitted[winner]
+    for k in ("learning_rate", "batch_size", "epochs", "patience"):
+        if wcfg is not None:
+            setattr(cfg, k, getattr(wcfg, k))
 
-    linear = bl.LinearBaseline().fit(scaled[:n_train], origins(0, n_train, L, H), L, H)
-    mase_sc = mase_scale(raw[:n_train + n_val], cfg.season_length)  # in-sample: all rows before the test part
+    mase_sc = mase_scale(raw[:n_train + n_val], m)  # in-sample: all rows before the test part
     metrics, preds, y_true = _evaluate(model, scaled, cov, raw, scaler, o_te, cfg, n_ch, linear, mase_sc)
     std = scaler.std[:n_ch]
     result = {
         "model": metrics["model"],
         "baselines": {k: metrics[k] for k in ("naive", "seasonal_naive", "linear")},
-        "model_name": cfg.model,
+        "model_name": winner,
         "targets": series.targets,
-        "season_length": cfg.season_length,
+        "season_length": m,
         "horizon": H, "lookback": L,
         "split_rows": {"train": n_train, "val": n_val, "test": n_test},
         "test": {"origins": int(len(o_te)), "first_date": series.dates.labels[o_te[0]],
@@ -258,12 +329,34 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
         "training": {k: v for k, v in fit_info.items() if k != "history"},
         "history": fit_info["history"],
     }
+    if selection:
+        result["selection"] = selection
     if n_ch > 1:
         result["per_target"] = _per_target(y_true, preds, mase_sc, std, series.targets)
+    radii = None
+    if levels:
+        radii, short = conformal_radii((val_preds[winner] - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
+        sn_val = bl.seasonal_naive(scaled, o_va, H, m)
+        sn_radii, _ = conformal_radii((sn_val - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
+        lo, hi = bounds(preds["model"], radii, std)
+        sn_lo, sn_hi = bounds(preds["seasonal_naive"], sn_radii, std)
+        preds["bounds"] = (lo, hi)
+        result["intervals"] = {
+            "method": f"split conformal: per-step quantiles of the absolute errors of {len(o_va) * n_ch} validation "
+                      "forecasts (in the targets' scaled units), symmetric around the point forecast",
+            "levels": levels, "undercalibrated_levels": short,
+            "model": interval_metrics(y_true, preds["model"], lo, hi, levels),
+            "seasonal_naive": interval_metrics(y_true, preds["seasonal_naive"], sn_lo, sn_hi, levels)}
+        if short:
+            warn_fn = warn or echo
+            warn_fn(f"warning: {len(o_va) * n_ch} validation forecasts are too few for an exact "
+                    f"{', '.join(f'{p:g}%' for p in short)} conformal interval: the largest validation error is used "
+                    "(a longer validation part calibrates it)")
 
     model.assets = {
-        "forecast": {"model": cfg.model, "norm": cfg.norm, "season_length": cfg.season_length,
-                     "date_format": series.dates.fmt, "date_format_given": cfg.date_format, "step_months": series.dates.step_months,
+        "forecast": {"model": winner, "norm": "none" if winner == "ridge" else cfg.norm, "season_length": m,
+                     "date_format": series.dates.fmt, "date_format_given": cfg.date_format,
+                     "step_months": series.dates.step_months,
                      "step_seconds": series.dates.step.total_seconds() if series.dates.step else None,
                      "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters},
         "columns": {"targets": series.targets, "features": series.features, "date": series.date_column},
@@ -271,16 +364,19 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
         "scaler": scaler.to_dict(),
         "linear_baseline": np.asarray(linear.weights, dtype=np.float64),
     }
+    if radii is not None:
+        model.assets["intervals"] = {"levels": levels, "radii": np.asarray(radii, dtype=np.float64)}
     model.save(str(out / MODEL_FILE))
     args = asdict(cfg)
     args["split_rows"] = [n_train, n_val, n_test]
-    args["model_hyperparameters"] = {**DEFAULTS[cfg.model], **cfg.hyperparameters}
+    if winner in DEFAULTS:
+        args["model_hyperparameters"] = {**DEFAULTS[winner], **fitted[winner][2].hyperparameters}
     (out / "args.json").write_text(json.dumps(args, indent=2))
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
-    _write_test_forecast(out / "forecast.csv", series, o_te, preds, y_true, H)
-    future = _future(model, scaled, cov, scaler, series, L, H, n_ch)
-    _write_rows(out / "future.csv", ["date"] + series.targets, future)
-    plot = _plot(out / "forecast.png", series, o_te, preds, y_true, H, L)
+    _write_test_forecast(out / "forecast.csv", series, o_te, preds, y_true, H, levels)
+    columns, future = _future(model, scaled, cov, scaler, series, L, H, n_ch, model.assets.get("intervals"))
+    _write_rows(out / "future.csv", ["date"] + columns, future)
+    plot = _plot(out / "forecast.png", series, o_te, preds, y_true, H, L, levels)
     result["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
     result["total_seconds"] = round(time.time() - t_start, 2)
     result["plot"] = plot
@@ -292,18 +388,26 @@ def _tiled(o_te, H):
     return np.arange(0, len(o_te), H)
 
 
-def _write_test_forecast(path, series, o_te, preds, y_true, H):
+def _bound_names(target, levels):
+    return [n for p in levels for n in (f"{target}_lo{p:g}", f"{target}_hi{p:g}")]
+
+
+def _write_test_forecast(path, series, o_te, preds, y_true, H, levels=()):
     header = ["date", "origin", "step"]
     for t in series.targets:
-        header += [t, f"{t}_forecast", f"{t}_seasonal_naive", f"{t}_naive", f"{t}_linear"]
+        header += [t, f"{t}_forecast"] + _bound_names(t, levels) + [f"{t}_seasonal_naive", f"{t}_naive", f"{t}_linear"]
+    lo, hi = preds.get("bounds", (None, None))
     rows = []
     for i in _tiled(o_te, H):
         o = int(o_te[i])
         for h in range(H):
             row = [series.dates.labels[o + h], series.dates.labels[o - 1], h + 1]
             for j in range(len(series.targets)):
-                row += [_fmt(y_true[i, h, j]), _fmt(preds["model"][i, h, j]), _fmt(preds["seasonal_naive"][i, h, j]),
-                        _fmt(preds["naive"][i, h, j]), _fmt(preds["linear"][i, h, j])]
+                row += [_fmt(y_true[i, h, j]), _fmt(preds["model"][i, h, j])]
+                for k in range(len(levels)):
+                    row += [_fmt(lo[k, i, h, j]), _fmt(hi[k, i, h, j])]
+                row += [_fmt(preds["seasonal_naive"][i, h, j]), _fmt(preds["naive"][i, h, j]),
+                        _fmt(preds["linear"][i, h, j])]
             rows.append(row)
     _write_rows(path, header, rows)
 
@@ -319,14 +423,27 @@ def _write_rows(path, header, rows):
         w.writerows(rows)
 
 
-def _future(model, scaled, cov, scaler, series, L, H, n_ch):
+def _future(model, scaled, cov, scaler, series, L, H, n_ch, intervals=None):
+    """(column names, rows [date, values...]) of the H steps after the data, with the interval bounds of
+    the saved conformal radii."""
     o = np.array([len(series)], dtype=np.int64)
-    pred = scaler.inverse(_predict_scaled(model, scaled, cov, o, L, n_ch), slice(0, n_ch))[0]
-    dates = series.dates.future(H)
-    return [[d] + [_fmt(v) for v in pred[h]] for h, d in enumerate(dates)]
+    pred = scaler.inverse(_predict_scaled(model, scaled, cov, o, L, n_ch), slice(0, n_ch))
+    levels = list(intervals["levels"]) if intervals else []
+    columns = [c for t in series.targets for c in [t] + _bound_names(t, levels)]
+    if levels:
+        lo, hi = bounds(pred, np.asarray(intervals["radii"], dtype=np.float64), scaler.std[:n_ch])
+    rows = []
+    for h, d in enumerate(series.dates.future(H)):
+        row = [d]
+        for j in range(n_ch):
+            row.append(_fmt(pred[0, h, j]))
+            for k in range(len(levels)):
+                row += [_fmt(lo[k, 0, h, j]), _fmt(hi[k, 0, h, j])]
+        rows.append(row)
+    return columns, rows
 
 
-def _plot(path, series, o_te, preds, y_true, H, L):
+def _plot(path, series, o_te, preds, y_true, H, L, levels=()):
     """History, truth and forecast of the first target over the test part (None without matplotlib)."""
     try:
         import matplotlib
@@ -344,6 +461,10 @@ def _plot(path, series, o_te, preds, y_true, H, L):
     for n, i in enumerate(idx):
         xs = np.arange(o_te[i], o_te[i] + H)
         ax.plot(xs, preds["model"][i, :, 0], color="tab:blue", lw=1.2, label="model" if n == 0 else None)
+        for k, p in enumerate(levels):
+            lo, hi = preds["bounds"]
+            ax.fill_between(xs, lo[k, i, :, 0], hi[k, i, :, 0], color="tab:blue", alpha=0.25 / (k + 1), lw=0,
+                            label=f"{p:g}% interval" if n == 0 else None)
         ax.plot(xs, preds["seasonal_naive"][i, :, 0], color="tab:orange", lw=0.8, ls="--",
                 label="seasonal naive" if n == 0 else None)
     ax.axvline(int(o_te[0]), color="grey", lw=0.8)
@@ -401,7 +522,8 @@ def _series_for(model_assets, csv_path, fill):
 
 
 def predict(model_path, csv_path, fill=None, echo=print, warn=None):
-    """Forecast the ``horizon`` steps after the end of the CSV: (dates, values (H, C), targets)."""
+    """Forecast the ``horizon`` steps after the end of the CSV: (column names, rows [date, values...]) with
+    each target's interval bounds (``<target>_lo80``, ``<target>_hi80``...) when the model has them."""
     model, assets = load_forecaster(model_path)
     series, scaler = _series_for(assets, csv_path, fill)
     _tell(series, echo, warn)
@@ -410,8 +532,7 @@ def predict(model_path, csv_path, fill=None, echo=print, warn=None):
         raise ForecastDataError(f"{csv_path} has {len(series)} rows; the model needs the last {L} (its lookback)")
     n_ch = len(series.targets)
     allv = scaler.transform(np.concatenate([series.values, series.covariates], axis=1))
-    rows = _future(model, allv[:, :n_ch], allv[:, n_ch:], scaler, series, L, H, n_ch)
-    return series.targets, rows
+    return _future(model, allv[:, :n_ch], allv[:, n_ch:], scaler, series, L, H, n_ch, assets.get("intervals"))
 
 
 def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=None, warn=None):
@@ -456,6 +577,7 @@ def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=
             row[f"{k}_mae"] = float(np.abs(p[i] - y_true[i]).mean())
         per_origin.append(row)
     result = {"model": metrics["model"], "baselines": {k: metrics[k] for k in ("naive", "seasonal_naive", "linear")},
+              "model_name": assets["forecast"]["model"],
               "origins": int(len(orig)), "start_row": start, "step": int(step), "season_length": m,
               "horizon": H, "lookback": L, "targets": series.targets}
     return result, per_origin

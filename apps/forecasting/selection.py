@@ -1,0 +1,75 @@
+"""``--model auto``: the candidates (the trained networks and the baselines themselves) and the choice
+among them by validation error.
+
+The baselines are written as the ``linear`` network with fixed weights, so whichever candidate wins,
+``model.h5`` is an ordinary forecasting model that ``predict``/``backtest`` read the same way:
+
+* naive and seasonal naive select inputs (a selection commutes with the per-window normalisation, so
+  any ``norm`` gives them exactly);
+* the ridge baseline (:class:`baselines.LinearBaseline`) is affine in the globally scaled window, so it is
+  built with ``norm="none"``: ``y = last + W'(x - last) + b = A'x + b`` with ``A = W`` and
+  ``A[last] += 1 - sum(W)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .models import build_model
+
+TRAINED = ("linear", "transformer", "lstm")
+BASELINES = ("naive", "seasonal_naive", "ridge")
+CANDIDATES = TRAINED + BASELINES
+
+
+def parse_candidates(text) -> list:
+    from .data import ForecastDataError
+
+    names = [t.strip() for t in str(text).split(",") if t.strip()] if text else list(CANDIDATES)
+    bad = [n for n in names if n not in CANDIDATES]
+    if bad or not names:
+        raise ForecastDataError(f"--candidates: unknown {', '.join(bad) or '(none given)'}; choose among "
+                                f"{', '.join(CANDIDATES)}")
+    return list(dict.fromkeys(names))
+
+
+def _set_linear(model, matrix, bias, lookback, n_inputs):
+    """Both Dense maps of a ``linear`` network set to one (L, H) matrix on the target channel (the trend
+    and seasonal parts then add back to the window); features get zero weights."""
+    H = matrix.shape[1]
+    kernel = np.zeros((lookback * n_inputs, H), dtype=np.float32)
+    kernel[0::n_inputs] = matrix  # Flatten of (L, 1 + F): the target channel is every (1 + F)-th entry
+    model.get_layer("trend_linear").set_weights([kernel, np.asarray(bias, np.float32)])
+    model.get_layer("seasonal_linear").set_weights([kernel, np.zeros(H, np.float32)])
+
+
+def baseline_model(name, lookback, horizon, n_inputs, season_length=1, ridge=None, norm="revin"):
+    """The baseline ``name`` as a saved-able network (batch, L, 1 + F) -> (batch, H)."""
+    L, H = lookback, horizon
+    if name == "ridge":
+        w = np.asarray(ridge.weights, dtype=np.float64)  # (L + 1, H): window-minus-last weights, then the bias
+        a = w[:L].copy()
+        a[L - 1] += 1.0 - w[:L].sum(axis=0)
+        model = build_model("linear", L, H, n_inputs, norm="none")
+        _set_linear(model, a, w[L], L, n_inputs)
+        return model
+    m = max(int(season_length), 1) if name == "seasonal_naive" else 1
+    h = np.arange(H)
+    src = L + h - m * (h // m + 1)  # the same point of the last observed season (naive: the last value)
+    src = np.where(src < 0, L - 1, src)  # lookback shorter than the season: the last value, as the baseline
+    a = np.zeros((L, H))
+    a[src, h] = 1.0
+    model = build_model("linear", L, H, n_inputs, norm=norm)
+    _set_linear(model, a, np.zeros(H), L, n_inputs)
+    return model
+
+
+def choose(scores: dict):
+    """(winner, margin) for ``scores`` {candidate: validation error}: the lowest (ties: the first), and the
+    relative gap to the runner-up (None with one candidate)."""
+    ranked = sorted(scores.items(), key=lambda kv: (kv[1], list(scores).index(kv[0])))
+    best = ranked[0]
+    if len(ranked) == 1:
+        return best[0], None
+    second = ranked[1]
+    margin = (second[1] - best[1]) / best[1] if best[1] > 0 else None
+    return best[0], {"runner_up": second[0], "relative": margin}
