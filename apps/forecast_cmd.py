@@ -89,6 +89,9 @@ def forecast():
 @click.option("--intervals", default=None,
               help="Prediction interval levels in percent (e.g. 80,95) or none: split conformal, calibrated on the "
                    "validation forecasts [default: 80,95 when there is a validation part].")
+@click.option("--quantiles", default=None,
+              help="Train the network (--model linear/transformer/lstm) to forecast these quantiles with the pinball "
+                   "loss, in pairs (e.g. 0.1,0.5,0.9 = the median and an 80% interval); they never cross.")
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--split", default="0.7,0.1,0.2", show_default=True,
               help="Time-ordered train,val,test as fractions or row counts (e.g. 8640,2880,2880); 'train,test' "
@@ -124,7 +127,7 @@ def forecast():
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
 @work_options(json_help="Print the metrics as JSON instead of the table.")
 def train_cmd(csv_path, target, date_column, date_format, features, lookback, horizon, model, candidates, intervals,
-              output, split, stride, season_length,
+              quantiles, output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
     """Train a forecaster on CSV and compare it with naive, seasonal-naive and linear baselines on the test part.
@@ -151,7 +154,8 @@ def train_cmd(csv_path, target, date_column, date_format, features, lookback, ho
     check_output_dir(output)  # an unwritable -o fails before any work
     use_device(device)
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
-                      candidates=candidates, intervals=intervals, features=features or [], date_column=date_column, date_format=date_format, split=split, stride=stride,
+                      candidates=candidates, intervals=intervals, quantiles=quantiles,
+                      features=features or [], date_column=date_column, date_format=date_format, split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,
                       fill=None if fill == "none" else fill, device=device, hyperparameters=hp)
@@ -169,8 +173,10 @@ def train_cmd(csv_path, target, date_column, date_format, features, lookback, ho
     _table(result, click.echo)
     if "intervals" in result:
         iv = result["intervals"]
-        parts = [f"{p}% coverage {v['coverage']:.2f} (seasonal naive {iv['seasonal_naive']['levels'][p]['coverage']:.2f}),"
-                 f" mean width {v['mean_width']:.4g}" for p, v in iv["model"]["levels"].items()]
+        ref = iv.get("seasonal_naive", {}).get("levels", {})
+        parts = [f"{p}% coverage {v['coverage']:.2f}"
+                 + (f" (seasonal naive {ref[p]['coverage']:.2f})" if p in ref else "")
+                 + f", mean width {v['mean_width']:.4g}" for p, v in iv["model"]["levels"].items()]
         click.echo("intervals: " + "; ".join(parts)
                    + (f"; wQL {iv['model']['wql']:.4f}" if iv["model"]["wql"] is not None else ""))
     click.echo(f"wrote {output}: {', '.join(result['files'])}"

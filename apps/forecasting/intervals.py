@@ -35,6 +35,29 @@ def parse_levels(text) -> list:
     return levels
 
 
+def parse_quantiles(text) -> list:
+    """``"0.1,0.5,0.9"`` -> [0.1, 0.5, 0.9]: inside (0, 1), in symmetric pairs (tau, 1 - tau) that form
+    intervals; the median 0.5 (the point forecast) is added when missing."""
+    try:
+        qs = sorted({round(float(t), 6) for t in str(text).split(",") if t.strip()} | {0.5})
+    except ValueError:
+        raise ForecastDataError(f"--quantiles {text!r}: expected numbers such as 0.1,0.5,0.9") from None
+    if any(not 0 < q < 1 for q in qs):
+        raise ForecastDataError(f"--quantiles {text!r}: quantiles lie strictly between 0 and 1")
+    unpaired = [q for q in qs if round(1 - q, 6) not in qs]
+    if unpaired or len(qs) < 3:
+        raise ForecastDataError(f"--quantiles {text!r}: give pairs tau and 1 - tau (e.g. 0.1,0.9 for an 80% interval)"
+                                + (f"; unpaired: {', '.join(f'{q:g}' for q in unpaired)}" if unpaired else ""))
+    return qs
+
+
+def quantile_pairs(quantiles) -> list:
+    """[(level %, index of tau, index of 1 - tau)] for the pairs below the median, narrowest level first."""
+    qs = [round(float(q), 6) for q in quantiles]
+    pairs = [(round(100 * (1 - 2 * q), 6), i, qs.index(round(1 - q, 6))) for i, q in enumerate(qs) if q < 0.5]
+    return sorted(pairs)
+
+
 def conformal_radii(residuals: np.ndarray, levels) -> tuple:
     """Radii (len(levels), H) from validation errors ``residuals`` (n, H) (absolute, any unit), and the
     levels whose exact conformal rank needed more windows than there are."""

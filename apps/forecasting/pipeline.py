@@ -13,7 +13,8 @@ import numpy as np
 
 from . import baselines as bl
 from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split
-from .intervals import bounds, conformal_radii, interval_metrics, parse_levels
+from .intervals import bounds, conformal_radii, interval_metrics, parse_levels, parse_quantiles, quantile_pairs
+from .losses import PinballLoss
 from .metrics import forecast_metrics, mase_scale
 from .windows import Scaler, make_inputs, make_targets, origins, truth, unfold
 
@@ -41,6 +42,7 @@ class TrainConfig:
     model: str = "auto"
     candidates: str = None
     intervals: str = None
+    quantiles: str = None
     features: list = field(default_factory=list)
     date_column: str = None
     date_format: str = None
@@ -58,6 +60,10 @@ class TrainConfig:
     fill: str = None
     device: str = None
     hyperparameters: dict = field(default_factory=dict)
+
+    @property
+    def quantile_list(self):
+        return parse_quantiles(self.quantiles) if self.quantiles else None
 
     def resolve(self):
         d = TRAIN_DEFAULTS[self.model]
@@ -129,7 +135,8 @@ def _fit(model, cfg, xtr, ytr, val, quiet=False):
     warm = min(int(round(cfg.warmup_epochs * steps)), total // 2)
     lr = schedules.CosineDecay(cfg.learning_rate * 0.1 if warm else cfg.learning_rate, max(total - warm, 1),
                                alpha=0.01, warmup_target=cfg.learning_rate if warm else None, warmup_steps=warm)
-    model.compile(optimizer=optimizers.Adam(lr), loss=_loss(cfg.loss))
+    model.compile(optimizer=optimizers.Adam(lr), loss=PinballLoss(cfg.quantile_list) if cfg.quantile_list
+                  else _loss(cfg.loss))
     cbs = [EpochProgress(cfg.epochs, quiet=quiet, steps=steps, max_lines=20)]
     stopper = None
     if val is not None:
@@ -142,9 +149,37 @@ def _fit(model, cfg, xtr, ytr, val, quiet=False):
     return {"epochs_run": len(h.get("loss", [])), "best_epoch": best, "history": h}
 
 
+def _model_quantiles(model):
+    """The quantiles a network forecasts (its MonotoneQuantiles head), or None for a point forecaster."""
+    try:
+        return list(model.get_layer("quantiles").quantiles)
+    except (ValueError, AttributeError, KeyError):
+        return None
+
+
+def _predict_raw(model, scaled, cov, orig, lookback, n_channels, batch=1024):
+    """Scaled forecasts (n, H, C), or (n, H, C, Q) for a quantile network."""
+    out = model.predict(make_inputs(scaled, cov, orig, lookback), batch_size=batch, verbose=0)
+    if out.ndim == 3:
+        n = out.shape[0] // n_channels
+        return out.reshape(n, n_channels, out.shape[1], out.shape[2]).transpose(0, 2, 1, 3)
+    return unfold(out, n_channels)
+
+
 def _predict_scaled(model, scaled, cov, orig, lookback, n_channels, batch=1024):
-    x = make_inputs(scaled, cov, orig, lookback)
-    return unfold(model.predict(x, batch_size=batch, verbose=0), n_channels)
+    """Scaled point forecasts (n, H, C): a quantile network's median."""
+    out = _predict_raw(model, scaled, cov, orig, lookback, n_channels, batch)
+    return out[..., _model_quantiles(model).index(0.5)] if out.ndim == 4 else out
+
+
+def _quantile_bounds(model, scaled, cov, scaler, orig, L, n_ch):
+    """(levels, lower, upper) of a quantile network: each symmetric pair (tau, 1 - tau) is the
+    (1 - 2 tau) interval; bounds (levels, n, H, C) in the data's units."""
+    q = _model_quantiles(model)
+    raw = np.moveaxis(_predict_raw(model, scaled, cov, orig, L, n_ch), -1, 0)  # (Q, n, H, C)
+    inv = np.stack([scaler.inverse(a, slice(0, n_ch)) for a in raw]).astype(np.float64)
+    pairs = quantile_pairs(q)
+    return [lv for lv, _, _ in pairs], np.stack([inv[a] for _, a, _ in pairs]), np.stack([inv[b] for _, _, b in pairs])
 
 
 def _evaluate(model, scaled, cov, raw, scaler, orig, cfg, n_ch, linear, mase_sc):
@@ -202,7 +237,7 @@ def _train_network(kind, cfg, dims, data, echo, quiet):
     zrandom.set_seed(cfg.seed)
     np.random.seed(cfg.seed)
     try:
-        model = build_model(kind, L, H, n_in, norm=cfg.norm, **c.hyperparameters)
+        model = build_model(kind, L, H, n_in, norm=cfg.norm, quantiles=c.quantile_list, **c.hyperparameters)
     except ValueError as e:
         raise ForecastDataError(str(e)) from None
     echo(f"model: {kind} ({model.count_params():,} parameters), lr {c.learning_rate:g} cosine with "
@@ -225,6 +260,13 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
     if cfg.model not in ("auto",) + tuple(TRAIN_DEFAULTS):
         raise ForecastDataError(f"unknown --model {cfg.model!r}; choose auto, {', '.join(TRAIN_DEFAULTS)}")
     kinds = parse_candidates(cfg.candidates) if cfg.model == "auto" else [cfg.model]
+    if cfg.quantiles is not None:
+        cfg.quantiles = ",".join(f"{q:g}" for q in parse_quantiles(cfg.quantiles))
+        if cfg.model == "auto":
+            raise ForecastDataError("--quantiles trains one network with the pinball loss: name --model linear, "
+                                    "transformer or lstm (--model auto gives conformal --intervals)")
+        if cfg.intervals is not None:
+            raise ForecastDataError("--quantiles and --intervals both give intervals: choose one")
     levels = parse_levels(cfg.intervals if cfg.intervals is not None else DEFAULT_INTERVALS)
     for name in ("lookback", "horizon", "stride"):
         _check_positive(f"--{name.replace('_', '-')}", getattr(cfg, name))
@@ -333,20 +375,27 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
         result["selection"] = selection
     if n_ch > 1:
         result["per_target"] = _per_target(y_true, preds, mase_sc, std, series.targets)
-    radii = None
-    if levels:
+    radii, qs = None, _model_quantiles(model)
+    if qs:
+        levels, lo, hi = _quantile_bounds(model, scaled, cov, scaler, o_te, L, n_ch)
+        method = (f"quantile regression: the network forecasts the quantiles {', '.join(f'{q:g}' for q in qs)}, "
+                  "trained with the pinball loss, ordered by construction (softplus increments)")
+        short = []
+    elif levels:
         radii, short = conformal_radii((val_preds[winner] - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
-        sn_val = bl.seasonal_naive(scaled, o_va, H, m)
-        sn_radii, _ = conformal_radii((sn_val - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
         lo, hi = bounds(preds["model"], radii, std)
-        sn_lo, sn_hi = bounds(preds["seasonal_naive"], sn_radii, std)
+        method = (f"split conformal: per-step quantiles of the absolute errors of {len(o_va) * n_ch} validation "
+                  "forecasts (in the targets' scaled units), symmetric around the point forecast")
+    if levels:
         preds["bounds"] = (lo, hi)
-        result["intervals"] = {
-            "method": f"split conformal: per-step quantiles of the absolute errors of {len(o_va) * n_ch} validation "
-                      "forecasts (in the targets' scaled units), symmetric around the point forecast",
-            "levels": levels, "undercalibrated_levels": short,
-            "model": interval_metrics(y_true, preds["model"], lo, hi, levels),
-            "seasonal_naive": interval_metrics(y_true, preds["seasonal_naive"], sn_lo, sn_hi, levels)}
+        result["intervals"] = {"method": method, "levels": levels, "undercalibrated_levels": short,
+                               "model": interval_metrics(y_true, preds["model"], lo, hi, levels)}
+        if len(o_va):  # the reference: a conformal interval around seasonal naive
+            sn_val = bl.seasonal_naive(scaled, o_va, H, m)
+            sn_radii, _ = conformal_radii((sn_val - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
+            sn_lo, sn_hi = bounds(preds["seasonal_naive"], sn_radii, std)
+            result["intervals"]["seasonal_naive"] = interval_metrics(y_true, preds["seasonal_naive"], sn_lo, sn_hi,
+                                                                     levels)
         if short:
             warn_fn = warn or echo
             warn_fn(f"warning: {len(o_va) * n_ch} validation forecasts are too few for an exact "
@@ -425,13 +474,15 @@ def _write_rows(path, header, rows):
 
 def _future(model, scaled, cov, scaler, series, L, H, n_ch, intervals=None):
     """(column names, rows [date, values...]) of the H steps after the data, with the interval bounds of
-    the saved conformal radii."""
+    the saved conformal radii or of a quantile network."""
     o = np.array([len(series)], dtype=np.int64)
     pred = scaler.inverse(_predict_scaled(model, scaled, cov, o, L, n_ch), slice(0, n_ch))
     levels = list(intervals["levels"]) if intervals else []
-    columns = [c for t in series.targets for c in [t] + _bound_names(t, levels)]
-    if levels:
+    if _model_quantiles(model):
+        levels, lo, hi = _quantile_bounds(model, scaled, cov, scaler, o, L, n_ch)
+    elif levels:
         lo, hi = bounds(pred, np.asarray(intervals["radii"], dtype=np.float64), scaler.std[:n_ch])
+    columns = [c for t in series.targets for c in [t] + _bound_names(t, levels)]
     rows = []
     for h, d in enumerate(series.dates.future(H)):
         row = [d]
