@@ -5,3 +5,11 @@ Every data problem raises :class:`ForecastDataError` (a ValueError) with a messa
 the command line; the CLI turns it into a clean error instead of a traceback.
 """
 from .data import ForecastDataError  # noqa: F401  (light: no numpy-heavy imports at package import)
+
+
+def __getattr__(name):  # the Python API, imported on first use (it pulls in numpy and the engine)
+    if name == "Forecaster":
+        from .api import Forecaster
+
+        return Forecaster
+    raise AttributeError(f"module 'apps.forecasting' has no attribute {name!r}")

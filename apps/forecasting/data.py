@@ -576,6 +576,50 @@ def load_series(path, targets, features=(), date_column=None, fill=None, date_fo
                   dates, date_column, notes, warnings)
 
 
+def series_from_arrays(values, dates=None, targets=None, features=None, covariates=None, date_format=None) -> Series:
+    """A :class:`Series` from arrays: ``values`` (T,) or (T, C), optional ``covariates`` (T, F), ``dates``
+    (datetimes, or strings in a recognised format / ``date_format``; None numbers the rows)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[:, None] if v.ndim == 1 else v
+    if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] == 0:
+        raise ForecastDataError(f"values must be (T,) or (T, C) with T > 0, got shape {np.shape(values)}")
+    c = np.zeros((len(v), 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
+    c = c[:, None] if c.ndim == 1 else c
+    if c.shape[0] != len(v):
+        raise ForecastDataError(f"covariates have {c.shape[0]} rows but values have {len(v)}")
+    targets = list(targets) if targets is not None else (["y"] if v.shape[1] == 1 else [f"y{i}" for i in range(v.shape[1])])
+    features = list(features) if features is not None else [f"x{i}" for i in range(c.shape[1])]
+    if len(targets) != v.shape[1] or len(features) != c.shape[1]:
+        raise ForecastDataError(f"{len(targets)} target and {len(features)} feature names for {v.shape[1]} and "
+                                f"{c.shape[1]} columns")
+    table = Table("<array>", ["date"] + targets + features, [[]] * len(v), list(range(1, len(v) + 1)))
+    data = np.concatenate([v, c], axis=1)
+    if not np.isfinite(data).all():
+        i = int(np.flatnonzero(~np.isfinite(data).all(axis=1))[0])
+        raise ForecastDataError(f"row {i}: missing or infinite values; fill them before fitting")
+    check_magnitude(table, data, targets + features)
+    if dates is None:
+        d = Dates([str(i) for i in range(len(v))])
+    else:
+        dates = list(dates)
+        if len(dates) != len(v):
+            raise ForecastDataError(f"{len(dates)} dates for {len(v)} rows")
+        if all(isinstance(x, datetime) for x in dates):
+            texts = [x.isoformat() for x in dates]
+            d = _dates_from(dates, texts, ISO, table, "dates")
+        else:
+            texts = [str(x).strip() for x in dates]
+            if date_format:
+                parsed = _parse_all(texts, date_format)
+                if not isinstance(parsed, list):
+                    raise ForecastDataError(f"date {texts[parsed]!r} (row {parsed}) does not match {date_format!r}")
+                fmt = date_format
+            else:
+                fmt, parsed = _detect(texts, "<array>", "dates", table.lines)
+            d = _dates_from(parsed, texts, fmt, table, "dates")
+    return Series(targets, features, v.astype(np.float32), c.astype(np.float32), d, "date" if dates is not None else None)
+
+
 # ----------------------------------------------------------------------------- splits
 def parse_split(text: str, n: int):
     """``train,val,test`` as fractions (``0.7,0.1,0.2``) or row counts (``8640,2880,2880``); two values

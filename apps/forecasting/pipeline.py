@@ -249,11 +249,12 @@ def _train_network(kind, cfg, dims, data, echo, quiet):
     return model, info, c
 
 
-def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
+def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series = None) -> dict:
     """Train a forecaster (``cfg.model``, or with ``"auto"`` the candidate with the lowest validation error),
     compare it with the baselines on the test part, calibrate prediction intervals on the validation part,
     write the output folder. ``echo`` gets the information lines, ``warn`` (default ``echo``) the
-    warnings; epochs are shown in the apps' progress style (stderr) unless ``quiet``."""
+    warnings; epochs are shown in the apps' progress style (stderr) unless ``quiet``. ``series`` (the
+    Python API's arrays) replaces reading ``cfg.csv``."""
     from .models import DEFAULTS
     from .selection import BASELINES, baseline_model, choose, parse_candidates
 
@@ -280,7 +281,8 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None) -> dict:
         raise ForecastDataError(f"--learning-rate must be > 0, got {cfg.learning_rate!r}")
     _set_device(cfg.device)
     t_start = time.time()
-    series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format)
+    if series is None:
+        series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format)
     cfg.target, cfg.features = series.targets, series.features
     cfg.date_column = series.date_column or NO_DATES
     _tell(series, echo, warn)
@@ -572,15 +574,29 @@ def _series_for(model_assets, csv_path, fill):
     return series, scaler
 
 
+def _open(model_path):
+    """A saved model's (model, assets): from its path, or given as such a pair."""
+    return model_path if isinstance(model_path, tuple) else load_forecaster(model_path)
+
+
+def _data_for(assets, data, fill):
+    """(Series, scaler) of a CSV path or an already loaded :class:`Series` (the Python API's arrays)."""
+    if isinstance(data, Series):
+        return data, Scaler.from_dict(assets["scaler"])
+    return _series_for(assets, data, fill)
+
+
 def predict(model_path, csv_path, fill=None, echo=print, warn=None):
     """Forecast the ``horizon`` steps after the end of the CSV: (column names, rows [date, values...]) with
-    each target's interval bounds (``<target>_lo80``, ``<target>_hi80``...) when the model has them."""
-    model, assets = load_forecaster(model_path)
-    series, scaler = _series_for(assets, csv_path, fill)
+    each target's interval bounds (``<target>_lo80``, ``<target>_hi80``...) when the model has them.
+    ``model_path`` may be a (model, assets) pair and ``csv_path`` a :class:`Series`."""
+    model, assets = _open(model_path)
+    series, scaler = _data_for(assets, csv_path, fill)
     _tell(series, echo, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
     if len(series) < L:
-        raise ForecastDataError(f"{csv_path} has {len(series)} rows; the model needs the last {L} (its lookback)")
+        where = "the data" if isinstance(csv_path, Series) else csv_path
+        raise ForecastDataError(f"{where} has {len(series)} rows; the model needs the last {L} (its lookback)")
     n_ch = len(series.targets)
     allv = scaler.transform(np.concatenate([series.values, series.covariates], axis=1))
     return _future(model, allv[:, :n_ch], allv[:, n_ch:], scaler, series, L, H, n_ch, assets.get("intervals"))
@@ -590,8 +606,8 @@ def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=
     """Rolling-origin evaluation of a saved model: origins from ``start`` (row or fraction; default the
     model's test part) to the end, every ``step`` rows, against the baselines (the linear baseline and
     the MASE scale use the rows before ``start``)."""
-    model, assets = load_forecaster(model_path)
-    series, scaler = _series_for(assets, csv_path, fill)
+    model, assets = _open(model_path)
+    series, scaler = _data_for(assets, csv_path, fill)
     _tell(series, lambda s: None, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
     n = len(series)
