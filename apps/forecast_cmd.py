@@ -76,6 +76,10 @@ def forecast():
 @click.option("--date-format", default=None,
               help="strptime format of the dates (e.g. %d/%m/%Y) [default: recognised: ISO 8601 with T/Z/offsets, "
                    "YYYY-MM, YYYYQn, MM/DD/YYYY or DD/MM/YYYY by the data, DD.MM.YYYY, month names].")
+@click.option("--id-column", default=None,
+              help="Long format: the column naming the series (one row per series and step); one global model is "
+                   "trained across them, each scaled on its own, with metrics per series. The series must share "
+                   "their dates.")
 @click.option("--features", default=None, help="Extra input columns (comma-separated), seen over the lookback only.")
 @click.option("--lookback", "-l", type=int, required=True, help="Past steps the model sees.")
 @click.option("--horizon", type=int, required=True, help="Steps to forecast (direct multi-step).")
@@ -126,7 +130,7 @@ def forecast():
 @click.option("--units", type=int, default=None, help="lstm: units [64].")
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
 @work_options(json_help="Print the metrics as JSON instead of the table.")
-def train_cmd(csv_path, target, date_column, date_format, features, lookback, horizon, model, candidates, intervals,
+def train_cmd(csv_path, target, date_column, date_format, id_column, features, lookback, horizon, model, candidates, intervals,
               quantiles, output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
@@ -155,7 +159,8 @@ def train_cmd(csv_path, target, date_column, date_format, features, lookback, ho
     use_device(device)
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
                       candidates=candidates, intervals=intervals, quantiles=quantiles,
-                      features=features or [], date_column=date_column, date_format=date_format, split=split, stride=stride,
+                      features=features or [], date_column=date_column, date_format=date_format, id_column=id_column,
+                      split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,
                       fill=None if fill == "none" else fill, device=device, hyperparameters=hp)

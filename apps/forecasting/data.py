@@ -531,13 +531,62 @@ def check_magnitude(table: Table, data: np.ndarray, names) -> None:
                                 "express it in larger units) or fix the value")
 
 
-def load_series(path, targets, features=(), date_column=None, fill=None, date_format=None) -> Series:
+def load_series(path, targets, features=(), date_column=None, fill=None, date_format=None, id_column=None) -> Series:
     """Read the target (and feature) columns of a CSV with their dates; fill or refuse missing values.
 
     ``date_column``: a column name, several comma-separated integer columns (year,month[,day[,hour[,minute]]]),
     ``"none"`` (rows numbered), or None: a column named like a date, year/month/day columns, or a first column
-    of dates; none found is warned about (``Series.warnings``). ``date_format``: strptime codes."""
+    of dates; none found is warned about (``Series.warnings``). ``date_format``: strptime codes.
+    ``id_column``: a long-format file (one row per series and step): each series becomes a target channel
+    named by its id (``target@id`` with several targets); the series must share their dates."""
     table = read_csv(path)
+    if id_column:
+        return _load_long(table, id_column, targets, features, date_column, fill, date_format)
+    return _series_from_table(table, targets, features, date_column, fill, date_format)
+
+
+def _load_long(table, id_column, targets, features, date_column, fill, date_format) -> Series:
+    idc = table.index(id_column, "id column")
+    id_name = table.columns[idc]
+    if split_names(features):
+        raise ForecastDataError("--features with --id-column: per-series features are not supported; forecast "
+                                "from the targets alone")
+    if id_name in split_names(targets) or (date_column and id_name in split_names(date_column)):
+        raise ForecastDataError(f"column {id_name!r} is the id column and a target/date column")
+    ids = _column_text(table, idc, id_name)
+    empty = [ln for v, ln in zip(ids, table.lines) if not v]
+    if empty:
+        raise ForecastDataError(f"{table.path}: the id column {id_name!r} is empty on line(s) {_lines(empty)}")
+    groups = {}
+    for i, v in enumerate(ids):
+        groups.setdefault(v, []).append(i)
+    parts = []
+    for sid, idx in groups.items():
+        sub = Table(table.path, table.columns, [table.rows[i] for i in idx], [table.lines[i] for i in idx])
+        try:
+            parts.append((sid, _series_from_table(sub, targets, (), date_column, fill, date_format)))
+        except ForecastDataError as e:
+            raise ForecastDataError(f"series {sid!r}: {e}") from None
+    first_id, first = parts[0]
+    for sid, sr in parts[1:]:
+        if sr.dates.labels != first.dates.labels:
+            n_a, n_b = len(first), len(sr)
+            detail = (f"{n_b} rows against {n_a}" if n_a != n_b else
+                      f"line {next(l for l, a, b in zip(sub.lines, first.dates.labels, sr.dates.labels) if a != b)}")
+            raise ForecastDataError(f"{table.path}: series {sid!r} does not have the dates of series {first_id!r} "
+                                    f"({detail}, from {sr.dates.labels[0]} to {sr.dates.labels[-1]} against "
+                                    f"{first.dates.labels[0]} to {first.dates.labels[-1]}); the series of a long-format "
+                                    "file must share their dates (series of different lengths are not supported)")
+    several = len(first.targets) > 1
+    names = [f"{t}@{sid}" if several else sid for sid, sr in parts for t in sr.targets]
+    values = np.concatenate([sr.values for _, sr in parts], axis=1)
+    notes = [f"series {sid}: {n}" for sid, sr in parts for n in sr.notes]
+    notes.insert(0, f"{len(parts)} series from the id column {id_name!r} ({len(first)} steps each), one global model")
+    return Series(names, [], values, np.zeros((len(first), 0), np.float32), first.dates, first.date_column, notes,
+                  first.warnings)
+
+
+def _series_from_table(table, targets, features, date_column, fill, date_format) -> Series:
     targets, features = split_names(targets), split_names(features)
     if not targets:
         raise ForecastDataError("no target column given (--target COL or COL1,COL2)")

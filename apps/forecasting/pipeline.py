@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import baselines as bl
-from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split
+from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split, split_names
 from .intervals import bounds, conformal_radii, interval_metrics, parse_levels, parse_quantiles, quantile_pairs
 from .losses import PinballLoss
 from .metrics import forecast_metrics, mase_scale
@@ -46,6 +46,7 @@ class TrainConfig:
     features: list = field(default_factory=list)
     date_column: str = None
     date_format: str = None
+    id_column: str = None
     split: str = "0.7,0.1,0.2"
     stride: int = 1
     season_length: int = None
@@ -282,8 +283,10 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     _set_device(cfg.device)
     t_start = time.time()
     if series is None:
-        series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format)
-    cfg.target, cfg.features = series.targets, series.features
+        series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format,
+                             cfg.id_column)
+    id_targets = split_names(cfg.target)
+    cfg.target, cfg.features = (id_targets if cfg.id_column else series.targets), series.features
     cfg.date_column = series.date_column or NO_DATES
     _tell(series, echo, warn)
     n_train, n_val, n_test = _split_rows(series, cfg)
@@ -410,7 +413,8 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
                      "step_months": series.dates.step_months,
                      "step_seconds": series.dates.step.total_seconds() if series.dates.step else None,
                      "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters},
-        "columns": {"targets": series.targets, "features": series.features, "date": series.date_column},
+        "columns": {"targets": series.targets, "features": series.features, "date": series.date_column,
+                    "id": cfg.id_column, "id_targets": id_targets if cfg.id_column else None},
         "lookback": L, "horizon": H,
         "scaler": scaler.to_dict(),
         "linear_baseline": np.asarray(linear.weights, dtype=np.float64),
@@ -569,7 +573,18 @@ def _series_for(model_assets, csv_path, fill):
     date_column = cols.get("date") or NO_DATES
     # the training file's date format (so a day order fixed there is kept); date parts carry their own
     date_format = fc.get("date_format") if date_column != NO_DATES and "," not in date_column else None
-    series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format)
+    if cols.get("id"):
+        series = load_series(csv_path, cols["id_targets"], (), date_column, fill, date_format, cols["id"])
+        missing = [t for t in cols["targets"] if t not in series.targets]
+        extra = [t for t in series.targets if t not in cols["targets"]]
+        if missing or extra:
+            raise ForecastDataError(f"{csv_path}: the model forecasts the series {', '.join(cols['targets'])}"
+                                    + (f"; missing: {', '.join(missing)}" if missing else "")
+                                    + (f"; not trained on: {', '.join(extra)}" if extra else ""))
+        order = [series.targets.index(t) for t in cols["targets"]]
+        series.values, series.targets = series.values[:, order], list(cols["targets"])
+    else:
+        series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format)
     scaler = Scaler.from_dict(model_assets["scaler"])
     return series, scaler
 
