@@ -80,6 +80,13 @@ def forecast():
               help="Long format: the column naming the series (one row per series and step); one global model is "
                    "trained across them, each scaled on its own, with metrics per series. The series must share "
                    "their dates.")
+@click.option("--future-covariates", default=None,
+              help="Columns whose future values are known (prices, promotions, holidays; comma-separated): the model "
+                   "sees them over the horizon; the rows after the data (target empty) give them for the forecast, "
+                   "and `predict` requires them.")
+@click.option("--calendar", is_flag=True,
+              help="Add calendar features of the dates as known-future covariates (month of year; day of week and "
+                   "year; hour of day), chosen by the step.")
 @click.option("--features", default=None, help="Extra input columns (comma-separated), seen over the lookback only.")
 @click.option("--lookback", "-l", type=int, required=True, help="Past steps the model sees.")
 @click.option("--horizon", type=int, required=True, help="Steps to forecast (direct multi-step).")
@@ -130,7 +137,7 @@ def forecast():
 @click.option("--units", type=int, default=None, help="lstm: units [64].")
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
 @work_options(json_help="Print the metrics as JSON instead of the table.")
-def train_cmd(csv_path, target, date_column, date_format, id_column, features, lookback, horizon, model, candidates, intervals,
+def train_cmd(csv_path, target, date_column, date_format, id_column, future_covariates, calendar, features, lookback, horizon, model, candidates, intervals,
               quantiles, output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
@@ -160,6 +167,7 @@ def train_cmd(csv_path, target, date_column, date_format, id_column, features, l
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
                       candidates=candidates, intervals=intervals, quantiles=quantiles,
                       features=features or [], date_column=date_column, date_format=date_format, id_column=id_column,
+                      future_covariates=future_covariates, calendar=calendar,
                       split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,

@@ -455,6 +455,8 @@ class Series:
     date_column: str = None
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    known: np.ndarray = None     # known-future columns (T + k, G): k rows after the last target value
+    known_names: list = field(default_factory=list)
 
     def __len__(self):
         return self.values.shape[0]
@@ -531,18 +533,23 @@ def check_magnitude(table: Table, data: np.ndarray, names) -> None:
                                 "express it in larger units) or fix the value")
 
 
-def load_series(path, targets, features=(), date_column=None, fill=None, date_format=None, id_column=None) -> Series:
+def load_series(path, targets, features=(), date_column=None, fill=None, date_format=None, id_column=None,
+                future=()) -> Series:
     """Read the target (and feature) columns of a CSV with their dates; fill or refuse missing values.
 
     ``date_column``: a column name, several comma-separated integer columns (year,month[,day[,hour[,minute]]]),
     ``"none"`` (rows numbered), or None: a column named like a date, year/month/day columns, or a first column
     of dates; none found is warned about (``Series.warnings``). ``date_format``: strptime codes.
     ``id_column``: a long-format file (one row per series and step): each series becomes a target channel
-    named by its id (``target@id`` with several targets); the series must share their dates."""
+    named by its id (``target@id`` with several targets); the series must share their dates.
+    ``future``: known-future columns: their values may continue on rows after the last target value
+    (targets empty there), the values over the forecast horizon (``Series.known``)."""
     table = read_csv(path)
     if id_column:
+        if split_names(future):
+            raise ForecastDataError("--future-covariates with --id-column is not supported")
         return _load_long(table, id_column, targets, features, date_column, fill, date_format)
-    return _series_from_table(table, targets, features, date_column, fill, date_format)
+    return _series_from_table(table, targets, features, date_column, fill, date_format, future)
 
 
 def _load_long(table, id_column, targets, features, date_column, fill, date_format) -> Series:
@@ -586,17 +593,44 @@ def _load_long(table, id_column, targets, features, date_column, fill, date_form
                   first.warnings)
 
 
-def _series_from_table(table, targets, features, date_column, fill, date_format) -> Series:
-    targets, features = split_names(targets), split_names(features)
+def _split_future_rows(table, cols, kcols):
+    """(table of the rows with targets, known-future values (T + k, G)) where the last k rows have every
+    target empty and the known-future columns filled (the values over the horizon)."""
+    tidx = [table.index(c, "target") for c in cols]
+    k = 0
+    for row in reversed(table.rows):
+        if all(i < len(row) and row[i].strip().lower() in MISSING_TOKENS for i in tidx):
+            k += 1
+        else:
+            break
+    known = np.stack([parse_numbers(table, c, "future covariate")[0] for c in kcols], axis=1)
+    gaps = np.isnan(known)
+    if gaps.any():
+        bad = [(table.lines[i], kcols[j]) for i, j in zip(*np.nonzero(gaps))]
+        shown = ", ".join(f"line {ln} ({c})" for ln, c in bad[:6]) + (f" and {len(bad) - 6} more" if len(bad) > 6 else "")
+        raise ForecastDataError(f"{table.path}: future covariates need a value on every row, the future rows too: "
+                                f"missing on {shown}")
+    if k == len(table.rows):
+        raise ForecastDataError(f"{table.path}: the target column(s) are empty on every row")
+    n = len(table.rows) - k
+    return Table(table.path, table.columns, table.rows[:n], table.lines[:n]), known
+
+
+def _series_from_table(table, targets, features, date_column, fill, date_format, future=()) -> Series:
+    targets, features, future = split_names(targets), split_names(features), split_names(future)
     if not targets:
         raise ForecastDataError("no target column given (--target COL or COL1,COL2)")
-    dup = [c for c, n in Counter(targets + features).items() if n > 1]
+    dup = [c for c, n in Counter(targets + features + future).items() if n > 1]
     if dup:
-        raise ForecastDataError(f"column(s) {', '.join(dup)} given twice among --target/--features")
+        raise ForecastDataError(f"column(s) {', '.join(dup)} given twice among --target/--features/--future-covariates")
     cols = [table.columns[table.index(t, "target")] for t in targets]
     fcols = [table.columns[table.index(f, "feature")] for f in features]
+    kcols = [table.columns[table.index(f, "future covariate")] for f in future]
+    known = None
+    if kcols:
+        table, known = _split_future_rows(table, cols, kcols)
     warnings = []
-    dates, date_column = _resolve_dates(table, date_column, date_format, cols + fcols, warnings)
+    dates, date_column = _resolve_dates(table, date_column, date_format, cols + fcols + kcols, warnings)
     parsed = [parse_numbers(table, c, "target") for c in cols] + [parse_numbers(table, c, "feature") for c in fcols]
     data = np.stack([p[0] for p in parsed], axis=1) if parsed else np.zeros((len(table.rows), 0))
     check_magnitude(table, data, cols + fcols)
@@ -621,8 +655,10 @@ def _series_from_table(table, targets, features, date_column, fill, date_format)
             notes.append(f"filled {int(nan.sum())} missing value(s) in {per_col} with {fill} (lines {_lines(lines)})")
     if data.shape[0] == 0:
         raise ForecastDataError(f"{table.path}: no rows left after dropping the missing values")
+    if known is not None and data.shape[0] != len(table.rows):
+        raise ForecastDataError("--fill drop with --future-covariates would misalign them: choose another --fill")
     return Series(cols, fcols, data[:, :len(cols)].astype(np.float32), data[:, len(cols):].astype(np.float32),
-                  dates, date_column, notes, warnings)
+                  dates, date_column, notes, warnings, known, kcols)
 
 
 def series_from_arrays(values, dates=None, targets=None, features=None, covariates=None, date_format=None) -> Series:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import baselines as bl
+from .covariates import with_known_future
 from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split, split_names
 from .intervals import bounds, conformal_radii, interval_metrics, parse_levels, parse_quantiles, quantile_pairs
 from .losses import PinballLoss
@@ -47,6 +48,8 @@ class TrainConfig:
     date_column: str = None
     date_format: str = None
     id_column: str = None
+    future_covariates: list = None
+    calendar: bool = False
     split: str = "0.7,0.1,0.2"
     stride: int = 1
     season_length: int = None
@@ -284,9 +287,13 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     t_start = time.time()
     if series is None:
         series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format,
-                             cfg.id_column)
+                             cfg.id_column, cfg.future_covariates)
     id_targets = split_names(cfg.target)
     cfg.target, cfg.features = (id_targets if cfg.id_column else series.targets), series.features
+    base_features, known_names = list(series.features), list(series.known_names)
+    cfg.future_covariates = known_names
+    _check_positive("--horizon", cfg.horizon)
+    series, lacking = with_known_future(series, cfg.horizon, cfg.calendar)
     cfg.date_column = series.date_column or NO_DATES
     _tell(series, echo, warn)
     n_train, n_val, n_test = _split_rows(series, cfg)
@@ -413,7 +420,8 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
                      "step_months": series.dates.step_months,
                      "step_seconds": series.dates.step.total_seconds() if series.dates.step else None,
                      "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters},
-        "columns": {"targets": series.targets, "features": series.features, "date": series.date_column,
+        "columns": {"targets": series.targets, "features": base_features, "date": series.date_column,
+                    "future_covariates": known_names, "calendar": bool(cfg.calendar),
                     "id": cfg.id_column, "id_targets": id_targets if cfg.id_column else None},
         "lookback": L, "horizon": H,
         "scaler": scaler.to_dict(),
@@ -429,8 +437,12 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     (out / "args.json").write_text(json.dumps(args, indent=2))
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     _write_test_forecast(out / "forecast.csv", series, o_te, preds, y_true, H, levels)
-    columns, future = _future(model, scaled, cov, scaler, series, L, H, n_ch, model.assets.get("intervals"))
-    _write_rows(out / "future.csv", ["date"] + columns, future)
+    if lacking:
+        echo(f"no future.csv: the future values of {', '.join(lacking)} over the {H} steps after the data are not in "
+             f"{cfg.csv} (add {H} rows with the target empty); `zoo forecast predict` takes them")
+    else:
+        columns, future = _future(model, scaled, cov, scaler, series, L, H, n_ch, model.assets.get("intervals"))
+        _write_rows(out / "future.csv", ["date"] + columns, future)
     plot = _plot(out / "forecast.png", series, o_te, preds, y_true, H, L, levels)
     result["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
     result["total_seconds"] = round(time.time() - t_start, 2)
@@ -584,7 +596,10 @@ def _series_for(model_assets, csv_path, fill):
         order = [series.targets.index(t) for t in cols["targets"]]
         series.values, series.targets = series.values[:, order], list(cols["targets"])
     else:
-        series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format)
+        series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format,
+                             future=cols.get("future_covariates") or ())
+    series, lacking = with_known_future(series, int(model_assets["horizon"]), bool(cols.get("calendar")))
+    series.lacking_future = lacking
     scaler = Scaler.from_dict(model_assets["scaler"])
     return series, scaler
 
@@ -609,6 +624,12 @@ def predict(model_path, csv_path, fill=None, echo=print, warn=None):
     series, scaler = _data_for(assets, csv_path, fill)
     _tell(series, echo, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
+    lacking = getattr(series, "lacking_future", [])
+    if lacking:
+        after = ", ".join(series.dates.future(H)[:3]) + (" ..." if H > 3 else "")
+        raise ForecastDataError(f"{'the data' if isinstance(csv_path, Series) else csv_path}: the model needs the future "
+                                f"values of {', '.join(lacking)} for the {H} steps after the last row ({after}): add "
+                                f"{H} rows after the data with the target empty and these columns filled")
     if len(series) < L:
         where = "the data" if isinstance(csv_path, Series) else csv_path
         raise ForecastDataError(f"{where} has {len(series)} rows; the model needs the last {L} (its lookback)")
