@@ -102,7 +102,8 @@ def forecast():
                    "validation forecasts [default: 80,95 when there is a validation part].")
 @click.option("--quantiles", default=None,
               help="Train the network (--model linear/transformer/lstm) to forecast these quantiles with the pinball "
-                   "loss, in pairs (e.g. 0.1,0.5,0.9 = the median and an 80% interval); they never cross.")
+                   "loss (instead of --loss), in pairs (e.g. 0.1,0.5,0.9 = the median and an 80% interval); they never "
+                   "cross.")
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--split", default="0.7,0.1,0.2", show_default=True,
               help="Time-ordered train,val,test as fractions or row counts (e.g. 8640,2880,2880); 'train,test' "

@@ -1,5 +1,7 @@
-"""Time-series forecasting for ``zoo forecast``: CSV loading and validation, scaling, windowing,
-models (DLinear-style linear, patch transformer, LSTM), baselines, metrics, backtests, plots.
+"""Time-series forecasting for ``zoo forecast``: CSV loading and validation (dates, long format,
+known-future covariates), scaling, windowing, models (DLinear-style linear, patch transformer, LSTM,
+quantile heads), baselines, ``--model auto``, prediction intervals, metrics, backtests, plots, and the
+Python API :class:`Forecaster` (``apps.forecasting.api``).
 
 Every data problem raises :class:`ForecastDataError` (a ValueError) with a message meant for
 the command line; the CLI turns it into a clean error instead of a traceback.
