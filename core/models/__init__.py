@@ -7,8 +7,10 @@ __all__ = ["Model", "Functional", "Sequential"]
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model saved with ``model.save`` (architecture, weights, optimizer state, assets), or a Keras 2
-    full-model HDF5 file. Nothing in the file is executed; Lambda layers need ``safe_mode=False``."""
+    """A model saved with ``model.save``: a Keras 3 ``.keras`` archive (written here or by Keras),
+    this project's HDF5 file (whatever its extension: older ones were named ``.keras``), or a Keras 2
+    full-model HDF5 file; the format is read from the content. Nothing in the file is executed;
+    Lambda layers need ``safe_mode=False`` and their function in ``custom_objects``."""
     from ..saving.keras_h5 import detect_format
     from ..saving.zoo_format import SavingError, load_zoo_model
 
@@ -17,6 +19,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"no such model file: {filepath}")
     fmt = detect_format(filepath)
+    if fmt == "keras_archive":
+        from ..saving.keras_archive import load_keras_archive
+
+        return load_keras_archive(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     if fmt == "zoo_h5":
         return load_zoo_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
     if fmt == "keras_full_h5":

@@ -2,6 +2,8 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
+import os
+
 from ..layers.base import Layer
 from .training import TrainingMixin
 
@@ -79,17 +81,36 @@ class Model(TrainingMixin, Layer):
         return export_onnx(self, filepath, **kwargs)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights, optimizer state, compile config and ``assets`` to one HDF5 file
-        (written atomically)."""
+        """Save the model to one file, written atomically; the extension picks the format:
+
+        * ``.keras``: Keras 3's zip format (config, weights, optimizer state), which Keras 3 loads;
+        * ``.zoo.h5`` (or ``.h5``/``.hdf5``): this project's HDF5 format, which also holds ``assets``
+          and models Keras cannot rebuild (subclassed models, zoo architectures)."""
+        from ..saving.keras_archive import save_keras_archive
         from ..saving.zoo_format import save_model
 
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        path = str(filepath)
+        if path.endswith(".keras"):
+            save_keras_archive(self, path, overwrite=overwrite, include_optimizer=include_optimizer)
+        elif path.endswith((".h5", ".hdf5")):
+            save_model(self, path, overwrite=overwrite, include_optimizer=include_optimizer)
+        else:
+            raise ValueError(f"model.save: unknown extension in {path!r}: use '.keras' for Keras 3's format or "
+                             "'.zoo.h5' for this project's HDF5 format")
 
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights by layer path to an HDF5 file (written atomically)."""
-        from ..saving.zoo_format import save_weights
+        """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the built
+        optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
+        from ..saving.keras_archive import write_keras3_weights
+        from ..saving.zoo_format import SavingError, save_weights
 
-        save_weights(self, filepath, overwrite=overwrite)
+        path = str(filepath)
+        if path.endswith(".weights.h5"):
+            if os.path.exists(path) and not overwrite:
+                raise SavingError(f"{path} exists; pass overwrite=True to replace it")
+            write_keras3_weights(self, path)
+        else:
+            save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False):
         """Load weights saved here, or from Keras files (legacy HDF5 as published for keras.applications,

@@ -301,7 +301,8 @@ def _is_safetensors(head, size):
 def detect_format(path) -> str:
     """Name the layout of a weight file from its content (not its extension).
 
-    Returns ``"keras_legacy_h5"``, ``"keras_full_h5"``, ``"keras3_weights_h5"``, ``"zoo_h5"``
+    Returns ``"keras_legacy_h5"``, ``"keras_full_h5"``, ``"keras3_weights_h5"``, ``"keras_archive"``
+    (a Keras 3 ``.keras`` zip), ``"zoo_h5"``
     (HDF5 with a root ``zoo_format`` attribute), ``"torch_zip"``, ``"torch_legacy"`` or
     ``"safetensors"``; raises :class:`UnknownFormatError` (or a format error for an HDF5 file
     h5py cannot open) otherwise.
@@ -343,9 +344,8 @@ def detect_format(path) -> str:
             raise UnknownFormatError(f"a zip archive that cannot be read (truncated?): {e}", path) from e
         if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
             return "torch_zip"
-        if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
-            raise UnknownFormatError("a Keras 3 .keras archive (zip): extract its model.weights.h5 and "
-                                     "read that (keras3_weights_h5)", path)
+        if "config.json" in names:
+            return "keras_archive"
         raise UnknownFormatError(f"a zip archive that is not a torch checkpoint (entries {names[:5]})", path)
     if kind == "torch_legacy":
         return "torch_legacy"

@@ -312,8 +312,18 @@ def load_weights_file(model, path, by_name=False, skip_mismatch=False):
         assign_keras_layers(model, layers, path, by_name=by_name, skip_mismatch=skip_mismatch)
         return
     if fmt == "keras3_weights_h5":
-        groups = dict(keras_h5.read_keras3_weights(path, include_optimizer=False))
-        assign_keras3(model, groups, path, skip_mismatch=skip_mismatch)
+        from .keras_archive import load_keras3_weights_into
+
+        with keras_h5._opened(path, "Keras 3 weights") as (f, _):
+            load_keras3_weights_into(model, f, path, skip_mismatch=skip_mismatch)
+        return
+    if fmt == "keras_archive":
+        import io
+
+        from .keras_archive import load_keras3_weights_into, read_keras_archive
+
+        with _h5py().File(io.BytesIO(read_keras_archive(path).weights), "r") as f:
+            load_keras3_weights_into(model, f, f"{path}:model.weights.h5", skip_mismatch=skip_mismatch)
         return
     raise SavingError(f"{path}: format {fmt!r} holds no Keras-layout weights; for PyTorch checkpoints and "
                       "safetensors read the state dict (core.saving) and map it with core.saving.torch_mapping")
