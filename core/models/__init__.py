@@ -33,4 +33,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                       "call model.load_weights(path)")
 
 
-__all__.append("load_model")
+def model_from_json(json_string, custom_objects=None):
+    """A model from ``model.to_json()`` output, Keras 3's or this project's (weights freshly
+    initialized). A ``Lambda`` layer is refused: its function is code."""
+    import json
+
+    from ..saving.keras_archive import model_from_keras_config
+
+    return model_from_keras_config(json.loads(json_string), custom_objects=custom_objects)
+
+
+__all__ += ["load_model", "model_from_json"]

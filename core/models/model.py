@@ -98,6 +98,15 @@ class Model(TrainingMixin, Layer):
             raise ValueError(f"model.save: unknown extension in {path!r}: use '.keras' for Keras 3's format or "
                              "'.zoo.h5' for this project's HDF5 format")
 
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON in Keras 3's form (``keras.models.model_from_json`` reads
+        it; so does ``core.models.model_from_json``). ``kwargs`` go to ``json.dumps``."""
+        import json
+
+        from ..saving.keras_archive import _json_default, keras_config
+
+        return json.dumps(keras_config(self, include_compile=False), default=_json_default, **kwargs)
+
     def save_weights(self, filepath, overwrite=True):
         """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the built
         optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
