@@ -248,7 +248,12 @@ def _keras_layer_config(cfg, class_name):
     if isinstance(cfg.get("dtype"), str):
         cfg["dtype"] = _dtype_policy(cfg["dtype"])
     for k, v in list(cfg.items()):
-        cfg[k] = _keras_object(k, v)
+        if k in ("layer", "backward_layer", "cell") and isinstance(v, dict) and "class_name" in v:
+            cfg[k] = _keras_entry(v)       # a wrapper's layer (TimeDistributed, Bidirectional, RNN)
+        elif k == "cells" and isinstance(v, list):
+            cfg[k] = [_keras_entry(c) if isinstance(c, dict) and "class_name" in c else c for c in v]
+        else:
+            cfg[k] = _keras_object(k, v)
     return cfg
 
 

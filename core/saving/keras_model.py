@@ -73,9 +73,18 @@ def _dtype_name(value):
     return value
 
 
-def _fix_value(key, value):
+_NESTED_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
+
+
+def _fix_value(key, value, custom_objects=None):
     if key == "dtype":
         return _dtype_name(value)
+    if key in _NESTED_LAYER_KEYS:   # wrappers (TimeDistributed, Bidirectional, RNN): their layer's config too
+        if isinstance(value, dict) and "class_name" in value and isinstance(value.get("config"), dict):
+            return _nested_layer(value, custom_objects)
+        if isinstance(value, list):
+            return [_nested_layer(v, custom_objects) if isinstance(v, dict) and "class_name" in v else v
+                    for v in value]
     if isinstance(value, dict) and "class_name" in value and "config" in value and key.endswith(
             ("initializer", "regularizer", "constraint")):
         cfg = {k: v for k, v in (value["config"] or {}).items() if v is not None or k == "seed"}
@@ -112,7 +121,7 @@ def convert_layer_config(class_name, config, custom_objects=None, registered_nam
     kwargs, dropped = {}, []
     for k, v in config.items():
         if k in accepted:
-            kwargs[k] = _fix_value(k, v)
+            kwargs[k] = _fix_value(k, v, custom_objects)
         elif k in _DEFAULT_ONLY:
             if v != _DEFAULT_ONLY[k]:
                 raise UnsupportedKerasLayerError(f"layer {config.get('name')!r} ({class_name}): {k}={v!r} is not "
@@ -128,6 +137,12 @@ def convert_layer_config(class_name, config, custom_objects=None, registered_nam
         warnings.warn(f"Keras layer {config.get('name')!r} ({class_name}): ignoring config keys {sorted(dropped)} "
                       "that this project's layer does not take", stacklevel=3)
     return cls, kwargs
+
+
+def _nested_layer(lc, custom_objects):
+    cls, kwargs = convert_layer_config(lc["class_name"], lc.get("config", {}), custom_objects,
+                                       registered_name=lc.get("registered_name"))
+    return {"class_name": cls.__name__, "config": kwargs}
 
 
 def _lambda_entry(lc, custom_objects, safe_mode):
@@ -259,13 +274,20 @@ def _flatten_refs(value):
     return []
 
 
+def _recorded_call(node):
+    """Keras 3 records the ``training`` default (and ``mask=None``) a layer saw when the graph was
+    built; at run time the model's own training flag and the propagated masks decide, so they go."""
+    kwargs = {k: v for k, v in node.get("kwargs", {}).items() if k != "training" and not (k == "mask" and v is None)}
+    return {**node, "kwargs": kwargs}
+
+
 def _convert_model(class_name, cfg, custom_objects, safe_mode, lambdas):
     if class_name in ("Functional", "Model"):
         layers = []
         for lc in _drop_implicit_masks(cfg["layers"]):
             entry = _layer_entry(lc, custom_objects, safe_mode, lambdas)
             nodes = lc.get("inbound_nodes", [])
-            entry["inbound_nodes"] = [n if isinstance(n, dict) else _node_to_keras3(n) for n in nodes]
+            entry["inbound_nodes"] = [_recorded_call(n) if isinstance(n, dict) else _node_to_keras3(n) for n in nodes]
             layers.append(entry)
         return {"class_name": "Functional", "config": {
             "name": cfg.get("name"), "trainable": cfg.get("trainable", True), "layers": layers,
