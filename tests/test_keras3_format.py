@@ -353,3 +353,44 @@ def test_resnet50_roundtrip(tmp_path):
     again = load_model(path)
     assert len(keras_config(again)["config"]["layers"]) == len(model.layers)
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_compile_objects_and_custom_loss_roundtrip(tmp_path):
+    from core import losses, metrics
+
+    def my_loss(y_true, y_pred):
+        return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    m = models.Sequential([L.Input((3,)), L.Dense(2)])
+    m.compile(optimizer=optimizers.SGD(0.1), loss=losses.Huber(delta=2.0), metrics=[metrics.MeanAbsoluteError()])
+    m.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+    m.save(str(tmp_path / "a.keras"))
+    cfg = keras_config(m)["compile_config"]
+    assert cfg["loss"]["class_name"] == "Huber" and cfg["metrics"][0]["class_name"] == "MeanAbsoluteError"
+    again = load_model(str(tmp_path / "a.keras"))
+    assert type(again._losses_per_output[0]).__name__ == "Huber" and again._losses_per_output[0].delta == 2.0
+    hist = again.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+    assert "mean_absolute_error" in hist.history
+    m.compile(optimizer="sgd", loss=my_loss)
+    m.save(str(tmp_path / "b.keras"))
+    assert keras_config(m)["compile_config"]["loss"] == "my_loss"
+    with pytest.warns(UserWarning, match="compile settings could not be restored"):
+        plain = load_model(str(tmp_path / "b.keras"))
+    assert not plain.compiled
+    custom = load_model(str(tmp_path / "b.keras"), custom_objects={"my_loss": my_loss})
+    assert custom.compiled
+
+
+def test_untrusted_dataset_shapes_are_checked_before_reading(tmp_path):
+    from core.saving.errors import KerasH5FormatError
+
+    model = _mlp()
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(str(path))
+    with h5py.File(path, "a") as f:
+        del f["layers/dense/vars/0"]
+        # claims 400 MB, stores nothing (never written chunks of a gzip dataset)
+        f.create_dataset("layers/dense/vars/0", shape=(10 ** 8,), dtype="float32", chunks=(1 << 16,),
+                         compression="gzip")
+    with pytest.raises(KerasH5FormatError, match=r"claims 400000000 bytes but the file stores 0"):
+        model.load_weights(str(path))

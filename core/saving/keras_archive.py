@@ -317,35 +317,56 @@ def _keras_model_config(class_name, cfg):
     return out
 
 
+def _serialize_loss(loss):
+    from .. import losses as losses_mod
+
+    if loss is None or isinstance(loss, str):
+        return loss
+    try:
+        out = losses_mod.serialize(loss)
+    except ValueError:   # a user function: by name, as Keras (custom_objects resolves it on load)
+        return getattr(loss, "__name__", None) or getattr(loss, "name", None) or type(loss).__name__
+    if isinstance(out, dict) and out.get("class_name") == "LossFunctionWrapper" and \
+            isinstance(out.get("config", {}).get("fn"), str):
+        return out["config"]["fn"]       # a function given to compile: its name, as Keras writes it
+    return out
+
+
+def _serialize_metric(metric):
+    from .. import metrics as metrics_mod
+
+    if isinstance(metric, str):
+        return metric
+    try:
+        return metrics_mod.serialize(metric)
+    except (ValueError, TypeError, AttributeError):
+        return getattr(metric, "__name__", None) or getattr(metric, "name", None) or type(metric).__name__
+
+
 def _compile_config(model):
     """Keras's ``compile_config`` for a compiled model, or None."""
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         return None
-    from .. import losses as losses_mod
     from .. import optimizers as optimizers_mod
 
     given = getattr(model, "_compile_config", None) or {}
     names = model._output_names_for_compile()
-
-    def loss_cfg(loss):
-        return None if loss is None else losses_mod.serialize(loss)
-
-    if isinstance(given.get("loss"), (str, list, dict)):
+    if isinstance(given.get("loss"), str):
         loss = given["loss"]
     elif len(names) == 1:
-        loss = loss_cfg(model._losses_per_output[0])
+        loss = _serialize_loss(model._losses_per_output[0])
     else:
-        loss = {n: loss_cfg(l) for n, l in zip(names, model._losses_per_output)}
+        loss = {n: _serialize_loss(l) for n, l in zip(names, model._losses_per_output)}
 
-    def metric_names(specs_per_output):
-        per = [[m if isinstance(m, str) else getattr(m, "name", str(m)) for m in specs] for specs in specs_per_output]
+    def metric_configs(specs_per_output):
+        per = [[_serialize_metric(m) for m in specs] for specs in specs_per_output]
         if not any(per):
             return None
         return per[0] if len(names) == 1 else dict(zip(names, per))
 
     return {"optimizer": optimizers_mod.serialize(model.optimizer), "loss": loss,
-            "loss_weights": given.get("loss_weights"), "metrics": metric_names(model._metric_specs),
-            "weighted_metrics": metric_names(model._weighted_metric_specs), "run_eagerly": False,
+            "loss_weights": given.get("loss_weights"), "metrics": metric_configs(model._metric_specs),
+            "weighted_metrics": metric_configs(model._weighted_metric_specs), "run_eagerly": False,
             "steps_per_execution": 1, "jit_compile": False}
 
 

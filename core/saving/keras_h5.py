@@ -109,10 +109,29 @@ def _str_list_attr(group, name):
     return [_decode(v) for v in np.asarray(values, dtype=object).reshape(-1)]
 
 
+_MAX_FILTER_RATIO = 1100   # gzip/deflate expands at most ~1032x
+
+
+def _check_dataset_size(ds, path, where):
+    """Refuse a dataset whose shape claims more bytes than its storage in the file can hold,
+    before reading allocates them (a forged header, or a compression bomb)."""
+    with _h5_errors(path, f"cannot read the header of dataset {where}"):
+        nbytes = int(ds.size or 0) * ds.dtype.itemsize
+        if nbytes <= 1 << 16:
+            return
+        stored = int(ds.id.get_storage_size())
+        filtered = ds.chunks is not None and bool(ds._filters)
+    limit = stored * _MAX_FILTER_RATIO if filtered else stored
+    if nbytes > limit:
+        raise KerasH5FormatError(f"dataset {where} claims {nbytes} bytes but the file stores {stored} for it "
+                                 "(truncated or forged file)", path)
+
+
 def _read_dataset(ds, path, where):
     h5py = _h5py()
     if not isinstance(ds, h5py.Dataset):
         raise KerasH5FormatError(f"{where} is a {type(ds).__name__}, expected a dataset", path)
+    _check_dataset_size(ds, path, where)
     with _h5_errors(path, f"cannot read dataset {where} (truncated or corrupted file?)"):
         arr = np.asarray(ds[()])
         bf16 = _decode(ds.attrs["dtype"]) == "bfloat16" if "dtype" in ds.attrs else False

@@ -347,11 +347,26 @@ def compile_from_keras_config(model, cfg, custom_objects=None):
     (Keras does the same)."""
     from .. import optimizers
 
+    from .. import losses
+
+    custom_objects = custom_objects or {}
+
+    def loss_of(spec):
+        if isinstance(spec, dict) and "class_name" in spec:     # one serialized loss
+            return losses.deserialize(spec, custom_objects=custom_objects)
+        if isinstance(spec, dict):                             # per output
+            return {k: loss_of(v) for k, v in spec.items()}
+        if isinstance(spec, list):
+            return [loss_of(v) for v in spec]
+        if isinstance(spec, str) and spec in custom_objects:
+            return custom_objects[spec]
+        return spec
+
     try:
         opt = cfg.get("optimizer") or "rmsprop"
         optimizer = optimizers.deserialize(opt, custom_objects=custom_objects) if isinstance(opt, dict) \
             else optimizers.get(opt)
-        model.compile(optimizer=optimizer, loss=cfg.get("loss"), metrics=cfg.get("metrics"),
+        model.compile(optimizer=optimizer, loss=loss_of(cfg.get("loss")), metrics=cfg.get("metrics"),
                       weighted_metrics=cfg.get("weighted_metrics"), loss_weights=cfg.get("loss_weights"))
     except (ValueError, TypeError, KeyError) as e:
         warnings.warn(f"the saved compile settings could not be restored ({e}); the model is loaded uncompiled "
