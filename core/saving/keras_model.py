@@ -67,7 +67,9 @@ def _dtype_name(value):
         name = (value.get("config") or {}).get("name")
         if not isinstance(name, str):
             raise UnsupportedKerasLayerError(f"dtype policy {value!r} has no name")
-        if name.startswith("mixed_"):   # mixed precision: variables are float32 here
+        if name.startswith("mixed_"):
+            warnings.warn(f"dtype policy {name!r}: this project computes in float32 (outputs differ from Keras's "
+                          "mixed precision by its rounding)", stacklevel=4)
             return "float32"
         return name
     return value
