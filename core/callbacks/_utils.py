@@ -91,3 +91,17 @@ def _flatten_callbacks(callbacks):
         else:
             out.append(c)
     return out
+
+
+def _save_freq_reached(callback, batch) -> bool:
+    """Keras's batch counting for an integer ``save_freq`` (ModelCheckpoint, BackupAndRestore): count
+    the training batches since the last save, across epochs (``batch`` restarts at 0 each epoch),
+    and say when ``save_freq`` of them have passed."""
+    last = callback._last_batch_seen
+    add_batches = batch + 1 if last is None or batch <= last else batch - last
+    callback._batches_seen_since_last_saving += add_batches
+    callback._last_batch_seen = batch
+    if callback._batches_seen_since_last_saving >= callback.save_freq:
+        callback._batches_seen_since_last_saving = 0
+        return True
+    return False

@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 
+from ._utils import _save_freq_reached
 from .callback import Callback
 
 
@@ -89,16 +90,7 @@ class BackupAndRestore(Callback):
     def _should_save_on_batch(self, batch):
         if self.save_freq == "epoch":
             return False
-        if batch <= self._last_batch_seen:  # a new epoch
-            add_batches = batch + 1
-        else:
-            add_batches = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add_batches
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return _save_freq_reached(self, batch)
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)

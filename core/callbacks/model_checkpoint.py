@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._utils import _print_msg
+from ._utils import _print_msg, _save_freq_reached
 from .monitor_callback import MonitorCallback
 
 
@@ -63,16 +63,7 @@ class ModelCheckpoint(MonitorCallback):
     def _should_save_on_batch(self, batch):
         if self.save_freq == "epoch":
             return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            add_batches = batch + 1  # new epoch; batches are 0-based
-        else:
-            add_batches = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += add_batches
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
+        return _save_freq_reached(self, batch)
 
     def _should_save_model(self, epoch, logs, filepath):
         logs = logs or {}

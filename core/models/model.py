@@ -103,7 +103,8 @@ class Model(TrainingMixin, Layer):
         it; so does ``core.models.model_from_json``). ``kwargs`` go to ``json.dumps``."""
         import json
 
-        from ..saving.keras_archive import _json_default, keras_config
+        from ..saving.keras_archive import keras_config
+        from ..saving.zoo_format import _json_default
 
         return json.dumps(keras_config(self, include_compile=False), default=_json_default, **kwargs)
 

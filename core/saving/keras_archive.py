@@ -32,7 +32,7 @@ import zipfile
 import numpy as np
 
 from .errors import WeightFileError
-from .zoo_format import SavingError, _read_assets, _write_assets, atomic_path
+from .zoo_format import SavingError, _dumps, _read_assets, _write_assets, atomic_path
 
 __all__ = ["save_keras_archive", "load_keras_archive", "keras_config", "model_from_keras_config",
            "write_keras3_weights", "load_keras3_weights_into", "read_keras_archive", "KerasArchive",
@@ -390,23 +390,11 @@ def keras_config(model, include_compile=True) -> dict:
     return entry
 
 
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
 def save_keras_archive(model, path, overwrite=True, include_optimizer=True):
     """Write ``model`` as a Keras 3 ``.keras`` archive (atomically)."""
     from .. import __version__ as zoo_version
 
-    config = json.dumps(keras_config(model), default=_json_default)
+    config = _dumps(keras_config(model))
     metadata = json.dumps({"keras_version": KERAS_VERSION, "zoo_version": zoo_version,
                            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
     weights = io.BytesIO()
