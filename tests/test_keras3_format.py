@@ -346,7 +346,7 @@ def test_resnet50_roundtrip(tmp_path):
     import zoo
 
     clf = zoo.ResNet50(weights=None)
-    model = models.Model(clf.inputs, clf.outputs)
+    model = models.Model(clf.inputs[0], clf.outputs[0])
     x = np.random.default_rng(0).normal(size=(1, 224, 224, 3)).astype("float32")
     path = str(tmp_path / "r.keras")
     model.save(path)
@@ -394,3 +394,22 @@ def test_untrusted_dataset_shapes_are_checked_before_reading(tmp_path):
                          compression="gzip")
     with pytest.raises(KerasH5FormatError, match=r"claims 400000000 bytes but the file stores 0"):
         model.load_weights(str(path))
+
+
+def test_registered_functional_subclass_roundtrip(tmp_path):
+    from zoo.classifier import ClassifierModel
+
+    inp = L.Input((5,))
+    feats = L.Dense(4, activation="relu", name="feat")(inp)
+    out = L.Dense(3, activation="softmax", name="head")(feats)
+    clf = ClassifierModel(inp, out, features_tensor=feats, head_name="head", name="clf")
+    clf.assets = {"labels": ["a", "b", "c"]}
+    path = str(tmp_path / "clf.keras")
+    clf.save(path)
+    config = keras_config(clf)
+    assert config["class_name"] == "ClassifierModel" and config["registered_name"] == "zoo>ClassifierModel"
+    again = load_model(path)
+    assert type(again) is ClassifierModel and again.head_name == "head"
+    assert again.assets == {"labels": ["a", "b", "c"]}
+    x = np.random.default_rng(0).normal(size=(2, 5)).astype("float32")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), clf.predict(x, verbose=0))

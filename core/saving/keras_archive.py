@@ -265,9 +265,16 @@ def _keras_entry(entry, build_shape=None):
     module = entry.get("module") or ""
     entry = dict(entry)
     if class_name in ("Sequential", "Functional") or _is_model_config(entry):
-        cfg = _keras_model_config(class_name, entry["config"])
-        out = {"module": "keras" if class_name == "Sequential" else "keras.src.models.functional",
+        base = "Sequential" if class_name == "Sequential" or "input_layers" not in entry["config"] else "Functional"
+        cfg = _keras_model_config(base, entry["config"])
+        out = {"module": "keras" if base == "Sequential" else "keras.src.models.functional",
                "class_name": class_name, "config": cfg, "registered_name": None}
+        if class_name not in ("Sequential", "Functional"):   # a registered subclass (zoo's ClassifierModel)
+            try:
+                registered = _registered_name(_lookup(class_name, None))
+            except ValueError:
+                registered = None
+            out["module"], out["registered_name"] = None, registered or f"Custom>{class_name}"
         if class_name == "Sequential" and cfg.get("build_input_shape") is not None:
             out["build_config"] = {"input_shape": cfg["build_input_shape"]}
     else:
@@ -375,7 +382,7 @@ def keras_config(model, include_compile=True) -> dict:
     from ..models.serialization import serialize_layer
 
     entry = _keras_entry(serialize_layer(model))
-    if entry["class_name"] not in ("Sequential", "Functional"):
+    if entry["class_name"] not in ("Sequential", "Functional") and not _is_model_config(entry):
         raise SavingError(f"model '{model.name}' ({type(model).__name__}) is a subclassed model: Keras's .keras "
                           "format stores it only through a registered class with get_config; save it with "
                           "model.save('m.zoo.h5') or save_weights('m.weights.h5')")
@@ -503,6 +510,27 @@ def read_keras_archive(path) -> KerasArchive:
     return KerasArchive(config, metadata, weights, assets)
 
 
+def _registered_model_config(config, custom_objects, safe_mode):
+    """Our config for a registered Sequential/Functional subclass: its graph converted as a plain one,
+    its own extra keys kept, its class resolved by ``registered_name`` (then class name)."""
+    from .keras_model import _find_class, convert_model_config
+
+    cls = _find_class(config["class_name"], config.get("registered_name"), custom_objects)
+    if cls is None:
+        raise KerasArchiveError(f"model class {config['class_name']!r} (registered as "
+                                f"{config.get('registered_name')!r}) is not known here: register it with "
+                                "@core.layers.register_serializable or pass it in custom_objects", "<config>")
+    cfg = config["config"]
+    base = "Functional" if isinstance(cfg, dict) and "input_layers" in cfg else "Sequential"
+    ours = convert_model_config({"class_name": base, "config": cfg}, custom_objects, safe_mode=safe_mode)
+    extra = {k: v for k, v in cfg.items() if k not in ours["config"] and k not in ("dtype", "layers")}
+    key = next((k for k in (config.get("registered_name"), config["class_name"])
+                if k and (custom_objects.get(k) is cls)), None)
+    if key is None:
+        key = config.get("registered_name") or config["class_name"]
+    return {"class_name": key, "config": {**ours["config"], **extra}}
+
+
 def model_from_keras_config(config, custom_objects=None, safe_mode=True):
     """A model from a Keras 3 serialized config (``config.json``, ``model.to_json()``)."""
     from ..models.serialization import model_from_config
@@ -511,7 +539,11 @@ def model_from_keras_config(config, custom_objects=None, safe_mode=True):
     if not isinstance(config, dict) or "class_name" not in config:
         raise KerasArchiveError("a Keras config must be an object with 'class_name' and 'config'", "<config>")
     custom = dict(custom_objects or {})    # Lambda functions are added under their layer's name
-    ours = convert_model_config(config, custom, safe_mode=safe_mode)
+    class_name = config["class_name"]
+    if class_name not in ("Sequential", "Functional", "Model"):
+        ours = _registered_model_config(config, custom, safe_mode)
+    else:
+        ours = convert_model_config(config, custom, safe_mode=safe_mode)
     model = model_from_config(ours, custom_objects=custom, safe_mode=safe_mode)
     build = config.get("build_config") or {}
     if not getattr(model, "built", False) and build.get("input_shape") is not None:
