@@ -413,3 +413,28 @@ def test_registered_functional_subclass_roundtrip(tmp_path):
     assert again.assets == {"labels": ["a", "b", "c"]}
     x = np.random.default_rng(0).normal(size=(2, 5)).astype("float32")
     np.testing.assert_array_equal(again.predict(x, verbose=0), clf.predict(x, verbose=0))
+
+
+def test_sublayers_held_in_lists_roundtrip_weights_h5(tmp_path):
+    class Stack(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.blocks = [L.Dense(3), L.Dense(3)]
+
+        def call(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    def make():
+        inp = L.Input((3,))
+        return models.Model(inp, Stack()(inp))
+
+    model = make()
+    assert [p for p, _, v in keras3_weight_layout(model) if v] == ["layers/stack/blocks/dense",
+                                                                     "layers/stack/blocks/dense_1"]
+    model.save_weights(str(tmp_path / "s.weights.h5"))
+    other = make()
+    other.load_weights(str(tmp_path / "s.weights.h5"))
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))

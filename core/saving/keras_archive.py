@@ -185,14 +185,56 @@ def _keras3_groups(f, source, include_optimizer):
     return dict(_keras3_walk(f, source, include_optimizer)[0])
 
 
+def _path_variants(path):
+    """Where Keras may have put an object: the path itself, its public spelling (``_query_dense`` ->
+    ``query_dense``) and Keras 2.13's ``_layer_checkpoint_dependencies`` for ``layers``."""
+    public = "/".join(seg.lstrip("_") or seg for seg in path.split("/"))
+    out = [path, public]
+    out += [p.replace("layers", "_layer_checkpoint_dependencies") for p in (path, public)]
+    return list(dict.fromkeys(out))
+
+
+def assign_keras3_weights(model, groups, source, skip_mismatch=False):
+    """Copy ``{object path: [(index, array)]}`` (a Keras 3 weights file) into ``model``, object by
+    object in the layout :func:`keras3_weight_layout` gives; every shape is checked before anything
+    is assigned."""
+    checked, seen = [], set()
+    for path, name, variables in keras3_weight_layout(model):
+        variables = [v for v in variables if id(v) not in seen]
+        seen.update(id(v) for v in variables)
+        if not variables:
+            continue
+        found = next((p for p in _path_variants(path) if p in groups), None)
+        if found is None:
+            if skip_mismatch:
+                continue
+            raise SavingError(f"{source}: no '{path}/vars' group for layer '{name}' ({len(variables)} variables); "
+                              f"the file's groups with variables: {sorted(g for g, a in groups.items() if a)[:8]}")
+        arrays = [a for _, a in groups[found]]
+        if len(arrays) != len(variables):
+            if skip_mismatch:
+                continue
+            raise SavingError(f"{source}: layer '{name}' has {len(variables)} variables "
+                              f"{[(v.name, tuple(v.shape)) for v in variables]}, the file's '{found}/vars' has "
+                              f"{len(arrays)} {[tuple(a.shape) for a in arrays]}")
+        for v, a in zip(variables, arrays):
+            if tuple(a.shape) != tuple(v.shape):
+                if skip_mismatch:
+                    break
+                raise SavingError(f"{source}: weight {v.path!r} expects shape {tuple(v.shape)}, the file's "
+                                  f"'{found}/vars' has {tuple(a.shape)}")
+        else:
+            checked.extend(zip(variables, arrays))
+    for v, a in checked:
+        v.assign(a)
+
+
 def load_keras3_weights_into(model, h5, source, skip_mismatch=False, optimizer=True):
     """Copy a Keras 3 weights file (an open ``h5py.File``) into ``model``; with ``optimizer`` and a
     compiled model, the ``optimizer/vars`` state too (built against the model's trainable weights)."""
-    from .zoo_format import assign_keras3
-
     groups = _keras3_groups(h5, source, include_optimizer=True)
     opt_arrays = [a for _, a in groups.pop("optimizer", [])]
-    assign_keras3(model, groups, source, skip_mismatch=skip_mismatch)
+    assign_keras3_weights(model, groups, source, skip_mismatch=skip_mismatch)
     opt = getattr(model, "optimizer", None)
     if optimizer and opt is not None and opt_arrays:
         try:
