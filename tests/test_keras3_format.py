@@ -438,3 +438,16 @@ def test_sublayers_held_in_lists_roundtrip_weights_h5(tmp_path):
     other.load_weights(str(tmp_path / "s.weights.h5"))
     x = np.ones((2, 3), "float32")
     np.testing.assert_array_equal(other.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_unbuilt_optimizer_saves_its_iteration_and_learning_rate(tmp_path):
+    model = models.Sequential([L.Input((3,)), L.Dense(2)])
+    model.compile(optimizer=optimizers.Adam(0.01), loss="mse")
+    path = str(tmp_path / "u.keras")
+    model.save(path)
+    with h5py.File(io.BytesIO(read_keras_archive(path).weights), "r") as f:
+        assert len(f["optimizer/vars"]) == 2    # what Keras writes for an optimizer that has not stepped
+    again = _no_warnings(load_model, path)
+    assert again.optimizer.iterations == 0 and again.optimizer.learning_rate == pytest.approx(0.01)
+    again.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+    assert again.optimizer.iterations == 1

@@ -166,7 +166,7 @@ def write_keras3_weights(model, target, include_optimizer=True):
                 arrays.append(np.asarray(backend.to_numpy(v.numpy() if hasattr(v, "numpy") else v)))
             _write_vars(f, path, name, arrays)
         opt = getattr(model, "optimizer", None)
-        if include_optimizer and opt is not None and getattr(opt, "built", False):
+        if include_optimizer and opt is not None:   # unbuilt: iteration and learning rate only, as Keras
             _write_vars(f, "optimizer", opt.name, [np.asarray(backend.to_numpy(v)) for v in opt.variables()])
 
     if isinstance(target, (str, os.PathLike)):
@@ -237,6 +237,11 @@ def load_keras3_weights_into(model, h5, source, skip_mismatch=False, optimizer=T
     assign_keras3_weights(model, groups, source, skip_mismatch=skip_mismatch)
     opt = getattr(model, "optimizer", None)
     if optimizer and opt is not None and opt_arrays:
+        if not getattr(opt, "built", False) and len(opt_arrays) == len(opt.variables()):
+            # saved before any step: the iteration count and learning rate, nothing to build
+            for (_, _, restore), value in zip(opt._state_entries(), opt_arrays):
+                restore(value)
+            return
         try:
             opt.set_variables(opt_arrays, list(model.trainable_weights))
         except ValueError as e:
