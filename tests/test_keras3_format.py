@@ -322,7 +322,7 @@ def test_lambda_needs_safe_mode_off_and_its_function(tmp_path):
         "arguments": {}, "output_shape": None}}
     config["config"]["layers"].insert(2, lam)
     text = json.dumps(config)
-    with pytest.raises(Exception, match="refusing to load Lambda layer 'double'.*safe_mode=False"):
+    with pytest.raises(Exception, match=r"refusing to load a Lambda layer \('double'\).*safe_mode=False"):
         model_from_json(text)
     from core.saving.keras_archive import model_from_keras_config
 

@@ -2,9 +2,10 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
-import os
+import numpy as np
 
 from ..layers.base import Layer
+from .serialization import functional_from_config
 from .training import TrainingMixin
 
 
@@ -85,18 +86,10 @@ class Model(TrainingMixin, Layer):
 
         * ``.keras``: Keras 3's zip format (config, weights, optimizer state), which Keras 3 loads;
         * ``.zoo.h5`` (or ``.h5``/``.hdf5``): this project's HDF5 format, which also holds ``assets``
-          and models Keras cannot rebuild (subclassed models, zoo architectures)."""
-        from ..saving.keras_archive import save_keras_archive
-        from ..saving.zoo_format import save_model
+          and models Keras cannot rebuild (subclassed models)."""
+        from ..saving.api import save_model
 
-        path = str(filepath)
-        if path.endswith(".keras"):
-            save_keras_archive(self, path, overwrite=overwrite, include_optimizer=include_optimizer)
-        elif path.endswith((".h5", ".hdf5")):
-            save_model(self, path, overwrite=overwrite, include_optimizer=include_optimizer)
-        else:
-            raise ValueError(f"model.save: unknown extension in {path!r}: use '.keras' for Keras 3's format or "
-                             "'.zoo.h5' for this project's HDF5 format")
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def to_json(self, **kwargs):
         """The model's architecture as JSON in Keras 3's form (``keras.models.model_from_json`` reads
@@ -108,19 +101,35 @@ class Model(TrainingMixin, Layer):
 
         return json.dumps(keras_config(self, include_compile=False), default=_json_default, **kwargs)
 
-    def save_weights(self, filepath, overwrite=True):
-        """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the built
-        optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
-        from ..saving.keras_archive import write_keras3_weights
-        from ..saving.zoo_format import SavingError, save_weights
+    def get_build_config(self):
+        """The input shape(s) a subclassed model was built with (``{"input_shape": ...}``, as Keras
+        writes it), so that a loaded copy creates the same weights; None before it is built."""
+        if not self.built or self._build_shapes is None:
+            return None
+        return {"input_shape": _listify(self._build_shapes)}
 
-        path = str(filepath)
-        if path.endswith(".weights.h5"):
-            if os.path.exists(path) and not overwrite:
-                raise SavingError(f"{path} exists; pass overwrite=True to replace it")
-            write_keras3_weights(self, path)
-        else:
-            save_weights(self, filepath, overwrite=overwrite)
+    def build_from_config(self, config):
+        """Create the weights by running the model once on zeros of the recorded input shape(s)
+        (unknown dimensions as 1)."""
+        shapes = (config or {}).get("input_shape")
+        if shapes is None:
+            return
+        self(_zeros_like_shapes(shapes, self.dtype), training=False)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        """``Model.from_config(model.get_config())``: a Functional model's config (layers, inputs,
+        outputs) rebuilds that graph, as Keras does; a subclass gets ``cls(**config)``."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            return functional_from_config(cls, config, custom_objects, safe_mode)  # Model(...) is a Functional
+        return cls(**config)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the
+        optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
+        from ..saving.api import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, by_name=False, skip_mismatch=False):
         """Load weights saved here, or from Keras files (legacy HDF5 as published for keras.applications,
@@ -134,3 +143,23 @@ class Model(TrainingMixin, Layer):
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable)
+
+
+def _is_shape(value):
+    return isinstance(value, (list, tuple)) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _listify(shapes):
+    if _is_shape(shapes):
+        return list(shapes)
+    if isinstance(shapes, dict):
+        return {k: _listify(v) for k, v in shapes.items()}
+    return [_listify(s) for s in shapes]
+
+
+def _zeros_like_shapes(shapes, dtype):
+    if _is_shape(shapes):
+        return np.zeros(tuple(1 if d is None else d for d in shapes), dtype)
+    if isinstance(shapes, dict):
+        return {k: _zeros_like_shapes(v, dtype) for k, v in shapes.items()}
+    return [_zeros_like_shapes(s, dtype) for s in shapes]

@@ -9,6 +9,10 @@
   :func:`load_keras_archive`, :func:`read_keras_archive` (checked, untrusted input),
   :func:`write_keras3_weights`, :func:`keras_config` (a model's config in Keras's form).
 * :func:`detect_format` names a file's layout from its content.
+
+And Keras's saving API: :func:`load_model`, :func:`save_model`, :func:`load_weights`,
+:func:`save_weights`, and the object registry (:func:`register_keras_serializable`,
+:func:`get_custom_objects`, :class:`CustomObjectScope`, :func:`serialize_keras_object`, ...).
 """
 from .errors import (CheckpointFormatError, KerasH5FormatError, SafetensorsFormatError,
                      UnknownFormatError, UnsafeCheckpointError, WeightFileError)
@@ -20,8 +24,16 @@ from .safetensors import (atomic_write, load_safetensors, read_safetensors_heade
                           read_safetensors_metadata, save_safetensors)
 from .torch_checkpoint import load_torch_checkpoint, state_dict_from_checkpoint
 from ..layers.base import register_serializable
+from ..object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                                   get_registered_object, register_keras_serializable)
+from ..serialization_lib import deserialize_keras_object, enable_unsafe_deserialization, serialize_keras_object
+from .api import load_model, load_weights, save_model, save_weights
 
 __all__ = [
+    "load_model", "save_model", "load_weights", "save_weights",
+    "register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+    "serialize_keras_object", "deserialize_keras_object", "get_registered_name", "get_registered_object",
+    "enable_unsafe_deserialization",
     "register_serializable",
     "load_torch_checkpoint", "state_dict_from_checkpoint",
     "load_safetensors", "save_safetensors", "read_safetensors_metadata", "read_safetensors_header",

@@ -260,14 +260,17 @@ def _dtype_policy(name):
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
 
 
-def _registered_name(cls):
-    """``"package>Name"`` under which ``cls`` was registered with ``register_serializable``, or None."""
-    from ..layers.base import _LAYER_CLASSES
+def _registered_name(class_name, entry):
+    """The ``"Package>Name"`` a custom class is saved under: the one its serialized entry carries,
+    else the registry's, else ``Custom>Name`` (as Keras names an unregistered class)."""
+    from ..object_registration import get_registered_name
+    from .keras_model import _find_class
 
-    for key, value in _LAYER_CLASSES.items():
-        if value is cls and ">" in key:
-            return key
-    return None
+    if entry.get("registered_name"):
+        return entry["registered_name"]
+    cls = _find_class(class_name, None, {})
+    name = get_registered_name(cls) if cls is not None else None
+    return name if name and ">" in name else f"Custom>{class_name}"
 
 
 def _keras_object(key, value):
@@ -306,8 +309,6 @@ def _keras_layer_config(cfg, class_name):
 
 def _keras_entry(entry, build_shape=None):
     """One serialized layer (``serialize_layer`` output) in Keras's form."""
-    from ..models.serialization import _lookup
-
     class_name = entry["class_name"]
     module = entry.get("module") or ""
     entry = dict(entry)
@@ -317,22 +318,12 @@ def _keras_entry(entry, build_shape=None):
         out = {"module": "keras" if base == "Sequential" else "keras.src.models.functional",
                "class_name": class_name, "config": cfg, "registered_name": None}
         if class_name not in ("Sequential", "Functional"):   # a registered subclass (zoo's ClassifierModel)
-            try:
-                registered = _registered_name(_lookup(class_name, None))
-            except ValueError:
-                registered = None
-            out["module"], out["registered_name"] = None, registered or f"Custom>{class_name}"
+            out["module"], out["registered_name"] = None, _registered_name(class_name, entry)
         if class_name == "Sequential" and cfg.get("build_input_shape") is not None:
             out["build_config"] = {"input_shape": cfg["build_input_shape"]}
     else:
-        registered = None
-        if not module.startswith(("core.", "keras")):
-            try:
-                registered = _registered_name(_lookup(class_name, None))
-            except ValueError:
-                registered = None
-            if registered is None:
-                registered = f"Custom>{class_name}"
+        builtin = module.startswith(("core.", "keras")) and not entry.get("registered_name")
+        registered = None if builtin else _registered_name(class_name, entry)
         out = {"module": _LAYER_MODULE if registered is None else None, "class_name": class_name,
                "config": _keras_layer_config(entry["config"], class_name), "registered_name": registered}
         if build_shape is not None and class_name != "InputLayer":
@@ -380,9 +371,12 @@ def _serialize_loss(loss):
         out = losses_mod.serialize(loss)
     except ValueError:   # a user function: by name, as Keras (custom_objects resolves it on load)
         return getattr(loss, "__name__", None) or getattr(loss, "name", None) or type(loss).__name__
-    if isinstance(out, dict) and out.get("class_name") == "LossFunctionWrapper" and \
-            isinstance(out.get("config", {}).get("fn"), str):
-        return out["config"]["fn"]       # a function given to compile: its name, as Keras writes it
+    if isinstance(out, dict) and out.get("class_name") == "LossFunctionWrapper":
+        fn = (out.get("config") or {}).get("fn")
+        if isinstance(fn, dict) and fn.get("class_name") == "function":
+            fn = fn.get("config")
+        if isinstance(fn, str):
+            return fn                    # a function given to compile: its name, as Keras writes it
     return out
 
 

@@ -15,7 +15,13 @@ from __future__ import annotations
 import inspect
 import warnings
 
+from .. import optimizers
+from ..layers.base import Layer
+from ..models.serialization import model_from_config
+from ..object_registration import get_custom_objects, get_registered_object, objects_in_namespace
 from .errors import WeightFileError
+from .keras_h5 import read_keras_full_model
+from .zoo_format import assign_keras_layers
 
 # Keras 2 config keys that carry no meaning here (dropped without a warning)
 _HARMLESS = {"ragged", "sparse", "data_format", "input_length", "implementation", "unroll", "time_major",
@@ -33,16 +39,19 @@ class UnsupportedKerasLayerError(WeightFileError):
 
 
 def _layer_classes():
-    from .. import layers  # noqa: F401  (registers the layer classes)
-    from ..layers.base import _LAYER_CLASSES
-    from ..models import functional, sequential  # noqa: F401
-
-    return _LAYER_CLASSES
+    """Layer and model classes by name: the engine's (by their Keras names) and the registered ones."""
+    classes = {}
+    for namespace in ("keras", "keras.models", "keras.src.models.functional", "keras.layers"):
+        classes.update({k: v for k, v in objects_in_namespace(namespace).items()
+                        if isinstance(v, type) and issubclass(v, Layer)})
+    for key, obj in get_custom_objects().items():
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            classes[key] = obj
+            classes.setdefault(key.split(">", 1)[1], obj)
+    return classes
 
 
 def _accepted(cls):
-    from ..layers.base import Layer
-
     names = set()
     for klass in cls.__mro__:
         if klass is object:
@@ -67,10 +76,9 @@ def _dtype_name(value):
         name = (value.get("config") or {}).get("name")
         if not isinstance(name, str):
             raise UnsupportedKerasLayerError(f"dtype policy {value!r} has no name")
-        if name.startswith("mixed_"):
-            warnings.warn(f"dtype policy {name!r}: this project computes in float32 (outputs differ from Keras's "
-                          "mixed precision by its rounding)", stacklevel=4)
-            return "float32"
+        if name.startswith("mixed_"):   # as core.dtype_policies: mixed precision is not served
+            raise UnsupportedKerasLayerError(f"dtype policy {name!r}: mixed precision is not supported here; "
+                                             "save the model with a float32 policy")
         return name
     return value
 
@@ -95,17 +103,20 @@ def _fix_value(key, value, custom_objects=None):
 
 
 def _find_class(class_name, registered_name, custom_objects):
-    from ..models.serialization import _lookup
-
+    """A layer or model class by its registered name, then its class name: ``custom_objects`` first,
+    then the object registry (registered ``"Package>Name"`` and the engine's Keras names)."""
+    classes = None
     for key in (registered_name, class_name):
         if not key:
             continue
         if key in custom_objects:
             return custom_objects[key]
-        try:
-            return _lookup(key, None)
-        except ValueError:
-            continue
+        obj = get_registered_object(key)
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            return obj
+        classes = classes if classes is not None else _layer_classes()
+        if key in classes:
+            return classes[key]
     return None
 
 
@@ -144,7 +155,7 @@ def convert_layer_config(class_name, config, custom_objects=None, registered_nam
 def _nested_layer(lc, custom_objects):
     cls, kwargs = convert_layer_config(lc["class_name"], lc.get("config", {}), custom_objects,
                                        registered_name=lc.get("registered_name"))
-    return {"class_name": cls.__name__, "config": kwargs}
+    return {**_class_keys(lc, cls), "config": kwargs}
 
 
 def _lambda_entry(lc, custom_objects, safe_mode):
@@ -152,7 +163,7 @@ def _lambda_entry(lc, custom_objects, safe_mode):
     name = cfg.get("name")
     if safe_mode:
         raise UnsupportedKerasLayerError(
-            f"refusing to load Lambda layer {name!r}: its function would be code from the file. If you trust "
+            f"refusing to load a Lambda layer ({name!r}): its function would be code from the file. If you trust "
             f"the file, load it with safe_mode=False and custom_objects={{{name!r}: your_function}}")
     fn = cfg.get("function")
     fn_name = fn if isinstance(fn, str) else (fn.get("config") if isinstance(fn, dict) and isinstance(
@@ -183,7 +194,15 @@ def _layer_entry(lc, custom_objects, safe_mode=True, lambdas=None):
         return entry
     cls, kwargs = convert_layer_config(class_name, lc.get("config", {}), custom_objects,
                                        registered_name=lc.get("registered_name"))
-    return {"class_name": cls.__name__, "config": kwargs, "name": lc.get("name", kwargs.get("name"))}
+    return {**_class_keys(lc, cls), "config": kwargs, "name": lc.get("name", kwargs.get("name"))}
+
+
+def _class_keys(lc, cls):
+    """The keys that name a layer's class, as the config gave them (a Keras 3 config: module and
+    registered name too, so the registry resolves it as the file meant); a Keras 2 config: our class."""
+    if "module" in lc or "registered_name" in lc:
+        return {"module": lc.get("module"), "class_name": lc["class_name"], "registered_name": lc.get("registered_name")}
+    return {"class_name": cls.__name__}
 
 
 def _node_to_keras3(node):
@@ -291,7 +310,7 @@ def _convert_model(class_name, cfg, custom_objects, safe_mode, lambdas):
             nodes = lc.get("inbound_nodes", [])
             entry["inbound_nodes"] = [_recorded_call(n) if isinstance(n, dict) else _node_to_keras3(n) for n in nodes]
             layers.append(entry)
-        return {"class_name": "Functional", "config": {
+        return {"module": "keras.src.models.functional", "class_name": "Functional", "config": {
             "name": cfg.get("name"), "trainable": cfg.get("trainable", True), "layers": layers,
             "input_layers": cfg["input_layers"], "output_layers": cfg["output_layers"]}}
     if class_name == "Sequential":
@@ -314,14 +333,12 @@ def _convert_model(class_name, cfg, custom_objects, safe_mode, lambdas):
             out["build_input_shape"] = build_shape
         if input_dtype and input_dtype != "float32":
             out["input_dtype"] = input_dtype
-        return {"class_name": "Sequential", "config": out}
+        return {"module": "keras", "class_name": "Sequential", "config": out}
     raise UnsupportedKerasLayerError(f"Keras model class {class_name!r} is not supported (Functional, Model, "
                                      "Sequential are)")
 
 
 def _compile_from_training_config(model, tc, custom_objects):
-    from .. import optimizers
-
     opt_cfg = tc.get("optimizer_config")
     optimizer = "rmsprop"
     if opt_cfg:
@@ -380,10 +397,6 @@ def compile_from_keras_config(model, cfg, custom_objects=None):
 def load_keras_full_model(path, custom_objects=None, compile=True, safe_mode=True):
     """An equivalent model for a Keras 2 full-model HDF5 file, with its weights (and compiled as its
     training_config says, when ``compile``)."""
-    from ..models.serialization import model_from_config
-    from .keras_h5 import read_keras_full_model
-    from .zoo_format import assign_keras_layers
-
     full = read_keras_full_model(path)
     config = convert_model_config(full.model_config, custom_objects)
     model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
