@@ -451,3 +451,11 @@ def test_unbuilt_optimizer_saves_its_iteration_and_learning_rate(tmp_path):
     assert again.optimizer.iterations == 0 and again.optimizer.learning_rate == pytest.approx(0.01)
     again.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), verbose=0)
     assert again.optimizer.iterations == 1
+
+
+def test_deflated_archive_loads(tmp_path, keras_io):
+    path = _archive(tmp_path / "deflated.keras", _good_entries(), compression=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(path) as z:
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
+    model = load_model(path)
+    np.testing.assert_allclose(model.predict(keras_io["mlp_x"], verbose=0), keras_io["mlp_y"], atol=1e-5)
