@@ -146,9 +146,10 @@ def train_cmd(csv_path, target, date_column, date_format, id_column, future_cova
 
     Writes to the output folder: model.h5 (the scaler, columns, lookback and horizon are assets in it, so
     `zoo forecast predict` needs nothing else), metrics.json (model and baselines: mae, mse, rmse, mape,
-    smape, mase overall and per_step; scaled_mse/scaled_mae on the z-scored data), args.json, forecast.csv
-    (the test part, dated, every row forecast once), future.csv (the steps after the data) and
-    forecast.png when matplotlib is installed.
+    smape, mase overall and per_step; scaled_mse/scaled_mae on the z-scored data; with auto the selection;
+    intervals: coverage, mean width, wQL), args.json, forecast.csv (the test part, dated, every row forecast
+    once, with interval bounds), future.csv (the steps after the data) and forecast.png when matplotlib is
+    installed.
     """
     from apps.forecasting.pipeline import TrainConfig, train
 
