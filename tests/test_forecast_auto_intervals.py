@@ -58,6 +58,10 @@ def test_choose_and_candidates():
     assert choose({"a": 2.0, "b": 1.0, "c": 1.5}) == ("b", {"runner_up": "c", "relative": pytest.approx(0.5)})
     assert choose({"a": 1.0, "b": 1.0})[0] == "a"  # ties: the first listed
     assert choose({"a": 1.0}) == ("a", None)
+    # a network must beat the best baseline by more than 2%: closer, the baseline wins (negative margin)
+    w, margin = choose({"linear": 0.99, "ridge": 1.0, "naive": 2.0})
+    assert w == "ridge" and margin["runner_up"] == "linear" and margin["relative"] == pytest.approx(-0.01)
+    assert choose({"linear": 0.97, "ridge": 1.0})[0] == "linear"
     assert parse_candidates("ridge, linear,ridge") == ["ridge", "linear"]
     with pytest.raises(ForecastDataError, match="unknown arima"):
         parse_candidates("linear,arima")
@@ -128,7 +132,7 @@ def test_auto_reports_the_choice_and_saves_the_winner(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     sel = m["selection"]
     assert set(sel["validation_mae_z"]) == {"linear", "naive", "seasonal_naive", "ridge"}
-    assert sel["winner"] == min(sel["validation_mae_z"], key=sel["validation_mae_z"].get) == m["model_name"]
+    assert sel["winner"] == choose(sel["validation_mae_z"])[0] == m["model_name"]
     assert f"auto: {sel['winner']} won" in r.output and "% higher" in r.output
     assert json.loads((out / "args.json").read_text())["model"] == "auto"
     # the saved model is the winner: backtest over the test part gives the same model metrics

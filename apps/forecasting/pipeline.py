@@ -260,7 +260,7 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     warnings; epochs are shown in the apps' progress style (stderr) unless ``quiet``. ``series`` (the
     Python API's arrays) replaces reading ``cfg.csv``."""
     from .models import DEFAULTS
-    from .selection import BASELINES, baseline_model, choose, parse_candidates
+    from .selection import BASELINES, SIMPLER_WINS_WITHIN, baseline_model, choose, parse_candidates
 
     if cfg.model not in ("auto",) + tuple(TRAIN_DEFAULTS):
         raise ForecastDataError(f"unknown --model {cfg.model!r}; choose auto, {', '.join(TRAIN_DEFAULTS)}")
@@ -359,8 +359,12 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     if cfg.model == "auto":
         winner, margin = choose(scores)
         selection = {"winner": winner, "validation_mae_z": scores, "margin": margin}
-        gap = (f" (runner-up {margin['runner_up']} {scores[margin['runner_up']]:.4f}, "
-               f"{100 * margin['relative']:.1f}% higher)" if margin and margin["relative"] is not None else "")
+        gap = ""
+        if margin and margin["relative"] is not None:
+            rel = margin["relative"]
+            gap = (f" (runner-up {margin['runner_up']} {scores[margin['runner_up']]:.4f}, "
+                   + (f"{100 * rel:.1f}% higher)" if rel >= 0 else
+                      f"{-100 * rel:.1f}% lower: within {100 * SIMPLER_WINS_WITHIN:g}%, the baseline is kept)"))
         echo(f"auto: {winner} won with validation MAE(z) {scores[winner]:.4f}{gap}")
     model, fit_info, wcfg = fitted[winner]
     for k in ("learning_rate", "batch_size", "epochs", "patience"):

@@ -63,13 +63,23 @@ def baseline_model(name, lookback, horizon, n_inputs, season_length=1, ridge=Non
     return model
 
 
-def choose(scores: dict):
-    """(winner, margin) for ``scores`` {candidate: validation error}: the lowest (ties: the first), and the
-    relative gap to the runner-up (None with one candidate)."""
-    ranked = sorted(scores.items(), key=lambda kv: (kv[1], list(scores).index(kv[0])))
+# a trained network must beat the best baseline by more than this (relative validation MAE) to be chosen:
+# closer than that, the difference is within the noise of one validation split and the simpler model wins
+SIMPLER_WINS_WITHIN = 0.02
+
+
+def choose(scores: dict, tolerance: float = SIMPLER_WINS_WITHIN):
+    """(winner, margin) for ``scores`` {candidate: validation error}: the lowest (ties: the first listed),
+    except that the best baseline wins over a network less than ``tolerance`` better; margin: the runner-up
+    and the relative gap between them (None with one candidate)."""
+    order = list(scores)
+    ranked = sorted(scores.items(), key=lambda kv: (kv[1], order.index(kv[0])))
     best = ranked[0]
+    simple = [kv for kv in ranked if kv[0] in BASELINES]
+    if best[0] not in BASELINES and simple and simple[0][1] <= best[1] * (1 + tolerance):
+        best = simple[0]
     if len(ranked) == 1:
         return best[0], None
-    second = ranked[1]
+    second = next(kv for kv in ranked if kv[0] != best[0])
     margin = (second[1] - best[1]) / best[1] if best[1] > 0 else None
     return best[0], {"runner_up": second[0], "relative": margin}
