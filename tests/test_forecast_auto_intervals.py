@@ -58,10 +58,20 @@ def test_choose_and_candidates():
     assert choose({"a": 2.0, "b": 1.0, "c": 1.5}) == ("b", {"runner_up": "c", "relative": pytest.approx(0.5)})
     assert choose({"a": 1.0, "b": 1.0})[0] == "a"  # ties: the first listed
     assert choose({"a": 1.0}) == ("a", None)
-    # a network must beat the best baseline by more than 2%: closer, the baseline wins (negative margin)
-    w, margin = choose({"linear": 0.99, "ridge": 1.0, "naive": 2.0})
-    assert w == "ridge" and margin["runner_up"] == "linear" and margin["relative"] == pytest.approx(-0.01)
-    assert choose({"linear": 0.97, "ridge": 1.0})[0] == "linear"
+    # one-standard-error rule: a network must beat the best baseline by more than the SE of the paired
+    # per-origin differences (n / horizon effective windows); closer, the baseline is kept
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 1.5, 240)
+    noisy = base - 0.01 + rng.normal(0, 0.2, 240)  # 1% better on average, differences of sd 0.2
+    errors = {"linear": noisy, "ridge": base, "naive": base + 1}
+    scores = {k: float(v.mean()) for k, v in errors.items()}
+    w, margin = choose(scores, errors, horizon=12)
+    rule = margin["one_standard_error_rule"]
+    d = noisy - base
+    assert rule["standard_error"] == pytest.approx(d.std(ddof=1) / np.sqrt(20)) and rule["baseline_kept"]
+    assert w == "ridge" and margin["runner_up"] == "linear" and margin["relative"] < 0
+    errors["linear"] = base - 0.2 + rng.normal(0, 0.05, 240)  # clearly better
+    assert choose({k: float(v.mean()) for k, v in errors.items()}, errors, horizon=12)[0] == "linear"
     assert parse_candidates("ridge, linear,ridge") == ["ridge", "linear"]
     with pytest.raises(ForecastDataError, match="unknown arima"):
         parse_candidates("linear,arima")
@@ -132,7 +142,9 @@ def test_auto_reports_the_choice_and_saves_the_winner(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     sel = m["selection"]
     assert set(sel["validation_mae_z"]) == {"linear", "naive", "seasonal_naive", "ridge"}
-    assert sel["winner"] == choose(sel["validation_mae_z"])[0] == m["model_name"]
+    assert sel["winner"] == m["model_name"] and sel["winner"] in sel["validation_mae_z"]
+    if sel["winner"] != min(sel["validation_mae_z"], key=sel["validation_mae_z"].get):
+        assert sel["margin"]["one_standard_error_rule"]["baseline_kept"]
     assert f"auto: {sel['winner']} won" in r.output and "% higher" in r.output
     assert json.loads((out / "args.json").read_text())["model"] == "auto"
     # the saved model is the winner: backtest over the test part gives the same model metrics

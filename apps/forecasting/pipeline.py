@@ -260,7 +260,7 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     warnings; epochs are shown in the apps' progress style (stderr) unless ``quiet``. ``series`` (the
     Python API's arrays) replaces reading ``cfg.csv``."""
     from .models import DEFAULTS
-    from .selection import BASELINES, SIMPLER_WINS_WITHIN, baseline_model, choose, parse_candidates
+    from .selection import BASELINES, baseline_model, choose, parse_candidates
 
     if cfg.model not in ("auto",) + tuple(TRAIN_DEFAULTS):
         raise ForecastDataError(f"unknown --model {cfg.model!r}; choose auto, {', '.join(TRAIN_DEFAULTS)}")
@@ -341,7 +341,7 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     xtr, ytr = make_inputs(scaled, cov, o_tr, L), make_targets(scaled, o_tr, H)
     val = (make_inputs(scaled, cov, o_va, L), make_targets(scaled, o_va, H)) if len(o_va) else None
     y_val = truth(scaled, o_va, H) if len(o_va) else None
-    fitted, scores, val_preds = {}, {}, {}
+    fitted, scores, val_preds, origin_errors = {}, {}, {}, {}
     for kind in kinds:
         if kind in BASELINES:
             model = baseline_model(kind, L, H, n_in, m, linear, cfg.norm)
@@ -350,21 +350,23 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
             fitted[kind] = _train_network(kind, cfg, (L, H, n_in, len(o_tr) * n_ch), (xtr, ytr, val), echo, quiet)
         if len(o_va):
             val_preds[kind] = _predict_scaled(fitted[kind][0], scaled, cov, o_va, L, n_ch)
-            scores[kind] = float(np.abs(val_preds[kind] - y_val).mean())
+            origin_errors[kind] = np.abs(val_preds[kind] - y_val).mean(axis=(1, 2))
+            scores[kind] = float(origin_errors[kind].mean())
             if cfg.model == "auto":
                 echo(f"auto: {kind} validation MAE(z) {scores[kind]:.4f}")
     del xtr, ytr, val
     selection = None
     winner = kinds[0]
     if cfg.model == "auto":
-        winner, margin = choose(scores)
+        winner, margin = choose(scores, origin_errors, H)
         selection = {"winner": winner, "validation_mae_z": scores, "margin": margin}
         gap = ""
         if margin and margin["relative"] is not None:
             rel = margin["relative"]
             gap = (f" (runner-up {margin['runner_up']} {scores[margin['runner_up']]:.4f}, "
                    + (f"{100 * rel:.1f}% higher)" if rel >= 0 else
-                      f"{-100 * rel:.1f}% lower: within {100 * SIMPLER_WINS_WITHIN:g}%, the baseline is kept)"))
+                      f"{-100 * rel:.1f}% lower, but within one standard error of the paired validation errors: "
+                      "the baseline is kept)"))
         echo(f"auto: {winner} won with validation MAE(z) {scores[winner]:.4f}{gap}")
     model, fit_info, wcfg = fitted[winner]
     for k in ("learning_rate", "batch_size", "epochs", "patience"):

@@ -63,23 +63,28 @@ def baseline_model(name, lookback, horizon, n_inputs, season_length=1, ridge=Non
     return model
 
 
-# a trained network must beat the best baseline by more than this (relative validation MAE) to be chosen:
-# closer than that, the difference is within the noise of one validation split and the simpler model wins
-SIMPLER_WINS_WITHIN = 0.02
-
-
-def choose(scores: dict, tolerance: float = SIMPLER_WINS_WITHIN):
+def choose(scores: dict, errors: dict = None, horizon: int = 1):
     """(winner, margin) for ``scores`` {candidate: validation error}: the lowest (ties: the first listed),
-    except that the best baseline wins over a network less than ``tolerance`` better; margin: the runner-up
-    and the relative gap between them (None with one candidate)."""
+    except that a network must beat the best baseline by more than one standard error of their paired
+    per-origin differences (``errors`` {candidate: (n_origins,) errors}; overlapping windows counted as
+    n / horizon independent ones): closer, the baseline is kept (the one-standard-error rule).
+    margin: the runner-up, the relative gap, and the standard error when the rule was applied."""
     order = list(scores)
     ranked = sorted(scores.items(), key=lambda kv: (kv[1], order.index(kv[0])))
-    best = ranked[0]
+    best, rule = ranked[0], None
     simple = [kv for kv in ranked if kv[0] in BASELINES]
-    if best[0] not in BASELINES and simple and simple[0][1] <= best[1] * (1 + tolerance):
-        best = simple[0]
+    if best[0] not in BASELINES and simple and errors is not None:
+        d = np.asarray(errors[best[0]], dtype=np.float64) - np.asarray(errors[simple[0][0]], dtype=np.float64)
+        if len(d) > 1:
+            se = float(d.std(ddof=1) / np.sqrt(max(len(d) / max(int(horizon), 1), 1.0)))
+            rule = {"network": best[0], "baseline": simple[0][0], "mean_difference": float(d.mean()),
+                    "standard_error": se, "baseline_kept": bool(-d.mean() <= se)}
+            if rule["baseline_kept"]:
+                best = simple[0]
     if len(ranked) == 1:
         return best[0], None
     second = next(kv for kv in ranked if kv[0] != best[0])
-    margin = (second[1] - best[1]) / best[1] if best[1] > 0 else None
-    return best[0], {"runner_up": second[0], "relative": margin}
+    margin = {"runner_up": second[0], "relative": (second[1] - best[1]) / best[1] if best[1] > 0 else None}
+    if rule:
+        margin["one_standard_error_rule"] = rule
+    return best[0], margin
