@@ -44,7 +44,7 @@ def test_airline_default_model_beats_seasonal_naive(tmp_path, seed):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("name", ["airline", "sunspots", "min_temperatures", "female_births"])
 def test_auto_is_no_worse_than_seasonal_naive_and_linear(name, seed):
-    """--model auto (all candidates) on the four series: the chosen model's test MASE is no higher than
+    """--model auto (the candidates of benchmarks/forecast_real_data.CASES) on the four series: the chosen model's test MASE is no higher than
     seasonal naive's and the linear baseline's; the 80% interval's coverage is reported (and sane)."""
     from benchmarks.forecast_real_data import CASES, run
 
