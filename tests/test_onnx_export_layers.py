@@ -619,3 +619,65 @@ def test_every_core_layer_has_a_converter():
         if get_onnx_converter(cls.__new__(cls)) is None:
             missing.append(name)
     assert missing == []
+
+
+# =========================================================================== catalogue layers (issue 22)
+def _randomize(layer, seed=0):
+    rng = np.random.default_rng(seed)
+    layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+    return layer
+
+
+def test_masking_feeds_masked_pooling(tmp_path):
+    inp = L.Input((5, 3))
+    masked = L.Masking()(inp)
+    model = Model(inp, [masked, L.GlobalAveragePooling1D()(masked)])
+
+    def make(b):
+        x = rand(b, 5, 3)
+        x[:, 1] = 0.0
+        x[-1, 3:] = 0.0
+        return x
+
+    check(model, make, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (4, 3)), ({"shared_axes": [1, 2]}, (4, 5, 3))])
+def test_prelu(tmp_path, kw, shape):
+    layer = L.PReLU(**kw)
+    layer.build((None,) + shape)
+    single(_randomize(layer), shape, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({"groups": 2}, (5, 6)), ({"groups": 3}, (4, 3, 6)),
+                                      ({"groups": -1, "center": False}, (4, 3)), ({"groups": 2, "axis": 1}, (4, 5))])
+def test_group_normalization(tmp_path, kw, shape):
+    layer = L.GroupNormalization(**kw)
+    layer.build((None,) + shape)
+    single(_randomize(layer), shape, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (5,)), ({"axis": [1, 2]}, (3, 4))])
+def test_unit_normalization(tmp_path, kw, shape):
+    single(L.UnitNormalization(**kw), shape, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (3, 6)), ({"axis": [1, 2], "epsilon": 1e-3}, (3, 4))])
+def test_rms_normalization(tmp_path, kw, shape):
+    layer = L.RMSNormalization(**kw)
+    layer.build((None,) + shape)
+    single(_randomize(layer), shape, tmp_path)
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: L.Conv1DTranspose(3, 3, strides=2, padding="same"),
+    lambda: L.Conv1DTranspose(2, 3, strides=2, output_padding=1, activation="relu"),
+    lambda: L.SeparableConv1D(4, 3, padding="same", depth_multiplier=2),
+    lambda: L.SeparableConv1D(3, 2, strides=2, activation="tanh"),
+    lambda: L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"),
+    lambda: L.DepthwiseConv1D(3, dilation_rate=2, use_bias=False),
+], ids=["conv1dT_same", "conv1dT_outpad", "sepconv1d_same", "sepconv1d_s2", "dwconv1d_same", "dwconv1d_dil"])
+def test_conv1d_kin(tmp_path, layer):
+    layer = layer()
+    layer.build((None, 8, 3))
+    single(_randomize(layer), (8, 3), tmp_path)

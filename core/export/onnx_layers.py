@@ -25,6 +25,11 @@ from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
 from ..layers.attention import EinsumDense
+from ..layers.group_normalization import GroupNormalization
+from ..layers.masking import Masking
+from ..layers.prelu import PReLU
+from ..layers.rms_normalization import RMSNormalization
+from ..layers.unit_normalization import UnitNormalization
 from .onnx_graph import OnnxExportError, register_onnx_converter
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -305,40 +310,49 @@ def _conv(g, layer, node, inputs):
 
 
 def _depthwise_weight(kernel):
-    """(kh, kw, C, m) -> ONNX (C * m, 1, kh, kw): output channel c * m + j is kernel[..., c, j]."""
-    kh, kw, c, m = kernel.shape
-    return np.transpose(kernel.reshape(kh, kw, c * m), (2, 0, 1))[:, None]
+    """(k..., C, m) -> ONNX (C * m, 1, k...): output channel c * m + j is kernel[..., c, j]."""
+    *ks, c, m = kernel.shape
+    rank = len(ks)
+    return np.transpose(kernel.reshape(*ks, c * m), (rank,) + tuple(range(rank)))[:, None]
 
 
-@register_onnx_converter(CV.DepthwiseConv2D)
+def _conv_weight(kernel, rank):
+    """Keras (k..., Cin, Cout) (or a transposed conv's (k..., Cout, Cin)) -> ONNX (last, second last, k...)."""
+    return np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
+
+
+@register_onnx_converter(CV.DepthwiseConv2D)  # and DepthwiseConv1D, its subclass
 def _depthwise(g, layer, node, inputs):
+    rank = layer.rank
     kernel = _arr(layer.kernel)
-    c = kernel.shape[2]
-    spatial = _spatial(g, layer, node, inputs, 2)
+    c = kernel.shape[rank]
+    spatial = _spatial(g, layer, node, inputs, rank)
     attrs = _conv_pad_attrs(spatial, layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
-    args = [to_channels_first(g, inputs[0], 2), g.const(_depthwise_weight(kernel), f"{layer.name}/kernel")]
+    args = [to_channels_first(g, inputs[0], rank), g.const(_depthwise_weight(kernel), f"{layer.name}/kernel")]
     if layer.bias is not None:
         args.append(g.weight(layer.bias, f"{layer.name}/bias"))
     y = g.node("Conv", args, 1, name=layer.name, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                dilations=list(layer.dilation_rate), group=int(c), **attrs)[0]
-    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, 2))]
+    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, rank))]
 
 
-@register_onnx_converter(CV.SeparableConv2D)
+@register_onnx_converter(CV.SeparableConv2D)  # and SeparableConv1D, its subclass
 def _separable(g, layer, node, inputs):
+    rank = layer.rank
     dk = _arr(layer.depthwise_kernel)
-    pk = _arr(layer.pointwise_kernel)  # (1, 1, C * m, filters)
-    c = dk.shape[2]
-    spatial = _spatial(g, layer, node, inputs, 2)
+    pk = _arr(layer.pointwise_kernel)  # (1..., C * m, filters)
+    c = dk.shape[rank]
+    spatial = _spatial(g, layer, node, inputs, rank)
     attrs = _conv_pad_attrs(spatial, layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
-    y = g.node("Conv", [to_channels_first(g, inputs[0], 2), g.const(_depthwise_weight(dk), f"{layer.name}/depthwise")],
+    y = g.node("Conv", [to_channels_first(g, inputs[0], rank),
+                        g.const(_depthwise_weight(dk), f"{layer.name}/depthwise")],
                1, name=f"{layer.name}_depthwise", kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                dilations=list(layer.dilation_rate), group=int(c), **attrs)[0]
-    args = [y, g.const(np.transpose(pk, (3, 2, 0, 1)), f"{layer.name}/pointwise")]
+    args = [y, g.const(_conv_weight(pk, rank), f"{layer.name}/pointwise")]
     if layer.bias is not None:
         args.append(g.weight(layer.bias, f"{layer.name}/bias"))
-    y = g.node("Conv", args, 1, name=f"{layer.name}_pointwise", kernel_shape=[1, 1])[0]
-    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, 2))]
+    y = g.node("Conv", args, 1, name=f"{layer.name}_pointwise", kernel_shape=[1] * rank)[0]
+    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, rank))]
 
 
 def _transpose_pads(n, k, s, d, padding, output_padding):
@@ -358,24 +372,25 @@ def _transpose_pads(n, k, s, d, padding, output_padding):
     return probes.pop() if len(probes) == 1 else None
 
 
-@register_onnx_converter(CV.Conv2DTranspose)
+@register_onnx_converter(CV.Conv2DTranspose)  # and Conv1DTranspose, its subclass
 def _conv_transpose(g, layer, node, inputs):
-    kernel = _arr(layer.kernel)  # (kh, kw, filters, Cin)
-    spatial = _spatial(g, layer, node, inputs, 2)
-    ops_ = layer.output_padding or (None, None)
+    rank = layer.rank
+    kernel = _arr(layer.kernel)  # (k..., filters, Cin)
+    spatial = _spatial(g, layer, node, inputs, rank)
+    ops_ = layer.output_padding or (None,) * rank
     axes = [_transpose_pads(n, k, s, d, layer.padding, p)
             for n, k, s, d, p in zip(spatial, layer.kernel_size, layer.strides, layer.dilation_rate, ops_)]
     if any(a is None for a in axes):
-        raise OnnxExportError(f"layer '{layer.name}' (Conv2DTranspose, padding={layer.padding!r}, "
+        raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}, padding={layer.padding!r}, "
                               f"output_padding={layer.output_padding}): its cropping depends on the input size, "
                               f"which is unknown ({spatial}); give the model a fixed image size")
-    args = [to_channels_first(g, inputs[0], 2), g.const(np.transpose(kernel, (3, 2, 0, 1)), f"{layer.name}/kernel")]
+    args = [to_channels_first(g, inputs[0], rank), g.const(_conv_weight(kernel, rank), f"{layer.name}/kernel")]
     if layer.bias is not None:
         args.append(g.weight(layer.bias, f"{layer.name}/bias"))
     y = g.node("ConvTranspose", args, 1, name=layer.name, kernel_shape=list(layer.kernel_size),
                strides=list(layer.strides), dilations=list(layer.dilation_rate),
                pads=[a[0] for a in axes] + [a[1] for a in axes], output_padding=[a[2] for a in axes])[0]
-    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, 2))]
+    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, rank))]
 
 
 # =========================================================================== pooling
@@ -838,6 +853,77 @@ def _time_distributed(g, layer, node, inputs):
     if mask is not None:
         g.masks[out] = mask
     return [out]
+
+
+# =========================================================================== catalogue layers (issue 22)
+@register_onnx_converter(Masking)
+def _masking(g, layer, node, inputs):
+    """Output zeroed where every feature equals ``mask_value``; the (batch, ...) bool mask travels on."""
+    x = inputs[0]
+    differs = g.op("Not", g.op("Equal", x, g.const(np.float32(layer.mask_value))))
+    keep = g.op("Cast", g.reduce("ReduceMax", g.op("Cast", differs, to=_tp("float32")), [-1], keepdims=True),
+                to=_tp("bool"))
+    out = g.op("Where", keep, x, g.const(np.float32(0)), name=layer.name)
+    g.masks[out] = g.squeeze(keep, [-1])
+    return [out]
+
+
+@register_onnx_converter(PReLU)
+def _prelu(g, layer, node, inputs):
+    return [g.op("PRelu", inputs[0], g.weight(layer.alpha, f"{layer.name}/alpha"), name=layer.name)]
+
+
+def _known_reshape(g, layer, dims):
+    """A Reshape target for ``dims`` (batch first, kept by 0): at most one other unknown size (-1)."""
+    rest = list(dims[1:])
+    if sum(d is None for d in rest) > 1:
+        raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): more than one unknown dimension in "
+                              f"{tuple(dims)}; give the model fixed sizes")
+    return g.ints([0] + [-1 if d is None else int(d) for d in rest])
+
+
+@register_onnx_converter(GroupNormalization)
+def _group_norm(g, layer, node, inputs):
+    x = inputs[0]
+    shape = _need_shape(g, layer, node, inputs)
+    ndim = len(shape)
+    ax = layer.axis % ndim
+    c, groups = layer._channels, layer.groups
+    gshape = list(shape[:ax]) + [groups, c // groups] + list(shape[ax + 1:])
+    xg = g.op("Reshape", x, _known_reshape(g, layer, gshape))
+    axes = [i for i in range(1, ndim + 1) if i != ax]
+    mean = g.reduce("ReduceMean", xg, axes, keepdims=True)
+    d = g.op("Sub", xg, mean)
+    var = g.reduce("ReduceMean", g.op("Mul", d, d), axes, keepdims=True)
+    y = g.op("Div", d, g.op("Sqrt", g.op("Add", var, g.const(np.float32(layer.epsilon)))))
+    bshape = [1] * (ndim + 1)
+    bshape[ax], bshape[ax + 1] = groups, c // groups
+    if layer.gamma is not None:
+        y = g.op("Mul", y, g.const(_arr(layer.gamma).reshape(bshape), f"{layer.name}/gamma"))
+    if layer.beta is not None:
+        y = g.op("Add", y, g.const(_arr(layer.beta).reshape(bshape), f"{layer.name}/beta"))
+    return [g.op("Reshape", y, _known_reshape(g, layer, shape), name=layer.name)]
+
+
+@register_onnx_converter(UnitNormalization)
+def _unit_norm(g, layer, node, inputs):
+    x = inputs[0]
+    ndim = len(_need_shape(g, layer, node, inputs))
+    axes = [a % ndim for a in (layer.axis if isinstance(layer.axis, list) else [layer.axis])]
+    norm = g.op("Sqrt", g.reduce("ReduceSum", g.op("Mul", x, x), axes, keepdims=True))
+    return [g.op("Div", x, g.op("Max", norm, g.const(np.float32(1e-12))), name=layer.name)]
+
+
+@register_onnx_converter(RMSNormalization)
+def _rms_norm(g, layer, node, inputs):
+    x = inputs[0]
+    axes = list(layer._axes)
+    ms = g.reduce("ReduceMean", g.op("Mul", x, x), axes, keepdims=True)
+    y = g.op("Div", x, g.op("Sqrt", g.op("Add", ms, g.const(np.float32(layer.epsilon)))))
+    bshape = [1] * layer._ndim
+    for a, n in zip(axes, layer.scale.shape):
+        bshape[a] = int(n)
+    return [g.op("Mul", y, g.const(_arr(layer.scale).reshape(bshape), f"{layer.name}/scale"), name=layer.name)]
 
 
 __all__ = ["apply_activation", "in_shape", "to_channels_first", "to_channels_last"]

@@ -18,3 +18,10 @@ from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation
 from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, Bidirectional
 from .wrappers import TimeDistributed
 from .attention import EinsumDense, MultiHeadAttention
+from .masking import Masking
+from .prelu import PReLU
+from .group_normalization import GroupNormalization
+from .unit_normalization import UnitNormalization
+from .rms_normalization import RMSNormalization
+from .convolutional_1d import (Conv1DTranspose, Convolution1DTranspose, DepthwiseConv1D, SeparableConv1D,
+                               SeparableConvolution1D)
