@@ -681,3 +681,38 @@ def test_conv1d_kin(tmp_path, layer):
     layer = layer()
     layer.build((None, 8, 3))
     single(_randomize(layer), (8, 3), tmp_path)
+
+
+@pytest.mark.parametrize("layer,kw,key", [
+    (lambda: L.Attention(), {}, False),
+    (lambda: L.Attention(use_scale=True), {"use_causal_mask": True}, True),
+    (lambda: L.Attention(use_scale=True, score_mode="concat"), {"return_attention_scores": True}, False),
+    (lambda: L.AdditiveAttention(), {}, True),
+    (lambda: L.AdditiveAttention(use_scale=False), {"return_attention_scores": True, "use_causal_mask": True}, False),
+], ids=["dot", "dot_scale_causal_key", "concat_scores", "additive_key", "additive_noscale_scores_causal"])
+def test_sequence_attention(tmp_path, layer, kw, key):
+    layer = layer()
+    q_in, v_in = L.Input((4, 3)), L.Input((5, 3))
+    ins = [q_in, v_in] + ([L.Input((5, 3))] if key else [])
+    layer.build([(None, 4, 3), (None, 5, 3)])
+    _randomize(layer)
+    out = layer(ins, **kw)
+    model = Model(ins, list(out) if isinstance(out, tuple) else out)
+    check(model, lambda b: tuple(rand(b, *s, seed=i) for i, s in enumerate([(4, 3), (5, 3), (5, 3)][:len(ins)])),
+          tmp_path)
+
+
+def test_attention_with_embedding_masks(tmp_path):
+    q_in, v_in = L.Input((4,), dtype="int32"), L.Input((5,), dtype="int32")
+    emb = L.Embedding(7, 3, mask_zero=True)
+    out = L.Attention()([emb(q_in), emb(v_in)])
+    model = Model([q_in, v_in], out)
+
+    def make(b):
+        rng = np.random.default_rng(b)
+        q, v = rng.integers(1, 7, (b, 4)), rng.integers(1, 7, (b, 5))
+        q[:, -1] = 0
+        v[:, 3:] = 0
+        return q.astype(np.int32), v.astype(np.int32)
+
+    check(model, make, tmp_path)

@@ -29,6 +29,7 @@ from ..layers.group_normalization import GroupNormalization
 from ..layers.masking import Masking
 from ..layers.prelu import PReLU
 from ..layers.rms_normalization import RMSNormalization
+from ..layers.sequence_attention import AdditiveAttention, Attention
 from ..layers.unit_normalization import UnitNormalization
 from .onnx_graph import OnnxExportError, register_onnx_converter
 
@@ -924,6 +925,49 @@ def _rms_norm(g, layer, node, inputs):
     for a, n in zip(axes, layer.scale.shape):
         bshape[a] = int(n)
     return [g.op("Mul", y, g.const(_arr(layer.scale).reshape(bshape), f"{layer.name}/scale"), name=layer.name)]
+
+
+@register_onnx_converter(Attention, AdditiveAttention)
+def _sequence_attention(g, layer, node, inputs):
+    """Inference attention (no dropout): scores, value/causal masking with Keras's ``- 1e9``,
+    softmax over the value steps, weighted sum; zero outputs at masked query steps."""
+    kwargs = node.kwargs if node is not None else {}
+    q, v = inputs[0], inputs[1]
+    k = inputs[2] if len(inputs) > 2 else v
+    name = layer.name
+    if isinstance(layer, AdditiveAttention) or layer.score_mode == "concat":
+        t = g.op("Add", g.unsqueeze(q, [2]), g.unsqueeze(k, [1]))  # (B, Tq, Tv, D)
+        if isinstance(layer, AdditiveAttention):
+            t = g.op("Tanh", t)
+            if layer.scale is not None:
+                t = g.op("Mul", t, g.weight(layer.scale, f"{name}/scale"))
+            s = g.reduce("ReduceSum", t, [-1], keepdims=False)
+        else:
+            if layer.scale is not None:
+                t = g.op("Mul", t, g.weight(layer.scale, f"{name}/scale"))
+            s = g.reduce("ReduceSum", g.op("Tanh", t), [-1], keepdims=False)
+            s = g.op("Mul", s, g.weight(layer.concat_score_weight, f"{name}/concat_score_weight"))
+    else:
+        s = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 2, 1]))
+        if layer.scale is not None:
+            s = g.op("Mul", s, g.weight(layer.scale, f"{name}/scale"))
+    keep = None
+    v_mask = g.masks.get(v)
+    if v_mask is not None:
+        keep = g.unsqueeze(v_mask, [1])
+    if kwargs.get("use_causal_mask"):
+        ones = g.op("ConstantOfShape", g.op("Shape", s), value=np.array([1.0], np.float32))
+        causal = g.op("Cast", g.op("Trilu", ones, upper=0), to=_tp("bool"))
+        keep = causal if keep is None else g.op("And", keep, causal)
+    if keep is not None:
+        s = g.op("Where", keep, s, g.op("Sub", s, g.const(np.float32(1e9))))
+    w = g.op("Softmax", s, axis=-1, name=f"{name}_softmax")
+    out = g.op("MatMul", w, v, name=name)
+    q_mask = g.masks.get(q)
+    if q_mask is not None:
+        out = g.op("Where", g.unsqueeze(q_mask, [2]), out, g.const(np.float32(0)))
+        g.masks[out] = q_mask
+    return [out, w] if kwargs.get("return_attention_scores") else [out]
 
 
 __all__ = ["apply_activation", "in_shape", "to_channels_first", "to_channels_last"]
