@@ -26,3 +26,4 @@ from .rms_normalization import RMSNormalization
 from .convolutional_1d import (Conv1DTranspose, Convolution1DTranspose, DepthwiseConv1D, SeparableConv1D,
                                SeparableConvolution1D)
 from .sequence_attention import AdditiveAttention, Attention
+from .rnn import RNN, StackedRNNCells
