@@ -29,14 +29,21 @@ from .accuracy_metrics import (Accuracy, BinaryAccuracy, CategoricalAccuracy, Sp
                                categorical_accuracy, in_top_k, sparse_categorical_accuracy,
                                sparse_top_k_categorical_accuracy, top_k_categorical_accuracy)
 from .regression_metrics import (CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
-                                 MeanSquaredError, RootMeanSquaredError, cosine_similarity, log_cosh,
-                                 mean_absolute_error, mean_absolute_percentage_error, mean_squared_error)
-from .probabilistic_metrics import (BinaryCrossentropy, CategoricalCrossentropy, KLDivergence,
-                                    SparseCategoricalCrossentropy, binary_crossentropy, categorical_crossentropy,
-                                    kl_divergence, sparse_categorical_crossentropy)
-from .confusion_metrics import (AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives,
+                                 MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError,
+                                 cosine_similarity, huber, log_cosh, mean_absolute_error,
+                                 mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error)
+from .probabilistic_metrics import (BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, Poisson,
+                                    SparseCategoricalCrossentropy, binary_crossentropy, binary_focal_crossentropy,
+                                    categorical_crossentropy, categorical_focal_crossentropy, kl_divergence, poisson,
+                                    sparse_categorical_crossentropy)
+from .confusion_metrics import (AUC, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall,
+                                RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives,
                                 TruePositives)
 from .f_score_metrics import F1Score, FBetaScore
+from .hinge_metrics import CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge, squared_hinge
+from .iou_metrics import IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from .correlation_metrics import (ConcordanceCorrelation, PearsonCorrelation, concordance_correlation,
+                                  pearson_correlation)
 
 __all__ = [
     "Metric", "Variable", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
@@ -44,7 +51,12 @@ __all__ = [
     "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives", "AUC", "F1Score", "FBetaScore",
     "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "MeanAbsolutePercentageError",
     "CosineSimilarity", "LogCoshError", "KLDivergence", "BinaryCrossentropy", "CategoricalCrossentropy",
-    "SparseCategoricalCrossentropy", "get", "serialize", "deserialize",
+    "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge", "CategoricalHinge", "Poisson",
+    "MeanSquaredLogarithmicError", "R2Score", "IoU", "MeanIoU", "BinaryIoU", "OneHotIoU", "OneHotMeanIoU",
+    "PearsonCorrelation", "ConcordanceCorrelation", "PrecisionAtRecall", "RecallAtPrecision",
+    "SensitivityAtSpecificity", "SpecificityAtSensitivity", "hinge", "squared_hinge", "categorical_hinge", "poisson",
+    "mean_squared_logarithmic_error", "huber", "binary_focal_crossentropy", "categorical_focal_crossentropy",
+    "pearson_correlation", "concordance_correlation", "get", "serialize", "deserialize",
 ]
 
 
@@ -113,13 +125,17 @@ _CLASSES = {c.__name__: c for c in (
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, TruePositives, FalsePositives,
     TrueNegatives, FalseNegatives, AUC, F1Score, FBetaScore, MeanAbsoluteError, MeanSquaredError,
     RootMeanSquaredError, MeanAbsolutePercentageError, CosineSimilarity, LogCoshError, KLDivergence,
-    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)}
+    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge, SquaredHinge, CategoricalHinge,
+    Poisson, MeanSquaredLogarithmicError, R2Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU,
+    PearsonCorrelation, ConcordanceCorrelation, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+    SpecificityAtSensitivity)}
 
 _FUNCTIONS.update({f.__name__: f for f in (
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy,
     sparse_top_k_categorical_accuracy, mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
     log_cosh, cosine_similarity, kl_divergence, binary_crossentropy, categorical_crossentropy,
-    sparse_categorical_crossentropy)})
+    sparse_categorical_crossentropy, hinge, squared_hinge, categorical_hinge, poisson, mean_squared_logarithmic_error,
+    huber, binary_focal_crossentropy, categorical_focal_crossentropy, pearson_correlation, concordance_correlation)})
 
 # Keras 3 metrics.ALL_OBJECTS_DICT: class names, their snake_case, and a few aliases
 _BY_NAME = {}
@@ -132,7 +148,8 @@ _BY_NAME.pop("mean_metric_wrapper", None)
 _BY_NAME.update({"auc": AUC, "f1_score": F1Score, "f_beta_score": FBetaScore, "fbeta_score": FBetaScore,
                  "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
                  "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
-                 "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError})
+                 "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+                 "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError})
 _SHAPE_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
 
 
@@ -164,7 +181,13 @@ def get(identifier, loss=None, y_true=None, y_pred_shape=None):
         cls = _BY_NAME.get(identifier)
         if cls is None:
             raise ValueError(f"unknown metric {identifier!r}; known metrics: {', '.join(known_names())}")
-        m = cls()
+        try:
+            m = cls()
+        except TypeError:
+            required = [n for n, q in inspect.signature(cls).parameters.items()
+                        if q.default is inspect.Parameter.empty and q.kind is q.POSITIONAL_OR_KEYWORD]
+            raise ValueError(f"metric {identifier!r} needs arguments ({', '.join(required)}): pass an instance, "
+                             f"e.g. metrics=[core.metrics.{cls.__name__}(...)]") from None
         m.name = identifier
         return m
     if inspect.isclass(identifier) and issubclass(identifier, Metric):

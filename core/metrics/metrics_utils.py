@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from .. import backend
-from ..autodiff import Tensor
+from ..autodiff import Tensor, no_grad
 from ..backend import get_xp, is_array, to_device, to_numpy
 
 EPSILON = 1e-7  # keras.config.epsilon()
@@ -229,3 +229,19 @@ def _filter_top_k(x, k):
     rank = xp.argsort(order, axis=-1)
     keep = rank < k
     return xp.where(keep, x, x.dtype.type(NEG_INF))
+
+
+def loss_metric_fn(fn, name=None):
+    """A metric function (arrays in, per-sample array out) from a ``core.losses`` function:
+    y_pred as float, y_true cast to its dtype, the loss evaluated without gradients."""
+    def metric_fn(y_true, y_pred, **kwargs):
+        y_pred = _arr(y_pred)
+        if y_pred.dtype.kind != "f":
+            y_pred = y_pred.astype(_floatx())
+        y_true = _same_device(_arr(y_true, y_pred.dtype), y_pred)
+        with no_grad():
+            return fn(Tensor(y_true), Tensor(y_pred), **kwargs).data
+
+    metric_fn.__name__ = name or fn.__name__
+    metric_fn.__doc__ = fn.__doc__
+    return _array_fn(metric_fn)

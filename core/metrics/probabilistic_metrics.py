@@ -1,10 +1,12 @@
-"""Probabilistic metrics: the mean cross-entropies and KL divergence (values from ``core.ops.losses``)."""
+"""Probabilistic metrics: the mean cross-entropies, KL divergence and Poisson loss (values from
+``core.ops.losses`` / ``core.losses``)."""
 from __future__ import annotations
 
 from ..autodiff import no_grad
 from ..backend import get_xp
+from .. import losses
 from ..ops import losses as loss_ops
-from .metrics_utils import _arr, _array_fn, _fixed_config, _same_device
+from .metrics_utils import _arr, _array_fn, _fixed_config, _same_device, loss_metric_fn
 from .reduction_metrics import MeanMetricWrapper
 
 
@@ -44,6 +46,20 @@ kl_divergence = _loss_op_fn(loss_ops.kl_divergence, "kl_divergence")
 
 sparse_categorical_crossentropy = _array_fn(_sparse_ce)
 sparse_categorical_crossentropy.__name__ = "sparse_categorical_crossentropy"
+
+poisson = loss_metric_fn(losses.poisson)
+binary_focal_crossentropy = loss_metric_fn(losses.binary_focal_crossentropy)
+categorical_focal_crossentropy = loss_metric_fn(losses.categorical_focal_crossentropy)
+
+
+class Poisson(MeanMetricWrapper):
+    """Mean of mean(y_pred - y_true * log(y_pred + eps))."""
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(poisson, name=name, dtype=dtype)
+
+    def get_config(self):
+        return _fixed_config(self)
 
 
 class KLDivergence(MeanMetricWrapper):
