@@ -13,7 +13,9 @@ from tests.fixture_utils import case_params
 
 ALL = case_params("catalog_layers")
 CASES = [c for c in ALL if c.values[0] is None or ("n_inputs" not in c.values[0].params
-                                                   and c.values[0].params["op"] != "RNN")]  # RNN: its own file
+                                                   and c.values[0].params["op"] != "RNN"
+                                                   and "recurrent_dropout_case" not in c.values[0].params)]
+# (RNN and the recurrent_dropout cases have their own test files)
 MULTI = [c for c in ALL if c.values[0] is None or "n_inputs" in c.values[0].params]
 
 

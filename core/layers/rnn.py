@@ -18,31 +18,10 @@ from .. import ops
 from ..autodiff import Tensor
 from .base import KerasTensor, Layer, OutputSpec
 from .recurrent import _build_sublayer, own_scope
+from .recurrent_loop import _flatten, _is_nested, _pack_like, run_steps
 
 
-# --------------------------------------------------------------------------- state structures
-def _is_nested(s):
-    return isinstance(s, (list, tuple))
-
-
-def _flatten(s):
-    if _is_nested(s):
-        return [x for item in s for x in _flatten(item)]
-    return [s]
-
-
-def _pack_like(structure, flat):
-    """``flat`` (a list) arranged as ``structure`` (nested lists)."""
-    it = iter(flat)
-
-    def pack(s):
-        if _is_nested(s):
-            return [pack(x) for x in s]
-        return next(it)
-
-    return pack(structure)
-
-
+# --------------------------------------------------------------------------- cells
 def _check_cell(cell, what="cell"):
     if not callable(getattr(cell, "call", None)):
         raise ValueError(f"Argument `{what}` should have a `call` method. Received: {what}={cell!r}")
@@ -76,33 +55,6 @@ def _zeros_states(state_size, batch, dtype, xp):
 def _as_tensor(x, like):
     t = x if isinstance(x, Tensor) else Tensor(like.xp.asarray(getattr(x, "data", x)))
     return ops.cast(t, like.dtype) if t.dtype != like.dtype else t
-
-
-def run_steps(step, x, states, mask=None, go_backwards=False, zero_output_for_mask=False, return_sequences=False):
-    """Keras's ``backend.rnn`` as a loop over time steps: ``step(x_t, states) -> (output, new_states)``
-    with ``states`` in the structure given; ``mask`` a (batch, time) bool array. Returns
-    ``(last_output, outputs or None, final_states)``; outputs are in processing order."""
-    steps = range(x.shape[1] - 1, -1, -1) if go_backwards else range(x.shape[1])
-    structure = states
-    flat = _flatten(states)
-    outputs, prev = [], None
-    for t in steps:
-        out, new = step(ops.getitem(x, (slice(None), t)), _pack_like(structure, flat))
-        new_flat = _flatten(new if _is_nested(new) else [new])
-        if len(new_flat) != len(flat):
-            raise ValueError(f"the RNN cell returned {len(new_flat)} state(s) where it was given {len(flat)}")
-        if mask is not None:
-            keep = mask[:, t][:, None]
-            if prev is None or zero_output_for_mask:
-                prev = Tensor(out.xp.zeros(out.shape, dtype=out.dtype))
-            out = ops.where(keep, out, prev)
-            new_flat = [ops.where(keep, n, o) for n, o in zip(new_flat, flat)]
-        prev = out
-        flat = new_flat
-        if return_sequences:
-            outputs.append(out)
-    seq = ops.stack(outputs, axis=1) if return_sequences else None
-    return prev, seq, _pack_like(structure, flat)
 
 
 # --------------------------------------------------------------------------- StackedRNNCells
@@ -254,9 +206,14 @@ class RNN(Layer):
             out, new = _call_cell(self.cell, x_t, s, training)
             return out, (new if _is_nested(new) else [new])
 
-        last, seq, final = run_steps(step, x, states, mask=m, go_backwards=self.go_backwards,
-                                     zero_output_for_mask=self.zero_output_for_mask,
-                                     return_sequences=self.return_sequences)
+        try:
+            last, seq, final = run_steps(step, x, states, mask=m, go_backwards=self.go_backwards,
+                                         zero_output_for_mask=self.zero_output_for_mask,
+                                         return_sequences=self.return_sequences)
+        finally:  # dropout masks are drawn once per sequence (Keras's DropoutRNNCell)
+            for c in getattr(self.cell, "cells", [self.cell]):
+                for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+                    getattr(c, reset, lambda: None)()
         output = seq if self.return_sequences else last
         if self.return_state:
             return (output, *final)
