@@ -716,3 +716,25 @@ def test_attention_with_embedding_masks(tmp_path):
         return q.astype(np.int32), v.astype(np.int32)
 
     check(model, make, tmp_path)
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: L.Conv3D(3, 2),
+    lambda: L.Conv3D(4, 3, strides=(2, 1, 2), padding="same", activation="relu", groups=2),
+    lambda: L.Conv3DTranspose(2, 3, strides=2, padding="same"),
+    lambda: L.Conv3DTranspose(3, (3, 2, 2), strides=(2, 2, 1), output_padding=(1, 0, 0)),
+    lambda: L.MaxPooling3D(),
+    lambda: L.AveragePooling3D(3, strides=2, padding="same"),
+    lambda: L.GlobalAveragePooling3D(),
+    lambda: L.GlobalMaxPooling3D(keepdims=True),
+    lambda: L.ZeroPadding3D(((1, 0), (0, 2), (1, 1))),
+    lambda: L.Cropping3D(((0, 1), (1, 2), (0, 0))),
+    lambda: L.UpSampling3D((2, 1, 3)),
+], ids=["conv3d", "conv3d_same_s2_groups", "conv3dT_same", "conv3dT_outpad", "maxpool3d", "avgpool3d_same",
+        "gap3d", "gmp3d", "zeropad3d", "crop3d", "upsample3d"])
+def test_3d_layers(tmp_path, layer):
+    layer = layer()
+    layer.build((None, 5, 6, 5, 4))
+    if layer.weights:
+        _randomize(layer)
+    single(layer, (5, 6, 5, 4), tmp_path)

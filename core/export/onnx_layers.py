@@ -24,7 +24,10 @@ from ..layers import preprocessing as PP
 from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
+from ..layers import pooling_3d as P3
+from ..layers import reshaping_3d as RS3
 from ..layers.attention import EinsumDense
+from ..layers.convolutional_3d import Conv3D
 from ..layers.group_normalization import GroupNormalization
 from ..layers.masking import Masking
 from ..layers.prelu import PReLU
@@ -295,7 +298,7 @@ def _spatial(g, layer, node, inputs, rank):
     return tuple(shape[1:-1])
 
 
-@register_onnx_converter(CV.Conv1D, CV.Conv2D)
+@register_onnx_converter(CV.Conv1D, CV.Conv2D, Conv3D)
 def _conv(g, layer, node, inputs):
     rank = layer.rank
     kernel = _arr(layer.kernel)  # (k..., cin // groups, filters)
@@ -395,7 +398,8 @@ def _conv_transpose(g, layer, node, inputs):
 
 
 # =========================================================================== pooling
-@register_onnx_converter(P.MaxPooling1D, P.MaxPooling2D, P.AveragePooling1D, P.AveragePooling2D)
+@register_onnx_converter(P.MaxPooling1D, P.MaxPooling2D, P.AveragePooling1D, P.AveragePooling2D, P3.MaxPooling3D,
+                         P3.AveragePooling3D)
 def _pool(g, layer, node, inputs):
     rank = layer.pool_dimensions
     spatial = _spatial(g, layer, node, inputs, rank)
@@ -409,11 +413,11 @@ def _pool(g, layer, node, inputs):
 
 
 @register_onnx_converter(P.GlobalAveragePooling2D, P.GlobalMaxPooling2D, P.GlobalMaxPooling1D,
-                         P.GlobalAveragePooling1D)
+                         P.GlobalAveragePooling1D, P3.GlobalAveragePooling3D, P3.GlobalMaxPooling3D)
 def _global_pool(g, layer, node, inputs):
     x = inputs[0]
     axes = list(range(1, layer.pool_dimensions + 1))
-    is_max = isinstance(layer, (P.GlobalMaxPooling1D, P.GlobalMaxPooling2D))
+    is_max = isinstance(layer, (P.GlobalMaxPooling1D, P.GlobalMaxPooling2D, P3.GlobalMaxPooling3D))
     mask = g.masks.get(x) if isinstance(layer, P.GlobalAveragePooling1D) else None
     if mask is None:
         return [g.reduce("ReduceMax" if is_max else "ReduceMean", x, axes, layer.keepdims)]
@@ -676,17 +680,20 @@ def _dot(g, layer, node, inputs):
 
 
 # =========================================================================== reshaping
-@register_onnx_converter(RS.ZeroPadding1D, RS.ZeroPadding2D)
+@register_onnx_converter(RS.ZeroPadding1D, RS.ZeroPadding2D, RS3.ZeroPadding3D)
 def _zero_padding(g, layer, node, inputs):
     if isinstance(layer, RS.ZeroPadding1D):
         before, after = [0, layer.padding[0], 0], [0, layer.padding[1], 0]
+    elif isinstance(layer, RS3.ZeroPadding3D):
+        before = [0] + [int(p[0]) for p in layer.padding] + [0]
+        after = [0] + [int(p[1]) for p in layer.padding] + [0]
     else:
         (t, b), (l, r) = layer.padding
         before, after = [0, t, l, 0], [0, b, r, 0]
     return [g.op("Pad", inputs[0], g.ints(before + after, "pads"), mode="constant", name=layer.name)]
 
 
-@register_onnx_converter(RS.Cropping1D, RS.Cropping2D)
+@register_onnx_converter(RS.Cropping1D, RS.Cropping2D, RS3.Cropping3D)
 def _cropping(g, layer, node, inputs):
     crops = [layer.cropping] if isinstance(layer, RS.Cropping1D) else list(layer.cropping)
     starts = [int(a) for a, _ in crops]
@@ -714,6 +721,15 @@ def _separable_resample(g, x, ah, aw):
     y = g.op("MatMul", g.const(ah, "resize_rows"), y)                  # (N, C, Ho, W)
     y = g.op("MatMul", y, g.const(np.ascontiguousarray(aw.T), "resize_cols"))  # (N, C, Ho, Wo)
     return to_channels_last(g, y, 2)
+
+
+@register_onnx_converter(RS3.UpSampling3D)
+def _upsampling3d(g, layer, node, inputs):
+    fd, fh, fw = layer.size
+    y = g.unsqueeze(inputs[0], [2, 4, 6])                              # (N, D, 1, H, 1, W, 1, C)
+    y = g.op("Expand", y, g.ints([1, 1, fd, 1, fh, 1, fw, 1]))
+    out_shape = g.op("Mul", g.op("Shape", inputs[0]), g.ints([1, fd, fh, fw, 1]))
+    return [g.op("Reshape", y, out_shape, name=layer.name)]
 
 
 @register_onnx_converter(RS.UpSampling1D)

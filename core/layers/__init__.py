@@ -27,3 +27,7 @@ from .convolutional_1d import (Conv1DTranspose, Convolution1DTranspose, Depthwis
                                SeparableConvolution1D)
 from .sequence_attention import AdditiveAttention, Attention
 from .rnn import RNN, StackedRNNCells
+from .convolutional_3d import Conv3D, Conv3DTranspose, Convolution3D, Convolution3DTranspose
+from .pooling_3d import (AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D, GlobalMaxPool3D,
+                         GlobalMaxPooling3D, MaxPool3D, MaxPooling3D)
+from .reshaping_3d import Cropping3D, UpSampling3D, ZeroPadding3D

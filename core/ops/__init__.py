@@ -14,6 +14,7 @@ from .linalg import matmul
 from .activations import (elu, gelu, hard_sigmoid, leaky_relu, linear, log_softmax, relu, relu6, selu, sigmoid,
                           silu, softmax, softplus, swish, tanh)
 from .conv import conv1d, conv2d, conv2d_transpose, depthwise_conv2d
+from .conv3d import avg_pool3d, conv3d, conv3d_transpose, max_pool3d
 from .pooling import (avg_pool1d, avg_pool2d, global_avg_pool1d, global_avg_pool2d, global_max_pool1d,
                       global_max_pool2d, max_pool1d, max_pool2d)
 from .recurrent import gru, lstm, simple_rnn
