@@ -738,3 +738,17 @@ def test_3d_layers(tmp_path, layer):
     if layer.weights:
         _randomize(layer)
     single(layer, (5, 6, 5, 4), tmp_path)
+
+
+@pytest.mark.parametrize("layer", [lambda: L.CenterCrop(4, 5), lambda: L.RandomTranslation(0.2, 0.2),
+                                   lambda: L.RandomZoom(0.3), lambda: L.RandomContrast(0.5),
+                                   lambda: L.RandomBrightness(0.2)],
+                         ids=["center_crop", "translation", "zoom", "contrast", "brightness"])
+def test_center_crop_and_inference_augmentations(tmp_path, layer):
+    single(layer(), (7, 8, 3), tmp_path, scale=50.0)
+
+
+def test_center_crop_upscale_refused(tmp_path):
+    inp = L.Input((3, 3, 1))
+    with pytest.raises(OnnxExportError, match="CenterCrop"):
+        export_onnx(Model(inp, L.CenterCrop(5, 5)(inp)), tmp_path / "m.onnx")

@@ -24,6 +24,7 @@ from ..layers import preprocessing as PP
 from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
+from ..layers import image_augmentation as IA
 from ..layers import pooling_3d as P3
 from ..layers import reshaping_3d as RS3
 from ..layers.attention import EinsumDense
@@ -812,13 +813,31 @@ def _resizing(g, layer, node, inputs):
     return [y]
 
 
-@register_onnx_converter(PP.RandomFlip, PP.RandomRotation, PP.RandomCrop)
+@register_onnx_converter(PP.RandomFlip, PP.RandomRotation, PP.RandomCrop, IA.RandomTranslation, IA.RandomZoom,
+                         IA.RandomContrast, IA.RandomBrightness)
 def _augmentation(g, layer, node, inputs):
     """Augmentations do nothing at inference (RandomFlip/RandomRotation cast to float)."""
     x = inputs[0]
     if not isinstance(layer, PP.RandomCrop):
         x = _float_input(g, x, layer.compute_dtype)
     return [g.op("Identity", x, name=layer.name)]
+
+
+@register_onnx_converter(IA.CenterCrop)
+def _center_crop(g, layer, node, inputs):
+    shape = _need_shape(g, layer, node, inputs)
+    ha, wa = (len(shape) + layer.height_axis, len(shape) + layer.width_axis)
+    h, w = shape[ha], shape[wa]
+    if h is None or w is None:
+        raise OnnxExportError(f"layer '{layer.name}' (CenterCrop): the image size must be known to export the crop; "
+                              f"give the model a fixed image size (input shape {shape})")
+    if h < layer.height or w < layer.width:
+        raise OnnxExportError(f"layer '{layer.name}' (CenterCrop): images of {h}x{w} are smaller than the crop "
+                              f"{layer.height}x{layer.width} (a resize, not a crop); not exported")
+    top, left = (h - layer.height) // 2, (w - layer.width) // 2
+    x = _float_input(g, inputs[0], layer.compute_dtype)
+    return [g.op("Slice", x, g.ints([top, left]), g.ints([top + layer.height, left + layer.width]), g.ints([ha, wa]),
+                 name=layer.name)]
 
 
 @register_onnx_converter(PP.Rescaling)

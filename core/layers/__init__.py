@@ -31,3 +31,4 @@ from .convolutional_3d import Conv3D, Conv3DTranspose, Convolution3D, Convolutio
 from .pooling_3d import (AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D, GlobalMaxPool3D,
                          GlobalMaxPooling3D, MaxPool3D, MaxPooling3D)
 from .reshaping_3d import Cropping3D, UpSampling3D, ZeroPadding3D
+from .image_augmentation import CenterCrop, RandomBrightness, RandomContrast, RandomTranslation, RandomZoom
