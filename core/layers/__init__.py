@@ -32,3 +32,7 @@ from .pooling_3d import (AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, Gl
                          GlobalMaxPooling3D, MaxPool3D, MaxPooling3D)
 from .reshaping_3d import Cropping3D, UpSampling3D, ZeroPadding3D
 from .image_augmentation import CenterCrop, RandomBrightness, RandomContrast, RandomTranslation, RandomZoom
+from .category_encoding import CategoryEncoding
+from .discretization import Discretization
+from .index_lookup import IntegerLookup, StringLookup
+from .text_vectorization import TextVectorization
