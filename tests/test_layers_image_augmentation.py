@@ -10,7 +10,7 @@ from core.models import Sequential
 from tests.fixture_utils import case_params
 
 CASES = case_params("catalog_preprocessing", op=["CenterCrop", "RandomTranslation", "RandomZoom", "RandomContrast",
-                                                 "RandomBrightness"])
+                                                 "RandomBrightness", "RandomErasing", "MixUp", "CutMix"])
 
 
 def _make(case):
@@ -26,6 +26,9 @@ def test_matches_keras(case):
     assert y.dtype == np.float32 and y.shape == case.arrays["y"].shape
     np.testing.assert_allclose(y.numpy(), case.arrays["y"], rtol=1e-5, atol=1e-3)
     assert tuple(layer.compute_output_shape(x.shape)) == case.arrays["y"].shape
+    if "labels" in case.arrays:
+        got = layer.transform_labels(case.arrays["labels"], t, training=True)
+        np.testing.assert_allclose(np.asarray(got.numpy()), case.arrays["y_labels"], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -89,3 +92,25 @@ def test_errors():
         L.RandomBrightness(0.2, value_range=(0, 1, 2))
     with pytest.raises(ValueError, match="rank 3"):
         L.CenterCrop(2, 2)(np.zeros((4, 4), np.float32))
+
+
+@pytest.mark.parametrize("make", [lambda: L.MixUp(alpha=0.5, seed=3), lambda: L.CutMix(seed=3)])
+def test_mixing_with_labels(make):
+    rng = np.random.default_rng(0)
+    x = (rng.random((16, 6, 6, 3)) * 255).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+    out = make()({"images": x, "labels": y})
+    labels = out["labels"].numpy()
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-5)  # convex mixes of one-hot labels
+    assert not np.array_equal(labels, y) and out["images"].shape == x.shape
+    a, b = make()({"images": x, "labels": y}), make()({"images": x, "labels": y})
+    np.testing.assert_array_equal(a["images"].numpy(), b["images"].numpy())
+    model_out = make()({"images": x, "labels": y}, training=False)
+    np.testing.assert_array_equal(model_out["images"].numpy(), x)
+
+
+def test_random_erasing_erases_boxes_within_scale():
+    x = np.full((32, 20, 20, 1), 100.0, np.float32)
+    out = L.RandomErasing(factor=1.0, scale=(0.1, 0.2), fill_value=0.0, seed=4)(x).numpy()
+    erased = (out == 0).mean(axis=(1, 2, 3))
+    assert erased.max() <= 0.2 + 0.05 and (erased > 0).sum() >= 8

@@ -742,8 +742,10 @@ def test_3d_layers(tmp_path, layer):
 
 @pytest.mark.parametrize("layer", [lambda: L.CenterCrop(4, 5), lambda: L.RandomTranslation(0.2, 0.2),
                                    lambda: L.RandomZoom(0.3), lambda: L.RandomContrast(0.5),
-                                   lambda: L.RandomBrightness(0.2)],
-                         ids=["center_crop", "translation", "zoom", "contrast", "brightness"])
+                                   lambda: L.RandomBrightness(0.2), lambda: L.RandomErasing(), lambda: L.MixUp(),
+                                   lambda: L.CutMix()],
+                         ids=["center_crop", "translation", "zoom", "contrast", "brightness", "erasing", "mixup",
+                              "cutmix"])
 def test_center_crop_and_inference_augmentations(tmp_path, layer):
     single(layer(), (7, 8, 3), tmp_path, scale=50.0)
 

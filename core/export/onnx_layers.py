@@ -25,6 +25,7 @@ from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
 from ..layers import image_augmentation as IA
+from ..layers import image_mixing as IM
 from ..layers import pooling_3d as P3
 from ..layers import reshaping_3d as RS3
 from ..layers.attention import EinsumDense
@@ -814,7 +815,7 @@ def _resizing(g, layer, node, inputs):
 
 
 @register_onnx_converter(PP.RandomFlip, PP.RandomRotation, PP.RandomCrop, IA.RandomTranslation, IA.RandomZoom,
-                         IA.RandomContrast, IA.RandomBrightness)
+                         IA.RandomContrast, IA.RandomBrightness, IM.RandomErasing, IM.MixUp, IM.CutMix)
 def _augmentation(g, layer, node, inputs):
     """Augmentations do nothing at inference (RandomFlip/RandomRotation cast to float)."""
     x = inputs[0]

@@ -36,3 +36,4 @@ from .category_encoding import CategoryEncoding
 from .discretization import Discretization
 from .index_lookup import IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
+from .image_mixing import CutMix, MixUp, RandomErasing
