@@ -1,4 +1,4 @@
-"""The catalogue layers of issue 22 against Keras 3.15 (tests/fixtures/catalog_layers.*, made by
+"""The catalogue layers of issue 22 against Keras 3.15 (tests/fixtures/catalog_layers*.*, made by
 make_catalog_layer_fixtures.py): outputs in float32 and float64, output masks, weight paths/shapes,
 count_params, compute_output_shape, configs, one training step's gradients (input and weights)
 and float64 finite-difference gradient checks."""
@@ -11,7 +11,7 @@ from core.gradient_check import check_gradients
 from core.layers.base import KerasTensor
 from tests.fixture_utils import case_params
 
-ALL = case_params("catalog_layers")
+ALL = case_params("catalog_layers") + case_params("catalog_layers2")
 CASES = [c for c in ALL if c.values[0] is None or ("n_inputs" not in c.values[0].params
                                                    and c.values[0].params["op"] != "RNN"
                                                    and "recurrent_dropout_case" not in c.values[0].params)]
@@ -118,7 +118,18 @@ def test_config_matches_keras_and_round_trips(case):
     np.testing.assert_array_equal(clone(x).numpy(), layer(x).numpy())
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.values[0] is None or c.values[0].params["op"] != "Masking"])
+def _fd_params():
+    out = []
+    for c in CASES:
+        case = c.values[0]
+        if case is not None and case.params["op"] == "Masking":
+            continue
+        slow = case is not None and case.params["op"] == "ConvLSTM2D"  # a few seconds each: many weights x steps
+        out.append(pytest.param(case, id=c.id, marks=pytest.mark.slow) if slow else c)
+    return out
+
+
+@pytest.mark.parametrize("case", _fd_params())
 def test_finite_difference_gradients(case):
     """(Masking is left out: its fixtures sit exactly on the mask's discontinuity, where a finite
     difference unmasks the step; its gradient is checked against Keras above.)"""

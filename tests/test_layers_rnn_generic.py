@@ -159,3 +159,22 @@ def test_onnx_export_names_the_layer(tmp_path):
     model = Model(inp, L.RNN(MinimalRNNCell(2), name="my_rnn")(inp))
     with pytest.raises(OnnxExportError, match="my_rnn"):
         export_onnx(model, tmp_path / "m.onnx")
+
+
+def test_conv_lstm2d_trains_with_dropout_and_exports_clear_error(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 5, 2)).astype(np.float32)
+    inp = L.Input((3, 5, 5, 2))
+    h = L.ConvLSTM2D(2, 3, padding="same", dropout=0.2, recurrent_dropout=0.3, seed=1, name="clstm")(inp)
+    model = Model(inp, L.Dense(1)(L.Flatten()(h)))
+    model.compile(optimizer="sgd", loss="mse")
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, rng.standard_normal((4, 1)).astype(np.float32), epochs=1, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    a, b = model.predict(x, verbose=0), model.predict(x, verbose=0)
+    np.testing.assert_array_equal(a, b)  # no dropout at inference
+    pytest.importorskip("onnx")
+    from core.export import OnnxExportError, export_onnx
+
+    with pytest.raises(OnnxExportError, match="clstm"):
+        export_onnx(model, tmp_path / "m.onnx")

@@ -37,3 +37,4 @@ from .discretization import Discretization
 from .index_lookup import IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
 from .image_mixing import CutMix, MixUp, RandomErasing
+from .conv_lstm import ConvLSTM2D

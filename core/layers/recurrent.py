@@ -101,7 +101,41 @@ def _clone_initializer(init):
 
 
 # --------------------------------------------------------------------------- cells
-class _Cell(Layer):
+class DropoutRNNCell:
+    """Keras's dropout-mask API of a recurrent cell: masks drawn once per sequence on first use
+    (one per gate, ``_mask_count()``), kept until reset by the layer after the sequence. The cell
+    provides ``dropout``, ``recurrent_dropout``, ``_gates`` and ``_rng``."""
+
+    def _mask_count(self):
+        """Masks per kind: one per gate when training with recurrent dropout (Keras's implementation 1)."""
+        return self._gates if self.recurrent_dropout > 0 else 1
+
+    def _draw(self, like, rate, count):
+        ones = Tensor(like.xp.ones(tuple(like.shape), dtype=like.dtype))
+        return [ops.dropout(ones, rate, training=True, seed=self._rng).data for _ in range(count)]
+
+    def get_dropout_mask(self, step_input, count=None):
+        """The input dropout masks of the current sequence (drawn on first use, kept until
+        ``reset_dropout_mask``): a list of arrays shaped like ``step_input``."""
+        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
+            self._dropout_mask = self._draw(step_input, self.dropout, count or self._mask_count())
+        return getattr(self, "_dropout_mask", None)
+
+    def get_recurrent_dropout_mask(self, step_state):
+        """The recurrent dropout masks of the current sequence (one per gate), kept until
+        ``reset_recurrent_dropout_mask``."""
+        if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:
+            self._recurrent_dropout_mask = self._draw(step_state, self.recurrent_dropout, self._mask_count())
+        return getattr(self, "_recurrent_dropout_mask", None)
+
+    def reset_dropout_mask(self):
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
+        self._recurrent_dropout_mask = None
+
+
+class _Cell(DropoutRNNCell, Layer):
     """Shared cell machinery: weights ``kernel (F, G*u)``, ``recurrent_kernel (u, G*u)``, ``bias``."""
 
     _gates = 1
@@ -190,35 +224,6 @@ class _Cell(Layer):
         out = self._run(ops.expand_dims(inputs, 1), states)
         new_states = list(out[1:])
         return new_states[0], (new_states if nested else new_states[0])
-
-    # ------------------------------------------------------------- dropout masks (Keras's DropoutRNNCell)
-    def _mask_count(self):
-        """Masks per kind: one per gate when training with recurrent dropout (Keras's implementation 1)."""
-        return self._gates if self.recurrent_dropout > 0 else 1
-
-    def _draw(self, like, rate, count):
-        ones = Tensor(like.xp.ones(tuple(like.shape), dtype=like.dtype))
-        return [ops.dropout(ones, rate, training=True, seed=self._rng).data for _ in range(count)]
-
-    def get_dropout_mask(self, step_input, count=None):
-        """The input dropout masks of the current sequence (drawn on first use, kept until
-        ``reset_dropout_mask``): a list of arrays shaped like ``step_input``."""
-        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
-            self._dropout_mask = self._draw(step_input, self.dropout, count or self._mask_count())
-        return getattr(self, "_dropout_mask", None)
-
-    def get_recurrent_dropout_mask(self, step_state):
-        """The recurrent dropout masks of the current sequence (one per gate), kept until
-        ``reset_recurrent_dropout_mask``."""
-        if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:
-            self._recurrent_dropout_mask = self._draw(step_state, self.recurrent_dropout, self._mask_count())
-        return getattr(self, "_recurrent_dropout_mask", None)
-
-    def reset_dropout_mask(self):
-        self._dropout_mask = None
-
-    def reset_recurrent_dropout_mask(self):
-        self._recurrent_dropout_mask = None
 
     # ------------------------------------------------------------- the per-step path (recurrent dropout)
     def _gate(self, w, g, u=None):
