@@ -1,4 +1,4 @@
-"""CategoryEncoding, Discretization, StringLookup, IntegerLookup and TextVectorization against
+"""CategoryEncoding, Discretization, Hashing, StringLookup, IntegerLookup and TextVectorization against
 Keras 3.15 (the "call" cases of tests/fixtures/catalog_preprocessing.*): outputs, learned
 vocabularies / boundaries / idf weights after ``adapt``, configs; plus errors and round trips."""
 import numpy as np
@@ -94,11 +94,25 @@ def test_errors():
         L.StringLookup(vocabulary=["a", "a"])
     with pytest.raises(ValueError, match="num_oov_indices=0"):
         L.StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array(["b"]))
-    with pytest.raises(NotImplementedError, match="FarmHash64"):
-        L.StringLookup(num_oov_indices=2)
+    with pytest.raises(NotImplementedError, match="SipHash"):
+        L.StringLookup(num_oov_indices=2, oov_method="farmhash", salt=3)
+    with pytest.raises(NotImplementedError, match="SipHash"):
+        L.Hashing(4, salt=1)
+    with pytest.raises(ValueError, match="num_bins"):
+        L.Hashing(0)
     with pytest.raises(ValueError, match="`output_mode` must be `'int'`"):
         L.IntegerLookup(invert=True, output_mode="count")
     with pytest.raises(ValueError, match="output_sequence_length"):
         L.TextVectorization(output_mode="count", output_sequence_length=3)
     with pytest.raises(ValueError, match="last shape dimension must be 1"):
         L.TextVectorization()(np.array([["a", "b"]]))
+
+
+def test_farmhash_fingerprint64_matches_tensorflow():
+    from core.layers.farmhash import fingerprint64
+
+    (case,) = [c for c in load_cases("catalog_preprocessing") if c.params["kind"] == "fingerprint"] or [None]
+    if case is None:
+        pytest.skip("fixtures missing")
+    np.testing.assert_array_equal(fingerprint64(case.arrays["strings"]), case.arrays["fingerprints"])
+    assert fingerprint64(np.array([["ab", "c"]])).shape == (1, 2)

@@ -38,3 +38,4 @@ from .index_lookup import IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
 from .image_mixing import CutMix, MixUp, RandomErasing
 from .conv_lstm import ConvLSTM2D
+from .hashing import Hashing

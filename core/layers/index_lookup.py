@@ -4,7 +4,8 @@
 Indices: the ``mask_token`` (if any) is 0, then ``num_oov_indices`` OOV indices, then the
 vocabulary in order. ``adapt`` builds the vocabulary by descending frequency, ties broken by the
 token in descending order (Keras's ``np.lexsort(...)[::-1]``). Lookups are vectorised with a
-sorted copy of the vocabulary and ``np.searchsorted``. Output modes: "int", "one_hot",
+sorted copy of the vocabulary and ``np.searchsorted``; several OOV indices take ``token % n`` for
+integers (or FarmHash64, as strings always do). Output modes: "int", "one_hot",
 "multi_hot", "count", "tf_idf" (idf = log(1 + documents / (1 + document count))).
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from ..autodiff import Tensor
 from .base import Layer
 from .category_encoding import _host, encode_categorical, encoded_shape
+from .hashing import hash_to_bins
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 _INT64_MAX = np.iinfo(np.int64).max
@@ -31,9 +33,9 @@ class IndexLookup(Layer):
         if oov_method not in ("floormod", "farmhash"):
             raise ValueError(f"Unknown value for `oov_method`. Allowed values are ['floormod', 'farmhash']. "
                              f"Received: oov_method={oov_method!r}")
-        if oov_method == "farmhash" or salt is not None:
-            raise NotImplementedError(f"{cls}: oov_method='farmhash' / salt need TensorFlow's FarmHash64/SipHash, "
-                                      "which are not implemented here; use the default oov_method='floormod'")
+        if salt is not None:
+            raise NotImplementedError(f"{cls}: `salt` selects TensorFlow's keyed SipHash for OOV buckets, which is "
+                                      "not implemented here; use salt=None (FarmHash64)")
         if max_tokens is not None and max_tokens <= 1:
             raise ValueError(f"If set, `max_tokens` must be greater than 1. Received: max_tokens={max_tokens}")
         if pad_to_max_tokens and max_tokens is None:
@@ -55,9 +57,6 @@ class IndexLookup(Layer):
         if idf_weights is not None and output_mode != "tf_idf":
             raise ValueError(f"`idf_weights` should only be set if `output_mode` is `'tf_idf'`. Received: "
                              f"idf_weights={idf_weights} and output_mode={output_mode}")
-        if self._string and num_oov_indices > 1:
-            raise NotImplementedError(f"{cls}: num_oov_indices > 1 hashes OOV strings with TensorFlow's FarmHash64, "
-                                      "which is not implemented here; use num_oov_indices=1 (or 0)")
         kwargs.pop("has_input_vocabulary", None)
         self._frozen_vocab_size = kwargs.pop("vocabulary_size", None)
         kwargs.pop("trainable", None)
@@ -253,9 +252,12 @@ class IndexLookup(Layer):
             idx = np.full(tokens.shape, -1, np.int64)
         if self.num_oov_indices == 1:
             idx[idx == -1] = self._oov_start_index()
-        elif self.num_oov_indices > 1:  # integers: floormod, as Keras's default oov_method
+        elif self.num_oov_indices > 1:  # integers: floormod (Keras's default); strings or "farmhash": FarmHash64
             miss = idx == -1
-            idx[miss] = np.mod(tokens[miss], self.num_oov_indices) + self._oov_start_index()
+            if not self._string and self.oov_method == "floormod":
+                idx[miss] = np.mod(tokens[miss], self.num_oov_indices) + self._oov_start_index()
+            else:
+                idx[miss] = hash_to_bins(tokens[miss], self.num_oov_indices) + self._oov_start_index()
         elif (idx == -1).any():
             raise ValueError(f"When `num_oov_indices=0` all inputs should be in vocabulary, found OOV values "
                              f"{np.unique(tokens[idx == -1]).tolist()}, consider setting `num_oov_indices=1`.")
