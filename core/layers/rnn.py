@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import ops
 from ..autodiff import Tensor
-from .base import KerasTensor, Layer, OutputSpec
-from .recurrent import _build_sublayer, own_scope
+from .base import KerasTensor, Layer, OutputSpec, build_sublayer, deserialize_layer, own_scope, serialize_layer
 from .recurrent_loop import _flatten, _is_nested, _pack_like, run_steps
 
 
@@ -92,7 +91,7 @@ class StackedRNNCells(Layer):
     def build(self, input_shape):
         for cell in self.cells:
             if isinstance(cell, Layer):
-                _build_sublayer(cell, tuple(input_shape))
+                build_sublayer(cell, tuple(input_shape))
             input_shape = (input_shape[0], _output_size(cell))
 
     def call(self, inputs, states, training=False):
@@ -106,14 +105,10 @@ class StackedRNNCells(Layer):
         return inputs, new_states
 
     def get_config(self):
-        from ..models.serialization import serialize_layer
-
         return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
-        from ..models.serialization import deserialize_layer
-
         config = dict(config)
         cells = [deserialize_layer(c, custom_objects, safe_mode) if isinstance(c, dict) else c
                  for c in config.pop("cells")]
@@ -159,7 +154,7 @@ class RNN(Layer):
                              f"features...), got shape {shape}")
         if isinstance(self.cell, Layer):
             with own_scope(self):
-                _build_sublayer(self.cell, (shape[0],) + shape[2:])
+                build_sublayer(self.cell, (shape[0],) + shape[2:])
 
     def get_initial_state(self, batch_size):
         fn = getattr(self.cell, "get_initial_state", None)
@@ -251,8 +246,6 @@ class RNN(Layer):
         return tuple(specs)
 
     def get_config(self):
-        from ..models.serialization import serialize_layer
-
         return {**super().get_config(), "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards, "stateful": self.stateful,
                 "unroll": self.unroll, "zero_output_for_mask": self.zero_output_for_mask,
@@ -260,8 +253,6 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
-        from ..models.serialization import deserialize_layer
-
         config = dict(config)
         cell = config.pop("cell")
         if isinstance(cell, dict):

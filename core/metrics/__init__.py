@@ -20,6 +20,8 @@ import inspect
 import numpy as np
 
 from ..autodiff import Tensor
+from ..object_registration import export_api, get_registered_object, scoped_custom_objects
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .metrics_utils import (EPSILON, NEG_INF, _apply_mask, _arr, _divide_no_nan, _mask_of, _result, _same_device,
                             _shape_str, _snake, squeeze_or_expand_to_same_rank, update_confusion_matrix_variables)
 from .metric import Metric, Variable
@@ -153,8 +155,12 @@ _BY_NAME.update({"auc": AUC, "f1_score": F1Score, "f_beta_score": FBetaScore, "f
 _SHAPE_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
 
 
+export_api("keras.metrics", list(_CLASSES.values()) + list(_FUNCTIONS.values()),
+           aliases={k: v for k, v in _BY_NAME.items() if k not in _CLASSES and k not in _FUNCTIONS})
+
+
 def known_names():
-    """Every string ``get`` accepts."""
+    """Every string ``get`` accepts (besides registered 'Package>Name' names)."""
     return sorted(set(_BY_NAME) | set(_SHAPE_NAMES))
 
 
@@ -180,7 +186,11 @@ def get(identifier, loss=None, y_true=None, y_pred_shape=None):
             return _ShapeResolved(kind, identifier, from_logits)
         cls = _BY_NAME.get(identifier)
         if cls is None:
-            raise ValueError(f"unknown metric {identifier!r}; known metrics: {', '.join(known_names())}")
+            custom = get_registered_object(identifier, custom_objects=scoped_custom_objects())
+            if custom is None:
+                raise ValueError(f"unknown metric {identifier!r}; known metrics: {', '.join(known_names())} "
+                                 "(or a name registered with @core.saving.register_keras_serializable())")
+            return get(custom)
         try:
             m = cls()
         except TypeError:
@@ -204,8 +214,7 @@ def serialize(metric):
     if isinstance(metric, _ShapeResolved):
         metric = metric.resolved or metric.name
     if isinstance(metric, Metric):
-        return {"module": "keras.metrics", "class_name": type(metric).__name__, "config": metric.get_config(),
-                "registered_name": None}
+        return serialize_keras_object(metric)
     if isinstance(metric, str) or metric is None:
         return metric
     name = getattr(metric, "__name__", None)
@@ -220,8 +229,7 @@ def deserialize(config, custom_objects=None):
         return get(config)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"cannot deserialize metric from {config!r}: expected a dict with 'class_name' and 'config'")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None or cls is Metric:
-        raise ValueError(f"unknown metric class {name!r}; known: {', '.join(sorted(set(_CLASSES) - {'Metric'}))}")
-    return cls.from_config(dict(config.get("config") or {}))
+    if config["class_name"] == "Metric":
+        raise ValueError("cannot deserialize the abstract Metric base class")
+    return deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_CLASSES,
+                                    namespaces=("keras.metrics",))
