@@ -754,3 +754,29 @@ def test_center_crop_upscale_refused(tmp_path):
     inp = L.Input((3, 3, 1))
     with pytest.raises(OnnxExportError, match="CenterCrop"):
         export_onnx(Model(inp, L.CenterCrop(5, 5)(inp)), tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("layer,shape", [
+    (lambda: L.CategoryEncoding(5, "multi_hot"), (3,)), (lambda: L.CategoryEncoding(5, "count"), (4,)),
+    (lambda: L.CategoryEncoding(5, "one_hot"), (1,)), (lambda: L.CategoryEncoding(5, "one_hot"), (3,)),
+], ids=["multi_hot", "count", "one_hot_b1", "one_hot_bk"])
+def test_category_encoding(tmp_path, layer, shape):
+    inp = L.Input(shape, dtype="int64")
+    model = Model(inp, layer()(inp))
+    check(model, lambda b: np.random.default_rng(b).integers(0, 6, (b,) + shape).astype(np.int64), tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
+def test_discretization(tmp_path, mode):
+    inp = L.Input((4,))
+    model = Model(inp, L.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode=mode)(inp))
+    check(model, lambda b: rand(b, 4), tmp_path)
+
+
+@pytest.mark.parametrize("make", [lambda: L.RNN(L.GRUCell(2), name="named_rnn"),
+                                  lambda: L.ConvLSTM2D(2, 1, name="named_rnn")])
+def test_python_recurrences_refused_by_name(tmp_path, make):
+    layer = make()
+    inp = L.Input((3, 2, 2, 2) if isinstance(layer, L.ConvLSTM2D) else (3, 2))
+    with pytest.raises(OnnxExportError, match="named_rnn"):
+        export_onnx(Model(inp, layer(inp)), tmp_path / "m.onnx")

@@ -24,12 +24,19 @@ from ..layers import preprocessing as PP
 from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
+from ..layers import category_encoding as CE
 from ..layers import image_augmentation as IA
 from ..layers import image_mixing as IM
 from ..layers import pooling_3d as P3
 from ..layers import reshaping_3d as RS3
 from ..layers.attention import EinsumDense
+from ..layers.conv_lstm import ConvLSTM2D
 from ..layers.convolutional_3d import Conv3D
+from ..layers.discretization import Discretization
+from ..layers.hashing import Hashing
+from ..layers.index_lookup import IndexLookup
+from ..layers.rnn import RNN, StackedRNNCells
+from ..layers.text_vectorization import TextVectorization
 from ..layers.group_normalization import GroupNormalization
 from ..layers.masking import Masking
 from ..layers.prelu import PReLU
@@ -1004,6 +1011,62 @@ def _sequence_attention(g, layer, node, inputs):
         out = g.op("Where", g.unsqueeze(q_mask, [2]), out, g.const(np.float32(0)))
         g.masks[out] = q_mask
     return [out, w] if kwargs.get("return_attention_scores") else [out]
+
+
+def _encode(g, layer, idx, output_mode, depth, dtype, rank):
+    """ONNX of ``encode_categorical`` for int64 ids ``idx`` of rank 1 (one id per sample) or 2."""
+    if output_mode == "int":
+        return g.op("Cast", idx, to=_tp(dtype), name=layer.name)
+    if output_mode == "one_hot":
+        hot = g.op("OneHot", idx, g.const(np.array(depth, np.int64)), g.const(np.array([0, 1], np.float32)), axis=-1)
+        return g.op("Cast", hot, to=_tp(dtype), name=layer.name)
+    if rank != 2:
+        raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): output_mode={output_mode!r} is exported "
+                              f"for (batch, ids) inputs only")
+    hot = g.op("OneHot", idx, g.const(np.array(depth, np.int64)), g.const(np.array([0, 1], np.float32)), axis=-1)
+    red = g.reduce("ReduceMax" if output_mode == "multi_hot" else "ReduceSum", hot, [1], keepdims=False)
+    return g.op("Cast", red, to=_tp(dtype), name=layer.name)
+
+
+@register_onnx_converter(CE.CategoryEncoding)
+def _category_encoding(g, layer, node, inputs):
+    if node is not None and len(node.input_tensors) > 1:
+        raise OnnxExportError(f"layer '{layer.name}' (CategoryEncoding): count_weights are not exported")
+    shape = _need_shape(g, layer, node, inputs)
+    idx = g.op("Cast", inputs[0], to=_tp("int64"))
+    rank = len(shape)
+    if layer.output_mode == "one_hot" and rank == 2 and shape[-1] == 1:
+        idx, rank = g.squeeze(idx, [1]), 1
+    return [_encode(g, layer, idx, layer.output_mode, layer.num_tokens, layer.compute_dtype, rank)]
+
+
+@register_onnx_converter(Discretization)
+def _discretization(g, layer, node, inputs):
+    if layer.bin_boundaries is None:
+        raise OnnxExportError(f"layer '{layer.name}' (Discretization): adapt it (or give bin_boundaries) first")
+    shape = _need_shape(g, layer, node, inputs)
+    x = _float_input(g, inputs[0])
+    bounds = g.const(np.asarray(layer.bin_boundaries, np.float32), f"{layer.name}/bin_boundaries")
+    ge = g.op("Cast", g.op("GreaterOrEqual", g.unsqueeze(x, [len(shape)]), bounds), to=_tp("int64"))
+    idx = g.reduce("ReduceSum", ge, [len(shape)], keepdims=False)
+    depth = len(layer.bin_boundaries) + 1
+    dtype = "int32" if layer.output_mode == "int" else layer.compute_dtype
+    rank = len(shape)
+    if layer.output_mode == "one_hot" and rank == 2 and shape[-1] == 1:
+        idx, rank = g.squeeze(idx, [1]), 1
+    return [_encode(g, layer, idx, layer.output_mode, depth, dtype, rank)]
+
+
+@register_onnx_converter(RNN, StackedRNNCells, ConvLSTM2D)
+def _python_recurrence(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) steps a Python cell over time, which has no "
+                          "ONNX mapping here; LSTM, GRU and SimpleRNN layers export (use them instead of RNN(cell))")
+
+
+@register_onnx_converter(IndexLookup, TextVectorization, Hashing)
+def _string_preprocessing(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) is string/vocabulary preprocessing with no "
+                          "ONNX mapping here; export the model after it and run the layer in the input pipeline")
 
 
 __all__ = ["apply_activation", "in_shape", "to_channels_first", "to_channels_last"]

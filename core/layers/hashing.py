@@ -7,7 +7,7 @@ import numpy as np
 
 from ..autodiff import Tensor
 from .base import Layer
-from .category_encoding import _host, encode_categorical, encoded_shape
+from .category_encoding import _host, encode_categorical
 from .farmhash import fingerprint64
 
 _MODES = ("int", "one_hot", "multi_hot", "count")
