@@ -94,10 +94,10 @@ def test_errors():
         L.StringLookup(vocabulary=["a", "a"])
     with pytest.raises(ValueError, match="num_oov_indices=0"):
         L.StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array(["b"]))
-    with pytest.raises(NotImplementedError, match="SipHash"):
-        L.StringLookup(num_oov_indices=2, oov_method="farmhash", salt=3)
-    with pytest.raises(NotImplementedError, match="SipHash"):
-        L.Hashing(4, salt=1)
+    with pytest.raises(ValueError, match="salt"):
+        L.IntegerLookup(num_oov_indices=2, salt=3)
+    with pytest.raises(ValueError, match="salt"):
+        L.Hashing(4, salt="pepper")
     with pytest.raises(ValueError, match="num_bins"):
         L.Hashing(0)
     with pytest.raises(ValueError, match="`output_mode` must be `'int'`"):
@@ -108,11 +108,13 @@ def test_errors():
         L.TextVectorization()(np.array([["a", "b"]]))
 
 
-def test_farmhash_fingerprint64_matches_tensorflow():
-    from core.layers.farmhash import fingerprint64
+def test_farmhash_and_siphash_match_tensorflow():
+    from core.layers.farmhash import fingerprint64, siphash64
 
     (case,) = [c for c in load_cases("catalog_preprocessing") if c.params["kind"] == "fingerprint"] or [None]
     if case is None:
         pytest.skip("fixtures missing")
     np.testing.assert_array_equal(fingerprint64(case.arrays["strings"]), case.arrays["fingerprints"])
+    sip = siphash64(case.arrays["strings"], (123456789, 987654321987)) % np.uint64(2 ** 31 - 1)
+    np.testing.assert_array_equal(sip.astype(np.int64), case.arrays["sip_buckets"])
     assert fingerprint64(np.array([["ab", "c"]])).shape == (1, 2)

@@ -1,6 +1,7 @@
-"""FarmHash Fingerprint64 (``farmhashna::Hash64``, the hash of TensorFlow's ``Fingerprint64`` and
-``tf.strings.to_hash_bucket_fast``), vectorised with NumPy ``uint64`` arithmetic over all strings
-of the same byte length (the algorithm's path depends on the length only)."""
+"""The string hashes of TensorFlow's hash buckets: FarmHash Fingerprint64 (``farmhashna::Hash64``,
+``tf.strings.to_hash_bucket_fast``) and keyed SipHash-2-4 (``to_hash_bucket_strong``), vectorised
+with NumPy ``uint64`` arithmetic over all strings of the same byte length (each algorithm's path
+depends on the length only)."""
 from __future__ import annotations
 
 import numpy as np
@@ -120,6 +121,54 @@ def _hash_len(m, n):
 
 def fingerprint64(strings):
     """Fingerprint64 (uint64) of each string (str or bytes; str is UTF-8 encoded), shaped as the input."""
+    return _by_length(strings, _hash_len)
+
+
+def _rotl(v, s):
+    return (v << _U(s)) | (v >> _U(64 - s))
+
+
+def _sip_round(v0, v1, v2, v3):
+    v0 = v0 + v1
+    v1 = _rotl(v1, 13) ^ v0
+    v0 = _rotl(v0, 32)
+    v2 = v2 + v3
+    v3 = _rotl(v3, 16) ^ v2
+    v0 = v0 + v3
+    v3 = _rotl(v3, 21) ^ v0
+    v2 = v2 + v1
+    v1 = _rotl(v1, 17) ^ v2
+    v2 = _rotl(v2, 32)
+    return v0, v1, v2, v3
+
+
+def _siphash_len(m, n, k0, k1):
+    count = m.shape[0]
+    v0 = np.full(count, k0 ^ _U(0x736F6D6570736575), _U)
+    v1 = np.full(count, k1 ^ _U(0x646F72616E646F6D), _U)
+    v2 = np.full(count, k0 ^ _U(0x6C7967656E657261), _U)
+    v3 = np.full(count, k1 ^ _U(0x7465646279746573), _U)
+    full = n - n % 8
+    for i in range(0, full, 8):
+        word = _fetch64(m, i)
+        v3 ^= word
+        for _ in range(2):
+            v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+        v0 ^= word
+    last = np.full(count, _U(n & 0xFF) << _U(56), _U)
+    for j in range(n % 8):
+        last |= m[:, full + j].astype(_U) << _U(8 * j)
+    v3 ^= last
+    for _ in range(2):
+        v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    v0 ^= last
+    v2 ^= _U(0xFF)
+    for _ in range(4):
+        v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+def _by_length(strings, fn):
     arr = np.asarray(strings, dtype=object)
     flat = [s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in arr.reshape(-1)]
     out = np.zeros(len(flat), _U)
@@ -128,5 +177,12 @@ def fingerprint64(strings):
         for n in np.unique(lengths):
             idx = np.nonzero(lengths == n)[0]
             m = np.frombuffer(b"".join(flat[i] for i in idx), dtype=np.uint8).reshape(len(idx), int(n))
-            out[idx] = _hash_len(m, int(n))
+            out[idx] = fn(m, int(n))
     return out.reshape(arr.shape)
+
+
+def siphash64(strings, key):
+    """SipHash-2-4 (uint64) of each string with the 128-bit ``key`` = (k0, k1), as TensorFlow's
+    ``strings.to_hash_bucket_strong`` computes it before taking the bucket."""
+    k0, k1 = (_U(int(k) & 0xFFFFFFFFFFFFFFFF) for k in key)
+    return _by_length(strings, lambda m, n: _siphash_len(m, n, k0, k1))

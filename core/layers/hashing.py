@@ -1,6 +1,7 @@
 """``Hashing``: map strings or integers to ``num_bins`` bins with FarmHash Fingerprint64 (as
-TensorFlow's ``strings.to_hash_bucket_fast``; integers are hashed as their decimal strings),
-with an optional ``mask_value`` kept at bin 0 and the encodings of CategoryEncoding."""
+TensorFlow's ``strings.to_hash_bucket_fast``), or keyed SipHash-2-4 with a ``salt``
+(``to_hash_bucket_strong``); integers are hashed as their decimal strings. An optional
+``mask_value`` keeps bin 0; outputs are encoded as CategoryEncoding's."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,13 +9,26 @@ import numpy as np
 from ..autodiff import Tensor
 from .base import Layer
 from .category_encoding import _host, encode_categorical
-from .farmhash import fingerprint64
+from .farmhash import fingerprint64, siphash64
 
 _MODES = ("int", "one_hot", "multi_hot", "count")
 
 
-def hash_to_bins(values, num_bins):
-    """Fingerprint64 of each value's string form (decimal for integers) modulo ``num_bins``."""
+def standardize_salt(salt, owner):
+    """None, or the two-int SipHash key of a ``salt`` (an int k gives [k, k])."""
+    if salt is None:
+        return None
+    if isinstance(salt, (tuple, list)) and len(salt) == 2:
+        return [int(v) for v in salt]
+    if isinstance(salt, int) and not isinstance(salt, bool):
+        return [salt, salt]
+    raise ValueError(f"The `salt` argument for `{owner}` can only be a tuple of size 2 integers, or a single integer. "
+                     f"Received: salt={salt}.")
+
+
+def hash_to_bins(values, num_bins, salt=None):
+    """The bucket of each value's string form (decimal for integers): Fingerprint64, or SipHash-2-4
+    keyed by ``salt`` (two ints), modulo ``num_bins``."""
     arr = np.asarray(values)
     if arr.dtype.kind == "f":
         arr = arr.astype(np.int64)
@@ -22,12 +36,14 @@ def hash_to_bins(values, num_bins):
         arr = arr.astype(np.int64).astype(str)
     elif arr.dtype.kind == "S":
         arr = arr.astype(object)
-    return (fingerprint64(arr) % np.uint64(num_bins)).astype(np.int64)
+    hashes = fingerprint64(arr) if salt is None else siphash64(arr, salt)
+    return (hashes % np.uint64(num_bins)).astype(np.int64)
 
 
 class Hashing(Layer):
     """Hash each input to a bin in [0, num_bins) (or [1, num_bins) with ``mask_value``, which maps
-    to 0); ``output_mode`` "int" (int64 bins) or "one_hot"/"multi_hot"/"count"."""
+    to 0); ``salt`` (an int or two) switches to keyed SipHash; ``output_mode`` "int" (int64 bins)
+    or "one_hot"/"multi_hot"/"count"."""
 
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         if kwargs.get("dtype") is None:
@@ -43,13 +59,10 @@ class Hashing(Layer):
                              f"Received: dtype={kwargs['dtype']}")
         if sparse:
             raise ValueError("Hashing: sparse=True is not supported (no sparse tensors here)")
-        if salt is not None:
-            raise NotImplementedError("Hashing: `salt` selects TensorFlow's keyed SipHash "
-                                      "(strings.to_hash_bucket_strong), which is not implemented here; use salt=None "
-                                      "(FarmHash64)")
+        salt = standardize_salt(salt, "Hashing")
         super().__init__(**kwargs)
-        self.num_bins, self.mask_value, self.salt = int(num_bins), mask_value, None
-        self.output_mode, self.sparse, self.strong_hash = output_mode, False, False
+        self.num_bins, self.mask_value, self.salt = int(num_bins), mask_value, salt
+        self.output_mode, self.sparse, self.strong_hash = output_mode, False, salt is not None
         self.built = True
 
     def _check_input(self, inputs):
@@ -67,7 +80,7 @@ class Hashing(Layer):
         if self.mask_value is not None and bins > 1:
             bins -= 1
             mask = x == np.asarray(self.mask_value).astype(x.dtype)
-        idx = hash_to_bins(x, bins)
+        idx = hash_to_bins(x, bins, self.salt)
         if mask is not None:
             idx = np.where(mask, 0, idx + 1)
         return Tensor(encode_categorical(idx, self.output_mode, self.num_bins, self.dtype))

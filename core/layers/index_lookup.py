@@ -5,7 +5,7 @@ Indices: the ``mask_token`` (if any) is 0, then ``num_oov_indices`` OOV indices,
 vocabulary in order. ``adapt`` builds the vocabulary by descending frequency, ties broken by the
 token in descending order (Keras's ``np.lexsort(...)[::-1]``). Lookups are vectorised with a
 sorted copy of the vocabulary and ``np.searchsorted``; several OOV indices take ``token % n`` for
-integers (or FarmHash64, as strings always do). Output modes: "int", "one_hot",
+integers (or FarmHash64, as strings always do; keyed SipHash with a ``salt``). Output modes: "int", "one_hot",
 "multi_hot", "count", "tf_idf" (idf = log(1 + documents / (1 + document count))).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from ..autodiff import Tensor
 from .base import Layer
 from .category_encoding import _host, encode_categorical, encoded_shape
-from .hashing import hash_to_bins
+from .hashing import hash_to_bins, standardize_salt
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 _INT64_MAX = np.iinfo(np.int64).max
@@ -33,9 +33,9 @@ class IndexLookup(Layer):
         if oov_method not in ("floormod", "farmhash"):
             raise ValueError(f"Unknown value for `oov_method`. Allowed values are ['floormod', 'farmhash']. "
                              f"Received: oov_method={oov_method!r}")
-        if salt is not None:
-            raise NotImplementedError(f"{cls}: `salt` selects TensorFlow's keyed SipHash for OOV buckets, which is "
-                                      "not implemented here; use salt=None (FarmHash64)")
+        if salt is not None and not self._string and oov_method != "farmhash":
+            raise ValueError(f"`salt` can only be used when `oov_method='farmhash'`. Received: oov_method={oov_method}")
+        salt = standardize_salt(salt, "IndexLookup")
         if max_tokens is not None and max_tokens <= 1:
             raise ValueError(f"If set, `max_tokens` must be greater than 1. Received: max_tokens={max_tokens}")
         if pad_to_max_tokens and max_tokens is None:
@@ -257,7 +257,7 @@ class IndexLookup(Layer):
             if not self._string and self.oov_method == "floormod":
                 idx[miss] = np.mod(tokens[miss], self.num_oov_indices) + self._oov_start_index()
             else:
-                idx[miss] = hash_to_bins(tokens[miss], self.num_oov_indices) + self._oov_start_index()
+                idx[miss] = hash_to_bins(tokens[miss], self.num_oov_indices, self.salt) + self._oov_start_index()
         elif (idx == -1).any():
             raise ValueError(f"When `num_oov_indices=0` all inputs should be in vocabulary, found OOV values "
                              f"{np.unique(tokens[idx == -1]).tolist()}, consider setting `num_oov_indices=1`.")
