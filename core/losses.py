@@ -797,7 +797,7 @@ class CosineSimilarity(_RegressionMixin, LossFunctionWrapper):
         return {**Loss.get_config(self), "axis": self.axis}
 
 
-class Hinge(LossFunctionWrapper):
+class Hinge(_RegressionMixin, LossFunctionWrapper):
     """mean(max(1 - y_true * y_pred, 0)) over the last axis, then reduced; {0, 1} labels become {-1, 1}."""
 
     def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
@@ -807,7 +807,7 @@ class Hinge(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
-class SquaredHinge(LossFunctionWrapper):
+class SquaredHinge(_RegressionMixin, LossFunctionWrapper):
     """mean(max(1 - y_true * y_pred, 0)^2) over the last axis, then reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
@@ -817,7 +817,7 @@ class SquaredHinge(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
-class CategoricalHinge(LossFunctionWrapper):
+class CategoricalHinge(_RegressionMixin, LossFunctionWrapper):
     """max(neg - pos + 1, 0) per sample (pos = sum(y_true * y_pred), neg = max((1 - y_true) * y_pred)), then reduced."""
 
     def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
@@ -864,6 +864,8 @@ class BinaryFocalCrossentropy(LossFunctionWrapper):
                 "axis": self.axis, "apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
                 "gamma": self.gamma}
 
+    check_targets = BinaryCrossentropy.check_targets
+
 
 class CategoricalFocalCrossentropy(LossFunctionWrapper):
     """Focal categorical cross-entropy for one-hot targets: ``alpha * (1 - p)^gamma`` times the cross-entropy."""
@@ -879,8 +881,10 @@ class CategoricalFocalCrossentropy(LossFunctionWrapper):
         return {**Loss.get_config(self), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
                 "axis": self.axis, "alpha": self.alpha, "gamma": self.gamma}
 
+    check_targets = CategoricalCrossentropy.check_targets
 
-class Dice(LossFunctionWrapper):
+
+class Dice(_RegressionMixin, LossFunctionWrapper):
     """Dice loss 1 - 2|A n B| / (|A| + |B|), summed over ``axis`` (all axes by default)."""
 
     def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
@@ -891,7 +895,7 @@ class Dice(LossFunctionWrapper):
         return {**Loss.get_config(self), "axis": self.axis}
 
 
-class Tversky(LossFunctionWrapper):
+class Tversky(_RegressionMixin, LossFunctionWrapper):
     """Tversky loss (a Dice generalization with ``alpha``/``beta`` weighting the two error kinds)."""
 
     def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None, dtype=None):
@@ -913,6 +917,14 @@ class CTC(LossFunctionWrapper):
 
     def call(self, y_true, y_pred):
         return ctc(y_true, y_pred)
+
+    def check_targets(self, y_true, y_pred_shape=None):
+        arr = _targets(self.name, y_true)
+        if arr.ndim != 2 or not _is_integer_valued(arr) or (arr.size and arr.min() < 0):
+            raise ValueError(f"{self.name} expects integer labels of shape (batch, max_label_length), padded with 0 "
+                             f"(the blank); got targets of shape {_shape_str(arr.shape)}")
+        if y_pred_shape is not None:
+            _check_batch(self.name, arr, y_pred_shape)
 
     def get_config(self):
         return Loss.get_config(self)

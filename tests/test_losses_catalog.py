@@ -118,3 +118,15 @@ def test_hinge_converts_only_all_binary_batches():
                                [np.mean([1.3, 1.2])], rtol=1e-6)
     np.testing.assert_allclose(losses.hinge(Tensor(np.array([[0.5, 1.0]], np.float32)), Tensor(pred)).numpy(),
                                [np.mean([0.85, 1.2])], rtol=1e-6)
+
+
+def test_target_checks_before_training():
+    with pytest.raises(ValueError, match=r"expects targets in \[0, 1\]"):
+        losses.BinaryFocalCrossentropy().check_targets(np.array([[0.0, 2.0]]), (None, 2))
+    with pytest.raises(ValueError, match="integer labels"):
+        losses.CategoricalFocalCrossentropy().check_targets(np.array([1, 2, 0]), (3, 4))
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        losses.Hinge().check_targets(np.zeros((3, 5)), (3, 2))
+    with pytest.raises(ValueError, match=r"\(batch, max_label_length\)"):
+        losses.CTC().check_targets(np.zeros((3, 4, 1)), (3, 9, 5))
+    losses.CTC().check_targets(np.array([[1, 2, 0]]), (1, 6, 4))
