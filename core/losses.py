@@ -38,7 +38,8 @@ __all__ = [
     "log_cosh", "kl_divergence", "cosine_similarity", "Hinge", "SquaredHinge", "CategoricalHinge", "Poisson",
     "MeanSquaredLogarithmicError", "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "Dice", "Tversky",
     "CTC", "hinge", "squared_hinge", "categorical_hinge", "poisson", "mean_squared_logarithmic_error",
-    "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice", "tversky", "ctc", "get", "serialize",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice", "tversky", "ctc", "Circle",
+    "CategoricalGeneralizedCrossEntropy", "circle", "categorical_generalized_cross_entropy", "get", "serialize",
     "deserialize",
 ]
 
@@ -572,6 +573,46 @@ def ctc(y_true, y_pred):
     return -(ops.squeeze(m, 1) + ops.log(ops.sum(ops.exp(final - m), axis=1)))
 
 
+def _lse_rows(x):
+    m = ops.max(x, axis=1, keepdims=True)
+    return ops.squeeze(m, 1) + ops.log(ops.sum(ops.exp(x - m), axis=1))
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    """Per-sample Circle loss (Sun et al., 2020) of L2-normalized embeddings ``y_pred`` (batch, dim)
+    with integer labels ``y_true``: positives (same label, not itself) pulled to cosine 1, negatives
+    pushed below; samples with a zero loss are masked out of the reduction, as Keras."""
+    pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred)
+    xp = pred.xp
+    labels = xp.asarray(_data(y_true)).astype(np.int64).reshape(-1, 1)
+    ref = pred if ref_embeddings is None else (ref_embeddings if isinstance(ref_embeddings, Tensor)
+                                               else as_tensor(ref_embeddings, like=pred))
+    ref_labels = labels if ref_labels is None else xp.asarray(_data(ref_labels)).astype(np.int64).reshape(-1, 1)
+    dist = ops.relu(1.0 - ops.matmul(pred, ops.transpose(ref)))
+    pos = labels == ref_labels.T
+    neg = ~pos
+    if remove_diagonal:
+        pos = pos & ~xp.eye(labels.shape[0], ref_labels.shape[0], dtype=bool)
+    posf, negf = Tensor(pos.astype(pred.dtype)), Tensor(neg.astype(pred.dtype))
+    pos_w = ops.relu((margin + dist) * posf)
+    neg_w = ops.relu((1.0 + margin - dist) * negf)
+    p_loss = _lse_rows(ops.where(pos, -gamma * pos_w * (margin - dist), _CTC_NEG))
+    n_loss = _lse_rows(ops.where(neg, gamma * neg_w * ((1.0 - margin) - dist), _CTC_NEG))
+    loss = ops.softplus(p_loss + n_loss)
+    loss._keras_mask = Tensor(loss.data > 0)
+    return loss
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Per-sample generalized cross-entropy (Zhang & Sabuncu, 2018) for integer labels:
+    ``(1 - p_true^q) / q``, ``p_true`` the predicted probability of the label."""
+    pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred)
+    labels = pred.xp.asarray(_data(y_true)).astype(np.int64)
+    onehot = (labels[..., None] == pred.xp.arange(pred.shape[-1])).astype(pred.dtype)
+    p = ops.sum(pred * Tensor(onehot), axis=-1)
+    return (1.0 - ops.pow(p, float(q))) / q
+
+
 # --------------------------------------------------------------------------- target checks
 def _check_same_shape(name, arr, y_pred_shape, what="targets"):
     if y_pred_shape is None:
@@ -930,6 +971,40 @@ class CTC(LossFunctionWrapper):
         return Loss.get_config(self)
 
 
+class Circle(LossFunctionWrapper):
+    """Circle loss for metric learning: integer labels, L2-normalized embeddings; ``gamma`` the
+    scale, ``margin`` the relaxation; samples with zero loss are masked out of the mean."""
+
+    _int_targets = True
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
+                 dtype=None):
+        super().__init__(circle, name=name, reduction=reduction, dtype=dtype, gamma=gamma, margin=margin,
+                         remove_diagonal=remove_diagonal)
+        self.gamma, self.margin, self.remove_diagonal = gamma, margin, remove_diagonal
+
+    def get_config(self):
+        return {**Loss.get_config(self), "gamma": self.gamma, "margin": self.margin,
+                "remove_diagonal": self.remove_diagonal}
+
+
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross-entropy ``(1 - p_true^q) / q`` for integer labels (robust to label noise;
+    q -> 0 is the cross-entropy, q = 1 the MAE)."""
+
+    _int_targets = True
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(categorical_generalized_cross_entropy, name=name, reduction=reduction, dtype=dtype, q=q)
+        self.q = q
+
+    def get_config(self):
+        return {**Loss.get_config(self), "q": self.q}
+
+
 # --------------------------------------------------------------------------- "crossentropy" by shapes
 def _binary_or_sparse(y_true_shape, y_pred_shape):
     """Keras 3 compile_utils.is_binary_or_sparse_categorical on shapes."""
@@ -984,13 +1059,14 @@ _CLASSES = {c.__name__: c for c in (
     Loss, LossFunctionWrapper, CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, Huber, LogCosh, KLDivergence,
     CosineSimilarity, Hinge, SquaredHinge, CategoricalHinge, Poisson, MeanSquaredLogarithmicError,
-    BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky, CTC)}
+    BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky, CTC, Circle,
+    CategoricalGeneralizedCrossEntropy)}
 
 _FUNCTIONS = {f.__name__: f for f in (
     categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error,
     mean_absolute_error, mean_absolute_percentage_error, huber, log_cosh, kl_divergence, cosine_similarity, hinge,
     squared_hinge, categorical_hinge, poisson, mean_squared_logarithmic_error, binary_focal_crossentropy,
-    categorical_focal_crossentropy, dice, tversky, ctc)}
+    categorical_focal_crossentropy, dice, tversky, ctc, circle, categorical_generalized_cross_entropy)}
 
 # name -> (class, Keras function name it stands for)
 _BY_NAME = {
@@ -1008,6 +1084,7 @@ _BY_NAME = {
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
     "MSLE": MeanSquaredLogarithmicError, "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy, "dice": Dice, "tversky": Tversky, "ctc": CTC,
+    "circle": Circle, "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
 }
 
 

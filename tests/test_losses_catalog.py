@@ -130,3 +130,14 @@ def test_target_checks_before_training():
     with pytest.raises(ValueError, match=r"\(batch, max_label_length\)"):
         losses.CTC().check_targets(np.zeros((3, 4, 1)), (3, 9, 5))
     losses.CTC().check_targets(np.array([[1, 2, 0]]), (1, 6, 4))
+
+
+def test_circle_and_gce_gradients():
+    rng = np.random.default_rng(7)
+    emb = rng.standard_normal((6, 4))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = np.array([0, 1, 0, 1, 2, 2])
+    check_gradients(lambda p: losses.circle(Tensor(labels), p, gamma=5.0), [emb])
+    probs = rng.uniform(0.05, 1.0, (5, 3))
+    check_gradients(lambda p: losses.categorical_generalized_cross_entropy(Tensor(np.array([0, 2, 1, 1, 0])), p, q=0.7),
+                    [probs])
