@@ -124,7 +124,7 @@ def _fd_params():
         case = c.values[0]
         if case is not None and case.params["op"] == "Masking":
             continue
-        slow = case is not None and case.params["op"] == "ConvLSTM2D"  # a few seconds each: many weights x steps
+        slow = case is not None and case.params["op"].startswith("ConvLSTM")  # seconds each: weights x steps
         out.append(pytest.param(case, id=c.id, marks=pytest.mark.slow) if slow else c)
     return out
 

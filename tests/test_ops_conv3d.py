@@ -21,8 +21,8 @@ def test_conv3d_gradients(kw):
     check_gradients(lambda x_, k_, b_: ops.conv3d(x_, k_, b_, **kw), [x, k, b])
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(strides=2, padding="same"), dict(strides=(2, 1, 2), output_padding=(1, 0, 1)),
-                                dict(dilation=(2, 1, 1))])
+@pytest.mark.parametrize("kw", [dict(), dict(strides=2, padding="same"),
+                                dict(strides=(2, 1, 2), output_padding=(1, 0, 1)), dict(dilation=(2, 1, 1))])
 def test_conv3d_transpose_gradients(kw):
     x = rng.standard_normal((1, 3, 2, 3, 2))
     k = rng.standard_normal((3, 2, 2, 3, 2))

@@ -30,7 +30,7 @@ from ..layers import image_mixing as IM
 from ..layers import pooling_3d as P3
 from ..layers import reshaping_3d as RS3
 from ..layers.attention import EinsumDense
-from ..layers.conv_lstm import ConvLSTM2D
+from ..layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from ..layers.convolutional_3d import Conv3D
 from ..layers.discretization import Discretization
 from ..layers.hashing import Hashing
@@ -1057,7 +1057,7 @@ def _discretization(g, layer, node, inputs):
     return [_encode(g, layer, idx, layer.output_mode, depth, dtype, rank)]
 
 
-@register_onnx_converter(RNN, StackedRNNCells, ConvLSTM2D)
+@register_onnx_converter(RNN, StackedRNNCells, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)
 def _python_recurrence(g, layer, node, inputs):
     raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) steps a Python cell over time, which has no "
                           "ONNX mapping here; LSTM, GRU and SimpleRNN layers export (use them instead of RNN(cell))")

@@ -37,7 +37,7 @@ from .discretization import Discretization
 from .index_lookup import IntegerLookup, StringLookup
 from .text_vectorization import TextVectorization
 from .image_mixing import CutMix, MixUp, RandomErasing
-from .conv_lstm import ConvLSTM2D
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .hashing import Hashing
 from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
 from .input_spec import InputSpec

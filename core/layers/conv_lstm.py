@@ -1,7 +1,7 @@
-"""``ConvLSTM2D``: an LSTM whose input and recurrent transforms are 2-d convolutions, over
-(batch, time, height, width, channels) (Keras 3 semantics and weight layout: ``conv_lstm_cell``
-with ``kernel`` (kh, kw, C, 4 * filters), ``recurrent_kernel`` (kh, kw, filters, 4 * filters),
-``bias`` (4 * filters,), gate order i, f, c, o).
+"""``ConvLSTM1D`` / ``ConvLSTM2D`` / ``ConvLSTM3D``: LSTMs whose input and recurrent transforms are
+1-, 2- or 3-d convolutions, over (batch, time, *spatial, channels) (Keras 3 semantics and weight
+layout: ``conv_lstm_cell`` with ``kernel`` (k..., C, 4 * filters), ``recurrent_kernel``
+(k..., filters, 4 * filters), ``bias`` (4 * filters,), gate order i, f, c, o).
 
 The cell is stepped by ``RNN`` (a loop over time steps); the recurrent convolution uses "same"
 padding and stride 1, the input one the layer's strides/padding/dilation. Dropout masks are
@@ -19,24 +19,36 @@ from .recurrent import DropoutRNNCell, _rate
 from .rnn import RNN
 
 
-class ConvLSTM2DCell(DropoutRNNCell, Layer):
-    """One step of ``ConvLSTM2D``: ``call(inputs, [h, c], training=False) -> (h, [h, c])``."""
+def _conv(rank, x, kernel, bias, strides, padding, dilation):
+    if rank == 1:
+        return ops.conv1d(x, kernel, bias, strides=strides[0], padding=padding, dilation=dilation[0])
+    if rank == 2:
+        return ops.conv2d(x, kernel, bias, strides=strides, padding=padding, dilation=dilation)
+    return ops.conv3d(x, kernel, bias, strides=strides, padding=padding, dilation=dilation)
+
+
+class ConvLSTMCell(DropoutRNNCell, Layer):
+    """One step of a ``rank``-d ConvLSTM: ``call(inputs, [h, c], training=False) -> (h, [h, c])``."""
 
     _gates = 4
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+    def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", unit_forget_bias=True,
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  **kwargs):
         super().__init__(**kwargs)
+        if rank not in (1, 2, 3):
+            raise ValueError(f"Rank {rank} convolutions are not currently implemented. Received: rank={rank}")
+        owner = f"ConvLSTM{rank}D"
+        self.rank = rank
         self.filters = int(filters)
-        self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = standardize_tuple(strides, 2, "strides")
-        self.padding = standardize_padding(padding, "ConvLSTM2D")
-        self.data_format = standardize_data_format(data_format, "ConvLSTM2D")
-        self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate")
+        self.kernel_size = standardize_tuple(kernel_size, rank, "kernel_size")
+        self.strides = standardize_tuple(strides, rank, "strides")
+        self.padding = standardize_padding(padding, owner)
+        self.data_format = standardize_data_format(data_format, owner)
+        self.dilation_rate = standardize_tuple(dilation_rate, rank, "dilation_rate")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"Specifying `strides > 1` is not compatible with `dilation_rate > 1`. Please provide "
                              f"`strides=1` or `dilation_rate=1`. Received: strides={self.strides} and "
@@ -54,8 +66,8 @@ class ConvLSTM2DCell(DropoutRNNCell, Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.recurrent_constraint = constraints.get(recurrent_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        self.dropout = _rate("ConvLSTM2D", "dropout", dropout)
-        self.recurrent_dropout = _rate("ConvLSTM2D", "recurrent_dropout", recurrent_dropout)
+        self.dropout = _rate(owner, "dropout", dropout)
+        self.recurrent_dropout = _rate(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
         self.state_size = -1  # as Keras: the state shape follows the input's spatial size
@@ -112,9 +124,9 @@ class ConvLSTM2DCell(DropoutRNNCell, Layer):
             x = inputs * Tensor(dm[g]) if dm is not None else inputs
             hh = h * Tensor(rm[g]) if rm is not None else h
             b = self._gate(self.bias, g) if self.bias is not None else None
-            xc = ops.conv2d(x, self._gate(self.kernel, g), b, strides=self.strides, padding=self.padding,
-                            dilation=self.dilation_rate)
-            return xc + ops.conv2d(hh, self._gate(self.recurrent_kernel, g), None, padding="same")
+            xc = _conv(self.rank, x, self._gate(self.kernel, g), b, self.strides, self.padding, self.dilation_rate)
+            ones = (1,) * self.rank
+            return xc + _conv(self.rank, hh, self._gate(self.recurrent_kernel, g), None, ones, "same", ones)
 
         ra, act = self.recurrent_activation, self.activation
         i, f = ra(pre(0)), ra(pre(1))
@@ -123,9 +135,11 @@ class ConvLSTM2DCell(DropoutRNNCell, Layer):
         return h, [h, c]
 
 
-class ConvLSTM2D(RNN):
-    """2-d convolutional LSTM over (batch, time, height, width, channels); ``return_sequences``,
+class _ConvLSTM(RNN):
+    """A convolutional LSTM over (batch, time, *spatial, channels); ``return_sequences``,
     ``return_state`` (``(output, h, c)``), ``go_backwards``, masks and ``initial_state`` as ``RNN``."""
+
+    rank = 2
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True, kernel_initializer="glorot_uniform",
@@ -134,7 +148,7 @@ class ConvLSTM2D(RNN):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, **kwargs):
-        cell = ConvLSTM2DCell(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+        cell = ConvLSTMCell(self.rank, filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
                               dilation_rate=dilation_rate, activation=activation,
                               recurrent_activation=recurrent_activation, use_bias=use_bias,
                               kernel_initializer=kernel_initializer, recurrent_initializer=recurrent_initializer,
@@ -149,9 +163,9 @@ class ConvLSTM2D(RNN):
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
     def build(self, sequences_shape, initial_state_shape=None):
-        if len(sequences_shape) != 5:
-            raise ValueError(f"ConvLSTM2D '{self.name}' expects inputs of rank 5 (batch, time, height, width, "
-                             f"channels), got shape {tuple(sequences_shape)}")
+        if len(sequences_shape) != self.rank + 3:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects inputs of rank {self.rank + 3} (batch, "
+                             f"time, {self.rank} spatial axes, channels), got shape {tuple(sequences_shape)}")
         super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
@@ -164,7 +178,7 @@ class ConvLSTM2D(RNN):
         n, t = sequences_shape[0], sequences_shape[1]
         cell = self.cell
         spatial = tuple(conv_output_length(d, k, s, r, cell.padding) for d, k, s, r in
-                        zip(sequences_shape[2:4], cell.kernel_size, cell.strides, cell.dilation_rate))
+                        zip(sequences_shape[2:-1], cell.kernel_size, cell.strides, cell.dilation_rate))
         state = spatial + (cell.filters,)
         out = (n, t) + state if self.return_sequences else (n,) + state
         return (out, (n,) + state, (n,) + state) if self.return_state else out
@@ -199,3 +213,24 @@ class ConvLSTM2D(RNN):
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
         return cls(**config)
+
+
+class ConvLSTM1D(_ConvLSTM):
+    """1-d convolutional LSTM over (batch, time, steps, channels)."""
+
+    rank = 1
+
+
+class ConvLSTM2D(_ConvLSTM):
+    """2-d convolutional LSTM over (batch, time, height, width, channels)."""
+
+    rank = 2
+
+
+class ConvLSTM3D(_ConvLSTM):
+    """3-d convolutional LSTM over (batch, time, depth, height, width, channels)."""
+
+    rank = 3
+
+
+ConvLSTM2DCell = ConvLSTMCell

@@ -51,7 +51,8 @@ class IndexLookup(Layer):
             raise ValueError(f"Unknown value for `output_mode`. Allowed values are {list(_MODES)}. Received: "
                              f"output_mode={output_mode!r}")
         if invert and output_mode != "int":
-            raise ValueError(f"`output_mode` must be `'int'` when `invert` is true. Received: output_mode={output_mode}")
+            raise ValueError(f"`output_mode` must be `'int'` when `invert` is true. Received: "
+                             f"output_mode={output_mode}")
         if sparse:
             raise ValueError(f"{cls}: sparse=True is not supported (no sparse tensors here)")
         if idf_weights is not None and output_mode != "tf_idf":
