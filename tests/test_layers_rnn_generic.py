@@ -178,3 +178,18 @@ def test_conv_lstm2d_trains_with_dropout_and_exports_clear_error(tmp_path):
 
     with pytest.raises(OnnxExportError, match="clstm"):
         export_onnx(model, tmp_path / "m.onnx")
+
+
+def test_wrapper_base_for_custom_wrappers():
+    @register_serializable(package="zoo_fixtures")
+    class Doubler(L.Wrapper):
+        def call(self, inputs):
+            return self.layer(inputs) * 2.0
+
+    d = Doubler(L.Dense(3, name="inner"), name="doubler")
+    x = np.ones((2, 4), np.float32)
+    y = d(x).numpy()
+    np.testing.assert_allclose(y, 2 * d.layer(x).numpy(), rtol=1e-6)
+    assert [w.path for w in d.weights] == ["doubler/inner/kernel", "doubler/inner/bias"]
+    clone = Doubler.from_config(d.get_config())
+    assert isinstance(clone.layer, L.Dense) and isinstance(L.TimeDistributed(L.Dense(2)), L.Wrapper)

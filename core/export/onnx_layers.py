@@ -1063,6 +1063,12 @@ def _python_recurrence(g, layer, node, inputs):
                           "ONNX mapping here; LSTM, GRU and SimpleRNN layers export (use them instead of RNN(cell))")
 
 
+@register_onnx_converter(W.Wrapper)
+def _custom_wrapper(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) is a custom Wrapper whose call() the exporter "
+                          "cannot follow; register a converter for it with core.export.register_onnx_converter")
+
+
 @register_onnx_converter(IndexLookup, TextVectorization, Hashing)
 def _string_preprocessing(g, layer, node, inputs):
     raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) is string/vocabulary preprocessing with no "

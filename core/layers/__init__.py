@@ -16,7 +16,7 @@ from .regularization import (ActivityRegularization, AlphaDropout, Dropout, Gaus
 from .embedding import Embedding
 from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation, Rescaling, Resizing
 from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, Bidirectional
-from .wrappers import TimeDistributed
+from .wrappers import TimeDistributed, Wrapper
 from .attention import EinsumDense, MultiHeadAttention
 from .masking import Masking
 from .prelu import PReLU
