@@ -24,6 +24,7 @@ from ..layers import preprocessing as PP
 from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
+from ..layers import adaptive_pooling as AP
 from ..layers import category_encoding as CE
 from ..layers import image_augmentation as IA
 from ..layers import image_mixing as IM
@@ -1061,6 +1062,13 @@ def _discretization(g, layer, node, inputs):
 def _python_recurrence(g, layer, node, inputs):
     raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) steps a Python cell over time, which has no "
                           "ONNX mapping here; LSTM, GRU and SimpleRNN layers export (use them instead of RNN(cell))")
+
+
+@register_onnx_converter(AP._AdaptivePooling)
+def _adaptive_pooling(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): ONNX has no adaptive pooling and its "
+                          "windows depend on the input size; not exported (a fixed-size model can use "
+                          "AveragePooling/MaxPooling with the equivalent pool_size and strides)")
 
 
 @register_onnx_converter(W.Wrapper)

@@ -39,6 +39,8 @@ from .text_vectorization import TextVectorization
 from .image_mixing import CutMix, MixUp, RandomErasing
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .hashing import Hashing
+from .adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D,
+                               AdaptiveMaxPooling1D, AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
 from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
 from .input_spec import InputSpec
 
