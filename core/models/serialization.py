@@ -4,7 +4,58 @@ Configs never carry code: a ``Lambda`` layer is refused unless ``safe_mode=False
 then its function must be given in ``custom_objects``)."""
 from __future__ import annotations
 
+import numpy as np
+
+from ..autodiff import Tensor
 from ..layers.base import _LAYER_CLASSES, KerasTensor, Layer, _flatten, map_structure
+from ..ops.operation import FunctionOperation, get_operation
+
+
+def encode_value(v, keep_tuples=False):
+    """A JSON-able form of an op's argument, as Keras writes it: tuples as lists (as ``__tuple__``
+    with ``keep_tuples``: an index ``x[0, 1]`` is not ``x[[0, 1]]``), slices as ``__slice__``,
+    ``...`` as ``__ellipsis__``, arrays as ``__numpy__`` (value, dtype)."""
+    if isinstance(v, tuple) and keep_tuples:
+        return {"class_name": "__tuple__", "config": {"value": [encode_value(x, True) for x in v]}}
+    if isinstance(v, (list, tuple)):
+        return [encode_value(x, keep_tuples) for x in v]
+    if isinstance(v, dict):
+        return {k: encode_value(x, keep_tuples) for k, x in v.items()}
+    if isinstance(v, slice):
+        return {"class_name": "__slice__", "config": {"start": encode_value(v.start), "stop": encode_value(v.stop),
+                                                     "step": encode_value(v.step)}}
+    if v is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
+    if isinstance(v, Tensor):
+        v = v.numpy()
+    if isinstance(v, np.ndarray):
+        return {"class_name": "__numpy__", "config": {"value": v.tolist(), "dtype": v.dtype.name}}
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.dtype):
+        return v.name
+    return v
+
+
+def decode_value(v):
+    """The inverse of ``encode_value`` (lists stay lists; ops accept them where tuples were given)."""
+    if isinstance(v, list):
+        return [decode_value(x) for x in v]
+    if isinstance(v, dict):
+        kind = v.get("class_name")
+        if kind == "__slice__":
+            c = v["config"]
+            return slice(decode_value(c.get("start")), decode_value(c.get("stop")), decode_value(c.get("step")))
+        if kind == "__ellipsis__":
+            return Ellipsis
+        if kind == "__tuple__":
+            return tuple(decode_value(x) for x in v["config"]["value"])
+        if kind == "__numpy__":
+            return np.asarray(v["config"]["value"], dtype=v["config"]["dtype"])
+        if kind == "__keras_tensor__":
+            return v
+        return {k: decode_value(x) for k, x in v.items()}
+    return v
 
 
 def serialize_layer(layer: Layer) -> dict:
@@ -12,8 +63,13 @@ def serialize_layer(layer: Layer) -> dict:
             "name": layer.name}
 
 
-def _lookup(class_name, custom_objects):
+def _lookup(class_name, custom_objects, module=None):
     custom_objects = custom_objects or {}
+    if module is not None and (module.startswith("core.ops") or module.startswith("keras.src.ops")):
+        op = get_operation(class_name, module)  # an op node (ops.add, x[:, 0], ...), not a layer
+        if op is not None:
+            return op
+        raise ValueError(f"unknown op {module}.{class_name}: this engine has no keras.ops function of that name")
     if class_name in custom_objects:
         return custom_objects[class_name]
     if class_name in _LAYER_CLASSES:
@@ -48,8 +104,10 @@ def deserialize_layer(config: dict, custom_objects=None, safe_mode=True) -> Laye
         cfg = dict(config["config"])
         cfg["function"] = custom_objects[fn_name]
         return _lookup("Lambda", None)(**cfg)
-    cls = _lookup(class_name, custom_objects)
+    cls = _lookup(class_name, custom_objects, config.get("module"))
     cfg = dict(config.get("config", {}))
+    if isinstance(cls, type) and issubclass(cls, FunctionOperation):
+        return cls.from_config(decode_value(cfg))
     if hasattr(cls, "from_config") and cls.from_config.__func__ is not Layer.from_config.__func__:
         return cls.from_config(cfg, custom_objects=custom_objects, safe_mode=safe_mode) \
             if _accepts(cls.from_config, "custom_objects") else cls.from_config(cfg)
@@ -92,7 +150,8 @@ def _history_ref(t: KerasTensor):
     if node is None:
         layer = t._input_layer
         return [layer.name, 0, 0]
-    return [node.layer.name, node.layer._inbound_nodes.index(node), idx]
+    op = node.operation
+    return [op.name, op._inbound_nodes.index(node), idx]
 
 
 def functional_config(model) -> dict:
@@ -100,12 +159,14 @@ def functional_config(model) -> dict:
         if isinstance(t, KerasTensor):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": _history_ref(t)}}
-        return t
+        return encode_value(t)
 
     layers = []
     model_nodes = {id(n) for n in model._nodes}
-    for layer in model.layers:
+    for layer in model.operations:
         entry = serialize_layer(layer)
+        if isinstance(layer, FunctionOperation):
+            entry["config"] = encode_value(entry["config"], keep_tuples=type(layer).__name__ == "GetItem")
         entry["inbound_nodes"] = [
             {"args": map_structure(tensor_cfg, list(n.args)), "kwargs": map_structure(tensor_cfg, dict(n.kwargs))}
             for n in layer._inbound_nodes if id(n) in model_nodes]
@@ -143,6 +204,8 @@ def functional_from_config(cls, config, custom_objects=None, safe_mode=True):
                 raise KeyError
             flat = _flatten(out) if isinstance(out, (list, tuple)) else [out]
             return flat[t_idx]
+        if isinstance(v, dict) and v.get("class_name") in ("__slice__", "__ellipsis__", "__numpy__", "__tuple__"):
+            return decode_value(v)
         if isinstance(v, dict):
             return {k: resolve(x) for k, x in v.items()}
         if isinstance(v, list):

@@ -1,0 +1,175 @@
+"""``keras.ops.image`` beyond resampling: ``pad_images``, ``crop_images``, ``extract_patches``,
+``rgb_to_grayscale``, ``rgb_to_hsv``, ``hsv_to_rgb``, with Keras's argument rules; differentiable
+where Keras's are (built on the differentiable shape, conv and elementwise ops)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import Tensor
+from ._util import OpError
+from .elementwise import abs as _abs, add, clip, div, maximum, minimum, mul, sub, where
+from .math import mod, to_float
+from .shape import concatenate, expand_dims, getitem, pad, squeeze
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _hw_axes(op, images, data_format):
+    if images.ndim not in (3, 4):
+        raise OpError(f"{op}: images must have rank 3 (one image) or 4 (a batch), got shape {tuple(images.shape)}")
+    first = data_format == "channels_first"
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise OpError(f"{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    h = images.ndim - (2 if first else 3)
+    return h, h + 1, (images.ndim - 3 if first else images.ndim - 1)
+
+
+def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None, right_padding=None,
+               target_height=None, target_width=None, data_format=None):
+    """Zero-pad images to a target size or by explicit amounts (two of top/bottom/target_height, and
+    of left/right/target_width, as Keras requires)."""
+    x = _t(images)
+    h_ax, w_ax, _ = _hw_axes("pad_images", x, data_format)
+    height, width = x.shape[h_ax], x.shape[w_ax]
+
+    def resolve(a, b, target, size, names):
+        given = [v is not None for v in (a, b, target)]
+        if sum(given) != 2:
+            raise OpError(f"pad_images: give exactly two of {names}, got {dict(zip(names, (a, b, target)))}")
+        if a is None:
+            a = target - b - size
+        if b is None:
+            b = target - a - size
+        if a < 0 or b < 0:
+            raise OpError(f"pad_images: the padding {names[0]}={a}, {names[1]}={b} is negative (image size {size}, "
+                          f"target {target})")
+        return int(a), int(b)
+
+    top, bottom = resolve(top_padding, bottom_padding, target_height, height,
+                          ("top_padding", "bottom_padding", "target_height"))
+    left, right = resolve(left_padding, right_padding, target_width, width,
+                          ("left_padding", "right_padding", "target_width"))
+    widths = [(0, 0)] * x.ndim
+    widths[h_ax], widths[w_ax] = (top, bottom), (left, right)
+    return pad(x, tuple(widths))
+
+
+def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None, right_cropping=None,
+                target_height=None, target_width=None, data_format=None):
+    """Crop images to a target size or by explicit amounts (two of each triple, as Keras)."""
+    x = _t(images)
+    h_ax, w_ax, _ = _hw_axes("crop_images", x, data_format)
+    height, width = x.shape[h_ax], x.shape[w_ax]
+
+    def resolve(a, b, target, size, names):
+        given = [v is not None for v in (a, b, target)]
+        if sum(given) != 2:
+            raise OpError(f"crop_images: give exactly two of {names}, got {dict(zip(names, (a, b, target)))}")
+        if a is None:
+            a = size - target - b
+        if target is None:
+            target = size - b - a
+        if a < 0 or target < 0 or a + target > size:
+            raise OpError(f"crop_images: cropping {names[0]}={a} to {names[2]}={target} does not fit an image of "
+                          f"size {size}")
+        return int(a), int(target)
+
+    top, th = resolve(top_cropping, bottom_cropping, target_height, height,
+                      ("top_cropping", "bottom_cropping", "target_height"))
+    left, tw = resolve(left_cropping, right_cropping, target_width, width,
+                       ("left_cropping", "right_cropping", "target_width"))
+    idx = [slice(None)] * x.ndim
+    idx[h_ax], idx[w_ax] = slice(top, top + th), slice(left, left + tw)
+    return getitem(x, tuple(idx))
+
+
+def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+    """Patches of ``size`` as channels: (N, out_h, out_w, size_h * size_w * C), TensorFlow's order."""
+    from .nn import conv
+
+    x = to_float("extract_patches", images)
+    if isinstance(size, int):
+        size = (size, size)
+    ph, pw = int(size[0]), int(size[1])
+    strides = (ph, pw) if strides is None else strides
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = expand_dims(x, 0)
+    c = x.shape[1] if data_format == "channels_first" else x.shape[-1]
+    n = ph * pw * c
+    kernel = Tensor(np.eye(n, dtype=x.dtype).reshape(ph, pw, c, n))
+    out = conv(x, kernel, strides=strides, padding=padding, data_format=data_format, dilation_rate=dilation_rate)
+    return squeeze(out, 0) if unbatched else out
+
+
+def rgb_to_grayscale(images, data_format=None):
+    """0.2989 R + 0.5870 G + 0.1140 B with the channel axis kept (size 1); integer images stay integer."""
+    x = _t(images)
+    _, _, c_ax = _hw_axes("rgb_to_grayscale", x, data_format)
+    if x.shape[c_ax] not in (1, 3):
+        raise OpError(f"rgb_to_grayscale: expected 1 or 3 channels, got shape {tuple(x.shape)}")
+    if x.shape[c_ax] == 1:
+        return x
+    src = x.dtype
+    xf = to_float("rgb_to_grayscale", x)
+    w = np.array([0.2989, 0.5870, 0.1140], dtype=xf.dtype).reshape([3 if i == c_ax else 1 for i in range(x.ndim)])
+    from .reductions import sum as _sum
+
+    g = _sum(mul(xf, Tensor(w)), axis=c_ax, keepdims=True)
+    return g if src.kind == "f" else Tensor(g.data.astype(src))
+
+
+def _planes(op, x, c_ax):
+    if x.shape[c_ax] != 3:
+        raise OpError(f"{op}: expected 3 channels, got shape {tuple(x.shape)}")
+    idx = [slice(None)] * x.ndim
+    out = []
+    for i in range(3):
+        idx[c_ax] = i
+        out.append(getitem(x, tuple(idx)))
+    return out
+
+
+def _stack_planes(planes, c_ax):
+    return concatenate([expand_dims(p, c_ax) for p in planes], axis=c_ax)
+
+
+def rgb_to_hsv(images, data_format=None):
+    """RGB to HSV (hue in [0, 1)), float images only, as Keras (dm_pix's formulas)."""
+    x = _t(images)
+    if x.dtype.kind != "f":
+        raise OpError(f"rgb_to_hsv: images must be floating, got dtype {x.dtype}")
+    _, _, c_ax = _hw_axes("rgb_to_hsv", x, data_format)
+    eps = np.finfo(x.dtype).eps
+    x = where(Tensor(x.xp.abs(x.data) < eps), 0.0, x)
+    r, g, b = _planes("rgb_to_hsv", x, c_ax)
+    value = maximum(maximum(r, g), b)
+    range_ = sub(value, minimum(minimum(r, g), b))
+    v, rg = value.data, range_.data
+    safe_value = where(Tensor(v > 0), value, 1.0)
+    safe_range = where(Tensor(rg > 0), range_, 1.0)
+    saturation = where(Tensor(v > 0), div(range_, safe_value), 0.0)
+    norm = div(1.0, mul(safe_range, 6.0))
+    hue = where(Tensor(v == g.data), add(mul(norm, sub(b, r)), 2.0 / 6.0), add(mul(norm, sub(r, g)), 4.0 / 6.0))
+    hue = where(Tensor(v == r.data), mul(norm, sub(g, b)), hue)
+    hue = add(where(Tensor(rg > 0), hue, 0.0), Tensor((hue.data < 0).astype(x.dtype)))
+    return _stack_planes([hue, saturation, value], c_ax)
+
+
+def hsv_to_rgb(images, data_format=None):
+    """HSV to RGB, float images only, as Keras."""
+    x = _t(images)
+    if x.dtype.kind != "f":
+        raise OpError(f"hsv_to_rgb: images must be floating, got dtype {x.dtype}")
+    _, _, c_ax = _hw_axes("hsv_to_rgb", x, data_format)
+    h, s, v = _planes("hsv_to_rgb", x, c_ax)
+    dh = mul(mod(h, 1.0), 6.0)
+    dr = clip(sub(_abs(sub(dh, 3.0)), 1.0), 0.0, 1.0)
+    dg = clip(sub(2.0, _abs(sub(dh, 2.0))), 0.0, 1.0)
+    db = clip(sub(2.0, _abs(sub(dh, 4.0))), 0.0, 1.0)
+    one_minus_s = sub(1.0, s)
+    return _stack_planes([mul(v, add(one_minus_s, mul(s, d))) for d in (dr, dg, db)], c_ax)
+
+
