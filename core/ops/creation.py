@@ -77,8 +77,8 @@ def tri(N, M=None, k=0, dtype=None):
 
 
 def full(shape, fill_value, dtype=None):
-    """A tensor of ``shape`` filled with ``fill_value`` (dtype from the value: int32 / float32)."""
-    dt = dtype or _default_dtype(fill_value)
+    """A tensor of ``shape`` filled with ``fill_value`` (float32 unless ``dtype``, as Keras)."""
+    dt = dtype or backend.floatx()
     return Tensor(np.broadcast_to(np.asarray(_plain(fill_value)), _shape(shape)).astype(dt))
 
 

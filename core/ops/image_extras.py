@@ -87,7 +87,7 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
 
 def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
     """Patches of ``size`` as channels: (N, out_h, out_w, size_h * size_w * C), TensorFlow's order."""
-    from .nn import conv
+    from .nn_ops import conv
 
     x = to_float("extract_patches", images)
     if isinstance(size, int):

@@ -44,7 +44,7 @@ def take(x, indices, axis=None):
     if idx.size and (idx.max() >= n or idx.min() < -n):
         raise OpError(f"take: index {int(idx.max() if idx.max() >= n else idx.min())} is out of range for axis "
                       f"{axis} of size {n}")
-    return getitem(x, (slice(None),) * axis + (Tensor(idx),))
+    return getitem(x, (builtins.slice(None),) * axis + (Tensor(idx),))
 
 
 def take_along_axis(x, indices, axis=None):
