@@ -70,6 +70,9 @@ class KerasTensor:
     the operation call (``Node``) that produced it. Arithmetic, comparisons and indexing on it
     build graph nodes (``x + 1``, ``x[:, 0]``, ``x @ w``), as in Keras."""
 
+    __array_priority__ = 1001  # ndarray (op) KerasTensor -> our reflected operator
+    __array_ufunc__ = None
+
     def __init__(self, shape, dtype="float32", name=None, history=None, has_mask=False):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = np.dtype(dtype)

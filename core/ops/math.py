@@ -65,6 +65,11 @@ def _erf64(x):
 
 def erfinv_array(xp, y):
     """The inverse of erf: Giles' approximation refined by Newton steps on a float64 erf."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # y = +-1 give +-inf, set below
+        return _erfinv(xp, y)
+
+
+def _erfinv(xp, y):
     dt = y.dtype
     y64 = backend.to_numpy(y).astype(np.float64)
     w = -np.log((1.0 - y64) * (1.0 + y64))
