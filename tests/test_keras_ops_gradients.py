@@ -304,6 +304,14 @@ NN = {
     "extract_patches": (lambda x: ops.image.extract_patches(x, 2), [r(1, 4, 4, 2)]),
     "pad_images": (lambda x: ops.image.pad_images(x, 1, 0, target_height=5, target_width=4), [r(1, 3, 3, 1)]),
     "crop_images": (lambda x: ops.image.crop_images(x, 1, 1, target_height=2, target_width=2), [r(4, 4, 1)]),
+    "gaussian_blur": (lambda x: ops.image.gaussian_blur(x, (3, 5), (0.8, 1.2)), [r(1, 4, 5, 2)]),
+    "sobel_edges": (ops.image.sobel_edges, [r(1, 4, 4, 1)]),
+    "depth_to_space": (lambda x: ops.depth_to_space(x, 2), [r(1, 2, 2, 8)]),
+    "space_to_depth_cf": (lambda x: ops.space_to_depth(x, 2, data_format="channels_first"), [r(1, 2, 4, 4)]),
+    "adaptive_average_pool": (lambda x: ops.adaptive_average_pool(x, (2, 3)), [r(1, 5, 7, 2)]),
+    "adaptive_max_pool1d": (lambda x: ops.adaptive_max_pool(x, 3), [r(2, 7, 2)]),
+    "extract_sequences": (lambda x: ops.extract_sequences(x, 3, 2), [r(2, 9)]),
+    "cdist": (ops.cdist, [r(3, 2), r(4, 2)]),
 }
 
 

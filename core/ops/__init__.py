@@ -131,7 +131,9 @@ NN = {
     "binary_crossentropy": _nn_ops.binary_crossentropy,
     "categorical_crossentropy": _nn_ops.categorical_crossentropy,
     "sparse_categorical_crossentropy": _nn_ops.sparse_categorical_crossentropy,
-    "ctc_loss": _nn_ops.ctc_loss, "polar": _nn_ops.polar,
+    "ctc_loss": _nn_ops.ctc_loss, "polar": _nn_ops.polar, "depth_to_space": _nn_ops.depth_to_space,
+    "space_to_depth": _nn_ops.space_to_depth, "adaptive_average_pool": _nn_ops.adaptive_average_pool,
+    "adaptive_max_pool": _nn_ops.adaptive_max_pool,
 }
 
 LINALG = {
@@ -147,7 +149,8 @@ IMAGE = {
     "resize": image.resize, "affine_transform": image.affine_transform, "pad_images": _image_extras.pad_images,
     "crop_images": _image_extras.crop_images, "extract_patches": _image_extras.extract_patches,
     "rgb_to_grayscale": _image_extras.rgb_to_grayscale, "rgb_to_hsv": _image_extras.rgb_to_hsv,
-    "hsv_to_rgb": _image_extras.hsv_to_rgb,
+    "hsv_to_rgb": _image_extras.hsv_to_rgb, "gaussian_blur": _image_extras.gaussian_blur,
+    "sobel_edges": _image_extras.sobel_edges,
 }
 
 MATH = {  # keras.ops.<name> from Keras's ops.math module
@@ -155,6 +158,7 @@ MATH = {  # keras.ops.<name> from Keras's ops.math module
     "logsumexp": _statistics.logsumexp, "logdet": _linear_algebra.logdet, "top_k": _statistics.top_k,
     "in_top_k": _statistics.in_top_k, "segment_sum": _indexing.segment_sum, "segment_max": _indexing.segment_max,
     "segment_min": _indexing.segment_min, "segment_prod": _indexing.segment_prod,
+    "extract_sequences": _arrays.extract_sequences, "cdist": _contractions.cdist,
 }
 
 CORE = {  # keras.ops.<name> from Keras's ops.core module (symbolic-aware ones)
@@ -184,14 +188,11 @@ NOT_SUPPORTED = {
     "angle": "complex tensors are not part of this engine", "conj": "complex tensors are not part of this engine",
     "conjugate": "complex tensors are not part of this engine", "real": "complex tensors are not part of this engine",
     "imag": "complex tensors are not part of this engine",
-    "ctc_decode": "no CTC decoder yet", "extract_sequences": "not implemented yet",
-    "cdist": "not implemented yet", "rearrange": "einops patterns are not parsed yet",
-    "vectorize": "use keras.ops.vectorized_map", "adaptive_average_pool": "not implemented yet",
-    "adaptive_max_pool": "not implemented yet", "depth_to_space": "not implemented yet",
-    "space_to_depth": "not implemented yet", "fold": "not implemented yet", "unfold": "not implemented yet",
-    "elastic_transform": "not implemented yet", "gaussian_blur": "not implemented yet",
-    "map_coordinates": "not implemented yet", "perspective_transform": "not implemented yet",
-    "scale_and_translate": "not implemented yet", "sobel_edges": "not implemented yet", "ssim": "not implemented yet",
+    "ctc_decode": "no CTC decoder yet", "rearrange": "einops patterns are not parsed yet",
+    "vectorize": "use keras.ops.vectorized_map", "fold": "not implemented yet", "unfold": "not implemented yet",
+    "elastic_transform": "not implemented yet", "map_coordinates": "not implemented yet",
+    "perspective_transform": "not implemented yet",
+    "scale_and_translate": "not implemented yet", "ssim": "not implemented yet",
     "extract_patches_3d": "3-D volumes are not supported",
 }
 
@@ -237,8 +238,8 @@ for _name, _why in NOT_SUPPORTED.items():
 
 numpy = _namespace("numpy", NUMPY)
 nn = _namespace("nn", NN)
-for _name in ("extract_patches_3d", "elastic_transform", "gaussian_blur", "map_coordinates", "perspective_transform",
-              "scale_and_translate", "sobel_edges", "ssim"):
+for _name in ("extract_patches_3d", "elastic_transform", "map_coordinates", "perspective_transform",
+              "scale_and_translate", "ssim"):
     IMAGE[_name] = globals()[_name]
 for _table, _mod in ((LINALG, linalg), (IMAGE, image)):
     for _name, _fn in _table.items():
@@ -248,8 +249,7 @@ for _name in ("eig", "jvp"):
 for _name in ("inv", "det", "solve", "solve_triangular", "cholesky", "cholesky_inverse", "eigh", "qr", "svd",
               "lstsq", "pinv", "matrix_rank", "norm", "lu_factor"):
     globals()[_name] = getattr(linalg, _name)
-for _name in ("depth_to_space", "space_to_depth", "adaptive_average_pool", "adaptive_max_pool", "fold", "unfold",
-              "ctc_decode"):
+for _name in ("fold", "unfold", "ctc_decode"):
     setattr(nn, _name, globals()[_name])
 resize, affine_transform = image.resize, image.affine_transform
 

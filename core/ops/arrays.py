@@ -125,25 +125,24 @@ def _tri_mask(x, k, lower):
     return (xp.tri(n, m, k, dtype=bool) if lower else ~xp.tri(n, m, k - 1, dtype=bool))
 
 
-def tril(x, k=0):
-    """The lower triangle of the last two axes (above the k-th diagonal zeroed); differentiable."""
+def _triangle(op, x, k, lower):
     x = _t(x)
     if x.ndim < 2:
-        raise OpError(f"tril: x must have rank >= 2, got shape {x.shape}")
-    mask = _tri_mask(x, int(k), True)
+        raise OpError(f"{op}: x must have rank >= 2, got shape {x.shape}")
+    mask = _tri_mask(x, int(k), lower)
     if x.dtype.kind != "f":
         return Tensor(x.xp.where(mask, x.data, 0))
     return where(Tensor(mask), x, 0.0)
+
+
+def tril(x, k=0):
+    """The lower triangle of the last two axes (above the k-th diagonal zeroed); differentiable."""
+    return _triangle("tril", x, k, True)
 
 
 def triu(x, k=0):
-    x = _t(x)
-    if x.ndim < 2:
-        raise OpError(f"triu: x must have rank >= 2, got shape {x.shape}")
-    mask = _tri_mask(x, int(k), False)
-    if x.dtype.kind != "f":
-        return Tensor(x.xp.where(mask, x.data, 0))
-    return where(Tensor(mask), x, 0.0)
+    """The upper triangle of the last two axes (below the k-th diagonal zeroed); differentiable."""
+    return _triangle("triu", x, k, False)
 
 
 def diagonal(x, offset=0, axis1=0, axis2=1):
@@ -279,3 +278,15 @@ def view(x, dtype=None):
     """The bytes of ``x`` reinterpreted as ``dtype`` (Keras ``ops.view``); no gradient."""
     a = _plain(x)
     return Tensor(a.view(dtype) if dtype is not None else a.copy())
+
+
+def extract_sequences(x, sequence_length, sequence_stride):
+    """Frames of ``sequence_length`` every ``sequence_stride`` along the last axis:
+    (..., n) -> (..., frames, sequence_length); differentiable."""
+    x = _t(x)
+    n, L, s = x.shape[-1], int(sequence_length), int(sequence_stride)
+    frames = (n - (L - s)) // s
+    if frames < 1:
+        raise OpError(f"extract_sequences: a last axis of {n} holds no frame of length {L}")
+    idx = np.arange(frames)[:, None] * s + np.arange(L)
+    return getitem(x, (Ellipsis, Tensor(idx)))

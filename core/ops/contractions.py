@@ -204,3 +204,16 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return moveaxis(c, -1, axisc)
 
 
+
+
+def cdist(x, y):
+    """Euclidean distances between the rows of ``x`` (..., M, D) and ``y`` (..., N, D): (..., M, N)."""
+    from .elementwise import sqrt
+
+    a, b = floats("cdist", x, y)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
+        raise OpError(f"cdist: inputs must be (..., M, D) and (..., N, D), got {a.shape} and {b.shape}")
+    from .shape import expand_dims
+
+    d = sub(expand_dims(a, -2), expand_dims(b, -3))
+    return sqrt(_sum(mul(d, d), axis=-1))

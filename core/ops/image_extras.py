@@ -173,3 +173,62 @@ def hsv_to_rgb(images, data_format=None):
     return _stack_planes([mul(v, add(one_minus_s, mul(s, d))) for d in (dr, dg, db)], c_ax)
 
 
+
+
+def _batched_channels_last(op, images, data_format):
+    x = to_float(op, images)
+    if x.ndim not in (3, 4):
+        raise OpError(f"{op}: images must have rank 3 (one image) or 4 (a batch), got shape {tuple(x.shape)}")
+    single = x.ndim == 3
+    if single:
+        x = expand_dims(x, 0)
+    if data_format == "channels_first":
+        from .shape import transpose
+
+        x = transpose(x, (0, 2, 3, 1))
+    return x, single
+
+
+def _restore_layout(y, single, data_format, extra=0):
+    if data_format == "channels_first":
+        from .shape import transpose
+
+        y = transpose(y, (0, 3, 1, 2) + tuple(range(4, 4 + extra)))
+    return squeeze(y, 0) if single else y
+
+
+def _gaussian_1d(size, sigma, dtype):
+    t = np.arange(size, dtype=dtype) - (size - 1) / 2
+    k = np.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
+
+
+def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
+    """Gaussian blur per channel with zero "same" padding, as Keras on TensorFlow: the kernel is
+    outer(g(kernel_size[1], sigma[1]), g(kernel_size[0], sigma[0])) laid out (reshaped, not
+    transposed) as (kernel_size[0], kernel_size[1]), which only matters for non-square sizes.
+    Differentiable."""
+    from .conv import depthwise_conv2d
+
+    x, single = _batched_channels_last("gaussian_blur", images, data_format)
+    ks = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(int(k) for k in kernel_size)
+    sg = (sigma, sigma) if isinstance(sigma, (int, float)) else tuple(float(s) for s in sigma)
+    k2 = np.outer(_gaussian_1d(ks[1], sg[1], x.dtype), _gaussian_1d(ks[0], sg[0], x.dtype)).reshape(ks[0], ks[1])
+    c = x.shape[-1]
+    kernel = Tensor(np.tile(k2[:, :, None, None], (1, 1, c, 1)).astype(x.dtype))
+    return _restore_layout(depthwise_conv2d(x, kernel, padding="same"), single, data_format)
+
+
+def sobel_edges(images, data_format=None):
+    """Sobel gradients (dy, dx) per channel with reflect padding, as ``tf.image.sobel_edges``:
+    (N, H, W, C, 2); differentiable."""
+    from .conv import depthwise_conv2d
+    from .shape import stack
+
+    x, single = _batched_channels_last("sobel_edges", images, data_format)
+    xp_ = pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    ky = np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], x.dtype)
+    c = x.shape[-1]
+    outs = [depthwise_conv2d(xp_, Tensor(np.tile(k[:, :, None, None], (1, 1, c, 1))), padding="valid")
+            for k in (ky, ky.T)]
+    return _restore_layout(stack(outs, axis=-1), single, data_format, extra=1)

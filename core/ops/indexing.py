@@ -86,7 +86,9 @@ def slice(inputs, start_indices, shape):
     return getitem(x, tuple(builtins.slice(s, s + n) for s, n in zip(starts, sizes)))
 
 
-class SliceUpdate(Function):
+class ReplaceAt(Function):
+    """``x`` with ``x[index]`` replaced by ``u``: the gradient of ``x`` is zero there, ``u``'s is read there."""
+
     def __init__(self, index):
         self.index = index
 
@@ -117,7 +119,7 @@ def slice_update(inputs, start_indices, updates):
     index = tuple(builtins.slice(s, s + n) for s, n in zip(starts, u.shape))
     if u.dtype != x.dtype:
         u = Tensor(u.data.astype(x.dtype))
-    return SliceUpdate(index).apply(x, u)
+    return ReplaceAt(index).apply(x, u)
 
 
 def _nd_index(op, indices, shape):
@@ -163,23 +165,6 @@ def scatter(indices, values, shape):
     return Scatter(index, shape).apply(v)
 
 
-class ScatterUpdate(Function):
-    def __init__(self, index):
-        self.index = index
-
-    def forward(self, x, u):
-        out = x.copy()
-        out[self.index] = u
-        return out
-
-    def backward(self, gy):
-        gx = None
-        if self.needs_input_grad[0]:
-            gx = gy.copy()
-            gx[self.index] = 0
-        return gx, (gy[self.index] if self.needs_input_grad[1] else None)
-
-
 def scatter_update(inputs, indices, updates, reduction=None):
     """``inputs`` with the slices at the (N, k) ``indices`` replaced by ``updates`` (``reduction``
     "add", "mul", "max", "min" combine instead); differentiable in both for replacement and "add"."""
@@ -192,7 +177,7 @@ def scatter_update(inputs, indices, updates, reduction=None):
     if tuple(u.shape) != want:
         raise OpError(f"scatter_update: updates of shape {u.shape} do not match indices (need {want})")
     if reduction is None:
-        return ScatterUpdate(index).apply(x, u)
+        return ReplaceAt(index).apply(x, u)
     if reduction == "add":
         from .elementwise import add
 

@@ -408,3 +408,74 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
     raise NotImplementedError("keras.ops.ctc_loss is not supported yet")
 
 
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    """Pixel shuffle: (N, H, W, C) -> (N, H*b, W*b, C/b^2) (channels_first: (N, C, H, W))."""
+    x = to_float("depth_to_space", x) if not isinstance(x, Tensor) else x
+    b = int(block_size)
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+        y = transpose(reshape(x, (n, h, w, b, b, c // (b * b))), (0, 1, 3, 2, 4, 5))
+        return reshape(y, (n, h * b, w * b, c // (b * b)))
+    n, c, h, w = x.shape
+    y = transpose(reshape(x, (n, b, b, c // (b * b), h, w)), (0, 3, 4, 1, 5, 2))
+    return reshape(y, (n, c // (b * b), h * b, w * b))
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """The inverse of ``depth_to_space``."""
+    x = to_float("space_to_depth", x) if not isinstance(x, Tensor) else x
+    b = int(block_size)
+    if data_format == "channels_last":
+        n, h, w, c = x.shape
+        y = transpose(reshape(x, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+        return reshape(y, (n, h // b, w // b, c * b * b))
+    n, c, h, w = x.shape
+    y = transpose(reshape(x, (n, c, h // b, b, w // b, b)), (0, 3, 5, 1, 2, 4))
+    return reshape(y, (n, c * b * b, h // b, w // b))
+
+
+def _adaptive_windows(n, out):
+    """Start/end of each of ``out`` adaptive windows over ``n`` (PyTorch's and Keras's rule)."""
+    i = np.arange(out)
+    return (i * n) // out, -((-(i + 1) * n) // out)
+
+
+def _adaptive(op, mode, inputs, output_size, data_format):
+    from .shape import getitem
+
+    x, moved = _channels_last(op, to_float(op, inputs), data_format)
+    nsp = x.ndim - 2
+    if nsp not in (1, 2):
+        raise NotImplementedError(f"keras.ops.{op} on 3-D volumes is not supported yet: 1-D and 2-D inputs only")
+    sizes = (output_size,) * nsp if isinstance(output_size, int) else tuple(int(s) for s in output_size)
+    for ax, out in zip(range(1, 1 + nsp), sizes):
+        n = x.shape[ax]
+        start, end = _adaptive_windows(n, out)
+        if mode == "average":  # a (out, n) averaging matrix applied along the axis
+            w = np.zeros((out, n), x.dtype)
+            for j, (s, e) in enumerate(zip(start, end)):
+                w[j, s:e] = 1.0 / (e - s)
+            from .contractions import tensordot
+            from .arrays import moveaxis
+
+            x = moveaxis(tensordot(x, Tensor(w), axes=([ax], [1])), -1, ax)
+        else:  # gather each window (padded by repeating its last index) and take the maximum
+            kmax = int((end - start).max())
+            idx = np.minimum(start[:, None] + np.arange(kmax), end[:, None] - 1)
+            g = getitem(x, (slice(None),) * ax + (Tensor(idx),))
+            from .reductions import max as _max
+
+            x = _max(g, axis=ax + 1)
+    return _restore(x, moved)
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average pooling to a fixed ``output_size`` (windows of PyTorch's adaptive rule); differentiable."""
+    return _adaptive("adaptive_average_pool", "average", inputs, output_size, data_format)
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max pooling to a fixed ``output_size``; differentiable."""
+    return _adaptive("adaptive_max_pool", "max", inputs, output_size, data_format)
