@@ -312,6 +312,8 @@ NN = {
     "adaptive_max_pool1d": (lambda x: ops.adaptive_max_pool(x, 3), [r(2, 7, 2)]),
     "extract_sequences": (lambda x: ops.extract_sequences(x, 3, 2), [r(2, 9)]),
     "cdist": (ops.cdist, [r(3, 2), r(4, 2)]),
+    "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([5, 4])),
+                 [r(2, 5, 3)]),
 }
 
 

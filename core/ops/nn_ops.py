@@ -404,8 +404,53 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return _losses.sparse_categorical_crossentropy(target, output, from_logits=from_logits, axis=axis)
 
 
+_CTC_NEG = -1e5  # log(0) as a finite number (optax's log_epsilon): exp of differences stays finite
+
+
 def ctc_loss(target, output, target_length, output_length, mask_index=0):
-    raise NotImplementedError("keras.ops.ctc_loss is not supported yet")
+    """Connectionist temporal classification loss per sample, as Keras ``ops.ctc_loss``:
+    ``target`` (B, S) integer labels (the first ``target_length`` valid), ``output`` (B, T, C) logits
+    (the first ``output_length`` steps valid), ``mask_index`` the blank class. The forward algorithm
+    in log space over the blank-interleaved labels; differentiable in ``output``."""
+    from .indexing import take_along_axis
+    from .math import logaddexp
+    from .shape import concatenate, getitem
+
+    logits = to_float("ctc_loss", output)
+    tgt = np.asarray(backend.to_numpy(target.data if isinstance(target, Tensor) else np.asarray(target))).astype(np.int64)
+    tlen = np.asarray(backend.to_numpy(target_length.data if isinstance(target_length, Tensor) else
+                                       np.asarray(target_length))).astype(np.int64).reshape(-1)
+    olen = np.asarray(backend.to_numpy(output_length.data if isinstance(output_length, Tensor) else
+                                       np.asarray(output_length))).astype(np.int64).reshape(-1)
+    if logits.ndim != 3 or tgt.ndim != 2 or tgt.shape[0] != logits.shape[0]:
+        raise OpError(f"ctc_loss: output must be (batch, time, classes) and target (batch, labels), got "
+                      f"{logits.shape} and {tgt.shape}")
+    B, T, _ = logits.shape
+    S = tgt.shape[1]
+    L = 2 * S + 1
+    ext = np.full((B, L), int(mask_index), np.int64)
+    ext[:, 1::2] = tgt
+    logp = _act.log_softmax(logits, axis=-1)
+    emit = take_along_axis(logp, np.broadcast_to(ext[:, None, :], (B, T, L)), axis=2)  # (B, T, L)
+    skip = np.zeros((B, L), bool)
+    skip[:, 2:] = (ext[:, 2:] != mask_index) & (ext[:, 2:] != ext[:, :-2])
+    dt = logits.dtype
+    low1 = Tensor(np.full((B, 1), _CTC_NEG, dt))
+    low2 = Tensor(np.full((B, 2), _CTC_NEG, dt))
+    init = np.full((B, L), _CTC_NEG, dt)
+    init[:, :2] = 0.0
+    alpha = add(Tensor(init), getitem(emit, (slice(None), 0)))
+    for t in range(1, T):
+        a1 = concatenate([low1, getitem(alpha, (slice(None), slice(None, -1)))], axis=1)
+        a2 = concatenate([low2, getitem(alpha, (slice(None), slice(None, -2)))], axis=1)
+        a2 = where(Tensor(skip), a2, _CTC_NEG)
+        new = add(logaddexp(logaddexp(alpha, a1), a2), getitem(emit, (slice(None), t)))
+        alpha = where(Tensor(np.broadcast_to((t < olen)[:, None], (B, L))), new, alpha)
+    last = np.stack([2 * tlen, np.maximum(2 * tlen - 1, 0)], axis=1)
+    ends = take_along_axis(alpha, last, axis=1)
+    e0, e1 = getitem(ends, (slice(None), 0)), getitem(ends, (slice(None), 1))
+    total = where(Tensor(tlen > 0), logaddexp(e0, e1), e0)
+    return neg(total)
 
 
 
