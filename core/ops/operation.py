@@ -271,21 +271,35 @@ def _camel(name: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
 
 
-def symbolic_op(fn=None, *, class_name=None, output_spec=None):
-    """Make the op function ``fn`` usable on KerasTensors (see the module docstring). Its
-    Operation class is ``class_name`` (default: the function's name in CamelCase, Keras's own
-    class names: ``one_hot`` -> ``OneHot``)."""
-    if fn is None:
-        return functools.partial(symbolic_op, class_name=class_name, output_spec=output_spec)
-    cname = class_name or _camel(fn.__name__)
+_PENDING: dict = {}  # class name (and "module>name") -> (fn, output_spec): classes made on first use
+
+
+def _make_class(cname, fn, output_spec):
     attrs = {"function": staticmethod(fn), "signature": inspect.signature(fn), "__module__": fn.__module__,
              "__doc__": f"The Operation of ``{fn.__module__}.{fn.__name__}`` in a Functional graph."}
     if output_spec is not None:
         attrs["output_spec"] = staticmethod(output_spec)
     cls = type(cname, (FunctionOperation,), attrs)
-    OPERATIONS.setdefault(cname, cls)
+    OPERATIONS[cname] = OPERATIONS.get(cname, cls)
     OPERATIONS[f"{fn.__module__}>{cname}"] = cls
-    symbolic = cls.symbolic
+    return cls
+
+
+def symbolic_op(fn=None, *, class_name=None, output_spec=None):
+    """Make the op function ``fn`` usable on KerasTensors (see the module docstring). Its
+    Operation class is ``class_name`` (default: the function's name in CamelCase, Keras's own
+    class names: ``one_hot`` -> ``OneHot``), made the first time it is needed."""
+    if fn is None:
+        return functools.partial(symbolic_op, class_name=class_name, output_spec=output_spec)
+    cname = class_name or _camel(fn.__name__)
+    _PENDING.setdefault(cname, (fn, output_spec))
+    _PENDING[f"{fn.__module__}>{cname}"] = (fn, output_spec)
+    cls_box = []
+
+    def symbolic(args, kwargs):
+        if not cls_box:
+            cls_box.append(OPERATIONS.get(f"{fn.__module__}>{cname}") or _make_class(cname, fn, output_spec))
+        return cls_box[0].symbolic(args, kwargs)
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
@@ -299,13 +313,17 @@ def symbolic_op(fn=None, *, class_name=None, output_spec=None):
             return symbolic(args, kwargs)
         return fn(*args, **kwargs)
 
-    op.operation = cls
     op.eager = fn
+    op.operation_name = cname
     return op
 
 
 def get_operation(class_name: str, module: str | None = None):
     """The Operation class of a keras op by its class name (and module, when two share a name)."""
-    if module is not None and f"{module}>{class_name}" in OPERATIONS:
-        return OPERATIONS[f"{module}>{class_name}"]
-    return OPERATIONS.get(class_name)
+    for key in ([f"{module}>{class_name}"] if module is not None else []) + [class_name]:
+        if key in OPERATIONS:
+            return OPERATIONS[key]
+        if key in _PENDING:
+            fn, spec = _PENDING[key]
+            return OPERATIONS.get(f"{fn.__module__}>{class_name}") or _make_class(class_name, fn, spec)
+    return None
