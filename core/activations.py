@@ -3,6 +3,8 @@ symbolic KerasTensor), every ``keras.activations`` name with Keras's arguments a
 from __future__ import annotations
 
 from . import ops
+from .object_registration import export_api
+from .serialization_lib import get_object, serialize_keras_object
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -109,30 +111,31 @@ _FUNCTIONS = {id(relu): "relu", id(leaky_relu): "leaky_relu", id(elu): "elu", id
               id(log_softmax): "log_softmax"}
 
 
+export_api("keras.activations", _NAMES)
+
+
 def get(identifier):
-    """An activation function from a name, None (linear) or a callable."""
+    """An activation function from a name ("relu", or a registered "Package>name"), a Keras
+    config dict, None (linear) or a callable (returned as is)."""
     if identifier is None:
         return ops.linear
-    if callable(identifier):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _NAMES:
-            raise ValueError(f"unknown activation {identifier!r}; known: {sorted(_NAMES)}")
-        return _NAMES[identifier]
-    raise ValueError(f"cannot interpret {identifier!r} as an activation")
+    return get_object(identifier, "keras.activations", "activation", module_objects=_NAMES)
 
 
-def serialize(fn) -> str:
+def deserialize(config, custom_objects=None):
+    """The activation a ``serialize`` output (a name or a Keras config dict) names."""
+    return get_object(config, "keras.activations", "activation", module_objects=_NAMES,
+                      custom_objects=custom_objects)
+
+
+def serialize(fn):
+    """A built-in activation's name ("relu"); a custom one's Keras config dict (its registered name
+    inside), which ``get`` resolves once the function is registered or given in custom_objects."""
     for name, f in _NAMES.items():
         if f is fn:
             return _CANONICAL.get(name, name)
-    if id(fn) in _FUNCTIONS:
+    if id(fn) in _FUNCTIONS:  # Keras's relu/elu/softmax with their optional arguments
         return _FUNCTIONS[id(fn)]
-    name = getattr(fn, "__name__", None)
-    if name is None:
-        raise ValueError(f"cannot serialize activation {fn!r}")
-    return name
-
-
-def deserialize(name):
-    return get(name)
+    if not callable(fn):
+        raise ValueError(f"cannot serialize activation {fn!r}: not a function")
+    return serialize_keras_object(fn)

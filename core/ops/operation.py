@@ -186,19 +186,44 @@ def _tensor_like(v) -> bool:
     return False
 
 
+def _keep_tuples(v):
+    """Tuples marked as ``__tuple__`` (an index ``x[0, 1]`` is not ``x[[0, 1]]`` once JSON made both lists)."""
+    if isinstance(v, tuple):
+        return {"class_name": "__tuple__", "config": {"value": [_keep_tuples(x) for x in v]}}
+    if isinstance(v, list):
+        return [_keep_tuples(x) for x in v]
+    return v
+
+
+def decode_op_config(config, decode):
+    """An op's saved config back to arguments: ``__tuple__`` markers to tuples, the rest (slices,
+    ``...``, arrays) by ``decode`` (the serialization library's)."""
+    if isinstance(config, dict) and config.get("class_name") == "__tuple__":
+        return tuple(decode_op_config(x, decode) for x in config["config"]["value"])
+    if isinstance(config, dict) and "class_name" in config and "config" in config:
+        return decode(config)
+    if isinstance(config, dict):
+        return {k: decode_op_config(v, decode) for k, v in config.items()}
+    if isinstance(config, list):
+        return [decode_op_config(x, decode) for x in config]
+    return config
+
+
 class FunctionOperation(Operation):
     """The Operation of one op function: config = the call's static arguments, call = the tensors."""
 
     function = None  # the op's eager implementation (a staticmethod on each subclass)
     signature = None
     output_spec = None  # optional: a function of the call's arguments giving the OutputSpec(s)
+    index_params = ()  # parameters that are NumPy indices (tuples kept as tuples in configs)
 
     def __init__(self, name=None, **config):
         super().__init__(name=name)
         self._config = config
 
     def get_config(self) -> dict:
-        return {"name": self.name, **self._config}
+        return {"name": self.name, **{k: _keep_tuples(v) if k in self.index_params else v
+                                      for k, v in self._config.items()}}
 
     def call(self, *args, **kwargs):
         params = type(self).signature.parameters.values()
@@ -279,6 +304,8 @@ def _make_class(cname, fn, output_spec):
              "__doc__": f"The Operation of ``{fn.__module__}.{fn.__name__}`` in a Functional graph."}
     if output_spec is not None:
         attrs["output_spec"] = staticmethod(output_spec)
+    if cname == "GetItem":
+        attrs["index_params"] = ("key",)
     cls = type(cname, (FunctionOperation,), attrs)
     OPERATIONS[cname] = OPERATIONS.get(cname, cls)
     OPERATIONS[f"{fn.__module__}>{cname}"] = cls

@@ -270,11 +270,11 @@ class GetItem(Function):
         return g
 
 
-def getitem(x, index):
+def getitem(x, key):
     """``x[index]`` with slices, integers, integer arrays and boolean masks; repeated integer
     indices accumulate their gradients."""
     x = _t(x)
-    index = _index_data(index)
+    index = _index_data(key)
     if x.device.kind == "gpu":
         index = tuple(backend.to_device(i, x.device) if isinstance(i, np.ndarray) else i for i in index) \
             if isinstance(index, tuple) else (backend.to_device(index, x.device) if isinstance(index, np.ndarray) else index)
