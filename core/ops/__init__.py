@@ -15,7 +15,7 @@ from ._util import OpError
 from . import keras_tensor as _keras_tensor
 from .keras_tensor import KerasTensor, any_symbolic_tensors, is_keras_tensor
 from .node import Node
-from .operation import Operation, symbolic_op as _symbolic_op
+from .operation import Operation, alias_operation as _alias_operation, symbolic_op as _symbolic_op
 from . import (arrays as _arrays, contractions as _contractions, control_flow as _control_flow,
                conversion as _conversion, creation as _creation, elementwise as _elementwise,
                image_extras as _image_extras, indexing as _indexing, linear_algebra as _linear_algebra,
@@ -44,7 +44,7 @@ _A, _E, _R, _S = _activations, _elementwise, _reductions, _shape
 NUMPY = {
     # arithmetic
     "add": _E.add, "subtract": _E.sub, "multiply": _E.mul, "divide": _E.div, "true_divide": _E.div,
-    "power": _E.pow, "negative": _E.neg, "abs": _E.abs, "absolute": _E.abs, "fabs": _E.abs, "square": _E.square,
+    "power": _E.pow, "negative": _E.neg, "absolute": _E.abs, "abs": _E.abs, "fabs": _E.abs, "square": _E.square,
     "sqrt": _E.sqrt, "exp": _E.exp, "log": _E.log, "maximum": _E.maximum, "minimum": _E.minimum, "clip": _E.clip,
     "floor_divide": _math.floor_divide, "mod": _math.mod, "fmod": _math.fmod, "fmax": _math.fmax,
     "fmin": _math.fmin, "arctan2": _math.arctan2, "hypot": _math.hypot, "logaddexp": _math.logaddexp,
@@ -207,29 +207,41 @@ def _not_supported(name, why):
 
 
 # ----------------------------------------------------------------------------- building the namespaces
+# Keras's Operation class names where they are not the CamelCase function name
+KERAS_CLASS_NAMES = {
+    "abs": "Absolute", "allclose": "AllClose", "isin": "IsIn", "searchsorted": "SearchSorted",
+    "batch_normalization": "BatchNorm", "ctc_loss": "CTCLoss", "psnr": "PSNR", "rms_normalization": "RMSNorm",
+    "layer_normalization": "LayerNorm", "cdist": "CDist", "svd": "SVD", "rgb_to_grayscale": "RGBToGrayscale",
+    "rgb_to_hsv": "RGBToHSV", "hsv_to_rgb": "HSVToRGB", "swish": "Silu", "hard_swish": "HardSilu",
+}
 _wrapped: dict = {}
 
 
-def _keras_op(name, fn):
-    """The symbolic-aware form of ``fn`` (one per implementation: aliases share it)."""
+def _keras_op(name, fn, family):
+    """The symbolic-aware form of ``fn`` (one per implementation: aliases share it), its Operation
+    named as Keras names it (``keras.src.ops.<family>.<ClassName>``); an alias's own Keras class
+    name (``Fabs``, ``TrueDivide``) resolves to it in configs."""
+    cname = KERAS_CLASS_NAMES.get(name) or "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+    module = f"keras.src.ops.{family}"
     w = _wrapped.get(id(fn))
     if w is None:
-        w = _symbolic_op(fn, class_name="".join(p[:1].upper() + p[1:] for p in name.split("_")))
+        w = _symbolic_op(fn, class_name=cname, module=module)
         _wrapped[id(fn)] = w
+    else:
+        _alias_operation(cname, w, module)
     return w
 
 
-def _namespace(name, *tables):
+def _namespace(name, table):
     mod = _types.ModuleType(f"{__name__}.{name}", f"Keras's ``keras.ops.{name}`` names.")
-    for table in tables:
-        for k, fn in table.items():
-            setattr(mod, k, EAGER.get(k) or (_keras_op(k, fn) if table is not EAGER else fn))
+    for k, fn in table.items():
+        setattr(mod, k, EAGER.get(k) or _keras_op(k, fn, name))
     return mod
 
 
-for _table in (NUMPY, NN, MATH, CORE):
+for _table, _family in ((NUMPY, "numpy"), (NN, "nn"), (MATH, "math"), (CORE, "core")):
     for _name, _fn in _table.items():
-        globals()[_name] = _keras_op(_name, _fn)
+        globals()[_name] = _keras_op(_name, _fn, _family)
 for _name, _fn in EAGER.items():
     globals()[_name] = _fn
 for _name, _why in NOT_SUPPORTED.items():
@@ -241,9 +253,9 @@ nn = _namespace("nn", NN)
 for _name in ("extract_patches_3d", "elastic_transform", "map_coordinates", "perspective_transform",
               "scale_and_translate", "ssim"):
     IMAGE[_name] = globals()[_name]
-for _table, _mod in ((LINALG, linalg), (IMAGE, image)):
+for _table, _mod, _family in ((LINALG, linalg, "linalg"), (IMAGE, image, "image")):
     for _name, _fn in _table.items():
-        setattr(_mod, _name, _fn if _name in NOT_SUPPORTED or _name in ("eig", "jvp") else _keras_op(_name, _fn))
+        setattr(_mod, _name, _fn if _name in NOT_SUPPORTED or _name in ("eig", "jvp") else _keras_op(_name, _fn, _family))
 for _name in ("eig", "jvp"):
     globals()[_name] = getattr(linalg, _name)
 for _name in ("inv", "det", "solve", "solve_triangular", "cholesky", "cholesky_inverse", "eigh", "qr", "svd",

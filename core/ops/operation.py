@@ -299,8 +299,8 @@ def _camel(name: str) -> str:
 _PENDING: dict = {}  # class name (and "module>name") -> (fn, output_spec): classes made on first use
 
 
-def _make_class(cname, fn, output_spec):
-    attrs = {"function": staticmethod(fn), "signature": inspect.signature(fn), "__module__": fn.__module__,
+def _make_class(cname, fn, output_spec, module=None):
+    attrs = {"function": staticmethod(fn), "signature": inspect.signature(fn), "__module__": module or fn.__module__,
              "__doc__": f"The Operation of ``{fn.__module__}.{fn.__name__}`` in a Functional graph."}
     if output_spec is not None:
         attrs["output_spec"] = staticmethod(output_spec)
@@ -308,24 +308,27 @@ def _make_class(cname, fn, output_spec):
         attrs["index_params"] = ("key",)
     cls = type(cname, (FunctionOperation,), attrs)
     OPERATIONS[cname] = OPERATIONS.get(cname, cls)
-    OPERATIONS[f"{fn.__module__}>{cname}"] = cls
+    OPERATIONS[f"{cls.__module__}>{cname}"] = cls
     return cls
 
 
-def symbolic_op(fn=None, *, class_name=None, output_spec=None):
+def symbolic_op(fn=None, *, class_name=None, output_spec=None, module=None):
     """Make the op function ``fn`` usable on KerasTensors (see the module docstring). Its
     Operation class is ``class_name`` (default: the function's name in CamelCase, Keras's own
-    class names: ``one_hot`` -> ``OneHot``), made the first time it is needed."""
+    class names: ``one_hot`` -> ``OneHot``) in ``module`` (default: fn's; the public ops use
+    Keras's, ``keras.src.ops.numpy``, so that configs name them as Keras does), made the first
+    time it is needed."""
     if fn is None:
-        return functools.partial(symbolic_op, class_name=class_name, output_spec=output_spec)
+        return functools.partial(symbolic_op, class_name=class_name, output_spec=output_spec, module=module)
     cname = class_name or _camel(fn.__name__)
-    _PENDING.setdefault(cname, (fn, output_spec))
-    _PENDING[f"{fn.__module__}>{cname}"] = (fn, output_spec)
+    mod = module or fn.__module__
+    _PENDING.setdefault(cname, (fn, output_spec, mod))
+    _PENDING[f"{mod}>{cname}"] = (fn, output_spec, mod)
     cls_box = []
 
     def symbolic(args, kwargs):
         if not cls_box:
-            cls_box.append(OPERATIONS.get(f"{fn.__module__}>{cname}") or _make_class(cname, fn, output_spec))
+            cls_box.append(OPERATIONS.get(f"{mod}>{cname}") or _make_class(cname, fn, output_spec, mod))
         return cls_box[0].symbolic(args, kwargs)
 
     @functools.wraps(fn)
@@ -345,12 +348,20 @@ def symbolic_op(fn=None, *, class_name=None, output_spec=None):
     return op
 
 
+def alias_operation(class_name: str, op, module: str) -> None:
+    """Let configs name the op function ``op`` (a ``symbolic_op``) also as ``module.class_name``
+    (Keras's ``Fabs`` for ``fabs``, an alias of ``abs`` here)."""
+    entry = (op.eager, None, module)
+    _PENDING.setdefault(class_name, entry)
+    _PENDING.setdefault(f"{module}>{class_name}", entry)
+
+
 def get_operation(class_name: str, module: str | None = None):
     """The Operation class of a keras op by its class name (and module, when two share a name)."""
     for key in ([f"{module}>{class_name}"] if module is not None else []) + [class_name]:
         if key in OPERATIONS:
             return OPERATIONS[key]
         if key in _PENDING:
-            fn, spec = _PENDING[key]
-            return OPERATIONS.get(f"{fn.__module__}>{class_name}") or _make_class(class_name, fn, spec)
+            fn, spec, mod = _PENDING[key]
+            return OPERATIONS.get(f"{mod}>{class_name}") or _make_class(class_name, fn, spec, mod)
     return None

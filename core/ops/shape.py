@@ -274,6 +274,8 @@ def getitem(x, key):
     """``x[index]`` with slices, integers, integer arrays and boolean masks; repeated integer
     indices accumulate their gradients."""
     x = _t(x)
+    if isinstance(key, list) and any(k is None or k is Ellipsis or isinstance(k, (slice, list, tuple)) for k in key):
+        key = tuple(key)  # a key read back from JSON (Keras writes x[:, 0]'s key as a list)
     index = _index_data(key)
     if x.device.kind == "gpu":
         index = tuple(backend.to_device(i, x.device) if isinstance(i, np.ndarray) else i for i in index) \
