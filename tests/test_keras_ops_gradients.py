@@ -312,6 +312,9 @@ NN = {
     "adaptive_max_pool1d": (lambda x: ops.adaptive_max_pool(x, 3), [r(2, 7, 2)]),
     "extract_sequences": (lambda x: ops.extract_sequences(x, 3, 2), [r(2, 9)]),
     "cdist": (ops.cdist, [r(3, 2), r(4, 2)]),
+    "unfold": (lambda x: ops.unfold(x, (2, 2), padding=1, stride=2), [r(1, 2, 3, 4)]),
+    "fold": (lambda x: ops.fold(x, (3, 4), (2, 2), padding=1, stride=1), [r(1, 8, 20)]),
+    "real_conj": (lambda x: ops.multiply(ops.real(x), ops.conj(x)), [r(3)]),
     "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([5, 4])),
                  [r(2, 5, 3)]),
 }

@@ -102,6 +102,8 @@ NUMPY = {
     "hstack": _arrays.hstack, "vstack": _arrays.vstack, "dstack": _arrays.dstack,
     "array_split": _arrays.array_split, "hsplit": _arrays.hsplit, "vsplit": _arrays.vsplit,
     "dsplit": _arrays.dsplit, "vander": _arrays.vander, "trapezoid": _arrays.trapezoid, "view": _arrays.view,
+    "real": _arrays.real, "imag": _arrays.imag, "conj": _arrays.conj, "conjugate": _arrays.conj,
+    "angle": _arrays.angle,
     "take": _indexing.take, "take_along_axis": _indexing.take_along_axis, "where": _indexing.where,
     "select": _indexing.select, "nonzero": _indexing.nonzero, "searchsorted": _indexing.searchsorted,
     "digitize": _indexing.digitize, "bincount": _indexing.bincount, "unique": _indexing.unique,
@@ -133,7 +135,7 @@ NN = {
     "sparse_categorical_crossentropy": _nn_ops.sparse_categorical_crossentropy,
     "ctc_loss": _nn_ops.ctc_loss, "polar": _nn_ops.polar, "depth_to_space": _nn_ops.depth_to_space,
     "space_to_depth": _nn_ops.space_to_depth, "adaptive_average_pool": _nn_ops.adaptive_average_pool,
-    "adaptive_max_pool": _nn_ops.adaptive_max_pool,
+    "adaptive_max_pool": _nn_ops.adaptive_max_pool, "unfold": _nn_ops.unfold, "fold": _nn_ops.fold,
 }
 
 LINALG = {
@@ -185,11 +187,8 @@ NOT_SUPPORTED = {
     "istft": "complex tensors are not part of this engine",
     "view_as_complex": "complex tensors are not part of this engine",
     "view_as_real": "complex tensors are not part of this engine",
-    "angle": "complex tensors are not part of this engine", "conj": "complex tensors are not part of this engine",
-    "conjugate": "complex tensors are not part of this engine", "real": "complex tensors are not part of this engine",
-    "imag": "complex tensors are not part of this engine",
     "ctc_decode": "no CTC decoder yet", "rearrange": "einops patterns are not parsed yet",
-    "vectorize": "use keras.ops.vectorized_map", "fold": "not implemented yet", "unfold": "not implemented yet",
+    "vectorize": "use keras.ops.vectorized_map",
     "elastic_transform": "not implemented yet", "map_coordinates": "not implemented yet",
     "perspective_transform": "not implemented yet",
     "scale_and_translate": "not implemented yet", "ssim": "not implemented yet",
@@ -261,7 +260,7 @@ for _name in ("eig", "jvp"):
 for _name in ("inv", "det", "solve", "solve_triangular", "cholesky", "cholesky_inverse", "eigh", "qr", "svd",
               "lstsq", "pinv", "matrix_rank", "norm", "lu_factor"):
     globals()[_name] = getattr(linalg, _name)
-for _name in ("fold", "unfold", "ctc_decode"):
+for _name in ("ctc_decode",):
     setattr(nn, _name, globals()[_name])
 resize, affine_transform = image.resize, image.affine_transform
 

@@ -290,3 +290,27 @@ def extract_sequences(x, sequence_length, sequence_stride):
         raise OpError(f"extract_sequences: a last axis of {n} holds no frame of length {L}")
     idx = np.arange(frames)[:, None] * s + np.arange(L)
     return getitem(x, (Ellipsis, Tensor(idx)))
+
+
+# ----------------------------------------------------------------------------- complex parts of real tensors
+def real(x):
+    """The real part: ``x`` itself (this engine's tensors are real); differentiable."""
+    return copy(x)
+
+
+def imag(x):
+    """The imaginary part of a real tensor: zeros of its shape and dtype."""
+    a = _plain(x)
+    return Tensor(get_xp(a).zeros(a.shape, a.dtype if a.dtype.kind == "f" else np.float32))
+
+
+def conj(x):
+    """The complex conjugate of a real tensor: ``x`` itself; differentiable."""
+    return copy(x)
+
+
+def angle(x):
+    """The argument of a real number: pi where x < 0, else 0 (float)."""
+    a = _plain(x)
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    return Tensor(get_xp(a).where(a < 0, np.pi, 0.0).astype(dt))

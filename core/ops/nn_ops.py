@@ -524,3 +524,60 @@ def adaptive_average_pool(inputs, output_size, data_format=None):
 def adaptive_max_pool(inputs, output_size, data_format=None):
     """Max pooling to a fixed ``output_size``; differentiable."""
     return _adaptive("adaptive_max_pool", "max", inputs, output_size, data_format)
+
+
+def _pair2(v):
+    return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
+
+
+def _unfold_index(h, w, k, d, s):
+    """Row and column indices (kH, kW, L) of every block element in a (padded) h x w image."""
+    oh = (h - (k[0] - 1) * d[0] - 1) // s[0] + 1
+    ow = (w - (k[1] - 1) * d[1] - 1) // s[1] + 1
+    if oh < 1 or ow < 1:
+        raise OpError(f"unfold: a {h}x{w} image holds no {k} block (dilation {d}, stride {s})")
+    bi, bj = np.meshgrid(np.arange(oh) * s[0], np.arange(ow) * s[1], indexing="ij")
+    rows = np.arange(k[0])[:, None, None] * d[0] + bi.reshape(1, 1, -1)
+    cols = np.arange(k[1])[None, :, None] * d[1] + bj.reshape(1, 1, -1)
+    return np.broadcast_to(rows, (k[0], k[1], oh * ow)), np.broadcast_to(cols, (k[0], k[1], oh * ow))
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """Sliding blocks of an (N, C, H, W) image as columns (im2col, PyTorch's ``unfold`` as Keras's):
+    (N, C * kH * kW, L); differentiable."""
+    from .shape import getitem, pad
+
+    x = to_float("unfold", x)
+    if x.ndim != 4:
+        raise OpError(f"unfold: x must be (N, C, H, W), got shape {tuple(x.shape)}")
+    k, d, p, s = _pair2(kernel_size), _pair2(dilation), _pair2(padding), _pair2(stride)
+    if p != (0, 0):
+        x = pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    rows, cols = _unfold_index(x.shape[2], x.shape[3], k, d, s)
+    n, c = x.shape[:2]
+    blocks = getitem(x, (slice(None), slice(None), Tensor(rows), Tensor(cols)))  # (N, C, kH, kW, L)
+    return reshape(blocks, (n, c * k[0] * k[1], rows.shape[-1]))
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The adjoint of ``unfold`` (col2im): (N, C * kH * kW, L) blocks summed into (N, C, H, W);
+    differentiable."""
+    from .indexing import scatter
+    from .shape import getitem
+
+    x = to_float("fold", x)
+    oh, ow = _pair2(output_size)
+    k, d, p, s = _pair2(kernel_size), _pair2(dilation), _pair2(padding), _pair2(stride)
+    if x.ndim != 3 or x.shape[1] % (k[0] * k[1]):
+        raise OpError(f"fold: x must be (N, C * {k[0]} * {k[1]}, L), got shape {tuple(x.shape)}")
+    n, c = x.shape[0], x.shape[1] // (k[0] * k[1])
+    H, W = oh + 2 * p[0], ow + 2 * p[1]
+    rows, cols = _unfold_index(H, W, k, d, s)
+    if rows.shape[-1] != x.shape[2]:
+        raise OpError(f"fold: {x.shape[2]} blocks do not tile an output of {(oh, ow)} (expected {rows.shape[-1]})")
+    # scatter-add every (n, c, ki, kj, l) value into pixel (n, c, rows, cols) of the padded image
+    flat = reshape(transpose(reshape(x, (n, c, k[0] * k[1] * rows.shape[-1])), (2, 0, 1)), (-1, n, c))
+    idx = np.stack([rows.reshape(-1), cols.reshape(-1)], axis=1)
+    img = scatter(idx, flat, (H, W, n, c))
+    img = transpose(img, (2, 3, 0, 1))
+    return getitem(img, (slice(None), slice(None), slice(p[0], p[0] + oh), slice(p[1], p[1] + ow)))
