@@ -28,6 +28,8 @@ def test_matches_keras(case):
     def arg(v):
         if isinstance(v, str) and v.startswith("@"):
             return core.Tensor(case.arrays[v[1:]])
+        if isinstance(v, list) and v and all(isinstance(e, str) and e.startswith("@") for e in v):
+            return tuple(core.Tensor(case.arrays[e[1:]]) for e in v)  # a (real, imaginary) pair
         return tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
 
     out = _resolve(p["op"])(*[arg(a) for a in p["args"]], **{k: arg(v) for k, v in p["kwargs"].items()})

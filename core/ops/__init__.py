@@ -19,7 +19,8 @@ from .operation import Operation, alias_operation as _alias_operation, symbolic_
 from . import (arrays as _arrays, contractions as _contractions, control_flow as _control_flow,
                conversion as _conversion, creation as _creation, elementwise as _elementwise,
                image_extras as _image_extras, indexing as _indexing, linear_algebra as _linear_algebra,
-               logic as _logic, math as _math, nn_ops as _nn_ops, reductions as _reductions, shape as _shape,
+               fourier as _fourier, logic as _logic, math as _math, nn_ops as _nn_ops, reductions as _reductions,
+               shape as _shape,
                statistics as _statistics)
 from .elementwise import to_device
 from .shape import flatten
@@ -160,7 +161,9 @@ MATH = {  # keras.ops.<name> from Keras's ops.math module
     "logsumexp": _statistics.logsumexp, "logdet": _linear_algebra.logdet, "top_k": _statistics.top_k,
     "in_top_k": _statistics.in_top_k, "segment_sum": _indexing.segment_sum, "segment_max": _indexing.segment_max,
     "segment_min": _indexing.segment_min, "segment_prod": _indexing.segment_prod,
-    "extract_sequences": _arrays.extract_sequences, "cdist": _contractions.cdist,
+    "extract_sequences": _arrays.extract_sequences, "cdist": _contractions.cdist, "fft": _fourier.fft,
+    "fft2": _fourier.fft2, "ifft2": _fourier.ifft2, "rfft": _fourier.rfft, "irfft": _fourier.irfft,
+    "stft": _fourier.stft,
 }
 
 CORE = {  # keras.ops.<name> from Keras's ops.core module (symbolic-aware ones)
@@ -181,10 +184,7 @@ EAGER = {  # functions of Python callables or of static properties: not graph no
 
 NOT_SUPPORTED = {
     # name: why (raised as NotImplementedError("keras.ops.<name> is not supported yet: <why>"))
-    "fft": "complex tensors are not part of this engine", "fft2": "complex tensors are not part of this engine",
-    "ifft2": "complex tensors are not part of this engine", "rfft": "complex tensors are not part of this engine",
-    "irfft": "complex tensors are not part of this engine", "stft": "complex tensors are not part of this engine",
-    "istft": "complex tensors are not part of this engine",
+    "istft": "not implemented yet (stft is)",
     "view_as_complex": "complex tensors are not part of this engine",
     "view_as_real": "complex tensors are not part of this engine",
     "ctc_decode": "no CTC decoder yet", "rearrange": "einops patterns are not parsed yet",
