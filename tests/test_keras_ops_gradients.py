@@ -323,6 +323,7 @@ NN = {
     "irfft_even": (lambda a, b: ops.irfft((a, b)), [r(2, 5), r(2, 5)]),
     "irfft_odd_len": (lambda a, b: ops.irfft((a, b), 7), [r(2, 5), r(2, 5)]),
     "stft": (lambda x: ops.stft(x, 6, 3, 8), [r(2, 20)]),
+    "correlate_same": (lambda a, b: ops.correlate(a, b, mode="same"), [r(6), r(4)]),
     "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([5, 4])),
                  [r(2, 5, 3)]),
 }

@@ -113,6 +113,7 @@ NUMPY = {
     "matmul": _matmul, "einsum": _contractions.einsum, "tensordot": _contractions.tensordot,
     "dot": _contractions.dot, "inner": _contractions.inner, "outer": _contractions.outer,
     "vdot": _contractions.vdot, "kron": _contractions.kron, "cross": _contractions.cross,
+    "correlate": _contractions.correlate,
     "slogdet": _linear_algebra.slogdet,
 }
 
@@ -248,6 +249,7 @@ for _name, _why in NOT_SUPPORTED.items():
         globals()[_name] = _not_supported(_name, _why)
 
 numpy = _namespace("numpy", NUMPY)
+numpy.ndim, numpy.size, numpy.vectorize = _conversion.ndim, _conversion.size, globals()["vectorize"]
 nn = _namespace("nn", NN)
 for _name in ("extract_patches_3d", "elastic_transform", "map_coordinates", "perspective_transform",
               "scale_and_translate", "ssim"):

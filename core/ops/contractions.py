@@ -217,3 +217,29 @@ def cdist(x, y):
 
     d = sub(expand_dims(a, -2), expand_dims(b, -3))
     return sqrt(_sum(mul(d, d), axis=-1))
+
+
+def correlate(x1, x2, mode="valid"):
+    """The cross-correlation of two 1-D tensors, c[k] = sum_j x1[k + j] x2[j], as Keras on
+    TensorFlow: "valid" (len(x1) - len(x2) + 1 values), "full" (x1 zero-padded by len(x2) - 1 on
+    both sides) or "same" (the centred max(len) values of "full"). Differentiable."""
+    from .shape import getitem, pad
+
+    a, b = floats("correlate", x1, x2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise OpError(f"correlate: x1 and x2 must be 1-D, got shapes {a.shape} and {b.shape}")
+    if mode not in ("valid", "same", "full"):
+        raise OpError(f"correlate: mode must be 'valid', 'same' or 'full', got {mode!r}")
+    n, m = a.shape[0], b.shape[0]
+    if mode != "valid":
+        a = pad(a, ((m - 1, m - 1),))
+    length = a.shape[0] - m + 1
+    if length < 1:
+        raise OpError(f"correlate: x2 of length {m} is longer than x1 of length {n} (mode 'valid')")
+    idx = np.arange(length)[:, None] + np.arange(m)
+    out = einsum("kj,j->k", getitem(a, Tensor(idx)), b)
+    if mode == "same":
+        size = max(n, m)
+        start = (n + m - 1 - size) // 2
+        out = getitem(out, slice(start, start + size))
+    return out
