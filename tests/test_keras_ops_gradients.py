@@ -161,6 +161,10 @@ COMPOSED = {
     "max_initial": (lambda x: ops.max(x, axis=1, initial=0.3), [r(3, 4)], lambda a: np.max(a, 1, initial=0.3)),
     "std": (lambda x: ops.std(x, axis=0), [r(4, 3)], lambda a: np.std(a, 0)),
     "amax": (lambda x: ops.amax(x, axis=1), [r(3, 4)], lambda a: np.amax(a, 1)),
+    "vectorize_signature": (lambda a, b: ops.vectorize(lambda u, v: ops.sum(u * v), signature="(n),(n)->()")(a, b),
+                            [r(2, 3, 4), r(3, 4)], lambda a, b: (a * b).sum(-1)),
+    "vectorize_elementwise": (lambda a, b: ops.vectorize(lambda u, v: u * v + 1.0)(a, b), [r(2, 3), r(3)],
+                              lambda a, b: a * b + 1.0),
     "expand_dims_tuple": (lambda x: ops.expand_dims(x, (0, 2)), [r(3, 4)], lambda a: np.expand_dims(a, (0, 2))),
 }
 
@@ -324,6 +328,10 @@ NN = {
     "irfft_odd_len": (lambda a, b: ops.irfft((a, b), 7), [r(2, 5), r(2, 5)]),
     "stft": (lambda x: ops.stft(x, 6, 3, 8), [r(2, 20)]),
     "correlate_same": (lambda a, b: ops.correlate(a, b, mode="same"), [r(6), r(4)]),
+    "ssim": (lambda a, b: ops.image.ssim(a, b, filter_size=3), [rng.random((1, 5, 5, 2)), rng.random((1, 5, 5, 2))]),
+    "vectorize": (lambda a, b: ops.vectorize(lambda u, v: ops.sum(u * v), signature="(n),(n)->()")(a, b),
+                  [r(2, 3, 4), r(3, 4)]),
+    "vectorize_scalars": (lambda a: ops.vectorize(lambda u: u * u + 1.0)(a), [r(2, 3)]),
     "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([5, 4])),
                  [r(2, 5, 3)]),
 }

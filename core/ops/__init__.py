@@ -154,7 +154,7 @@ IMAGE = {
     "crop_images": _image_extras.crop_images, "extract_patches": _image_extras.extract_patches,
     "rgb_to_grayscale": _image_extras.rgb_to_grayscale, "rgb_to_hsv": _image_extras.rgb_to_hsv,
     "hsv_to_rgb": _image_extras.hsv_to_rgb, "gaussian_blur": _image_extras.gaussian_blur,
-    "sobel_edges": _image_extras.sobel_edges,
+    "sobel_edges": _image_extras.sobel_edges, "ssim": _image_extras.ssim,
 }
 
 MATH = {  # keras.ops.<name> from Keras's ops.math module
@@ -181,6 +181,7 @@ EAGER = {  # functions of Python callables or of static properties: not graph no
     "fori_loop": _control_flow.fori_loop, "scan": _control_flow.scan,
     "associative_scan": _control_flow.associative_scan, "map": _control_flow.map,
     "vectorized_map": _control_flow.vectorized_map, "custom_gradient": _control_flow.custom_gradient,
+    "vectorize": _control_flow.vectorize,
 }
 
 NOT_SUPPORTED = {
@@ -189,10 +190,9 @@ NOT_SUPPORTED = {
     "view_as_complex": "complex tensors are not part of this engine",
     "view_as_real": "complex tensors are not part of this engine",
     "ctc_decode": "no CTC decoder yet", "rearrange": "einops patterns are not parsed yet",
-    "vectorize": "use keras.ops.vectorized_map",
     "elastic_transform": "not implemented yet", "map_coordinates": "not implemented yet",
     "perspective_transform": "not implemented yet",
-    "scale_and_translate": "not implemented yet", "ssim": "not implemented yet",
+    "scale_and_translate": "not implemented yet",
     "extract_patches_3d": "3-D volumes are not supported",
 }
 
@@ -249,10 +249,10 @@ for _name, _why in NOT_SUPPORTED.items():
         globals()[_name] = _not_supported(_name, _why)
 
 numpy = _namespace("numpy", NUMPY)
-numpy.ndim, numpy.size, numpy.vectorize = _conversion.ndim, _conversion.size, globals()["vectorize"]
+numpy.ndim, numpy.size, numpy.vectorize = _conversion.ndim, _conversion.size, _control_flow.vectorize
 nn = _namespace("nn", NN)
 for _name in ("extract_patches_3d", "elastic_transform", "map_coordinates", "perspective_transform",
-              "scale_and_translate", "ssim"):
+              "scale_and_translate"):
     IMAGE[_name] = globals()[_name]
 for _table, _mod, _family in ((LINALG, linalg, "linalg"), (IMAGE, image, "image")):
     for _name, _fn in _table.items():

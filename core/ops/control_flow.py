@@ -207,3 +207,49 @@ def custom_gradient(f):
         return _Custom(f, None).apply(*ts)
 
     return wrapper
+
+
+def _parse_signature(signature):
+    import re
+
+    def dims(group):
+        return [tuple(d.strip() for d in g.split(",") if d.strip()) for g in re.findall(r"\(([^()]*)\)", group)]
+
+    try:
+        ins, outs = signature.replace(" ", "").split("->")
+    except ValueError:
+        raise OpError(f"vectorize: signature {signature!r} is not of the form '(i),(i)->()'") from None
+    return dims(ins), dims(outs)
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """``pyfunc`` applied over the broadcast leading axes of its tensor arguments (NumPy's
+    ``vectorize``: each call sees scalars, or the core dims a ``signature`` such as
+    ``"(n),(n)->()"`` names); the results stacked. Differentiable wherever ``pyfunc`` is."""
+    from .shape import broadcast_to, getitem, reshape
+
+    excluded = set(excluded or ())
+
+    @functools.wraps(pyfunc)
+    def wrapped(*args, **kwargs):
+        _refuse_symbolic("vectorize", args, kwargs)
+        idx = [i for i in range(len(args)) if i not in excluded and args[i] is not None]
+        ts = {i: args[i] if isinstance(args[i], Tensor) else Tensor(args[i]) for i in idx}
+        core_in = [()] * len(idx) if signature is None else _parse_signature(signature)[0]
+        if len(core_in) != len(idx):
+            raise OpError(f"vectorize: signature {signature!r} names {len(core_in)} inputs, got {len(idx)}")
+        lead = {i: ts[i].shape[:ts[i].ndim - len(cd)] for i, cd in zip(idx, core_in)}
+        batch = np.broadcast_shapes(*lead.values()) if lead else ()
+        full = {i: broadcast_to(ts[i], batch + ts[i].shape[len(lead[i]):]) for i in idx}
+        results = []
+        for pos in np.ndindex(*batch):
+            call = list(args)
+            for i in idx:
+                call[i] = getitem(full[i], pos) if pos else full[i]
+            results.append(pyfunc(*call, **kwargs))
+        if not results:
+            raise OpError("vectorize: the broadcast batch shape is empty")
+        out = _stack_structures(results)
+        return map_structure(lambda t: reshape(t, batch + tuple(t.shape[1:])), out)
+
+    return wrapped

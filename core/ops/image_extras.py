@@ -232,3 +232,37 @@ def sobel_edges(images, data_format=None):
     outs = [depthwise_conv2d(xp_, Tensor(np.tile(k[:, :, None, None], (1, 1, c, 1))), padding="valid")
             for k in (ky, ky.T)]
     return _restore_layout(stack(outs, axis=-1), single, data_format, extra=1)
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
+    """The structural similarity of two images (or batches: one value per pair), as Keras: an
+    isotropic Gaussian window (valid positions), averaged over the map and the channels.
+    Differentiable."""
+    from .conv import depthwise_conv2d
+    from .reductions import mean
+    from .shape import reshape, transpose
+
+    a, single = _batched_channels_last("ssim", image1, data_format)
+    b, _ = _batched_channels_last("ssim", image2, data_format)
+    if a.shape != b.shape:
+        raise OpError(f"ssim: the images have different shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    n, h, w, c = a.shape
+    g = _gaussian_1d(int(filter_size), float(filter_sigma), np.float64)
+    kernel = Tensor(np.outer(g, g).reshape(int(filter_size), int(filter_size), 1, 1).astype(a.dtype))
+    a = reshape(transpose(a, (0, 3, 1, 2)), (-1, h, w, 1))
+    b = reshape(transpose(b, (0, 3, 1, 2)), (-1, h, w, 1))
+
+    def blur(t):
+        return depthwise_conv2d(t, kernel, padding="valid")
+
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mu1, mu2 = blur(a), blur(b)
+    mu1_sq, mu2_sq, mu12 = mul(mu1, mu1), mul(mu2, mu2), mul(mu1, mu2)
+    s1 = sub(blur(mul(a, a)), mu1_sq)
+    s2 = sub(blur(mul(b, b)), mu2_sq)
+    s12 = sub(blur(mul(a, b)), mu12)
+    num = mul(add(mul(mu12, 2.0), c1), add(mul(s12, 2.0), c2))
+    den = mul(add(add(mu1_sq, mu2_sq), c1), add(add(s1, s2), c2))
+    per_channel = reshape(mean(div(num, den), axis=(1, 2, 3)), (n, c))
+    out = mean(per_channel, axis=-1)
+    return squeeze(out, 0) if single else out
