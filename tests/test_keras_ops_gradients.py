@@ -165,6 +165,8 @@ COMPOSED = {
                             [r(2, 3, 4), r(3, 4)], lambda a, b: (a * b).sum(-1)),
     "vectorize_elementwise": (lambda a, b: ops.vectorize(lambda u, v: u * v + 1.0)(a, b), [r(2, 3), r(3)],
                               lambda a, b: a * b + 1.0),
+    "rearrange": (lambda x: ops.rearrange(x, "b (h h1) w -> b h (w h1)", h1=2), [r(2, 4, 3)],
+                  lambda a: a.reshape(2, 2, 2, 3).transpose(0, 1, 3, 2).reshape(2, 2, 6)),
     "expand_dims_tuple": (lambda x: ops.expand_dims(x, (0, 2)), [r(3, 4)], lambda a: np.expand_dims(a, (0, 2))),
 }
 

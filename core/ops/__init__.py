@@ -169,7 +169,7 @@ MATH = {  # keras.ops.<name> from Keras's ops.math module
 
 CORE = {  # keras.ops.<name> from Keras's ops.core module (symbolic-aware ones)
     "cast": _E.cast, "saturate_cast": _conversion.saturate_cast, "slice": _indexing.slice,
-    "slice_update": _indexing.slice_update, "scatter": _indexing.scatter,
+    "slice_update": _indexing.slice_update, "scatter": _indexing.scatter, "rearrange": _arrays.rearrange,
     "scatter_update": _indexing.scatter_update, "unstack": _arrays.unstack,
 }
 
@@ -189,7 +189,7 @@ NOT_SUPPORTED = {
     "istft": "not implemented yet (stft is)",
     "view_as_complex": "complex tensors are not part of this engine",
     "view_as_real": "complex tensors are not part of this engine",
-    "ctc_decode": "no CTC decoder yet", "rearrange": "einops patterns are not parsed yet",
+    "ctc_decode": "no CTC decoder yet",
     "elastic_transform": "not implemented yet", "map_coordinates": "not implemented yet",
     "perspective_transform": "not implemented yet",
     "scale_and_translate": "not implemented yet",

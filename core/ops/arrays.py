@@ -314,3 +314,49 @@ def angle(x):
     a = _plain(x)
     dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
     return Tensor(get_xp(a).where(a < 0, np.pi, 0.0).astype(dt))
+
+
+def _einops_axes(side, op, pattern):
+    import re
+
+    tokens = re.findall(r"\w+|\([^()]*\)|\S", side)
+    groups = []
+    for t in tokens:
+        if t.startswith("("):
+            groups.append(t[1:-1].split())
+        elif re.fullmatch(r"\w+", t):
+            groups.append([t])
+        else:
+            raise OpError(f"{op}: cannot parse {t!r} in pattern {pattern!r} (names, and groups in parentheses)")
+    return groups
+
+
+def rearrange(tensor, pattern, **axes_lengths):
+    """einops-style reshaping and transposing (Keras ``ops.rearrange``): ``"b h w c -> b (h w) c"``,
+    ``"b (h1 h) w c -> (b h1) h w c"`` with ``h1=2``; differentiable."""
+    x = _t(tensor)
+    if "->" not in pattern:
+        raise OpError(f"rearrange: the pattern {pattern!r} needs '->'")
+    left, right = pattern.split("->")
+    ins, outs = _einops_axes(left, "rearrange", pattern), _einops_axes(right, "rearrange", pattern)
+    if len(ins) != x.ndim:
+        raise OpError(f"rearrange: {pattern!r} names {len(ins)} axes, the tensor has shape {x.shape}")
+    sizes = dict(axes_lengths)
+    for group, dim in zip(ins, x.shape):
+        unknown = [a for a in group if a not in sizes]
+        known = int(np.prod([sizes[a] for a in group if a in sizes], dtype=np.int64))
+        if len(unknown) > 1:
+            raise OpError(f"rearrange: give the lengths of all but one of {group} in {pattern!r}")
+        if unknown:
+            if known == 0 or dim % known:
+                raise OpError(f"rearrange: axis of size {dim} cannot be split as {group} with {axes_lengths}")
+            sizes[unknown[0]] = dim // known
+        elif known != dim:
+            raise OpError(f"rearrange: {group} has size {known}, the axis {dim}")
+    flat_in = [a for g in ins for a in g]
+    flat_out = [a for g in outs for a in g]
+    if sorted(flat_in) != sorted(flat_out) or len(set(flat_in)) != len(flat_in):
+        raise OpError(f"rearrange: {pattern!r} must use each input axis exactly once on both sides")
+    y = reshape(x, tuple(sizes[a] for a in flat_in))
+    y = transpose(y, [flat_in.index(a) for a in flat_out])
+    return reshape(y, tuple(int(np.prod([sizes[a] for a in g], dtype=np.int64)) for g in outs))
