@@ -334,6 +334,8 @@ NN = {
     "vectorize": (lambda a, b: ops.vectorize(lambda u, v: ops.sum(u * v), signature="(n),(n)->()")(a, b),
                   [r(2, 3, 4), r(3, 4)]),
     "vectorize_scalars": (lambda a: ops.vectorize(lambda u: u * u + 1.0)(a), [r(2, 3)]),
+    "map_coordinates": (lambda x: ops.image.map_coordinates(x, np.array([[0.3, 2.7, -1.2], [1.4, 0.5, 3.9]]), 1,
+                                                            fill_mode="reflect"), [r(3, 4)]),
     "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([5, 4])),
                  [r(2, 5, 3)]),
 }

@@ -266,3 +266,61 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     per_channel = reshape(mean(div(num, den), axis=(1, 2, 3)), (n, c))
     out = mean(per_channel, axis=-1)
     return squeeze(out, 0) if single else out
+
+
+_MAP_FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _map_index(idx, size, fill_mode):
+    """(safe index, valid mask) of integer sample positions by Keras's (TensorFlow's) fill rules."""
+    if fill_mode == "constant":
+        return np.clip(idx, 0, size - 1), (idx >= 0) & (idx < size)
+    if fill_mode == "nearest":
+        return np.clip(idx, 0, size - 1), np.ones(idx.shape, bool)
+    if fill_mode == "wrap":
+        return np.mod(idx, size), np.ones(idx.shape, bool)
+    m = np.mod(np.abs(idx), 2 * size)
+    out = np.where(m < size, m, 2 * size - m)
+    if fill_mode == "reflect":
+        out = np.where(m < size, out, out - 1)
+    return np.clip(out, 0, size - 1), np.ones(idx.shape, bool)
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0.0):
+    """``inputs`` sampled at ``coordinates`` (rank(inputs), ...) by nearest (order 0, half to even)
+    or linear (order 1) interpolation, as Keras on TensorFlow; differentiable in ``inputs`` (the
+    coordinates are constants)."""
+    import itertools
+
+    from .elementwise import add as _add, mul as _mul, where
+    from .shape import getitem
+
+    x = to_float("map_coordinates", inputs)
+    coords = np.asarray(coordinates.numpy() if isinstance(coordinates, Tensor) else coordinates)
+    if coords.ndim < 2 or coords.shape[0] != x.ndim:
+        raise OpError(f"map_coordinates: coordinates must be (rank of inputs = {x.ndim}, ...), got shape "
+                      f"{coords.shape}")
+    if fill_mode not in _MAP_FILL_MODES:
+        raise OpError(f"map_coordinates: fill_mode must be one of {_MAP_FILL_MODES}, got {fill_mode!r}")
+    if order not in (0, 1):
+        raise NotImplementedError("keras.ops.image.map_coordinates with order > 1 is not supported yet (as Keras's "
+                                  "TensorFlow backend): use order 0 or 1")
+    per_axis = []
+    for c, size in zip(coords.astype(np.float64), x.shape):
+        if order == 0:
+            nodes = [(np.round(c).astype(np.int64), np.ones(c.shape))]
+        else:
+            lo = np.floor(c)
+            nodes = [(lo.astype(np.int64), 1.0 - (c - lo)), (lo.astype(np.int64) + 1, c - lo)]
+        per_axis.append([_map_index(i, size, fill_mode) + (w,) for i, w in nodes])
+    out = None
+    for items in itertools.product(*per_axis):
+        idx = tuple(Tensor(i) for i, _, _ in items)
+        weight = np.prod([w for _, _, w in items], axis=0).astype(x.dtype)
+        g = getitem(x, idx)
+        if fill_mode == "constant":
+            valid = np.logical_and.reduce([v for _, v, _ in items])
+            g = where(Tensor(valid), g, float(fill_value))
+        term = _mul(g, Tensor(weight))
+        out = term if out is None else _add(out, term)
+    return out
