@@ -336,6 +336,9 @@ NN = {
     "vectorize_scalars": (lambda a: ops.vectorize(lambda u: u * u + 1.0)(a), [r(2, 3)]),
     "map_coordinates": (lambda x: ops.image.map_coordinates(x, np.array([[0.3, 2.7, -1.2], [1.4, 0.5, 3.9]]), 1,
                                                             fill_mode="reflect"), [r(3, 4)]),
+    "perspective_transform": (lambda x: ops.image.perspective_transform(
+        x, np.array([[0, 0], [4, 0], [0, 3], [4, 3]]), np.array([[0.5, 0.2], [3.6, 0.1], [0.3, 2.7], [3.8, 3.1]])),
+        [r(1, 4, 5, 2)]),
     "ctc_loss": (lambda z: ops.ctc_loss(np.array([[1, 1], [2, 0]]), z, np.array([2, 1]), np.array([5, 4])),
                  [r(2, 5, 3)]),
 }

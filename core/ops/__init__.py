@@ -155,7 +155,7 @@ IMAGE = {
     "rgb_to_grayscale": _image_extras.rgb_to_grayscale, "rgb_to_hsv": _image_extras.rgb_to_hsv,
     "hsv_to_rgb": _image_extras.hsv_to_rgb, "gaussian_blur": _image_extras.gaussian_blur,
     "sobel_edges": _image_extras.sobel_edges, "ssim": _image_extras.ssim,
-    "map_coordinates": _image_extras.map_coordinates,
+    "map_coordinates": _image_extras.map_coordinates, "perspective_transform": _image_extras.perspective_transform,
 }
 
 MATH = {  # keras.ops.<name> from Keras's ops.math module
@@ -192,7 +192,6 @@ NOT_SUPPORTED = {
     "view_as_real": "complex tensors are not part of this engine",
     "ctc_decode": "no CTC decoder yet",
     "elastic_transform": "not implemented yet",
-    "perspective_transform": "not implemented yet",
     "scale_and_translate": "not implemented yet",
     "extract_patches_3d": "3-D volumes are not supported",
 }
@@ -252,7 +251,7 @@ for _name, _why in NOT_SUPPORTED.items():
 numpy = _namespace("numpy", NUMPY)
 numpy.ndim, numpy.size, numpy.vectorize = _conversion.ndim, _conversion.size, _control_flow.vectorize
 nn = _namespace("nn", NN)
-for _name in ("extract_patches_3d", "elastic_transform", "perspective_transform",
+for _name in ("extract_patches_3d", "elastic_transform",
               "scale_and_translate"):
     IMAGE[_name] = globals()[_name]
 for _table, _mod, _family in ((LINALG, linalg, "linalg"), (IMAGE, image, "image")):

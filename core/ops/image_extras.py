@@ -324,3 +324,42 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
         term = _mul(g, Tensor(weight))
         out = term if out is None else _add(out, term)
     return out
+
+
+def _homography(start, end):
+    """The 8 projective coefficients mapping output (end) points to input (start) points, per batch
+    (TensorFlow's 8x8 system, solved in float64)."""
+    n = start.shape[0]
+    a = np.zeros((n, 8, 8))
+    b = np.zeros((n, 8))
+    for i in range(4):
+        sx, sy, ex, ey = start[:, i, 0], start[:, i, 1], end[:, i, 0], end[:, i, 1]
+        one, zero = np.ones(n), np.zeros(n)
+        a[:, 2 * i] = np.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], axis=-1)
+        a[:, 2 * i + 1] = np.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], axis=-1)
+        b[:, 2 * i], b[:, 2 * i + 1] = sx, sy
+    return np.linalg.solve(a, b[..., None])[..., 0].astype(np.float32)
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
+                          data_format=None):
+    """Warp images so that ``start_points`` (4 (x, y) corners, or a batch of them) land on
+    ``end_points``, as Keras on TensorFlow (a projective transform, constant fill); differentiable in
+    the images."""
+    from .image import affine_transform
+
+    def points(p, name):
+        a = np.asarray(p.numpy() if isinstance(p, Tensor) else p, dtype=np.float64)
+        if a.ndim == 2:
+            a = a[None]
+        if a.ndim != 3 or a.shape[-2:] != (4, 2):
+            raise OpError(f"perspective_transform: {name} must be (4, 2) or (batch, 4, 2), got {a.shape}")
+        return a
+
+    start, end = points(start_points, "start_points"), points(end_points, "end_points")
+    if start.shape != end.shape:
+        raise OpError(f"perspective_transform: start_points {start.shape} and end_points {end.shape} differ")
+    x, single = _batched_channels_last("perspective_transform", images, data_format)
+    out = affine_transform(x, Tensor(_homography(start, end)), interpolation=interpolation, fill_mode="constant",
+                           fill_value=float(fill_value))
+    return _restore_layout(out, single, data_format)
