@@ -2,7 +2,6 @@
 ``ones_like``, window functions, ...): Python ints give int32, floats float32 (floatx)."""
 from __future__ import annotations
 
-import builtins
 
 import numpy as np
 

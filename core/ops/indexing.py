@@ -264,31 +264,37 @@ class SegmentMin(SegmentMax):
     fn = np.minimum
 
 
+def _segment_extreme(op, cls, ufunc, data, segment_ids, num_segments):
+    d, ids, n = _segments(op, data, segment_ids, num_segments)
+    if d.dtype.kind == "f":
+        return cls(ids, n).apply(d)
+    info = np.iinfo(d.dtype) if d.dtype.kind in "iu" else None
+    fill = (info.min if ufunc is np.maximum else info.max) if info is not None else ufunc is np.minimum
+    out = np.full((n,) + d.shape[1:], fill, d.dtype)
+    ids = backend.to_numpy(ids)
+    keep = ids < n
+    ufunc.at(out, ids[keep], backend.to_numpy(d.data)[keep])
+    return Tensor(out)
+
+
 def segment_max(data, segment_ids, num_segments=None, sorted=False):
     """Maxima of the rows of ``data`` per segment (empty segments: the dtype's lowest value, as
     TensorFlow); ties share the gradient."""
-    d, ids, n = _segments("segment_max", data, segment_ids, num_segments)
-    if d.dtype.kind != "f":
-        out = np.full((n,) + d.shape[1:], np.iinfo(d.dtype).min, d.dtype)
-        np.maximum.at(out, backend.to_numpy(ids), backend.to_numpy(d.data))
-        return Tensor(out)
-    return SegmentMax(ids, n).apply(d)
+    return _segment_extreme("segment_max", SegmentMax, np.maximum, data, segment_ids, num_segments)
 
 
 def segment_min(data, segment_ids, num_segments=None, sorted=False):
-    d, ids, n = _segments("segment_min", data, segment_ids, num_segments)
-    if d.dtype.kind != "f":
-        out = np.full((n,) + d.shape[1:], np.iinfo(d.dtype).max, d.dtype)
-        np.minimum.at(out, backend.to_numpy(ids), backend.to_numpy(d.data))
-        return Tensor(out)
-    return SegmentMin(ids, n).apply(d)
+    """Minima of the rows of ``data`` per segment (empty segments: the dtype's highest value)."""
+    return _segment_extreme("segment_min", SegmentMin, np.minimum, data, segment_ids, num_segments)
 
 
 def segment_prod(data, segment_ids, num_segments=None, sorted=False):
     """Products per segment; no gradient."""
     d, ids, n = _segments("segment_prod", data, segment_ids, num_segments)
     out = np.ones((n,) + d.shape[1:], d.dtype)
-    np.multiply.at(out, backend.to_numpy(ids), backend.to_numpy(d.data))
+    ids = backend.to_numpy(ids)
+    keep = ids < n
+    np.multiply.at(out, ids[keep], backend.to_numpy(d.data)[keep])
     return Tensor(out)
 
 
@@ -360,8 +366,6 @@ def where(condition, x1=None, x2=None):
 
 def select(condlist, choicelist, default=0):
     """For each element, the value of the first choice whose condition holds (``default`` else)."""
-    from .elementwise import where as _where
-
     if len(condlist) != len(choicelist):
         raise OpError(f"select: {len(condlist)} conditions for {len(choicelist)} choices")
     out = default

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
 from ..autodiff import Tensor
 from ..backend import get_xp
 from .math import _data2, _plain

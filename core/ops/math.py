@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend
 from ..autodiff import Function, Tensor, as_tensor
 from ..backend import get_xp
-from ._util import OpError, broadcast_shape, sum_to, tensors
+from ._util import broadcast_shape, sum_to, tensors
 from .activations import _normal_cdf_numpy, erf_f32
 
 
