@@ -138,6 +138,7 @@ NN = {
     "ctc_loss": _nn_ops.ctc_loss, "polar": _nn_ops.polar, "depth_to_space": _nn_ops.depth_to_space,
     "space_to_depth": _nn_ops.space_to_depth, "adaptive_average_pool": _nn_ops.adaptive_average_pool,
     "adaptive_max_pool": _nn_ops.adaptive_max_pool, "unfold": _nn_ops.unfold, "fold": _nn_ops.fold,
+    "ctc_decode": _nn_ops.ctc_decode,
 }
 
 LINALG = {
@@ -190,7 +191,6 @@ NOT_SUPPORTED = {
     "istft": "not implemented yet (stft is)",
     "view_as_complex": "complex tensors are not part of this engine",
     "view_as_real": "complex tensors are not part of this engine",
-    "ctc_decode": "no CTC decoder yet",
     "elastic_transform": "not implemented yet",
     "scale_and_translate": "not implemented yet",
     "extract_patches_3d": "3-D volumes are not supported",
@@ -262,8 +262,6 @@ for _name in ("eig", "jvp"):
 for _name in ("inv", "det", "solve", "solve_triangular", "cholesky", "cholesky_inverse", "eigh", "qr", "svd",
               "lstsq", "pinv", "matrix_rank", "norm", "lu_factor"):
     globals()[_name] = getattr(linalg, _name)
-for _name in ("ctc_decode",):
-    setattr(nn, _name, globals()[_name])
 resize, affine_transform = image.resize, image.affine_transform
 
 # the engine's own names, aliases of the Keras ones

@@ -581,3 +581,34 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     img = scatter(idx, flat, (H, W, n, c))
     img = transpose(img, (2, 3, 0, 1))
     return getitem(img, (slice(None), slice(None), slice(p[0], p[0] + oh), slice(p[1], p[1] + ow)))
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
+               mask_index=0):
+    """CTC decoding of (B, T, C) logits, as Keras ``ops.ctc_decode`` with ``strategy="greedy"``:
+    the best class per valid step, repeats merged (when ``merge_repeated``) then blanks dropped;
+    returns (decoded (1, B, T) int32 padded with -1, scores (B, 1): minus the sum of the best logits).
+    No gradient."""
+    if strategy == "beam_search":
+        raise NotImplementedError("keras.ops.ctc_decode(strategy='beam_search') is not supported yet: use "
+                                  "strategy='greedy'")
+    if strategy != "greedy":
+        raise OpError(f"ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}")
+    x = backend.to_numpy(to_float("ctc_decode", inputs).data)
+    if x.ndim != 3:
+        raise OpError(f"ctc_decode: inputs must be (batch, time, classes), got shape {x.shape}")
+    lengths = np.asarray(backend.to_numpy(sequence_lengths.data if isinstance(sequence_lengths, Tensor)
+                                          else np.asarray(sequence_lengths))).astype(np.int64).reshape(-1)
+    b, t, c = x.shape
+    blank = int(mask_index) % c
+    valid = np.arange(t)[None, :] < lengths[:, None]
+    best = x.argmax(-1)
+    keep = valid & (best != blank)
+    if merge_repeated:
+        keep[:, 1:] &= best[:, 1:] != best[:, :-1]
+    decoded = np.full((b, t), -1, np.int32)
+    for i in range(b):  # a ragged compaction per sequence (B rows), not per element
+        row = best[i][keep[i]]
+        decoded[i, :row.size] = row
+    scores = -np.where(valid, x.max(-1), 0).sum(-1, keepdims=True).astype(np.float32)
+    return Tensor(decoded[None]), Tensor(scores)
