@@ -251,12 +251,12 @@ for _name, _why in NOT_SUPPORTED.items():
 numpy = _namespace("numpy", NUMPY)
 numpy.ndim, numpy.size, numpy.vectorize = _conversion.ndim, _conversion.size, _control_flow.vectorize
 nn = _namespace("nn", NN)
-for _name in ("extract_patches_3d", "elastic_transform",
-              "scale_and_translate"):
+for _name in ("extract_patches_3d", "elastic_transform", "scale_and_translate"):
     IMAGE[_name] = globals()[_name]
 for _table, _mod, _family in ((LINALG, linalg, "linalg"), (IMAGE, image, "image")):
     for _name, _fn in _table.items():
-        setattr(_mod, _name, _fn if _name in NOT_SUPPORTED or _name in ("eig", "jvp") else _keras_op(_name, _fn, _family))
+        eager_only = _name in NOT_SUPPORTED or _name in ("eig", "jvp")
+        setattr(_mod, _name, _fn if eager_only else _keras_op(_name, _fn, _family))
 for _name in ("eig", "jvp"):
     globals()[_name] = getattr(linalg, _name)
 for _name in ("inv", "det", "solve", "solve_triangular", "cholesky", "cholesky_inverse", "eigh", "qr", "svd",
