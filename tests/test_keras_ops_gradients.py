@@ -329,6 +329,7 @@ NN = {
     "irfft_even": (lambda a, b: ops.irfft((a, b)), [r(2, 5), r(2, 5)]),
     "irfft_odd_len": (lambda a, b: ops.irfft((a, b), 7), [r(2, 5), r(2, 5)]),
     "stft": (lambda x: ops.stft(x, 6, 3, 8), [r(2, 20)]),
+    "istft": (lambda a, b: ops.istft((a, b), 6, 3, 8), [r(2, 7, 5), r(2, 7, 5)]),
     "correlate_same": (lambda a, b: ops.correlate(a, b, mode="same"), [r(6), r(4)]),
     "ssim": (lambda a, b: ops.image.ssim(a, b, filter_size=3), [rng.random((1, 5, 5, 2)), rng.random((1, 5, 5, 2))]),
     "vectorize": (lambda a, b: ops.vectorize(lambda u, v: ops.sum(u * v), signature="(n),(n)->()")(a, b),

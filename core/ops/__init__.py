@@ -166,7 +166,7 @@ MATH = {  # keras.ops.<name> from Keras's ops.math module
     "segment_min": _indexing.segment_min, "segment_prod": _indexing.segment_prod,
     "extract_sequences": _arrays.extract_sequences, "cdist": _contractions.cdist, "fft": _fourier.fft,
     "fft2": _fourier.fft2, "ifft2": _fourier.ifft2, "rfft": _fourier.rfft, "irfft": _fourier.irfft,
-    "stft": _fourier.stft,
+    "stft": _fourier.stft, "istft": _fourier.istft,
 }
 
 CORE = {  # keras.ops.<name> from Keras's ops.core module (symbolic-aware ones)
@@ -188,7 +188,6 @@ EAGER = {  # functions of Python callables or of static properties: not graph no
 
 NOT_SUPPORTED = {
     # name: why (raised as NotImplementedError("keras.ops.<name> is not supported yet: <why>"))
-    "istft": "not implemented yet (stft is)",
     "view_as_complex": "complex tensors are not part of this engine",
     "view_as_real": "complex tensors are not part of this engine",
     "elastic_transform": "not implemented yet",

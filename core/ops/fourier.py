@@ -158,3 +158,39 @@ def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=
     win[left:left + L] = _window(window, L, t.dtype)
     frames = mul(extract_sequences(t, N, S), Tensor(win))
     return rfft(frames, N)
+
+
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    """The inverse of ``stft`` as Keras on TensorFlow (``tf.signal.inverse_stft``): each frame's
+    irfft cropped to the window, weighted by the window over the sum of the overlapping squared
+    windows, overlap-added; the ``center`` padding trimmed (to ``length`` when given).
+    Differentiable."""
+    from .arrays import moveaxis
+    from .elementwise import mul
+    from .indexing import scatter
+    from .shape import getitem, reshape
+
+    re, im = _pair("istft", x)
+    L, S, N = int(sequence_length), int(sequence_stride), int(fft_length)
+    frames = getitem(irfft((re, im), N), (Ellipsis, slice(0, N)))  # (..., F, N)
+    if window is not None:
+        left = (N - L) // 2
+        fwd = np.zeros(N, np.float64)
+        fwd[left:left + L] = _window(window, L, np.float64)
+        overlaps = -(-N // S)
+        sq = np.zeros(overlaps * S)
+        sq[:N] = fwd ** 2
+        denom = np.tile(sq.reshape(overlaps, S).sum(0), overlaps)[:N]
+        frames = mul(frames, Tensor((fwd / denom).astype(re.dtype)))
+    count = frames.shape[-2]
+    total = (count - 1) * S + N
+    lead = tuple(frames.shape[:-2])
+    flat = reshape(moveaxis(reshape(frames, lead + (count * N,)), -1, 0), (count * N,) + lead)
+    idx = (np.arange(count)[:, None] * S + np.arange(N)).reshape(-1, 1)
+    out = moveaxis(scatter(idx, flat, (total,) + lead), 0, -1)
+    start = N // 2 if center else 0
+    if length is not None:
+        end = start + int(length)
+    else:
+        end = total - N // 2 if center else total
+    return getitem(out, (Ellipsis, slice(start, end)))
