@@ -422,7 +422,7 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 
 
 EPSILON = 1e-7  # keras.config.epsilon()
-_CTC_NEG = -1e30  # log(0) in the CTC recursion: finite, so that gradients through it stay 0, not NaN
+_NEG_LOG = -1e30  # log(0) where Keras uses -inf: finite, so that gradients through it stay 0, not NaN
 
 
 def _hinge_labels(y_true):
@@ -513,24 +513,11 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     return 1.0 - inter / (inter + fp * alpha + fn * beta + EPSILON)
 
 
-def _logsumexp(terms):
-    m = terms[0]
-    for t in terms[1:]:
-        m = ops.maximum(m, t)
-    total = None
-    for t in terms:
-        e = ops.exp(t - m)
-        total = e if total is None else total + e
-    return m + ops.log(total)
-
-
 def ctc(y_true, y_pred):
     """Per-sample CTC loss -log p(labels | logits) (Graves et al., 2006), as Keras's ``ctc``:
     ``y_true`` (batch, max_label_length) integer labels padded with 0, class 0 is the blank;
-    ``y_pred`` (batch, steps, classes) logits (soft-maxed here); every sequence uses all steps.
-
-    The forward (alpha) recursion runs in log space over time steps, vectorised over the batch and
-    the label positions; gradients come from differentiating it."""
+    ``y_pred`` (batch, steps, classes) logits; every sequence uses all steps and the first
+    ``count_nonzero(labels)`` labels, as Keras (``core.ops.ctc_loss``)."""
     if len(y_true.shape) != 2:
         raise ValueError(f"Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in "
                          f"integer format. Received: y_true.shape={tuple(y_true.shape)}")
@@ -538,44 +525,13 @@ def ctc(y_true, y_pred):
         raise ValueError(f"Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, "
                          f"num_classes)`. Received: y_pred.shape={tuple(y_pred.shape)}")
     pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred)
-    xp = pred.xp
-    labels = xp.asarray(_data(y_true)).astype(np.int64)
+    labels = np.asarray(backend.to_numpy(_data(y_true))).astype(np.int64)
     n, steps, classes = pred.shape
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise ValueError(f"ctc: labels must be in [0, {classes}) (0 is the blank / padding), got values in "
                          f"[{int(labels.min())}, {int(labels.max())}]")
-    lengths = (labels != 0).sum(axis=1)
-    # the extended label sequence: blank, l1, blank, l2, ..., blank (labels packed to the left)
-    order = xp.argsort(labels == 0, axis=1, kind="stable")
-    packed = xp.take_along_axis(labels, order, axis=1)
-    width = 2 * labels.shape[1] + 1
-    ext = xp.zeros((n, width), np.int64)
-    ext[:, 1::2] = packed
-    pos = xp.arange(width)[None, :]
-    valid = pos < (2 * lengths + 1)[:, None]
-    prev2 = xp.concatenate([xp.zeros((n, 2), np.int64) - 1, ext[:, :-2]], axis=1)
-    skip = (ext != 0) & (ext != prev2)
-    dtype = pred.dtype
-    onehot = (ext[:, :, None] == xp.arange(classes)[None, None, :]).astype(dtype)  # (N, S, C)
-    emit = ops.matmul(ops.log_softmax(pred, axis=-1), Tensor(onehot.transpose(0, 2, 1)))  # (N, T, S)
-    neg = Tensor(xp.full((n, 1), _CTC_NEG, dtype))
-    neg2 = Tensor(xp.full((n, 2), _CTC_NEG, dtype))
-    start = xp.where(pos < 2, dtype.type(0), dtype.type(_CTC_NEG))
-    alpha = ops.getitem(emit, (slice(None), 0)) + Tensor(xp.broadcast_to(start, (n, width)).copy())
-    for t in range(1, steps):
-        a1 = ops.concatenate([neg, ops.getitem(alpha, (slice(None), slice(None, -1)))], axis=1)
-        a2 = ops.where(skip, ops.concatenate([neg2, ops.getitem(alpha, (slice(None), slice(None, -2)))], axis=1),
-                       _CTC_NEG)
-        alpha = _logsumexp([alpha, a1, a2]) + ops.getitem(emit, (slice(None), t))
-    last = (pos == (2 * lengths)[:, None]) | (pos == (2 * lengths - 1)[:, None])
-    final = ops.where(last & valid, alpha, _CTC_NEG)
-    m = ops.max(final, axis=1, keepdims=True)
-    return -(ops.squeeze(m, 1) + ops.log(ops.sum(ops.exp(final - m), axis=1)))
-
-
-def _lse_rows(x):
-    m = ops.max(x, axis=1, keepdims=True)
-    return ops.squeeze(m, 1) + ops.log(ops.sum(ops.exp(x - m), axis=1))
+    label_length = (labels != 0).sum(axis=1)
+    return ops.ctc_loss(labels, pred, label_length, np.full(n, steps, np.int64), mask_index=0)
 
 
 def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
@@ -596,8 +552,8 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     posf, negf = Tensor(pos.astype(pred.dtype)), Tensor(neg.astype(pred.dtype))
     pos_w = ops.relu((margin + dist) * posf)
     neg_w = ops.relu((1.0 + margin - dist) * negf)
-    p_loss = _lse_rows(ops.where(pos, -gamma * pos_w * (margin - dist), _CTC_NEG))
-    n_loss = _lse_rows(ops.where(neg, gamma * neg_w * ((1.0 - margin) - dist), _CTC_NEG))
+    p_loss = ops.logsumexp(ops.where(pos, -gamma * pos_w * (margin - dist), _NEG_LOG), axis=1)
+    n_loss = ops.logsumexp(ops.where(neg, gamma * neg_w * ((1.0 - margin) - dist), _NEG_LOG), axis=1)
     loss = ops.softplus(p_loss + n_loss)
     loss._keras_mask = Tensor(loss.data > 0)
     return loss

@@ -34,9 +34,7 @@ class RMSNormalization(Layer):
         if inputs.ndim != self._ndim or tuple(inputs.shape[a] for a in self._axes) != tuple(self.scale.shape):
             raise ValueError(f"Input to layer '{self.name}' is incompatible: expected rank {self._ndim} with axes "
                              f"{self.axis} of sizes {tuple(self.scale.shape)}, got input shape {tuple(inputs.shape)}")
-        ms = ops.mean(ops.square(inputs), axis=self._axes, keepdims=True)
-        bshape = tuple(inputs.shape[i] if i in self._axes else 1 for i in range(inputs.ndim))
-        return inputs / ops.sqrt(ms + float(self.epsilon)) * ops.reshape(self.scale, bshape)
+        return ops.rms_normalization(inputs, self.scale, axis=self._axes, epsilon=float(self.epsilon))
 
     def compute_output_shape(self, input_shape):
         for a in (self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]):

@@ -13,7 +13,8 @@ def _axes(axis):
 
 
 class UnitNormalization(Layer):
-    """``x / max(||x||_2, 1e-12)`` with the norm taken over ``axis`` (an int or a list)."""
+    """``x * min(1 / ||x||_2, 1e12)`` (Keras's ``ops.normalize``) with the norm taken over ``axis``
+    (an int or a list)."""
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -28,8 +29,7 @@ class UnitNormalization(Layer):
 
     def call(self, inputs):
         axes = tuple(_norm_axis(self, a, inputs.ndim) for a in _axes(self.axis))
-        norm = ops.sqrt(ops.sum(ops.square(inputs), axis=axes, keepdims=True))
-        return inputs / ops.maximum(norm, _MIN_NORM)
+        return ops.normalize(inputs, axis=axes, order=2, epsilon=_MIN_NORM)
 
     def compute_output_shape(self, input_shape):
         for a in _axes(self.axis):
