@@ -7,6 +7,7 @@ import numpy as np
 
 from . import random as zrandom
 from .layers.base import clear_session
+from .models.data_adapter import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 
 def set_random_seed(seed: int) -> None:
@@ -34,4 +35,4 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical"]
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]

@@ -102,8 +102,13 @@ def test_sample_and_class_weights_change_the_loss():
     per = -np.log(pred[np.arange(60), y])
     assert abs(weighted - (per * sw).sum() / 60) < 1e-5 and abs(base - per.mean()) < 1e-5
     m.fit(x, y, class_weight={0: 1.0, 1: 2.0, 2: 0.5}, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="class_weight has no entry for class"):
-        m.fit(x, y, class_weight={0: 1.0}, epochs=1, verbose=0)
+    # Keras: a class the dict does not name weighs 1.0; class_weight with sample_weight is an error
+    from core.models.data_adapter import class_weight_to_sample_weight
+
+    np.testing.assert_array_equal(class_weight_to_sample_weight(np.array([0, 1, 2, 1]), {1: 3.0}), [1, 3, 1, 3])
+    np.testing.assert_array_equal(class_weight_to_sample_weight(np.eye(3)[[2, 0]], {2: 0.5}), [0.5, 1])
+    with pytest.raises(ValueError, match="class_weight` and `sample_weight` at the same time"):
+        m.fit(x, y, class_weight={0: 1.0}, sample_weight=sw, epochs=1, verbose=0)
 
 
 def test_initial_epoch_and_steps_per_epoch():

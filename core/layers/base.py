@@ -336,15 +336,21 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization losses (scalar Tensors) of this layer and its sublayers, computed now."""
-        out = []
+        """The ``add_loss`` losses of this layer's latest call and of its sublayers' (at any depth),
+        then the weight regularization losses computed now (scalar Tensors)."""
+        out = list(self._losses)
+        seen, stack = {id(self)}, list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.extend(layer._losses)
+            stack.extend(layer._layers)
         for w in self.trainable_weights:
             reg = getattr(w, "regularizer", None)
             if reg is not None:
                 out.append(reg(w))
-        out.extend(self._losses)
-        for layer in self._layers:
-            out.extend(layer._losses)
         return out
 
     def add_loss(self, loss) -> None:

@@ -132,7 +132,8 @@ class Functional(Model):
     def _match_inputs(self, inputs):
         """Flatten user inputs in the order of the model's Inputs (dicts by Input name)."""
         if isinstance(inputs, dict):
-            names = self.input_names
+            struct = self._inputs_struct
+            names = list(struct) if isinstance(struct, dict) and set(inputs) >= set(struct) else self.input_names
             missing = [n for n in names if n not in inputs]
             if missing:
                 raise ValueError(f"model '{self.name}': missing input(s) {missing}; the model's inputs are {names}")
