@@ -14,6 +14,7 @@ _tune_malloc()  # see core/host_memory.py (ZOO_MALLOC_TUNING=0 turns it off)
 
 from .autodiff import Function, Parameter, Tensor, enable_grad, is_grad_enabled, no_grad
 from . import ops
+from .gradient_tape import GradientTape
 from .backend import config, get_xp
 
 if _numpy_first:  # OpenBLAS has read its variables already: restart its threads with the value
@@ -21,4 +22,4 @@ if _numpy_first:  # OpenBLAS has read its variables already: restart its threads
 
     _shorten(_SPIN)
 
-__all__ = ["Tensor", "Parameter", "Function", "no_grad", "enable_grad", "is_grad_enabled", "ops", "config", "get_xp"]
+__all__ = ["GradientTape", "Tensor", "Parameter", "Function", "no_grad", "enable_grad", "is_grad_enabled", "ops", "config", "get_xp"]

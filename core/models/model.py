@@ -65,6 +65,12 @@ class Model(TrainingMixin, Layer):
     def layers(self):
         return list(self._layers)
 
+    def zero_grad(self):
+        """Clear the gradients of every weight (``backward`` adds to them, as in PyTorch): call it
+        before ``loss.backward()`` in a custom ``train_step``."""
+        for w in self.weights:
+            w.grad = None
+
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in ``layers``."""
         if index is not None:

@@ -421,6 +421,9 @@ class TrainingMixin:
                 check(backend.to_numpy(_data(yt)), out_shapes[i])
 
     def _output_shapes_for_check(self, x):
+        struct = getattr(self, "_outputs_struct", None)
+        if isinstance(struct, dict):
+            return [struct[k].shape if hasattr(struct[k], "shape") else None for k in self._output_names_for_compile()]
         if hasattr(self, "_flat_outputs"):
             return [t.shape for t in self._flat_outputs]
         spec = getattr(self, "_output_spec", None)
@@ -587,18 +590,21 @@ class TrainingMixin:
         return pack_x_y_sample_weight(x, y, sample_weight)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One gradient step on one batch; returns the loss (and metrics). As in Keras 3 the metrics
-        keep accumulating across calls until ``reset_metrics()``."""
+        """One gradient step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
         if class_weight is not None:
             sample_weight = data_adapter.class_weight_to_sample_weight(y, class_weight, sample_weight)
-        logs = self.train_step(self._batch_data(x, y, sample_weight, "train_on_batch"))
+        data = self._batch_data(x, y, sample_weight, "train_on_batch")
+        self.reset_metrics()
+        logs = self.train_step(data)
         return self._format_logs(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """Loss (and metrics) of one batch, accumulated as ``train_on_batch``'s."""
+        """Loss (and metrics) of one batch, without training."""
         self._require_compiled("test_on_batch")
-        logs = self.test_step(self._batch_data(x, y, sample_weight, "test_on_batch"))
+        data = self._batch_data(x, y, sample_weight, "test_on_batch")
+        self.reset_metrics()
+        logs = self.test_step(data)
         return self._format_logs(logs, return_dict)
 
     def predict_on_batch(self, x):
@@ -606,7 +612,6 @@ class TrainingMixin:
 
     def _format_logs(self, logs, return_dict):
         logs = self._metrics_result_or_logs(logs)
-        logs = {k: np.asarray(v) if not isinstance(v, dict) else v for k, v in logs.items()}
         if return_dict:
             return logs
         return self._flatten_metrics_in_order(logs)
