@@ -335,9 +335,6 @@ class TrainingMixin:
         """The default ``train_step`` up to the metrics: forward, loss, backward, optimizer step,
         loss tracker. Returns ``(x, y, sample_weight, y_pred)`` on the model's device."""
         x, y, sample_weight = self._on_model_device(x, y, sample_weight)
-        params = self.trainable_weights
-        for p in params:
-            p.grad = None
         stack = _call_stack()
         stack.append(True)
         try:
@@ -345,6 +342,9 @@ class TrainingMixin:
             loss = self._compute_loss(x, y, y_pred, sample_weight, True)
         finally:
             stack.pop()
+        params = self.trainable_weights  # after the forward pass: a subclassed model builds on its first call
+        for p in params:
+            p.grad = None
         if not isinstance(loss, Tensor):
             raise TypeError(f"compute_loss must return a scalar Tensor computed from the model's outputs, got "
                             f"{type(loss).__name__}")

@@ -1,0 +1,484 @@
+"""Custom training as Keras 3 documents it, written as keras-io writes it with only the import changed
+(guides/custom_train_step_in_torch.py and _in_tensorflow.py, examples/generative/vae.py,
+guides/making_new_layers_and_models_via_subclassing.py): train_step/test_step/predict_step(data),
+gradients by ``loss.backward()`` or ``GradientTape``, ``optimizer.apply``/``apply_gradients``,
+``model.metrics`` trackers reset each epoch, ``compute_metrics``, functional-style subclasses."""
+import numpy as np
+import pytest
+
+import core as keras
+from core import layers, ops
+from core.callbacks import Callback
+from core.data import Dataset
+from core.models import Model, Sequential
+from core.optimizers import SGD, Adam
+from core.utils import pack_x_y_sample_weight, set_random_seed, unpack_x_y_sample_weight
+
+
+def regression_data(n=64, d=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d)).astype("float32")
+    y = (x @ rng.standard_normal((d, 1)) + 0.1).astype("float32")
+    return x, y
+
+
+def dense_graph(d=8):
+    inputs = layers.Input(shape=(d,))
+    return inputs, layers.Dense(1)(layers.Dense(6, activation="relu")(inputs))
+
+
+class BackwardStep(Model):
+    """The guide's first example (torch backend), our engine's way to the gradients."""
+
+    def train_step(self, data):
+        x, y = data
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        trainable_weights = [v for v in self.trainable_weights]
+        gradients = [v.grad for v in trainable_weights]
+        self.optimizer.apply(gradients, trainable_weights)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class TapeStep(Model):
+    """The guide's first example (TensorFlow backend) with core.GradientTape."""
+
+    def train_step(self, data):
+        x, y = data
+        with keras.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+        trainable_vars = self.trainable_variables
+        gradients = tape.gradient(loss, trainable_vars)
+        self.optimizer.apply_gradients(zip(gradients, trainable_vars))
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+@pytest.mark.parametrize("cls", [BackwardStep, TapeStep])
+def test_custom_train_step_matches_built_in_fit(cls):
+    x, y = regression_data()
+    inputs, outputs = dense_graph()
+    reference = Model(inputs, outputs)
+    custom = cls(inputs, outputs)  # a subclass built from (inputs, outputs): a Functional subclass
+    assert custom.layers == reference.layers
+    start = reference.get_weights()
+    histories = []
+    for model in (reference, custom):
+        model.set_weights(start)
+        model.compile(optimizer=SGD(0.05), loss="mse", metrics=["mae"])
+        histories.append(model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0).history)
+        assert model.metrics_names == ["loss", "compile_metrics"]
+    assert list(histories[0]) == ["loss", "mae"] and set(histories[1]) == {"loss", "mae"}
+    for k in histories[0]:
+        np.testing.assert_allclose(histories[1][k], histories[0][k], rtol=1e-6)
+    for a, b in zip(reference.get_weights(), custom.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # the built-in evaluate and predict still run on the custom model
+    assert set(custom.evaluate(x, y, verbose=0, return_dict=True)) == {"loss", "mae"}
+    assert custom.predict(x, verbose=0).shape == (64, 1)
+
+
+def test_own_trackers_listed_in_metrics_are_reset_each_epoch():
+    seen = []
+
+    class CustomModel(Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+            self.mae_metric = keras.metrics.MeanAbsoluteError(name="mae")
+            self.loss_fn = keras.losses.MeanSquaredError()
+
+        def train_step(self, data):
+            x, y = data
+            self.zero_grad()
+            y_pred = self(x, training=True)
+            loss = self.loss_fn(y, y_pred)
+            loss.backward()
+            trainable_weights = [v for v in self.trainable_weights]
+            self.optimizer.apply([v.grad for v in trainable_weights], trainable_weights)
+            seen[-1].append(float(loss.numpy()))
+            self.loss_tracker.update_state(loss)
+            self.mae_metric.update_state(y, y_pred)
+            return {"loss": self.loss_tracker.result(), "mae": self.mae_metric.result()}
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker, self.mae_metric]
+
+    class Epochs(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append([])
+
+    x, y = regression_data()
+    model = CustomModel(*dense_graph())
+    model.compile(optimizer="adam")  # no loss, no metrics: train_step does it all
+    h = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[Epochs()])
+    assert len(seen) == 3 and all(len(s) == 4 for s in seen)
+    np.testing.assert_allclose(h.history["loss"], [np.mean(s) for s in seen], rtol=1e-6)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_tracker_attributes_join_model_metrics_without_overriding_it():
+    class Net(Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+            self.loss_tracker = keras.metrics.Mean(name="total")
+            self.extra = [keras.metrics.Sum(name="seen")]
+
+        def call(self, x):
+            return self.dense(x)
+
+        def train_step(self, data):
+            x, y, _ = unpack_x_y_sample_weight(data)
+            with keras.GradientTape() as tape:
+                loss = ops.mean(ops.square(self(x, training=True) - y))
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+            self.loss_tracker.update_state(loss)
+            self.extra[0].update_state(np.float32(x.shape[0]))
+            return {m.name: m.result() for m in self.metrics}
+
+    x, y = regression_data(n=40)
+    net = Net()
+    net.compile(optimizer=SGD(0.1))
+    names = [m.name for m in net.metrics]
+    assert names == ["loss", "total", "seen"]  # the compile loss tracker first, as Keras
+    h = net.fit(x, y, batch_size=10, epochs=2, verbose=0)
+    assert h.history["seen"] == [40.0, 40.0]  # Sum reset at each epoch: 4 batches of 10, not 80
+    assert h.history["loss"] == [0.0, 0.0]  # the compiled loss tracker was never updated
+    net.reset_metrics()
+    assert net.get_metrics_result() == {"loss": 0.0, "total": 0.0, "seen": 0.0}
+
+
+def test_sample_weight_and_class_weight_reach_a_custom_train_step():
+    got = []
+
+    class CustomModel(Model):
+        def train_step(self, data):
+            if len(data) == 3:
+                x, y, sample_weight = data
+            else:
+                sample_weight = None
+                x, y = data
+            got.append(sample_weight)
+            self.zero_grad()
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+            loss.backward()
+            self.optimizer.apply([v.grad for v in self.trainable_weights], self.trainable_weights)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred, sample_weight=sample_weight)
+            return {m.name: m.result() for m in self.metrics}
+
+    x, y = regression_data(n=32)
+    model = CustomModel(*dense_graph())
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    sw = np.linspace(0.1, 1.0, 32).astype("float32")
+    model.fit(x, y, sample_weight=sw, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    np.testing.assert_allclose(got[0].numpy(), sw[:16])
+    got.clear()
+    model.fit(x, (y > 0.5).astype("int64")[:, 0], class_weight={0: 2.0}, epochs=1, batch_size=32, verbose=0)
+    labels = (y > 0.5)[:, 0]
+    assert sorted(got[0].numpy().tolist()) == sorted(np.where(labels, 1.0, 2.0).tolist())
+
+
+def test_custom_test_step_and_predict_step():
+    class CustomModel(Model):
+        def test_step(self, data):
+            x, y = data
+            y_pred = self(x, training=False)
+            loss = self.compute_loss(y=y, y_pred=y_pred)
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+        def predict_step(self, data):
+            x, _, _ = unpack_x_y_sample_weight(data)
+            return {"value": self(x, training=False), "twice": 2 * self(x, training=False)}
+
+    x, y = regression_data()
+    model = CustomModel(*dense_graph())
+    model.compile(loss="mse", metrics=["mae"])
+    ev = model.evaluate(x, y, verbose=0, return_dict=True)
+    pred = model(x).numpy()
+    np.testing.assert_allclose(ev["loss"], ((pred - y) ** 2).mean(), rtol=1e-5)
+    np.testing.assert_allclose(ev["mae"], np.abs(pred - y).mean(), rtol=1e-5)
+    out = model.predict(x, batch_size=20, verbose=0)
+    np.testing.assert_allclose(out["twice"], 2 * out["value"], rtol=1e-6)
+    np.testing.assert_allclose(out["value"], pred, rtol=1e-5, atol=1e-6)
+
+
+class Sampling(layers.Layer):
+    """Uses (z_mean, z_log_var) to sample z (keras-io's VAE)."""
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(tuple(z_mean.shape))
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+class VAE(Model):
+    """examples/generative/vae.py's model, with core.GradientTape for tf.GradientTape."""
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker, self.reconstruction_loss_tracker, self.kl_loss_tracker]
+
+    def train_step(self, data):
+        with keras.GradientTape() as tape:
+            z_mean, z_log_var, z = self.encoder(data)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = ops.mean(ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=1))
+            kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
+            total_loss = reconstruction_loss + kl_loss
+        grads = tape.gradient(total_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.total_loss_tracker.update_state(total_loss)
+        self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+        self.kl_loss_tracker.update_state(kl_loss)
+        return {"loss": self.total_loss_tracker.result(),
+                "reconstruction_loss": self.reconstruction_loss_tracker.result(),
+                "kl_loss": self.kl_loss_tracker.result()}
+
+    def call(self, x):
+        z_mean, z_log_var, z = self.encoder(x)
+        return self.decoder(z)
+
+
+def test_vae_custom_train_step_fits_on_x_alone():
+    set_random_seed(0)
+    latent_dim = 2
+    encoder_inputs = layers.Input(shape=(12, 1))
+    h = layers.Dense(16, activation="relu")(layers.Flatten()(encoder_inputs))
+    z_mean = layers.Dense(latent_dim, name="z_mean")(h)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
+    z = Sampling()([z_mean, z_log_var])
+    encoder = Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+    latent_inputs = layers.Input(shape=(latent_dim,))
+    h = layers.Dense(12, activation="sigmoid")(layers.Dense(16, activation="relu")(latent_inputs))
+    decoder = Model(latent_inputs, layers.Reshape((12, 1))(h), name="decoder")
+    rng = np.random.default_rng(0)
+    digits = (rng.random((256, 12, 1)) < np.linspace(0.1, 0.9, 12)[:, None]).astype("float32")
+    vae = VAE(encoder, decoder)
+    vae.compile(optimizer=Adam(0.01))
+    h = vae.fit(digits, epochs=6, batch_size=32, verbose=0)
+    assert set(h.history) == {"loss", "reconstruction_loss", "kl_loss"}
+    np.testing.assert_allclose(np.array(h.history["loss"]),
+                               np.array(h.history["reconstruction_loss"]) + np.array(h.history["kl_loss"]), rtol=1e-5)
+    assert h.history["reconstruction_loss"][-1] < h.history["reconstruction_loss"][0]
+    assert vae.predict(digits[:5], verbose=0).shape == (5, 12, 1)
+    assert len(vae.trainable_weights) == len(encoder.trainable_weights) + len(decoder.trainable_weights)
+
+
+def test_subclass_calling_super_init_with_inputs_and_outputs():
+    class MLP(Model):
+        def __init__(self, units=4, **kwargs):
+            inputs = layers.Input((3,))
+            outputs = layers.Dense(units)(inputs)
+            super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+            self.units = units
+
+        def describe(self):
+            return f"{self.name}: {self.units} units"
+
+    m = MLP(units=2, name="mlp")
+    assert m.describe() == "mlp: 2 units" and m.output_shape if hasattr(m, "output_shape") else True
+    assert m.predict(np.ones((5, 3), "float32"), verbose=0).shape == (5, 2)
+    m.compile(optimizer="sgd", loss="mse")
+    m.fit(np.ones((8, 3), "float32"), np.zeros((8, 2), "float32"), verbose=0)
+    second = MLP()  # the class is a Functional subclass from now on; a second instance works the same
+    assert second.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 4)
+    assert isinstance(m, keras.models.Functional) if hasattr(keras, "models") else True
+
+
+def test_compute_metrics_override_adds_a_metric():
+    class Net(Sequential):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.custom_metric = keras.metrics.Mean(name="mean_prediction")
+
+        def compute_metrics(self, x, y, y_pred, sample_weight=None):
+            results = super().compute_metrics(x, y, y_pred, sample_weight)
+            self.custom_metric.update_state(y_pred)
+            results["mean_prediction"] = self.custom_metric.result()
+            return results
+
+    x, y = regression_data(n=30)
+    net = Net([layers.Input((8,)), layers.Dense(1)])
+    net.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    h = net.fit(x, y, batch_size=30, epochs=1, verbose=0)
+    assert set(h.history) == {"loss", "mae", "mean_prediction"}
+    np.testing.assert_allclose(h.history["mean_prediction"][0], net.custom_metric.result(), rtol=1e-6)
+
+
+def test_compute_loss_override_with_training_argument_and_add_loss_in_a_subclass():
+    calls = []
+
+    class Net(Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1)
+
+        def call(self, x, training=None):
+            out = self.dense(x)
+            self.add_loss(0.01 * ops.mean(ops.square(out)))  # an activity penalty
+            return out
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            calls.append(training)
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+    x, y = regression_data(n=20)
+    net = Net()
+    net.compile(optimizer="sgd", loss="mse")
+    net.fit(x, y, batch_size=10, epochs=1, verbose=0)
+    net.evaluate(x, y, batch_size=20, verbose=0)
+    assert calls == [True, True, False]
+    pred = net(x)
+    expected = ((pred.numpy() - y) ** 2).mean() + 0.01 * (pred.numpy() ** 2).mean()
+    np.testing.assert_allclose(net.evaluate(x, y, batch_size=20, verbose=0), expected, rtol=1e-5)
+    assert len(net.losses) == 1
+
+
+def test_batch_callbacks_get_flat_float_logs_from_a_custom_step():
+    logs_seen = []
+
+    class Logs(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            logs_seen.append(dict(logs))
+
+    x, y = regression_data(n=32)
+    model = BackwardStep(*dense_graph())
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[Logs()])
+    assert [set(l) for l in logs_seen] == [{"loss", "mae"}] * 2  # compile_metrics' dict merged in
+    assert all(isinstance(v, float) for l in logs_seen for v in l.values())
+
+
+def test_dataset_batches_reach_train_step_as_yielded():
+    got = []
+
+    class Probe(BackwardStep):
+        def train_step(self, data):
+            got.append(type(data).__name__ + str(len(data)))
+            return super().train_step(data)
+
+    x, y = regression_data(n=32)
+    model = Probe(*dense_graph())
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(Dataset.from_tensor_slices((x, y)).batch(16), epochs=1, verbose=0)
+    assert got == ["tuple2", "tuple2"]
+
+
+def test_pack_and_unpack_x_y_sample_weight():
+    x, y, sw = np.ones((2, 3)), np.zeros((2, 1)), np.ones(2)
+    assert pack_x_y_sample_weight(x) is x
+    assert pack_x_y_sample_weight([x, x]) == ([x, x],)  # a list x is wrapped, so it is not taken for (x, y)
+    assert pack_x_y_sample_weight(x, y) == (x, y) and pack_x_y_sample_weight(x, y, sw) == (x, y, sw)
+    assert unpack_x_y_sample_weight(x)[0] is x and unpack_x_y_sample_weight(x)[1:] == (None, None)
+    assert unpack_x_y_sample_weight((x,))[0] is x
+    assert unpack_x_y_sample_weight([x, y])[1] is y  # a list counts as a tuple (Keras)
+    assert unpack_x_y_sample_weight((x, y, sw))[2] is sw
+    with pytest.raises(ValueError, match=r"\(x, y, sample_weight\)"):
+        unpack_x_y_sample_weight((x, y, sw, sw))
+
+
+def test_gradient_tape():
+    w = keras.Parameter(np.array([1.0, 2.0], "float32"))
+    v = keras.Parameter(np.array([3.0], "float32"))
+    w.grad = np.array([5.0, 5.0], "float32")  # left as it was
+    with keras.GradientTape() as tape:
+        loss = ops.sum(w * w) * 3.0
+    gw, gv = tape.gradient(loss, [w, v])
+    np.testing.assert_allclose(gw, [6.0, 12.0])
+    assert gv is None  # the loss does not depend on v
+    np.testing.assert_allclose(w.grad, [5.0, 5.0])
+    with pytest.raises(RuntimeError, match="persistent=True"):
+        tape.gradient(loss, [w])
+    x = keras.Tensor(np.array([2.0], "float32"))
+    with keras.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x * x * x
+    np.testing.assert_allclose(tape.gradient(y, x), [12.0])
+    np.testing.assert_allclose(tape.gradient(y, [x])[0], [12.0])
+    with pytest.raises(ValueError, match="scalar"):
+        keras.GradientTape().gradient(w * 2.0, [w])
+
+
+def test_unsupported_or_wrong_compile_arguments_fail_in_one_line():
+    inputs = layers.Input((3,))
+    two = Model(inputs, [layers.Dense(1, name="a")(inputs), layers.Dense(1, name="b")(inputs)])
+    with pytest.raises(ValueError, match="steps_per_execution=4 is not supported yet"):
+        two.compile(loss="mse", steps_per_execution=4)
+    with pytest.raises(ValueError, match=r"`metrics` must be a list, tuple or dict"):
+        two.compile(loss="mse", metrics="mae")
+    with pytest.raises(ValueError, match="one entry .* per output"):
+        two.compile(loss="mse", metrics=["mae"])  # Keras 3: one entry per output, or a dict
+    with pytest.raises(ValueError, match=r"not outputs of the model"):
+        two.compile(loss={"a": "mse", "c": "mse"})
+    two.compile(optimizer="sgd")  # no loss, and no layer adds one
+    x = np.ones((4, 3), "float32")
+    with pytest.raises(ValueError, match="No loss to compute"):
+        two.fit(x, [np.ones((4, 1)), np.ones((4, 1))], verbose=0)
+    two.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="no targets y"):
+        two.fit(x, verbose=0)
+
+
+def test_validation_data_three_tuple_and_dataset():
+    x, y = regression_data(n=40)
+    model = Model(*dense_graph())
+    model.compile(optimizer="sgd", loss="mse")
+    sw = np.zeros(10, "float32")
+    sw[:5] = 1.0
+    h = model.fit(x[:30], y[:30], validation_data=(x[30:], y[30:], sw), epochs=1, verbose=0)
+    pred = model.predict(x[30:], verbose=0)
+    np.testing.assert_allclose(h.history["val_loss"][0], ((pred[:5] - y[30:35]) ** 2).mean() * 5 / 10, rtol=1e-5)
+    h = model.fit(x[:30], y[:30], validation_data=Dataset.from_tensor_slices((x[30:], y[30:])).batch(4), epochs=1,
+                  verbose=0)
+    pred = model.predict(x[30:], verbose=0)
+    np.testing.assert_allclose(h.history["val_loss"][0], ((pred - y[30:]) ** 2).mean(), rtol=1e-5)
+
+
+def test_a_subclassed_model_built_by_its_first_step_trains_on_that_step():
+    class Net(Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1, kernel_initializer="zeros")
+
+        def call(self, x):
+            return self.dense(x)
+
+    x, y = regression_data(n=8)
+    net = Net()
+    net.compile(optimizer=SGD(0.1), loss="mse")
+    net.fit(x, y, batch_size=8, epochs=1, verbose=0)  # one step, which also builds the Dense layer
+    expected = 0.1 * 2 * (x * y).mean(axis=0)  # -lr * d(mse)/d(kernel) at a zero kernel and bias
+    np.testing.assert_allclose(net.dense.kernel.numpy()[:, 0], expected, rtol=1e-5)
