@@ -3,6 +3,8 @@
 guides/making_new_layers_and_models_via_subclassing.py): train_step/test_step/predict_step(data),
 gradients by ``loss.backward()`` or ``GradientTape``, ``optimizer.apply``/``apply_gradients``,
 ``model.metrics`` trackers reset each epoch, ``compute_metrics``, functional-style subclasses."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -482,3 +484,43 @@ def test_a_subclassed_model_built_by_its_first_step_trains_on_that_step():
     net.fit(x, y, batch_size=8, epochs=1, verbose=0)  # one step, which also builds the Dense layer
     expected = 0.1 * 2 * (x * y).mean(axis=0)  # -lr * d(mse)/d(kernel) at a zero kernel and bias
     np.testing.assert_allclose(net.dense.kernel.numpy()[:, 0], expected, rtol=1e-5)
+
+
+def test_keras_training_api_zoo_lacks_names_itself():
+    model = Model(*dense_graph())
+    for call, name in ((lambda: model.stateless_call([], [], None), "stateless_call"),
+                       (lambda: model.stateless_compute_loss([], [], []), "stateless_compute_loss"),
+                       (lambda: model.get_compile_config(), "get_compile_config"),
+                       (lambda: model.compile_from_config({}), "compile_from_config")):
+        with pytest.raises(NotImplementedError, match=f"{name} .*not supported yet"):
+            call()
+    with pytest.warns(UserWarning, match="jit_compile=True has no effect"):
+        model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+
+
+def test_tensorflow_style_compiled_loss_and_compiled_metrics_shims():
+    class Old(Model):
+        def train_step(self, data):
+            x, y = data
+            with keras.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compiled_loss(y, y_pred)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            self.compiled_metrics.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    x, y = regression_data(n=32)
+    inputs, outputs = dense_graph()
+    ref, old = Model(inputs, outputs), Old(inputs, outputs)
+    start = ref.get_weights()
+    hs = []
+    for m in (ref, old):
+        m.set_weights(start)
+        m.compile(optimizer=SGD(0.05), loss="mse", metrics=["mae"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            hs.append(m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history)
+    np.testing.assert_allclose(hs[1]["mae"], hs[0]["mae"], rtol=1e-6)
+    for a, b in zip(ref.get_weights(), old.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

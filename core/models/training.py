@@ -44,6 +44,12 @@ class TrainingMixin:
         if steps_per_execution not in (1, None):
             raise ValueError(f"compile: steps_per_execution={steps_per_execution} is not supported yet (zoo runs "
                              "one step per call); leave it at 1")
+        if jit_compile is True:
+            warnings.warn("compile: jit_compile=True has no effect in zoo (its NumPy/CuPy engine runs eagerly); "
+                          "proceeding with jit_compile=False", stacklevel=2)
+        self.run_eagerly = bool(run_eagerly)
+        self.jit_compile = False
+        self.steps_per_execution = 1
         self.optimizer = optimizers_mod.get(optimizer)
         compile_utils.validate_loss_spec(loss)
         compile_utils.validate_metric_spec(metrics, "metrics")
@@ -301,6 +307,43 @@ class TrainingMixin:
         if takes:
             return self.compute_loss(x, y, y_pred, sample_weight, training=training)
         return self.compute_loss(x, y, y_pred, sample_weight)
+
+    # Keras's TensorFlow-backend shims, used by older keras-io train_steps
+    @property
+    def compiled_metrics(self):
+        """Deprecated in Keras 3 (TensorFlow backend only): ``compiled_metrics.update_state(y, y_pred)``
+        updates the metrics given to ``compile``."""
+        model = self
+
+        class _CompiledMetricsShim:
+            def update_state(self, y, y_pred, sample_weight=None):
+                warnings.warn("`model.compiled_metrics` is deprecated in Keras 3; update the metrics of "
+                              "`self.metrics` (or call `self.compute_metrics`) instead", DeprecationWarning, stacklevel=2)
+                model._update_compiled_metrics(y, y_pred, sample_weight)
+
+        return _CompiledMetricsShim()
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """Deprecated in Keras 3 (TensorFlow backend only): ``compute_loss(y=y, y_pred=y_pred)``."""
+        warnings.warn("`model.compiled_loss()` is deprecated in Keras 3; use `model.compute_loss(x, y, y_pred, "
+                      "sample_weight)`", DeprecationWarning, stacklevel=2)
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    def stateless_call(self, *args, **kwargs):
+        raise NotImplementedError("Model.stateless_call (Keras's JAX-backend API) is not supported yet by zoo: write "
+                                  "train_step with loss.backward() or core.GradientTape (see the README)")
+
+    def stateless_compute_loss(self, *args, **kwargs):
+        raise NotImplementedError("Model.stateless_compute_loss (Keras's JAX-backend API) is not supported yet by "
+                                  "zoo: call compute_loss in a train_step that uses loss.backward() (see the README)")
+
+    def get_compile_config(self):
+        raise NotImplementedError("Model.get_compile_config is not supported yet by zoo; model.save() stores the "
+                                  "compile configuration")
+
+    def compile_from_config(self, config):
+        raise NotImplementedError("Model.compile_from_config is not supported yet by zoo; call compile() with the "
+                                  "same arguments")
 
     # ------------------------------------------------------------------ steps
     def train_step(self, data):
