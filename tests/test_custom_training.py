@@ -524,3 +524,28 @@ def test_tensorflow_style_compiled_loss_and_compiled_metrics_shims():
     np.testing.assert_allclose(hs[1]["mae"], hs[0]["mae"], rtol=1e-6)
     for a, b in zip(ref.get_weights(), old.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_subclassed_model_with_dict_outputs_and_per_output_compile_dicts():
+    class TwoHeads(Model):
+        def __init__(self):
+            super().__init__()
+            self.body = layers.Dense(6, activation="relu")
+            self.a = layers.Dense(1)
+            self.b = layers.Dense(2, activation="softmax")
+
+        def call(self, x):
+            h = self.body(x)
+            return {"a": self.a(h), "b": self.b(h)}
+
+    x, y = regression_data(n=24)
+    labels = (y[:, 0] > np.median(y)).astype("int64")
+    net = TwoHeads()
+    net.compile(optimizer="adam", loss={"a": "mse", "b": "sparse_categorical_crossentropy"},
+                loss_weights={"a": 1.0, "b": 0.5}, metrics={"b": ["accuracy"]})
+    h = net.fit(x, {"a": y, "b": labels}, batch_size=8, epochs=2, verbose=0)
+    assert set(h.history) == {"loss", "a_loss", "b_loss", "b_accuracy"}
+    np.testing.assert_allclose(h.history["loss"][-1], h.history["a_loss"][-1] + 0.5 * h.history["b_loss"][-1],
+                               rtol=1e-5)  # means over the same batches, weighted alike
+    ev = net.evaluate(x, {"a": y, "b": labels}, verbose=0, return_dict=True)
+    np.testing.assert_allclose(ev["loss"], ev["a_loss"] + 0.5 * ev["b_loss"], rtol=1e-5)

@@ -150,13 +150,15 @@ def train_validation_split(arrays, validation_split):
 
 
 def unpack_validation(validation_data):
+    """``(x, y, sample_weight)`` of fit's ``validation_data``: a Dataset/generator (its batches carry
+    the targets), or ``(x, y)`` / ``(x, y, sample_weight)`` (a list counts as a tuple, as Keras)."""
     if is_iterator_like(validation_data):
         return validation_data, None, None
-    if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
-        x, y = validation_data[:2]
-        sw = validation_data[2] if len(validation_data) == 3 else None
-        return x, y, sw
-    raise ValueError("validation_data must be a tuple (x, y) or (x, y, sample_weight), a Dataset or a generator")
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+        return unpack_x_y_sample_weight(validation_data)
+    raise ValueError("validation_data must be a tuple (x, y) or (x, y, sample_weight), a Dataset or a generator, "
+                     f"got {type(validation_data).__name__}"
+                     + (f" of {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else ""))
 
 
 def _num_samples(x, y, sw):

@@ -24,6 +24,7 @@ class TrainingMixin:
         self._compile_config = None
         self._user_compile = None
         self._output_keys = None
+        self._keys_guessed = False
         self._losses_per_output = None
         self._loss_weights = None
         self._metric_specs = None
@@ -61,7 +62,14 @@ class TrainingMixin:
         self._output_loss_trackers = []
         self._loss_tracker = metrics_mod.Mean(name="loss")
         keys = self._known_output_keys()
-        self._resolve_compile(keys if keys is not None else ["output"], guessed=keys is None)
+        if keys is not None:
+            self._resolve_compile(keys)
+        elif any(isinstance(spec, dict) or (isinstance(spec, (list, tuple)) and len(spec) > 1)
+                 for spec in (loss, loss_weights)) or isinstance(metrics, dict) or isinstance(weighted_metrics, dict):
+            self._keys_guessed = True  # per-output specs of a subclassed model: resolved on its first output
+            self._losses_per_output = self._loss_weights = self._metric_specs = self._weighted_metric_specs = None
+        else:
+            self._resolve_compile(["output"], guessed=True)
         self.compiled = True
         self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,
                                 "loss": loss if isinstance(loss, (str, list, dict)) else None,
@@ -111,9 +119,10 @@ class TrainingMixin:
         elif isinstance(y_pred, (list, tuple)) and len(y_pred) != 1:
             keys = [f"output_{i + 1}" for i in range(len(y_pred))]
         else:
-            self._keys_guessed = False
-            return
-        self._resolve_compile(keys)
+            keys = ["output"]
+        if keys != self._output_keys:
+            self._resolve_compile(keys)
+        self._keys_guessed = False
 
     def _output_names_for_compile(self):
         if self._output_keys is not None:
@@ -188,9 +197,9 @@ class TrainingMixin:
         return self.get_metrics_result()
 
     def _update_compiled_metrics(self, y, y_pred, sample_weight):
+        self._resolve_from_prediction(y_pred)
         if self._compiled_metrics is None or y is None:
             return
-        self._resolve_from_prediction(y_pred)
         with no_grad():
             self._compiled_metrics.update_state(y, y_pred, sample_weight)
 
@@ -267,8 +276,8 @@ class TrainingMixin:
         its loss weight, plus ``self.losses`` (``add_loss`` terms and weight regularization).
         Override it for a custom loss; ``train_step`` and ``test_step`` call it."""
         total = None
+        self._resolve_from_prediction(y_pred)
         if any(l is not None for l in self._losses_per_output or ()):
-            self._resolve_from_prediction(y_pred)
             ys = self._as_output_list(y)
             preds = self._pred_list(y_pred)
             sws = self._sample_weight_list(sample_weight)
@@ -425,7 +434,7 @@ class TrainingMixin:
         if y is not None:
             data_adapter.check_finite(y, "y", where)
         self._check_input_shapes(x, where)
-        if y is not None and not data_adapter.is_iterator_like(y) and not getattr(self, "_keys_guessed", False):
+        if y is not None and not data_adapter.is_iterator_like(y) and not self._keys_guessed:
             self._check_targets(x, y)
 
     def _check_input_shapes(self, x, where):
@@ -553,7 +562,10 @@ class TrainingMixin:
     def _prepare_metrics(self, adapter):
         """Resolve "accuracy"-like metrics from a first batch before training, so that callbacks see
         the metric objects at ``on_train_begin`` (Keras builds them symbolically)."""
-        if self._compiled_metrics is None or self._compiled_metrics_built():
+        if self._keys_guessed:
+            if not (self._user_compile[2] or self._user_compile[3]):
+                return  # no metrics: the losses resolve on the first step
+        elif self._compiled_metrics is None or self._compiled_metrics_built():
             return
         xb, yb, _ = adapter.peek()
         if yb is None:
