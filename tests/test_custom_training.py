@@ -549,3 +549,132 @@ def test_subclassed_model_with_dict_outputs_and_per_output_compile_dicts():
                                rtol=1e-5)  # means over the same batches, weighted alike
     ev = net.evaluate(x, {"a": y, "b": labels}, verbose=0, return_dict=True)
     np.testing.assert_allclose(ev["loss"], ev["a_loss"] + 0.5 * ev["b_loss"], rtol=1e-5)
+
+
+class OldDistiller(Model):
+    """The TensorFlow-era keras-io Distiller (GradientTape, compiled_metrics, extra logs), ported."""
+
+    def __init__(self, student, teacher):
+        super().__init__()
+        self.teacher = teacher
+        self.student = student
+
+    def compile(self, optimizer, metrics, student_loss_fn, distillation_loss_fn, alpha=0.1, temperature=3):
+        super().compile(optimizer=optimizer, metrics=metrics)
+        self.student_loss_fn = student_loss_fn
+        self.distillation_loss_fn = distillation_loss_fn
+        self.alpha = alpha
+        self.temperature = temperature
+
+    def train_step(self, data):
+        x, y = data
+        teacher_predictions = self.teacher(x, training=False)
+        with keras.GradientTape() as tape:
+            student_predictions = self.student(x, training=True)
+            student_loss = self.student_loss_fn(y, student_predictions)
+            distillation_loss = self.distillation_loss_fn(ops.softmax(teacher_predictions / self.temperature, axis=1),
+                                                          ops.softmax(student_predictions / self.temperature, axis=1))
+            loss = self.alpha * student_loss + (1 - self.alpha) * distillation_loss
+        trainable_vars = self.student.trainable_variables
+        gradients = tape.gradient(loss, trainable_vars)
+        self.optimizer.apply_gradients(zip(gradients, trainable_vars))
+        self.compiled_metrics.update_state(y, student_predictions)
+        results = {m.name: m.result() for m in self.metrics}
+        results.update({"student_loss": student_loss, "distillation_loss": distillation_loss})
+        return results
+
+    def test_step(self, data):
+        x, y = data
+        y_prediction = self.student(x, training=False)
+        student_loss = self.student_loss_fn(y, y_prediction)
+        self.compiled_metrics.update_state(y, y_prediction)
+        results = {m.name: m.result() for m in self.metrics}
+        results.update({"student_loss": student_loss})
+        return results
+
+
+def test_tensorflow_era_distiller_trains_only_the_student():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((60, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64") + (x[:, 1] > 0).astype("int64")
+    teacher = Sequential([layers.Input((5,)), layers.Dense(16, activation="relu"), layers.Dense(3)], name="teacher")
+    teacher.compile(optimizer=Adam(0.02), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    teacher.fit(x, y, epochs=20, batch_size=20, verbose=0)
+    student = Sequential([layers.Input((5,)), layers.Dense(3)], name="student")
+    teacher_before = teacher.get_weights()
+    d = OldDistiller(student=student, teacher=teacher)
+    d.compile(optimizer=Adam(0.05), metrics=[keras.metrics.SparseCategoricalAccuracy()],
+              student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+              distillation_loss_fn=keras.losses.KLDivergence(), alpha=0.1, temperature=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        h = d.fit(x, y, epochs=15, batch_size=20, verbose=0)
+        ev = d.evaluate(x, y, verbose=0, return_dict=True)
+    assert {"sparse_categorical_accuracy", "student_loss", "distillation_loss"} <= set(h.history)
+    assert all(isinstance(v, float) for v in h.history["distillation_loss"])
+    assert h.history["distillation_loss"][-1] < h.history["distillation_loss"][0]
+    assert ev["sparse_categorical_accuracy"] > 0.6 and isinstance(ev["student_loss"], float)
+    for a, b in zip(teacher_before, teacher.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the tape's gradient covered the student only
+
+
+class GAN(Model):
+    """guides/custom_train_step_in_*.py's GAN: compile() overridden, two optimizers, own trackers."""
+
+    def __init__(self, discriminator, generator, latent_dim):
+        super().__init__()
+        self.discriminator = discriminator
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        self.loss_fn = loss_fn
+
+    def train_step(self, real_images):
+        if isinstance(real_images, tuple):
+            real_images = real_images[0]
+        batch_size = real_images.shape[0]
+        random_latent_vectors = keras.random.normal((batch_size, self.latent_dim))
+        generated_images = self.generator(random_latent_vectors)
+        combined_images = ops.concatenate([generated_images, real_images], axis=0)
+        labels = np.concatenate([np.ones((batch_size, 1)), np.zeros((batch_size, 1))], axis=0).astype("float32")
+        labels += 0.05 * keras.random.uniform(labels.shape)
+        with keras.GradientTape() as tape:
+            d_loss = self.loss_fn(labels, self.discriminator(combined_images))
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        random_latent_vectors = keras.random.normal((batch_size, self.latent_dim))
+        misleading_labels = np.zeros((batch_size, 1), "float32")
+        with keras.GradientTape() as tape:
+            g_loss = self.loss_fn(misleading_labels, self.discriminator(self.generator(random_latent_vectors)))
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+
+def test_gan_with_two_optimizers_trains_each_network_on_its_own_loss():
+    set_random_seed(1)
+    discriminator = Sequential([layers.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(1)])
+    generator = Sequential([layers.Input((3,)), layers.Dense(6, activation="tanh")])
+    gan = GAN(discriminator=discriminator, generator=generator, latent_dim=3)
+    gan.compile(d_optimizer=Adam(0.01), g_optimizer=Adam(0.01),
+                loss_fn=keras.losses.BinaryCrossentropy(from_logits=True))
+    real = np.random.default_rng(0).standard_normal((64, 6)).astype("float32") * 0.2 + 0.5
+    d0, g0 = discriminator.get_weights(), generator.get_weights()
+    h = gan.fit(real, epochs=2, batch_size=16, verbose=0)
+    assert set(h.history) == {"d_loss", "g_loss"} and len(h.history["d_loss"]) == 2
+    assert all(np.isfinite(h.history["d_loss"])) and all(np.isfinite(h.history["g_loss"]))
+    assert not any(np.array_equal(a, b) for a, b in zip(d0, discriminator.get_weights()))
+    assert not any(np.array_equal(a, b) for a, b in zip(g0, generator.get_weights()))

@@ -10,7 +10,7 @@ import numpy as np
 from .. import backend
 from .. import metrics as metrics_mod
 from ..autodiff import Tensor, no_grad
-from ..layers.base import _call_stack, _flatten
+from ..layers.base import Layer, _call_stack, _flatten
 from . import compile_utils, data_adapter
 from .data_adapter import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
@@ -567,6 +567,8 @@ class TrainingMixin:
                 return  # no metrics: the losses resolve on the first step
         elif self._compiled_metrics is None or self._compiled_metrics_built():
             return
+        if type(self).call is Layer.call:
+            return  # no call() (a train_step drives sub-models): "accuracy" resolves on its first update
         xb, yb, _ = adapter.peek()
         if yb is None:
             return
