@@ -371,3 +371,22 @@ def test_batch_hooks_and_epoch_logs_with_and_without_batch_callbacks():
             assert all(set(logs) == {"loss", "accuracy"} for _, logs in batch_logs)
             assert batch_logs[3][1]["loss"] == pytest.approx(epoch_logs[0]["loss"])
     assert histories[0] == histories[1]
+
+
+def test_fit_without_batch_size_spreads_the_data_over_steps_per_epoch():
+    x, y = blobs(n=20)
+    m = mlp()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    sizes = []
+    orig = m._train_batch
+
+    def spy(xb, yb, swb):
+        sizes.append(int(xb.shape[0]))
+        return orig(xb, yb, swb)
+
+    m._train_batch = spy
+    m.fit(x, y, steps_per_epoch=3, epochs=1, shuffle=False, verbose=0)
+    assert sizes == [7, 7, 6]  # Keras: batch_size = ceil(20 / 3)
+    sizes.clear()
+    m.fit(x, y, validation_split=0.25, batch_size=5, epochs=1, verbose=0)
+    assert sizes == [5, 5, 5]  # the last quarter is held out, before any shuffling
