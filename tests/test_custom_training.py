@@ -678,3 +678,10 @@ def test_gan_with_two_optimizers_trains_each_network_on_its_own_loss():
     assert all(np.isfinite(h.history["d_loss"])) and all(np.isfinite(h.history["g_loss"]))
     assert not any(np.array_equal(a, b) for a, b in zip(d0, discriminator.get_weights()))
     assert not any(np.array_equal(a, b) for a, b in zip(g0, generator.get_weights()))
+
+
+def test_symbolic_add_loss_on_a_functional_model_says_not_supported():
+    inputs, outputs = dense_graph()
+    model = Model(inputs, outputs)
+    with pytest.raises(NotImplementedError, match="add_loss on a Functional model .*not supported yet"):
+        model.add_loss(outputs)  # a symbolic tensor of the graph

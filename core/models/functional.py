@@ -220,6 +220,10 @@ class Functional(Model):
             plan = self._fusion_plan = inference_fusion.build_plan(self)
         return plan
 
+    def add_loss(self, loss):
+        raise NotImplementedError("add_loss on a Functional model (a symbolic loss) is not supported yet (nor by "
+                                  "Keras 3): call self.add_loss(...) in a layer's call() instead")
+
     def get_config(self):
         from .serialization import functional_config
 
