@@ -685,3 +685,20 @@ def test_symbolic_add_loss_on_a_functional_model_says_not_supported():
     model = Model(inputs, outputs)
     with pytest.raises(NotImplementedError, match="add_loss on a Functional model .*not supported yet"):
         model.add_loss(outputs)  # a symbolic tensor of the graph
+
+
+def test_outputs_without_a_loss_take_no_target():
+    inputs = layers.Input((4,), name="inp")
+    score = layers.Dense(1, name="score_output")(inputs)
+    cls = layers.Dense(3, activation="softmax", name="class_output")(inputs)
+    model = Model(inputs, [score, cls])
+    x = np.random.default_rng(0).random((12, 4)).astype("float32")
+    targets = np.eye(3, dtype="float32")[np.arange(12) % 3]
+    for loss in ([None, keras.losses.CategoricalCrossentropy()], {"class_output": "categorical_crossentropy"}):
+        model.compile(optimizer="sgd", loss=loss)
+        before = model.get_layer("score_output").get_weights()
+        h = model.fit(x, [targets], epochs=1, verbose=0)  # one array per output with a loss
+        model.fit(x, {"class_output": targets}, epochs=1, verbose=0)
+        assert list(h.history) == ["loss"]  # one loss: no per-output trackers
+        for a, b in zip(before, model.get_layer("score_output").get_weights()):
+            np.testing.assert_array_equal(a, b)  # no loss reaches the score head

@@ -239,9 +239,15 @@ class TrainingMixin:
             if isinstance(y, (list, tuple)) and len(y) == 1:
                 return [y[0]]
             return [y]
+        with_loss = [i for i, l in enumerate(self._losses_per_output or ()) if l is not None]
+        if isinstance(y, (list, tuple)) and len(y) != len(keys) and len(y) == len(with_loss):
+            ys = [None] * len(keys)  # one target per output that has a loss (Keras)
+            for i, v in zip(with_loss, y):
+                ys[i] = v
+            return ys
         if not isinstance(y, (list, tuple)) or len(y) != len(keys):
             raise ValueError(f"model has {len(keys)} outputs {keys}; y must be a list or dict of "
-                             f"{len(keys)} arrays")
+                             f"{len(keys)} arrays (or one array per output that has a loss)")
         return list(y)
 
     def _pred_list(self, y_pred):
