@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend
 from .. import metrics as metrics_mod
+from .. import serialization_lib
 from ..autodiff import Tensor, no_grad
 from ..layers.base import Layer, _call_stack, _flatten
 from . import compile_utils, data_adapter
@@ -22,6 +23,7 @@ class TrainingMixin:
         self.optimizer = None
         self.loss = None
         self._compile_config = None
+        self._compile_args = None
         self._user_compile = None
         self._output_keys = None
         self._keys_guessed = False
@@ -71,6 +73,9 @@ class TrainingMixin:
         else:
             self._resolve_compile(["output"], guessed=True)
         self.compiled = True
+        self._compile_args = {"optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
+                              "metrics": metrics, "weighted_metrics": weighted_metrics,
+                              "run_eagerly": self.run_eagerly, "steps_per_execution": 1, "jit_compile": False}
         self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,
                                 "loss": loss if isinstance(loss, (str, list, dict)) else None,
                                 "loss_weights": loss_weights, "metrics": metrics}
@@ -353,12 +358,24 @@ class TrainingMixin:
                                   "zoo: call compute_loss in a train_step that uses loss.backward() (see the README)")
 
     def get_compile_config(self):
-        raise NotImplementedError("Model.get_compile_config is not supported yet by zoo; model.save() stores the "
-                                  "compile configuration")
+        """The arguments ``compile`` was given, serialized as Keras writes them (``compile_config`` of
+        a saved model); None before ``compile``."""
+        if not self.compiled or self._compile_args is None:
+            return None
+        return serialization_lib.serialize_keras_object(self._compile_args)
 
     def compile_from_config(self, config):
-        raise NotImplementedError("Model.compile_from_config is not supported yet by zoo; call compile() with the "
-                                  "same arguments")
+        """``compile`` with the arguments of a ``get_compile_config()`` dict. A model whose
+        ``compile`` is overridden is left uncompiled, with a warning (Keras)."""
+        if type(self).compile is not TrainingMixin.compile:
+            warnings.warn("`compile()` was not called as part of model loading because the model's `compile()` "
+                          "method is custom; override `get_compile_config()` and `compile_from_config(config)` too, "
+                          "or call `compile()` after loading", stacklevel=2)
+            return
+        config = serialization_lib.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.optimizer is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     # ------------------------------------------------------------------ steps
     def train_step(self, data):
@@ -695,7 +712,7 @@ def _metric_attributes(obj):
 
 
 _COMPILE_ATTRS = frozenset({"_loss_tracker", "_compiled_metrics", "_output_loss_trackers", "_metric_specs",
-                            "_weighted_metric_specs", "_user_compile", "_losses_per_output"})
+                            "_weighted_metric_specs", "_user_compile", "_losses_per_output", "_compile_args"})
 
 
 _TRAIN_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
