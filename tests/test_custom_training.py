@@ -714,3 +714,41 @@ def test_outputs_without_a_loss_take_no_target():
         assert list(h.history) == ["loss"]  # one loss: no per-output trackers
         for a, b in zip(before, model.get_layer("score_output").get_weights()):
             np.testing.assert_array_equal(a, b)  # no loss reaches the score head
+
+
+def test_training_loop_from_scratch_with_gradient_tape():
+    """guides/writing_a_training_loop_from_scratch.py (TensorFlow): the loop, metrics reset by hand,
+    an activity-regularization layer whose add_loss joins the loss through model.losses."""
+
+    class ActivityRegularizationLayer(layers.Layer):
+        def call(self, inputs):
+            self.add_loss(1e-2 * ops.sum(inputs))
+            return inputs
+
+    set_random_seed(0)
+    inputs = layers.Input(shape=(8,), name="digits")
+    x = layers.Dense(16, activation="relu")(inputs)
+    x = ActivityRegularizationLayer()(x)
+    outputs = layers.Dense(3, name="predictions")(x)
+    model = Model(inputs=inputs, outputs=outputs)
+    optimizer = Adam(learning_rate=0.02)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    train_acc_metric = keras.metrics.SparseCategoricalAccuracy()
+    rng = np.random.default_rng(0)
+    x_train = rng.standard_normal((96, 8)).astype("float32")
+    y_train = (x_train[:, 0] > 0).astype("int64") + (x_train[:, 1] > 0).astype("int64")
+    train_dataset = Dataset.from_tensor_slices((x_train, y_train)).shuffle(96).batch(16)
+    accuracies = []
+    for epoch in range(8):
+        for step, (x_batch_train, y_batch_train) in enumerate(train_dataset):
+            with keras.GradientTape() as tape:
+                logits = model(x_batch_train, training=True)
+                loss_value = loss_fn(y_batch_train, logits)
+                loss_value += sum(model.losses)
+            grads = tape.gradient(loss_value, model.trainable_weights)
+            optimizer.apply(grads, model.trainable_weights)
+            train_acc_metric.update_state(y_batch_train, logits)
+        accuracies.append(float(train_acc_metric.result()))
+        train_acc_metric.reset_state()
+    assert len(model.losses) == 1
+    assert accuracies[-1] > accuracies[0] and accuracies[-1] > 0.7
