@@ -22,7 +22,6 @@ class TrainingMixin:
         self.stop_training = False
         self.optimizer = None
         self.loss = None
-        self._compile_config = None
         self._compile_args = None
         self._user_compile = None
         self._output_keys = None
@@ -76,9 +75,6 @@ class TrainingMixin:
         self._compile_args = {"optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
                               "metrics": metrics, "weighted_metrics": weighted_metrics,
                               "run_eagerly": self.run_eagerly, "steps_per_execution": 1, "jit_compile": False}
-        self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,
-                                "loss": loss if isinstance(loss, (str, list, dict)) else None,
-                                "loss_weights": loss_weights, "metrics": metrics}
         self.stop_training = False
 
     def _known_output_keys(self):
