@@ -117,6 +117,7 @@ def test_add_loss_endpoint_trains_with_compile_given_no_loss():
     logits = layers.Dense(10, name="logits")(inputs)
     predictions = LogisticEndpoint(name="predictions")(targets, logits)
     model = Model(inputs=[inputs, targets], outputs=predictions)
+    assert model.losses == []  # building the graph adds no loss; calls do
     set_weights(model, s, "initial")
     model.compile(optimizer=SGD(0.5))
     data = {"inputs": arr(s, "inputs"), "targets": arr(s, "targets")}

@@ -401,6 +401,17 @@ class Layer:
     def add_loss(self, loss) -> None:
         self._losses.append(loss)
 
+    def _clear_losses(self) -> None:
+        """Forget the ``add_loss`` losses of this layer and of its sublayers."""
+        seen, stack = set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            layer._losses = []
+            stack.extend(layer._layers)
+
     # ------------------------------------------------------------- building and calling
     def build(self, input_shape) -> None:
         self.built = True
@@ -532,6 +543,7 @@ class Layer:
             self.built = True
             self._build_shapes = shapes
         out_spec = self.compute_output_spec(*args, **kwargs)
+        self._clear_losses()  # what a probe run added is no loss of the model (Keras: losses come from eager calls)
         node = Node(self, args, kwargs, None)
         counter = [0]
 
