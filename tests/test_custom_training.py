@@ -752,3 +752,18 @@ def test_training_loop_from_scratch_with_gradient_tape():
         train_acc_metric.reset_state()
     assert len(model.losses) == 1
     assert accuracies[-1] > accuracies[0] and accuracies[-1] > 0.7
+
+
+def test_a_shared_layer_keeps_the_add_loss_of_each_call():
+    class Penalty(layers.Layer):
+        def call(self, inputs):
+            self.add_loss(ops.sum(inputs))
+            return inputs
+
+    shared = Penalty()
+    a, b = layers.Input((2,)), layers.Input((2,))
+    model = Model([a, b], layers.Add()([shared(a), shared(b)]))
+    model([np.ones((1, 2), "float32"), 2 * np.ones((1, 2), "float32")])
+    assert sorted(float(v.numpy()) for v in model.losses) == [2.0, 4.0]
+    model([np.ones((1, 2), "float32"), np.ones((1, 2), "float32")])  # a new call replaces them
+    assert sorted(float(v.numpy()) for v in model.losses) == [2.0, 2.0]

@@ -495,11 +495,17 @@ class Layer:
         self._maybe_build(args)
         stack = _call_stack()
         stack.append(bool(training) if training is not None else None)
-        self._losses = []  # activity losses belong to the latest call
+        depth = getattr(_state, "depth", 0)
+        if depth == 0:
+            # add_loss losses belong to the latest outermost call: a layer called twice inside it
+            # (a shared layer) keeps the losses of both calls (Keras)
+            self._clear_losses()
+        _state.depth = depth + 1
         try:
             outputs = self.call(*args, **kwargs)
         finally:
             stack.pop()
+            _state.depth = depth
         return _with_mask(outputs, self.compute_mask(args[0], prev_mask))
 
     def _convert_input(self, x):
