@@ -3,8 +3,8 @@ tape reads (the ``tf.GradientTape`` of keras-io's custom ``train_step`` examples
 
 The engine records every operation on tensors that need a gradient (``Parameter``s, or tensors
 given to ``watch``), so the tape has nothing to record: ``gradient(target, sources)`` runs
-``target.backward()`` and hands back the sources' gradients, leaving their ``.grad`` as it found
-it. The plain way (``loss.backward()`` then ``[v.grad for v in model.trainable_variables]``)
+``target.backward()`` and hands back the sources' gradients, leaving every ``.grad`` as it found
+it (the sources' and those of the other weights the target depends on). The plain way (``loss.backward()`` then ``[v.grad for v in model.trainable_variables]``)
 needs the grads cleared before (``model.zero_grad()``); the tape does that bookkeeping."""
 from __future__ import annotations
 
@@ -49,15 +49,34 @@ class GradientTape:
                              f"{tuple(target.shape)}; reduce it with ops.mean or ops.sum first")
         single = isinstance(sources, Tensor)
         sources = [sources] if single else list(sources)
-        saved = [s.grad for s in sources]
-        for s in sources:
-            s.grad = None
+        # every tensor whose .grad backward writes (the graph's leaves) gets its .grad back afterwards
+        touched = {id(t): t for t in _leaves(target)}
+        touched.update((id(s), s) for s in sources)
+        saved = [(t, t.grad) for t in touched.values()]
+        for t, _ in saved:
+            t.grad = None
         try:
             if target.creator is not None:
                 target.backward(retain_graph=self.persistent)
             grads = [s.grad for s in sources]
         finally:
-            for s, g in zip(sources, saved):
-                s.grad = g
+            for t, g in saved:
+                t.grad = g
         self._used = True
         return grads[0] if single else grads
+
+
+def _leaves(target):
+    """The tensors without a creator that ``target`` depends on and that need a gradient."""
+    out, seen, stack = [], set(), [target.creator]
+    while stack:
+        fn = stack.pop()
+        if fn is None or id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        for x in fn.inputs or ():
+            if x.creator is not None:
+                stack.append(x.creator)
+            elif x.requires_grad:
+                out.append(x)
+    return out

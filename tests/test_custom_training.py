@@ -422,6 +422,10 @@ def test_gradient_tape():
     np.testing.assert_allclose(gw, [6.0, 12.0])
     assert gv is None  # the loss does not depend on v
     np.testing.assert_allclose(w.grad, [5.0, 5.0])
+    with keras.GradientTape() as tape2:
+        loss2 = ops.sum(w * v)
+    np.testing.assert_allclose(tape2.gradient(loss2, [v])[0], [3.0])
+    np.testing.assert_allclose(w.grad, [5.0, 5.0])  # w is not a source: its .grad is left alone too
     with pytest.raises(RuntimeError, match="persistent=True"):
         tape.gradient(loss, [w])
     x = keras.Tensor(np.array([2.0], "float32"))
