@@ -771,3 +771,25 @@ def test_a_shared_layer_keeps_the_add_loss_of_each_call():
     assert sorted(float(v.numpy()) for v in model.losses) == [2.0, 4.0]
     model([np.ones((1, 2), "float32"), np.ones((1, 2), "float32")])  # a new call replaces them
     assert sorted(float(v.numpy()) for v in model.losses) == [2.0, 2.0]
+
+
+def test_dict_inputs_and_outputs_round_trip_through_save(tmp_path):
+    a = layers.Input((4,), name="a")
+    h = layers.Dense(3)(a)
+    m = Model({"a": a}, {"reg": layers.Dense(1, name="reg_head")(h), "cls": layers.Dense(2, name="cls_head")(h)})
+    m.compile(optimizer="sgd", loss={"reg": "mse", "cls": "mse"}, loss_weights={"reg": 2.0, "cls": 1.0},
+              metrics={"cls": ["mae"]})
+    m.save(tmp_path / "m.h5")
+    loaded = keras.models.load_model(tmp_path / "m.h5")
+    x = np.random.default_rng(0).random((5, 4)).astype("float32")
+    y = {"reg": np.ones((5, 1), "float32"), "cls": np.zeros((5, 2), "float32")}
+    p1, p2 = m.predict(x, verbose=0), loaded.predict({"a": x}, verbose=0)
+    assert sorted(p2) == ["cls", "reg"]
+    for k in p1:
+        np.testing.assert_allclose(p2[k], p1[k], rtol=1e-6)
+    e1 = m.evaluate(x, y, verbose=0, return_dict=True)
+    e2 = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    assert e1.keys() == e2.keys() == {"loss", "reg_loss", "cls_loss", "cls_mae"}
+    for k in e1:
+        np.testing.assert_allclose(e2[k], e1[k], rtol=1e-6)
+    np.testing.assert_allclose(e1["loss"], 2.0 * e1["reg_loss"] + e1["cls_loss"], rtol=1e-6)
