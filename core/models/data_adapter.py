@@ -11,6 +11,7 @@ import numpy as np
 from .. import backend
 from .. import random as zrandom
 from ..autodiff import Tensor
+from ..utils import unpack_x_y_sample_weight
 
 
 def _flat(x):
@@ -228,33 +229,6 @@ class ArrayAdapter:
 
     def peek(self):
         return self._take(slice(0, min(self.batch_size, self.n)))
-
-
-def unpack_x_y_sample_weight(data):
-    """``(x, y, sample_weight)`` from a batch as ``fit`` hands it to ``train_step``: ``x``, ``(x,)``,
-    ``(x, y)`` or ``(x, y, sample_weight)`` (a list counts as a tuple); missing parts are None."""
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
-        return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data[0], data[1], data[2]
-    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
-                     f"found a tuple of {len(data)} elements")
-
-
-def pack_x_y_sample_weight(x, y=None, sample_weight=None):
-    """The batch tuple ``fit`` hands to ``train_step``: ``x`` alone (``(x,)`` when x is a list or
-    tuple), ``(x, y)`` or ``(x, y, sample_weight)``."""
-    if y is None:
-        return (x,) if isinstance(x, (list, tuple)) else x
-    if sample_weight is None:
-        return x, y
-    return x, y, sample_weight
 
 
 def _unpack_batch(item):

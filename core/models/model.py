@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.base import Layer
-from .serialization import functional_from_config, model_to_json
+from .serialization import functional_from_config
 from .training import TrainingMixin
 
 
@@ -124,11 +124,24 @@ class Model(TrainingMixin, Layer):
         return export_onnx(self, filepath, **kwargs)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights, optimizer state, compile config and ``assets`` to one HDF5 file
-        (written atomically)."""
-        from ..saving.zoo_format import save_model
+        """Save the model to one file, written atomically; the extension picks the format:
+
+        * ``.keras``: Keras 3's zip format (config, weights, optimizer state), which Keras 3 loads;
+        * ``.zoo.h5`` (or ``.h5``/``.hdf5``): this project's HDF5 format, which also holds ``assets``
+          and models Keras cannot rebuild (subclassed models)."""
+        from ..saving.api import save_model
 
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON in Keras 3's form (``keras.models.model_from_json`` reads
+        it; so does ``core.models.model_from_json``). ``kwargs`` go to ``json.dumps``."""
+        import json
+
+        from ..saving.keras_archive import keras_config
+        from ..saving.zoo_format import _json_default
+
+        return json.dumps(keras_config(self, include_compile=False), default=_json_default, **kwargs)
 
     def get_build_config(self):
         """The input shape(s) a subclassed model was built with (``{"input_shape": ...}``, as Keras
@@ -153,14 +166,10 @@ class Model(TrainingMixin, Layer):
             return functional_from_config(cls, config, custom_objects, safe_mode)  # Model(...) is a Functional
         return cls(**config)
 
-    def to_json(self, **kwargs) -> str:
-        """The model's architecture as Keras 3 JSON (``core.models.model_from_json`` reads it back,
-        as Keras does); ``kwargs`` go to ``json.dumps``."""
-        return model_to_json(self, **kwargs)
-
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights by layer path to an HDF5 file (written atomically)."""
-        from ..saving.zoo_format import save_weights
+        """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the
+        optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
+        from ..saving.api import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 

@@ -13,7 +13,7 @@ from .. import serialization_lib
 from ..autodiff import Tensor, no_grad
 from ..layers.base import Layer, _call_stack, _flatten
 from . import compile_utils, data_adapter
-from .data_adapter import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from ..utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 
 class TrainingMixin:
@@ -535,7 +535,10 @@ class TrainingMixin:
         # only needed at the end of the epoch. The default train_step runs without packing the batch.
         batch_hooks = _implements_train_batch_hooks(cbs)
         plain_step = self._default_steps()
+        self._initial_epoch = None
         cbs.on_train_begin()
+        # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
+        initial_epoch = self._initial_epoch or initial_epoch
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
