@@ -851,3 +851,14 @@ def test_subclassing_guide_vae_with_add_loss_in_the_model_call():
     recon = vae(x_train[:32]).numpy()
     kl = float(vae.losses[0].numpy())
     np.testing.assert_allclose(total, ((recon - x_train[:32]) ** 2).mean() + kl, rtol=1e-5)
+
+
+def test_losses_and_metrics_given_as_keras_config_dicts():
+    x, y = regression_data(n=16)
+    model = Model(*dense_graph())
+    loss_cfg = {"module": "keras.losses", "class_name": "Huber", "config": {"delta": 2.0}, "registered_name": None}
+    mae_cfg = {"module": "keras.metrics", "class_name": "MeanAbsoluteError", "config": {"name": "mae"},
+               "registered_name": None}
+    model.compile(optimizer="sgd", loss=loss_cfg, metrics=[mae_cfg])  # one config each, not dicts by output
+    assert type(model._losses_per_output[0]).__name__ == "Huber" and model._losses_per_output[0].delta == 2.0
+    assert set(model.evaluate(x, y, verbose=0, return_dict=True)) == {"loss", "mae"}

@@ -5,16 +5,34 @@ from __future__ import annotations
 
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
-from ..layers.base import _flatten
+
+
+def is_config(spec) -> bool:
+    """A serialized object (``{"class_name": ..., "config": ...}``): one loss or metric, not a dict
+    by output name."""
+    return isinstance(spec, dict) and "class_name" in spec
 
 
 def _is_nested(spec) -> bool:
-    return isinstance(spec, (list, tuple, dict))
+    return isinstance(spec, (list, tuple)) or (isinstance(spec, dict) and not is_config(spec))
+
+
+def is_per_output(spec) -> bool:
+    """A loss or loss-weight spec given per output (a dict by name, or a list of several)."""
+    return (isinstance(spec, dict) and not is_config(spec)) or (isinstance(spec, (list, tuple)) and len(spec) > 1)
+
+
+def _leaves(spec):
+    if isinstance(spec, (list, tuple)):
+        return [leaf for s in spec for leaf in _leaves(s)]
+    if _is_nested(spec):
+        return [leaf for s in spec.values() for leaf in _leaves(s)]
+    return [spec]
 
 
 def validate_loss_spec(loss):
     """Resolve every loss named in ``loss`` now, so that a typo fails at compile time."""
-    for leaf in _flatten(loss) if _is_nested(loss) else [loss]:
+    for leaf in _leaves(loss):
         if leaf is not None:
             losses_mod.get(leaf)
 
@@ -25,7 +43,7 @@ def validate_metric_spec(metrics, argument):
     if not _is_nested(metrics):
         raise ValueError(f"compile: `{argument}` must be a list, tuple or dict (by output name), got {metrics!r}; "
                          f"write {argument}=[{metrics!r}]")
-    for leaf in _flatten(metrics):
+    for leaf in _leaves(metrics):
         if isinstance(leaf, str) and leaf.lower() in ("accuracy", "acc", "crossentropy", "ce"):
             continue
         if leaf is not None:
@@ -38,7 +56,7 @@ def losses_per_output(loss, keys):
     n = len(keys)
     if loss is None:
         return [None] * n
-    if isinstance(loss, dict):
+    if _is_nested(loss) and isinstance(loss, dict):
         unknown = [k for k in loss if k not in keys]
         if unknown:
             raise ValueError(f"compile: loss given for {unknown}, which are not outputs of the model "
@@ -79,7 +97,7 @@ def metrics_per_output(metrics, keys, argument="metrics"):
     if not metrics:
         return [[] for _ in keys]
     if n == 1:
-        return [[m for m in _flatten(metrics) if m is not None]]
+        return [[m for m in _leaves(metrics) if m is not None]]
     if isinstance(metrics, dict):
         unknown = [k for k in metrics if k not in keys]
         if unknown:

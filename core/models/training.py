@@ -22,6 +22,7 @@ class TrainingMixin:
         self.stop_training = False
         self.optimizer = None
         self.loss = None
+        self._compile_config = None
         self._compile_args = None
         self._user_compile = None
         self._output_keys = None
@@ -65,13 +66,16 @@ class TrainingMixin:
         keys = self._known_output_keys()
         if keys is not None:
             self._resolve_compile(keys)
-        elif any(isinstance(spec, dict) or (isinstance(spec, (list, tuple)) and len(spec) > 1)
-                 for spec in (loss, loss_weights)) or isinstance(metrics, dict) or isinstance(weighted_metrics, dict):
+        elif any(compile_utils.is_per_output(spec) for spec in (loss, loss_weights)) or \
+                any(isinstance(spec, dict) and not compile_utils.is_config(spec) for spec in (metrics, weighted_metrics)):
             self._keys_guessed = True  # per-output specs of a subclassed model: resolved on its first output
             self._losses_per_output = self._loss_weights = self._metric_specs = self._weighted_metric_specs = None
         else:
             self._resolve_compile(["output"], guessed=True)
         self.compiled = True
+        self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,  # read by the savers
+                                "loss": loss if isinstance(loss, (str, list, dict)) else None,
+                                "loss_weights": loss_weights, "metrics": metrics}
         self._compile_args = {"optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
                               "metrics": metrics, "weighted_metrics": weighted_metrics,
                               "run_eagerly": self.run_eagerly, "steps_per_execution": 1, "jit_compile": False}
