@@ -2,6 +2,8 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..layers.base import Layer
@@ -83,9 +85,17 @@ class Model(TrainingMixin, Layer):
                 return layer
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: {[l.name for l in self.layers]}")
 
+    def fit(self, *args, **kwargs):
+        if self.built and not self.trainable_weights:  # Keras's warning (its train_step gives it)
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return super().fit(*args, **kwargs)
+
     def freeze(self, until=None):
-        """Freeze layers for fine-tuning: all of them, or those before the layer named ``until``
-        (that layer and the ones after it stay trainable). Takes effect at the next step."""
+        """Freeze layers for fine-tuning. ``freeze()`` freezes every layer, the classifier head
+        included, so ``fit`` then trains nothing (it warns, as Keras does); to train a new head on
+        a frozen backbone use ``freeze(until=head_layer_name)``: the layers before that layer are
+        frozen, it and the ones after it stay trainable. Takes effect at the next step; batch
+        normalization in a frozen layer runs in inference mode, as in Keras."""
         layers = self.layers
         if until is None:
             for layer in layers:
