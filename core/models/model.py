@@ -2,8 +2,6 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..layers.base import Layer
@@ -84,11 +82,6 @@ class Model(TrainingMixin, Layer):
             if layer.name == name:
                 return layer
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: {[l.name for l in self.layers]}")
-
-    def fit(self, *args, **kwargs):
-        if self.built and not self.trainable_weights:  # Keras's warning (its train_step gives it)
-            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
-        return super().fit(*args, **kwargs)
 
     def freeze(self, until=None):
         """Freeze layers for fine-tuning. ``freeze()`` freezes every layer, the classifier head
