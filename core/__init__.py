@@ -31,6 +31,7 @@ _NAMES = {
     "Input": ("core.layers.core_layers", "Input"), "Layer": ("core.layers.base", "Layer"),
     "KerasTensor": ("core.layers.base", "KerasTensor"), "InputSpec": ("core.layers.input_spec", "InputSpec"), "name_scope": ("core.layers.base", "name_scope"),
     "Model": ("core.models", "Model"), "Sequential": ("core.models", "Sequential"),
+    "Operation": ("core.ops.operation", "Operation"),
     "Loss": ("core.losses", "Loss"), "Metric": ("core.metrics", "Metric"),
     "Optimizer": ("core.optimizers", "Optimizer"), "Initializer": ("core.initializers", "Initializer"),
     "Regularizer": ("core.regularizers", "Regularizer"), "Constraint": ("core.constraints", "Constraint"),
