@@ -23,6 +23,12 @@ def _describe(model_spec, tag, model, labels):
 
 
 def _load_classifier(model_spec, weights):
+    """(model, preprocess(images) -> batch, labels) for a registry name, a saved model file or a run
+    folder (apps.serving uses it)."""
+    return _open_classifier(model_spec, weights)[:3]
+
+
+def _open_classifier(model_spec, weights):
     """(model, preprocess(images) -> batch, labels, description) for a registry name, a saved model
     file or a run folder."""
     from apps.model_files import looks_like_path, require_app, resolve_model_file
@@ -114,7 +120,7 @@ def classify(images, model_spec, weights, top, batch_size, as_json, quiet, devic
     if not files:
         raise click.ClickException("no image files found in " + ", ".join(images))
     default = model_spec is None
-    model, preprocess, labels, desc = _load_classifier(DEFAULT_MODEL if default else model_spec, weights)
+    model, preprocess, labels, desc = _open_classifier(DEFAULT_MODEL if default else model_spec, weights)
     top = min(top, len(labels))
     results, skipped = [], []
     from apps.progress import Progress

@@ -86,8 +86,8 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
         image_models = _image_models()
         if model_name not in image_models:
             other = model_name in zoo.list_models()
-            raise DataError(f"{model_name!r} is not an image model" if other else f"unknown model {model_name!r}"
-                            + f"; image models: {', '.join(image_models)}")
+            what = f"{model_name!r} is not an image model" if other else f"unknown model {model_name!r}"
+            raise DataError(f"{what}; image models: {', '.join(image_models)}")
         out = check_output_dir(output)
         ds = load_dataset(data)
         if val_data:

@@ -357,7 +357,13 @@ def _train_minilm(texts, y, tr, va, ev, labels, encoder, weights_tag, max_length
 
 
 # --------------------------------------------------------------------------- evaluate / predict
-def _load(model_path, command):
+def _load(model_path, command="zoo text predict"):
+    """(model, labels, tokenizer, max_length) of a run folder or model file (apps.serving uses it)."""
+    clf = _classifier(model_path, command)
+    return clf.model, clf.labels, clf.tokenizer, clf.max_length
+
+
+def _classifier(model_path, command):
     """The :class:`~apps.text_classifier.TextClassifier` of a run folder or model file, as one-line errors."""
     from apps.model_files import require_app, resolve_model_file
     from apps.text_classifier import load_text_classifier
@@ -388,7 +394,7 @@ def evaluate(model_path, data, text_columns, label_column, no_header, delimiter,
     from apps.text_data import DataError, load_text_dataset, parse_label_names
 
     use_device(device)
-    clf = _load(model_path, "zoo text evaluate")
+    clf = _classifier(model_path, "zoo text evaluate")
     labels = clf.labels
     out = check_output_dir(evaluation_dir(Path(model_path) / "model.h5" if Path(model_path).is_dir() else model_path,
                                           data, output))
@@ -430,7 +436,7 @@ def predict(model_path, texts, files, top, batch_size, as_json, quiet, device):
     if not items:
         raise click.UsageError("give at least one text (or --file)")
     use_device(device)
-    clf = _load(model_path, "zoo text predict")
+    clf = _classifier(model_path, "zoo text predict")
     quiet = quiet or len(items) <= 2000
     probs = clf.predict(items, batch_size, progress=_progress(len(items), "predicting", quiet))
     k = min(top, len(clf.labels))

@@ -183,7 +183,8 @@ def test_text_model_name_is_not_an_image_model(tmp_path):
     assert text_models
     data = make_folder(tmp_path / "data", corrupt=False)
     r = run("image", "train", data, "--model", text_models[0], "-o", tmp_path / "o")
-    assert r.exit_code != 0 and f"{text_models[0]!r} is not an image model" in r.output
+    assert r.exit_code != 0 and f"{text_models[0]!r} is not an image model; image models: " in r.output
+    assert "resnet20" in r.output
     assert "Traceback" not in r.output and not (tmp_path / "o" / "model.h5").exists()
 
 

@@ -43,24 +43,3 @@ def decode_predictions(preds, top=5, labels=None):
     idx = np.argsort(-preds, axis=1, kind="stable")[:, :top]
     return [[(labels[j], float(row[j])) for j in order] for row, order in zip(preds, idx)]
 
-
-def imagenet_class_index():
-    """Keras's ``imagenet_class_index.json`` as a list of (WordNet id, class name), fetched through
-    the registry (``imagenet.labels``)."""
-    from . import weights
-
-    with open(weights.fetch("imagenet.labels"), encoding="utf-8") as f:
-        data = json.load(f)
-    return [tuple(data[str(i)]) for i in range(len(data))]
-
-
-def decode_imagenet_predictions(preds, top=5):
-    """keras.applications' ``decode_predictions``: for each row of ImageNet scores (N, 1000) the
-    ``top`` (WordNet id, class name, score) triples, best first."""
-    preds = np.asarray(preds)
-    if preds.ndim != 2 or preds.shape[1] != 1000:
-        raise ValueError("`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape "
-                         f"(samples, 1000)). Received array with shape: {preds.shape}")
-    index = imagenet_class_index()
-    idx = np.argsort(-preds, axis=1, kind="stable")[:, :int(top)]
-    return [[(*index[j], float(row[j])) for j in order] for row, order in zip(preds, idx)]

@@ -1,7 +1,7 @@
 """Image preprocessing from a weights entry's ``input`` spec: resize (or resize + center crop),
 channel order, scale, mean/std. A model carries the spec of its weights, so users never pick
-"caffe"/"tf"/"torch" by hand; ``preprocess_input(x, mode)`` is keras.applications' function for
-those who do (each architecture module exposes it with its family's mode, as Keras does)."""
+"caffe"/"tf"/"torch" by hand; ``family_spec(mode)`` is the spec of each of Keras's modes (the
+functions for those who pick by hand are keras.applications', in ``zoo.applications``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,16 +28,6 @@ def family_spec(mode, size=None):
     if size is not None:
         spec["size"] = list(size)
     return spec
-
-
-def preprocess_input(x, mode="caffe"):
-    """keras.applications' ``preprocess_input``: a float32 copy of ``x`` (RGB, 0..255, channels
-    last, any leading shape) in ``mode`` ("caffe", "torch" or "tf"). No resizing."""
-    spec = family_spec(mode)
-    x = np.array(x, dtype=np.float32)
-    if x.shape[-1] != 3:
-        raise ValueError(f"preprocess_input expects RGB images with 3 channels last, got shape {x.shape}")
-    return _normalise(x, spec)
 
 
 def _normalise(x, spec):

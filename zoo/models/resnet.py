@@ -23,8 +23,6 @@ from core import layers as L
 from core.layers.base import KerasTensor
 
 from ..classifier import ClassifierModel
-from ..labels import decode_imagenet_predictions
-from ..preprocessing import preprocess_input as _preprocess_input
 from ..registry import register_model
 
 log = logging.getLogger("zoo")
@@ -476,21 +474,5 @@ def resnet34(num_classes=1000, input_shape=None, include_top=True, pooling=None,
 
 
 
-# ---------------------------------------------------------------------------- keras.applications functions
-def preprocess_input(x, data_format=None):
-    """``keras.applications.resnet.preprocess_input`` (vgg16's and vgg19's are the same): "caffe"
-    mode (RGB -> BGR, the ImageNet mean subtracted, no scaling), what the Keras ResNet50/101/152
-    and VGG16/19 weights expect. resnet18/34 carry torchvision weights:
-    ``zoo.preprocessing.preprocess_input(x, "torch")``."""
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"zoo models are channels-last: data_format must be None or 'channels_last', got {data_format!r}")
-    return _preprocess_input(x, "caffe")
-
-
-def decode_predictions(preds, top=5):
-    """``keras.applications.resnet.decode_predictions``: the ``top`` (WordNet id, class name, score)
-    triples of each row of ImageNet scores, best first."""
-    return decode_imagenet_predictions(preds, top=top)
-
-__all__ = ["preprocess_input", "decode_predictions", "ResNet50", "ResNet101", "ResNet152", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+__all__ = ["ResNet50", "ResNet101", "ResNet152", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
            "load_keras_h5", "load_torchvision_resnet", "load_torchvision_state_dict", "torchvision_mapping"]

@@ -20,9 +20,9 @@ from core import layers as L
 from core import ops
 from core.layers.base import Layer, register_serializable
 
+from ..applications import imagenet_utils
 from ..classifier import ClassifierModel
 from ..labels import decode_predictions as _decode
-from ..preprocessing import preprocess_input as _preprocess_input
 from ..registry import register_model
 
 _PARAMS = {20: "0.27M", 32: "0.46M", 44: "0.66M", 56: "0.85M", 110: "1.7M"}
@@ -185,9 +185,7 @@ CIFAR10_LABELS = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog"
 def preprocess_input(x, data_format=None):
     """What the akamaster CIFAR ResNets expect: "torch" mode (RGB scaled to [0, 1], then the
     ImageNet mean/std, as the upstream trainer normalised). Images must already be 32x32."""
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"zoo models are channels-last: data_format must be None or 'channels_last', got {data_format!r}")
-    return _preprocess_input(x, "torch")
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
 
 
 def decode_predictions(preds, top=5):

@@ -20,7 +20,6 @@ import numpy as np
 from core import layers as L
 
 from ..registry import register_model
-from .resnet import decode_predictions, preprocess_input  # keras.applications.vgg16/19's: caffe mode
 from .resnet import (TORCH_BN_EPS, check_input_size, classifier_top, image_input, keras_application,
                      load_keras_h5, load_state_dict_with_head, read_torch_state_dict)
 
@@ -151,5 +150,5 @@ def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
 
 
 
-__all__ = ["preprocess_input", "decode_predictions", "VGG16", "VGG19", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+__all__ = ["VGG16", "VGG19", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
            "load_torchvision_vgg", "load_torchvision_state_dict"]
