@@ -50,7 +50,8 @@ def test_auto_is_no_worse_than_seasonal_naive_and_linear(name, seed):
 
     require(f"timeseries/jbrownlee/{CASES[name][0]}")
     r = run(name, seed)
-    assert r["mase"] <= min(r["snaive"], r["linear"]) + 1e-9, r
+    # ridge, when chosen, is the linear baseline run as a float32 network: equal up to float32 rounding
+    assert r["mase"] <= min(r["snaive"], r["linear"]) * (1 + 1e-5), r
     assert 0.5 <= r["cov80"] <= 1.0 and r["cov80"] <= r["cov95"], r
 
 
