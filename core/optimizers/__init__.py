@@ -1,0 +1,79 @@
+"""Optimizers with Keras 3 semantics (``keras.optimizers``), updating parameters in place.
+
+One module per optimizer; the base class (``base_optimizer.py``) is built from its concerns:
+learning rate (``learning_rate.py``), slots and flat buffers (``slots.py``, ``flat_buffers.py``),
+state I/O (``state_io.py``), weight decay, clipping and EMA. Schedules live in
+``core.optimizers.schedules`` (``core.schedules`` is the same module).
+"""
+from __future__ import annotations
+
+from . import schedules
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .base_optimizer import Optimizer
+from .clipping import clip_by_global_norm, global_norm
+from .nadam import Nadam
+from .rmsprop import RMSprop
+from .schedules import LearningRateSchedule
+from .sgd import SGD
+
+# ==================================================================================== lookup
+_OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam)}
+_BY_LOWER = {name.lower(): c for name, c in _OPTIMIZERS.items()}
+_CUSTOM: dict = {}
+
+
+def register_optimizer(cls):
+    """Register a custom ``Optimizer`` subclass for ``get`` / ``deserialize`` (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise ValueError(f"register_optimizer expects an Optimizer subclass, received {cls!r}")
+    _CUSTOM[cls.__name__] = cls
+    return cls
+
+
+def _lookup(name, custom_objects=None):
+    registry = {**_CUSTOM, **(custom_objects or {})}
+    cls = registry.get(name) or _BY_LOWER.get(str(name).lower()) or \
+        {k.lower(): v for k, v in registry.items()}.get(str(name).lower())
+    if cls is None:
+        known = sorted(set(_BY_LOWER) | {k.lower() for k in registry})
+        raise ValueError(f"unknown optimizer {name!r}; known optimizers: {', '.join(known)}")
+    return cls
+
+
+def serialize(optimizer) -> dict:
+    """Keras 3 form: ``{"module", "class_name", "config", "registered_name"}``."""
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"serialize expects an Optimizer, received {optimizer!r}")
+    cls = type(optimizer)
+    builtin = _OPTIMIZERS.get(cls.__name__) is cls
+    return {"module": "keras.optimizers" if builtin else cls.__module__, "class_name": cls.__name__,
+            "config": optimizer.get_config(), "registered_name": None if builtin else cls.__name__}
+
+
+def deserialize(config, custom_objects=None) -> Optimizer:
+    """An optimizer from ``serialize()`` output or a ``{"class_name", "config"}`` dict."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', received {config!r}")
+    cls = _lookup(config["class_name"], custom_objects)
+    return cls.from_config(dict(config.get("config") or {}), custom_objects=custom_objects)
+
+
+def get(identifier, custom_objects=None) -> Optimizer:
+    """An optimizer from an instance (returned as is), a name (``"adam"``, case-insensitive,
+    Keras defaults) or a config dict."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier, custom_objects=custom_objects)
+    if isinstance(identifier, str):
+        return _lookup(identifier, custom_objects)()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r} (expected an Optimizer, "
+                     f"a name among {sorted(_BY_LOWER)}, or a config dict)")
+
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Nadam", "get", "serialize",
+           "deserialize", "register_optimizer", "schedules", "LearningRateSchedule", "clip_by_global_norm",
+           "global_norm"]
