@@ -3,6 +3,7 @@ Python generators and iterables of batches, or ``core.data.Dataset``."""
 from __future__ import annotations
 
 import collections.abc
+import itertools
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from .. import backend
 from .. import random as zrandom
 from ..autodiff import Tensor
+from ..py_dataset import PyDataset
 
 
 def _flat(x):
@@ -228,8 +230,7 @@ class IteratorAdapter:
 
     def __init__(self, source, steps=None):
         self.source = source
-        self.steps_per_epoch = int(steps) if steps is not None else (
-            len(source) if hasattr(source, "__len__") else None)
+        self.steps_per_epoch = int(steps) if steps is not None else _known_length(source)
         self._reiterable = not isinstance(source, collections.abc.Iterator)
         self._iter = None
         self._peeked = []
@@ -274,9 +275,85 @@ class IteratorAdapter:
         return to_tensors(x), to_tensors(y), to_tensors(sw)
 
 
+def _known_length(source):
+    """``len(source)``, or None when it has no length or does not know it (a filtered Dataset)."""
+    if not hasattr(source, "__len__"):
+        return None
+    try:
+        return len(source)
+    except TypeError:
+        return None
+
+
+class PyDatasetAdapter:
+    """Batches of a ``PyDataset``: ``on_epoch_begin``/``on_epoch_end`` around each epoch, the
+    batch order shuffled per epoch when ``shuffle``, the worker threads it asks for."""
+
+    def __init__(self, dataset, steps=None, shuffle=False, class_weight=None):
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        n = dataset.num_batches
+        self.num_batches = None if n is None else int(n)
+        self.steps_per_epoch = self.num_batches
+        if steps is not None:
+            self.steps_per_epoch = int(steps) if self.num_batches is None else min(int(steps), self.num_batches)
+
+    def _standardize(self, batch):
+        if isinstance(batch, dict):
+            return batch, None, None
+        if isinstance(batch, list):
+            batch = tuple(batch)
+        if not isinstance(batch, tuple):
+            batch = (batch,)
+        if len(batch) not in (1, 2, 3):
+            raise ValueError("PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it must be ordered "
+                             "either (input,) or (inputs, targets) or (inputs, targets, sample_weights). "
+                             f"Received a tuple of {len(batch)}")
+        x, y, sw = _unpack_batch(batch)
+        if self.class_weight is not None:
+            if sw is not None:
+                raise ValueError("You cannot specify `class_weight` and `sample_weight` at the same time.")
+            if y is None:
+                raise ValueError("class_weight needs targets: the PyDataset batches have no y")
+            sw = class_weight_to_sample_weight(y, self.class_weight)
+        return x, y, sw
+
+    def _indices(self):
+        if self.num_batches is None:
+            return itertools.count()
+        order = list(range(self.num_batches))
+        if self.shuffle:
+            with zrandom.lock():
+                order = [int(i) for i in zrandom.get_generator().permutation(self.num_batches)]
+        return order
+
+    def epoch_batches(self):
+        self.dataset.on_epoch_begin()
+        indices = self._indices()
+        if self.steps_per_epoch is not None:
+            indices = itertools.islice(indices, self.steps_per_epoch)
+        count = 0
+        for batch in self.dataset.iter_batches(indices):
+            x, y, sw = self._standardize(batch)
+            yield to_tensors(x), to_tensors(y), to_tensors(sw)
+            count += 1
+        if count == 0:
+            raise ValueError("the PyDataset produced no batches (its length is 0)")
+        self.dataset.on_epoch_end()
+
+    def peek(self):
+        x, y, sw = self._standardize(self.dataset[0])
+        return to_tensors(x), to_tensors(y), to_tensors(sw)
+
+
 def get_adapter(x, y=None, sw=None, batch_size=None, shuffle=True, steps=None, class_weight=None):
     if x is None:
         raise ValueError("no input data x given")
+    if isinstance(x, PyDataset):
+        if y is not None:
+            raise ValueError("when x is a PyDataset, y must be None (its batches carry the targets)")
+        return PyDatasetAdapter(x, steps, shuffle=shuffle, class_weight=class_weight)
     if is_iterator_like(x):
         if y is not None:
             raise ValueError("when x is a generator or Dataset, y must be None (the batches carry the targets)")

@@ -1,25 +1,12 @@
-"""Utilities: reproducibility and session state."""
+"""Label encoding and array normalisation (``keras.utils.to_categorical`` / ``normalize``)."""
 from __future__ import annotations
 
-import random as _pyrandom
-
 import numpy as np
-
-from . import random as zrandom
-from .layers.base import clear_session
-
-
-def set_random_seed(seed: int) -> None:
-    """Make initialisation, shuffling, dropout and augmentation repeatable."""
-    if not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"set_random_seed expects an int, got {type(seed).__name__}")
-    _pyrandom.seed(int(seed))
-    zrandom.set_seed(int(seed))
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
     """One-hot encode integer labels (as keras.utils.to_categorical)."""
-    y = np.asarray(y, dtype="int64")
+    y = np.asarray(getattr(y, "data", y), dtype="int64")
     shape = y.shape
     if shape and shape[-1] == 1 and len(shape) > 1:
         shape = shape[:-1]
@@ -34,4 +21,11 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical"]
+def normalize(x, axis=-1, order=2):
+    """``x`` divided by its ``order``-norm along ``axis`` (zero norms left as 1), as
+    ``keras.utils.normalize`` on a NumPy array."""
+    x = np.asarray(getattr(x, "data", x))
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    axis = axis or -1
+    return x / np.expand_dims(norm, axis)
