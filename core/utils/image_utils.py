@@ -129,11 +129,18 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
     img.save(path, format=file_format or None, **kwargs)
 
 
+def _rgb_to_gray(rgb):
+    """libpng's RGB-to-gray conversion (what ``tf.io.decode_png(channels=1)`` returns for colour PNGs):
+    ``(9797 R + 19234 G + 3737 B) >> 15``."""
+    rgb = rgb.astype(np.uint32)
+    return ((rgb[..., 0] * 9797 + rgb[..., 1] * 19234 + rgb[..., 2] * 3737) >> 15).astype(np.uint8)
+
+
 def decode_image_file(path, num_channels):
     """The first frame of an image file as a uint8 (H, W, num_channels) array, decoded as
     ``tf.io.decode_image(channels=num_channels)`` does (grayscale replicated to RGB, alpha
-    dropped or added as opaque). Raises ValueError naming the file when it cannot be decoded."""
-    mode = {1: "L", 3: "RGB", 4: "RGBA"}[num_channels]
+    dropped or added as opaque, colour to gray with libpng's weights, JPEGs to gray by the JPEG
+    decoder). Raises ValueError naming the file when it cannot be decoded."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -141,9 +148,16 @@ def decode_image_file(path, num_channels):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 img.seek(0)
-                if img.mode != mode:
-                    img = img.convert(mode)
-                arr = np.asarray(img, dtype=np.uint8)
+                if num_channels == 1:
+                    if img.format == "JPEG":
+                        img.draft("L", img.size)
+                    if img.mode in ("L", "1", "LA", "I;16", "I") or img.format == "JPEG":
+                        arr = np.asarray(img.convert("L"), dtype=np.uint8)
+                    else:
+                        arr = _rgb_to_gray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+                else:
+                    mode = "RGB" if num_channels == 3 else "RGBA"
+                    arr = np.asarray(img if img.mode == mode else img.convert(mode), dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ValueError(f"could not decode the image file {os.fspath(path)!r}: {type(e).__name__}: {e}. "
                          "Remove or replace the file") from None
