@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from . import random as zrandom
+from .random import generator as zrandom
 
 
 def _map_structure(fn, x):

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from . import random as zrandom
+from .random import generator as zrandom
 
 
 def compute_fans(shape):

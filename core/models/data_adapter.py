@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .. import backend
-from .. import random as zrandom
+from ..random import generator as zrandom
 from ..autodiff import Tensor
 from ..py_dataset import PyDataset
 

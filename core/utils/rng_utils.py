@@ -5,7 +5,7 @@ import random as _pyrandom
 
 import numpy as np
 
-from .. import random as zrandom
+from ..random import generator as zrandom
 
 
 def set_random_seed(seed: int) -> None:
