@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from . import schedules
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
 from .adamw import AdamW
 from .base_optimizer import Optimizer
 from .clipping import clip_by_global_norm, global_norm
+from .ftrl import Ftrl
+from .lamb import Lamb
+from .lion import Lion
+from .loss_scale_optimizer import LossScaleOptimizer
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .schedules import LearningRateSchedule
 from .sgd import SGD
 
 # ==================================================================================== lookup
-_OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam)}
+_OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam, Adamax, Lion, Lamb,
+                                        Adafactor, Ftrl, LossScaleOptimizer)}
 _BY_LOWER = {name.lower(): c for name, c in _OPTIMIZERS.items()}
 _CUSTOM: dict = {}
 
@@ -74,6 +81,7 @@ def get(identifier, custom_objects=None) -> Optimizer:
                      f"a name among {sorted(_BY_LOWER)}, or a config dict)")
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Nadam", "get", "serialize",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Nadam", "Adamax", "Lion", "Lamb",
+           "Adafactor", "Ftrl", "LossScaleOptimizer", "get", "serialize",
            "deserialize", "register_optimizer", "schedules", "LearningRateSchedule", "clip_by_global_norm",
            "global_norm"]

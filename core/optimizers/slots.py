@@ -42,14 +42,20 @@ class SlotsMixin:
             xp = get_xp(p.data)
             for group in groups:
                 for slot, init in group:
-                    arr = xp.zeros_like(p.data) if init == 0 else xp.full_like(p.data, init)
-                    self._slots.setdefault(slot, []).append(arr)
+                    self._slots.setdefault(slot, []).append(self._new_slot(slot, init, p, xp))
         if not self.built:
             self._build_extra(params)
         self.built = True
         if added and self._fused_slots:
             self._pack_slots()
 
+    def _new_slot(self, slot, init, p, xp):
+        """The initial array of slot ``slot`` of parameter ``p`` (shaped like it unless overridden)."""
+        return xp.zeros_like(p.data) if init == 0 else xp.full_like(p.data, init)
+
+    def _slot_variable_name(self, ref, slot) -> str:
+        """Keras's name of a slot variable (``dense_kernel_momentum``)."""
+        return f"{ref}_{slot}"
 
     def to(self, device):
         """Move the per-parameter state (slots) to ``device``; returns the optimizer."""

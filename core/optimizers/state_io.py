@@ -22,7 +22,8 @@ class StateIOMixin:
                 ref = (getattr(p, "path", None) or p.name or "variable").replace("/", "_").replace(":", "_")
                 for slot, _ in group:
                     arr = self._slots[slot][i]
-                    entries.append((f"{ref}_{slot}", (lambda a=arr: a), (lambda v, a=arr: _assign(a, v))))
+                    entries.append((self._slot_variable_name(ref, slot), (lambda a=arr: a),
+                                    (lambda v, a=arr: _assign(a, v))))
         return entries + self._extra_variables()
 
     def _set_iterations(self, value):
