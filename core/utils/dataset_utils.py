@@ -8,7 +8,7 @@ import stat
 
 import numpy as np
 
-from ..data import Dataset, _stack
+from ..data import Dataset, _map_structure, _stack
 
 
 def check_validation_split_arg(validation_split, subset, shuffle, seed):
@@ -24,20 +24,61 @@ def check_validation_split_arg(validation_split, subset, shuffle, seed):
                          "to make sure that there is no overlap between the training and validation subset.")
 
 
-def _is_regular_file(path, follow_links):
+def check_label_arguments(labels, label_mode, class_names, kind):
+    """Keras's checks of ``labels`` / ``label_mode`` / ``class_names``; returns ``(labels, label_mode)``
+    with both None when either is (no labels)."""
+    if labels not in ("inferred", None):
+        if not isinstance(labels, (list, tuple, np.ndarray)):
+            raise ValueError("`labels` argument should be a list/tuple of integer labels, of the same size as the "
+                             f"number of {kind} files in the target directory. If you wish to infer the labels from "
+                             'the subdirectory names in the target directory, pass `labels="inferred"`. If you '
+                             f"wish to get a dataset that only contains {kind} samples (no labels), pass "
+                             f"`labels=None`. Received: labels={labels}")
+        if class_names:
+            raise ValueError(f'You can only pass `class_names` if `labels="inferred"`. Received: labels={labels}, '
+                             f"and class_names={class_names}")
+    if label_mode not in {"int", "categorical", "binary", None}:
+        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", or None. '
+                         f"Received: label_mode={label_mode}")
+    if labels is None or label_mode is None:
+        return None, None
+    return labels, label_mode
+
+
+def check_binary_classes(label_mode, class_names):
+    if label_mode == "binary" and len(class_names) != 2:
+        raise ValueError(f'When passing `label_mode="binary"`, there must be exactly 2 class_names. '
+                         f"Received: class_names={class_names}")
+
+
+def check_format(format):
+    if format != "tf":
+        raise ValueError(f'`format` "{format}" is not supported: the result is a core.data.Dataset '
+                         '(pass format="tf", the default)')
+
+
+def datasets_for_subset(paths, labels, class_names, validation_split, subset, shuffle, verbose, make, none_found):
+    """The dataset of ``subset`` (both for ``"both"``: training shuffled, validation not), made by
+    ``make(paths, labels, shuffle)`` and given ``class_names``; ``none_found(which)`` is the error
+    message when a part is empty."""
+    parts = []
+    for which in (("training", "validation") if subset == "both" else (subset,)):
+        part_paths, part_labels = get_training_or_validation_split(paths, labels, validation_split, which, verbose)
+        if not part_paths:
+            raise ValueError(none_found(which if subset == "both" else None))
+        ds = make(part_paths, part_labels, shuffle and which != "validation")
+        ds.class_names = class_names
+        parts.append(ds)
+    return parts if subset == "both" else parts[0]
+
+
+def _is_kind(path, follow_links, test):
+    """``test(mode)`` of ``path`` (of the link itself unless ``follow_links``); False if it is gone."""
     try:
         st = os.stat(path) if follow_links else os.lstat(path)
     except OSError:
         return False
-    return stat.S_ISREG(st.st_mode)
-
-
-def _is_directory(path, follow_links):
-    try:
-        st = os.stat(path) if follow_links else os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode)
+    return test(st.st_mode)
 
 
 def _walk_files(directory, follow_links, formats):
@@ -54,7 +95,7 @@ def _walk_files(directory, follow_links, formats):
                 continue
             seen.add(real)
         for fname in files:
-            if fname.lower().endswith(formats) and _is_regular_file(os.path.join(root, fname), follow_links):
+            if fname.lower().endswith(formats) and _is_kind(os.path.join(root, fname), follow_links, stat.S_ISREG):
                 found.append((root, fname))
     found.sort(key=lambda rf: (rf[0], rf[1]))
     return found
@@ -70,7 +111,7 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
         raise ValueError(f"the directory {directory!r} does not exist or is not a directory")
     if labels == "inferred":
         subdirs = [d for d in sorted(os.listdir(directory))
-                   if not d.startswith(".") and _is_directory(os.path.join(directory, d), follow_links)]
+                   if not d.startswith(".") and _is_kind(os.path.join(directory, d), follow_links, stat.S_ISDIR)]
         if class_names is not None:
             if not set(class_names).issubset(set(subdirs)):
                 raise ValueError("The `class_names` passed did not match the names of the subdirectories of the "
@@ -208,14 +249,6 @@ def _rescale_split_sizes(left_size, right_size, total):
     return left, right
 
 
-def _flatten(x):
-    if isinstance(x, (tuple, list)):
-        return [leaf for v in x for leaf in _flatten(v)]
-    if isinstance(x, dict):
-        return [leaf for v in x.values() for leaf in _flatten(v)]
-    return [x]
-
-
 def _index(x, idx):
     if isinstance(x, tuple):
         return tuple(_index(v, idx) for v in x)
@@ -244,11 +277,9 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
         arrays = _stack(samples)
     else:
         arrays = dataset
-    leaves = [np.asarray(getattr(a, "data", a)) for a in _flatten(arrays)]
-    if isinstance(arrays, (tuple, list, dict)):
-        arrays = _rebuild(arrays, iter(leaves))
-    else:
-        arrays = leaves[0]
+    arrays = _map_structure(lambda a: np.asarray(getattr(a, "data", a)), arrays)
+    leaves = []
+    _map_structure(leaves.append, arrays)
     sizes = {len(a) for a in leaves}
     if len(sizes) != 1:
         raise ValueError(f"split_dataset: the arrays have different lengths {sorted(sizes)}")
@@ -264,12 +295,3 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
         left_ds, right_ds = left_ds.batch(batch_size), right_ds.batch(batch_size)
     return left_ds, right_ds
 
-
-def _rebuild(x, leaves):
-    if isinstance(x, tuple):
-        return tuple(_rebuild(v, leaves) for v in x)
-    if isinstance(x, list):
-        return [_rebuild(v, leaves) for v in x]
-    if isinstance(x, dict):
-        return {k: _rebuild(v, leaves) for k, v in x.items()}
-    return next(leaves)

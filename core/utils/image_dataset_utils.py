@@ -36,21 +36,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     The result has ``.class_names`` and ``.file_paths``; with ``shuffle`` the order changes
     every epoch (repeatably for a given ``seed``).
     """
-    if labels not in ("inferred", None):
-        if not isinstance(labels, (list, tuple, np.ndarray)):
-            raise ValueError("`labels` argument should be a list/tuple of integer labels, of the same size as the "
-                             "number of image files in the target directory. If you wish to infer the labels from "
-                             'the subdirectory names in the target directory, pass `labels="inferred"`. If you wish '
-                             "to get a dataset that only contains images (no labels), pass `labels=None`. "
-                             f"Received: labels={labels}")
-        if class_names:
-            raise ValueError(f'You can only pass `class_names` if `labels="inferred"`. Received: labels={labels}, '
-                             f"and class_names={class_names}")
-    if label_mode not in {"int", "categorical", "binary", None}:
-        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", or None. '
-                         f"Received: label_mode={label_mode}")
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
+    labels, label_mode = dataset_utils.check_label_arguments(labels, label_mode, class_names, "image")
     if color_mode not in COLOR_MODES:
         raise ValueError(f'`color_mode` must be one of {{"rgb", "rgba", "grayscale"}}. Received: color_mode={color_mode}')
     num_channels = COLOR_MODES[color_mode]
@@ -70,9 +56,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
                                   f"yet; use one of {image_ops.RESIZE_INTERPOLATIONS}")
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
-    if format != "tf":
-        raise ValueError(f'`format` "{format}" is not supported: the result is a core.data.Dataset '
-                         '(pass format="tf", the default)')
+    dataset_utils.check_format(format)
     data_format = standardize_data_format(data_format)
     dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
     if seed is None:
@@ -80,31 +64,17 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     image_paths, labels, class_names = dataset_utils.index_directory(
         directory, labels, formats=ALLOWLIST_FORMATS, class_names=class_names, shuffle=shuffle, seed=seed,
         follow_links=follow_links, verbose=verbose)
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError(f'When passing `label_mode="binary"`, there must be exactly 2 class_names. '
-                         f"Received: class_names={class_names}")
+    dataset_utils.check_binary_classes(label_mode, class_names)
     options = dict(image_size=image_size, num_channels=num_channels, label_mode=label_mode,
                    num_classes=len(class_names) if class_names else 0, interpolation=interpolation,
                    crop_to_aspect_ratio=crop_to_aspect_ratio, pad_to_aspect_ratio=pad_to_aspect_ratio,
                    data_format=data_format, batch_size=batch_size)
-    if subset == "both":
-        parts = []
-        for which, shuffled in (("training", shuffle), ("validation", False)):
-            paths, labs = dataset_utils.get_training_or_validation_split(image_paths, labels, validation_split,
-                                                                         which, verbose)
-            if not paths:
-                raise ValueError(f"No {which} images found in directory {directory}. "
-                                 f"Allowed formats: {ALLOWLIST_FORMATS}")
-            parts.append(paths_and_labels_to_dataset(paths, labs, shuffle=shuffled, seed=seed, **options))
-            parts[-1].class_names = class_names
-        return parts
-    image_paths, labels = dataset_utils.get_training_or_validation_split(image_paths, labels, validation_split,
-                                                                         subset, verbose)
-    if not image_paths:
-        raise ValueError(f"No images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
-    ds = paths_and_labels_to_dataset(image_paths, labels, shuffle=shuffle, seed=seed, **options)
-    ds.class_names = class_names
-    return ds
+    return dataset_utils.datasets_for_subset(
+        image_paths, labels, class_names, validation_split, subset, shuffle, verbose,
+        lambda paths, labs, shuffled: paths_and_labels_to_dataset(paths, labs, shuffle=shuffled, seed=seed,
+                                                                  **options),
+        lambda which: f"No {which + ' ' if which else ''}images found in directory {directory}. "
+                      f"Allowed formats: {ALLOWLIST_FORMATS}")
 
 
 def load_images(paths, image_size, num_channels, interpolation="bilinear", crop_to_aspect_ratio=False,

@@ -28,54 +28,25 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     semantics; labels, splits and shuffling as ``image_dataset_from_directory``). Each batch is
     ``texts`` or ``(texts, labels)`` with ``texts`` a 1-D array of ``str``; the result has
     ``.class_names`` and ``.file_paths``."""
-    if labels not in ("inferred", None):
-        if not isinstance(labels, (list, tuple, np.ndarray)):
-            raise ValueError("`labels` argument should be a list/tuple of integer labels, of the same size as the "
-                             "number of text files in the target directory. If you wish to infer the labels from "
-                             'the subdirectory names in the target directory, pass `labels="inferred"`. If you '
-                             "wish to get a dataset that only contains text samples (no labels), pass "
-                             f"`labels=None`. Received: labels={labels}")
-        if class_names:
-            raise ValueError(f'You can only pass `class_names` if `labels="inferred"`. Received: labels={labels}, '
-                             f"and class_names={class_names}")
-    if label_mode not in {"int", "categorical", "binary", None}:
-        raise ValueError('`label_mode` argument must be one of "int", "categorical", "binary", or None. '
-                         f"Received: label_mode={label_mode}")
-    if format != "tf":
-        raise ValueError(f'`format` "{format}" is not supported: the result is a core.data.Dataset '
-                         '(pass format="tf", the default)')
+    labels, label_mode = dataset_utils.check_label_arguments(labels, label_mode, class_names, "text")
+    dataset_utils.check_format(format)
     if max_length is not None and (not isinstance(max_length, (int, np.integer)) or max_length < 0):
         raise ValueError(f"`max_length` must be a non-negative integer or None, received {max_length!r}")
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
     dataset_utils.check_validation_split_arg(validation_split, subset, shuffle, seed)
     if seed is None:
         seed = np.random.randint(1e6)
     file_paths, labels, class_names = dataset_utils.index_directory(
         directory, labels, formats=(".txt",), class_names=class_names, shuffle=shuffle, seed=seed,
         follow_links=follow_links, verbose=verbose)
-    if label_mode == "binary" and len(class_names) != 2:
-        raise ValueError(f'When passing `label_mode="binary"`, there must be exactly 2 class_names. '
-                         f"Received: class_names={class_names}")
+    dataset_utils.check_binary_classes(label_mode, class_names)
     options = dict(label_mode=label_mode, num_classes=len(class_names) if class_names else 0,
                    max_length=max_length, batch_size=batch_size)
-    if subset == "both":
-        parts = []
-        for which, shuffled in (("training", shuffle), ("validation", False)):
-            paths, labs = dataset_utils.get_training_or_validation_split(file_paths, labels, validation_split,
-                                                                         which, verbose)
-            if not paths:
-                raise ValueError(f"No {which} text files found in directory {directory}. Allowed format: .txt")
-            parts.append(paths_and_labels_to_dataset(paths, labs, shuffle=shuffled, seed=seed, **options))
-            parts[-1].class_names = class_names
-        return parts
-    file_paths, labels = dataset_utils.get_training_or_validation_split(file_paths, labels, validation_split,
-                                                                        subset, verbose)
-    if not file_paths:
-        raise ValueError(f"No text files found in directory {directory}. Allowed format: .txt")
-    ds = paths_and_labels_to_dataset(file_paths, labels, shuffle=shuffle, seed=seed, **options)
-    ds.class_names = class_names
-    return ds
+    return dataset_utils.datasets_for_subset(
+        file_paths, labels, class_names, validation_split, subset, shuffle, verbose,
+        lambda paths, labs, shuffled: paths_and_labels_to_dataset(paths, labs, shuffle=shuffled, seed=seed,
+                                                                  **options),
+        lambda which: f"No {which + ' ' if which else ''}text files found in directory {directory}. "
+                      "Allowed format: .txt")
 
 
 def paths_and_labels_to_dataset(file_paths, labels, label_mode, num_classes, max_length, batch_size,
