@@ -18,7 +18,7 @@ from core import layers, models
 from core import utils as U
 from core.data import Dataset
 from core.utils import sequence_utils
-from fixtures.data_tree import build_image_tree, build_text_tree
+from fixtures.data_tree import build_audio_tree, build_image_tree, build_text_tree
 
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "data_utils")
 with open(FIX + ".json", encoding="utf-8") as _f:
@@ -258,6 +258,65 @@ def test_text_dataset_unbatch_take_map_and_bad_utf8(text_root, tmp_path):
         list(U.text_dataset_from_directory(tmp_path, verbose=False))
 
 
+# ----------------------------------------------------------------------------- audio
+@pytest.fixture(scope="module")
+def audio_root(tmp_path_factory):
+    return build_audio_tree(str(tmp_path_factory.mktemp("data") / "audio"))
+
+
+def test_audio_dataset_matches_keras(audio_root):
+    ds = U.audio_dataset_from_directory(audio_root, shuffle=False, batch_size=3, verbose=False)
+    batches = list(ds)
+    assert len(batches) == len([k for k in REF if k.startswith("audio/padded/") and k.endswith("/x")])
+    for i, (x, y) in enumerate(batches):  # each batch padded to its longest clip
+        np.testing.assert_array_equal(x, REF[f"audio/padded/{i}/x"])
+        np.testing.assert_array_equal(y, REF[f"audio/padded/{i}/y"])
+    fixed = U.audio_dataset_from_directory(audio_root, shuffle=False, batch_size=4, output_sequence_length=40,
+                                           label_mode="categorical", verbose=False)
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in fixed]), REF["audio/fixed/x"])
+    np.testing.assert_array_equal(np.concatenate([y for _, y in fixed]), REF["audio/fixed/y"])
+    assert fixed.class_names == META["audio/class_names"]
+    single = list(U.audio_dataset_from_directory(audio_root, shuffle=False, batch_size=None, verbose=False))
+    assert [len(x) for x, _ in single] == [37, 50, 12, 44, 44, 9, 61] and single[0][0].shape == (37, 1)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4])
+def test_decode_wav_sample_widths_and_channels(tmp_path, width):
+    import wave
+
+    from core.utils.audio_dataset_utils import decode_wav_file
+
+    bits = 8 * width
+    rng = np.random.default_rng(width)
+    ints = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), (6, 2), dtype=np.int64)
+    if width == 1:
+        raw = (ints + 128).astype(np.uint8).tobytes()
+    else:
+        raw = b"".join(int(v).to_bytes(width, "little", signed=True) for v in ints.reshape(-1))
+    with wave.open(str(tmp_path / "s.wav"), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(width)
+        w.setframerate(8000)
+        w.writeframes(raw)
+    audio = decode_wav_file(tmp_path / "s.wav")
+    assert audio.shape == (6, 2) and audio.dtype == np.float32
+    np.testing.assert_allclose(audio, ints / float(1 << (bits - 1)), rtol=1e-6)
+    assert decode_wav_file(tmp_path / "s.wav", 9).shape == (9, 2) and decode_wav_file(tmp_path / "s.wav", 4).shape == (4, 2)
+
+
+def test_audio_dataset_errors_and_untrusted_files(audio_root, tmp_path):
+    with pytest.raises(NotImplementedError, match="sampling_rate"):
+        U.audio_dataset_from_directory(audio_root, sampling_rate=16000)
+    with pytest.raises(NotImplementedError, match="ragged"):
+        U.audio_dataset_from_directory(audio_root, ragged=True)
+    with pytest.raises(ValueError, match="Cannot set both"):
+        U.audio_dataset_from_directory(audio_root, ragged=True, output_sequence_length=3)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.wav").write_bytes(b"RIFF\xff\xff\xff\x7fWAVEjunk")  # a header claiming 2 GB
+    with pytest.raises(ValueError, match="x.wav"):
+        list(U.audio_dataset_from_directory(tmp_path, verbose=False))
+
+
 # ----------------------------------------------------------------------------- split / normalize
 def test_split_dataset_matches_keras():
     x, y = np.arange(30, dtype="float32").reshape(10, 3), np.arange(10)
@@ -401,7 +460,8 @@ def test_namespaces():
     for name in ("pad_sequences", "image_dataset_from_directory", "text_dataset_from_directory",
                  "timeseries_dataset_from_array", "load_img", "img_to_array", "array_to_img", "save_img",
                  "PyDataset", "Sequence", "split_dataset", "normalize", "get_file", "Progbar", "to_categorical",
-                 "set_random_seed", "clear_session", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"):
+                 "set_random_seed", "clear_session", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
+                 "audio_dataset_from_directory"):
         assert callable(getattr(U, name)), name
     assert P.sequence.pad_sequences is U.pad_sequences and P.image.load_img is U.load_img
     assert P.image_dataset_from_directory is U.image_dataset_from_directory

@@ -1,10 +1,11 @@
 """``keras.utils``: reproducibility, label encoding, the data utilities every tutorial uses
-(``image_dataset_from_directory``, ``text_dataset_from_directory``,
+(``image_dataset_from_directory``, ``text_dataset_from_directory``, ``audio_dataset_from_directory``,
 ``timeseries_dataset_from_array``, ``pad_sequences``, ``PyDataset``, ``split_dataset``), image
 files (``load_img``/``img_to_array``/``array_to_img``/``save_img``), ``get_file`` and ``Progbar``.
 What the dataset utilities return is a ``core.data.Dataset`` that ``fit`` takes directly."""
 from ..layers.base import clear_session
 from ..py_dataset import PyDataset, Sequence
+from .audio_dataset_utils import audio_dataset_from_directory
 from .data_adapter_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .dataset_utils import split_dataset
 from .file_utils import get_file
@@ -20,4 +21,5 @@ from .timeseries_dataset_utils import timeseries_dataset_from_array
 __all__ = ["set_random_seed", "clear_session", "to_categorical", "normalize", "pad_sequences",
            "image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array",
            "load_img", "img_to_array", "array_to_img", "save_img", "PyDataset", "Sequence", "split_dataset",
-           "get_file", "Progbar", "pack_x_y_sample_weight", "unpack_x_y_sample_weight"]
+           "get_file", "Progbar", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
+           "audio_dataset_from_directory"]
