@@ -457,7 +457,7 @@ def test_get_instance_dict_and_errors():
     assert type(O.get({"class_name": "sgd", "config": {"learning_rate": 0.3}})) is O.SGD
     with pytest.raises(ValueError, match=r"'adamix'.*adam, adamax, adamw.*sgd"):
         O.get("adamix")
-    for name in ("adamax", "lion", "lamb", "adafactor", "ftrl", "nadam", "adadelta"):
+    for name in ("adamax", "lion", "lamb", "adafactor", "ftrl", "nadam", "adadelta", "muon", "schedulefreeadamw"):
         assert type(O.get(name)).__name__.lower() == name
     with pytest.raises(ValueError, match="Could not interpret"):
         O.get(3)
@@ -650,7 +650,7 @@ def test_loss_scale_optimizer_state_round_trip_and_scale_loss():
     assert opt.inner_optimizer.learning_rate == 0.5
 
 
-@pytest.mark.parametrize("name", ["adamax", "lion", "lamb", "adafactor", "ftrl"])
+@pytest.mark.parametrize("name", ["adamax", "lion", "lamb", "adafactor", "ftrl", "muon", "schedulefreeadamw"])
 def test_new_optimizers_train_a_model(name):
     from core import layers, models
     from core.utils import set_random_seed
@@ -659,7 +659,8 @@ def test_new_optimizers_train_a_model(name):
     x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)).astype(np.float32)
     model = models.Sequential([layers.Input((4,)), layers.Dense(1)])
-    lr = {"adamax": 0.1, "lion": 0.05, "lamb": 0.1, "adafactor": 0.5, "ftrl": 1.0}[name]
+    lr = {"adamax": 0.1, "lion": 0.05, "lamb": 0.1, "adafactor": 0.5, "ftrl": 1.0, "muon": 0.1,
+          "schedulefreeadamw": 0.1}[name]
     model.compile(optimizer=O.get({"class_name": name, "config": {"learning_rate": lr}}), loss="mse")
     losses = model.fit(x, y, epochs=15, batch_size=16, verbose=0).history["loss"]
     assert losses[-1] < 0.5 * losses[0], losses

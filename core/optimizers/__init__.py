@@ -20,14 +20,16 @@ from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
 from .loss_scale_optimizer import LossScaleOptimizer
+from .muon import Muon
 from .nadam import Nadam
 from .rmsprop import RMSprop
+from .schedule_free_adamw import ScheduleFreeAdamW
 from .schedules import LearningRateSchedule
 from .sgd import SGD
 
 # ==================================================================================== lookup
 _OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam, Adamax, Lion, Lamb,
-                                        Adafactor, Ftrl, LossScaleOptimizer)}
+                                        Adafactor, Ftrl, LossScaleOptimizer, Muon, ScheduleFreeAdamW)}
 _BY_LOWER = {name.lower(): c for name, c in _OPTIMIZERS.items()}
 _CUSTOM: dict = {}
 
@@ -82,6 +84,6 @@ def get(identifier, custom_objects=None) -> Optimizer:
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Nadam", "Adamax", "Lion", "Lamb",
-           "Adafactor", "Ftrl", "LossScaleOptimizer", "get", "serialize",
+           "Adafactor", "Ftrl", "LossScaleOptimizer", "Muon", "ScheduleFreeAdamW", "get", "serialize",
            "deserialize", "register_optimizer", "schedules", "LearningRateSchedule", "clip_by_global_norm",
            "global_norm"]

@@ -61,7 +61,8 @@ class SlotsMixin:
         """Move the per-parameter state (slots) to ``device``; returns the optimizer."""
         dev = backend.get_device(device)
         for name, arrays in self._slots.items():
-            self._slots[name] = [a if backend.device_of(a) == dev else backend.to_device(a, dev) for a in arrays]
+            self._slots[name] = [a if a is None or backend.device_of(a) == dev else backend.to_device(a, dev)
+                                 for a in arrays]
         if self._fused_slots and self._params:
             self._pack_slots()  # flat buffers on the new device (views of them become the slots)
         return self

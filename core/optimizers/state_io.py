@@ -22,6 +22,8 @@ class StateIOMixin:
                 ref = (getattr(p, "path", None) or p.name or "variable").replace("/", "_").replace(":", "_")
                 for slot, _ in group:
                     arr = self._slots[slot][i]
+                    if arr is None:  # a slot this parameter does not have (Muon's velocity)
+                        continue
                     entries.append((self._slot_variable_name(ref, slot), (lambda a=arr: a),
                                     (lambda v, a=arr: _assign(a, v))))
         return entries + self._extra_variables()
