@@ -35,8 +35,12 @@ NEW_META, NEW_ARR = _load(NEW)
 needs_main = pytest.mark.skipif(MAIN_META is None, reason="tests/fixtures/models/optimizers.* missing")
 
 
-def _make(cls_name, kwargs, inner=None):
+def _make(cls_name, kwargs, inner=None, optimizer_map=None):
     kw = dict(kwargs)
+    if optimizer_map is not None:  # MultiOptimizer(OptimizerMap(default, {pattern: optimizer}))
+        default, mapping = optimizer_map
+        omap = O.OptimizerMap(_make(*default), {k: _make(*v) for k, v in mapping.items()})
+        return getattr(O, cls_name)(omap, **kw)
     if isinstance(kw.get("learning_rate"), list):  # ["ScheduleName", {...}] in the fixtures
         name, cfg = kw["learning_rate"]
         kw["learning_rate"] = getattr(S, name)(**cfg)
@@ -51,9 +55,17 @@ def _check_config(ours, keras_cfg):
         if k == "name":
             continue
         got = ours[k]
-        if k == "inner_optimizer":
+        if k in ("inner_optimizer", "default_optimizer"):
             assert got["class_name"] == ref["class_name"] and got["module"] == ref["module"]
             _check_config(got["config"], ref["config"])
+        elif k == "optimizer_map" and "class_name" in ref:  # MultiOptimizer's OptimizerMap
+            assert got["class_name"] == ref["class_name"] == "OptimizerMap"
+            _check_config(got["config"], ref["config"])
+        elif k == "optimizer_map":  # OptimizerMap's {pattern: optimizer}
+            assert set(got) == set(ref)
+            for key in ref:
+                assert got[key]["class_name"] == ref[key]["class_name"]
+                _check_config(got[key]["config"], ref[key]["config"])
         elif k == "learning_rate" and isinstance(ref, dict):
             assert got["class_name"] == ref["class_name"] and got["config"] == ref["config"]
             assert got["module"] == ref["module"]
@@ -114,7 +126,7 @@ def test_matches_keras_new_fixture(case):
 
 def _run_fixture_case(case, z, names):
     dtype = case["dtype"]
-    opt = _make(case["class_name"], case["kwargs"], case.get("inner"))
+    opt = _make(case["class_name"], case["kwargs"], case.get("inner"), case.get("optimizer_map"))
     zero = case.get("zero_init") or []
     params = [Parameter(z[f"{n}0"].astype(dtype) * (0 if n in zero else 1), name=name) for n, name in names.items()]
     for p, con in zip(params, case.get("constraints") or [None, None]):
@@ -128,7 +140,7 @@ def _run_fixture_case(case, z, names):
         if isinstance(step, dict):
             opt.learning_rate = step["set_lr"]
             step = step["grads"]
-        lrs.append(opt.learning_rate)
+        lrs.append(None if case.get("optimizer_map") else opt.learning_rate)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             opt.apply([None if g is None else z[g].astype(dtype) for g in step], params)
@@ -136,7 +148,8 @@ def _run_fixture_case(case, z, names):
         for p, n in zip(params, names):
             assert p.data.dtype == np.dtype(dtype)
             np.testing.assert_allclose(p.data, z[f"{case['name']}/{n}_step{k}"], **TOL)
-    np.testing.assert_allclose(lrs, case["learning_rate_used_per_step"], rtol=1e-6)
+    if not case.get("optimizer_map"):
+        np.testing.assert_allclose(lrs, case["learning_rate_used_per_step"], rtol=1e-6)
     assert iters == case["iterations_after_step"]
     assert opt.variable_names() == [v["name"] for v in case["optimizer_variables"]]
     for i, arr in enumerate(opt.variables()):
@@ -664,3 +677,27 @@ def test_new_optimizers_train_a_model(name):
     model.compile(optimizer=O.get({"class_name": name, "config": {"learning_rate": lr}}), loss="mse")
     losses = model.fit(x, y, epochs=15, batch_size=16, verbose=0).history["loss"]
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_multi_optimizer_routing_and_errors():
+    sgd, adam = O.SGD(0.1), O.Adam(0.01)
+    w = Parameter(np.ones((2, 2), np.float32), name="kernel")
+    b = Parameter(np.ones((2,), np.float32), name="bias")
+    multi = O.MultiOptimizer(lambda v: adam if v.data.ndim == 1 else sgd)  # any callable
+    multi.apply([np.ones((2, 2), np.float32), np.ones(2, np.float32)], [w, b])
+    assert sgd.iterations == 1 and adam.iterations == 1 and multi.iterations == 1
+    np.testing.assert_allclose(w.data, 0.9)
+    with pytest.raises(AttributeError, match="sub-optimizers"):
+        multi.learning_rate
+    with pytest.raises(NotImplementedError, match="callable"):
+        multi.get_config()
+    omap = O.OptimizerMap(O.SGD(), {"a.*": O.Adam(), ".*b": O.Lion()})
+    with pytest.raises(ValueError, match="Multiple optimizers"):
+        omap["ab"]
+    assert isinstance(omap["xyz"], O.SGD) and isinstance(omap["abc"], O.Adam)
+    with pytest.raises(ValueError, match="already exists"):
+        omap["a.*"] = O.SGD()
+    with pytest.raises(ValueError, match="LossScaleOptimizer"):
+        omap["z"] = O.LossScaleOptimizer(O.SGD())
+    with pytest.raises(TypeError, match="default_optimizer"):
+        O.OptimizerMap("sgd")

@@ -20,6 +20,7 @@ from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
 from .loss_scale_optimizer import LossScaleOptimizer
+from .multi_optimizer import MultiOptimizer, OptimizerMap
 from .muon import Muon
 from .nadam import Nadam
 from .rmsprop import RMSprop
@@ -29,7 +30,7 @@ from .sgd import SGD
 
 # ==================================================================================== lookup
 _OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam, Adamax, Lion, Lamb,
-                                        Adafactor, Ftrl, LossScaleOptimizer, Muon, ScheduleFreeAdamW)}
+                                        Adafactor, Ftrl, LossScaleOptimizer, Muon, ScheduleFreeAdamW, MultiOptimizer)}
 _BY_LOWER = {name.lower(): c for name, c in _OPTIMIZERS.items()}
 _CUSTOM: dict = {}
 
@@ -84,6 +85,7 @@ def get(identifier, custom_objects=None) -> Optimizer:
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Nadam", "Adamax", "Lion", "Lamb",
-           "Adafactor", "Ftrl", "LossScaleOptimizer", "Muon", "ScheduleFreeAdamW", "get", "serialize",
+           "Adafactor", "Ftrl", "LossScaleOptimizer", "Muon", "ScheduleFreeAdamW", "MultiOptimizer",
+           "OptimizerMap", "get", "serialize",
            "deserialize", "register_optimizer", "schedules", "LearningRateSchedule", "clip_by_global_norm",
            "global_norm"]
