@@ -469,6 +469,23 @@ def test_namespaces():
     assert U.unpack_x_y_sample_weight((1, 2)) == (1, 2, None) and U.pack_x_y_sample_weight([1]) == ([1],)
 
 
+def test_config():
+    c = U.Config(learning_rate=0.1, layers=3)
+    c.epochs = 5
+    assert c.learning_rate == 0.1 and c["epochs"] == 5 and list(c) == ["epochs", "layers", "learning_rate"]
+    assert c.as_dict() == {"learning_rate": 0.1, "layers": 3, "epochs": 5} and "layers" in c and len(c) == 3
+    with pytest.raises(AttributeError, match="Did you mean 'layers'"):
+        c.layer
+    c.freeze()
+    with pytest.raises(ValueError, match="frozen"):
+        c.epochs = 6
+    with pytest.raises(ValueError, match="frozen"):
+        c["x"] = 1
+    c.unfreeze()
+    c.update(epochs=7)
+    assert json.loads(c.to_json())["epochs"] == 7 and c.frozen is False
+
+
 # ----------------------------------------------------------------------------- Progbar
 def test_progbar_averages_values_and_prints_lines():
     out = io.StringIO()

@@ -6,6 +6,7 @@ What the dataset utilities return is a ``core.data.Dataset`` that ``fit`` takes 
 from ..layers.base import clear_session
 from ..py_dataset import PyDataset, Sequence
 from .audio_dataset_utils import audio_dataset_from_directory
+from .config import Config
 from .data_adapter_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from .dataset_utils import split_dataset
 from .file_utils import get_file
@@ -22,4 +23,4 @@ __all__ = ["set_random_seed", "clear_session", "to_categorical", "normalize", "p
            "image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array",
            "load_img", "img_to_array", "array_to_img", "save_img", "PyDataset", "Sequence", "split_dataset",
            "get_file", "Progbar", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
-           "audio_dataset_from_directory"]
+           "audio_dataset_from_directory", "Config"]
