@@ -185,6 +185,8 @@ def test_image_dataset_labels_list_none_and_errors(image_root):
         U.image_dataset_from_directory(image_root, interpolation="lanczos3")
     with pytest.raises(ValueError, match="does not exist"):
         U.image_dataset_from_directory(os.path.join(image_root, "nope"))
+    with pytest.raises(ValueError, match=r"labels in \[0, 2\)"):
+        U.image_dataset_from_directory(image_root, labels=[5, 7] * 6 + [5], label_mode="categorical", verbose=False)
 
 
 def test_image_dataset_untrusted_folder(tmp_path):

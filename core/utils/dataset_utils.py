@@ -189,6 +189,9 @@ def encode_labels(labels, label_mode, num_classes):
     if label_mode == "binary":
         return labels.astype("float32")[:, None]
     if label_mode == "categorical":
+        if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+            raise ValueError(f'label_mode="categorical" needs labels in [0, {num_classes}) (one per class), got '
+                             f"labels from {labels.min()} to {labels.max()}; pass labels 0..{num_classes - 1}")
         out = np.zeros((len(labels), num_classes), dtype="float32")
         out[np.arange(len(labels)), labels.astype(np.int64)] = 1
         return out
