@@ -13,8 +13,6 @@ import tempfile
 import urllib.parse
 import zipfile
 
-import requests
-
 from .progbar import Progbar
 
 TIMEOUT = (15.0, 60.0)  # (connect, read) seconds
@@ -52,6 +50,8 @@ def validate_file(fpath, file_hash, algorithm="auto", chunk_size=CHUNK):
 def _download(origin, target, file_hash, hash_algorithm):
     """``origin`` streamed to ``target + ".part"``, hashed on the way, renamed to ``target`` only
     when complete and (with ``file_hash``) verified."""
+    import requests  # on the first download only: importing core.utils stays cheap (as zoo.weights does)
+
     part = target + ".part"
     hasher = resolve_hasher(hash_algorithm, file_hash) if file_hash is not None else None
     try:
