@@ -119,9 +119,10 @@ class Dataset:
             return self._shuffled_rows(rows, seed, reshuffle_each_iteration)
         if not reshuffle_each_iteration:
             seed = int(zrandom.get_generator().integers(2 ** 31)) if seed is None else seed
+        seeded = np.random.default_rng(seed) if seed is not None else None  # one stream over the epochs
 
         def gen():
-            rng = np.random.default_rng(seed) if seed is not None else None
+            rng = np.random.default_rng(seed) if not reshuffle_each_iteration else seeded
             buf = []
             for el in parent:
                 buf.append(el)

@@ -354,6 +354,13 @@ def test_dataset_gathered_batches_equal_the_element_pipeline():
     assert len(fast) == 5 and len(list(Dataset.from_tensor_slices(x).batch(5, drop_remainder=True))) == 4
     same = Dataset.from_tensor_slices(y).shuffle(30, seed=1, reshuffle_each_iteration=False)
     assert list(same) == list(same) and sorted(int(v) for v in same) == list(range(23))
+    for buffer in (5, 30):  # a seeded shuffle: a new order each epoch, the same sequence of orders each run
+        a = Dataset.from_tensor_slices(y).shuffle(buffer, seed=2)
+        b = Dataset.from_tensor_slices(y).shuffle(buffer, seed=2)
+        ea, eb = [list(map(int, a)) for _ in range(2)], [list(map(int, b)) for _ in range(2)]
+        assert ea == eb and ea[0] != ea[1]
+        fixed = Dataset.from_tensor_slices(y).shuffle(buffer, seed=2, reshuffle_each_iteration=False)
+        assert list(map(int, fixed)) == list(map(int, fixed))
 
 
 def test_dataset_unbatch_cache_skip_filter():
