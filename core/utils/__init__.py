@@ -4,7 +4,10 @@
 files (``load_img``/``img_to_array``/``array_to_img``/``save_img``), ``get_file`` and ``Progbar``.
 What the dataset utilities return is a ``core.data.Dataset`` that ``fit`` takes directly."""
 from ..layers.base import clear_session
+from ..object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                                   get_registered_object, register_keras_serializable)
 from ..py_dataset import PyDataset, Sequence
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .audio_dataset_utils import audio_dataset_from_directory
 from .config import Config
 from .data_adapter_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
@@ -24,3 +27,6 @@ __all__ = ["set_random_seed", "clear_session", "to_categorical", "normalize", "p
            "load_img", "img_to_array", "array_to_img", "save_img", "PyDataset", "Sequence", "split_dataset",
            "get_file", "Progbar", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "audio_dataset_from_directory", "Config"]
+# keras.utils carries the object registry's API too (the same functions as core.saving's)
+__all__ += ["register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+            "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object"]
