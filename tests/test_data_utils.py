@@ -470,12 +470,41 @@ def test_namespaces():
                  "timeseries_dataset_from_array", "load_img", "img_to_array", "array_to_img", "save_img",
                  "PyDataset", "Sequence", "split_dataset", "normalize", "get_file", "Progbar", "to_categorical",
                  "set_random_seed", "clear_session", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
-                 "audio_dataset_from_directory"):
+                 "audio_dataset_from_directory", "Config", "standardize_dtype", "is_keras_tensor",
+                 "get_source_inputs", "enable_interactive_logging", "disable_interactive_logging",
+                 "is_interactive_logging_enabled"):
         assert callable(getattr(U, name)), name
     assert P.sequence.pad_sequences is U.pad_sequences and P.image.load_img is U.load_img
     assert P.image_dataset_from_directory is U.image_dataset_from_directory
     assert P.text.text_dataset_from_directory is U.text_dataset_from_directory
     assert U.unpack_x_y_sample_weight((1, 2)) == (1, 2, None) and U.pack_x_y_sample_weight([1]) == ([1],)
+
+
+def test_keras_tensor_helpers_dtype_names_and_interactive_logging(capsys, image_root):
+    a, b = layers.Input((3,), name="a"), layers.Input((2,), name="b")
+    h = layers.Dense(4)(a)
+    out = layers.Concatenate()([h, layers.Dense(4)(b), h])
+    assert U.is_keras_tensor(out) and not U.is_keras_tensor(np.zeros(2))
+    src = U.get_source_inputs(out)
+    assert len(src) == 2 and src[0] is a and src[1] is b and U.get_source_inputs(a) == [a]
+    assert U.standardize_dtype(None) == "float32" and U.standardize_dtype(np.float64) == "float64"
+    assert U.standardize_dtype("int8") == "int8" and U.standardize_dtype(int) == "int64"
+    assert U.standardize_dtype(np.dtype("bool")) == "bool" and U.standardize_dtype(float) == "float32"
+    with pytest.raises(ValueError, match="Invalid dtype"):
+        U.standardize_dtype("float128x")
+    capsys.readouterr()
+    U.image_dataset_from_directory(image_root, image_size=(2, 2), shuffle=False)
+    assert "Found 12 files belonging to 3 classes." in capsys.readouterr().out
+    U.disable_interactive_logging()
+    try:
+        assert not U.is_interactive_logging_enabled()
+        U.image_dataset_from_directory(image_root, image_size=(2, 2), shuffle=False)
+        bar = U.Progbar(2)
+        bar.update(2, [("loss", 1.0)])
+        assert capsys.readouterr().out == ""
+    finally:
+        U.enable_interactive_logging()
+    assert U.is_interactive_logging_enabled()
 
 
 def test_config():

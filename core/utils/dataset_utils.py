@@ -9,6 +9,7 @@ import stat
 import numpy as np
 
 from ..data import Dataset, _map_structure, _stack
+from .io_utils import print_msg
 
 
 def check_validation_split_arg(validation_split, subset, shuffle, seed):
@@ -147,9 +148,9 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
         labels = np.asarray(labels)
     if verbose:
         if labels is None:
-            print(f"Found {len(filenames)} files.")
+            print_msg(f"Found {len(filenames)} files.")
         else:
-            print(f"Found {len(filenames)} files belonging to {len(class_names)} classes.")
+            print_msg(f"Found {len(filenames)} files belonging to {len(class_names)} classes.")
     file_paths = [os.path.join(directory, fname) for fname in filenames]
     if shuffle:
         if seed is None:
@@ -168,12 +169,12 @@ def get_training_or_validation_split(samples, labels, validation_split, subset, 
     num_val = int(validation_split * len(samples))
     if subset == "training":
         if verbose:
-            print(f"Using {len(samples) - num_val} files for training.")
+            print_msg(f"Using {len(samples) - num_val} files for training.")
         samples = samples[:len(samples) - num_val]
         labels = None if labels is None else labels[:len(labels) - num_val]
     elif subset == "validation":
         if verbose:
-            print(f"Using {num_val} files for validation.")
+            print_msg(f"Using {num_val} files for validation.")
         samples = samples[len(samples) - num_val:]
         labels = None if labels is None else labels[len(labels) - num_val:]
     else:

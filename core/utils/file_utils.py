@@ -13,6 +13,7 @@ import tempfile
 import urllib.parse
 import zipfile
 
+from .io_utils import is_interactive_logging_enabled, print_msg
 from .progbar import Progbar
 
 TIMEOUT = (15.0, 60.0)  # (connect, read) seconds
@@ -60,7 +61,8 @@ def _download(origin, target, file_hash, hash_algorithm):
                 raise OSError(f"URL fetch failure on {origin}: HTTP {r.status_code} {r.reason}")
             total = r.headers.get("Content-Length")
             total = int(total) if total and total.isdigit() else None
-            bar = Progbar(total, unit_name="byte", interval=0.5) if sys.stdout.isatty() else None
+            bar = Progbar(total, unit_name="byte", interval=0.5) \
+                if sys.stdout.isatty() and is_interactive_logging_enabled() else None
             done = 0
             with open(part, "wb") as f:
                 for chunk in r.iter_content(CHUNK):
@@ -225,11 +227,11 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
 
     download = force_download or not os.path.exists(target)
     if not download and file_hash is not None and not validate_file(target, file_hash, hash_algorithm):
-        print(f"A local file was found, but it seems to be incomplete or outdated because the {hash_algorithm} file "
-              f"hash does not match the original value of {file_hash} so we will re-download the data.")
+        print_msg(f"A local file was found, but it seems to be incomplete or outdated because the {hash_algorithm} "
+                  f"file hash does not match the original value of {file_hash} so we will re-download the data.")
         download = True
     if download:
-        print(f"Downloading data from {origin}")
+        print_msg(f"Downloading data from {origin}")
         _download(origin, target, file_hash, hash_algorithm)
 
     if extract or untar:

@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from .io_utils import is_interactive_logging_enabled
+
 
 def _interactive(stream):
     return (hasattr(stream, "isatty") and stream.isatty()) or "ipykernel" in sys.modules \
@@ -21,7 +23,7 @@ class Progbar:
     ``update(current, values=[(name, value), ...])`` moves it to step ``current``; ``add(n,
     values)`` advances it by ``n``. ``verbose=1`` redraws one line (a new line per update when
     the output is not a terminal), ``verbose=2`` prints one line when the target is reached,
-    ``verbose=0`` prints nothing. Numbers are averaged over the steps they cover, except
+    ``verbose=0`` (or ``disable_interactive_logging()``) prints nothing. Numbers are averaged over the steps they cover, except
     ``stateful_metrics`` (shown as last given).
     """
 
@@ -68,6 +70,9 @@ class Progbar:
         self._seen_so_far = current
         now = time.time()
         per_unit = self._time_per_unit(current, now)
+        if not is_interactive_logging_enabled():
+            self._last_update = now
+            return
         if self.verbose == 1:
             if now - self._last_update < self.interval and not finalize:
                 return
