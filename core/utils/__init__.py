@@ -18,6 +18,7 @@ from .graph_utils import get_source_inputs, is_keras_tensor
 from .image_dataset_utils import image_dataset_from_directory
 from .image_utils import array_to_img, img_to_array, load_img, save_img
 from .io_utils import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
+from .model_visualization import model_to_dot, plot_model
 from .numerical_utils import normalize, to_categorical
 from .progbar import Progbar
 from .rng_utils import set_random_seed
@@ -30,7 +31,8 @@ __all__ = ["set_random_seed", "clear_session", "to_categorical", "normalize", "p
            "load_img", "img_to_array", "array_to_img", "save_img", "PyDataset", "Sequence", "split_dataset",
            "get_file", "Progbar", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "audio_dataset_from_directory", "Config", "standardize_dtype", "is_keras_tensor", "get_source_inputs",
-           "enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled"]
+           "enable_interactive_logging", "disable_interactive_logging", "is_interactive_logging_enabled",
+           "plot_model", "model_to_dot"]
 # keras.utils carries the object registry's API too (the same functions as core.saving's)
 __all__ += ["register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
             "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object"]
