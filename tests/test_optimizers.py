@@ -701,3 +701,23 @@ def test_multi_optimizer_routing_and_errors():
         omap["z"] = O.LossScaleOptimizer(O.SGD())
     with pytest.raises(TypeError, match="default_optimizer"):
         O.OptimizerMap("sgd")
+
+
+def test_loss_scaling_in_fit_trains_as_the_unscaled_optimizer():
+    """fit scales the loss before the gradients (as Keras's train_step), so loss_scale_factor and
+    LossScaleOptimizer, which divide the gradients back, train as the plain optimizer."""
+    from core import layers, models
+    from core.utils import set_random_seed
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = x.sum(1, keepdims=True)
+    histories = []
+    for opt in (O.SGD(0.05), O.LossScaleOptimizer(O.SGD(0.05), initial_scale=1024.0),
+                O.SGD(0.05, loss_scale_factor=8.0)):
+        set_random_seed(0)
+        m = models.Sequential([layers.Input((4,)), layers.Dense(1)])
+        m.compile(opt, "mse")
+        histories.append(m.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0).history["loss"])
+    assert histories[0][-1] < 0.5 * histories[0][0]
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
+    np.testing.assert_allclose(histories[2], histories[0], rtol=1e-5)
