@@ -95,6 +95,10 @@ def test_argument_errors_and_config():
         R.normal((2,), seed="abc")
     with pytest.raises(ValueError, match="must be an integer"):
         R.SeedGenerator(1.5)
+    with pytest.raises(TypeError, match="core.random.generator.uniform"):
+        R.uniform((2,), "float32", np)
+    with pytest.raises(TypeError, match="engine's array form"):
+        R.normal((2,), np.float32)
     with pytest.raises(ValueError, match="alpha"):
         R.gamma((2,), -1.0)
     gen = R.SeedGenerator(7, name="g")

@@ -22,6 +22,15 @@ def _shape(shape):
         raise ValueError(f"shape must be a tuple of integers, received {shape!r}") from None
 
 
+def _check_not_engine_form(fn, second):
+    """``core.random`` is ``keras.random``: the engine's array form ``fn(shape, dtype, xp, ...)`` lives in
+    ``core.random.generator``; say so instead of failing on a dtype taken for a number."""
+    if isinstance(second, (str, np.dtype, type)):
+        raise TypeError(f"core.random.{fn}(shape, {second!r}, ...) looks like the engine's array form: core.random "
+                        f"is keras.random ({fn}(shape, ..., dtype=None, seed=None) returning a tensor); call "
+                        f"core.random.generator.{fn}(shape, dtype, xp, ...) for arrays")
+
+
 def _float_dtype(fn, dtype):
     dt = np.dtype(dtype or backend.floatx())
     if dt.kind != "f":
@@ -48,6 +57,7 @@ def _value(x):
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Samples of N(mean, stddev^2)."""
+    _check_not_engine_form("normal", mean)
     dt = _float_dtype("normal", dtype)
     shape = _shape(shape)
     z = _draw(seed, lambda g: g.standard_normal(shape, dtype=np.float32 if dt == np.float32 else np.float64))
@@ -56,6 +66,7 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Samples of the uniform distribution on [minval, maxval)."""
+    _check_not_engine_form("uniform", minval)
     dt = _float_dtype("uniform", dtype)
     shape = _shape(shape)
     u = _draw(seed, lambda g: g.random(shape, dtype=np.float32 if dt == np.float32 else np.float64))
