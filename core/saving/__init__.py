@@ -8,7 +8,7 @@
 * :func:`detect_format` names a file's layout from its content.
 """
 from .errors import (CheckpointFormatError, KerasH5FormatError, SafetensorsFormatError,
-                     UnknownFormatError, UnsafeCheckpointError, WeightFileError)
+                     UnknownFormatError, UnsafeCheckpointError, UnsafeWeightFileError, WeightFileError)
 from .keras_h5 import (KerasFullModel, detect_format, read_keras3_object_names, read_keras3_weights,
                        read_keras_full_model, read_keras_legacy_weights, read_keras_optimizer_weights)
 from .safetensors import (atomic_write, load_safetensors, read_safetensors_header,
@@ -24,5 +24,5 @@ __all__ = [
     "read_keras_legacy_weights", "read_keras3_weights", "read_keras3_object_names",
     "read_keras_full_model", "read_keras_optimizer_weights", "KerasFullModel", "detect_format",
     "WeightFileError", "CheckpointFormatError", "UnsafeCheckpointError", "SafetensorsFormatError",
-    "KerasH5FormatError", "UnknownFormatError",
+    "KerasH5FormatError", "UnknownFormatError", "UnsafeWeightFileError",
 ]

@@ -14,6 +14,7 @@ __all__ = [
     "SafetensorsFormatError",
     "KerasH5FormatError",
     "UnknownFormatError",
+    "UnsafeWeightFileError",
 ]
 
 
@@ -54,3 +55,8 @@ class KerasH5FormatError(WeightFileError):
 
 class UnknownFormatError(WeightFileError):
     """``detect_format`` could not recognise the file."""
+
+
+class UnsafeWeightFileError(WeightFileError):
+    """A weight file asks the reader to leave it or to allocate more than it holds: HDF5 external
+    storage, virtual datasets, soft or external links, data that decompresses past the file's size."""
