@@ -71,16 +71,20 @@ def _parse_header(path):
         raise _err(path, f"header does not start with '{{' (starts with {raw[:8]!r}): not a safetensors file")
 
     def no_duplicates(pairs):
-        keys = [k for k, _ in pairs]
-        dup = {k for k in keys if keys.count(k) > 1}
-        if dup:
-            raise _err(path, f"header lists {sorted(dup)} more than once")
-        return dict(pairs)
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen, dup = set(), set()
+            for k, _ in pairs:
+                (dup if k in seen else seen).add(k)
+            raise _err(path, f"header lists {sorted(dup)[:10]} more than once")
+        return out
 
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _err(path, f"header is not valid UTF-8 JSON: {e}") from e
+    except RecursionError:
+        raise _err(path, "header JSON is nested too deeply (a tensor entry is one flat object)") from None
     if not isinstance(header, dict):
         raise _err(path, f"header JSON is a {type(header).__name__}, expected an object")
 
@@ -98,6 +102,8 @@ def _parse_header(path):
         if not isinstance(info, dict):
             raise _err(path, f"tensor '{name}': entry is a {type(info).__name__}, expected an object")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if not isinstance(dtype, str):
+            raise _err(path, f"tensor '{name}': dtype must be a string such as 'F32', got {dtype!r}"[:300])
         if dtype not in _DTYPES:
             if dtype in _KNOWN_UNSUPPORTED:
                 raise _err(path, f"tensor '{name}': dtype {dtype} has no NumPy equivalent and is not supported")
