@@ -18,6 +18,8 @@ import json
 
 import numpy as np
 
+from ..saving.atomic import atomic_write
+
 DEFAULT_OPSET = 17
 
 # modules that register converters; imported on first export (core's own, then the zoo's and the
@@ -417,12 +419,6 @@ def export_onnx(model, filepath, opset=DEFAULT_OPSET, fold_batchnorm=True, optim
         except Exception as e:  # onnx raises ValidationError / InferenceError
             raise OnnxExportError(f"the exported graph fails onnx.checker: {e}") from None
     filepath = os.fspath(filepath)
-    tmp = f"{filepath}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(proto.SerializeToString())
-        os.replace(tmp, filepath)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(filepath) as f:
+        f.write(proto.SerializeToString())
     return filepath

@@ -11,14 +11,13 @@ header padded with spaces to 8 bytes) and writes atomically (temporary file + ``
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import SafetensorsFormatError
 
 __all__ = ["load_safetensors", "save_safetensors", "read_safetensors_metadata",
@@ -192,34 +191,6 @@ def load_safetensors(path, mmap: bool = True, raw_bf16: bool = False) -> dict:
 
 # --------------------------------------------------------------------------------------------
 # writing
-
-@contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
-
-    On any exception the temporary file is removed and an existing ``path`` is left intact.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode_bits = os.stat(path).st_mode & 0o777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode_bits = 0o666 & ~umask
-        os.chmod(tmp, mode_bits)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
 
 def _f32_to_bf16_bits(x):
     """float32 -> bfloat16 bits, round to nearest even (NaN kept quiet)."""

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path as _atomic_path
 from .errors import WeightFileError
 from .hdf5_guard import LazyDataset, ReadBudget, check_hdf5_file
 
@@ -42,28 +41,9 @@ def _h5py():
     return h5py
 
 
-@contextmanager
 def atomic_path(path, overwrite=True):
-    """Yield a temporary path in the target's folder; rename it over ``path`` on success only."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise SavingError(f"{path} exists; pass overwrite=True to replace it")
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; saved models are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """:func:`core.saving.atomic.atomic_path` raising :class:`SavingError` for an existing file."""
+    return _atomic_path(path, overwrite, error=SavingError)
 
 
 def _json_default(o):

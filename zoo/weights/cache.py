@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from core.saving.atomic import atomic_write
+
 from .errors import ChecksumError
 from .manifest import checksum_of
 
@@ -125,11 +127,8 @@ def write_sidecar(path: Path, entry: dict, actual_hex: str) -> None:
         "actual": actual_hex,
         "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    side = sidecar_path(path)
-    tmp = side.with_name(f"{side.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(sidecar_path(path), "w") as f:
         json.dump(data, f, indent=1)
-    os.replace(tmp, side)
 
 
 def remove_sidecar(path: Path) -> None:
