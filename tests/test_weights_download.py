@@ -417,3 +417,25 @@ def test_progress_bar_shows_bytes(wenv, server, capsys):
     weights.fetch("test.blob", progress=True, retries=0, timeout=5)
     err = capsys.readouterr().err
     assert "blob.bin" in err and "195k" in err.lower()  # 200000 B = 195 KiB
+
+
+# ------------------------------------------------------------------ bytes capped at size_bytes
+
+@pytest.mark.parametrize("how", ["endless", "huge_length"])
+def test_endless_body_is_capped_at_size_bytes_and_is_a_checksum_failure(wenv, server, how):
+    opts = {"endless": True}
+    if how == "huge_length":
+        opts["content_length"] = str(10 ** 12)
+    one(wenv, server, **opts)
+    with pytest.raises(weights.ChecksumError, match=f"more than the {len(DATA)} bytes"):
+        weights.fetch("test.blob", **FAST)
+    # nothing kept, and only one GET: an oversize body is not retried as if it were a network error
+    assert wenv.key_dir_files("test.blob") == []
+    assert server.full_gets("/files/blob.bin") == 1
+
+
+@pytest.mark.parametrize("length", [str(10 ** 12), str(len(DATA) + 5)])
+def test_correct_file_with_a_wrong_content_length_is_accepted(wenv, server, length):
+    one(wenv, server, content_length=length)
+    p = weights.fetch("test.blob", **FAST)
+    assert p.read_bytes() == DATA

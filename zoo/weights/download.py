@@ -123,6 +123,8 @@ def _attempt(session, url: str, entry: dict, dest: Path, part: Path, show: bool,
     Returns the verified hex digest. Raises ChecksumError (part deleted), _HTTPStatus,
     _Incomplete or a requests exception.
     """
+    import requests
+
     algo, expected = checksum_of(entry)
     exp_size = entry.get("size_bytes")
     offset = part.stat().st_size if part.exists() else 0
@@ -159,19 +161,44 @@ def _attempt(session, url: str, entry: dict, dest: Path, part: Path, show: bool,
         length = resp.headers.get("Content-Length")
         announced = offset + int(length) if length and length.isdigit() else None
         bar = _make_bar(show, announced if announced is not None else exp_size, offset, entry["filename"])
+        oversize = False
         try:
             with open(part, mode) as f:
-                for chunk in resp.iter_content(NET_CHUNK):
-                    if chunk:
-                        f.write(chunk)
-                        hasher.update(chunk)
-                        bar.update(len(chunk))
+                written = offset
+                if exp_size is not None and hasattr(resp.raw, "enforce_content_length"):
+                    # a body shorter than a wrong Content-Length ends normally (its size is checked
+                    # against the manifest below) instead of losing its last bytes to IncompleteRead
+                    resp.raw.enforce_content_length = False
+                try:
+                    # the manifest's size caps what is written, whatever Content-Length says
+                    for chunk in resp.iter_content(NET_CHUNK):
+                        if chunk:
+                            if exp_size is not None and written + len(chunk) > exp_size:
+                                chunk = chunk[:exp_size - written]
+                                oversize = True
+                            f.write(chunk)
+                            hasher.update(chunk)
+                            written += len(chunk)
+                            bar.update(len(chunk))
+                            if oversize:
+                                break
+                except requests.exceptions.ChunkedEncodingError:
+                    # the body ended before its (wrong) Content-Length: fine if the file is whole
+                    if exp_size is None or written != exp_size:
+                        raise
+                    announced = None
                 f.flush()
                 os.fsync(f.fileno())
         finally:
             bar.close()
     size = part.stat().st_size
-    if announced is not None and size < announced:
+    if oversize:
+        part.unlink()
+        raise ChecksumError(mismatch_message(
+            entry, where=f"downloaded from {url}", path=dest, actual_size=size + 1, actual_hex=None,
+            extra=f"the server sent more than the {exp_size} bytes the file has (stopped there); "
+                  "nothing was kept in the cache"))
+    if announced is not None and size < announced and size != exp_size:
         raise _Incomplete(f"connection closed after {size} of {announced} bytes")
     if announced is None and exp_size is not None and size < exp_size:
         raise _Incomplete(f"connection closed after {size} of {exp_size} bytes")
