@@ -51,7 +51,7 @@ def weights():
 @weights.command("list")
 @click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache.")
 def list_cmd(only_cached: bool):
-    """List every entry: key, size, cached or not, license."""
+    """List every entry: key, size, cached or not, checksum strength, license."""
     w = _api()
     try:
         rows = w.list()
@@ -63,10 +63,15 @@ def list_cmd(only_cached: bool):
         click.echo("no cached weights" if only_cached else "the manifest has no entries")
         return
     kw = max(len("KEY"), *(len(r["key"]) for r in rows))
-    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<6}  LICENSE")
+    cw = max(len("CHECKSUM"), *(len(r["checksum"]) for r in rows))
+    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<6}  {'CHECKSUM':<{cw}}  LICENSE")
     for r in rows:
         lic = r["license"].split(" (")[0]
-        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {'yes' if r['cached'] else 'no':<6}  {lic}")
+        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {'yes' if r['cached'] else 'no':<6}  "
+                   f"{r['checksum']:<{cw}}  {lic}")
+    if any("weak" in r["checksum"] for r in rows):
+        click.echo("weak: pinned by a short SHA-256 prefix only (upstream publishes nothing longer); "
+                   "`zoo weights import KEY FILE` from a copy you trust pins its full hash")
 
 
 @weights.command("download")

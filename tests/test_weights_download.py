@@ -439,3 +439,33 @@ def test_correct_file_with_a_wrong_content_length_is_accepted(wenv, server, leng
     one(wenv, server, content_length=length)
     p = weights.fetch("test.blob", **FAST)
     assert p.read_bytes() == DATA
+
+
+def test_import_pins_the_full_hash_of_a_prefix_pinned_entry(wenv, server, tmp_path):
+    prefix = SHA[:8]
+    name = f"blob-{prefix}.bin"
+    one(wenv, server, filename=name, algo="sha256_prefix")
+    trusted = tmp_path / name
+    trusted.write_bytes(DATA)
+    weights.import_file("test.blob", trusted)
+    pins = json.loads((wenv.home / "weights" / "pins.json").read_text())
+    assert pins == {"test.blob": SHA}
+    # every later check enforces the full hash, not the 32-bit prefix
+    cached = wenv.cached("test.blob")
+    cached.write_bytes(DATA[:-1] + b"\x00")
+    with pytest.raises(weights.ChecksumError) as ei:
+        weights.verify("test.blob")
+    assert f"expected hash: sha256 {SHA};" in str(ei.value)
+    weights.purge()
+    assert (wenv.home / "weights" / "pins.json").exists()   # a pin outlives the cached file
+    server.routes[f"/files/{name}"].data = DATA[:-1] + b"\x00"
+    with pytest.raises(weights.ChecksumError) as ei:
+        weights.fetch("test.blob", **FAST)
+    assert f"expected hash: sha256 {SHA};" in str(ei.value)
+    server.routes[f"/files/{name}"].data = DATA
+    assert weights.fetch("test.blob", **FAST).read_bytes() == DATA
+    # a file that disagrees with the pin cannot be imported over it
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"Y" + DATA[1:])
+    with pytest.raises(weights.ChecksumError):
+        weights.import_file("test.blob", other)

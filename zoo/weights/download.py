@@ -15,8 +15,8 @@ from pathlib import Path
 
 from . import cache as _cache
 from .cache import (
-    cache_dir, check_file, digest_matches, entry_path, hash_file, lock_path, mismatch_message,
-    new_hasher, part_path, remove_sidecar, write_sidecar,
+    cache_dir, check_file, checksum_strength, digest_matches, entry_path, hash_file, lock_path,
+    mismatch_message, new_hasher, part_path, record_pin, remove_sidecar, with_local_pin, write_sidecar,
 )
 from .errors import ChecksumError, DownloadError, NotCachedError, OfflineError, WeightsError
 from .lock import FileLock
@@ -315,7 +315,7 @@ def fetch(key: str, progress=None, *, manifest=None, timeout=None, retries: int 
     ``timeout``: seconds or (connect, read); ``retries``/``backoff``: per URL, on connection
     errors, timeouts and 5xx. Concurrent callers (threads or processes) share one download.
     """
-    entry = get_entry(key, manifest)
+    entry = with_local_pin(get_entry(key, manifest))
     dest = entry_path(entry)
     problem = None
     try:
@@ -346,7 +346,7 @@ def fetch(key: str, progress=None, *, manifest=None, timeout=None, retries: int 
 
 def verify(key: str, *, manifest=None) -> Path:
     """Re-hash the cached file of ``key``; its path, or ChecksumError / NotCachedError."""
-    entry = get_entry(key, manifest)
+    entry = with_local_pin(get_entry(key, manifest))
     dest = entry_path(entry)
     if not dest.is_file():
         raise NotCachedError(f"{key!r} is not in the cache (expected at {dest}); "
@@ -365,8 +365,12 @@ def path(key: str, *, manifest=None) -> Path:
 
 
 def import_file(key: str, src, *, manifest=None) -> Path:
-    """Verify a file obtained elsewhere and place it in the cache; returns the cached path."""
-    entry = get_entry(key, manifest)
+    """Verify a file obtained elsewhere and place it in the cache; returns the cached path.
+
+    For an entry the manifest pins only by a SHA-256 prefix, the imported file's full SHA-256 is
+    recorded (``pins.json`` in the cache) and enforced by every later download and check."""
+    manifest_entry = get_entry(key, manifest)
+    entry = with_local_pin(manifest_entry)
     src = Path(src).expanduser()
     if not src.is_file():
         raise WeightsError(f"cannot import {key!r}: {src} is not a file")
@@ -401,6 +405,9 @@ def import_file(key: str, src, *, manifest=None) -> Path:
             if tmp.exists():
                 tmp.unlink()
                 _remove_empty_dir(dest.parent)
+        if algo == "sha256_prefix":
+            record_pin(key, actual)
+            entry = with_local_pin(manifest_entry)
         write_sidecar(dest, entry, actual)
     return dest
 
@@ -443,5 +450,6 @@ def list_entries(*, manifest=None) -> list[dict]:
         e = get_entry(key, manifest)
         e["path"] = str(entry_path(e))
         e["cached"] = _cache.is_cached(e)
+        e["checksum"] = checksum_strength(e)
         out.append(e)
     return out
