@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .decoding import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_REQUEST_PIXELS, decode, open_images
 from .errors import BadRequest, ServeError
 
 DEFAULT_TOP = 3
@@ -144,6 +145,8 @@ class ImageHandler(_ClassifierMixin, ModelHandler):
 
     kind = "image"
     fields = ("images", "inputs")
+    max_image_pixels = DEFAULT_MAX_IMAGE_PIXELS       # the server sets its configured budgets
+    max_request_pixels = DEFAULT_MAX_REQUEST_PIXELS
 
     def __init__(self, model, source, preprocess, labels, spec):
         super().__init__(model, source)
@@ -155,25 +158,34 @@ class ImageHandler(_ClassifierMixin, ModelHandler):
             arr = _numbers("inputs", value, f"a list of arrays of shape {_shape_text(self.shape[1:])}")
             _check_inputs(arr, self.shape)
             return list(arr.astype(np.float32))
-        from apps.images import read_image
-
-        items = []
+        blobs = []
         for i, s in enumerate(value):
             if not isinstance(s, str):
                 raise BadRequest(f"images[{i}]: expected a base64 string of an image file, got {type(s).__name__}")
             if s.startswith("data:") and "," in s[:200]:  # a data URL: data:image/png;base64,....
                 s = s.split(",", 1)[1]
             try:
-                data = base64.b64decode(s, validate=True)
+                blobs.append(base64.b64decode(s, validate=True))
             except (binascii.Error, ValueError):
                 raise BadRequest(f"images[{i}]: not valid base64 (expected the bytes of an image file, "
                                  "base64-encoded)") from None
-            try:
-                img = read_image(data)
-            except ValueError as e:
-                raise BadRequest(f"images[{i}]: {e} (expected a PNG, JPEG, BMP, GIF, TIFF or WebP file)") from None
-            items.append(self.preprocess([img])[0])
+        need = self._decode_size()
+        # every header is checked against the pixel budgets before any image is decoded
+        opened = open_images(blobs, need, self.max_image_pixels, self.max_request_pixels)
+        del blobs
+        items = []
+        for i, img in enumerate(opened):
+            items.append(self.preprocess([decode(img, need, f"images[{i}]")])[0])
+            opened[i] = None
         return items
+
+    def _decode_size(self):
+        """(height, width) the preprocessing resizes to at least; None when it keeps the image size."""
+        resize_to, crop = self.spec.get("resize"), self.spec.get("crop")
+        if resize_to and crop:
+            return (int(resize_to), int(resize_to))
+        h, w = self.shape[1:3]
+        return None if None in (h, w) else (int(h), int(w))
 
     def predict(self, items):
         from apps.classify_cmd import _probabilities

@@ -1,6 +1,14 @@
-"""The HTTP side of ``zoo serve``: routes, request parsing, and :class:`ModelServer`."""
+"""The HTTP side of ``zoo serve``: routes, request parsing, and :class:`ModelServer`.
+
+Slow or hostile clients cost bounded resources: a connection waits at most ``idle_timeout`` for a
+request, its headers must arrive within ``header_timeout`` of its first byte (408 otherwise) and its
+body within ``body_timeout`` (408), whatever pace the bytes trickle in at; at most
+``max_connections`` are served at once (more get an immediate 503) and the listen backlog holds a
+burst of new connections instead of dropping them.
+"""
 from __future__ import annotations
 
+import io
 import json
 import socket
 import sys
@@ -11,9 +19,41 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .batching import Batcher
+from .decoding import DEFAULT_MAX_IMAGE_PIXELS, DEFAULT_MAX_REQUEST_PIXELS
 from .errors import BadRequest, HTTPError
 
 DEFAULT_MAX_REQUEST_BYTES = 10 * 1024 * 1024
+DEFAULT_HEADER_TIMEOUT = 10.0     # seconds from a request's first byte to the end of its headers
+DEFAULT_BODY_TIMEOUT = 30.0       # seconds for its body
+DEFAULT_IDLE_TIMEOUT = 30.0       # seconds a kept-alive connection may wait for its next request
+DEFAULT_MAX_CONNECTIONS = 256
+LISTEN_BACKLOG = 1024             # the kernel caps it at net.core.somaxconn
+WRITE_TIMEOUT = 30.0
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The connection's socket, read against the handler's current absolute deadline (a per-recv
+    timeout would let a client that sends one byte at a time hold the connection forever)."""
+
+    def __init__(self, sock, handler):
+        self.sock, self.handler = sock, handler
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        h = self.handler
+        left = h._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(h._phase)
+        self.sock.settimeout(left)
+        try:
+            n = self.sock.recv_into(buf)
+        except socket.timeout:
+            raise TimeoutError(h._phase) from None
+        if n and h._phase == "idle":  # the request has begun: its headers now have a deadline
+            h._phase, h._deadline = "headers", time.monotonic() + h.server.app.header_timeout
+        return n
 
 
 ROUTES = {"/health": ("GET",), "/metadata": ("GET",), "/predict": ("POST",)}
@@ -22,15 +62,50 @@ ROUTES = {"/health": ("GET",), "/metadata": ("GET",), "/predict": ("POST",)}
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "zoo-serve"
-    timeout = 60  # seconds a connection may stay silent
+    timeout = None  # reads run against deadlines (_DeadlineReader), writes against WRITE_TIMEOUT
     wbufsize = 64 * 1024  # headers and body leave in one write (flushed in _send)
 
     def setup(self):
         super().setup()
+        self._phase, self._deadline = "idle", time.monotonic() + self.server.app.idle_timeout
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self), 64 * 1024)
         try:  # small answers must not wait for the client's delayed ACK (Nagle)
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+
+    def handle_one_request(self):
+        """One request, with the idle / header / body deadlines (the base class's loop otherwise)."""
+        app = self.server.app
+        self._phase, self._deadline = "idle", time.monotonic() + app.idle_timeout
+        self._body_pending = False
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(414, "the request line is over 65536 bytes")
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            self._phase, self._deadline = "body", time.monotonic() + app.body_timeout
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"unsupported method {self.command!r}")
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True
+            if self._phase == "headers":
+                if not getattr(self, "command", None):
+                    self.requestline = self.request_version = self.command = ""
+                self.send_error(408, f"the request line and headers did not arrive within "
+                                     f"{app.header_timeout:g} s")
+        except (ConnectionError, OSError):
+            self.close_connection = True
 
     def do_GET(self):
         self._route()
@@ -42,6 +117,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         short = self.responses.get(code, ("error",))[0]
         body = json.dumps({"error": f"{short}: {message or explain or short}"}).encode("utf-8")
         self.close_connection = True
+        self.connection.settimeout(WRITE_TIMEOUT)
         self.send_response(code, short)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -104,7 +180,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if n > limit:
             raise HTTPError(413, f"the request body has {n} bytes, over the limit of {limit} bytes "
                                  "(--max-request-bytes): send fewer or smaller items per request")
-        body = self.rfile.read(n)
+        body = bytearray()
+        try:
+            while len(body) < n:
+                chunk = self.rfile.read1(n - len(body))
+                if not chunk:
+                    break
+                body += chunk
+        except TimeoutError:
+            timeout = self.server.app.body_timeout
+            raise HTTPError(408, f"the body sent {len(body)} of the {n} bytes of its Content-Length within "
+                                 f"{timeout:g} s") from None
         self._body_pending = False
         if len(body) < n:
             raise BadRequest(f"the body ended after {len(body)} of the {n} bytes of its Content-Length")
@@ -123,6 +209,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, status, obj, headers=None):
         body = json.dumps(obj, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        self.connection.settimeout(WRITE_TIMEOUT)
         if self._body_pending:  # an unread body cannot be skipped on a kept-alive connection
             self.close_connection = True
         self.send_response(status)
@@ -143,7 +230,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Read (and drop) some of an unread body before closing, so the client gets the answer
         instead of a connection reset."""
         try:
-            self.connection.settimeout(seconds)
+            self._phase, self._deadline = "drain", time.monotonic() + seconds
             left = limit
             while left > 0:
                 chunk = self.rfile.read1(min(left, 65536)) if hasattr(self.rfile, "read1") else self.rfile.read(
@@ -151,13 +238,49 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 if not chunk:
                     break
                 left -= len(chunk)
-        except (OSError, ValueError):
+        except (OSError, ValueError):   # TimeoutError included
             pass
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` of them: more are answered 503 at once."""
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
+
+    def __init__(self, address, handler_class, max_connections):
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.max_connections = max_connections
+        super().__init__(address, handler_class)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            threading.Thread(target=self._serve_one, args=(request, client_address), daemon=True).start()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _serve_one(self, request, client_address):
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request):
+        body = json.dumps({"error": f"Service Unavailable: the server already serves {self.max_connections} "
+                                    "connections (max_connections); retry shortly"}).encode("utf-8")
+        head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n").encode("ascii")
+        try:
+            request.settimeout(1.0)
+            request.sendall(head + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
 
 class ModelServer:
@@ -165,13 +288,25 @@ class ModelServer:
     ``POST /predict``; concurrent requests are batched by one worker thread."""
 
     def __init__(self, handler, host="127.0.0.1", port=8000, max_batch=32, batch_timeout_ms=5.0,
-                 max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_items=256, access_log=False):
-        if max_batch < 1 or max_items < 1 or max_request_bytes < 1 or batch_timeout_ms < 0:
-            raise ValueError("max_batch, max_items and max_request_bytes must be >= 1 and batch_timeout_ms >= 0")
+                 max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_items=256, access_log=False,
+                 max_image_pixels=DEFAULT_MAX_IMAGE_PIXELS, max_request_pixels=DEFAULT_MAX_REQUEST_PIXELS,
+                 header_timeout=DEFAULT_HEADER_TIMEOUT, body_timeout=DEFAULT_BODY_TIMEOUT,
+                 idle_timeout=DEFAULT_IDLE_TIMEOUT, max_connections=DEFAULT_MAX_CONNECTIONS):
+        if min(max_batch, max_items, max_request_bytes, max_image_pixels, max_request_pixels, max_connections) < 1 \
+                or batch_timeout_ms < 0:
+            raise ValueError("max_batch, max_items, max_request_bytes, the pixel budgets and max_connections must "
+                             "be >= 1 and batch_timeout_ms >= 0")
+        if min(header_timeout, body_timeout, idle_timeout) <= 0:
+            raise ValueError("header_timeout, body_timeout and idle_timeout must be > 0 seconds")
         self.handler = handler
         self.max_batch, self.batch_timeout_ms = int(max_batch), float(batch_timeout_ms)
         self.max_request_bytes, self.max_items, self.access_log = int(max_request_bytes), int(max_items), access_log
-        self.httpd = _HTTPServer((host, int(port)), _RequestHandler)
+        self.max_image_pixels, self.max_request_pixels = int(max_image_pixels), int(max_request_pixels)
+        self.header_timeout, self.body_timeout = float(header_timeout), float(body_timeout)
+        self.idle_timeout, self.max_connections = float(idle_timeout), int(max_connections)
+        if hasattr(handler, "max_image_pixels"):   # image handlers decode within these budgets
+            handler.max_image_pixels, handler.max_request_pixels = self.max_image_pixels, self.max_request_pixels
+        self.httpd = _HTTPServer((host, int(port)), _RequestHandler, self.max_connections)
         self.httpd.app = self
         self.batcher = Batcher(handler, self.max_batch, self.batch_timeout_ms)
         self._thread, self._serving = None, False
@@ -195,6 +330,11 @@ class ModelServer:
         meta = self.handler.metadata()
         meta["batching"] = {"max_batch": self.max_batch, "batch_timeout_ms": self.batch_timeout_ms,
                             "max_items_per_request": self.max_items, "max_request_bytes": self.max_request_bytes}
+        meta["limits"] = {"max_request_bytes": self.max_request_bytes, "max_items_per_request": self.max_items,
+                          "header_timeout_s": self.header_timeout, "body_timeout_s": self.body_timeout,
+                          "idle_timeout_s": self.idle_timeout, "max_connections": self.max_connections}
+        if hasattr(self.handler, "max_image_pixels"):
+            meta["limits"].update(max_image_pixels=self.max_image_pixels, max_request_pixels=self.max_request_pixels)
         meta["endpoints"] = {"GET /health": "liveness", "GET /metadata": "this description",
                              "POST /predict": f"a JSON object with one of {list(self.handler.fields)}"
                                               + (" and optionally top (or ?top=)" if self.handler.labels else "")}
