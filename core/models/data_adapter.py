@@ -100,10 +100,21 @@ def to_tensors(x):
     return _map(lambda a: a if isinstance(a, Tensor) else Tensor(_as_array(a, "data")), x)
 
 
+def _finite_number(v):
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
 def class_weight_to_sample_weight(y, class_weight, sample_weight=None):
     y = _as_array(_flat(y)[0] if isinstance(y, (list, dict)) else y, "y")
     y = backend.to_numpy(y)
     labels = y.argmax(-1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(len(y), -1)[:, 0].round().astype(np.int64)
+    bad = {k: v for k, v in class_weight.items() if not _finite_number(v)}
+    if bad:
+        raise ValueError(f"class_weight must map classes to finite numbers; got {bad}: a NaN or infinite weight "
+                         "would turn every weight into NaN")
     unknown = set(np.unique(labels).tolist()) - set(int(k) for k in class_weight)
     if unknown:
         raise ValueError(f"class_weight has no entry for class(es) {sorted(unknown)}; it covers {sorted(class_weight)}")
@@ -181,6 +192,7 @@ class ArrayAdapter:
                 raise ValueError("class_weight needs targets y")
             sw = class_weight_to_sample_weight(self.y, class_weight, sw)
         self.sw = None if sw is None else _as_array(sw, "sample_weight")
+        check_finite(self.sw, "sample_weight", "the training/evaluation data")
         self.batch_size = int(batch_size or 32)
         self.shuffle = shuffle
         self.steps_per_epoch = math.ceil(self.n / self.batch_size)

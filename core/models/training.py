@@ -440,6 +440,7 @@ class TrainingMixin:
         self._check_data(x, y, "train_on_batch")
         if class_weight is not None:
             sample_weight = data_adapter.class_weight_to_sample_weight(y, class_weight, sample_weight)
+        data_adapter.check_finite(sample_weight, "sample_weight", "train_on_batch")
         x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
         if self._compiled_metrics is None:
             with no_grad():
@@ -451,6 +452,7 @@ class TrainingMixin:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         self._check_data(x, y, "test_on_batch")
+        data_adapter.check_finite(sample_weight, "sample_weight", "test_on_batch")
         x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
         if self._compiled_metrics is None:
             with no_grad():
