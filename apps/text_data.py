@@ -4,6 +4,7 @@ their line numbers; an empty or one-class dataset is refused."""
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,9 @@ def read_table(path, text_columns=(), label_column=None, no_header=False, delimi
     # TSV files are rarely quoted and their texts often hold stray quotes: read tabs literally
     quoting = csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.reader(content.splitlines(keepends=True), delimiter=delim, quoting=quoting)
+    # the csv module's own newline handling (\n, \r, \r\n; newlines inside quotes kept), not
+    # str.splitlines, which would also split rows on U+2028, \x0c, \x85 and friends
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delim, quoting=quoting)
     header = None
     rows = []
     try:
