@@ -57,8 +57,8 @@ def check_hdf5_file(f, path) -> None:
         f.visititems_links(visit)
     except WeightFileError:
         raise
-    except (OSError, KeyError, ValueError, RuntimeError) as e:
-        raise UnsafeWeightFileError(f"cannot walk the HDF5 file's links: {type(e).__name__}: {e}", path) from e
+    except (OSError, KeyError, ValueError, RuntimeError, SystemError) as e:
+        raise WeightFileError(f"cannot walk the HDF5 file's links: {type(e).__name__}: {e}", path) from e
     if found:
         raise UnsafeWeightFileError(found[0] + " (refused: a weight file must read only itself)", path)
 
@@ -109,7 +109,7 @@ class LazyDataset:
             self.budget.take(self.nbytes, self.where)
             try:
                 arr = np.asarray(self.ds[()])
-            except (OSError, KeyError, ValueError, TypeError, RuntimeError) as e:
+            except (OSError, KeyError, ValueError, TypeError, RuntimeError, SystemError) as e:
                 raise WeightFileError(f"cannot read dataset {self.where} (truncated or corrupted file?): "
                                       f"{type(e).__name__}: {e}", self.path) from e
             if self.bf16 and arr.dtype.itemsize == 2:

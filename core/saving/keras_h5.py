@@ -59,7 +59,7 @@ def _h5_errors(path, what):
         yield
     except WeightFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError) as e:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, SystemError) as e:
         raise KerasH5FormatError(f"{what}: {type(e).__name__}: {e}", path) from e
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import warnings
 
-from .errors import WeightFileError
+from .errors import KerasH5FormatError, WeightFileError
 
 # Keras 2 config keys that carry no meaning here (dropped without a warning)
 _HARMLESS = {"ragged", "sparse", "data_format", "input_length", "implementation", "unroll", "time_major",
@@ -167,9 +167,21 @@ def load_keras_full_model(path, custom_objects=None, compile=True, safe_mode=Tru
     from .zoo_format import assign_keras_layers
 
     full = read_keras_full_model(path)
-    config = convert_model_config(full.model_config, custom_objects)
-    model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    try:
+        config = convert_model_config(full.model_config, custom_objects)
+        model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    except WeightFileError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as e:
+        raise KerasH5FormatError(f"the model_config is corrupted or not a Keras model config "
+                                 f"({type(e).__name__}: {e})", path) from e
     assign_keras_layers(model, full.weights, str(path), by_name=True)
     if compile and full.training_config:
-        _compile_from_training_config(model, full.training_config, custom_objects)
+        try:
+            _compile_from_training_config(model, full.training_config, custom_objects)
+        except WeightFileError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            raise KerasH5FormatError(f"the training_config is corrupted or not understood "
+                                     f"({type(e).__name__}: {e}); load with compile=False to skip it", path) from e
     return model

@@ -104,7 +104,8 @@ def _open_h5(path):
             yield f, ReadBudget(path)
         except WeightFileError:
             raise
-        except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError) as e:
+        except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError,
+                SystemError) as e:
             raise SavingError(f"{path}: corrupted or unreadable content: {type(e).__name__}: {e}") from e
 
 
