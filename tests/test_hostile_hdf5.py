@@ -412,3 +412,19 @@ def test_random_corruption_raises_only_weight_file_errors(tmp_path, what):
     assert "partial" not in outcomes, "a failed load changed the model"
     assert outcomes["error"] > 0, outcomes
     print(f"{what}: {dict(outcomes)} over {len(results)} corrupted files")
+
+
+def test_readers_accept_an_open_in_memory_file_and_still_vet_it(tmp_path):
+    import io
+
+    m = _model()
+    path = tmp_path / "k3.weights.h5"
+    _keras3(path, m)
+    buf = io.BytesIO(path.read_bytes())       # as a .keras archive's model.weights.h5 is read
+    with h5py.File(buf, "r") as f:
+        groups = dict(read_keras3_weights(f))
+    np.testing.assert_array_equal(groups["layers/dense"][0][1], m.weights[0].numpy())
+    _replace(path, "layers/dense/vars/0", _soft_link)
+    with h5py.File(io.BytesIO(path.read_bytes()), "r") as f:
+        with pytest.raises(UnsafeWeightFileError, match="soft link"):
+            read_keras3_weights(f)

@@ -67,13 +67,22 @@ class ReadBudget:
     """The bytes the readers may still take from one file: its size. Weights are stored raw, so an
     honest file never declares more data than it has bytes."""
 
-    def __init__(self, path):
+    def __init__(self, path, h5file=None):
+        """``h5file``: the open h5py File (its size is taken from HDF5, which also covers files
+        opened from memory or a file object); else the size of ``path`` on disk."""
         self.path = path
-        try:
-            self.left = os.path.getsize(path)
-        except (OSError, TypeError):
-            self.left = 0
-        self.size = self.left
+        size = None
+        if h5file is not None:
+            try:
+                size = int(h5file.id.get_filesize())
+            except (AttributeError, OSError, ValueError, RuntimeError):
+                size = None
+        if size is None:
+            try:
+                size = os.path.getsize(path)
+            except (OSError, TypeError):
+                size = 0
+        self.left = self.size = size
 
     def take(self, nbytes, where):
         if nbytes > self.left:

@@ -72,7 +72,7 @@ def _opened(path_or_obj, what):
         path = _path_of(path_or_obj)
         check_hdf5_file(path_or_obj.file, path)
         with _h5_errors(path, f"corrupted HDF5 content while reading {what}"):
-            yield path_or_obj, path, ReadBudget(path)
+            yield path_or_obj, path, ReadBudget(path, path_or_obj.file)
         return
     path = os.fspath(path_or_obj)
     if not os.path.exists(path):
@@ -82,7 +82,7 @@ def _opened(path_or_obj, what):
     try:
         check_hdf5_file(f, path)
         with _h5_errors(path, f"corrupted HDF5 content while reading {what}"):
-            yield f, path, ReadBudget(path)
+            yield f, path, ReadBudget(path, f)
     finally:
         with contextlib.suppress(Exception):
             f.close()

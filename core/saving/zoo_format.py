@@ -101,7 +101,7 @@ def _open_h5(path):
     with f:
         check_hdf5_file(f, path)
         try:
-            yield f, ReadBudget(path)
+            yield f, ReadBudget(path, f)
         except WeightFileError:
             raise
         except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError,
