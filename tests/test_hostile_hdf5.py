@@ -43,29 +43,26 @@ def _zoo_weights(path, m):
     return "weights/" + m.weights[0].path
 
 
+def _legacy_layers(group, m):
+    group.attrs["layer_names"] = [b"d1", b"d2"]
+    for layer in m.layers:
+        g = group.create_group(layer.name)
+        names = [f"{layer.name}/{w.name}:0".encode() for w in layer.weights]
+        g.attrs["weight_names"] = names
+        for n, w in zip(names, layer.weights):
+            g.create_dataset(n.decode(), data=w.numpy())
+
+
 def _keras_legacy(path, m):
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [b"d1", b"d2"]
-        for layer in m.layers:
-            g = f.create_group(layer.name)
-            names = [f"{layer.name}/{w.name}:0".encode() for w in layer.weights]
-            g.attrs["weight_names"] = names
-            for n, w in zip(names, layer.weights):
-                g.create_dataset(n.decode(), data=w.numpy())
+        _legacy_layers(f, m)
     return "d1/d1/kernel:0"
 
 
 def _keras_full(path, m):
     with h5py.File(path, "w") as f:
         f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"layers": []}})
-        mw = f.create_group("model_weights")
-        mw.attrs["layer_names"] = [b"d1", b"d2"]
-        for layer in m.layers:
-            g = mw.create_group(layer.name)
-            names = [f"{layer.name}/{w.name}:0".encode() for w in layer.weights]
-            g.attrs["weight_names"] = names
-            for n, w in zip(names, layer.weights):
-                g.create_dataset(n.decode(), data=w.numpy())
+        _legacy_layers(f.create_group("model_weights"), m)
     return "model_weights/d1/d1/kernel:0"
 
 

@@ -213,7 +213,8 @@ def test_truncations_of_the_official_file_are_errors(tmp_path):
         load_safetensors(path)
 
 
-def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path):
+@pytest.mark.parametrize("alphabet", [None, b'[]{}",:0123456789aFIU-e. '], ids=["bytes", "json"])
+def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path, alphabet):
     data = bytearray(OFFICIAL.read_bytes())
     n = int.from_bytes(data[:8], "little")
     rng = np.random.default_rng(0)
@@ -221,8 +222,8 @@ def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path):
     errors = 0
     for _ in range(300):
         bad = bytearray(data)
-        for pos in rng.integers(0, 8 + n, size=2):
-            bad[pos] = rng.integers(0, 256)
+        for pos in rng.integers(0 if alphabet is None else 8, 8 + n, size=2):
+            bad[pos] = rng.integers(0, 256) if alphabet is None else rng.choice(list(alphabet))
         path.write_bytes(bytes(bad))
         try:
             load_safetensors(path)
@@ -280,23 +281,3 @@ def test_fuzzed_headers_raise_safetensors_errors(tmp_path, header, message):
     with pytest.raises(SafetensorsFormatError, match=message):
         load_safetensors(path)
 
-
-def test_random_header_mutations_raise_only_safetensors_errors(tmp_path):
-    tensors = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4, np.int64)}
-    good = tmp_path / "good.safetensors"
-    save_safetensors(tensors, good)
-    data = bytearray(good.read_bytes())
-    n = int.from_bytes(data[:8], "little")
-    rng = np.random.default_rng(1)
-    path = tmp_path / "m.safetensors"
-    errors = 0
-    for _ in range(300):
-        bad = bytearray(data)
-        for pos in rng.integers(8, 8 + n, size=2):
-            bad[pos] = rng.choice(list(b'[]{}",:0123456789aFIU-e. '))
-        path.write_bytes(bytes(bad))
-        try:
-            load_safetensors(path)
-        except SafetensorsFormatError:
-            errors += 1
-    assert errors > 100
