@@ -201,7 +201,10 @@ def test_body_shorter_than_its_content_length_gets_408(server):
 def test_connection_flood_is_bounded_and_answered_503(server):
     addr = server.httpd.server_address[:2]
     idle = [socket.create_connection(addr, timeout=10) for _ in range(8)]    # hold every slot
-    time.sleep(0.2)
+    deadline = time.monotonic() + 20
+    while server.httpd._slots._value > 0:    # until the server has taken all eight
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     s = socket.create_connection(addr, timeout=10)
     s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = _read_all(s)
