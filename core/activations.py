@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from . import ops
+from .object_registration import export_api
+from .serialization_lib import get_object, serialize_keras_object
 
 def gelu(x, approximate=False):
     """GELU as the ``"gelu"`` activation name means in Keras: the exact (erf) form by default."""
@@ -16,24 +18,29 @@ _NAMES = {
 }
 
 
+export_api("keras.activations", _NAMES)
+
+
 def get(identifier):
-    """An activation function from a name, None (linear) or a callable."""
+    """An activation function from a name ("relu", or a registered "Package>name"), a Keras
+    config dict, None (linear) or a callable (returned as is)."""
     if identifier is None:
         return ops.linear
-    if callable(identifier):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _NAMES:
-            raise ValueError(f"unknown activation {identifier!r}; known: {sorted(_NAMES)}")
-        return _NAMES[identifier]
-    raise ValueError(f"cannot interpret {identifier!r} as an activation")
+    return get_object(identifier, "keras.activations", "activation", module_objects=_NAMES)
 
 
-def serialize(fn) -> str:
+def deserialize(config, custom_objects=None):
+    """The activation a ``serialize`` output (a name or a Keras config dict) names."""
+    return get_object(config, "keras.activations", "activation", module_objects=_NAMES,
+                      custom_objects=custom_objects)
+
+
+def serialize(fn):
+    """A built-in activation's name ("relu"); a custom one's Keras config dict (its registered name
+    inside), which ``get`` resolves once the function is registered or given in custom_objects."""
     for name, f in _NAMES.items():
         if f is fn:
             return "silu" if name == "swish" else name
-    name = getattr(fn, "__name__", None)
-    if name is None:
-        raise ValueError(f"cannot serialize activation {fn!r}")
-    return name
+    if not callable(fn):
+        raise ValueError(f"cannot serialize activation {fn!r}: not a function")
+    return serialize_keras_object(fn)

@@ -6,6 +6,8 @@ import math
 import numpy as np
 
 from . import random as zrandom
+from .object_registration import export_api
+from .serialization_lib import get_object, serialize_keras_object
 
 
 def compute_fans(shape):
@@ -30,6 +32,13 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        for key in ("input_axes", "output_axes"):  # Keras 3.15 writes them; only their default is served
+            if key in config and config[key] is None:
+                del config[key]
+            elif key in config:
+                raise ValueError(f"{cls.__name__}: {key}={config[key]!r} is not supported (fans are computed "
+                                 "from the kernel's last two axes)")
         return cls(**config)
 
 
@@ -182,27 +191,29 @@ _ALIASES = {
     "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal, "identity": Identity, "uniform": RandomUniform, "normal": RandomNormal,
 }
-for _cls in list(_ALIASES.values()):
-    _ALIASES[_cls.__name__] = _cls
+_CLASSES = [Initializer] + list(dict.fromkeys(_ALIASES.values()))
+export_api("keras.initializers", _CLASSES, aliases=_ALIASES)
+_ALIASES.update({c.__name__: c for c in _CLASSES})
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a name ('he_normal'), a config dict, an instance or a callable."""
+    """An initializer from a name ('he_normal', a class name or a registered 'Package>Name'), a
+    Keras config dict, an instance or a callable ``fn(shape, dtype)``."""
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
-    if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(k for k in _ALIASES if k.islower())}")
-        return _ALIASES[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _ALIASES:
-            raise ValueError(f"unknown initializer class {name!r}")
-        return _ALIASES[name].from_config(identifier.get("config", {}))
-    raise ValueError(f"cannot interpret {identifier!r} as an initializer")
+    if identifier is None:
+        raise ValueError("cannot interpret None as an initializer")
+    return get_object(identifier, "keras.initializers", "initializer", module_objects=_ALIASES, base=Initializer)
+
+
+def deserialize(config, custom_objects=None) -> Initializer:
+    """The initializer a ``serialize`` output describes."""
+    return get_object(config, "keras.initializers", "initializer", module_objects=_ALIASES, base=Initializer,
+                      custom_objects=custom_objects)
 
 
 def serialize(init) -> dict | str:
+    """Keras's config dict (``{"module": "keras.initializers", "class_name", "config", "registered_name"}``)."""
     if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
+        return serialize_keras_object(init)
     return init

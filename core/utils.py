@@ -7,6 +7,9 @@ import numpy as np
 
 from . import random as zrandom
 from .layers.base import clear_session
+from .object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                                  get_registered_object, register_keras_serializable)
+from .serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
 def set_random_seed(seed: int) -> None:
@@ -34,4 +37,8 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical"]
+# keras.utils carries the object registry's API too (the same functions as core.saving's)
+_REGISTRY_API = ["register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+                 "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object"]
+
+__all__ = ["set_random_seed", "clear_session", "to_categorical"] + _REGISTRY_API

@@ -305,7 +305,9 @@ def spin_ms():
 
 
 spin_before = spin_ms()
-from core import parallel  # NumPy came first: import core restarts OpenBLAS's threads
+from core import host_memory, parallel  # NumPy came first: the engine's first work restarts OpenBLAS's threads
+
+host_memory.prepare_host()
 
 assert parallel.blas_thread_control()
 timeout = parallel._blas_lib.openblas_thread_timeout
@@ -334,7 +336,7 @@ def _spin_probe(env_timeout):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_import_core_after_numpy_shortens_openblas_idle_spinning():
+def test_first_work_after_numpy_shortens_openblas_idle_spinning():
     from core.host_memory import BLAS_SPIN_LOG2_CYCLES
 
     r = _spin_probe(None)

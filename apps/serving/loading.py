@@ -13,7 +13,10 @@ def _asset_names(path):
     try:
         import h5py
 
+        from core.saving.hdf5_guard import check_hdf5_file
+
         with h5py.File(path, "r") as f:
+            check_hdf5_file(f, path)   # a file that points outside itself is refused by load_model
             return set(f["assets"]) if "assets" in f else set()
     except Exception:  # not HDF5: load_model reports it
         return set()

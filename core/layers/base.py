@@ -10,8 +10,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import backend, constraints, host_memory, initializers, regularizers
 from ..autodiff import Parameter, Tensor, no_grad
+from ..dtype_policies import standardize_layer_dtype
+from ..object_registration import register_keras_serializable
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
+from .input_spec import assert_input_compatibility
 
 _state = threading.local()
 
@@ -146,25 +150,67 @@ def _shape_of(x):
     return tuple(x.shape)
 
 
-_LAYER_CLASSES: dict = {}
-
-
 def register_serializable(package="Custom", name=None):
-    """Class decorator: make a user layer, model or loss loadable from saved configs by its name."""
+    """Class decorator: make a user layer, model, loss, ... loadable from saved configs by its
+    ``"package>name"``. The same as ``core.saving.register_keras_serializable``."""
+    return register_keras_serializable(package=package, name=name)
 
-    def deco(cls):
-        key = name or cls.__name__
-        from .. import losses
 
-        if isinstance(cls, type) and issubclass(cls, losses.Loss):
-            losses._CLASSES[key] = cls
-            losses._CLASSES[f"{package}>{key}"] = cls
-            return cls
-        _LAYER_CLASSES[key] = cls
-        _LAYER_CLASSES[f"{package}>{key}"] = cls
-        return cls
+# --------------------------------------------------------------------------- configs
+_LAYER_NAMESPACES = ("keras.layers", "keras.models", "keras")
 
-    return deco
+
+def serialize_layer(layer) -> dict:
+    """A layer's (or model's) Keras 3 config: ``{"module", "class_name", "config", "registered_name",
+    "name"}`` (the top-level ``name`` as Keras writes it in a model's layer list)."""
+    config = serialize_keras_object(layer)
+    config["name"] = layer.name
+    return config
+
+
+def deserialize_layer(config: dict, custom_objects=None, safe_mode=True):
+    """The layer (or model) of a config, found through the object registry (built-ins by their Keras
+    name, custom classes by their registered name or in ``custom_objects``). A config whose own
+    ``config`` omits the base keys (``name``, as custom ``get_config`` methods may) keeps the
+    top-level ``name``, so that saved weights find their layer."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"a layer config must be a dict with 'class_name' and 'config', got {config!r}")
+    config = dict(config)
+    config.setdefault("config", {})
+    layer = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode,
+                                     namespaces=_LAYER_NAMESPACES)
+    if not callable(layer) or isinstance(layer, type):
+        raise TypeError(f"config {config['class_name']!r} did not give a layer but {type(layer).__name__}")
+    inner = config["config"] or {}
+    if isinstance(layer, Layer) and "name" not in inner and isinstance(config.get("name"), str):
+        layer.name = config["name"]
+    return layer
+
+
+# --------------------------------------------------------------------------- sublayers
+def build_sublayer(layer, shape):
+    """Build a sublayer under its own name scope (weight paths ``parent/child/kernel``), as Keras does."""
+    if not layer.built:
+        with name_scope(layer.name):
+            layer.build(shape)
+        layer.built = True
+        layer._build_shapes = shape
+
+
+def own_scope(layer):
+    """The layer's name scope for a ``build`` called directly (``layer.build(shape)``), which in
+    Keras pushes the layer's name as a layer call does; a no-op when the call already pushed it."""
+    stack = _scope_stack()
+    if stack and stack[-1] == layer.name:
+        return contextlib.nullcontext()
+    return name_scope(layer.name)
+
+
+def clone_initializer(init):
+    """A fresh initializer with ``init``'s config (sublayers must not share a seeded generator)."""
+    if isinstance(init, initializers.Initializer):
+        return type(init).from_config(init.get_config())
+    return init
 
 
 class Layer:
@@ -173,11 +219,10 @@ class Layer:
     gradients are automatic."""
 
     _registry_name = None
+    input_spec = None  # an InputSpec (or a structure of them) each call checks its first argument against
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("core."):
-            _LAYER_CLASSES.setdefault(cls.__name__, cls)
         if "build" in cls.__dict__:
             cls.build = _marks_built(cls.__dict__["build"])
     _pushes_scope = True  # models open their own scope in build (Sequential) or none (Functional)
@@ -187,12 +232,14 @@ class Layer:
         input_dim = kwargs.pop("input_dim", None)
         batch_size = kwargs.pop("batch_size", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
+        if kwargs.get("quantization_config", 0) is None:  # Keras 3 writes it; only "no quantization" is served
+            kwargs.pop("quantization_config")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         object.__setattr__(self, "_layers", [])
         self._trainable = bool(trainable)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self.dtype = np.dtype(dtype or backend.floatx()).name if not isinstance(dtype, dict) else backend.floatx()
+        self.dtype = standardize_layer_dtype(dtype)
         self.autocast = autocast
         self.built = False
         self.supports_masking = getattr(self, "supports_masking", False)
@@ -247,13 +294,11 @@ class Layer:
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
                    constraint=None, name=None):
         """Create a weight (a ``Parameter``) named ``<layer path>/<name>`` as Keras names it."""
-        from .. import initializers as inits
-
         shape = () if shape is None else tuple(int(s) for s in shape)
         dtype = dtype or self.variable_dtype
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
-        init = inits.get(initializer)
+        init = initializers.get(initializer)
         value = init(shape, dtype=dtype)
         path = "/".join(_scope_stack() + [name or "variable"]) if _scope_stack() else f"{self.name}/{name or 'variable'}"
         p = Parameter(value, trainable=trainable and self._trainable, dtype=dtype, name=name or "variable")
@@ -381,6 +426,10 @@ class Layer:
         return cache
 
     def __call__(self, *args, **kwargs):
+        if not host_memory._prepared:  # the engine's first work: see core/host_memory.py
+            host_memory.prepare_host()
+        if self.input_spec is not None and args:
+            assert_input_compatibility(self.input_spec, args[0], self.name)
         if len(args) == 1 and type(args[0]) is Tensor and (not kwargs or kwargs.keys() == {"training"}):
             return self._call_tensor(args[0], kwargs.get("training"))
         if is_symbolic((args, kwargs)):
@@ -632,16 +681,8 @@ def _fmt_shape(shape):
 
 
 def _get_regularizer(reg):
-    if reg is None:
-        return None
-    from .. import regularizers
-
-    return regularizers.get(reg)
+    return None if reg is None else regularizers.get(reg)
 
 
 def _get_constraint(con):
-    if con is None:
-        return None
-    from .. import constraints
-
-    return constraints.get(con)
+    return None if con is None else constraints.get(con)

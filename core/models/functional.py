@@ -8,6 +8,7 @@ from ..layers.base import KerasTensor, _flatten, current_training, map_structure
 from ..layers.core_layers import InputLayer
 from . import inference_fusion, layer_fusion
 from .model import Model
+from .serialization import functional_config, functional_from_config
 
 
 def _topological_nodes(inputs, outputs):
@@ -220,14 +221,13 @@ class Functional(Model):
         return plan
 
     def get_config(self):
-        from .serialization import functional_config
-
         return functional_config(self)
+
+    def get_build_config(self):
+        return None  # rebuilt from its own config (input shapes included)
 
 
 def _functional_from_config(cls, config, custom_objects=None, safe_mode=True):
-    from .serialization import functional_from_config
-
     return functional_from_config(cls, config, custom_objects, safe_mode)
 
 

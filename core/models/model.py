@@ -2,7 +2,10 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..layers.base import Layer
+from .serialization import functional_from_config, model_to_json
 from .training import TrainingMixin
 
 
@@ -85,6 +88,34 @@ class Model(TrainingMixin, Layer):
 
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
+    def get_build_config(self):
+        """The input shape(s) a subclassed model was built with (``{"input_shape": ...}``, as Keras
+        writes it), so that a loaded copy creates the same weights; None before it is built."""
+        if not self.built or self._build_shapes is None:
+            return None
+        return {"input_shape": _listify(self._build_shapes)}
+
+    def build_from_config(self, config):
+        """Create the weights by running the model once on zeros of the recorded input shape(s)
+        (unknown dimensions as 1)."""
+        shapes = (config or {}).get("input_shape")
+        if shapes is None:
+            return
+        self(_zeros_like_shapes(shapes, self.dtype), training=False)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        """``Model.from_config(model.get_config())``: a Functional model's config (layers, inputs,
+        outputs) rebuilds that graph, as Keras does; a subclass gets ``cls(**config)``."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            return functional_from_config(cls, config, custom_objects, safe_mode)  # Model(...) is a Functional
+        return cls(**config)
+
+    def to_json(self, **kwargs) -> str:
+        """The model's architecture as Keras 3 JSON (``core.models.model_from_json`` reads it back,
+        as Keras does); ``kwargs`` go to ``json.dumps``."""
+        return model_to_json(self, **kwargs)
+
     def save_weights(self, filepath, overwrite=True):
         """Save the weights by layer path to an HDF5 file (written atomically)."""
         from ..saving.zoo_format import save_weights
@@ -103,3 +134,23 @@ class Model(TrainingMixin, Layer):
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable)
+
+
+def _is_shape(value):
+    return isinstance(value, (list, tuple)) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _listify(shapes):
+    if _is_shape(shapes):
+        return list(shapes)
+    if isinstance(shapes, dict):
+        return {k: _listify(v) for k, v in shapes.items()}
+    return [_listify(s) for s in shapes]
+
+
+def _zeros_like_shapes(shapes, dtype):
+    if _is_shape(shapes):
+        return np.zeros(tuple(1 if d is None else d for d in shapes), dtype)
+    if isinstance(shapes, dict):
+        return {k: _zeros_like_shapes(v, dtype) for k, v in shapes.items()}
+    return [_zeros_like_shapes(s, dtype) for s in shapes]

@@ -6,6 +6,10 @@
 * Keras HDF5 (legacy weights, Keras 2 full models, Keras 3 ``.weights.h5``):
   :func:`read_keras_legacy_weights`, :func:`read_keras_full_model`, :func:`read_keras3_weights`.
 * :func:`detect_format` names a file's layout from its content.
+
+And Keras's saving API: :func:`load_model`, :func:`save_model`, :func:`load_weights`,
+:func:`save_weights`, and the object registry (:func:`register_keras_serializable`,
+:func:`get_custom_objects`, :class:`CustomObjectScope`, :func:`serialize_keras_object`, ...).
 """
 from .errors import (CheckpointFormatError, KerasH5FormatError, SafetensorsFormatError,
                      UnknownFormatError, UnsafeCheckpointError, UnsafeWeightFileError, WeightFileError)
@@ -15,8 +19,16 @@ from .safetensors import (atomic_write, load_safetensors, read_safetensors_heade
                           read_safetensors_metadata, save_safetensors)
 from .torch_checkpoint import load_torch_checkpoint, state_dict_from_checkpoint
 from ..layers.base import register_serializable
+from ..object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                                   get_registered_object, register_keras_serializable)
+from ..serialization_lib import deserialize_keras_object, enable_unsafe_deserialization, serialize_keras_object
+from .api import load_model, load_weights, save_model, save_weights
 
 __all__ = [
+    "load_model", "save_model", "load_weights", "save_weights",
+    "register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+    "serialize_keras_object", "deserialize_keras_object", "get_registered_name", "get_registered_object",
+    "enable_unsafe_deserialization",
     "register_serializable",
     "load_torch_checkpoint", "state_dict_from_checkpoint",
     "load_safetensors", "save_safetensors", "read_safetensors_metadata", "read_safetensors_header",

@@ -10,7 +10,13 @@ from __future__ import annotations
 import inspect
 import warnings
 
+from .. import optimizers
+from ..layers.base import Layer
+from ..models.serialization import model_from_config
+from ..object_registration import get_custom_objects, objects_in_namespace
 from .errors import KerasH5FormatError, WeightFileError
+from .keras_h5 import read_keras_full_model
+from .zoo_format import assign_keras_layers
 
 # Keras 2 config keys that carry no meaning here (dropped without a warning)
 _HARMLESS = {"ragged", "sparse", "data_format", "input_length", "implementation", "unroll", "time_major",
@@ -22,16 +28,19 @@ class UnsupportedKerasLayerError(WeightFileError):
 
 
 def _layer_classes():
-    from .. import layers  # noqa: F401  (registers the layer classes)
-    from ..layers.base import _LAYER_CLASSES
-    from ..models import functional, sequential  # noqa: F401
-
-    return _LAYER_CLASSES
+    """Layer and model classes by name: the engine's (by their Keras names) and the registered ones."""
+    classes = {}
+    for namespace in ("keras", "keras.models", "keras.src.models.functional", "keras.layers"):
+        classes.update({k: v for k, v in objects_in_namespace(namespace).items()
+                        if isinstance(v, type) and issubclass(v, Layer)})
+    for key, obj in get_custom_objects().items():
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            classes[key] = obj
+            classes.setdefault(key.split(">", 1)[1], obj)
+    return classes
 
 
 def _accepted(cls):
-    from ..layers.base import Layer
-
     names = set()
     for klass in cls.__mro__:
         if klass is object:
@@ -136,8 +145,6 @@ def convert_model_config(model_config, custom_objects=None):
 
 
 def _compile_from_training_config(model, tc, custom_objects):
-    from .. import optimizers
-
     opt_cfg = tc.get("optimizer_config")
     optimizer = "rmsprop"
     if opt_cfg:
@@ -162,10 +169,6 @@ def _compile_from_training_config(model, tc, custom_objects):
 def load_keras_full_model(path, custom_objects=None, compile=True, safe_mode=True):
     """An equivalent model for a Keras 2 full-model HDF5 file, with its weights (and compiled as its
     training_config says, when ``compile``)."""
-    from ..models.serialization import model_from_config
-    from .keras_h5 import read_keras_full_model
-    from .zoo_format import assign_keras_layers
-
     full = read_keras_full_model(path)
     try:
         config = convert_model_config(full.model_config, custom_objects)

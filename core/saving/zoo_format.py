@@ -22,6 +22,13 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from ..layers.base import deserialize_layer, serialize_layer, to_snake_case
+from ..layers.core_layers import InputLayer
+from ..object_registration import get_custom_objects, get_registered_name
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .atomic import atomic_path as _atomic_path
 from .errors import WeightFileError
 from .hdf5_guard import LazyDataset, ReadBudget, check_hdf5_file
@@ -189,8 +196,6 @@ def _read_assets(group, budget):
 # ----------------------------------------------------------------------------- save
 def save_model(model, path, overwrite=True, include_optimizer=True):
     """Save architecture, weights, optimizer state, compile config and assets to one HDF5 file."""
-    from ..models.serialization import serialize_layer
-
     h5py = _h5py()
     config = serialize_layer(model)
     with atomic_path(path, overwrite) as tmp:
@@ -220,8 +225,6 @@ def save_weights(model, path, overwrite=True):
 def _compile_config(model):
     if not getattr(model, "compiled", False):
         return None
-    from .. import losses as losses_mod
-    from .. import optimizers as optimizers_mod
 
     def loss_cfg(loss):
         if loss is None:
@@ -233,11 +236,21 @@ def _compile_config(model):
         "optimizer": optimizers_mod.serialize(model.optimizer),
         "loss": {n: loss_cfg(l) for n, l in zip(names, model._losses_per_output)},
         "loss_weights": dict(zip(names, model._loss_weights)),
-        "metrics": {n: [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in specs]
-                    for n, specs in zip(names, model._metric_specs)},
-        "weighted_metrics": {n: [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in specs]
+        "metrics": {n: [_metric_cfg(m) for m in specs] for n, specs in zip(names, model._metric_specs)},
+        "weighted_metrics": {n: [_metric_cfg(m) for m in specs]
                              for n, specs in zip(names, model._weighted_metric_specs)},
     }
+
+
+def _metric_cfg(metric):
+    """A compiled metric as a name (built-in names, functions) or, for a Metric object or a registered
+    function, its Keras config dict (so that custom metrics load back)."""
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, metrics_mod.Metric) or get_registered_name(metric) in get_custom_objects():
+        return metrics_mod.serialize(metric) if isinstance(metric, metrics_mod.Metric) else \
+            serialize_keras_object(metric)
+    return getattr(metric, "name", None) or getattr(metric, "__name__", str(metric))
 
 
 def _write_optimizer(group, model):
@@ -262,8 +275,6 @@ def _attr_text(f, name):
 
 
 def load_zoo_model(path, custom_objects=None, compile=True, safe_mode=True):
-    from ..models.serialization import deserialize_layer
-
     with _open_h5(path) as (f, budget):
         if _attr_text(f, "zoo_format") != "model":
             raise SavingError(f"{path} holds only weights (saved with save_weights); build the model and call "
@@ -285,15 +296,17 @@ def load_zoo_model(path, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _restore_compile(model, cfg, custom_objects):
-    from .. import losses as losses_mod
-    from .. import optimizers as optimizers_mod
-
     names = model._output_names_for_compile()
     optimizer = optimizers_mod.deserialize(cfg["optimizer"], custom_objects=custom_objects)
     loss = {n: losses_mod.deserialize(c, custom_objects=custom_objects) for n, c in cfg["loss"].items()
             if c is not None}
-    metrics = {n: m for n, m in cfg.get("metrics", {}).items() if m}
-    wmetrics = {n: m for n, m in cfg.get("weighted_metrics", {}).items() if m}
+    def metric(m):
+        if isinstance(m, dict):
+            return deserialize_keras_object(m, custom_objects=custom_objects, namespaces=("keras.metrics",))
+        return m
+
+    metrics = {n: [metric(x) for x in m] for n, m in cfg.get("metrics", {}).items() if m}
+    wmetrics = {n: [metric(x) for x in m] for n, m in cfg.get("weighted_metrics", {}).items() if m}
     if len(names) == 1:
         loss = next(iter(loss.values()), None)
         metrics = next(iter(metrics.values()), None)
@@ -399,16 +412,12 @@ def _layer_pairs(layer, ws, source, skip_mismatch, file_layer=None):
 
 # ----------------------------------------------------------------------------- Keras 3 .weights.h5
 def _snake(name):
-    from ..layers.base import to_snake_case
-
     return to_snake_case(name)
 
 
 def _keras3_pairs(layer, prefix, groups, out):
     """Collect (our weight, file array) for ``layer`` stored at ``prefix``, walking sublayers by the
     attribute names Keras uses (``cell``, ``forward_layer``, ``_query_dense``, ``layers/<class>``)."""
-    from ..layers.core_layers import InputLayer
-
     own = list(layer._trainable_params) + list(layer._non_trainable_params)
     if hasattr(layer, "_stack") or hasattr(layer, "_all_layers"):  # Sequential / Functional
         used = {}
