@@ -482,3 +482,13 @@ except StateDictMappingError as e:
     result = str(e)
 """)
     assert "far more" in result and growth < 100, (result, growth)
+
+
+@pytest.mark.parametrize("layout", ["legacy", "zip"])
+def test_deeply_nested_containers_raise_checkpoint_format_error(tmp_path, layout):
+    n = 200_000
+    main_pickle = b"\x80\x02}" + _op_str("w") + b"]" * n + b"a" * (n - 1) + b"s."
+    path = tmp_path / "deep.pt"
+    path.write_bytes(_legacy_bytes(main_pickle) if layout == "legacy" else _zip_bytes(main_pickle))
+    with pytest.raises(CheckpointFormatError, match="nested too deeply|RecursionError"):
+        load_torch_checkpoint(path)

@@ -474,6 +474,14 @@ def _materialize(ref: _TensorRef, path, budget):
     return arr
 
 
+def _finalize_checked(obj, path):
+    try:
+        return _finalize(obj, path)
+    except RecursionError:
+        raise CheckpointFormatError("containers nested too deeply: a state dict is a flat mapping of "
+                                    "names to tensors", path) from None
+
+
 def _finalize(obj, path, memo=None, budget=None):
     """Replace every _TensorRef in the unpickled object by its NumPy array (sharing preserved)."""
     if memo is None:
@@ -631,7 +639,7 @@ def _load_zip_unchecked(path):
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise CheckpointFormatError(f"cannot read '{pkl[0]}' from the archive: {e}", path) from e
         obj = _unpickle(io.BytesIO(data), path, f"'{pkl[0]}'", persistent_load)
-    return _finalize(obj, path)
+    return _finalize_checked(obj, path)
 
 
 def _load_legacy(path):
@@ -678,7 +686,7 @@ def _load_legacy(path):
         missing = [k for k, s in storages.items() if isinstance(s, _Storage) and s.raw is None]
         if missing:
             raise CheckpointFormatError(f"storages {missing[:5]} are used by tensors but have no data", path)
-    return _finalize(obj, path)
+    return _finalize_checked(obj, path)
 
 
 def sniff_torch_format(head: bytes) -> str | None:
