@@ -196,8 +196,8 @@ class ImageHandler(_ClassifierMixin, ModelHandler):
         h, w = self.shape[1:3]
         size = f"resized to {h}x{w}" if None not in (h, w) else "kept at their size"
         return {"shape": list(self.shape), "dtype": "float32", "image_size": [h, w], "preprocessing": self.spec,
-                "fields": {"images": "base64-encoded image files (PNG, JPEG, ...), any size: decoded to RGB, "
-                                     f"{size} and preprocessed as in 'preprocessing'",
+                "fields": {"images": "base64-encoded image files (PNG, JPEG, ...) within the pixel budgets in "
+                                     f"'limits': decoded to RGB, {size} and preprocessed as in 'preprocessing'",
                            "inputs": f"arrays of shape {_shape_text(self.shape[1:])}, already preprocessed"}}
 
 
