@@ -123,8 +123,12 @@ def _load_paths(kind, path):
     return []
 
 
+def _plugin_filter(f, name, shape, dtype):
+    f.create_dataset(name, data=np.zeros(shape, dtype), compression=32008, allow_unknown_filter=True)
+
+
 @pytest.mark.parametrize("kind", sorted(BUILDERS))
-@pytest.mark.parametrize("attack", ["external_storage", "soft_link", "external_link", "virtual"])
+@pytest.mark.parametrize("attack", ["external_storage", "soft_link", "external_link", "virtual", "plugin_filter"])
 def test_hdf5_reads_only_itself(tmp_path, secret, kind, attack):
     secret_h5 = tmp_path / "other.h5"
     m = _model()
@@ -133,7 +137,8 @@ def test_hdf5_reads_only_itself(tmp_path, secret, kind, attack):
     path = tmp_path / f"w_{kind}.h5"
     name = BUILDERS[kind](path, m)
     make = {"external_storage": _external_storage(secret), "soft_link": _soft_link,
-            "external_link": _external_link(secret_h5), "virtual": _virtual(secret_h5)}[attack]
+            "external_link": _external_link(secret_h5), "virtual": _virtual(secret_h5),
+            "plugin_filter": _plugin_filter}[attack]
     _replace(path, name, make)
 
     target = _model()

@@ -2,7 +2,8 @@
 Keras layouts): a weight file reads only itself, and nothing it merely declares is allocated.
 
 * :func:`check_hdf5_file` walks every link once when a file is opened and refuses soft, external
-  and user-defined links, datasets stored in external files and virtual datasets, naming the object.
+  and user-defined links, datasets stored in external files, virtual datasets and datasets that
+  need a filter plugin (a shared library HDF5 would load), naming the object.
 * :class:`LazyDataset` stands for one weight: its shape and dtype are known (and the dtype vetted:
   string, complex, compound and object data are refused, never cast) before any data is read, so
   callers compare shapes with the model first; ``np.asarray(lazy)`` reads it.
@@ -19,6 +20,9 @@ from .errors import UnsafeWeightFileError, WeightFileError
 
 # numeric kinds a weight may have: bool, signed/unsigned int, float
 _NUMERIC_KINDS = "biuf"
+# HDF5's built-in filters (deflate, shuffle, fletcher32, szip, nbit, scaleoffset) and h5py's lzf;
+# any other id makes the library look for a plugin library to load
+_BUILTIN_FILTERS = {1, 2, 3, 4, 5, 6, 32000}
 
 
 def _h5py():
@@ -50,6 +54,13 @@ def check_hdf5_file(f, path) -> None:
                 return True
             if obj.is_virtual:
                 found.append(f"dataset '/{name}' is a virtual dataset (its data lives in other datasets or files)")
+                return True
+            plist = obj.id.get_create_plist()
+            unknown = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+            unknown = [fid for fid in unknown if fid not in _BUILTIN_FILTERS]
+            if unknown:
+                found.append(f"dataset '/{name}' needs HDF5 filter plugin(s) {unknown}, which would be loaded "
+                             "as shared libraries; only HDF5's built-in filters are read")
                 return True
         return None
 
