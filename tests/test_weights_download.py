@@ -469,3 +469,13 @@ def test_import_pins_the_full_hash_of_a_prefix_pinned_entry(wenv, server, tmp_pa
     other.write_bytes(b"Y" + DATA[1:])
     with pytest.raises(weights.ChecksumError):
         weights.import_file("test.blob", other)
+
+
+def test_unpublished_size_is_still_capped(wenv, server, monkeypatch):
+    from zoo.weights import download
+
+    monkeypatch.setattr(download, "MAX_UNSIZED_BYTES", len(DATA) + 1000)
+    one(wenv, server, size=None, endless=True)
+    with pytest.raises(weights.ChecksumError, match=f"more than {len(DATA) + 1000} bytes, the most accepted"):
+        weights.fetch("test.blob", **FAST)
+    assert wenv.key_dir_files("test.blob") == []

@@ -32,6 +32,7 @@ DEFAULT_BACKOFF = 1.0           # first retry waits backoff s, then 2x, 4x ... (
 MAX_BACKOFF = 30.0
 MAX_ATTEMPTS_PER_URL = 100      # resumes that make progress do not count as failures; this caps them
 NET_CHUNK = 1 << 16
+MAX_UNSIZED_BYTES = 4 << 30     # the most written for an entry whose size is unpublished
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -169,12 +170,13 @@ def _attempt(session, url: str, entry: dict, dest: Path, part: Path, show: bool,
                     # a body shorter than a wrong Content-Length ends normally (its size is checked
                     # against the manifest below) instead of losing its last bytes to IncompleteRead
                     resp.raw.enforce_content_length = False
+                cap = exp_size if exp_size is not None else MAX_UNSIZED_BYTES
                 try:
                     # the manifest's size caps what is written, whatever Content-Length says
                     for chunk in resp.iter_content(NET_CHUNK):
                         if chunk:
-                            if exp_size is not None and written + len(chunk) > exp_size:
-                                chunk = chunk[:exp_size - written]
+                            if written + len(chunk) > cap:
+                                chunk = chunk[:cap - written]
                                 oversize = True
                             f.write(chunk)
                             hasher.update(chunk)
@@ -196,8 +198,9 @@ def _attempt(session, url: str, entry: dict, dest: Path, part: Path, show: bool,
         part.unlink()
         raise ChecksumError(mismatch_message(
             entry, where=f"downloaded from {url}", path=dest, actual_size=size + 1, actual_hex=None,
-            extra=f"the server sent more than the {exp_size} bytes the file has (stopped there); "
-                  "nothing was kept in the cache"))
+            extra=(f"the server sent more than the {exp_size} bytes the file has" if exp_size is not None else
+                   f"the server sent more than {MAX_UNSIZED_BYTES} bytes, the most accepted for a file of "
+                   "unpublished size") + " (stopped there); nothing was kept in the cache"))
     if announced is not None and size < announced and size != exp_size:
         raise _Incomplete(f"connection closed after {size} of {announced} bytes")
     if announced is None and exp_size is not None and size < exp_size:
