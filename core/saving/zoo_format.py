@@ -30,7 +30,7 @@ from ..layers.core_layers import InputLayer
 from ..object_registration import get_custom_objects, get_registered_name
 from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .atomic import atomic_path as _atomic_path
-from .errors import WeightFileError
+from .errors import WeightFileError, is_project_error
 from .hdf5_guard import LazyDataset, ReadBudget, check_hdf5_file
 
 FORMAT_VERSION = 1
@@ -109,10 +109,10 @@ def _open_h5(path):
         check_hdf5_file(f, path)
         try:
             yield f, ReadBudget(path, f)
-        except WeightFileError:
-            raise
         except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError,
                 SystemError) as e:
+            if is_project_error(e):
+                raise
             raise SavingError(f"{path}: corrupted or unreadable content: {type(e).__name__}: {e}") from e
 
 
