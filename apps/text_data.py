@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .images import not_regular_file
+
 DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
 MAX_LISTED = 5  # bad rows listed in an error message
 
@@ -85,6 +87,8 @@ def read_table(path, text_columns=(), label_column=None, no_header=False, delimi
     """``(texts, labels)`` as strings from a CSV/TSV file. Defaults: columns ``text`` and ``label``
     with a header; label column 0 and every other column as text with ``no_header``."""
     path = Path(path)
+    if not_regular_file(path):   # a FIFO or device would block (or never end) when read
+        raise DataError(f"{path}: {not_regular_file(path).replace(': skipped', '')}; give a CSV/TSV file")
     try:
         raw = path.read_bytes()
     except OSError as e:

@@ -94,3 +94,18 @@ def test_text_csv_rows_are_split_only_on_real_newlines(tmp_path, sep):
     texts, labels = read_table(p)
     assert labels == ["pos", "neg", "pos", "neg"]
     assert texts[0] == f"first{sep}part".strip() and texts[2] == "quoted\nnewline"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_text_and_forecast_readers_refuse_a_fifo_instead_of_hanging(tmp_path):
+    from apps.forecasting.data import ForecastDataError, read_csv
+    from apps.text_data import DataError as TextDataError
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(TextDataError, match="FIFO"):
+        read_table(fifo)
+    with pytest.raises(ForecastDataError, match="FIFO"):
+        read_csv(fifo)
+    with pytest.raises(TextDataError, match="a device"):
+        read_table("/dev/zero")
