@@ -33,7 +33,8 @@ def _h5py():
 
 def check_hdf5_file(f, path) -> None:
     """Refuse ``f`` (an open h5py File) if any link is not a hard link inside the file or any dataset
-    has external storage or is virtual. Raises :class:`UnsafeWeightFileError` naming the object."""
+    has external storage, is virtual or needs a filter plugin. Raises :class:`UnsafeWeightFileError`
+    naming the object."""
     h5py = _h5py()
     found = []
 
