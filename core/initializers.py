@@ -10,9 +10,12 @@ from .object_registration import export_api
 from .serialization_lib import get_object, serialize_keras_object
 
 
-def compute_fans(shape):
-    """Keras's fan-in/fan-out: kernels (..., in, out) multiply by the receptive field size."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """Keras's fan-in/fan-out: kernels (..., in, out) multiply by the receptive field size; with
+    ``input_axes`` and ``output_axes`` (einsum kernels) the products of those axes."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -107,15 +110,18 @@ class TruncatedNormal(RandomNormal):
 
 
 class VarianceScaling(RandomNormal):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
             raise ValueError(f"VarianceScaling: unknown distribution {distribution!r}")
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        self.input_axes = list(input_axes) if input_axes is not None else None
+        self.output_axes = list(output_axes) if output_axes is not None else None
 
     def __call__(self, shape, dtype="float32"):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         scale = self.scale / max(1.0, n)
         with zrandom.lock():
@@ -131,13 +137,15 @@ class VarianceScaling(RandomNormal):
         return out.astype(dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _vs(name, scale, mode, distribution):
     cls = type(name, (VarianceScaling,), {
-        "__init__": lambda self, seed=None: VarianceScaling.__init__(self, scale, mode, distribution, seed),
-        "get_config": lambda self: {"seed": self.seed},
+        "__init__": lambda self, seed=None, input_axes=None, output_axes=None: VarianceScaling.__init__(
+            self, scale, mode, distribution, seed, input_axes, output_axes),
+        "get_config": lambda self: {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes},
         "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r}).",
     })
     return cls

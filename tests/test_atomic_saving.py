@@ -21,23 +21,29 @@ def _model():
     return Sequential([L.Input((3,)), L.Dense(2)])
 
 
-WRITERS = {
-    "save": lambda m, p: m.save(p),
-    "save_weights": lambda m, p: m.save_weights(p),
-    "safetensors": lambda m, p: save_safetensors({"w": m.weights[0].numpy()}, p),
+WRITERS = {   # name: (write, file suffix)
+    "save": (lambda m, p: m.save(p), ".zoo.h5"),
+    "save_keras": (lambda m, p: m.save(p), ".keras"),
+    "save_weights": (lambda m, p: m.save_weights(p), ".weights.h5"),
+    "save_weights_zoo": (lambda m, p: m.save_weights(p), ".h5"),
+    "safetensors": (lambda m, p: save_safetensors({"w": m.weights[0].numpy()}, p), ".safetensors"),
 }
+
+
+def _write(writer, m, path):
+    WRITERS[writer][0](m, path)
 
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
 def test_overwrite_keeps_the_file_mode(tmp_path, writer):
-    p = tmp_path / "f.h5"
+    p = tmp_path / ("f" + WRITERS[writer][1])
     m = _model()
-    WRITERS[writer](m, p)
+    _write(writer, m, p)
     os.chmod(p, 0o600)
-    WRITERS[writer](m, p)
+    _write(writer, m, p)
     assert stat.S_IMODE(p.stat().st_mode) == 0o600
     os.chmod(p, 0o640)
-    WRITERS[writer](m, p)
+    _write(writer, m, p)
     assert stat.S_IMODE(p.stat().st_mode) == 0o640
 
 
@@ -45,13 +51,13 @@ def test_overwrite_keeps_the_file_mode(tmp_path, writer):
 def test_overwrite_writes_through_a_symlink(tmp_path, writer):
     real_dir = tmp_path / "store"
     real_dir.mkdir()
-    real = real_dir / "model.h5"
-    link = tmp_path / "current.h5"
+    real = real_dir / ("model" + WRITERS[writer][1])
+    link = tmp_path / ("current" + WRITERS[writer][1])
     m = _model()
-    WRITERS[writer](m, real)
+    _write(writer, m, real)
     link.symlink_to(real)
     m.weights[0].assign(np.full(m.weights[0].shape, 3.0, "float32"))
-    WRITERS[writer](m, link)
+    _write(writer, m, link)
     assert link.is_symlink() and os.readlink(link) == str(real)
     if writer == "safetensors":
         np.testing.assert_array_equal(load_safetensors(real)["w"], 3.0)
@@ -69,9 +75,9 @@ def test_every_writer_fsyncs_before_the_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic_mod.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(atomic_mod.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
     m = _model()
-    for name, writer in WRITERS.items():
+    for name, (writer, suffix) in WRITERS.items():
         events.clear()
-        writer(m, tmp_path / f"{name}.out")
+        writer(m, tmp_path / f"{name}{suffix}")
         assert "replace" in events and "fsync" in events[:events.index("replace")], (name, events)
 
 
@@ -93,7 +99,7 @@ m.save(sys.argv[1])
 
 
 def test_temp_files_of_killed_saves_are_cleaned_on_the_next_save(tmp_path):
-    target = tmp_path / "m.h5"
+    target = tmp_path / "m.zoo.h5"
     m = _model()
     m.save(target)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -106,9 +112,9 @@ def test_temp_files_of_killed_saves_are_cleaned_on_the_next_save(tmp_path):
     stale = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     assert len(stale) == 1   # each save attempt already removed the ones killed before it
     # someone else's file that merely looks similar, and a live process's temp, are left alone
-    other = tmp_path / ".m.h5.notes.tmp"
+    other = tmp_path / ".m.zoo.h5.notes.tmp"
     other.write_text("mine")
-    live = tmp_path / f".m.h5.{os.getppid()}.abcdef.tmp"
+    live = tmp_path / f".m.zoo.h5.{os.getppid()}.abcdef.tmp"
     live.write_text("in progress")
     m.save(target)
     left = sorted(n for n in os.listdir(tmp_path) if n.endswith(".tmp"))

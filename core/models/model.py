@@ -2,10 +2,12 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..layers.base import Layer
-from .serialization import functional_from_config, model_to_json
+from .serialization import functional_from_config
 from .training import TrainingMixin
 
 
@@ -41,9 +43,17 @@ class Model(TrainingMixin, Layer):
                 return layer
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: {[l.name for l in self.layers]}")
 
+    def fit(self, *args, **kwargs):
+        if self.built and not self.trainable_weights:  # Keras's warning (its train_step gives it)
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return super().fit(*args, **kwargs)
+
     def freeze(self, until=None):
-        """Freeze layers for fine-tuning: all of them, or those before the layer named ``until``
-        (that layer and the ones after it stay trainable). Takes effect at the next step."""
+        """Freeze layers for fine-tuning. ``freeze()`` freezes every layer, the classifier head
+        included, so ``fit`` then trains nothing (it warns, as Keras does); to train a new head on
+        a frozen backbone use ``freeze(until=head_layer_name)``: the layers before that layer are
+        frozen, it and the ones after it stay trainable. Takes effect at the next step; batch
+        normalization in a frozen layer runs in inference mode, as in Keras."""
         layers = self.layers
         if until is None:
             for layer in layers:
@@ -82,11 +92,24 @@ class Model(TrainingMixin, Layer):
         return export_onnx(self, filepath, **kwargs)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights, optimizer state, compile config and ``assets`` to one HDF5 file
-        (written atomically)."""
-        from ..saving.zoo_format import save_model
+        """Save the model to one file, written atomically; the extension picks the format:
+
+        * ``.keras``: Keras 3's zip format (config, weights, optimizer state), which Keras 3 loads;
+        * ``.zoo.h5`` (or ``.h5``/``.hdf5``): this project's HDF5 format, which also holds ``assets``
+          and models Keras cannot rebuild (subclassed models)."""
+        from ..saving.api import save_model
 
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON in Keras 3's form (``keras.models.model_from_json`` reads
+        it; so does ``core.models.model_from_json``). ``kwargs`` go to ``json.dumps``."""
+        import json
+
+        from ..saving.keras_archive import keras_config
+        from ..saving.zoo_format import _json_default
+
+        return json.dumps(keras_config(self, include_compile=False), default=_json_default, **kwargs)
 
     def get_build_config(self):
         """The input shape(s) a subclassed model was built with (``{"input_shape": ...}``, as Keras
@@ -111,14 +134,10 @@ class Model(TrainingMixin, Layer):
             return functional_from_config(cls, config, custom_objects, safe_mode)  # Model(...) is a Functional
         return cls(**config)
 
-    def to_json(self, **kwargs) -> str:
-        """The model's architecture as Keras 3 JSON (``core.models.model_from_json`` reads it back,
-        as Keras does); ``kwargs`` go to ``json.dumps``."""
-        return model_to_json(self, **kwargs)
-
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights by layer path to an HDF5 file (written atomically)."""
-        from ..saving.zoo_format import save_weights
+        """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the
+        optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
+        from ..saving.api import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 

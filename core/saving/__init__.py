@@ -5,6 +5,9 @@
 * safetensors: :func:`load_safetensors`, :func:`save_safetensors`, :func:`read_safetensors_metadata`.
 * Keras HDF5 (legacy weights, Keras 2 full models, Keras 3 ``.weights.h5``):
   :func:`read_keras_legacy_weights`, :func:`read_keras_full_model`, :func:`read_keras3_weights`.
+* Keras 3 ``.keras`` archives and ``.weights.h5`` files, both ways: :func:`save_keras_archive`,
+  :func:`load_keras_archive`, :func:`read_keras_archive` (checked, untrusted input),
+  :func:`write_keras3_weights`, :func:`keras_config` (a model's config in Keras's form).
 * :func:`detect_format` names a file's layout from its content.
 
 And Keras's saving API: :func:`load_model`, :func:`save_model`, :func:`load_weights`,
@@ -15,6 +18,8 @@ from .errors import (CheckpointFormatError, KerasH5FormatError, SafetensorsForma
                      UnknownFormatError, UnsafeCheckpointError, UnsafeWeightFileError, WeightFileError)
 from .keras_h5 import (KerasFullModel, detect_format, read_keras3_object_names, read_keras3_weights,
                        read_keras_full_model, read_keras_legacy_weights, read_keras_optimizer_weights)
+from .keras_archive import (KerasArchiveError, keras_config, load_keras_archive, read_keras_archive,
+                            save_keras_archive, write_keras3_weights)
 from .safetensors import (atomic_write, load_safetensors, read_safetensors_header,
                           read_safetensors_metadata, save_safetensors)
 from .torch_checkpoint import load_torch_checkpoint, state_dict_from_checkpoint
@@ -37,4 +42,6 @@ __all__ = [
     "read_keras_full_model", "read_keras_optimizer_weights", "KerasFullModel", "detect_format",
     "WeightFileError", "CheckpointFormatError", "UnsafeCheckpointError", "SafetensorsFormatError",
     "KerasH5FormatError", "UnknownFormatError", "UnsafeWeightFileError",
+    "save_keras_archive", "load_keras_archive", "read_keras_archive", "write_keras3_weights", "keras_config",
+    "KerasArchiveError",
 ]

@@ -25,8 +25,7 @@ import numpy as np
 from .. import losses as losses_mod
 from .. import metrics as metrics_mod
 from .. import optimizers as optimizers_mod
-from ..layers.base import deserialize_layer, serialize_layer, to_snake_case
-from ..layers.core_layers import InputLayer
+from ..layers.base import deserialize_layer, serialize_layer
 from ..object_registration import get_custom_objects, get_registered_name
 from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .atomic import atomic_path as _atomic_path
@@ -336,7 +335,7 @@ def load_weights_file(model, path, by_name=False, skip_mismatch=False):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such weights file: {path}")
     fmt = keras_h5.detect_format(path)
-    if fmt in ("zoo_h5", "keras_legacy_h5", "keras_full_h5", "keras3_weights_h5"):
+    if fmt in ("zoo_h5", "keras_legacy_h5", "keras_full_h5"):
         # shapes are compared with the model before any data is read, and nothing is assigned
         # unless every weight read
         with _open_h5(path) as (f, budget):
@@ -345,12 +344,23 @@ def load_weights_file(model, path, by_name=False, skip_mismatch=False):
                     raise SavingError(f"{path}: no 'weights' group")
                 assign_weights(model, _read_weights(f["weights"], path, budget), path, by_name=by_name,
                                skip_mismatch=skip_mismatch)
-            elif fmt == "keras3_weights_h5":
-                groups = dict(keras_h5.keras3_weights_lazy(f, path, budget, include_optimizer=False))
-                assign_keras3(model, groups, path, skip_mismatch=skip_mismatch)
             else:
                 layers = keras_h5.legacy_weights_lazy(f, path, budget)
                 assign_keras_layers(model, layers, path, by_name=by_name, skip_mismatch=skip_mismatch)
+        return
+    if fmt == "keras3_weights_h5":
+        from .keras_archive import load_keras3_weights_into
+
+        with keras_h5._opened(path, "Keras 3 weights") as (f, _, _budget):
+            load_keras3_weights_into(model, f, path, skip_mismatch=skip_mismatch)
+        return
+    if fmt == "keras_archive":
+        import io
+
+        from .keras_archive import load_keras3_weights_into, read_keras_archive
+
+        with _h5py().File(io.BytesIO(read_keras_archive(path).weights), "r") as f:
+            load_keras3_weights_into(model, f, f"{path}:model.weights.h5", skip_mismatch=skip_mismatch)
         return
     raise SavingError(f"{path}: format {fmt!r} holds no Keras-layout weights; for PyTorch checkpoints and "
                       "safetensors read the state dict (core.saving) and map it with core.saving.torch_mapping")
@@ -408,61 +418,3 @@ def _layer_pairs(layer, ws, source, skip_mismatch, file_layer=None):
                               f"the file's '{wname}' has {tuple(arr.shape)}")
         checked.append((p, arr))
     return checked
-
-
-# ----------------------------------------------------------------------------- Keras 3 .weights.h5
-def _snake(name):
-    return to_snake_case(name)
-
-
-def _keras3_pairs(layer, prefix, groups, out):
-    """Collect (our weight, file array) for ``layer`` stored at ``prefix``, walking sublayers by the
-    attribute names Keras uses (``cell``, ``forward_layer``, ``_query_dense``, ``layers/<class>``)."""
-    own = list(layer._trainable_params) + list(layer._non_trainable_params)
-    if hasattr(layer, "_stack") or hasattr(layer, "_all_layers"):  # Sequential / Functional
-        used = {}
-        for sub in layer.layers:
-            key = _snake(type(sub).__name__)
-            n = used.get(key, 0)
-            used[key] = n + 1
-            if isinstance(sub, InputLayer):
-                continue
-            _keras3_pairs(sub, f"{prefix}/layers/{key if n == 0 else f'{key}_{n}'}" if prefix else
-                          f"layers/{key if n == 0 else f'{key}_{n}'}", groups, out)
-        return
-    if own:
-        arrays = [a for _, a in groups.get(prefix, [])]
-        if len(arrays) != len(own):
-            raise SavingError(f"layer '{layer.name}': the Keras file has {len(arrays)} variables at "
-                              f"'{prefix}/vars', the layer has {len(own)} "
-                              f"{[(p.name, tuple(p.shape)) for p in own]}")
-        out.extend(zip(own, arrays, [prefix] * len(own)))
-    for sub in layer._layers:
-        attr = next((k for k, v in vars(layer).items() if v is sub), None)
-        candidates = [attr, attr.lstrip("_")] if attr else []
-        for c in candidates:
-            if c and (f"{prefix}/{c}" in groups or any(g.startswith(f"{prefix}/{c}/") for g in groups)):
-                _keras3_pairs(sub, f"{prefix}/{c}", groups, out)
-                break
-        else:
-            if sub.weights:
-                raise SavingError(f"layer '{layer.name}': no group for its sublayer '{sub.name}' under '{prefix}' "
-                                  f"in the Keras file (looked for {candidates})")
-
-
-def assign_keras3(model, groups, source, skip_mismatch=False):
-    """Copy a Keras 3 ``.weights.h5`` (groups by the object paths Keras saves) into the model."""
-    pairs = []
-    _keras3_pairs(model, "", groups, pairs)
-    expected = len(model.weights)
-    if len(pairs) != expected:
-        raise SavingError(f"{source}: matched {len(pairs)} of the model's {expected} weights in the Keras 3 file")
-    checked = []
-    for p, arr, prefix in pairs:
-        if tuple(arr.shape) != tuple(p.shape):
-            if skip_mismatch:
-                continue
-            raise SavingError(f"{source}: weight {p.path!r} expects shape {tuple(p.shape)}, the file's "
-                              f"'{prefix}/vars' has {tuple(arr.shape)}")
-        checked.append((p, arr))
-    _assign_all(checked)
