@@ -52,6 +52,8 @@ def test_non_finite_class_weight_is_refused(bad):
 def test_finite_weights_still_train():
     m = _model()
     x, y = _data()
-    h = m.fit(x, y, sample_weight=np.linspace(0.5, 2, len(x)), class_weight={0: 1, 1: 2, 2: 0.5}, epochs=1, verbose=0)
+    h = m.fit(x, y, sample_weight=np.linspace(0.5, 2, len(x)), epochs=1, verbose=0)
+    assert np.isfinite(h.history["loss"][0])
+    h = m.fit(x, y, class_weight={0: 1, 1: 2, 2: 0.5}, epochs=1, verbose=0)
     assert np.isfinite(h.history["loss"][0])
     assert all(np.isfinite(w).all() for w in m.get_weights())
