@@ -76,7 +76,9 @@ def _registry_handler(spec, weights):
     if name not in zoo.list_models():
         raise ServeError(f"{spec!r} is neither a model file nor a registry model; registry models with weights: "
                          f"{', '.join(zoo.list_models(pretrained=True))}")
-    cached = {e["key"] for e in wreg.list() if e.get("cached")}
+    from zoo.weights.builtin import is_builtin
+
+    cached = {e["key"] for e in wreg.list() if e.get("cached") or is_builtin(e["key"])}  # built-in: no download
     tags = pretrained_tags(name)
     if tag is None:
         have = [t for t in tags if f"{name}.{t}" in cached]
