@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from core import Parameter, Tensor, no_grad, ops  # noqa: E402
+from core.host_memory import prepare_host  # noqa: E402
 
 
 def bench(fn, repeats):
@@ -99,4 +100,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    prepare_host()  # the host settings a model's first layer call applies (core/host_memory.py)
     main()

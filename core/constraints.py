@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import get_xp
+from .object_registration import export_api
+from .serialization_lib import get_object, serialize_keras_object
 
 
 class Constraint:
@@ -67,24 +69,28 @@ class MinMaxNorm(Constraint):
 
 _ALIASES = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm, "min_max_norm": MinMaxNorm,
             "MaxNorm": MaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm, "MinMaxNorm": MinMaxNorm}
+_CLASSES = [Constraint] + list(dict.fromkeys(_ALIASES.values()))
+export_api("keras.constraints", _CLASSES, aliases=_ALIASES)
 
 
 def get(identifier):
-    if identifier is None or isinstance(identifier, Constraint) or callable(identifier):
+    """A constraint from None (returned), an instance or callable (returned), a name (a Keras alias,
+    a class name or a registered 'Package>Name') or a Keras config dict."""
+    if identifier is None or isinstance(identifier, Constraint) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
-    if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(f"unknown constraint {identifier!r}; known: max_norm, non_neg, unit_norm, min_max_norm")
-        return _ALIASES[identifier]()
-    if isinstance(identifier, dict):
-        return _ALIASES[identifier["class_name"]].from_config(identifier.get("config", {}))
-    raise ValueError(f"cannot interpret {identifier!r} as a constraint")
+    return get_object(identifier, "keras.constraints", "constraint", module_objects=_ALIASES, base=Constraint)
 
 
-def serialize(c):
-    if isinstance(c, Constraint):
-        return {"class_name": type(c).__name__, "config": c.get_config()}
-    return c
+def deserialize(config, custom_objects=None):
+    """The constraint a ``serialize`` output describes."""
+    return get_object(config, "keras.constraints", "constraint", module_objects=_ALIASES, base=Constraint, custom_objects=custom_objects)
+
+
+def serialize(constraint):
+    """Keras's config dict of a constraint (``{"module", "class_name", "config", "registered_name"}``)."""
+    if constraint is None or isinstance(constraint, str):
+        return constraint
+    return serialize_keras_object(constraint)
 
 
 __all__ = ["MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize", "np"]

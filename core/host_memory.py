@@ -11,8 +11,9 @@ against 0.51-0.55 s once freed memory is kept for reuse.
 ``tune_malloc`` therefore asks glibc to serve every block from its heap (``M_MMAP_MAX = 0``) and to
 keep freed memory instead of trimming it (``M_TRIM_THRESHOLD``), as PyTorch's caching allocator
 does on a GPU: the process keeps the memory of its peak (resident memory does not shrink after
-the largest batch). It runs once when ``core`` is imported; set ``ZOO_MALLOC_TUNING=0`` in the
-environment to leave the allocator as it is. Elsewhere (macOS, Windows, musl) it does nothing.
+the largest batch). It runs once, when the engine first runs work (the first layer call:
+:func:`prepare_host`), never merely because ``core`` was imported; set ``ZOO_MALLOC_TUNING=0`` in
+the environment to leave the allocator as it is. Elsewhere (macOS, Windows, musl) it does nothing.
 
 BLAS threads: after each call OpenBLAS's worker threads spin for 2**28 cycles (about 0.1 s)
 before sleeping, so they spin through the engine's single-threaded NumPy work between two GEMMs
@@ -22,10 +23,11 @@ training steps, 70 took 1.4 s instead of 0.52 s; with ``OPENBLAS_THREAD_TIMEOUT=
 cycles, about 0.3 ms: still enough to chain the GEMMs of a layer, or an LSTM's per-step GEMMs) 4
 did. With intra-op threads, measured in benchmark processes that load NumPy first (seconds, 2**28
 -> 2**20, the same hour): the MNIST CNN's epoch 3.5 -> 2.2 and 3.6 -> 2.4, 20 ResNet-20 steps 14.5
--> 9.4, the LSTM's epoch 9.3 -> 8.6 and 10.5 -> 9.0. So ``import core`` sets the spin to
-2**BLAS_SPIN_LOG2_CYCLES cycles unless OPENBLAS_THREAD_TIMEOUT is set: through the variable when
-NumPy is not loaded yet (OpenBLAS reads it then; the ``zoo`` command imports ``core`` first), else
-by restarting OpenBLAS's threads with the value (``core.parallel.shorten_blas_spin``).
+-> 9.4, the LSTM's epoch 9.3 -> 8.6 and 10.5 -> 9.0. So the spin is set to
+2**BLAS_SPIN_LOG2_CYCLES cycles unless OPENBLAS_THREAD_TIMEOUT is set: by the ``zoo`` command and
+the benchmarks through the variable before NumPy loads (:func:`configure_process`; OpenBLAS reads
+it then), and by :func:`prepare_host` at the engine's first work otherwise, restarting OpenBLAS's
+threads with the value (``core.parallel.shorten_blas_spin``). ``import core`` alone changes neither.
 """
 from __future__ import annotations
 
@@ -38,6 +40,32 @@ BLAS_SPIN_LOG2_CYCLES = 20
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _applied = None
+
+
+_prepared = False
+
+
+def configure_process() -> None:
+    """For programs that own their process (the ``zoo`` command, the benchmarks): before NumPy is
+    loaded, set OPENBLAS_THREAD_TIMEOUT (unless given) so that OpenBLAS starts with the short spin;
+    then apply :func:`prepare_host`'s settings when the engine first runs."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", str(BLAS_SPIN_LOG2_CYCLES))
+
+
+def prepare_host() -> None:
+    """Apply the host settings once, when the engine first runs work (the first layer call): the
+    allocator tuning (:func:`tune_malloc`) and, when NumPy's OpenBLAS started with its default
+    spin, a restart of its threads with the short one. A cheap no-op after the first call."""
+    global _prepared
+    if _prepared:
+        return
+    _prepared = True
+    tune_malloc()
+    if "OPENBLAS_THREAD_TIMEOUT" not in os.environ and "numpy" in sys.modules:
+        from .parallel import shorten_blas_spin  # a leaf module: no cycle
+
+        shorten_blas_spin(BLAS_SPIN_LOG2_CYCLES)
 
 
 def tune_malloc() -> bool:

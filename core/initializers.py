@@ -6,11 +6,16 @@ import math
 import numpy as np
 
 from . import random as zrandom
+from .object_registration import export_api
+from .serialization_lib import get_object, serialize_keras_object
 
 
-def compute_fans(shape):
-    """Keras's fan-in/fan-out: kernels (..., in, out) multiply by the receptive field size."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """Keras's fan-in/fan-out: kernels (..., in, out) multiply by the receptive field size; with
+    ``input_axes`` and ``output_axes`` (einsum kernels) the products of those axes."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -30,6 +35,13 @@ class Initializer:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        for key in ("input_axes", "output_axes"):  # Keras 3.15 writes them; only their default is served
+            if key in config and config[key] is None:
+                del config[key]
+            elif key in config:
+                raise ValueError(f"{cls.__name__}: {key}={config[key]!r} is not supported (fans are computed "
+                                 "from the kernel's last two axes)")
         return cls(**config)
 
 
@@ -98,15 +110,18 @@ class TruncatedNormal(RandomNormal):
 
 
 class VarianceScaling(RandomNormal):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
             raise ValueError(f"VarianceScaling: unknown distribution {distribution!r}")
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        self.input_axes = list(input_axes) if input_axes is not None else None
+        self.output_axes = list(output_axes) if output_axes is not None else None
 
     def __call__(self, shape, dtype="float32"):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         scale = self.scale / max(1.0, n)
         with zrandom.lock():
@@ -122,13 +137,15 @@ class VarianceScaling(RandomNormal):
         return out.astype(dtype)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _vs(name, scale, mode, distribution):
     cls = type(name, (VarianceScaling,), {
-        "__init__": lambda self, seed=None: VarianceScaling.__init__(self, scale, mode, distribution, seed),
-        "get_config": lambda self: {"seed": self.seed},
+        "__init__": lambda self, seed=None, input_axes=None, output_axes=None: VarianceScaling.__init__(
+            self, scale, mode, distribution, seed, input_axes, output_axes),
+        "get_config": lambda self: {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes},
         "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r}).",
     })
     return cls
@@ -182,27 +199,29 @@ _ALIASES = {
     "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal, "identity": Identity, "uniform": RandomUniform, "normal": RandomNormal,
 }
-for _cls in list(_ALIASES.values()):
-    _ALIASES[_cls.__name__] = _cls
+_CLASSES = [Initializer] + list(dict.fromkeys(_ALIASES.values()))
+export_api("keras.initializers", _CLASSES, aliases=_ALIASES)
+_ALIASES.update({c.__name__: c for c in _CLASSES})
 
 
 def get(identifier) -> Initializer:
-    """An initializer from a name ('he_normal'), a config dict, an instance or a callable."""
+    """An initializer from a name ('he_normal', a class name or a registered 'Package>Name'), a
+    Keras config dict, an instance or a callable ``fn(shape, dtype)``."""
     if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
-    if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(k for k in _ALIASES if k.islower())}")
-        return _ALIASES[identifier]()
-    if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name not in _ALIASES:
-            raise ValueError(f"unknown initializer class {name!r}")
-        return _ALIASES[name].from_config(identifier.get("config", {}))
-    raise ValueError(f"cannot interpret {identifier!r} as an initializer")
+    if identifier is None:
+        raise ValueError("cannot interpret None as an initializer")
+    return get_object(identifier, "keras.initializers", "initializer", module_objects=_ALIASES, base=Initializer)
+
+
+def deserialize(config, custom_objects=None) -> Initializer:
+    """The initializer a ``serialize`` output describes."""
+    return get_object(config, "keras.initializers", "initializer", module_objects=_ALIASES, base=Initializer,
+                      custom_objects=custom_objects)
 
 
 def serialize(init) -> dict | str:
+    """Keras's config dict (``{"module": "keras.initializers", "class_name", "config", "registered_name"}``)."""
     if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
+        return serialize_keras_object(init)
     return init

@@ -25,7 +25,10 @@ import numpy as np
 from . import backend, ops
 from .autodiff import Tensor, as_tensor
 from .backend import get_xp, is_array, to_device
+from .object_registration import (export_api, get_custom_objects, get_registered_name, get_registered_object,
+                                  scoped_custom_objects)
 from .ops import losses as loss_ops
+from .serialization_lib import deserialize_keras_object, serialize_keras_object
 
 __all__ = [
     "Loss", "LossFunctionWrapper", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
@@ -311,7 +314,8 @@ class LossFunctionWrapper(Loss):
 
     def get_config(self):
         config = super().get_config()
-        config["fn"] = getattr(self.fn, "__name__", repr(self.fn))
+        name = getattr(self.fn, "__name__", None)
+        config["fn"] = name if _FUNCTIONS.get(name) is self.fn else serialize_keras_object(self.fn)
         config.update(self._fn_kwargs)
         return config
 
@@ -321,11 +325,15 @@ class LossFunctionWrapper(Loss):
         if "fn" not in config:  # the built-in subclasses take their own arguments
             return cls(**config)
         fn = config.pop("fn")
-        if isinstance(fn, str):
-            if fn not in _FUNCTIONS:
+        if isinstance(fn, dict):
+            fn = deserialize_keras_object(fn, module_objects=_FUNCTIONS, namespaces=("keras.losses",))
+        elif isinstance(fn, str):
+            found = _FUNCTIONS.get(fn) or get_registered_object(fn, custom_objects=scoped_custom_objects())
+            if found is None:
                 raise ValueError(f"LossFunctionWrapper.from_config: unknown loss function {fn!r}; "
-                                 f"known: {sorted(_FUNCTIONS)}")
-            fn = _FUNCTIONS[fn]
+                                 f"known: {sorted(_FUNCTIONS)} (or register yours with "
+                                 "@core.saving.register_keras_serializable())")
+            fn = found
         return cls(fn, **config)
 
     def __repr__(self):
@@ -707,8 +715,12 @@ _BY_NAME = {
 }
 
 
+export_api("keras.losses", list(_CLASSES.values()) + list(_FUNCTIONS.values()),
+           aliases={k: v for k, v in _BY_NAME.items() if k not in _FUNCTIONS})
+
+
 def known_names():
-    """Every string ``get`` accepts."""
+    """Every string ``get`` accepts (besides registered 'Package>Name' names)."""
     return sorted(set(_BY_NAME) | (set(_CLASSES) - {"Loss", "LossFunctionWrapper"}) | {"crossentropy", "ce"})
 
 
@@ -733,7 +745,11 @@ def get(identifier, y_true=None, y_pred_shape=None):
             return _BY_NAME[identifier](name=identifier)
         if identifier in _CLASSES and identifier not in ("Loss", "LossFunctionWrapper"):
             return _CLASSES[identifier]()
-        raise ValueError(f"unknown loss {identifier!r}; known losses: {', '.join(known_names())}")
+        custom = get_registered_object(identifier, custom_objects=scoped_custom_objects())
+        if custom is None:
+            raise ValueError(f"unknown loss {identifier!r}; known losses: {', '.join(known_names())} "
+                             "(or a name registered with @core.saving.register_keras_serializable())")
+        return get(custom)
     if inspect.isclass(identifier) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):
@@ -743,16 +759,17 @@ def get(identifier, y_true=None, y_pred_shape=None):
 
 
 def serialize(loss):
-    """Keras-style config dict of a Loss; a built-in loss function serializes to its name."""
-    if isinstance(loss, Loss):
-        return {"module": "keras.losses", "class_name": type(loss).__name__, "config": loss.get_config(),
-                "registered_name": None}
+    """Keras's config dict of a Loss (``{"module", "class_name", "config", "registered_name"}``); a
+    built-in loss function serializes to its name, a registered one to its function config."""
     if isinstance(loss, str) or loss is None:
         return loss
     name = getattr(loss, "__name__", None)
     if name in _FUNCTIONS and _FUNCTIONS[name] is loss:
         return name
-    raise ValueError(f"cannot serialize loss {loss!r}: not a Loss instance or a built-in loss function")
+    if isinstance(loss, Loss) or get_registered_name(loss) in get_custom_objects():
+        return serialize_keras_object(loss)
+    raise ValueError(f"cannot serialize loss {loss!r}: not a Loss instance, a built-in loss function or a "
+                     "function registered with @core.saving.register_keras_serializable()")
 
 
 def deserialize(config, custom_objects=None):
@@ -761,8 +778,8 @@ def deserialize(config, custom_objects=None):
         return get(config)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"cannot deserialize loss from {config!r}: expected a dict with 'class_name' and 'config'")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"unknown loss class {name!r}; known: {', '.join(sorted(_CLASSES))}")
-    return cls.from_config(dict(config.get("config") or {}))
+    return deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_MODULE_OBJECTS,
+                                    namespaces=("keras.losses",))
+
+
+_MODULE_OBJECTS = {**_CLASSES, **_FUNCTIONS}

@@ -18,8 +18,10 @@ import numpy as np
 from . import backend
 from .autodiff import Tensor, no_grad
 from .backend import get_xp, is_array, to_device, to_numpy
+from .object_registration import export_api, get_registered_object, scoped_custom_objects
 from .ops import losses as loss_ops
 from .ops.activations import _stable_sigmoid
+from .serialization_lib import deserialize_keras_object, serialize_keras_object
 
 EPSILON = 1e-7  # keras.config.epsilon()
 NEG_INF = -1e10
@@ -1327,8 +1329,12 @@ _BY_NAME.update({"auc": AUC, "f1_score": F1Score, "f_beta_score": FBetaScore, "f
 _SHAPE_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "crossentropy": "crossentropy", "ce": "crossentropy"}
 
 
+export_api("keras.metrics", list(_CLASSES.values()) + list(_FUNCTIONS.values()),
+           aliases={k: v for k, v in _BY_NAME.items() if k not in _CLASSES and k not in _FUNCTIONS})
+
+
 def known_names():
-    """Every string ``get`` accepts."""
+    """Every string ``get`` accepts (besides registered 'Package>Name' names)."""
     return sorted(set(_BY_NAME) | set(_SHAPE_NAMES))
 
 
@@ -1354,7 +1360,11 @@ def get(identifier, loss=None, y_true=None, y_pred_shape=None):
             return _ShapeResolved(kind, identifier, from_logits)
         cls = _BY_NAME.get(identifier)
         if cls is None:
-            raise ValueError(f"unknown metric {identifier!r}; known metrics: {', '.join(known_names())}")
+            custom = get_registered_object(identifier, custom_objects=scoped_custom_objects())
+            if custom is None:
+                raise ValueError(f"unknown metric {identifier!r}; known metrics: {', '.join(known_names())} "
+                                 "(or a name registered with @core.saving.register_keras_serializable())")
+            return get(custom)
         m = cls()
         m.name = identifier
         return m
@@ -1372,8 +1382,7 @@ def serialize(metric):
     if isinstance(metric, _ShapeResolved):
         metric = metric.resolved or metric.name
     if isinstance(metric, Metric):
-        return {"module": "keras.metrics", "class_name": type(metric).__name__, "config": metric.get_config(),
-                "registered_name": None}
+        return serialize_keras_object(metric)
     if isinstance(metric, str) or metric is None:
         return metric
     name = getattr(metric, "__name__", None)
@@ -1388,8 +1397,7 @@ def deserialize(config, custom_objects=None):
         return get(config)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"cannot deserialize metric from {config!r}: expected a dict with 'class_name' and 'config'")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None or cls is Metric:
-        raise ValueError(f"unknown metric class {name!r}; known: {', '.join(sorted(set(_CLASSES) - {'Metric'}))}")
-    return cls.from_config(dict(config.get("config") or {}))
+    if config["class_name"] == "Metric":
+        raise ValueError("cannot deserialize the abstract Metric base class")
+    return deserialize_keras_object(config, custom_objects=custom_objects, module_objects=_CLASSES,
+                                    namespaces=("keras.metrics",))

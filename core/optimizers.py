@@ -23,7 +23,9 @@ from . import backend
 from . import parallel
 from . import schedules
 from .backend import get_xp
+from .object_registration import export_api, get_custom_objects, register_keras_serializable
 from .schedules import LearningRateSchedule
+from .serialization_lib import deserialize_keras_object, serialize_keras_object
 
 _UIDS: dict = {}
 
@@ -958,25 +960,28 @@ class Nadam(Optimizer):
 
 
 # ==================================================================================== lookup
-_OPTIMIZERS = {c.__name__: c for c in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam)}
-_BY_LOWER = {name.lower(): c for name, c in _OPTIMIZERS.items()}
-_CUSTOM: dict = {}
+_OPTIMIZERS = {c.__name__: c for c in (Optimizer, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Nadam)}
+export_api("keras.optimizers", _OPTIMIZERS)
+_BY_LOWER = {name.lower(): c for name, c in _OPTIMIZERS.items() if c is not Optimizer}
 
 
 def register_optimizer(cls):
-    """Register a custom ``Optimizer`` subclass for ``get`` / ``deserialize`` (usable as a decorator)."""
+    """Register a custom ``Optimizer`` subclass under ``"Custom>Name"`` (usable as a decorator;
+    ``core.saving.register_keras_serializable`` does the same with a package name)."""
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         raise ValueError(f"register_optimizer expects an Optimizer subclass, received {cls!r}")
-    _CUSTOM[cls.__name__] = cls
-    return cls
+    return register_keras_serializable()(cls)
 
 
 def _lookup(name, custom_objects=None):
-    registry = {**_CUSTOM, **(custom_objects or {})}
-    cls = registry.get(name) or _BY_LOWER.get(str(name).lower()) or \
-        {k.lower(): v for k, v in registry.items()}.get(str(name).lower())
+    """An optimizer class by name: custom objects, registered names (also by their bare class name,
+    case-insensitively) and the built-ins (case-insensitively)."""
+    registered = {k: v for k, v in get_custom_objects().items() if isinstance(v, type) and issubclass(v, Optimizer)}
+    candidates = {**registered, **{k.split(">", 1)[1]: v for k, v in registered.items()}, **(custom_objects or {})}
+    cls = candidates.get(name) or _BY_LOWER.get(str(name).lower()) or \
+        {k.lower(): v for k, v in candidates.items()}.get(str(name).lower())
     if cls is None:
-        known = sorted(set(_BY_LOWER) | {k.lower() for k in registry})
+        known = sorted(set(_BY_LOWER) | {k.lower() for k in candidates})
         raise ValueError(f"unknown optimizer {name!r}; known optimizers: {', '.join(known)}")
     return cls
 
@@ -985,18 +990,19 @@ def serialize(optimizer) -> dict:
     """Keras 3 form: ``{"module", "class_name", "config", "registered_name"}``."""
     if not isinstance(optimizer, Optimizer):
         raise ValueError(f"serialize expects an Optimizer, received {optimizer!r}")
-    cls = type(optimizer)
-    builtin = _OPTIMIZERS.get(cls.__name__) is cls
-    return {"module": "keras.optimizers" if builtin else cls.__module__, "class_name": cls.__name__,
-            "config": optimizer.get_config(), "registered_name": None if builtin else cls.__name__}
+    return serialize_keras_object(optimizer)
 
 
 def deserialize(config, custom_objects=None) -> Optimizer:
     """An optimizer from ``serialize()`` output or a ``{"class_name", "config"}`` dict."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', received {config!r}")
-    cls = _lookup(config["class_name"], custom_objects)
-    return cls.from_config(dict(config.get("config") or {}), custom_objects=custom_objects)
+    registered = config.get("registered_name")
+    if registered in (None, config["class_name"]) and config.get("module") in (None, "keras.optimizers") \
+            and not (custom_objects and config["class_name"] in custom_objects):
+        cls = _lookup(config["class_name"], custom_objects)  # Keras 2 files wrote "adam"-style names too
+        return cls.from_config(dict(config.get("config") or {}), custom_objects=custom_objects)
+    return deserialize_keras_object(config, custom_objects=custom_objects, namespaces=("keras.optimizers",))
 
 
 def get(identifier, custom_objects=None) -> Optimizer:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from . import ops
+from .object_registration import export_api
+from .serialization_lib import get_object, serialize_keras_object
 
 
 class Regularizer:
@@ -62,21 +64,25 @@ def l1_l2(l1=0.01, l2=0.01):
 
 
 _ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+_CLASSES = [Regularizer] + list(dict.fromkeys(_ALIASES.values()))
+export_api("keras.regularizers", _CLASSES, aliases=_ALIASES)
 
 
 def get(identifier):
-    if identifier is None or isinstance(identifier, Regularizer) or callable(identifier):
+    """A regularizer from None (returned), an instance or callable (returned), a name (a Keras alias,
+    a class name or a registered 'Package>Name') or a Keras config dict."""
+    if identifier is None or isinstance(identifier, Regularizer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
-    if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(f"unknown regularizer {identifier!r}; known: l1, l2, l1_l2")
-        return _ALIASES[identifier]()
-    if isinstance(identifier, dict):
-        return _ALIASES[identifier["class_name"]].from_config(identifier.get("config", {}))
-    raise ValueError(f"cannot interpret {identifier!r} as a regularizer")
+    return get_object(identifier, "keras.regularizers", "regularizer", module_objects=_ALIASES, base=Regularizer)
 
 
-def serialize(reg):
-    if isinstance(reg, Regularizer):
-        return {"class_name": type(reg).__name__, "config": reg.get_config()}
-    return reg
+def deserialize(config, custom_objects=None):
+    """The regularizer a ``serialize`` output describes."""
+    return get_object(config, "keras.regularizers", "regularizer", module_objects=_ALIASES, base=Regularizer, custom_objects=custom_objects)
+
+
+def serialize(regularizer):
+    """Keras's config dict of a regularizer (``{"module", "class_name", "config", "registered_name"}``)."""
+    if regularizer is None or isinstance(regularizer, str):
+        return regularizer
+    return serialize_keras_object(regularizer)

@@ -14,6 +14,9 @@ import math
 
 import numpy as np
 
+from .object_registration import export_api, get_custom_objects, register_keras_serializable
+from .serialization_lib import UnknownObjectError, deserialize_keras_object, serialize_keras_object
+
 
 def _steps(step):
     """The step(s) as a float64 NumPy array (Python ints, NumPy scalars/arrays, 0-d tensors)."""
@@ -256,40 +259,36 @@ class CosineDecayRestarts(LearningRateSchedule):
 
 
 # ------------------------------------------------------------------------------ serialization
-_SCHEDULES = {c.__name__: c for c in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay,
-                                      InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
-_CUSTOM: dict = {}
+_SCHEDULES = {c.__name__: c for c in (LearningRateSchedule, ExponentialDecay, PiecewiseConstantDecay,
+                                      PolynomialDecay, InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
+export_api("keras.optimizers.schedules", _SCHEDULES)
 
 
 def register_schedule(cls):
-    """Register a custom ``LearningRateSchedule`` subclass for ``deserialize`` (usable as a decorator)."""
+    """Register a custom ``LearningRateSchedule`` subclass under ``"Custom>Name"`` (usable as a
+    decorator; ``core.saving.register_keras_serializable`` does the same with a package name)."""
     if not (isinstance(cls, type) and issubclass(cls, LearningRateSchedule)):
         raise ValueError(f"register_schedule expects a LearningRateSchedule subclass, received {cls!r}")
-    _CUSTOM[cls.__name__] = cls
-    return cls
+    return register_keras_serializable()(cls)
 
 
 def serialize(learning_rate_schedule) -> dict:
     """The Keras 3 serialized form: ``{"module", "class_name", "config", "registered_name"}``."""
     if not isinstance(learning_rate_schedule, LearningRateSchedule):
         raise ValueError(f"serialize expects a LearningRateSchedule, received {learning_rate_schedule!r}")
-    cls = type(learning_rate_schedule)
-    builtin = _SCHEDULES.get(cls.__name__) is cls
-    return {"module": "keras.optimizers.schedules" if builtin else cls.__module__,
-            "class_name": cls.__name__, "config": learning_rate_schedule.get_config(),
-            "registered_name": None if builtin else cls.__name__}
+    return serialize_keras_object(learning_rate_schedule)
 
 
 def deserialize(config, custom_objects=None):
     """A schedule from ``serialize()`` output (or a legacy ``{"class_name", "config"}`` dict)."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"deserialize expects a dict with 'class_name' and 'config', received {config!r}")
-    name = config["class_name"]
-    registry = {**_SCHEDULES, **_CUSTOM, **(custom_objects or {})}
-    cls = registry.get(name) or registry.get(config.get("registered_name") or "")
-    if cls is None:
-        raise ValueError(f"unknown learning rate schedule {name!r}; known: {sorted(registry)}")
-    return cls.from_config(dict(config.get("config") or {}))
+    try:
+        return deserialize_keras_object(config, custom_objects=custom_objects,
+                                        namespaces=("keras.optimizers.schedules",))
+    except UnknownObjectError as e:
+        raise UnknownObjectError(f"unknown learning rate schedule {config['class_name']!r}; known: "
+                                 f"{sorted(set(_SCHEDULES) - {'LearningRateSchedule'})}; {e}") from None
 
 
 def get(identifier, custom_objects=None):
@@ -301,7 +300,8 @@ def get(identifier, custom_objects=None):
     if isinstance(identifier, (int, float, np.integer, np.floating)) and not isinstance(identifier, bool):
         return float(identifier)
     if isinstance(identifier, str):
-        known = sorted({**_SCHEDULES, **_CUSTOM})
+        known = sorted(set(_SCHEDULES) | {k for k, v in get_custom_objects().items()
+                                          if isinstance(v, type) and issubclass(v, LearningRateSchedule)})
         if identifier in known:
             raise ValueError(f"schedule {identifier!r} needs arguments: pass an instance or a "
                              "{'class_name': ..., 'config': {...}} dict")

@@ -7,6 +7,9 @@ import numpy as np
 
 from . import random as zrandom
 from .layers.base import clear_session
+from .object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                                  get_registered_object, register_keras_serializable)
+from .serialization_lib import deserialize_keras_object, serialize_keras_object
 
 
 def set_random_seed(seed: int) -> None:
@@ -34,4 +37,27 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out.reshape(shape + (num_classes,))
 
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical"]
+# keras.utils carries the object registry's API too (the same functions as core.saving's)
+_REGISTRY_API = ["register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+                 "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object"]
+
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_model", "model_to_dot"] + _REGISTRY_API
+
+
+def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=True,
+               rankdir="TB", expand_nested=False, dpi=200, show_layer_activations=False, show_trainable=False,
+               **kwargs):
+    """Draw the model's layer graph (``core.models.visualization.plot_model``: ``.dot`` without
+    anything installed, ``.png``/``.svg``/``.pdf`` with Graphviz's ``dot`` program)."""
+    from .models.visualization import plot_model as plot   # models sit above utils: imported on use
+
+    return plot(model, to_file=to_file, show_shapes=show_shapes, show_dtype=show_dtype,
+                show_layer_names=show_layer_names, rankdir=rankdir, expand_nested=expand_nested, dpi=dpi,
+                show_layer_activations=show_layer_activations, show_trainable=show_trainable, **kwargs)
+
+
+def model_to_dot(model, **kwargs):
+    """The model's layer graph as Graphviz DOT text (``core.models.visualization.model_to_dot``)."""
+    from .models.visualization import model_to_dot as to_dot
+
+    return to_dot(model, **kwargs)

@@ -401,7 +401,7 @@ def test_lambda_callback():
 # ----------------------------------------------------------------------------- ProgbarLogger
 def _progbar_fit(verbose, epochs=3, steps=4, validate=True, interactive=False, monkeypatch=None):
     if monkeypatch is not None:
-        monkeypatch.setattr(cbm, "_stdout_is_interactive", lambda: interactive)
+        monkeypatch.setattr(cbm.progbar_logger, "_stdout_is_interactive", lambda: interactive)
     model = FakeModel()
     cbs = CallbackList([], add_history=True, add_progbar=verbose != 0, model=model,
                        verbose=verbose, epochs=epochs, steps=steps)
@@ -458,14 +458,14 @@ def test_progbar_live_bar_on_terminal(capsys, monkeypatch):
 
 def test_progbar_unknown_steps(capsys, monkeypatch):
     monkeypatch.setattr(ProgbarLogger, "refresh_interval", 0.0)
-    monkeypatch.setattr(cbm, "_stdout_is_interactive", lambda: True)
+    monkeypatch.setattr(cbm.progbar_logger, "_stdout_is_interactive", lambda: True)
     model = FakeModel()
     cbs = CallbackList([], add_progbar=True, model=model, verbose=1, epochs=2, steps=None)
     fit_like(cbs, model, 2, 3, lambda e, b: {"loss": 0.5})
     out = capsys.readouterr().out
     assert "Epoch 1/2 1/Unknown" in out
     assert re.search(r"Epoch 2/2 3/3 \|", out)  # the count learnt in epoch 1 becomes the total
-    monkeypatch.setattr(cbm, "_stdout_is_interactive", lambda: False)
+    monkeypatch.setattr(cbm.progbar_logger, "_stdout_is_interactive", lambda: False)
     cbs = CallbackList([], add_progbar=True, model=model, verbose=2, epochs=1, steps=None)
     fit_like(cbs, model, 1, 3, lambda e, b: {"loss": 0.5})
     assert re.fullmatch(r"Epoch 1/1 - \d+s - \d+(us|ms|s)/step - loss: 0\.5000\n",
@@ -474,7 +474,7 @@ def test_progbar_unknown_steps(capsys, monkeypatch):
 
 @pytest.mark.parametrize("verbose,interactive", [(1, True), (1, False), (2, False)])
 def test_progbar_evaluate_and_predict(capsys, monkeypatch, verbose, interactive):
-    monkeypatch.setattr(cbm, "_stdout_is_interactive", lambda: interactive)
+    monkeypatch.setattr(cbm.progbar_logger, "_stdout_is_interactive", lambda: interactive)
     cbs = CallbackList([], add_progbar=True, model=FakeModel(), verbose=verbose, epochs=1, steps=3)
     cbs.on_test_begin()
     for b in range(3):

@@ -455,7 +455,7 @@ def test_custom_optimizer_registration():
         pass
 
     cfg = O.serialize(HalfSGD(0.2))
-    assert cfg["registered_name"] == "HalfSGD"
+    assert cfg["registered_name"] == "Custom>HalfSGD"  # Keras: "package>name"
     assert type(O.deserialize(cfg)) is HalfSGD and type(O.get("halfsgd")) is HalfSGD
 
 

@@ -4,9 +4,19 @@
     model = zoo.create_model("resnet20", weights="cifar10")
     zoo.list_models("resnet*", pretrained=True)
 """
+from core.object_registration import register_lazy_module as _register_lazy_module
+
 from . import weights
 from .registry import create_model, list_models, register_model
 from .labels import decode_predictions
+
+
+# the zoo's serializable classes (registered as "zoo>Name"), its ONNX converters and its
+# keras.applications namespace load on first need, never with `import core` alone
+_register_lazy_module("zoo", "zoo.classifier")
+_register_lazy_module("zoo", "zoo.models")
+_register_lazy_module("onnx_converters", "zoo.onnx_converters")
+_register_lazy_module("applications", "zoo.applications")
 
 
 def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...) and SentenceEncoder

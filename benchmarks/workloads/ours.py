@@ -22,7 +22,9 @@ _ROOT = os.path.dirname(os.path.dirname(_HERE))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-import core  # noqa: E402,F401  (first, as zoo's own programs do: it configures OpenBLAS before NumPy loads it)
+from core.host_memory import configure_process  # noqa: E402
+
+configure_process()  # first, as the zoo command does: OpenBLAS's spin is set before NumPy loads it
 import numpy as np  # noqa: E402
 
 Unavailable = common.Unavailable

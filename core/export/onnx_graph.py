@@ -15,20 +15,28 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 
 import numpy as np
 
+from .. import __version__, object_registration
+from ..layers.base import KerasTensor
+from ..models.functional import Functional
+from ..models.model import Model
+from ..models.sequential import Sequential
+from .onnx_passes import optimize_graph
+
 DEFAULT_OPSET = 17
 
-# modules that register converters; imported on first export (core's own, then the zoo's and the
-# apps' custom layers, which live in packages that core does not import otherwise)
+# the engine's own converter modules, imported on first export. Other packages' converters (for
+# their own layers) load when a layer has none yet: a package names its converter module with
+# ``core.object_registration.register_lazy_module("onnx_converters", "<module>")`` when imported.
 CONVERTER_MODULES = (
     "core.export.onnx_layers",
     "core.export.onnx_recurrent",
     "core.export.onnx_attention",
-    "zoo.onnx_converters",
-    "apps.onnx_converters",
 )
+PLUGIN_TOPIC = "onnx_converters"
 
 _CONVERTERS: dict = {}
 _loaded = False
@@ -56,17 +64,17 @@ def _load_converter_modules():
     if _loaded:
         return
     for mod in CONVERTER_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:  # the module exists but something it imports does not
-                raise
+        importlib.import_module(mod)
     _loaded = True
 
 
 def get_onnx_converter(layer):
-    """The converter registered for ``layer``'s class or its nearest base class, or None."""
+    """The converter registered for ``layer``'s class or its nearest base class, or None. A layer of
+    another package without a converter of its own first loads the converter modules that packages
+    registered (so exporting a model of core layers never imports them)."""
     _load_converter_modules()
+    if type(layer) not in _CONVERTERS and type(layer).__module__.split(".")[0] != "core":
+        object_registration.load_lazy_modules(PLUGIN_TOPIC)
     for cls in type(layer).__mro__:
         fn = _CONVERTERS.get(cls)
         if fn is not None:
@@ -192,9 +200,6 @@ class OnnxGraph:
     def convert_model(self, model, input_names):
         """Emit the nodes of ``model`` (Functional, Sequential or a layer with a converter) applied
         to the values ``input_names``; returns the output value names (flat)."""
-        from ..models.functional import Functional
-        from ..models.sequential import Sequential
-
         if isinstance(model, Functional) and get_onnx_converter(model) is None \
                 or type(model) is Functional:
             return self._convert_functional(model, input_names)
@@ -228,15 +233,10 @@ class OnnxGraph:
 
     def convert_call(self, layer, node, inputs):
         """Convert one call of ``layer`` (``node`` is None inside a Sequential)."""
-        from ..models.functional import Functional
-        from ..models.sequential import Sequential
-
         fn = get_onnx_converter(layer)
         if fn is None:
             if type(layer) is Functional or isinstance(layer, (Functional, Sequential)):
                 return self.convert_model(layer, inputs)
-            from ..models.model import Model
-
             if isinstance(layer, Model):
                 raise OnnxExportError(
                     f"model '{layer.name}' ({type(layer).__name__}) is a subclassed Model: its call() is Python "
@@ -355,25 +355,16 @@ def export_onnx(model, filepath, opset=DEFAULT_OPSET, fold_batchnorm=True, optim
     channels-first convolutions. ``check``: run ``onnx.checker`` on the result. ``metadata``:
     extra key/value pairs for the file's metadata (labels and input preprocessing are added from
     the model). Returns the path."""
-    import os
-
     require_onnx()
     import onnx
-
-    from .. import __version__ as core_version
 
     opset = int(opset)
     max_opset = onnx.defs.onnx_opset_version()
     if not 13 <= opset <= max_opset:
         raise OnnxExportError(f"opset must be between 13 and {max_opset} (the installed onnx's newest), "
                               f"got {opset}")
-    from ..models.model import Model
-
     if not isinstance(model, Model) or not getattr(model, "built", False):
         raise OnnxExportError("export needs a built model (call it once, or give Input shapes)")
-    from ..layers.base import KerasTensor
-    from ..models.sequential import Sequential
-
     if isinstance(model, Sequential):
         inputs = [KerasTensor(model._input_batch_shape, model._input_dtype or "float32")]
         out_kts = [model._output_spec]
@@ -398,11 +389,9 @@ def export_onnx(model, filepath, opset=DEFAULT_OPSET, fold_batchnorm=True, optim
         g.node("Identity", [n], [want], name=f"{want}_identity")
         g.outputs.append((want, kt.dtype, [None] + list(kt.shape[1:])))
     if optimize or fold_batchnorm:
-        from .onnx_passes import optimize_graph
-
         optimize_graph(g, fold_batchnorm=fold_batchnorm, cancel_transposes=optimize)
     meta = model_metadata(model)
-    meta.update({"opset": str(opset), "producer": f"zoo {core_version}",
+    meta.update({"opset": str(opset), "producer": f"zoo {__version__}",
                  "inputs": [{"name": n, "shape": [None] + list(kt.shape[1:]), "dtype": kt.dtype.name}
                             for n, kt in zip(in_names, inputs)],
                  "outputs": [{"name": n, "shape": [None] + list(kt.shape[1:]), "dtype": kt.dtype.name}

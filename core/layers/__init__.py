@@ -18,3 +18,20 @@ from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation
 from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, Bidirectional
 from .wrappers import TimeDistributed
 from .attention import EinsumDense, MultiHeadAttention
+from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
+from .input_spec import InputSpec
+
+
+def serialize(layer) -> dict:
+    """A layer's Keras config dict (``keras.layers.serialize``)."""
+    return serialize_layer(layer)
+
+
+def deserialize(config, custom_objects=None, safe_mode=True):
+    """The layer a ``serialize`` output describes (``keras.layers.deserialize``)."""
+    return deserialize_layer(config, custom_objects=custom_objects, safe_mode=safe_mode)
+
+from ..object_registration import export_api as _export_api
+
+# every layer class of this package under its Keras name ("keras.layers.Dense"), for saved configs
+_export_api("keras.layers", {_n: _o for _n, _o in globals().items() if isinstance(_o, type) and issubclass(_o, Layer)})

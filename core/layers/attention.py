@@ -17,8 +17,7 @@ import numpy as np
 from .. import activations, constraints, initializers, ops, regularizers
 from ..autodiff import Tensor
 from ..ops.linalg import dense as dense_op
-from .base import Layer, OutputSpec, name_scope
-from .recurrent import _build_sublayer, _clone_initializer, own_scope
+from .base import Layer, OutputSpec, build_sublayer, clone_initializer, name_scope, own_scope
 
 
 # --------------------------------------------------------------------------- EinsumDense
@@ -282,8 +281,8 @@ class MultiHeadAttention(Layer):
 
     # ------------------------------------------------------------- building
     def _sublayer_kwargs(self):
-        return dict(kernel_initializer=_clone_initializer(self._kernel_initializer),
-                    bias_initializer=_clone_initializer(self._bias_initializer),
+        return dict(kernel_initializer=clone_initializer(self._kernel_initializer),
+                    bias_initializer=clone_initializer(self._bias_initializer),
                     kernel_regularizer=self._kernel_regularizer, bias_regularizer=self._bias_regularizer,
                     activity_regularizer=self._activity_regularizer, kernel_constraint=self._kernel_constraint,
                     bias_constraint=self._bias_constraint, dtype=self.dtype, trainable=self.trainable)
@@ -321,19 +320,19 @@ class MultiHeadAttention(Layer):
         hk, hv = (self._num_heads, self._key_dim), (self._num_heads, self._value_dim)
         with own_scope(self):
             self._query_dense = self._projection(rank - 1, 1, hk, "query")
-            _build_sublayer(self._query_dense, query_shape)
+            build_sublayer(self._query_dense, query_shape)
             self._key_dense = self._projection(rank - 1, 1, hk, "key")
-            _build_sublayer(self._key_dense, key_shape)
+            build_sublayer(self._key_dense, key_shape)
             if self._use_gate:
                 self._gate_dense = self._projection(rank - 1, 1, hv, "gate", activation="sigmoid")
-                _build_sublayer(self._gate_dense, query_shape)
+                build_sublayer(self._gate_dense, query_shape)
             self._value_dense = self._projection(rank - 1, 1, hv, "value")
-            _build_sublayer(self._value_dense, value_shape)
+            build_sublayer(self._value_dense, value_shape)
             out_dims = self._output_shape or (query_shape[-1],)
             if out_dims[-1] is None:
                 raise ValueError(f"{owner}: the feature dimension of the query must be known, got {query_shape}")
             self._output_dense = self._projection(rank - 1, 2, out_dims, "attention_output")
-            _build_sublayer(self._output_dense, query_shape[:-1] + hv)
+            build_sublayer(self._output_dense, query_shape[:-1] + hv)
         self.built = True
 
     @staticmethod

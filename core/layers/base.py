@@ -4,44 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import re
 import threading
-from typing import NamedTuple
-
 import numpy as np
 
-from .. import backend
+from .. import backend, constraints, host_memory, initializers, regularizers
 from ..autodiff import Parameter, Tensor, no_grad
+from ..dtype_policies import standardize_layer_dtype
+from ..object_registration import register_keras_serializable
+from ..ops.keras_tensor import KerasTensor, OutputSpec, flatten as _flatten, is_symbolic, map_structure
+from ..ops.node import Node
+from ..ops.operation import Operation, decode_op_config, get_operation, reset_names, to_snake_case, unique_name
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
+from .input_spec import assert_input_compatibility
 
 _state = threading.local()
 
 
 # --------------------------------------------------------------------------- names
-def to_snake_case(name: str) -> str:
-    """Keras's class-name -> layer-name rule: ``BatchNormalization`` -> ``batch_normalization``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def _uids() -> dict:
-    if not hasattr(_state, "uids"):
-        _state.uids = {}
-    return _state.uids
-
-
-def unique_name(prefix: str) -> str:
-    """``dense``, then ``dense_1``, ``dense_2``... as Keras names layers automatically."""
-    uids = _uids()
-    n = uids.get(prefix, 0)
-    uids[prefix] = n + 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
-
 def clear_session() -> None:
-    """Reset automatic layer names (the next Dense is ``dense`` again)."""
-    _state.uids = {}
+    """Reset automatic layer and operation names (the next Dense is ``dense`` again)."""
+    reset_names()
 
 
 def _scope_stack() -> list:
@@ -73,111 +55,91 @@ def current_training():
     return stack[-1] if stack else None
 
 
-# --------------------------------------------------------------------------- symbolic tensors
-class OutputSpec(NamedTuple):
-    shape: tuple
-    dtype: str
-    has_mask: bool = False
-
-
-class KerasTensor:
-    """A symbolic tensor of the Functional API: a shape (None for unknown dims) and a dtype,
-    and the layer call that produced it."""
-
-    def __init__(self, shape, dtype="float32", name=None, history=None, has_mask=False):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-        self.name = name
-        self._history = history  # (node, index in node outputs)
-        self._has_mask = has_mask
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
-
-    __hash__ = object.__hash__
-
-
-def _flatten(structure):
-    if isinstance(structure, (list, tuple)):
-        out = []
-        for s in structure:
-            out.extend(_flatten(s))
-        return out
-    if isinstance(structure, dict):
-        out = []
-        for k in structure:
-            out.extend(_flatten(structure[k]))
-        return out
-    return [structure]
-
-
-def map_structure(fn, structure):
-    if isinstance(structure, list):
-        return [map_structure(fn, s) for s in structure]
-    if isinstance(structure, tuple):
-        return tuple(map_structure(fn, s) for s in structure)
-    if isinstance(structure, dict):
-        return {k: map_structure(fn, v) for k, v in structure.items()}
-    return fn(structure)
-
-
-def is_symbolic(structure) -> bool:
-    return any(isinstance(t, KerasTensor) for t in _flatten(structure))
-
-
-class Node:
-    """One call of a layer on symbolic inputs (an edge set of the Functional graph)."""
-
-    def __init__(self, layer, args, kwargs, outputs):
-        self.layer = layer
-        self.args = args
-        self.kwargs = kwargs
-        self.outputs = outputs
-        self.input_tensors = [t for t in _flatten((args, kwargs)) if isinstance(t, KerasTensor)]
-        self.output_tensors = [t for t in _flatten(outputs) if isinstance(t, KerasTensor)]
-
-
 # --------------------------------------------------------------------------- the Layer
 def _shape_of(x):
     return tuple(x.shape)
 
 
-_LAYER_CLASSES: dict = {}
-
-
 def register_serializable(package="Custom", name=None):
-    """Class decorator: make a user layer, model or loss loadable from saved configs by its name."""
-
-    def deco(cls):
-        key = name or cls.__name__
-        from .. import losses
-
-        if isinstance(cls, type) and issubclass(cls, losses.Loss):
-            losses._CLASSES[key] = cls
-            losses._CLASSES[f"{package}>{key}"] = cls
-            return cls
-        _LAYER_CLASSES[key] = cls
-        _LAYER_CLASSES[f"{package}>{key}"] = cls
-        return cls
-
-    return deco
+    """Class decorator: make a user layer, model, loss, ... loadable from saved configs by its
+    ``"package>name"``. The same as ``core.saving.register_keras_serializable``."""
+    return register_keras_serializable(package=package, name=name)
 
 
-class Layer:
+# --------------------------------------------------------------------------- configs
+_LAYER_NAMESPACES = ("keras.layers", "keras.models", "keras")
+
+
+def serialize_layer(layer) -> dict:
+    """A layer's (or model's) Keras 3 config: ``{"module", "class_name", "config", "registered_name",
+    "name"}`` (the top-level ``name`` as Keras writes it in a model's layer list)."""
+    config = serialize_keras_object(layer)
+    config["name"] = layer.name
+    return config
+
+
+def deserialize_layer(config: dict, custom_objects=None, safe_mode=True):
+    """The layer (or model) of a config, found through the object registry (built-ins by their Keras
+    name, custom classes by their registered name or in ``custom_objects``). A config whose own
+    ``config`` omits the base keys (``name``, as custom ``get_config`` methods may) keeps the
+    top-level ``name``, so that saved weights find their layer."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"a layer config must be a dict with 'class_name' and 'config', got {config!r}")
+    config = dict(config)
+    config.setdefault("config", {})
+    module = config.get("module")
+    if isinstance(module, str) and (module.startswith("core.ops") or module.startswith("keras.src.ops")):
+        op = get_operation(config["class_name"], module)  # an op node (ops.add, x[:, 0], ...), not a layer
+        if op is None:
+            raise ValueError(f"unknown op {module}.{config['class_name']}: this engine has no keras.ops "
+                             "function of that name")
+        return op.from_config(decode_op_config(config["config"], deserialize_keras_object))
+    layer = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode,
+                                     namespaces=_LAYER_NAMESPACES)
+    if not callable(layer) or isinstance(layer, type):
+        raise TypeError(f"config {config['class_name']!r} did not give a layer but {type(layer).__name__}")
+    inner = config["config"] or {}
+    if isinstance(layer, Layer) and "name" not in inner and isinstance(config.get("name"), str):
+        layer.name = config["name"]
+    return layer
+
+
+# --------------------------------------------------------------------------- sublayers
+def build_sublayer(layer, shape):
+    """Build a sublayer under its own name scope (weight paths ``parent/child/kernel``), as Keras does."""
+    if not layer.built:
+        with name_scope(layer.name):
+            layer.build(shape)
+        layer.built = True
+        layer._build_shapes = shape
+
+
+def own_scope(layer):
+    """The layer's name scope for a ``build`` called directly (``layer.build(shape)``), which in
+    Keras pushes the layer's name as a layer call does; a no-op when the call already pushed it."""
+    stack = _scope_stack()
+    if stack and stack[-1] == layer.name:
+        return contextlib.nullcontext()
+    return name_scope(layer.name)
+
+
+def clone_initializer(init):
+    """A fresh initializer with ``init``'s config (sublayers must not share a seeded generator)."""
+    if isinstance(init, initializers.Initializer):
+        return type(init).from_config(init.get_config())
+    return init
+
+
+class Layer(Operation):
     """Base class of all layers. Subclass it: create weights in ``build(input_shape)`` with
     ``add_weight``, compute in ``call(inputs, training=None, mask=None)`` with ``core.ops``;
     gradients are automatic."""
 
     _registry_name = None
+    input_spec = None  # an InputSpec (or a structure of them) each call checks its first argument against
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("core."):
-            _LAYER_CLASSES.setdefault(cls.__name__, cls)
         if "build" in cls.__dict__:
             cls.build = _marks_built(cls.__dict__["build"])
     _pushes_scope = True  # models open their own scope in build (Sequential) or none (Functional)
@@ -187,12 +149,14 @@ class Layer:
         input_dim = kwargs.pop("input_dim", None)
         batch_size = kwargs.pop("batch_size", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
+        if kwargs.get("quantization_config", 0) is None:  # Keras 3 writes it; only "no quantization" is served
+            kwargs.pop("quantization_config")
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         object.__setattr__(self, "_layers", [])
         self._trainable = bool(trainable)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self.dtype = np.dtype(dtype or backend.floatx()).name if not isinstance(dtype, dict) else backend.floatx()
+        self.dtype = standardize_layer_dtype(dtype)
         self.autocast = autocast
         self.built = False
         self.supports_masking = getattr(self, "supports_masking", False)
@@ -247,13 +211,11 @@ class Layer:
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
                    constraint=None, name=None):
         """Create a weight (a ``Parameter``) named ``<layer path>/<name>`` as Keras names it."""
-        from .. import initializers as inits
-
         shape = () if shape is None else tuple(int(s) for s in shape)
         dtype = dtype or self.variable_dtype
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
-        init = inits.get(initializer)
+        init = initializers.get(initializer)
         value = init(shape, dtype=dtype)
         path = "/".join(_scope_stack() + [name or "variable"]) if _scope_stack() else f"{self.name}/{name or 'variable'}"
         p = Parameter(value, trainable=trainable and self._trainable, dtype=dtype, name=name or "variable")
@@ -381,6 +343,10 @@ class Layer:
         return cache
 
     def __call__(self, *args, **kwargs):
+        if not host_memory._prepared:  # the engine's first work: see core/host_memory.py
+            host_memory.prepare_host()
+        if self.input_spec is not None and args:
+            assert_input_compatibility(self.input_spec, args[0], self.name)
         if len(args) == 1 and type(args[0]) is Tensor and (not kwargs or kwargs.keys() == {"training"}):
             return self._call_tensor(args[0], kwargs.get("training"))
         if is_symbolic((args, kwargs)):
@@ -632,16 +598,8 @@ def _fmt_shape(shape):
 
 
 def _get_regularizer(reg):
-    if reg is None:
-        return None
-    from .. import regularizers
-
-    return regularizers.get(reg)
+    return None if reg is None else regularizers.get(reg)
 
 
 def _get_constraint(con):
-    if con is None:
-        return None
-    from .. import constraints
-
-    return constraints.get(con)
+    return None if con is None else constraints.get(con)

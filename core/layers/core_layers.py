@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers
+from ..object_registration import get_registered_object
 from ..ops.linalg import dense as dense_op
 from .base import KerasTensor, Layer
 
@@ -15,7 +16,10 @@ class InputLayer(Layer):
     """The entry of a Functional model; ``Input(shape)`` returns its symbolic output."""
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, sparse=False,
-                 batch_shape=None, input_tensor=None, **kwargs):
+                 batch_shape=None, input_tensor=None, ragged=False, optional=False, **kwargs):
+        if sparse or ragged or optional:
+            raise ValueError(f"InputLayer {name!r}: sparse, ragged and optional inputs are not supported "
+                             "(dense arrays only)")
         if "input_shape" in kwargs and shape is None:
             shape = kwargs.pop("input_shape")
         if "batch_input_shape" in kwargs and batch_shape is None:
@@ -207,6 +211,22 @@ class Lambda(Layer):
     def get_config(self):
         return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
                 "arguments": self.arguments}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        """Refused in safe mode (a saved Lambda names code); otherwise its function must be given
+        in ``custom_objects`` (configs never carry code here)."""
+        if safe_mode:
+            raise ValueError("refusing to load a Lambda layer: it would run arbitrary code. "
+                             "If you trust this file, load it with safe_mode=False and pass the function "
+                             "in custom_objects")
+        config = dict(config)
+        fn_name = config.get("function")
+        fn = get_registered_object(fn_name, custom_objects=custom_objects) if isinstance(fn_name, str) else None
+        if fn is None:
+            raise ValueError(f"Lambda layer function {fn_name!r} must be given in custom_objects")
+        config["function"] = fn
+        return cls(**config)
 
 
 class ReLU(Layer):

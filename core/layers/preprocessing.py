@@ -20,6 +20,7 @@ from .. import ops
 from .. import random as zrandom
 from ..autodiff import Tensor
 from ..ops import image as image_ops
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .base import Layer, current_training, is_symbolic
 
 _KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
@@ -27,21 +28,12 @@ _KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
 
 def _serialize_value(v):
     """Keras's serialize_keras_object for scale/offset/mean values (arrays -> "__numpy__" dicts)."""
-    if isinstance(v, Tensor):
-        v = v.numpy()
-    if isinstance(v, np.ndarray):
-        if v.ndim == 0:
-            return v.item()
-        return {"class_name": "__numpy__", "config": {"value": v.tolist(), "dtype": v.dtype.name}}
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    return serialize_keras_object(v.numpy() if isinstance(v, Tensor) else v)
 
 
 def _deserialize_value(v):
     if isinstance(v, dict) and v.get("class_name") == "__numpy__":
-        cfg = v["config"]
-        return np.array(cfg["value"], dtype=cfg.get("dtype"))
+        return deserialize_keras_object(v)
     return v
 
 

@@ -16,14 +16,14 @@ activations other than tanh, sigmoid, relu, hard_sigmoid and linear.
 """
 from __future__ import annotations
 
-import contextlib
 import numbers
 
 import numpy as np
 
 from .. import activations, constraints, initializers, ops, regularizers
 from ..autodiff import Tensor
-from .base import KerasTensor, Layer, OutputSpec, _scope_stack, name_scope
+from .base import (KerasTensor, Layer, OutputSpec, build_sublayer, clone_initializer, deserialize_layer, own_scope,
+                   serialize_layer)
 
 _FUSED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
 
@@ -71,28 +71,8 @@ def _mask_array(owner, mask, x):
     return m
 
 
-def _build_sublayer(layer, shape):
-    """Build a sublayer under its own name scope (weight paths ``parent/child/kernel``), as Keras does."""
-    if not layer.built:
-        with name_scope(layer.name):
-            layer.build(shape)
-        layer.built = True
-        layer._build_shapes = shape
-
-
-def own_scope(layer):
-    """The layer's name scope for a ``build`` called directly (``layer.build(shape)``), which in
-    Keras pushes the layer's name as a layer call does; a no-op when the call already pushed it."""
-    stack = _scope_stack()
-    if stack and stack[-1] == layer.name:
-        return contextlib.nullcontext()
-    return name_scope(layer.name)
-
-
-def _clone_initializer(init):
-    if isinstance(init, initializers.Initializer):
-        return type(init).from_config(init.get_config())
-    return init
+# the shared sublayer helpers live in the layers base (these private names stay for old imports)
+_build_sublayer, _clone_initializer = build_sublayer, clone_initializer
 
 
 # --------------------------------------------------------------------------- cells
@@ -647,15 +627,11 @@ class Bidirectional(Layer):
         return OutputSpec(tuple(shapes), dt, has_mask)
 
     def get_config(self):
-        from ..models.serialization import serialize_layer
-
         return {**super().get_config(), "merge_mode": self.merge_mode,
                 "layer": serialize_layer(self.forward_layer), "backward_layer": serialize_layer(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
-        from ..models.serialization import deserialize_layer
-
         config = dict(config)
         layer = config.pop("layer")
         if isinstance(layer, dict):

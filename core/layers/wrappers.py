@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..autodiff import Tensor
-from .base import Layer, map_structure
-from .recurrent import _build_sublayer, own_scope
+from .base import Layer, build_sublayer, deserialize_layer, map_structure, own_scope, serialize_layer
 
 
 class TimeDistributed(Layer):
@@ -34,7 +33,7 @@ class TimeDistributed(Layer):
     def build(self, input_shape):
         child = self._child_shape(tuple(input_shape))
         with own_scope(self):
-            _build_sublayer(self.layer, child)
+            build_sublayer(self.layer, child)
         self.built = True
 
     def call(self, inputs, training=None, mask=None):
@@ -67,14 +66,10 @@ class TimeDistributed(Layer):
         return (out[0], input_shape[1]) + out[1:]
 
     def get_config(self):
-        from ..models.serialization import serialize_layer
-
         return {**super().get_config(), "layer": serialize_layer(self.layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
-        from ..models.serialization import deserialize_layer
-
         config = dict(config)
         layer = config.pop("layer")
         if isinstance(layer, dict):

@@ -2,29 +2,42 @@
 from .model import Model
 from .functional import Functional
 from .sequential import Sequential
+from .cloning import clone_model
+from .serialization import model_from_config
+from ..object_registration import export_api as _export_api
 
-__all__ = ["Model", "Functional", "Sequential"]
+# the names Keras writes in saved configs (a Functional model: module "keras.src.models.functional")
+_export_api("keras", [Model, Sequential])
+_export_api("keras.models", [Model, Sequential])
+_export_api("keras.src.models.functional", [Functional])
+
+__all__ = ["Model", "Functional", "Sequential", "clone_model", "model_from_config", "model_from_json",
+           "load_model", "save_model"]
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model saved with ``model.save`` (architecture, weights, optimizer state, assets), or a Keras 2
-    full-model HDF5 file. Nothing in the file is executed; Lambda layers need ``safe_mode=False``."""
-    from ..saving.keras_h5 import detect_format
-    from ..saving.zoo_format import SavingError, load_zoo_model
+    """``core.saving.load_model`` (as ``keras.models.load_model``)."""
+    from ..saving.api import load_model as _load
 
-    import os
-
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"no such model file: {filepath}")
-    fmt = detect_format(filepath)
-    if fmt == "zoo_h5":
-        return load_zoo_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
-    if fmt == "keras_full_h5":
-        from ..saving.keras_model import load_keras_full_model
-
-        return load_keras_full_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
-    raise SavingError(f"{filepath} is a {fmt!r} file, which holds weights but no model; build the model and "
-                      "call model.load_weights(path)")
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
-__all__.append("load_model")
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """A model (weights freshly initialized) from ``model.to_json()`` output, this project's or
+    Keras's: Keras-written configs go through the Keras config reader (``core.saving``), which also
+    takes what Keras records beyond the layer set (the mask op of ``Embedding(mask_zero=True)``,
+    the ``training`` defaults of its nodes, keys of features at their defaults)."""
+    import json
+
+    from ..saving.keras_archive import model_from_keras_config
+
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model_from_json: not a JSON model config ({e})") from None
+    return model_from_keras_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True):
+    """``model.save(filepath)`` (as ``keras.models.save_model``)."""
+    model.save(filepath, overwrite=overwrite, include_optimizer=include_optimizer)

@@ -8,6 +8,7 @@ from ..layers.base import KerasTensor, _flatten, current_training, map_structure
 from ..layers.core_layers import InputLayer
 from . import inference_fusion, layer_fusion
 from .model import Model
+from .serialization import functional_config, functional_from_config
 
 
 def _topological_nodes(inputs, outputs):
@@ -76,6 +77,12 @@ def keras_layer_order(flat_inputs, flat_outputs):
     return inputs + [l for l in ordered if not any(l is i for i in inputs)]
 
 
+def is_layer(operation) -> bool:
+    from ..layers.base import Layer
+
+    return isinstance(operation, Layer)
+
+
 class Functional(Model):
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
@@ -87,9 +94,11 @@ class Functional(Model):
             if not isinstance(t, KerasTensor) or getattr(t, "_input_layer", None) is None:
                 raise ValueError(f"Functional model inputs must come from Input(), got {t!r}")
         self._nodes = _topological_nodes(self._flat_inputs, self._flat_outputs)
-        layers = keras_layer_order(self._flat_inputs, self._flat_outputs)
+        operations = keras_layer_order(self._flat_inputs, self._flat_outputs)
+        layers = [op for op in operations if is_layer(op)]  # ops (ops.add, x[:, 0], ...) are graph nodes only
         self._layers.extend(layers)
         self._all_layers = layers
+        self._operations = operations
         # how many consumers each tensor has, so intermediates are freed as soon as possible
         uses = {}
         for node in self._nodes:
@@ -104,6 +113,11 @@ class Functional(Model):
     @property
     def layers(self):
         return list(self._all_layers)
+
+    @property
+    def operations(self):
+        """The layers and the ops of the graph, in Keras's order (``layers`` lists the layers only)."""
+        return list(self._operations)
 
     @property
     def inputs(self):
@@ -220,14 +234,13 @@ class Functional(Model):
         return plan
 
     def get_config(self):
-        from .serialization import functional_config
-
         return functional_config(self)
+
+    def get_build_config(self):
+        return None  # rebuilt from its own config (input shapes included)
 
 
 def _functional_from_config(cls, config, custom_objects=None, safe_mode=True):
-    from .serialization import functional_from_config
-
     return functional_from_config(cls, config, custom_objects, safe_mode)
 
 

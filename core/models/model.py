@@ -2,7 +2,12 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
+
 from ..layers.base import Layer
+from .serialization import functional_from_config
 from .training import TrainingMixin
 
 
@@ -38,9 +43,17 @@ class Model(TrainingMixin, Layer):
                 return layer
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: {[l.name for l in self.layers]}")
 
+    def fit(self, *args, **kwargs):
+        if self.built and not self.trainable_weights:  # Keras's warning (its train_step gives it)
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return super().fit(*args, **kwargs)
+
     def freeze(self, until=None):
-        """Freeze layers for fine-tuning: all of them, or those before the layer named ``until``
-        (that layer and the ones after it stay trainable). Takes effect at the next step."""
+        """Freeze layers for fine-tuning. ``freeze()`` freezes every layer, the classifier head
+        included, so ``fit`` then trains nothing (it warns, as Keras does); to train a new head on
+        a frozen backbone use ``freeze(until=head_layer_name)``: the layers before that layer are
+        frozen, it and the ones after it stay trainable. Takes effect at the next step; batch
+        normalization in a frozen layer runs in inference mode, as in Keras."""
         layers = self.layers
         if until is None:
             for layer in layers:
@@ -79,15 +92,52 @@ class Model(TrainingMixin, Layer):
         return export_onnx(self, filepath, **kwargs)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save architecture, weights, optimizer state, compile config and ``assets`` to one HDF5 file
-        (written atomically)."""
-        from ..saving.zoo_format import save_model
+        """Save the model to one file, written atomically; the extension picks the format:
+
+        * ``.keras``: Keras 3's zip format (config, weights, optimizer state), which Keras 3 loads;
+        * ``.zoo.h5`` (or ``.h5``/``.hdf5``): this project's HDF5 format, which also holds ``assets``
+          and models Keras cannot rebuild (subclassed models)."""
+        from ..saving.api import save_model
 
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
+    def to_json(self, **kwargs):
+        """The model's architecture as JSON in Keras 3's form (``keras.models.model_from_json`` reads
+        it; so does ``core.models.model_from_json``). ``kwargs`` go to ``json.dumps``."""
+        import json
+
+        from ..saving.keras_archive import keras_config
+        from ..saving.zoo_format import _json_default
+
+        return json.dumps(keras_config(self, include_compile=False), default=_json_default, **kwargs)
+
+    def get_build_config(self):
+        """The input shape(s) a subclassed model was built with (``{"input_shape": ...}``, as Keras
+        writes it), so that a loaded copy creates the same weights; None before it is built."""
+        if not self.built or self._build_shapes is None:
+            return None
+        return {"input_shape": _listify(self._build_shapes)}
+
+    def build_from_config(self, config):
+        """Create the weights by running the model once on zeros of the recorded input shape(s)
+        (unknown dimensions as 1)."""
+        shapes = (config or {}).get("input_shape")
+        if shapes is None:
+            return
+        self(_zeros_like_shapes(shapes, self.dtype), training=False)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        """``Model.from_config(model.get_config())``: a Functional model's config (layers, inputs,
+        outputs) rebuilds that graph, as Keras does; a subclass gets ``cls(**config)``."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            return functional_from_config(cls, config, custom_objects, safe_mode)  # Model(...) is a Functional
+        return cls(**config)
+
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights by layer path to an HDF5 file (written atomically)."""
-        from ..saving.zoo_format import save_weights
+        """Save the weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the
+        optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
+        from ..saving.api import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
@@ -103,3 +153,23 @@ class Model(TrainingMixin, Layer):
 
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
                       expand_nested=expand_nested, show_trainable=show_trainable)
+
+
+def _is_shape(value):
+    return isinstance(value, (list, tuple)) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _listify(shapes):
+    if _is_shape(shapes):
+        return list(shapes)
+    if isinstance(shapes, dict):
+        return {k: _listify(v) for k, v in shapes.items()}
+    return [_listify(s) for s in shapes]
+
+
+def _zeros_like_shapes(shapes, dtype):
+    if _is_shape(shapes):
+        return np.zeros(tuple(1 if d is None else d for d in shapes), dtype)
+    if isinstance(shapes, dict):
+        return {k: _zeros_like_shapes(v, dtype) for k, v in shapes.items()}
+    return [_zeros_like_shapes(s, dtype) for s in shapes]

@@ -6,6 +6,7 @@ from ..layers.convolutional import Conv2D
 from ..layers.core_layers import InputLayer
 from . import layer_fusion
 from .model import Model
+from .serialization import sequential_config, sequential_from_config
 
 
 class Sequential(Model):
@@ -90,12 +91,11 @@ class Sequential(Model):
         return x
 
     def get_config(self):
-        from .serialization import sequential_config
-
         return sequential_config(self)
+
+    def get_build_config(self):
+        return None  # rebuilt from its own config (input shapes included)
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
-        from .serialization import sequential_from_config
-
         return sequential_from_config(cls, config, custom_objects, safe_mode)

@@ -4,65 +4,16 @@ Configs never carry code: a ``Lambda`` layer is refused unless ``safe_mode=False
 then its function must be given in ``custom_objects``)."""
 from __future__ import annotations
 
-from ..layers.base import _LAYER_CLASSES, KerasTensor, Layer, _flatten, map_structure
+import json
 
+from ..autodiff import Tensor
+from ..layers.base import KerasTensor, _flatten, deserialize_layer, map_structure, serialize_layer
+from ..layers.core_layers import InputLayer
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 
-def serialize_layer(layer: Layer) -> dict:
-    return {"module": type(layer).__module__, "class_name": type(layer).__name__, "config": layer.get_config(),
-            "name": layer.name}
-
-
-def _lookup(class_name, custom_objects):
-    custom_objects = custom_objects or {}
-    if class_name in custom_objects:
-        return custom_objects[class_name]
-    if class_name in _LAYER_CLASSES:
-        return _LAYER_CLASSES[class_name]
-    # import the modules that define layers and models so that they register themselves
-    from .. import layers as _layers  # noqa: F401
-    from . import functional, sequential  # noqa: F401
-
-    if class_name in _LAYER_CLASSES:
-        return _LAYER_CLASSES[class_name]
-    try:  # the model zoo's own classes (ClassifierModel, ...) register themselves on import
-        import zoo.classifier  # noqa: F401
-        import zoo.models  # noqa: F401
-    except ImportError:
-        pass
-    if class_name in _LAYER_CLASSES:
-        return _LAYER_CLASSES[class_name]
-    raise ValueError(f"unknown layer class {class_name!r}: pass it in custom_objects or decorate it with "
-                     "@core.layers.register_serializable()")
-
-
-def deserialize_layer(config: dict, custom_objects=None, safe_mode=True) -> Layer:
-    class_name = config["class_name"]
-    if class_name == "Lambda":
-        if safe_mode:
-            raise ValueError("refusing to load a Lambda layer: it would run arbitrary code. "
-                             "If you trust this file, load it with safe_mode=False and pass the function "
-                             "in custom_objects")
-        fn_name = config["config"].get("function")
-        if not custom_objects or fn_name not in custom_objects:
-            raise ValueError(f"Lambda layer function {fn_name!r} must be given in custom_objects")
-        cfg = dict(config["config"])
-        cfg["function"] = custom_objects[fn_name]
-        return _lookup("Lambda", None)(**cfg)
-    cls = _lookup(class_name, custom_objects)
-    cfg = dict(config.get("config", {}))
-    if hasattr(cls, "from_config") and cls.from_config.__func__ is not Layer.from_config.__func__:
-        return cls.from_config(cfg, custom_objects=custom_objects, safe_mode=safe_mode) \
-            if _accepts(cls.from_config, "custom_objects") else cls.from_config(cfg)
-    return cls(**cfg)
-
-
-def _accepts(fn, name):
-    import inspect
-
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+__all__ = ["serialize_layer", "deserialize_layer", "model_from_config", "model_to_config", "model_from_json",
+           "model_to_json", "sequential_config", "sequential_from_config", "functional_config",
+           "functional_from_config"]
 
 
 def sequential_config(model) -> dict:
@@ -79,11 +30,18 @@ def sequential_from_config(cls, config, custom_objects=None, safe_mode=True):
     model = cls(name=config.get("name"), trainable=config.get("trainable", True))
     if config.get("input_dtype"):
         model._input_dtype = config["input_dtype"]
+    build_shape = config.get("build_input_shape")
     for lc in config["layers"]:
+        if lc.get("class_name") == "InputLayer":  # Keras 3 lists the Input as a layer: it gives the shape
+            inner = lc.get("config") or {}
+            build_shape = build_shape or inner.get("batch_shape") or inner.get("batch_input_shape")
+            if inner.get("dtype") and isinstance(inner["dtype"], str):
+                model._input_dtype = inner["dtype"]
+            continue
         model._stack.append(deserialize_layer(lc, custom_objects, safe_mode))
         model._layers.append(model._stack[-1])
-    if config.get("build_input_shape") is not None:
-        model.build(tuple(config["build_input_shape"]))
+    if build_shape is not None:
+        model.build(tuple(build_shape))
     return model
 
 
@@ -92,7 +50,8 @@ def _history_ref(t: KerasTensor):
     if node is None:
         layer = t._input_layer
         return [layer.name, 0, 0]
-    return [node.layer.name, node.layer._inbound_nodes.index(node), idx]
+    op = node.operation
+    return [op.name, op._inbound_nodes.index(node), idx]
 
 
 def functional_config(model) -> dict:
@@ -100,11 +59,12 @@ def functional_config(model) -> dict:
         if isinstance(t, KerasTensor):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": _history_ref(t)}}
-        return t
+        # constants in an op's call (``ops.matmul(x, weights)``): __numpy__, slices as Keras writes them
+        return serialize_keras_object(t.numpy() if isinstance(t, Tensor) else t)
 
     layers = []
     model_nodes = {id(n) for n in model._nodes}
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):  # the op nodes too, as Keras 3
         entry = serialize_layer(layer)
         entry["inbound_nodes"] = [
             {"args": map_structure(tensor_cfg, list(n.args)), "kwargs": map_structure(tensor_cfg, dict(n.kwargs))}
@@ -120,19 +80,28 @@ def _structure(s):
 
 
 def functional_from_config(cls, config, custom_objects=None, safe_mode=True):
-    from ..layers.core_layers import InputLayer
+    return rebuild_functional(cls, config, lambda lc: deserialize_layer(lc, custom_objects, safe_mode))
 
-    created = {}
+
+def rebuild_functional(cls, config, make_layer, input_tensors=None):
+    """A Functional model from its config, each layer entry made by ``make_layer(entry)`` (deserialized
+    on load, cloned by ``clone_model``); ``input_tensors`` (one per input layer, in the config's order)
+    replace the inputs."""
     outputs_of = {}  # (layer name, node index) -> outputs
     pending = []
+    given = list(input_tensors) if input_tensors is not None else None
     for lc in config["layers"]:
-        layer = deserialize_layer(lc, custom_objects, safe_mode)
-        created[lc["name"] if "name" in lc else layer.name] = layer
+        if given is not None and lc.get("class_name") == "InputLayer":
+            if not given:
+                raise ValueError("clone_model: fewer input_tensors than the model has inputs")
+            outputs_of[(lc.get("name") or lc["config"]["name"], 0)] = given.pop(0)
+            continue
+        layer = make_layer(lc)
         if isinstance(layer, InputLayer):
-            outputs_of[(layer.name, 0)] = layer.output_tensor
+            outputs_of[(lc.get("name", layer.name), 0)] = layer.output_tensor
         else:
             for node_cfg in lc.get("inbound_nodes", []):
-                pending.append((layer, node_cfg))
+                pending.append((layer, lc.get("name", layer.name), node_cfg))
     node_counts = {}
 
     def resolve(v):
@@ -143,6 +112,8 @@ def functional_from_config(cls, config, custom_objects=None, safe_mode=True):
                 raise KeyError
             flat = _flatten(out) if isinstance(out, (list, tuple)) else [out]
             return flat[t_idx]
+        if isinstance(v, dict) and v.get("class_name") in ("__numpy__", "__slice__", "__ellipsis__"):
+            return deserialize_keras_object(v)
         if isinstance(v, dict):
             return {k: resolve(x) for k, x in v.items()}
         if isinstance(v, list):
@@ -152,17 +123,17 @@ def functional_from_config(cls, config, custom_objects=None, safe_mode=True):
     while pending:
         progressed = False
         rest = []
-        for layer, node_cfg in pending:
+        for layer, name, node_cfg in pending:
             try:
                 args = resolve(node_cfg["args"])
                 kwargs = resolve(node_cfg.get("kwargs", {}))
             except KeyError:
-                rest.append((layer, node_cfg))
+                rest.append((layer, name, node_cfg))
                 continue
             out = layer(*args, **kwargs)
-            idx = node_counts.get(layer.name, 0)
-            node_counts[layer.name] = idx + 1
-            outputs_of[(layer.name, idx)] = out
+            idx = node_counts.get(name, 0)
+            node_counts[name] = idx + 1
+            outputs_of[(name, idx)] = out
             progressed = True
         if not progressed:
             raise ValueError("could not rebuild the functional model: some layer inputs are never produced")
@@ -186,5 +157,40 @@ def functional_from_config(cls, config, custom_objects=None, safe_mode=True):
 
 
 def model_from_config(config: dict, custom_objects=None, safe_mode=True):
-    """A model (or layer) from ``{"class_name": ..., "config": ...}``."""
+    """A model (or layer) from its Keras 3 config ``{"module", "class_name", "config",
+    "registered_name"}`` (as ``model_to_config`` or Keras's ``model.to_json()`` write it; the
+    ``.keras`` format's ``config.json`` is one). Classes resolve through the object registry;
+    nothing in the config is executed."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("a model config must be a dict with 'class_name' and 'config' (Keras 3 layout)")
     return deserialize_layer(config, custom_objects, safe_mode)
+
+
+def model_to_config(model) -> dict:
+    """The Keras 3 config of a model (or layer): ``{"module", "class_name", "config", "registered_name"}``."""
+    config = serialize_keras_object(model)
+    config.pop("name", None)
+    return config
+
+
+def model_to_json(model, **kwargs) -> str:
+    """``model_to_config`` as a JSON string (``kwargs`` go to ``json.dumps``)."""
+    return json.dumps(model_to_config(model), default=_json_default, **kwargs)
+
+
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """A model (not yet trained: weights freshly initialized) from ``model.to_json()`` output,
+    also Keras's."""
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model_from_json: not a JSON model config ({e})") from None
+    return model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+
+
+def _json_default(obj):
+    if isinstance(obj, tuple):
+        return list(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")

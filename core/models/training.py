@@ -345,7 +345,10 @@ class TrainingMixin:
         # only needed at the end of the epoch (train_step overridden: called as it is)
         batch_hooks = _implements_train_batch_hooks(cbs)
         plain_step = type(self).train_step is TrainingMixin.train_step
+        self._initial_epoch = None
         cbs.on_train_begin()
+        # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
+        initial_epoch = self._initial_epoch or initial_epoch
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()

@@ -109,10 +109,29 @@ def _str_list_attr(group, name):
     return [_decode(v) for v in np.asarray(values, dtype=object).reshape(-1)]
 
 
+_MAX_FILTER_RATIO = 1100   # gzip/deflate expands at most ~1032x
+
+
+def _check_dataset_size(ds, path, where):
+    """Refuse a dataset whose shape claims more bytes than its storage in the file can hold,
+    before reading allocates them (a forged header, or a compression bomb)."""
+    with _h5_errors(path, f"cannot read the header of dataset {where}"):
+        nbytes = int(ds.size or 0) * ds.dtype.itemsize
+        if nbytes <= 1 << 16:
+            return
+        stored = int(ds.id.get_storage_size())
+        filtered = ds.chunks is not None and bool(ds._filters)
+    limit = stored * _MAX_FILTER_RATIO if filtered else stored
+    if nbytes > limit:
+        raise KerasH5FormatError(f"dataset {where} claims {nbytes} bytes but the file stores {stored} for it "
+                                 "(truncated or forged file)", path)
+
+
 def _read_dataset(ds, path, where):
     h5py = _h5py()
     if not isinstance(ds, h5py.Dataset):
         raise KerasH5FormatError(f"{where} is a {type(ds).__name__}, expected a dataset", path)
+    _check_dataset_size(ds, path, where)
     with _h5_errors(path, f"cannot read dataset {where} (truncated or corrupted file?)"):
         arr = np.asarray(ds[()])
         bf16 = _decode(ds.attrs["dtype"]) == "bfloat16" if "dtype" in ds.attrs else False
@@ -301,7 +320,8 @@ def _is_safetensors(head, size):
 def detect_format(path) -> str:
     """Name the layout of a weight file from its content (not its extension).
 
-    Returns ``"keras_legacy_h5"``, ``"keras_full_h5"``, ``"keras3_weights_h5"``, ``"zoo_h5"``
+    Returns ``"keras_legacy_h5"``, ``"keras_full_h5"``, ``"keras3_weights_h5"``, ``"keras_archive"``
+    (a Keras 3 ``.keras`` zip), ``"zoo_h5"``
     (HDF5 with a root ``zoo_format`` attribute), ``"torch_zip"``, ``"torch_legacy"`` or
     ``"safetensors"``; raises :class:`UnknownFormatError` (or a format error for an HDF5 file
     h5py cannot open) otherwise.
@@ -343,9 +363,8 @@ def detect_format(path) -> str:
             raise UnknownFormatError(f"a zip archive that cannot be read (truncated?): {e}", path) from e
         if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
             return "torch_zip"
-        if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
-            raise UnknownFormatError("a Keras 3 .keras archive (zip): extract its model.weights.h5 and "
-                                     "read that (keras3_weights_h5)", path)
+        if "config.json" in names:
+            return "keras_archive"
         raise UnknownFormatError(f"a zip archive that is not a torch checkpoint (entries {names[:5]})", path)
     if kind == "torch_legacy":
         return "torch_legacy"

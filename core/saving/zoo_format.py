@@ -24,6 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import losses as losses_mod
+from .. import metrics as metrics_mod
+from .. import optimizers as optimizers_mod
+from ..layers.base import deserialize_layer, serialize_layer
+from ..object_registration import get_custom_objects, get_registered_name
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .errors import WeightFileError
 
 FORMAT_VERSION = 1
@@ -166,8 +172,6 @@ def _read_assets(group):
 # ----------------------------------------------------------------------------- save
 def save_model(model, path, overwrite=True, include_optimizer=True):
     """Save architecture, weights, optimizer state, compile config and assets to one HDF5 file."""
-    from ..models.serialization import serialize_layer
-
     h5py = _h5py()
     config = serialize_layer(model)
     with atomic_path(path, overwrite) as tmp:
@@ -197,8 +201,6 @@ def save_weights(model, path, overwrite=True):
 def _compile_config(model):
     if not getattr(model, "compiled", False):
         return None
-    from .. import losses as losses_mod
-    from .. import optimizers as optimizers_mod
 
     def loss_cfg(loss):
         if loss is None:
@@ -210,11 +212,21 @@ def _compile_config(model):
         "optimizer": optimizers_mod.serialize(model.optimizer),
         "loss": {n: loss_cfg(l) for n, l in zip(names, model._losses_per_output)},
         "loss_weights": dict(zip(names, model._loss_weights)),
-        "metrics": {n: [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in specs]
-                    for n, specs in zip(names, model._metric_specs)},
-        "weighted_metrics": {n: [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in specs]
+        "metrics": {n: [_metric_cfg(m) for m in specs] for n, specs in zip(names, model._metric_specs)},
+        "weighted_metrics": {n: [_metric_cfg(m) for m in specs]
                              for n, specs in zip(names, model._weighted_metric_specs)},
     }
+
+
+def _metric_cfg(metric):
+    """A compiled metric as a name (built-in names, functions) or, for a Metric object or a registered
+    function, its Keras config dict (so that custom metrics load back)."""
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, metrics_mod.Metric) or get_registered_name(metric) in get_custom_objects():
+        return metrics_mod.serialize(metric) if isinstance(metric, metrics_mod.Metric) else \
+            serialize_keras_object(metric)
+    return getattr(metric, "name", None) or getattr(metric, "__name__", str(metric))
 
 
 def _write_optimizer(group, model):
@@ -239,8 +251,6 @@ def _attr_text(f, name):
 
 
 def load_zoo_model(path, custom_objects=None, compile=True, safe_mode=True):
-    from ..models.serialization import deserialize_layer
-
     h5py = _h5py()
     with h5py.File(path, "r") as f:
         if _attr_text(f, "zoo_format") != "model":
@@ -261,15 +271,17 @@ def load_zoo_model(path, custom_objects=None, compile=True, safe_mode=True):
 
 
 def _restore_compile(model, cfg, custom_objects):
-    from .. import losses as losses_mod
-    from .. import optimizers as optimizers_mod
-
     names = model._output_names_for_compile()
     optimizer = optimizers_mod.deserialize(cfg["optimizer"], custom_objects=custom_objects)
     loss = {n: losses_mod.deserialize(c, custom_objects=custom_objects) for n, c in cfg["loss"].items()
             if c is not None}
-    metrics = {n: m for n, m in cfg.get("metrics", {}).items() if m}
-    wmetrics = {n: m for n, m in cfg.get("weighted_metrics", {}).items() if m}
+    def metric(m):
+        if isinstance(m, dict):
+            return deserialize_keras_object(m, custom_objects=custom_objects, namespaces=("keras.metrics",))
+        return m
+
+    metrics = {n: [metric(x) for x in m] for n, m in cfg.get("metrics", {}).items() if m}
+    wmetrics = {n: [metric(x) for x in m] for n, m in cfg.get("weighted_metrics", {}).items() if m}
     if len(names) == 1:
         loss = next(iter(loss.values()), None)
         metrics = next(iter(metrics.values()), None)
@@ -312,8 +324,18 @@ def load_weights_file(model, path, by_name=False, skip_mismatch=False):
         assign_keras_layers(model, layers, path, by_name=by_name, skip_mismatch=skip_mismatch)
         return
     if fmt == "keras3_weights_h5":
-        groups = dict(keras_h5.read_keras3_weights(path, include_optimizer=False))
-        assign_keras3(model, groups, path, skip_mismatch=skip_mismatch)
+        from .keras_archive import load_keras3_weights_into
+
+        with keras_h5._opened(path, "Keras 3 weights") as (f, _):
+            load_keras3_weights_into(model, f, path, skip_mismatch=skip_mismatch)
+        return
+    if fmt == "keras_archive":
+        import io
+
+        from .keras_archive import load_keras3_weights_into, read_keras_archive
+
+        with _h5py().File(io.BytesIO(read_keras_archive(path).weights), "r") as f:
+            load_keras3_weights_into(model, f, f"{path}:model.weights.h5", skip_mismatch=skip_mismatch)
         return
     raise SavingError(f"{path}: format {fmt!r} holds no Keras-layout weights; for PyTorch checkpoints and "
                       "safetensors read the state dict (core.saving) and map it with core.saving.torch_mapping")
@@ -365,69 +387,6 @@ def _assign_layer(layer, ws, source, skip_mismatch, file_layer=None):
                 return
             raise SavingError(f"{source}: layer '{layer.name}' weight '{p.name}' expects shape {tuple(p.shape)}, "
                               f"the file's '{wname}' has {tuple(arr.shape)}")
-        checked.append((p, arr))
-    for p, arr in checked:
-        p.assign(arr)
-
-
-# ----------------------------------------------------------------------------- Keras 3 .weights.h5
-def _snake(name):
-    from ..layers.base import to_snake_case
-
-    return to_snake_case(name)
-
-
-def _keras3_pairs(layer, prefix, groups, out):
-    """Collect (our weight, file array) for ``layer`` stored at ``prefix``, walking sublayers by the
-    attribute names Keras uses (``cell``, ``forward_layer``, ``_query_dense``, ``layers/<class>``)."""
-    from ..layers.core_layers import InputLayer
-
-    own = list(layer._trainable_params) + list(layer._non_trainable_params)
-    if hasattr(layer, "_stack") or hasattr(layer, "_all_layers"):  # Sequential / Functional
-        used = {}
-        for sub in layer.layers:
-            key = _snake(type(sub).__name__)
-            n = used.get(key, 0)
-            used[key] = n + 1
-            if isinstance(sub, InputLayer):
-                continue
-            _keras3_pairs(sub, f"{prefix}/layers/{key if n == 0 else f'{key}_{n}'}" if prefix else
-                          f"layers/{key if n == 0 else f'{key}_{n}'}", groups, out)
-        return
-    if own:
-        arrays = [a for _, a in groups.get(prefix, [])]
-        if len(arrays) != len(own):
-            raise SavingError(f"layer '{layer.name}': the Keras file has {len(arrays)} variables at "
-                              f"'{prefix}/vars', the layer has {len(own)} "
-                              f"{[(p.name, tuple(p.shape)) for p in own]}")
-        out.extend(zip(own, arrays, [prefix] * len(own)))
-    for sub in layer._layers:
-        attr = next((k for k, v in vars(layer).items() if v is sub), None)
-        candidates = [attr, attr.lstrip("_")] if attr else []
-        for c in candidates:
-            if c and (f"{prefix}/{c}" in groups or any(g.startswith(f"{prefix}/{c}/") for g in groups)):
-                _keras3_pairs(sub, f"{prefix}/{c}", groups, out)
-                break
-        else:
-            if sub.weights:
-                raise SavingError(f"layer '{layer.name}': no group for its sublayer '{sub.name}' under '{prefix}' "
-                                  f"in the Keras file (looked for {candidates})")
-
-
-def assign_keras3(model, groups, source, skip_mismatch=False):
-    """Copy a Keras 3 ``.weights.h5`` (groups by the object paths Keras saves) into the model."""
-    pairs = []
-    _keras3_pairs(model, "", groups, pairs)
-    expected = len(model.weights)
-    if len(pairs) != expected:
-        raise SavingError(f"{source}: matched {len(pairs)} of the model's {expected} weights in the Keras 3 file")
-    checked = []
-    for p, arr, prefix in pairs:
-        if tuple(arr.shape) != tuple(p.shape):
-            if skip_mismatch:
-                continue
-            raise SavingError(f"{source}: weight {p.path!r} expects shape {tuple(p.shape)}, the file's "
-                              f"'{prefix}/vars' has {tuple(arr.shape)}")
         checked.append((p, arr))
     for p, arr in checked:
         p.assign(arr)

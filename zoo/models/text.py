@@ -24,7 +24,7 @@ from core import backend, initializers, ops
 from core import layers as L
 from core.autodiff import Tensor, no_grad
 from core.layers.base import Layer, register_serializable
-from core.layers.recurrent import _build_sublayer, own_scope
+from core.layers.base import build_sublayer, own_scope
 from core.models.functional import Functional
 
 from ..classifier import ClassifierModel
@@ -89,9 +89,9 @@ class BertEmbeddings(Layer):
             self.position_embeddings = emb(self.max_position_embeddings, "position_embeddings")
             self.token_type_embeddings = emb(self.type_vocab_size, "token_type_embeddings")
             for layer in (self.word_embeddings, self.position_embeddings, self.token_type_embeddings):
-                _build_sublayer(layer, (None, None))
+                build_sublayer(layer, (None, None))
             self.layer_norm = L.LayerNormalization(epsilon=self.layer_norm_eps, name="layer_norm", dtype=self.dtype)
-            _build_sublayer(self.layer_norm, (None, None, self.hidden_size))
+            build_sublayer(self.layer_norm, (None, None, self.hidden_size))
             self.dropout = L.Dropout(self.dropout_rate, name="dropout")
 
     def call(self, input_ids, token_type_ids=None, training=None):
@@ -159,17 +159,17 @@ class BertLayer(Layer):
         with own_scope(self):
             for name in ("query", "key", "value", "attention_output"):
                 setattr(self, name, dense(d, name))
-                _build_sublayer(getattr(self, name), shape)
+                build_sublayer(getattr(self, name), shape)
             self.attention_norm = L.LayerNormalization(epsilon=self.layer_norm_eps, name="attention_norm",
                                                        dtype=self.dtype)
-            _build_sublayer(self.attention_norm, shape)
+            build_sublayer(self.attention_norm, shape)
             self.intermediate = dense(self.intermediate_size, "intermediate")
-            _build_sublayer(self.intermediate, shape)
+            build_sublayer(self.intermediate, shape)
             self.output_dense = dense(d, "output_dense")
-            _build_sublayer(self.output_dense, (None, self.intermediate_size))
+            build_sublayer(self.output_dense, (None, self.intermediate_size))
             self.output_norm = L.LayerNormalization(epsilon=self.layer_norm_eps, name="output_norm",
                                                     dtype=self.dtype)
-            _build_sublayer(self.output_norm, shape)
+            build_sublayer(self.output_norm, shape)
             self.dropout = L.Dropout(self.dropout_rate, name="dropout")
 
     def call(self, x, attention_mask=None, training=None):
@@ -211,7 +211,7 @@ class BertPooler(Layer):
         d = input_shape[-1]
         with own_scope(self):
             self.dense = L.Dense(d, activation="tanh", name="dense", dtype=self.dtype)
-            _build_sublayer(self.dense, (None, d))
+            build_sublayer(self.dense, (None, d))
 
     def call(self, x):
         return self.dense(ops.getitem(x, (slice(None), 0)))
