@@ -298,19 +298,36 @@ class Layer(Operation):
 
     @property
     def losses(self) -> list:
-        """Regularization losses (scalar Tensors) of this layer and its sublayers, computed now."""
-        out = []
+        """The ``add_loss`` losses of this layer's latest call and of its sublayers' (at any depth),
+        then the weight regularization losses computed now (scalar Tensors)."""
+        out = list(self._losses)
+        seen, stack = {id(self)}, list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.extend(layer._losses)
+            stack.extend(layer._layers)
         for w in self.trainable_weights:
             reg = getattr(w, "regularizer", None)
             if reg is not None:
                 out.append(reg(w))
-        out.extend(self._losses)
-        for layer in self._layers:
-            out.extend(layer._losses)
         return out
 
     def add_loss(self, loss) -> None:
         self._losses.append(loss)
+
+    def _clear_losses(self) -> None:
+        """Forget the ``add_loss`` losses of this layer and of its sublayers."""
+        seen, stack = set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            layer._losses = []
+            stack.extend(layer._layers)
 
     # ------------------------------------------------------------- building and calling
     def build(self, input_shape) -> None:
@@ -395,11 +412,17 @@ class Layer(Operation):
         self._maybe_build(args)
         stack = _call_stack()
         stack.append(bool(training) if training is not None else None)
-        self._losses = []  # activity losses belong to the latest call
+        depth = getattr(_state, "depth", 0)
+        if depth == 0:
+            # add_loss losses belong to the latest outermost call: a layer called twice inside it
+            # (a shared layer) keeps the losses of both calls (Keras)
+            self._clear_losses()
+        _state.depth = depth + 1
         try:
             outputs = self.call(*args, **kwargs)
         finally:
             stack.pop()
+            _state.depth = depth
         return _with_mask(outputs, self.compute_mask(args[0], prev_mask))
 
     def _convert_input(self, x):
@@ -443,6 +466,7 @@ class Layer(Operation):
             self.built = True
             self._build_shapes = shapes
         out_spec = self.compute_output_spec(*args, **kwargs)
+        self._clear_losses()  # what a probe run added is no loss of the model (Keras: losses come from eager calls)
         node = Node(self, args, kwargs, None)
         counter = [0]
 

@@ -144,6 +144,8 @@ def rebuild_functional(cls, config, make_layer, input_tensors=None):
             out = outputs_of[(r[0], r[1])]
             flat = _flatten(out) if isinstance(out, (list, tuple)) else [out]
             return flat[r[2]]
+        if isinstance(r, dict):  # dict inputs/outputs by name
+            return {k: ref(x) for k, x in r.items()}
         return [ref(x) for x in r]
 
     inputs = ref(config["input_layers"])
