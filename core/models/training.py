@@ -425,7 +425,9 @@ class TrainingMixin:
                             f"{type(loss).__name__}")
         self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(_batch_len(x))))
         if params:
-            loss.backward()
+            # as Keras: the optimizer's loss scaling (loss_scale_factor, LossScaleOptimizer) before the
+            # gradients, which its apply() divides back
+            self.optimizer.scale_loss(loss).backward()
             self.optimizer.apply([p.grad for p in params], params)
             for p in params:
                 p.grad = None
@@ -665,6 +667,7 @@ class TrainingMixin:
 
     def _batch_data(self, x, y, sample_weight, where):
         self._check_data(x, y, where)
+        data_adapter.check_finite(sample_weight, "sample_weight", where)
         x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
         if self._compiled_metrics is not None and y is not None and not self._compiled_metrics_built():
             with no_grad():
