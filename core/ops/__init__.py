@@ -25,5 +25,9 @@ from .losses import (binary_crossentropy, categorical_crossentropy, cosine_simil
                      log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
                      sparse_categorical_crossentropy)
 from . import image
+from . import reference as _reference
+
+if _reference.ENABLED:  # ZOO_REFERENCE_OPS=1: the plain reference ops everywhere
+    _reference.install()
 
 _autodiff._ops = __import__(__name__, fromlist=["*"])
