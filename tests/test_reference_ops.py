@@ -284,7 +284,7 @@ def test_adam_update_equals_the_optimizer(amsgrad):
 _TRAIN_STEP = r"""
 import json, numpy as np
 from core import layers as L, ops
-from core.models import Sequential
+from core.models import Model, Sequential
 from core.ops import conv, reference
 from core.utils import set_random_seed
 
@@ -303,6 +303,10 @@ out = {"reference": conv.Conv2D is reference.Conv2D,
        "cnn_pred": cnn.predict(x, verbose=0).tolist(),
        "rnn_loss": [float(rnn.train_on_batch(xs, ys)) for _ in range(2)],
        "rnn_pred": rnn.predict(xs, verbose=0).tolist()}
+inp = L.Input((8, 8, 2))
+res = Model(inp, L.ReLU()(L.Add()([inp, L.BatchNormalization()(L.Conv2D(2, 3, padding="same")(inp))])))
+out["res_pred"] = res.predict(x, verbose=0).tolist()
+out["steps"] = sorted({type(s).__name__ for s in res._steps(True)})
 print(json.dumps(out))
 """
 
@@ -319,5 +323,6 @@ def _train_step(reference_ops):
 def test_the_switch_trains_a_cnn_and_an_lstm_on_the_reference_ops_with_the_same_numbers():
     fast, ref = _train_step(False), _train_step(True)
     assert not fast["reference"] and ref["reference"]
-    for key in ("cnn_loss", "cnn_pred", "rnn_loss", "rnn_pred"):
+    assert "ConvChainStep" in fast["steps"] and ref["steps"] == ["NodeStep"]  # no fusion on the reference ops
+    for key in ("cnn_loss", "cnn_pred", "rnn_loss", "rnn_pred", "res_pred"):
         np.testing.assert_allclose(ref[key], fast[key], rtol=1e-5, atol=1e-5, err_msg=key)
