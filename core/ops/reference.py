@@ -288,47 +288,52 @@ def _norm_backward(gxhat, xhat, inv, axes):
                   - xhat * (gxhat * xhat).sum(axis=axes, keepdims=True) / n)
 
 
+def _moments(x, axes):
+    mean = x.mean(axis=axes, keepdims=True)
+    return mean, ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+
+
 class _Norm(Function):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta, the statistics over ``axes``."""
+    """y = gamma * xhat + beta, xhat = (x - mean) / sqrt(var + eps); ``axes``: the axes of x the
+    statistics are over; gamma/beta (shaped as the other axes, or ``bshape``) have their gradients
+    summed over ``param_axes``."""
 
     def __init__(self, axes, bshape, epsilon, has_gamma, has_beta):
         self.axes, self.bshape, self.epsilon = tuple(axes), bshape, epsilon
         self.has_gamma, self.has_beta = has_gamma, has_beta
 
-    def _affine(self, xhat, params):
+    def _normalize(self, x, mean, var, params):
+        self.inv = 1 / get_xp(x).sqrt(var + x.dtype.type(self.epsilon))
+        self.xhat = (x - mean) * self.inv
+        self.param_shapes = [p.shape for p in params]
         it = iter(params)
-        self.gamma = next(it) if self.has_gamma else None
-        y = xhat * self.gamma.reshape(self.bshape) if self.has_gamma else xhat
+        self.gamma = next(it).reshape(self.bshape) if self.has_gamma else None
+        y = self.xhat * self.gamma if self.has_gamma else self.xhat
         return y + next(it).reshape(self.bshape) if self.has_beta else y
 
-    def _param_grads(self, gy, xhat):
-        grads = []
+    def _grads(self, gy, gx):
+        grads, shapes = [gx], iter(self.param_shapes)
         if self.has_gamma:
-            grads.append((gy * xhat).sum(axis=self.axes).reshape(self.gamma.shape))
+            grads.append((gy * self.xhat).sum(axis=self.param_axes).reshape(next(shapes)))
         if self.has_beta:
-            grads.append(gy.sum(axis=self.axes).reshape(self.gamma.shape if self.has_gamma else -1))
-        return grads
+            grads.append(gy.sum(axis=self.param_axes).reshape(next(shapes)))
+        return tuple(grads) if len(grads) > 1 else gx
 
     def _gxhat(self, gy):
-        return gy * self.gamma.reshape(self.bshape) if self.has_gamma else gy
+        return gy * self.gamma if self.has_gamma else gy
 
 
 class BatchNormTrain(_Norm):
     """Batch statistics (biased variance); ``batch_mean``/``batch_var`` are left for batch_norm."""
 
     def forward(self, x, *params):
-        xp = get_xp(x)
-        mean = x.mean(axis=self.axes, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=self.axes, keepdims=True)
-        self.inv = 1 / xp.sqrt(var + x.dtype.type(self.epsilon))
-        self.xhat = (x - mean) * self.inv
+        mean, var = _moments(x, self.axes)
         self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
-        return self._affine(self.xhat, params)
+        self.param_axes = self.axes
+        return self._normalize(x, mean, var, params)
 
     def backward(self, gy):
-        gx = _norm_backward(self._gxhat(gy), self.xhat, self.inv, self.axes)
-        grads = [gx] + self._param_grads(gy, self.xhat)
-        return tuple(grads) if len(grads) > 1 else grads[0]
+        return self._grads(gy, _norm_backward(self._gxhat(gy), self.xhat, self.inv, self.axes))
 
 
 class BatchNormInfer(_Norm):
@@ -339,37 +344,22 @@ class BatchNormInfer(_Norm):
         self.mean, self.var = mean, var
 
     def forward(self, x, *params):
-        xp = get_xp(x)
-        self.inv = 1 / xp.sqrt(self.var.reshape(self.bshape) + x.dtype.type(self.epsilon))
-        self.xhat = (x - self.mean.reshape(self.bshape)) * self.inv
-        return self._affine(self.xhat, params)
+        self.param_axes = self.axes
+        return self._normalize(x, self.mean.reshape(self.bshape), self.var.reshape(self.bshape), params)
 
     def backward(self, gy):
-        grads = [self._gxhat(gy) * self.inv] + self._param_grads(gy, self.xhat)
-        return tuple(grads) if len(grads) > 1 else grads[0]
+        return self._grads(gy, self._gxhat(gy) * self.inv)
 
 
 class LayerNorm(_Norm):
     """Statistics over the normalized ``axes`` of each sample; gamma/beta over the same axes."""
 
     def forward(self, x, *params):
-        xp = get_xp(x)
-        mean = x.mean(axis=self.axes, keepdims=True)
-        var = ((x - mean) ** 2).mean(axis=self.axes, keepdims=True)
-        self.inv = 1 / xp.sqrt(var + x.dtype.type(self.epsilon))
-        self.xhat = (x - mean) * self.inv
-        self.param_shapes = [p.shape for p in params]
-        return self._affine(self.xhat, params)
+        self.param_axes = tuple(i for i in range(x.ndim) if i not in self.axes)
+        return self._normalize(x, *_moments(x, self.axes), params)
 
     def backward(self, gy):
-        other = tuple(i for i in range(gy.ndim) if i not in self.axes)
-        gx = _norm_backward(self._gxhat(gy), self.xhat, self.inv, self.axes)
-        grads = [gx]
-        if self.has_gamma:
-            grads.append((gy * self.xhat).sum(axis=other).reshape(self.param_shapes[0]))
-        if self.has_beta:
-            grads.append(gy.sum(axis=other).reshape(self.param_shapes[-1]))
-        return tuple(grads) if len(grads) > 1 else grads[0]
+        return self._grads(gy, _norm_backward(self._gxhat(gy), self.xhat, self.inv, self.axes))
 
 
 # --------------------------------------------------------------------------- attention
