@@ -9,7 +9,14 @@ import numpy as np
 
 
 def classification_metrics(y_true, y_pred, labels):
-    """The ``metrics.json`` dict: accuracy, macro_f1, per_class, confusion_matrix, labels."""
+    """The ``metrics.json`` dict: accuracy; macro and weighted precision, recall and F1; per_class;
+    confusion_matrix; labels.
+
+    The definitions are scikit-learn's (``precision_recall_fscore_support`` with its defaults): the
+    averages run over the classes that occur in ``y_true`` or ``y_pred`` (a class predicted but
+    absent from the truth counts, with F1 0); a ratio with a zero denominator is 0
+    (``zero_division=0``); "weighted" weights each class by its support (true count).
+    """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     k = len(labels)
     cm = np.zeros((k, k), dtype=np.int64)
@@ -19,16 +26,61 @@ def classification_metrics(y_true, y_pred, labels):
     precision = np.divide(tp, pred_pos, out=np.zeros(k), where=pred_pos > 0)
     recall = np.divide(tp, true_pos, out=np.zeros(k), where=true_pos > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
-    present = true_pos > 0
+    seen = (true_pos > 0) | (pred_pos > 0)
+    support = true_pos.astype(np.float64)
+
+    def macro(v):
+        return float(v[seen].mean()) if seen.any() else 0.0
+
+    def weighted(v):
+        return float((v * support).sum() / support.sum()) if support.sum() > 0 else 0.0
+
     return {
         "accuracy": float(tp.sum() / max(len(y_true), 1)),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "macro_f1": macro(f1),
+        "macro_precision": macro(precision),
+        "macro_recall": macro(recall),
+        "weighted_f1": weighted(f1),
+        "weighted_precision": weighted(precision),
+        "weighted_recall": weighted(recall),
         "per_class": {labels[i]: {"precision": float(precision[i]), "recall": float(recall[i]),
                                   "f1": float(f1[i]), "support": int(true_pos[i])} for i in range(k)},
         "confusion_matrix": cm.tolist(),
         "labels": list(labels),
         "num_samples": int(len(y_true)),
     }
+
+
+def format_report(metrics):
+    """scikit-learn's ``classification_report`` layout: per class precision, recall, F1 and
+    support, then accuracy and the macro and weighted averages."""
+    names = list(metrics["labels"])
+    width = max(len("weighted avg"), *(len(n) for n in names))
+    head = f"{'':>{width}}  {'precision':>9}  {'recall':>9}  {'f1-score':>9}  {'support':>9}"
+    lines = [head, ""]
+    for n in names:
+        c = metrics["per_class"][n]
+        lines.append(f"{n:>{width}}  {c['precision']:>9.4f}  {c['recall']:>9.4f}  {c['f1']:>9.4f}  {c['support']:>9d}")
+    total = metrics["num_samples"]
+    lines += ["", f"{'accuracy':>{width}}  {'':>9}  {'':>9}  {metrics['accuracy']:>9.4f}  {total:>9d}"]
+    for avg, key in (("macro avg", "macro"), ("weighted avg", "weighted")):
+        lines.append(f"{avg:>{width}}  {metrics[key + '_precision']:>9.4f}  {metrics[key + '_recall']:>9.4f}  "
+                     f"{metrics[key + '_f1']:>9.4f}  {total:>9d}")
+    return "\n".join(lines)
+
+
+def write_evaluation(out_dir, metrics, as_json, echo):
+    """What ``evaluate`` commands give: metrics.json and confusion_matrix.png in ``out_dir``, then
+    the per-class table (or one JSON object with ``as_json``) through ``echo``."""
+    out_dir = Path(out_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    plots = save_plots(out_dir, None, metrics)
+    if as_json:
+        echo(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "weighted_f1", "num_samples", "per_class")}))
+        return
+    echo(format_report(metrics))
+    echo(f"wrote {out_dir / 'metrics.json'}" + (f", {plots[0]}" if plots else
+                                                " (pip install matplotlib for confusion_matrix.png)"))
 
 
 def write_json(path, obj):

@@ -53,14 +53,24 @@ def main():
 
 
 @main.command("demo")
-@click.option("--epochs", default=20, show_default=True, help="Training epochs.")
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(1), help="Training epochs.")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
-def demo(epochs: int, seed: int):
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
+@click.option("--device", default=None, help="cpu, gpu or gpu:N (gpu needs CuPy). [default: $ZOO_DEVICE, else cpu]")
+def demo(epochs: int, seed: int, as_json: bool, quiet: bool, device):
     """Train a small MLP with the engine on a synthetic two-spirals task and report accuracy."""
-    from apps.demo import train_spirals
+    import json
 
-    acc = train_spirals(epochs=epochs, seed=seed)
-    click.echo(f"final training accuracy: {acc:.3f}")
+    from apps.demo import train_spirals
+    from apps.options import use_device
+
+    use_device(device)
+    acc = train_spirals(epochs=epochs, seed=seed, verbose=not quiet)
+    if as_json:
+        click.echo(json.dumps({"epochs": epochs, "seed": seed, "accuracy": acc}))
+    else:
+        click.echo(f"final training accuracy: {acc:.3f}")
 
 
 if __name__ == "__main__":

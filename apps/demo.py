@@ -2,6 +2,8 @@
 interleaved spirals, trained with mini-batch SGD with momentum."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from core import Parameter, Tensor, no_grad, ops
@@ -52,7 +54,8 @@ def train_spirals(epochs: int = 20, seed: int = 0, n_per_class: int = 500, batch
                     p.data += v
             total += loss.item() * len(idx)
         with no_grad():
-            acc = float((ops.argmax(forward(Tensor(x))).numpy() == y).mean())
+            acc = float((ops.argmax(forward(Tensor(x)), axis=-1).numpy() == y).mean())
         if verbose:
-            print(f"epoch {epoch + 1:3d}/{epochs}  loss {total / n:.4f}  accuracy {acc:.3f}")
+            print(f"epoch {epoch + 1}/{epochs} - loss: {total / n:.4f} - accuracy: {acc:.4f}", file=sys.stderr,
+                  flush=True)
     return acc

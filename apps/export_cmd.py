@@ -2,6 +2,7 @@
 the project's own ``predict`` with onnxruntime."""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -62,6 +63,17 @@ def _load(spec, weights):
     except Exception as e:  # unknown tag, download or file errors carry their own message
         raise click.ClickException(str(e)) from None
     return model, spec
+
+
+def _layout_metadata(model):
+    """The input spec recorded in the file, with the layout the exported graph takes: zoo image
+    models are channels-last (NHWC), whatever layout the source weights had."""
+    spec = (getattr(model, "assets", None) or {}).get("input_spec") or \
+        (getattr(model, "pretrained_cfg", None) or {}).get("input")
+    inputs = getattr(model, "inputs", None) or []
+    if not isinstance(spec, dict) or len(inputs) != 1 or len(inputs[0].shape) != 4:
+        return None
+    return {"input_spec": dict(spec, layout="NHWC")}
 
 
 def _input_specs(model):
@@ -169,7 +181,10 @@ def _verify(model, path, tolerance):
 @click.option("--weights", default=None,
               help="Registry models: a weights tag (default imagenet, else the only tag), a file, or 'none' "
                    "for random weights.")
-def export(model_spec, fmt, output, opset, fold_batchnorm, verify, tolerance, weights):
+@click.option("--json", "as_json", is_flag=True, help="Print {output, bytes, opset, seconds, verified, max_abs_diff}.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (and the --json line).")
+@click.option("--device", default=None, help="Device of the verification's predict: cpu, gpu or gpu:N.")
+def export(model_spec, fmt, output, opset, fold_batchnorm, verify, tolerance, weights, as_json, quiet, device):
     """Export MODEL_FILE_OR_REGISTRY_NAME (a file saved by model.save or the apps, an app's output
     folder, or a registry model such as resnet50) to ONNX with a dynamic batch dimension.
 
@@ -190,32 +205,42 @@ def export(model_spec, fmt, output, opset, fold_batchnorm, verify, tolerance, we
         raise click.ClickException("--verify needs onnxruntime: pip install 'zoo[onnx]' (or pip install "
                                    "onnxruntime), or pass --no-verify")
     verify = have_ort if verify is None else verify
+    from apps.options import use_device
+
+    use_device(device)
+    say = (lambda m: None) if quiet or as_json else click.echo
     model, short = _load(model_spec, weights)
     output = output or f"{short}.{fmt}"
-    out_dir = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(out_dir):
-        raise click.ClickException(f"the output folder {out_dir} does not exist")
+    from apps.model_files import check_output_file
+
+    check_output_file(output)  # creates its folder
     from core.export import OnnxExportError, export_onnx
 
     start = time.perf_counter()
     try:
-        export_onnx(model, output, opset=opset, fold_batchnorm=fold_batchnorm)
+        export_onnx(model, output, opset=opset, fold_batchnorm=fold_batchnorm, metadata=_layout_metadata(model))
     except OnnxExportError as e:
         raise click.ClickException(f"cannot export {model_spec}: {e}") from None
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e}") from None
     took = time.perf_counter() - start
     size = os.path.getsize(output)
-    click.echo(f"wrote {output} ({size / 2 ** 20:.1f} MiB, opset {opset}) in {took:.2f} s")
+    say(f"wrote {output} ({size / 2 ** 20:.1f} MiB, opset {opset}) in {took:.2f} s")
+    report = {"output": str(output), "bytes": size, "opset": opset, "seconds": round(took, 3), "verified": False,
+              "max_abs_diff": None}
     if not verify:
         if not have_ort:
-            click.echo("not verified: onnxruntime is not installed (pip install onnxruntime)")
+            say("not verified: onnxruntime is not installed (pip install onnxruntime)")
+        if as_json:
+            click.echo(json.dumps(report))
         return
     try:
         worst, ok = _verify(model, output, tolerance)
     except Exception as e:  # an input the model or the runtime refuses: say which, no traceback
         raise click.ClickException(f"verification could not run: {type(e).__name__}: {e}") from None
-    click.echo(f"verified: max abs difference between onnxruntime and predict on a random batch of 2: {worst:.3g}")
+    say(f"verified: max abs difference between onnxruntime and predict on a random batch of 2: {worst:.3g}")
+    if as_json and ok:
+        click.echo(json.dumps(dict(report, verified=True, max_abs_diff=worst)))
     if not ok:
         raise click.ClickException(f"verification failed: the outputs differ by up to {worst:.3g} (more than "
                                    f"{tolerance:g} * (1 + |predict|)); {output} was written but does not "

@@ -122,6 +122,9 @@ def train_cmd(csv_path, target, date_column, features, lookback, horizon, model,
                                f"not {model}")
     if warmup_epochs < 0:
         raise click.UsageError(f"--warmup-epochs must be >= 0, got {warmup_epochs}")
+    from apps.model_files import check_output_dir
+
+    check_output_dir(output)  # an unwritable -o fails before any work
     echo = (lambda s: None) if quiet or as_json else click.echo
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
                       features=features or [], date_column=date_column, split=split, stride=stride,

@@ -30,6 +30,9 @@ def load_dataset(data, class_names=None) -> ImageDataset:
     data = Path(data)
     if not data.exists():
         raise DataError(f"data not found: {data}")
+    if data.is_file() and data.suffix.lower() in IMAGE_EXTENSIONS:
+        raise DataError(f"{data} is an image, not a dataset: give a folder with one subfolder of images per class, "
+                        "or a CSV of path,label (to classify images, use `zoo classify` or `zoo image predict`)")
     pairs = []
     if data.is_dir():
         classes = sorted(d.name for d in data.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -39,8 +42,11 @@ def load_dataset(data, class_names=None) -> ImageDataset:
             files = sorted(f for f in (data / c).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
             pairs += [(f, c) for f in files]
     else:
-        with open(data, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        try:
+            with open(data, newline="", encoding="utf-8") as f:
+                rows = list(csv.reader(f))
+        except UnicodeDecodeError:
+            raise DataError(f"{data} is not a UTF-8 CSV of path,label: give a folder per class or such a CSV") from None
         if rows and [c.strip().lower() for c in rows[0][:2]] in (["path", "label"], ["file", "label"],
                                                                  ["filename", "label"], ["image", "label"]):
             rows = rows[1:]
@@ -123,24 +129,40 @@ class BatchStream:
             yield x, np.asarray(ys, np.int64)
 
 
-def predict_stream(model, stream):
+def predict_stream(model, stream, progress=None):
+    """Probabilities and labels over ``stream``; ``progress(n)`` is told of each batch's size."""
     probs, ys = [], []
     for x, y in stream:
         probs.append(model.predict(x, verbose=0))
         ys.append(y)
+        if progress is not None:
+            progress(len(y))
     if not probs:
         raise DataError("none of the images could be read")
     return np.concatenate(probs), np.concatenate(ys)
 
 
+def parse_unfreeze(spec, model=None):
+    """None for ``all``, N for ``top-N`` (N >= 1, and at most the model's layers with weights when
+    ``model`` is given); DataError otherwise. Called before training starts."""
+    if spec == "all":
+        return None
+    if not spec.startswith("top-") or not spec[4:].isdigit() or int(spec[4:]) < 1:
+        raise DataError(f"--unfreeze must be 'all' or 'top-N' with N >= 1, got {spec!r}")
+    n = int(spec[4:])
+    if model is not None:
+        have = sum(1 for l in model.layers if l.weights)
+        if n > have:
+            raise DataError(f"--unfreeze {spec}: the model has {have} layers with weights (use 'all' or top-{have})")
+    return n
+
+
 def unfreeze_top(model, spec):
     """``all``: every layer trainable; ``top-N``: only the last N layers that have weights."""
-    if spec == "all":
+    n = parse_unfreeze(spec)
+    if n is None:
         model.unfreeze()
         return
-    if not spec.startswith("top-") or not spec[4:].isdigit():
-        raise DataError(f"--unfreeze must be 'all' or 'top-N', got {spec!r}")
-    n = int(spec[4:])
     with_weights = [l for l in model.layers if l.weights]
     for layer in model.layers:
         layer.trainable = False

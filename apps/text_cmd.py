@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from apps.options import use_device, work_options
+
 # per-model defaults of the options left unset
 DEFAULTS = {
     "lstm": dict(epochs=6, lr=5e-3, max_length=128, batch_size=32, dropout=0.2, patience=3),
@@ -44,17 +46,28 @@ def _data_options(f):
     return f
 
 
-def _progress(total, label):
-    """A progress bar on stderr for long passes (a callable taking the number of items done)."""
-    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
-    bar.__enter__()
+def _progress(total, label, quiet=False):
+    """Progress of a long pass (a callable taking the number of items done): a tqdm bar on a
+    terminal, plain lines in logs, nothing when quiet; it closes itself at ``total``."""
+    from apps.progress import Progress
+
+    bar = Progress(total, label, unit="text", quiet=quiet)
 
     def step(n):
         bar.update(n)
-        if bar.pos >= total:
-            bar.__exit__(None, None, None)
+        if bar.done >= total:
+            bar.close()
 
     return step
+
+
+_QUIET = {"on": False}
+
+
+def _say(message):
+    """An informational line on stderr (none with -q)."""
+    if not _QUIET["on"]:
+        click.echo(message, err=True)
 
 
 @click.group("text")
@@ -112,10 +125,11 @@ def text():
               help="minilm: after the head, also train the top N encoder layers (their input is computed once).")
 @click.option("--finetune-epochs", default=2, show_default=True, type=click.IntRange(1))
 @click.option("--finetune-lr", default=5e-5, show_default=True, type=float)
+@work_options(json_help="Print the metrics summary as JSON instead of a sentence.")
 def train(data, model_kind, output, text_columns, label_column, no_header, delimiter, encoding, label_names, test_split,
           val_split, seed, max_length, vocab_size, min_count, epochs, batch_size, lr, patience, class_weight,
           embed_dim, units, num_layers, num_heads, dropout, encoder, weights_tag, head_units, finetune_top,
-          finetune_epochs, finetune_lr):
+          finetune_epochs, finetune_lr, as_json, quiet, device):
     """Train a text classifier on DATA: a CSV/TSV file (one text per row) or a folder per class of .txt files.
 
     DATA is split (stratified, --seed) into a held-out test part (--test-split), a validation part
@@ -125,14 +139,17 @@ def train(data, model_kind, output, text_columns, label_column, no_header, delim
     confusion_matrix, labels: on the test part), args.json, history.json and PNG plots when
     matplotlib is installed.
     """
+    args = dict(click.get_current_context().params)  # the arguments only (resolved defaults added below)
     import numpy as np
 
     from apps.classification_report import balanced_class_weights, save_plots, stratified_split, write_json
+    from apps.model_files import check_output_dir
     from apps.text_data import DataError, load_text_dataset, parse_label_names
     from core.utils import set_random_seed
 
-    args = {k: v for k, v in locals().items() if k not in ("np",) and not callable(v)}
+    _QUIET["on"] = quiet
     t0 = time.time()
+    use_device(device)
     d = DEFAULTS[model_kind]
     epochs, lr = epochs or d["epochs"], lr if lr is not None else d["lr"]
     user_max_length = max_length
@@ -143,6 +160,7 @@ def train(data, model_kind, output, text_columns, label_column, no_header, delim
     if model_kind == "transformer" and embed_dim % num_heads:
         raise click.BadParameter(f"--embed-dim {embed_dim} must be divisible by --num-heads {num_heads}",
                                  param_hint="--num-heads")
+    out = check_output_dir(output)
     try:
         ds = load_text_dataset(data, text_columns, label_column, bool(no_header), delimiter, encoding or "utf-8",
                                label_names=parse_label_names(label_names))
@@ -171,12 +189,11 @@ def train(data, model_kind, output, text_columns, label_column, no_header, delim
         click.echo(f"skipped: {reason}", err=True)
     eval_idx, eval_name = (te, "test") if len(te) else (va, "validation")
     counts = np.bincount(y, minlength=len(labels))
-    click.echo(f"{len(y)} texts, {len(labels)} classes ({', '.join(f'{l}: {c}' for l, c in zip(labels, counts))}); "
-               f"train {len(tr)}, validation {len(va)}, test {len(te)}", err=True)
+    _say(f"{len(y)} texts, {len(labels)} classes ({', '.join(f'{l}: {c}' for l, c in zip(labels, counts))}); "
+         f"train {len(tr)}, validation {len(va)}, test {len(te)}")
     set_random_seed(seed)
     cw = balanced_class_weights(y[tr], len(labels)) if class_weight == "auto" else None
     texts = ds.texts
-    out = Path(output)
     try:
         if model_kind == "minilm":
             model, probs, history, info = _train_minilm(
@@ -199,12 +216,15 @@ def train(data, model_kind, output, text_columns, label_column, no_header, delim
                    num_test=int(len(te)), train_seconds=round(time.time() - t0, 1), **info)
     model.assets.update(labels=list(labels), max_length=int(max_length), text_model=model_kind,
                         data_format=data_format)
-    out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.h5", include_optimizer=False)
     write_json(out / "metrics.json", metrics)
     write_json(out / "args.json", args)
     write_json(out / "history.json", history)
     plots = save_plots(out, history, metrics)
+    if as_json:
+        click.echo(json.dumps({"split": eval_name, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+                               "num_samples": metrics["num_samples"], "model": str(out / "model.h5")}))
+        return
     click.echo(f"{eval_name} accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
                f"({len(eval_idx)} texts) in {metrics['train_seconds']:.0f} s; saved {out / 'model.h5'}, metrics.json"
                + (", plots" if plots else ""))
@@ -213,6 +233,7 @@ def train(data, model_kind, output, text_columns, label_column, no_header, delim
 def _fit(model, stream, predict_val, y_val, labels, epochs, lr, patience, history, warmup=0):
     """Adam with cosine decay, early stopping on the validation macro-F1 (ties: lower validation
     loss), the best epoch's weights restored."""
+    from apps.progress import EpochProgress
     from apps.text_models import ValidationMetrics, cosine_lr
     from core.callbacks import EarlyStopping
     from core.optimizers import Adam
@@ -221,7 +242,9 @@ def _fit(model, stream, predict_val, y_val, labels, epochs, lr, patience, histor
     model.compile(optimizer=Adam(cosine_lr(lr, steps, warmup), global_clipnorm=5.0),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     es = EarlyStopping(monitor="val_score", mode="max", patience=patience, restore_best_weights=True)
-    h = model.fit(stream, epochs=epochs, callbacks=[ValidationMetrics(predict_val, y_val, labels), es], verbose=2)
+    h = model.fit(stream, epochs=epochs, verbose=0,
+                  callbacks=[ValidationMetrics(predict_val, y_val, labels), es,
+                             EpochProgress(epochs, quiet=_QUIET["on"], steps=len(stream))])
     for key, values in h.history.items():
         history.setdefault(key, []).extend(values)
     best = int(es.best_epoch)
@@ -238,8 +261,8 @@ def _train_words(kind, texts, y, tr, va, ev, labels, max_length, vocab_size, min
     tok = WordTokenizer(vocab)
     enc = lambda idx: tok.encode_batch([texts[i] for i in idx], max_length)  # noqa: E731
     tr_ids, va_ids, ev_ids = enc(tr), enc(va), enc(ev)
-    click.echo(f"vocabulary: {len(vocab)} words from the training split "
-               f"({100 * vocab.coverage([texts[i] for i in va]):.1f}% of the validation words known)", err=True)
+    _say(f"vocabulary: {len(vocab)} words from the training split "
+               f"({100 * vocab.coverage([texts[i] for i in va]):.1f}% of the validation words known)")
     if kind == "lstm":
         model = build_lstm(len(vocab), len(labels), embed_dim, units, dropout)
     else:
@@ -247,7 +270,7 @@ def _train_words(kind, texts, y, tr, va, ev, labels, max_length, vocab_size, min
                                   dropout)
     stream = TokenBatches(tr_ids, y[tr], batch_size, shuffle=True, seed=seed, class_weight=cw)
     history = {}
-    click.echo(f"{kind}: {model.count_params():,} parameters, up to {epochs} epochs of {len(stream)} batches", err=True)
+    _say(f"{kind}: {model.count_params():,} parameters, up to {epochs} epochs of {len(stream)} batches")
     info = _fit(model, stream, lambda m: predict_ids(m, va_ids), y[va], labels, epochs, lr, patience, history)
     model.assets["vocab"] = vocab.to_config()
     info["vocab_size"] = len(vocab)
@@ -282,9 +305,9 @@ def _train_minilm(texts, y, tr, va, ev, labels, encoder, weights_tag, max_length
     pad = tok.pad_id
     split = n_layers - finetune_top
     todo = np.concatenate([tr, va, ev])
-    click.echo(f"encoding {len(todo)} texts with {encoder} ({n_layers} layers, max {enc.max_length} tokens)", err=True)
+    _say(f"encoding {len(todo)} texts with {encoder} ({n_layers} layers, max {enc.max_length} tokens)")
     feats, hidden = encode_split(model, [ids[i] for i in todo], split, batch_size=64, pad_id=pad,
-                                 progress=_progress(len(todo), "encoding"))
+                                 progress=_progress(len(todo), "encoding", _QUIET["on"]))
     n1, n2 = len(tr), len(tr) + len(va)
     history = {}
     # stage 1: the head on the frozen pooled features, standardized with the training statistics
@@ -306,8 +329,7 @@ def _train_minilm(texts, y, tr, va, ev, labels, encoder, weights_tag, max_length
                 yield (self.x[i], self.y[i]) if self.w is None else (self.x[i], self.y[i], self.w[i])
 
     val_feats = feats[n1:n2]
-    click.echo(f"head: {head.count_params():,} parameters on frozen {feats.shape[1]}-d features, up to {epochs} epochs",
-               err=True)
+    _say(f"head: {head.count_params():,} parameters on frozen {feats.shape[1]}-d features, up to {epochs} epochs")
     info = _fit(head, Arrays(feats[:n1], y[tr], True), lambda m: m.predict(val_feats, batch_size=512, verbose=0),
                 y[va], labels, epochs, lr, patience, history)
     copy_layers(model, head)
@@ -317,7 +339,7 @@ def _train_minilm(texts, y, tr, va, ev, labels, encoder, weights_tag, max_length
         info["head_only_accuracy"] = float((probs.argmax(1) == y[ev]).mean())  # reported, never used to choose
         top = build_top(model, split, dropout=dropout)
         trainable = [l.name for l in encoder_layers(model)[split:]]
-        click.echo(f"fine-tuning {', '.join(trainable)} and the head: up to {finetune_epochs} epochs", err=True)
+        _say(f"fine-tuning {', '.join(trainable)} and the head: up to {finetune_epochs} epochs")
         stream = HiddenBatches(hidden[:n1], y[tr], 32, shuffle=True, seed=seed, class_weight=cw)
         val = HiddenBatches(hidden[n1:n2], None, 64)
         info_ft = _fit(top, stream, val.predict, y[va], labels, finetune_epochs, finetune_lr, patience, history,
@@ -327,7 +349,7 @@ def _train_minilm(texts, y, tr, va, ev, labels, encoder, weights_tag, max_length
             probs = HiddenBatches(hidden[n2:], None, 64).predict(top)
             info.update(finetune_best_epoch=info_ft["best_epoch"], best_val_macro_f1=info_ft["best_val_macro_f1"])
         else:
-            click.echo("fine-tuning did not improve the validation macro-F1: keeping the head-only model", err=True)
+            _say("fine-tuning did not improve the validation macro-F1: keeping the head-only model")
     pieces = [t for t, _ in sorted(enc.tokenizer.vocab.items(), key=lambda kv: kv[1])]
     model.assets["vocab"] = {"type": "wordpiece", "tokens": pieces,
                              "lowercase": enc.tokenizer.lowercase, "strip_accents": enc.tokenizer.strip_accents}
@@ -335,27 +357,23 @@ def _train_minilm(texts, y, tr, va, ev, labels, encoder, weights_tag, max_length
 
 
 # --------------------------------------------------------------------------- evaluate / predict
-def _load(model_path):
-    from apps.text_models import tokenizer_from_assets  # registers the layers of the text models
-    from core.models import load_model
+def _load(model_path, command="zoo text predict"):
+    """(model, labels, tokenizer, max_length) of a run folder or model file (apps.serving uses it)."""
+    clf = _classifier(model_path, command)
+    return clf.model, clf.labels, clf.tokenizer, clf.max_length
 
-    p = Path(model_path)
-    if p.is_dir():
-        p = p / "model.h5"
-    if not p.exists():
-        raise click.ClickException(f"model file not found: {p}")
+
+def _classifier(model_path, command):
+    """The :class:`~apps.text_classifier.TextClassifier` of a run folder or model file, as one-line errors."""
+    from apps.model_files import require_app, resolve_model_file
+    from apps.text_classifier import load_text_classifier
+
+    path = resolve_model_file(model_path)
+    require_app(path, "text", command)
     try:
-        model = load_model(p, compile=False)
+        return load_text_classifier(path)
     except Exception as e:
-        _fail(f"cannot load {p}: {e}")
-    labels = model.assets.get("labels")
-    if not labels or "vocab" not in model.assets:
-        raise click.ClickException(f"{p} has no labels or vocabulary: was it made by `zoo text train`?")
-    try:
-        tok = tokenizer_from_assets(model.assets)
-    except ValueError as e:
-        _fail(e)
-    return model, list(labels), tok, int(model.assets.get("max_length") or 128)
+        _fail(f"cannot load {path}: {e}")
 
 
 @text.command("evaluate")
@@ -363,17 +381,24 @@ def _load(model_path):
 @click.argument("data", type=click.Path())
 @_data_options
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-@click.option("--output", "-o", type=click.Path(), help="Write metrics.json (and a confusion-matrix plot) here.")
+@click.option("--output", "-o", type=click.Path(),
+              help="Folder for metrics.json and confusion_matrix.png. [default: MODEL's folder/evaluate_<DATA name>]")
+@work_options(json_help="Print the metrics as one JSON object instead of the table.")
 def evaluate(model_path, data, text_columns, label_column, no_header, delimiter, encoding, label_names, batch_size,
-             output):
-    """Accuracy, macro-F1, per-class scores and the confusion matrix of MODEL (a model.h5 or its
-    folder) on DATA, read as at training unless the data options say otherwise."""
-    from apps.classification_report import classification_metrics, save_plots, write_json
+             output, as_json, quiet, device):
+    """Accuracy, per-class precision/recall/F1/support, macro and weighted averages and the
+    confusion matrix of MODEL (a model.h5 or its run folder) on DATA, read as at training unless the
+    data options say otherwise."""
+    from apps.classification_report import classification_metrics, write_evaluation
+    from apps.model_files import check_output_dir, evaluation_dir
     from apps.text_data import DataError, load_text_dataset, parse_label_names
-    from apps.text_models import predict_ids
 
-    model, labels, tok, max_length = _load(model_path)
-    fmt = model.assets.get("data_format") or {}
+    use_device(device)
+    clf = _classifier(model_path, "zoo text evaluate")
+    labels = clf.labels
+    out = check_output_dir(evaluation_dir(Path(model_path) / "model.h5" if Path(model_path).is_dir() else model_path,
+                                          data, output))
+    fmt = clf.model.assets.get("data_format") or {}
     try:
         ds = load_text_dataset(data, text_columns or fmt.get("text_columns") or (),
                                label_column if label_column is not None else fmt.get("label_column"),
@@ -385,14 +410,9 @@ def evaluate(model_path, data, text_columns, label_column, no_header, delimiter,
         _fail(e)
     for _, reason in ds.skipped:
         click.echo(f"skipped: {reason}", err=True)
-    probs = predict_ids(model, tok.encode_batch(ds.texts, max_length), batch_size, tok.pad_id,
-                        progress=_progress(len(ds.texts), "predicting") if len(ds.texts) > 2000 else None)
+    probs = clf.predict(ds.texts, batch_size, progress=_progress(len(ds.texts), "predicting", quiet))
     metrics = classification_metrics(ds.labels, probs.argmax(1), labels)
-    if output:
-        Path(output).mkdir(parents=True, exist_ok=True)
-        write_json(Path(output) / "metrics.json", metrics)
-        save_plots(output, None, metrics)
-    click.echo(json.dumps({k: metrics[k] for k in ("accuracy", "macro_f1", "num_samples")}))
+    write_evaluation(out, metrics, as_json, click.echo)
 
 
 @text.command("predict")
@@ -401,11 +421,11 @@ def evaluate(model_path, data, text_columns, label_column, no_header, delimiter,
 @click.option("--file", "-f", "files", multiple=True, type=click.Path(),
               help="Also classify each line of this file ('-' for standard input).")
 @click.option("--top", default=3, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per text.")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1))
-def predict(model_path, texts, files, top, as_json, batch_size):
+@work_options(json_help="One JSON object per text.")
+def predict(model_path, texts, files, top, batch_size, as_json, quiet, device):
     """Top labels with probabilities for each of TEXTS (raw strings), with MODEL (a model.h5 made by
-    `zoo text train`, or its folder)."""
+    `zoo text train`, or its run folder). In Python: apps.text_classifier.load_text_classifier."""
     items = list(texts)
     for f in files:
         try:
@@ -415,16 +435,16 @@ def predict(model_path, texts, files, top, as_json, batch_size):
         items += [line.strip() for line in content.splitlines() if line.strip()]
     if not items:
         raise click.UsageError("give at least one text (or --file)")
+    use_device(device)
+    clf = _classifier(model_path, "zoo text predict")
+    quiet = quiet or len(items) <= 2000
+    probs = clf.predict(items, batch_size, progress=_progress(len(items), "predicting", quiet))
+    k = min(top, len(clf.labels))
     import numpy as np
 
-    from apps.text_models import predict_ids
-
-    model, labels, tok, max_length = _load(model_path)
-    probs = predict_ids(model, tok.encode_batch(items, max_length), batch_size, tok.pad_id)
-    k = min(top, len(labels))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     for t, row, p in zip(items, order, probs):
-        preds = [(labels[j], float(p[j])) for j in row]
+        preds = [(clf.labels[j], float(p[j])) for j in row]
         if as_json:
             click.echo(json.dumps({"text": t, "predictions": [{"label": l, "probability": round(v, 6)}
                                                               for l, v in preds]}, ensure_ascii=False))

@@ -49,24 +49,37 @@ def weights():
 
 
 @weights.command("list")
-@click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache.")
-def list_cmd(only_cached: bool):
-    """List every entry: key, size, cached or not, license."""
+@click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache (or built in).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry instead of the table.")
+def list_cmd(only_cached: bool, as_json: bool):
+    """List every entry: key, size, cached (or built in: shipped inside the package), license."""
     w = _api()
     try:
         rows = w.list()
     except w.WeightsError as exc:
         raise _fail(exc) from None
+    for r in rows:
+        r["status"] = "built in" if w.is_builtin(r["key"]) else "yes" if r["cached"] else "no"
     if only_cached:
-        rows = [r for r in rows if r["cached"]]
+        rows = [r for r in rows if r["status"] != "no"]
+    if as_json:
+        import json
+
+        for r in rows:
+            click.echo(json.dumps({"key": r["key"], "size_bytes": r["size_bytes"], "cached": bool(r["cached"]),
+                                   "built_in": r["status"] == "built in",
+                                   "path": r["path"], "license": r["license"], "urls": r["urls"]}))
+        return
     if not rows:
         click.echo("no cached weights" if only_cached else "the manifest has no entries")
         return
     kw = max(len("KEY"), *(len(r["key"]) for r in rows))
-    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<6}  LICENSE")
+    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<8}  LICENSE")
     for r in rows:
         lic = r["license"].split(" (")[0]
-        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {'yes' if r['cached'] else 'no':<6}  {lic}")
+        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {r['status']:<8}  {lic}")
+    if any(r["status"] == "built in" for r in rows):
+        click.echo("built in: shipped inside the zoo package (converted from the listed file), used with no download")
 
 
 @weights.command("download")
@@ -75,7 +88,8 @@ def list_cmd(only_cached: bool):
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--timeout", type=float, default=None, help="Connect/read timeout in seconds.")
 @click.option("--retries", type=int, default=None, help="Retries per URL on connection errors and 5xx.")
-def download_cmd(keys, all_: bool, quiet: bool, timeout, retries):
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key: {key, path} or {key, error}.")
+def download_cmd(keys, all_: bool, quiet: bool, timeout, retries, as_json: bool):
     """Download (and verify) KEY... or --all; prints each file's path."""
     w = _api()
     if all_ and keys:
@@ -93,9 +107,18 @@ def download_cmd(keys, all_: bool, quiet: bool, timeout, retries):
             p = w.fetch(k, progress=False if quiet else None, timeout=timeout, retries=retries)
         except w.WeightsError as exc:
             failed.append(k)
+            if as_json:
+                import json
+
+                click.echo(json.dumps({"key": k, "error": str(exc)}))
             click.echo(f"error: {k}: {exc}", err=True)
             continue
-        click.echo(f"{k}: {p}")
+        if as_json:
+            import json
+
+            click.echo(json.dumps({"key": k, "path": str(p)}))
+        else:
+            click.echo(f"{k}: {p}")
     if failed:
         raise click.ClickException(f"{len(failed)} of {len(keys)} downloads failed: {', '.join(failed)}")
 

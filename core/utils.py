@@ -20,6 +20,33 @@ def set_random_seed(seed: int) -> None:
     zrandom.set_seed(int(seed))
 
 
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a batch as ``fit`` hands it to ``train_step``: ``x``, ``(x,)``,
+    ``(x, y)`` or ``(x, y, sample_weight)`` (a list counts as a tuple); missing parts are None."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data[0], data[1], data[2]
+    raise ValueError(f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, "
+                     f"found a tuple of {len(data)} elements")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """The batch tuple ``fit`` hands to ``train_step``: ``x`` alone (``(x,)`` when x is a list or
+    tuple), ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if y is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    if sample_weight is None:
+        return x, y
+    return x, y, sample_weight
+
+
 def to_categorical(y, num_classes=None, dtype="float32"):
     """One-hot encode integer labels (as keras.utils.to_categorical)."""
     y = np.asarray(y, dtype="int64")
@@ -41,7 +68,8 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 _REGISTRY_API = ["register_keras_serializable", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
                  "get_registered_name", "get_registered_object", "serialize_keras_object", "deserialize_keras_object"]
 
-__all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_model", "model_to_dot"] + _REGISTRY_API
+__all__ = ["set_random_seed", "clear_session", "to_categorical", "plot_model", "model_to_dot", "pack_x_y_sample_weight",
+           "unpack_x_y_sample_weight"] + _REGISTRY_API
 
 
 def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=True,

@@ -125,7 +125,7 @@ def test_errors_are_messages(tmp_path, cnn_file, monkeypatch):
         (("resnet9000",), "neither a model file nor a registry model"),
         (("lstm_classifier",), "has no pretrained weights"),
         ((cnn_file, "--weights", "imagenet"), "--weights applies to registry models only"),
-        ((cnn_file, "-o", tmp_path / "no" / "such" / "dir.onnx"), "does not exist"),
+        ((cnn_file, "-o", tmp_path), "is a directory"),
         ((cnn_file, "--opset", "9"), "Invalid value for '--opset'"),
         ((cnn_file, "--format", "tflite"), "Invalid value for '--format'"),
         ((tmp_path,), "folder without a model file"),
@@ -180,3 +180,28 @@ def test_help_is_fast_and_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
     assert out.stdout.strip() == "[]"
+
+
+def test_output_folder_is_created_and_image_layout_is_nhwc(tmp_path):
+    """`-o newdir/x.onnx` creates newdir; an image model's metadata says NHWC, the layout its graph
+    takes (the CIFAR ResNet's source weights were NCHW)."""
+    out = tmp_path / "new" / "dir" / "r20.onnx"
+    r = _run("resnet20", "-o", out, "--no-verify")
+    assert r.exit_code == 0, r.output
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    spec = json.loads(meta["input_spec"])
+    assert spec["layout"] == "NHWC" and spec["size"] == [32, 32]
+    graph_input = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in graph_input[1:]] == [32, 32, 3]
+    import zoo
+
+    assert zoo.create_model("resnet20", weights="cifar10").pretrained_cfg["input"]["layout"] == "NHWC"
+
+
+def test_json_and_quiet(cnn_file, tmp_path):
+    r = _run(cnn_file, "-o", tmp_path / "x" / "m.onnx", "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout)
+    assert rec["verified"] is True and rec["max_abs_diff"] < 1e-4 and rec["bytes"] > 0
+    r = _run(cnn_file, "-o", tmp_path / "m2.onnx", "-q")
+    assert r.exit_code == 0 and r.stdout == ""

@@ -357,3 +357,16 @@ def test_metrics_zero_safe_and_mase():
     hist = np.array([[1.0], [2.0], [4.0], [7.0]])
     assert mase_scale(hist, 1)[0] == pytest.approx(2.0) and mase_scale(hist, 2)[0] == pytest.approx(4.0)
     assert mase_scale(hist, 12)[0] == pytest.approx(2.0)  # season longer than the history: lag 1
+
+
+def test_unwritable_output_is_a_one_line_error_before_work(tmp_path):
+    from click.testing import CliRunner
+
+    from apps.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    csv = tmp_path / "s.csv"
+    csv.write_text("y\n" + "\n".join(str(i % 7) for i in range(60)) + "\n")
+    r = CliRunner().invoke(main, ["forecast", "train", str(csv), "--target", "y", "--lookback", "4", "--horizon", "2",
+                                  "-o", str(tmp_path / "afile" / "run")])
+    assert r.exit_code != 0 and "cannot write to the output folder" in r.output and "Traceback" not in r.output

@@ -90,7 +90,13 @@ def randomize_bn(model, seed=0):
 
 
 # =========================================================================== dense and activations
-@pytest.mark.parametrize("activation", sorted(A._NAMES) + ["ops.gelu"])
+def _onnx_names():
+    from core.export.onnx_layers import onnx_activation_names
+
+    return onnx_activation_names()
+
+
+@pytest.mark.parametrize("activation", _onnx_names() + ["ops.gelu"])
 def test_dense_activations(tmp_path, activation):
     act = ops.gelu if activation == "ops.gelu" else activation
     single(L.Dense(5, activation=act), (7,), tmp_path, scale=3.0)
@@ -571,6 +577,14 @@ def test_lambda_refused(tmp_path):
     inp = L.Input((3,))
     model = Model(inp, L.Lambda(lambda t: t + 1, name="plus_one")(inp))
     with pytest.raises(OnnxExportError, match="plus_one.*Lambda"):
+        export_onnx(model, tmp_path / "x.onnx")
+
+
+@pytest.mark.parametrize("activation", sorted(set(A._NAMES) - set(_onnx_names()) - {"threshold"}))
+def test_activations_without_onnx_mapping_are_named(tmp_path, activation):
+    inp = L.Input((4,))
+    model = Model(inp, L.Dense(4, activation=activation, name="d")(inp))
+    with pytest.raises(OnnxExportError, match="'d'.*has no ONNX mapping"):
         export_onnx(model, tmp_path / "x.onnx")
 
 

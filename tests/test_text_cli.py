@@ -88,11 +88,11 @@ def test_lstm_train_evaluate_predict(tmp_path):
     assert model.assets["labels"] == ["neg", "pos"] and model.assets["text_model"] == "lstm"
     assert model.assets["vocab"]["tokens"][:2] == [PAD, UNK] and model.assets["max_length"] == 128
 
-    r = run("text", "evaluate", out / "model.h5", data)  # the data options are remembered
+    r = run("text", "evaluate", out / "model.h5", data, "--json")  # the data options are remembered
     assert r.exit_code == 0, r.output
     ev = json.loads(r.stdout.strip().splitlines()[-1])
     assert ev["num_samples"] == 80 and ev["accuracy"] >= 0.9
-    r = run("text", "evaluate", out, data, "-o", tmp_path / "ev")  # the run folder works too
+    r = run("text", "evaluate", out, data, "-o", tmp_path / "ev", "--json")  # the run folder works too
     assert r.exit_code == 0 and json.loads((tmp_path / "ev" / "metrics.json").read_text())["num_samples"] == 80
 
     r = run("text", "predict", out, "A great and happy movie", "bad, awful plot", "--json", "--top", "1")
@@ -147,7 +147,7 @@ def test_transformer_on_tsv_without_header_and_two_text_columns(tmp_path):
     a = model.predict(np.array([[5, 6, 7]]), verbose=0)
     b = model.predict(np.array([[5, 6, 7, 0, 0, 0]]), verbose=0)
     np.testing.assert_allclose(a, b, atol=1e-5)
-    r = run("text", "evaluate", out, p)
+    r = run("text", "evaluate", out, p, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["num_samples"] == 200
 
 
@@ -162,7 +162,7 @@ def test_label_names_are_remembered_for_evaluate(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["labels"] == ["negative", "positive"]
     only_pos = tmp_path / "pos.csv"  # one class only: the saved raw -> name map still applies
     only_pos.write_text("".join(f'"2","{t}"\n' for t, l in zip(texts, labels) if l == "pos"))
-    r = run("text", "evaluate", out, only_pos)
+    r = run("text", "evaluate", out, only_pos, "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout.strip().splitlines()[-1])["num_samples"] == 20
 
@@ -182,7 +182,7 @@ def test_folder_of_txt_files_skips_unreadable_ones(tmp_path):
     r = run("text", "train", root, "-o", out, "--epochs", "1", "--embed-dim", "4", "--units", "4")
     assert r.exit_code == 0, r.output
     assert "latin.txt: not valid utf-8" in r.stderr and "empty.txt: empty" in r.stderr
-    r = run("text", "evaluate", out, root)
+    r = run("text", "evaluate", out, root, "--json")
     assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["num_samples"] == 40
 
 
@@ -209,7 +209,7 @@ def test_minilm_head_and_top_layer_on_a_local_encoder(tmp_path):
     enc_dir.rmdir()
     model = load_model(out / "model.h5", compile=False)
     assert model.assets["vocab"]["type"] == "wordpiece" and model.assets["vocab"]["tokens"][5] == "good"
-    r = run("text", "evaluate", out, data)
+    r = run("text", "evaluate", out, data, "--json")
     assert r.exit_code == 0, r.output
     r = run("text", "predict", out, "a good and great movie", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["predictions"][0]["label"] in ("pos", "neg")
@@ -344,3 +344,71 @@ def test_help_is_fast_and_lazy():
     assert res.returncode == 0, res.stderr
     r = run("text", "train", "--help")
     assert r.exit_code == 0 and "--text-column" in r.output and "--finetune-top" in r.output
+
+
+# --------------------------------------------------------------------------- Python API, output, checks
+def test_saved_run_predicts_raw_strings_in_python(tmp_path):
+    data = write_csv(tmp_path / "reviews.csv", n=80)
+    out = tmp_path / "run"
+    r = run("text", "train", data, "--model", "lstm", "-o", out, "--epochs", "6", "--embed-dim", "8", "--units", "8",
+            "--lr", "0.02", "--batch-size", "16", "-q", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["split"] == "test" and summary["model"].endswith("model.h5")
+    assert "epoch 1/" not in r.stderr  # -q: no progress lines
+    args = json.loads((out / "args.json").read_text())
+    assert not any(isinstance(v, str) and v.startswith("<") for v in args.values()), args
+
+    from apps.text_classifier import load_text_classifier
+
+    texts = ["A great and happy movie", "bad, awful plot"]
+    for where in (out, out / "model.h5"):
+        clf = load_text_classifier(where)
+        probs = clf.predict(texts)
+        assert probs.shape == (2, 2) and np.allclose(probs.sum(1), 1, atol=1e-5)
+        assert clf.labels == ["neg", "pos"]
+    assert clf.predict("one string").shape == (1, 2)
+    r = run("text", "predict", out, *texts, "--json", "--top", "2")
+    cli = [{p["label"]: p["probability"] for p in json.loads(l)["predictions"]} for l in r.stdout.splitlines()]
+    for row, d in zip(probs, cli):
+        assert [round(float(v), 6) for v in row] == [d["neg"], d["pos"]]
+    assert [[l for l, _ in p] for p in clf.predict_labels(texts)] == [[max(d, key=d.get)] for d in cli]
+    with pytest.raises(TypeError):
+        clf.predict([1, 2])
+    with pytest.raises(FileNotFoundError):
+        load_text_classifier(tmp_path / "nothing")
+
+
+def test_evaluate_prints_the_table_and_writes_the_png(tmp_path):
+    data = write_csv(tmp_path / "reviews.csv", n=40)
+    out = tmp_path / "run"
+    assert run("text", "train", data, "-o", out, "--epochs", "1", "--embed-dim", "4", "--units", "4",
+               "-q").exit_code == 0
+    r = run("text", "evaluate", out, data)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["precision", "recall", "f1-score", "support"]
+    assert any(l.split()[:1] == ["neg"] for l in lines) and any("weighted avg" in l for l in lines)
+    assert (out / "evaluate_reviews.csv" / "metrics.json").is_file()
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert (out / "evaluate_reviews.csv" / "confusion_matrix.png").is_file()
+
+
+def test_unwritable_output_and_an_image_run_are_one_line_errors(tmp_path):
+    data = write_csv(tmp_path / "reviews.csv", n=40)
+    (tmp_path / "afile").write_text("x")
+    _err(run("text", "train", data, "-o", tmp_path / "afile" / "run", "--epochs", "1"),
+         "cannot write to the output folder")
+    from core import layers as L
+    from zoo.classifier import ClassifierModel
+
+    inp = L.Input((8, 8, 3))
+    f = L.GlobalAveragePooling2D()(inp)
+    m = ClassifierModel(inp, L.Dense(2, activation="softmax", name="fc")(f), features_tensor=f, head_name="fc")
+    m.assets.update(labels=["a", "b"], input_spec={"scale": 1 / 255})
+    (tmp_path / "img_run").mkdir()
+    m.save(tmp_path / "img_run" / "model.h5")
+    _err(run("text", "predict", tmp_path / "img_run", "hello"), "is an image model", "zoo image predict")

@@ -112,10 +112,17 @@ class ClassifierModel(Functional):
     # ------------------------------------------------------------------ preprocessing / labels
     def preprocess(self, images):
         """Images (uint8 NHWC RGB arrays, a list of them, or PIL images) resized and normalised
-        as this model's weights expect (the manifest's ``input`` spec)."""
+        as this model's weights expect (the manifest's ``input`` spec, or that of the weight family
+        for a local file). A model whose preprocessing is unknown (random weights, a file of unknown
+        origin) raises: set ``model.pretrained_cfg["input"] = zoo.preprocessing.family_spec(mode)``."""
         from .preprocessing import preprocess_images
 
-        spec = self.pretrained_cfg.get("input") or {}
+        spec = self.pretrained_cfg.get("input")
+        if not spec:
+            raise ValueError(f"model '{self.name}' does not know its preprocessing (it has no pretrained weights "
+                             "of a known family): set model.pretrained_cfg['input'] = "
+                             "zoo.preprocessing.family_spec('caffe' | 'torch' | 'tf'), or normalise the images "
+                             "yourself")
         size = tuple(self._flat_inputs[0].shape[1:3])
         return preprocess_images(images, spec, size if None not in size else None)
 

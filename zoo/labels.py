@@ -42,3 +42,4 @@ def decode_predictions(preds, top=5, labels=None):
     top = min(int(top), preds.shape[1])
     idx = np.argsort(-preds, axis=1, kind="stable")[:, :top]
     return [[(labels[j], float(row[j])) for j in order] for row, order in zip(preds, idx)]
+

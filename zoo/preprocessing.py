@@ -1,8 +1,45 @@
 """Image preprocessing from a weights entry's ``input`` spec: resize (or resize + center crop),
-channel order, scale, mean/std. Users never pick "caffe"/"tf"/"torch" by hand."""
+channel order, scale, mean/std. A model carries the spec of its weights, so users never pick
+"caffe"/"tf"/"torch" by hand; ``family_spec(mode)`` is the spec of each of Keras's modes (the
+functions for those who pick by hand are keras.applications', in ``zoo.applications``)."""
 from __future__ import annotations
 
 import numpy as np
+
+IMAGENET_MEAN_RGB = [0.485, 0.456, 0.406]
+IMAGENET_STD_RGB = [0.229, 0.224, 0.225]
+CAFFE_MEAN_BGR = [103.939, 116.779, 123.68]
+
+# Keras's three modes (keras.applications.imagenet_utils) as input specs
+_FAMILIES = {
+    "caffe": {"channel_order": "BGR", "scale": 1.0, "mean": CAFFE_MEAN_BGR, "std": None},
+    "torch": {"channel_order": "RGB", "scale": 1 / 255.0, "mean": IMAGENET_MEAN_RGB, "std": IMAGENET_STD_RGB},
+    "tf": {"channel_order": "RGB", "scale": 1 / 127.5, "mean": [1.0, 1.0, 1.0], "std": None},
+}
+
+
+def family_spec(mode, size=None):
+    """The ``input`` spec of a preprocessing family: "caffe" (RGB->BGR, ImageNet mean subtracted;
+    Keras ResNet/VGG), "torch" ([0, 1], ImageNet mean/std; torchvision and the CIFAR ResNets) or
+    "tf" ([-1, 1])."""
+    if mode not in _FAMILIES:
+        raise ValueError(f"unknown preprocessing mode {mode!r}; expected one of {sorted(_FAMILIES)}")
+    spec = {"type": "image", "mode": mode, "layout": "NHWC", "channels": 3, **_FAMILIES[mode]}
+    if size is not None:
+        spec["size"] = list(size)
+    return spec
+
+
+def _normalise(x, spec):
+    if spec.get("channel_order", "RGB").upper() == "BGR":
+        x = x[..., ::-1]
+    x = x * np.float32(spec.get("scale", 1.0) or 1.0)
+    mean, std = spec.get("mean"), spec.get("std")
+    if mean is not None:
+        x = x - np.asarray(mean, np.float32)
+    if std is not None:
+        x = x / np.asarray(std, np.float32)
+    return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def _to_batch(images):
@@ -56,13 +93,4 @@ def preprocess_images(images, spec, size=None):
         elif size:
             img = _resize(img, size, spec.get("interpolation"))
         batch.append(img.astype(np.float32))
-    x = np.stack(batch)
-    if spec.get("channel_order", "RGB").upper() == "BGR":
-        x = x[..., ::-1]
-    x = x * np.float32(spec.get("scale", 1.0) or 1.0)
-    mean, std = spec.get("mean"), spec.get("std")
-    if mean is not None:
-        x = x - np.asarray(mean, np.float32)
-    if std is not None:
-        x = x / np.asarray(std, np.float32)
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return _normalise(np.stack(batch), spec)

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .preprocessing import family_spec
+
 log = logging.getLogger("zoo")
 
 
@@ -103,13 +105,14 @@ def create_model(name, weights=None, num_classes=None, input_shape=None, **kwarg
     weights = os.fspath(weights)
     from . import weights as wreg
 
+    load_entry = None
     if _looks_like_path(weights):
         if not os.path.exists(weights):
             raise FileNotFoundError(f"weights file not found: {weights}")
         from core.saving.keras_h5 import detect_format
 
         fmt = detect_format(weights)
-        wentry = {"format": fmt, "key": weights}
+        wentry = {"format": fmt, "key": weights, "input": family_input_spec(name, fmt)}
         path = weights
     else:
         key = f"{name}.{weights}"
@@ -119,21 +122,57 @@ def create_model(name, weights=None, num_classes=None, input_shape=None, **kwarg
             tags = pretrained_tags(name)
             raise ValueError(f"no weights {weights!r} for model {name!r}; available tags: {tags or 'none'}") from None
         wentry = dict(wentry, key=key)
-        path = str(wreg.fetch(key))
+        if wreg.is_builtin(key):  # shipped inside the package: no cache, no network
+            path, load_entry = str(wreg.builtin_file(key)), "builtin"
+        else:
+            path = str(wreg.fetch(key))
+    load_entry = wentry if load_entry is None else load_entry
     pretrained_classes = wentry.get("num_classes")
     if pretrained_classes is not None:
         build_kwargs["num_classes"] = pretrained_classes
     elif num_classes is not None:
         build_kwargs["num_classes"] = num_classes
     model = entry.builder(**build_kwargs)
-    load_pretrained(model, path, wentry, entry)
+    if load_entry == "builtin":  # zoo's weights file, matched by layer path (a headless model takes a subset)
+        model.load_weights(path, by_name=True)
+    else:
+        load_pretrained(model, path, load_entry, entry)
     if hasattr(model, "pretrained_cfg"):
         model.pretrained_cfg = dict(wentry)
+        spec = model.pretrained_cfg.get("input")
+        if isinstance(spec, dict) and spec.get("type") == "image":
+            # the manifest records the source framework's layout; a zoo model takes channels-last images
+            model.pretrained_cfg["input"] = dict(spec, layout="NHWC")
     if num_classes is not None and pretrained_classes is not None and num_classes != pretrained_classes:
         log.warning("%s: pretrained head has %d classes, %d requested: the head is re-initialised", name,
                     pretrained_classes, num_classes)
         model.reset_classifier(num_classes)
     return model
+
+
+_KERAS_FORMATS = ("keras_h5", "keras_legacy_h5", "keras_full_h5", "keras3_weights_h5")
+_TORCH_FORMATS = ("torch_zip", "torch_legacy")
+
+
+def family_input_spec(name, file_format):
+    """The preprocessing of weights in ``file_format`` for architecture ``name``: that of the
+    manifest's weights of the same architecture and format family (Keras files: Keras's modes, e.g.
+    "caffe" for ResNet50/VGG16; PyTorch files: torch mean/std), else torch's ImageNet mean/std for a
+    PyTorch file; None where nothing says (zoo's own files, safetensors): ``preprocess`` then raises."""
+    from . import weights as wreg
+
+    family = _KERAS_FORMATS if file_format in _KERAS_FORMATS else _TORCH_FORMATS if file_format in _TORCH_FORMATS \
+        else None
+    if family is None:
+        return None
+    for key in wreg.keys():
+        e = wreg.get_entry(key)
+        if e.get("architecture") == name and e.get("kind") == "weights" and e.get("format") in family \
+                and (e.get("input") or {}).get("type") == "image":
+            return dict(e["input"])
+    if family is _TORCH_FORMATS:
+        return family_spec("torch")
+    return None
 
 
 def load_pretrained(model, path, wentry, entry=None):

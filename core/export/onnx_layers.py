@@ -121,7 +121,28 @@ _ACTIVATIONS = {
     ops.log_softmax: lambda g, x: g.op("LogSoftmax", x, axis=-1),
     ops.silu: _silu,
     ops.softplus: lambda g, x: g.op("Softplus", x),
+    ops.softsign: lambda g, x: g.op("Softsign", x),
+    A.exponential: lambda g, x: g.op("Exp", x),
+    A.mish: lambda g, x: g.op("Mul", x, g.op("Tanh", g.op("Softplus", x))),
+    A.celu: lambda g, x: g.op("Celu", x, alpha=1.0),
+    ops.hard_tanh: lambda g, x: g.op("Clip", x, g.const(np.float32(-1)), g.const(np.float32(1))),
+    ops.log_sigmoid: lambda g, x: g.op("Neg", g.op("Softplus", g.op("Neg", x))),
+    ops.hard_silu: lambda g, x: g.op("Mul", x, g.op("HardSigmoid", x, alpha=1.0 / 6.0, beta=0.5)),
+    ops.tanh_shrink: lambda g, x: g.op("Sub", x, g.op("Tanh", x)),
+    A.hard_shrink: lambda g, x: g.op("Shrink", x, lambd=0.5, bias=0.0),
+    A.soft_shrink: lambda g, x: g.op("Shrink", x, lambd=0.5, bias=0.5),
+    ops.sparse_sigmoid: lambda g, x: g.op("Clip", g.op("Mul", g.op("Add", x, g.const(np.float32(1))),
+                                                       g.const(np.float32(0.5))),
+                                          g.const(np.float32(0)), g.const(np.float32(1))),
+    A.squareplus: lambda g, x: g.op("Mul", g.op("Add", x, g.op("Sqrt", g.op("Add", g.op("Mul", x, x),
+                                                                              g.const(np.float32(4))))),
+                                    g.const(np.float32(0.5))),
 }
+
+
+def onnx_activation_names() -> list:
+    """The ``keras.activations`` names the exporter maps to ONNX nodes."""
+    return sorted(n for n, f in A._NAMES.items() if f in _ACTIVATIONS)
 
 
 def apply_activation(g, layer, fn, x):
@@ -132,7 +153,7 @@ def apply_activation(g, layer, fn, x):
     if build is None:
         name = getattr(fn, "__name__", repr(fn))
         raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): activation {name!r} has no "
-                              f"ONNX mapping; supported: {sorted(A._NAMES)}")
+                              f"ONNX mapping; supported: {onnx_activation_names()}")
     return build(g, x)
 
 

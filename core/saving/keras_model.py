@@ -181,8 +181,17 @@ def _lambda_entry(lc, custom_objects, safe_mode):
         "trainable": cfg.get("trainable", True)}}, {name: func}
 
 
+def _is_op_entry(lc):
+    """A Keras 3 op node (``x + y``, ``ops.softmax(x)`` on a symbolic tensor): its module names the
+    ops namespace, which the layer deserializer resolves (never the layer of the same class name)."""
+    module = str(lc.get("module") or "")
+    return module.startswith("keras.src.ops") or module.startswith("core.ops")
+
+
 def _layer_entry(lc, custom_objects, safe_mode=True, lambdas=None):
     class_name = lc["class_name"]
+    if _is_op_entry(lc):
+        return {k: v for k, v in lc.items() if k != "inbound_nodes"}
     if class_name in _MODEL_CLASSES and isinstance(lc.get("config"), dict) and "layers" in lc["config"]:
         entry = convert_model_config(lc, custom_objects, safe_mode=safe_mode, _lambdas=lambdas)
         entry["name"] = lc.get("name", lc["config"].get("name"))

@@ -174,6 +174,7 @@ def save_model(model, path, overwrite=True, include_optimizer=True):
     """Save architecture, weights, optimizer state, compile config and assets to one HDF5 file."""
     h5py = _h5py()
     config = serialize_layer(model)
+    config.pop("compile_config", None)  # stored on its own (compile_config attribute), read only when compile=True
     with atomic_path(path, overwrite) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["zoo_format"] = "model"
@@ -257,6 +258,7 @@ def load_zoo_model(path, custom_objects=None, compile=True, safe_mode=True):
             raise SavingError(f"{path} holds only weights (saved with save_weights); build the model and call "
                               "load_weights instead")
         config = json.loads(_attr_text(f, "model_config"))
+        config.pop("compile_config", None)
         model = deserialize_layer(config, custom_objects=custom_objects, safe_mode=safe_mode)
         if not model.built:
             raise SavingError(f"{path}: the saved model has no input shape, so it cannot be rebuilt")

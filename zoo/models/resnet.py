@@ -473,5 +473,6 @@ def resnet34(num_classes=1000, input_shape=None, include_top=True, pooling=None,
                          input_tensor, model_name)
 
 
+
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
            "load_keras_h5", "load_torchvision_resnet", "load_torchvision_state_dict", "torchvision_mapping"]

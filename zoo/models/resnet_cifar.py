@@ -20,7 +20,9 @@ from core import layers as L
 from core import ops
 from core.layers.base import Layer, register_serializable
 
+from ..applications import imagenet_utils
 from ..classifier import ClassifierModel
+from ..labels import decode_predictions as _decode
 from ..registry import register_model
 
 _PARAMS = {20: "0.27M", 32: "0.46M", 44: "0.66M", 56: "0.85M", 110: "1.7M"}
@@ -176,5 +178,19 @@ resnet44 = _make(44)
 resnet56 = _make(56)
 resnet110 = _make(110)
 
-__all__ = ["cifar_resnet", "ShortcutA", "load_torch_weights", "torch_mapping",
+
+CIFAR10_LABELS = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def preprocess_input(x, data_format=None):
+    """What the akamaster CIFAR ResNets expect: "torch" mode (RGB scaled to [0, 1], then the
+    ImageNet mean/std, as the upstream trainer normalised). Images must already be 32x32."""
+    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
+
+
+def decode_predictions(preds, top=5):
+    """For each row of CIFAR-10 scores (N, 10): the ``top`` (class name, score) pairs, best first."""
+    return _decode(preds, top=top, labels=CIFAR10_LABELS)
+
+__all__ = ["preprocess_input", "decode_predictions", "CIFAR10_LABELS", "cifar_resnet", "ShortcutA", "load_torch_weights", "torch_mapping",
            "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]

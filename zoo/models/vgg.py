@@ -149,5 +149,6 @@ def VGG19(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
                              classifier_activation, name)
 
 
+
 __all__ = ["VGG16", "VGG19", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
            "load_torchvision_vgg", "load_torchvision_state_dict"]

@@ -12,6 +12,7 @@ Proxies and CA bundles are honoured as ``requests`` does (``HTTPS_PROXY``, ``REQ
 """
 from __future__ import annotations
 
+from .builtin import BUILTIN, builtin_file, is_builtin, license_text
 from .cache import cache_dir, cache_root
 from .download import fetch, import_file, list_entries, path, purge, verify
 from .errors import (
@@ -24,7 +25,7 @@ list = list_entries  # noqa: A001 - the documented API name is zoo.weights.list(
 
 __all__ = [
     "fetch", "verify", "list", "list_entries", "get_entry", "keys", "path", "cache_dir", "cache_root",
-    "import_file", "purge", "manifest_path", "validate_manifest",
+    "import_file", "purge", "manifest_path", "validate_manifest", "is_builtin", "builtin_file", "license_text",
     "WeightsError", "ChecksumError", "DownloadError", "OfflineError", "UnknownWeightsError",
     "NotCachedError", "ManifestError", "LockTimeoutError",
 ]

@@ -5,10 +5,12 @@
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -51,23 +53,28 @@ def candidate_urls(entry: dict) -> list[str]:
     return urls
 
 
-def _offline_message(entry: dict, path: Path, problem: str | None) -> str:
-    algo, expected = checksum_of(entry)
+def manual_howto(entry: dict, path: Path) -> str:
+    """What to do without network access: the file's URL, size and checksum, the exact
+    ``zoo weights import`` command, and the ``ZOO_MIRROR`` alternative."""
     size = entry.get("size_bytes")
     what = f"{size} bytes, " if size is not None else ""
-    head = (f"{ENV_OFFLINE}=1 forbids network access and {entry['key']!r} is not in the cache."
-            if problem is None else
-            f"{ENV_OFFLINE}=1 forbids network access and the cached copy of {entry['key']!r} is bad:\n{problem}")
     return (
-        f"{head}\n"
         f"To place the file by hand, download it on a machine with network access:\n"
         f"    {entry['urls'][0]}\n"
         f"    ({entry['filename']}, {what}{_cache.describe_expected(entry)})\n"
         f"then run:\n"
         f"    zoo weights import {entry['key']} /path/to/{entry['filename']}\n"
         f"which verifies it and stores it at {path}\n"
-        f"(or unset {ENV_OFFLINE} to let zoo download it)."
+        f"Or serve the file from a mirror you control: {ENV_MIRROR}=https://mirror.example/dir/ fetches "
+        f"<mirror>/{entry['filename']} (checksum still enforced)."
     )
+
+
+def _offline_message(entry: dict, path: Path, problem: str | None) -> str:
+    head = (f"{ENV_OFFLINE}=1 forbids network access and {entry['key']!r} is not in the cache."
+            if problem is None else
+            f"{ENV_OFFLINE}=1 forbids network access and the cached copy of {entry['key']!r} is bad:\n{problem}")
+    return f"{head}\n{manual_howto(entry, path)}\n(or unset {ENV_OFFLINE} to let zoo download it)."
 
 
 class _HTTPStatus(Exception):
@@ -198,6 +205,30 @@ def _describe(exc: BaseException, timeout) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED: "the connection was refused",
+                       errno.ENETUNREACH: "the network is unreachable",
+                       errno.EHOSTUNREACH: "the host is unreachable"}
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why no connection can be made, for failures that retrying will not fix (a host name that
+    does not resolve, a refused connection, no route to the network); None for any other error.
+    Follows the chain requests -> urllib3 -> socket (args, ``reason``, causes)."""
+    seen, stack = set(), [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
+            return "the host name cannot be resolved (no DNS or no network)"
+        if isinstance(e, OSError) and e.errno in _UNREACHABLE_ERRNOS:
+            return _UNREACHABLE_ERRNOS[e.errno]
+        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+    return None
+
+
 def _fetch_url(session, url: str, entry: dict, dest: Path, part: Path, show: bool, timeout,
                retries: int, backoff: float) -> str:
     """Download from one URL with retries and resume; returns the digest or raises."""
@@ -222,6 +253,9 @@ def _fetch_url(session, url: str, entry: dict, dest: Path, part: Path, show: boo
             if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                                 requests.exceptions.InvalidSchema)):
                 raise DownloadError(f"{url}: invalid URL: {exc}") from None
+            why = unreachable_reason(exc)
+            if why is not None:  # retrying cannot help: fail now
+                raise DownloadError(f"{url}: {why} (not retried)") from None
             reason = _describe(exc, timeout)
         after = part.stat().st_size if part.exists() else 0
         failures = 0 if after > before else failures + 1
@@ -267,16 +301,17 @@ def _download(entry: dict, dest: Path, progress, timeout, retries: int, backoff:
                 "the next attempt resumes it")
     else:
         _remove_empty_dir(dest.parent)
+    howto = "" if all(isinstance(e, ChecksumError) for _, e in failures) else "\n" + manual_howto(entry, dest)
     if len(failures) == 1:
         exc = failures[0][1]
-        raise type(exc)(f"could not download {entry['key']!r}: {exc}\n  cache path: {dest}{kept}"
+        raise type(exc)(f"could not download {entry['key']!r}: {exc}\n  cache path: {dest}{kept}{howto}"
                         if isinstance(exc, DownloadError) else f"{exc}{kept}")
     cls = ChecksumError if all(isinstance(e, ChecksumError) for _, e in failures) else DownloadError
     lines = [f"could not download {entry['key']!r} from any of its {len(failures)} URLs:"]
     for url, exc in failures:
         text = str(exc).replace("\n", "\n      ")
         lines.append(f"  - {text}" if text.startswith(url) else f"  - {url}: {text}")
-    lines.append(f"  cache path: {dest}{kept}")
+    lines.append(f"  cache path: {dest}{kept}{howto}")
     raise cls("\n".join(lines))
 
 

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -75,11 +76,16 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return seen
 
 
+def packaged_manifest() -> Path:
+    """The manifest shipped as package data of ``zoo.weights`` (setup.py copies it in at build time)."""
+    return Path(str(resources.files(__package__).joinpath("weights_manifest.json")))
+
+
 def default_manifest_candidates() -> list[Path]:
     here = Path(__file__).resolve()
     return [
         here.parents[2] / "weights_manifest.json",  # source checkout / editable install
-        here.parent / "weights_manifest.json",  # shipped as package data
+        packaged_manifest(),  # an installed wheel or a `pip install --target` folder
         Path(sys.prefix) / "share" / "zoo" / "weights_manifest.json",  # shipped as data-files
     ]
 
