@@ -12,6 +12,7 @@ of ``Functional`` are off in that mode (each layer runs its own op).
 """
 from __future__ import annotations
 
+import importlib
 import os
 
 from ..autodiff import Function
@@ -662,18 +663,19 @@ def adam_update(param, grad, m, v, iteration, learning_rate, beta_1=0.9, beta_2=
 
 
 # --------------------------------------------------------------------------- the switch
+# module of core.ops -> the Function classes of it that the reference replaces
+REPLACED = {"linalg": [Dense], "conv": [Conv2D, DepthwiseConv2D, Conv2DTranspose], "pooling": [Pool2D],
+            "normalization": [BatchNormTrain, BatchNormInfer, LayerNorm], "attention": [SDPA],
+            "losses": [CategoricalCrossentropy, SparseCategoricalCrossentropy],
+            "recurrent": [SimpleRNN, LSTM, GRU]}
+
+
 def install():
     """Make the public ops build the reference Functions instead of the fast ones (the module
     globals the public ops look up when called). Called by ``core.ops`` when ZOO_REFERENCE_OPS is set."""
-    from . import attention, conv, linalg, losses, normalization, pooling, recurrent
-
-    table = {linalg: [Dense], conv: [Conv2D, DepthwiseConv2D, Conv2DTranspose], pooling: [Pool2D],
-             normalization: [BatchNormTrain, BatchNormInfer, LayerNorm], attention: [SDPA],
-             losses: [CategoricalCrossentropy, SparseCategoricalCrossentropy],
-             recurrent: [SimpleRNN, LSTM, GRU]}
-    for module, classes in table.items():
+    for name, classes in REPLACED.items():
+        module = importlib.import_module(f"{__package__}.{name}")  # (ops.conv, ops.linalg: Keras names)
         for cls in classes:
             if not isinstance(getattr(module, cls.__name__, None), type):
-                raise RuntimeError(f"ZOO_REFERENCE_OPS: core.ops.{module.__name__.rsplit('.', 1)[1]} has no "
-                                   f"{cls.__name__} to replace")
+                raise RuntimeError(f"ZOO_REFERENCE_OPS: core.ops.{name} has no {cls.__name__} to replace")
             setattr(module, cls.__name__, cls)
