@@ -7,6 +7,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from apps.cli import main
+from core import layers as L
+from zoo.classifier import ClassifierModel
 
 from tests.app_helpers import make_folder, tiny_image_test
 
