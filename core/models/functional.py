@@ -177,8 +177,12 @@ class Functional(Model):
         return map_structure(lambda t: values[id(t)], self._outputs_struct)
 
     def _steps(self, inference) -> list:
-        """The graph's steps after the fusion rewrites (``graph_rewrites.rewrite``), once per model and mode."""
-        plans = self.__dict__.setdefault("_rewritten_steps", {})
+        """The graph's steps after the fusion rewrites (``graph_rewrites.rewrite``), once per graph
+        (``_nodes``: a new head makes a new graph) and mode."""
+        nodes, plans = self.__dict__.get("_rewritten_steps", (None, None))
+        if nodes is not self._nodes:
+            plans = {}
+            self.__dict__["_rewritten_steps"] = (self._nodes, plans)
         steps = plans.get(inference)
         if steps is None:
             steps = plans[inference] = graph_rewrites.rewrite(self, inference)
