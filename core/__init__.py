@@ -17,7 +17,7 @@ _SUBMODULES = frozenset({
     "layers", "models", "ops", "losses", "metrics", "optimizers", "callbacks", "utils", "saving", "random",
     "activations", "initializers", "regularizers", "constraints", "preprocessing", "applications",
     "export", "dtype_policies", "schedules", "backend", "autodiff", "data", "parallel", "host_memory",
-    "gradient_check", "gradient_tape", "object_registration", "serialization_lib",
+    "gradient_check", "gradient_tape", "object_registration", "serialization_lib", "tree",
 })
 
 # top-level names -> (module, attribute)

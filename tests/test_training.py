@@ -390,3 +390,19 @@ def test_fit_without_batch_size_spreads_the_data_over_steps_per_epoch():
     sizes.clear()
     m.fit(x, y, validation_split=0.25, batch_size=5, epochs=1, verbose=0)
     assert sizes == [5, 5, 5]  # the last quarter is held out, before any shuffling
+
+
+def test_sequential_with_input_has_symbolic_inputs_and_outputs_for_feature_extraction():
+    """keras-io's sequential guide: Model(inputs=seq.inputs, outputs=[l.output for l in seq.layers])."""
+    from core import layers as L
+    from core.models import Model, Sequential
+
+    seq = Sequential([L.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.Conv2D(2, 3, name="mid"),
+                      L.Flatten()])
+    extractor = Model(inputs=seq.inputs, outputs=[layer.output for layer in seq.layers])
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    feats = extractor.predict(x, verbose=0)
+    assert [f.shape for f in feats] == [(2, 6, 6, 4), (2, 4, 4, 2), (2, 32)]
+    np.testing.assert_allclose(feats[-1], seq.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="no defined inputs"):
+        Sequential([L.Dense(2)]).inputs

@@ -102,6 +102,13 @@ def to_tensors(x):
     return _map(lambda a: a if isinstance(a, Tensor) else Tensor(_as_array(a, "data")), x)
 
 
+def _finite_number(v):
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
 def class_weight_to_sample_weight(y, class_weight, sample_weight=None):
     """Per-sample weights from a ``{class: weight}`` dict as Keras computes them: the class of a
     one-hot row is its argmax, of an integer or (n, 1) label its rounded value; a class the dict
@@ -114,6 +121,10 @@ def class_weight_to_sample_weight(y, class_weight, sample_weight=None):
                          "`sample_weight` instead")
     if not isinstance(class_weight, dict):
         raise ValueError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    bad = {k: v for k, v in class_weight.items() if not _finite_number(v)}
+    if bad:
+        raise ValueError(f"class_weight must map classes to finite numbers; got {bad}: a NaN or infinite weight "
+                         "would turn every weight into NaN")
     y = backend.to_numpy(_as_array(y, "y"))
     if y.ndim > 1:
         y = y.argmax(-1) if y.shape[-1] != 1 else y[..., 0]
@@ -200,6 +211,7 @@ class ArrayAdapter:
                 raise ValueError("class_weight needs targets y")
             sw = class_weight_to_sample_weight(self.y, class_weight, sw)
         self.sw = None if sw is None else _map(lambda a: _as_array(a, "sample_weight"), sw)
+        check_finite(self.sw, "sample_weight", "the training/evaluation data")
         if batch_size is None:
             batch_size = math.ceil(self.n / int(steps)) if steps else 32
         self.batch_size = int(batch_size)

@@ -665,6 +665,7 @@ class TrainingMixin:
 
     def _batch_data(self, x, y, sample_weight, where):
         self._check_data(x, y, where)
+        data_adapter.check_finite(sample_weight, "sample_weight", where)
         x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
         if self._compiled_metrics is not None and y is not None and not self._compiled_metrics_built():
             with no_grad():

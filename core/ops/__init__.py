@@ -27,6 +27,7 @@ from .shape import flatten
 from .linalg import matmul as _matmul
 from . import activations as _activations
 from .conv import conv1d, conv2d, conv2d_transpose, depthwise_conv2d
+from .conv3d import avg_pool3d, conv3d, conv3d_transpose, max_pool3d
 from .pooling import (avg_pool1d, avg_pool2d, global_avg_pool1d, global_avg_pool2d, global_max_pool1d,
                       global_max_pool2d, max_pool1d, max_pool2d)
 from .recurrent import gru, lstm, simple_rnn
