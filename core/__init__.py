@@ -28,6 +28,7 @@ _NAMES = {
     "GradientTape": ("core.gradient_tape", "GradientTape"),
     "is_grad_enabled": ("core.autodiff", "is_grad_enabled"),
     "config": ("core.backend", "config"), "get_xp": ("core.backend", "get_xp"),
+    "device": ("core.backend", "device"),
     "Input": ("core.layers.core_layers", "Input"), "Layer": ("core.layers.base", "Layer"),
     "KerasTensor": ("core.layers.base", "KerasTensor"), "InputSpec": ("core.layers.input_spec", "InputSpec"), "name_scope": ("core.layers.base", "name_scope"),
     "Model": ("core.models", "Model"), "Sequential": ("core.models", "Sequential"),

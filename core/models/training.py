@@ -425,7 +425,9 @@ class TrainingMixin:
                             f"{type(loss).__name__}")
         self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(_batch_len(x))))
         if params:
-            loss.backward()
+            # as Keras: the optimizer's loss scaling (loss_scale_factor, LossScaleOptimizer) before the
+            # gradients, which its apply() divides back
+            self.optimizer.scale_loss(loss).backward()
             self.optimizer.apply([p.grad for p in params], params)
             for p in params:
                 p.grad = None
