@@ -12,7 +12,8 @@ def gelu(x, approximate=False):
 
 _NAMES = {
     "relu": ops.relu, "relu6": ops.relu6, "leaky_relu": ops.leaky_relu, "elu": ops.elu, "selu": ops.selu,
-    "gelu": gelu, "sigmoid": ops.sigmoid, "hard_sigmoid": ops.hard_sigmoid, "tanh": ops.tanh,
+    "gelu": gelu, "sigmoid": ops.sigmoid, "hard_sigmoid": ops.hard_sigmoid,
+    "hard_silu": ops.hard_silu, "hard_swish": ops.hard_silu, "tanh": ops.tanh,
     "softmax": ops.softmax, "log_softmax": ops.log_softmax, "silu": ops.silu, "swish": ops.silu,
     "softplus": ops.softplus, "linear": ops.linear,
 }
@@ -40,7 +41,7 @@ def serialize(fn):
     inside), which ``get`` resolves once the function is registered or given in custom_objects."""
     for name, f in _NAMES.items():
         if f is fn:
-            return "silu" if name == "swish" else name
+            return {"swish": "silu", "hard_swish": "hard_silu"}.get(name, name)
     if not callable(fn):
         raise ValueError(f"cannot serialize activation {fn!r}: not a function")
     return serialize_keras_object(fn)

@@ -116,6 +116,7 @@ _ACTIVATIONS = {
     ops.gelu: lambda g, x: _gelu(g, x, approximate=True),
     ops.sigmoid: lambda g, x: g.op("Sigmoid", x),
     ops.hard_sigmoid: lambda g, x: g.op("HardSigmoid", x, alpha=1.0 / 6.0, beta=0.5),
+    ops.hard_silu: lambda g, x: g.op("HardSwish", x),
     ops.tanh: lambda g, x: g.op("Tanh", x),
     ops.softmax: lambda g, x: g.op("Softmax", x, axis=-1),
     ops.log_softmax: lambda g, x: g.op("LogSoftmax", x, axis=-1),

@@ -11,8 +11,8 @@ from .reductions import argmax, argmin, max, mean, min, std, sum, var
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad, repeat, reshape, split,
                     squeeze, stack, swapaxes, tile, transpose)
 from .linalg import matmul
-from .activations import (elu, gelu, hard_sigmoid, leaky_relu, linear, log_softmax, relu, relu6, selu, sigmoid,
-                          silu, softmax, softplus, swish, tanh)
+from .activations import (elu, gelu, hard_sigmoid, hard_silu, hard_swish, leaky_relu, linear, log_softmax, relu,
+                          relu6, selu, sigmoid, silu, softmax, softplus, swish, tanh)
 from .conv import conv1d, conv2d, conv2d_transpose, depthwise_conv2d
 from .pooling import (avg_pool1d, avg_pool2d, global_avg_pool1d, global_avg_pool2d, global_max_pool1d,
                       global_max_pool2d, max_pool1d, max_pool2d)
