@@ -48,7 +48,8 @@ def _layout(case):
 
 def _write(tmp_path, key, case):
     path = str(tmp_path / f"{key}.h5")
-    gen.recipe.write_keras_legacy_h5(path, _layout(case), gen.weight_value)
+    gain = case.get("kernel_gain", 1.0)
+    gen.recipe.write_keras_legacy_h5(path, _layout(case), lambda l, w, s: gen.weight_value(l, w, s, gain))
     return path
 
 
@@ -75,6 +76,7 @@ def test_keras_parity_on_published_h5_layout(tmp_path, family, key):
     y = np.asarray(model.predict(x, verbose=0))
     ref = outputs[f"{key}/y"]
     assert y.shape == ref.shape
+    assert np.abs(ref[0] - ref[1]).max() > 1e-2 * np.abs(ref).max()   # the reference depends on its input
     np.testing.assert_allclose(y, ref, rtol=TOL, atol=TOL * float(np.abs(ref).max()))
 
 
@@ -176,16 +178,120 @@ def test_mobilenet_v3_imagenet_through_the_manifest(monkeypatch, v3_small_h5):
 def test_mobilenet_v3_conv_head_reset_and_fine_tuning(v3_small_h5):
     from core import optimizers
 
-    path, _ = v3_small_h5
+    path, case = v3_small_h5
     model = zoo.create_model("mobilenet_v3_small", weights=path, num_classes=4, input_shape=(96, 96, 3))
     assert model.num_classes == 4 and model.head_name == "logits" and model.output.shape == (None, 4)
     assert model.head.kernel.shape == (1, 1, 1024, 4)
     assert model.layers[-1].name == "predictions"
     kernel = model.get_layer("conv").kernel.numpy().copy()
-    np.testing.assert_allclose(kernel, gen.weight_value("conv", "conv/kernel:0", kernel.shape))
+    np.testing.assert_allclose(kernel, gen.weight_value("conv", "conv/kernel:0", kernel.shape, case["kernel_gain"]))
     x = np.random.default_rng(0).uniform(0, 255, (8, 96, 96, 3)).astype(np.float32)
     y = np.arange(8) % 4
     model.compile(optimizer=optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
     assert not np.allclose(model.get_layer("conv").kernel.numpy(), kernel)   # the backbone trains too
+
+
+@pytest.mark.slow
+def test_image_train_cli_fine_tunes_mobilenet_v3_small(tmp_path):
+    """``zoo image train --model mobilenet_v3_small`` on a tiny folder (any-size model: trained at
+    224x224, the size saved with the model so that ``evaluate`` resizes the same way)."""
+    from click.testing import CliRunner
+
+    from apps.cli import main
+    from tests.test_image_cli import make_folder
+
+    data = make_folder(tmp_path / "data", per_class=5, corrupt=False)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["image", "train", str(data), "--model", "mobilenet_v3_small", "--weights", "none",
+                                    "--epochs", "1", "--batch-size", "4", "-o", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["image", "evaluate", str(out / "model.h5"), str(data), "--json"])
+    assert res.exit_code == 0, res.output
+    assert '"accuracy"' in res.output
+
+
+# ============================================================================ EfficientNet
+def test_efficientnet_imagenet_weights_add_keras_std_rescaling(monkeypatch, tmp_path):
+    """Keras adds ``Rescaling(1/sqrt(std))`` after the Normalization for weights="imagenet" only."""
+    from core import layers as L
+
+    key, case, _ = _first_case("efficientnet")
+    path = _write(tmp_path, key, case)
+    monkeypatch.setattr(zoo.weights, "fetch", lambda k, *a, **kw: path)
+    # (Keras's constructor allows only 224x224 with the ImageNet top; the registry takes any size)
+    imagenet = zoo.create_model("efficientnet_b0", weights="imagenet", input_shape=(96, 96, 3),
+                                classifier_activation=None)
+    from_file = zoo.EfficientNetB0(weights=path, input_shape=(96, 96, 3), classifier_activation=None)
+    scales = [l.scale for l in imagenet.layers if isinstance(l, L.Rescaling)]
+    assert len(scales) == 2 and len([l for l in from_file.layers if isinstance(l, L.Rescaling)]) == 1
+    np.testing.assert_allclose(scales[1], [1 / np.sqrt(s) for s in (0.229, 0.224, 0.225)], rtol=1e-6)
+    assert imagenet.count_params() == from_file.count_params() == case["params"]
+    assert imagenet.pretrained_cfg["input"]["scale"] == 1.0
+    x = gen.recipe_input(case["input"], case["input_scale"], case["input_offset"])
+    ref = FAMILIES["efficientnet"][1][f"{key}/y"]
+    np.testing.assert_allclose(from_file.predict(x, verbose=0), ref, rtol=TOL, atol=TOL * np.abs(ref).max())
+    assert not np.allclose(imagenet.predict(x, verbose=0), ref, rtol=1e-2)
+    assert from_file.get_layer("block2b_drop").noise_shape == (None, 1, 1, 1)
+
+
+def test_efficientnet_manifest_entries():
+    from zoo import weights as wreg
+
+    for v, size in enumerate((224, 240, 260, 300, 380, 456, 528, 600)):
+        top = wreg.get_entry(f"efficientnet_b{v}.imagenet")
+        notop = wreg.get_entry(f"efficientnet_b{v}.imagenet_notop")
+        assert top["urls"] == [f"https://storage.googleapis.com/keras-applications/efficientnetb{v}.h5"]
+        assert notop["filename"] == f"efficientnetb{v}_notop.h5" and top["input"]["size"] == [size, size]
+        m = getattr(zoo, f"EfficientNetB{v}")(weights=None, include_top=False)
+        assert m.name == f"efficientnetb{v}"
+
+
+# ============================================================================ DenseNet
+def test_densenet_imagenet_through_the_manifest_uses_torch_preprocessing(monkeypatch, tmp_path):
+    key, case, _ = _first_case("densenet")
+    path = _write(tmp_path, key, case)
+    seen = []
+    monkeypatch.setattr(zoo.weights, "fetch", lambda k, *a, **kw: seen.append(k) or path)
+    model = zoo.DenseNet121(include_top=False, input_shape=(64, 64, 3), pooling="avg")
+    assert seen == ["densenet121.imagenet_notop"] and model.output.shape == (None, 1024)
+    img = np.full((1, 64, 64, 3), 255, np.uint8)
+    np.testing.assert_allclose(model.preprocess(img)[0, 0, 0], (1 - np.array([0.485, 0.456, 0.406])) /
+                               np.array([0.229, 0.224, 0.225]), rtol=1e-5)
+    from core.applications.densenet import preprocess_input
+
+    np.testing.assert_allclose(preprocess_input(img.astype(np.float32))[0, 0, 0], model.preprocess(img)[0, 0, 0],
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v3_small", "efficientnet_b0", "densenet121"])
+def test_classify_cli_offline_names_the_import_command(tmp_path, monkeypatch, model):
+    """``zoo classify --model <backbone>`` resolves its ImageNet entry; offline, without the file,
+    it says how to place a copy (``zoo weights import``), whose md5 is then checked."""
+    from click.testing import CliRunner
+
+    from apps.cli import main
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    sample = os.path.join(os.path.dirname(HERE), "apps", "samples", "chelsea.jpg")
+    r = CliRunner().invoke(main, ["classify", sample, "--model", model])
+    assert r.exit_code != 0
+    assert f"zoo weights import {model}.imagenet" in r.output and "Traceback" not in r.output
+    fake = tmp_path / "copy.h5"
+    fake.write_bytes(b"not the published file")
+    r = CliRunner().invoke(main, ["weights", "import", f"{model}.imagenet", str(fake)])
+    assert r.exit_code != 0 and "md5" in r.output.lower()
+
+
+# ============================================================================ MobileNet (v1)
+def test_mobilenet_v1_imagenet_names_the_file_and_conv_head_resets(tmp_path):
+    with pytest.raises(ValueError, match=r"no checksum.*mobilenet/mobilenet_7_5_160_tf_no_top\.h5"):
+        zoo.MobileNet(alpha=0.75, include_top=False, input_shape=(160, 160, 3))
+    with pytest.raises(ValueError, match="depth multiplier must be 1"):
+        zoo.MobileNet(depth_multiplier=2)
+    key, case, _ = _first_case("mobilenet")
+    model = zoo.create_model("mobilenet", weights=_write(tmp_path, key, case), num_classes=3,
+                             input_shape=(96, 96, 3))
+    assert model.head_name == "conv_preds" and model.num_classes == 3 and model.output.shape == (None, 3)

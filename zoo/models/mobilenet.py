@@ -80,6 +80,108 @@ def build_application(registry_name, weights, include_top, classes, input_shape,
                         **kw)
 
 
+# ============================================================================= MobileNet (v1)
+V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
+V1_SIZES = (128, 160, 192, 224)
+V1_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/"
+# (pointwise filters, stride) of depthwise-separable blocks 1..13
+_V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
+              (512, 1), (1024, 2), (1024, 1))
+
+
+def _mobilenet_v1(registry_name, alpha, depth_multiplier, dropout, num_classes, input_shape, include_top, pooling,
+                  classifier_activation, input_tensor, model_name):
+    if not (isinstance(alpha, (int, float)) and alpha > 0):
+        raise ValueError(f"{registry_name}: alpha must be a positive number, got {alpha!r}")
+    img, inputs = image_input(input_tensor, input_shape, (224, 224, 3) if include_top else (None, None, 3))
+    x = L.Conv2D(int(32 * alpha), (3, 3), padding="same", use_bias=False, strides=(2, 2), name="conv1")(img)
+    x = L.BatchNormalization(axis=-1, name="conv1_bn")(x)
+    x = L.ReLU(6.0, name="conv1_relu")(x)
+    for block_id, (filters, stride) in enumerate(_V1_BLOCKS, start=1):
+        if stride != 1:
+            x = L.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{block_id}")(x)
+        x = L.DepthwiseConv2D((3, 3), padding="same" if stride == 1 else "valid", depth_multiplier=depth_multiplier,
+                              strides=stride, use_bias=False, name=f"conv_dw_{block_id}")(x)
+        x = L.BatchNormalization(axis=-1, name=f"conv_dw_{block_id}_bn")(x)
+        x = L.ReLU(6.0, name=f"conv_dw_{block_id}_relu")(x)
+        x = L.Conv2D(int(filters * alpha), (1, 1), padding="same", use_bias=False, name=f"conv_pw_{block_id}")(x)
+        x = L.BatchNormalization(axis=-1, name=f"conv_pw_{block_id}_bn")(x)
+        x = L.ReLU(6.0, name=f"conv_pw_{block_id}_relu")(x)
+    rows = img.shape[1]
+    name = model_name or f"mobilenet_{alpha:0.2f}_{rows if rows is not None else 224}"
+    if include_top:
+        if not isinstance(num_classes, int) or num_classes <= 0:
+            raise ValueError(f"{name}: num_classes must be a positive integer with include_top=True, "
+                             f"got {num_classes!r}")
+        feats = L.GlobalAveragePooling2D(keepdims=True)(x)
+        feats = L.Dropout(dropout, name="dropout")(feats)
+        out = L.Conv2D(num_classes, (1, 1), padding="same", name="conv_preds")(feats)
+        out = L.Reshape((num_classes,), name="reshape_2")(out)
+        out = L.Activation(classifier_activation, name="predictions")(out)
+        model = ClassifierModel(inputs, out, features_tensor=feats, head_name="conv_preds", name=name,
+                                classifier_activation=classifier_activation)
+        model.registry_name = registry_name
+        return model
+    return classifier_top(name, x, inputs, None, False, pooling, None, classifier_activation, None, registry_name)
+
+
+def _v1_key(alpha):
+    return "mobilenet" if alpha == 1.0 else f"mobilenet_{int(round(alpha * 100)):03d}"
+
+
+def _register_v1(alpha):
+    key = _v1_key(alpha)
+
+    def builder(num_classes=1000, input_shape=None, include_top=True, pooling=None, classifier_activation="softmax",
+                input_tensor=None, model_name=None, alpha=alpha, depth_multiplier=1, dropout=1e-3):
+        return _mobilenet_v1(key, alpha, depth_multiplier, dropout, num_classes, input_shape, include_top, pooling,
+                             classifier_activation, input_tensor, model_name)
+
+    builder.__name__ = builder.__qualname__ = key
+    builder.__doc__ = f"MobileNet v1 (keras.applications layout), width multiplier alpha={alpha}."
+    register_model(key, loaders=_KERAS_LOADERS, default_num_classes=1000)(builder)
+    return builder
+
+
+mobilenet_025, mobilenet_050, mobilenet_075, mobilenet = (_register_v1(a) for a in V1_ALPHAS)
+
+
+def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, include_top=True, weights="imagenet",
+              input_tensor=None, pooling=None, classes=1000, classifier_activation="softmax", name=None):
+    """``keras.applications.MobileNet``: the same arguments, checks and layer names.
+
+    Keras publishes no checksum for these weight files, so the manifest has no ``imagenet`` entry
+    for them: ``weights="imagenet"`` raises, naming the file's URL; a downloaded copy loads with
+    ``weights=<path>`` (Keras's "tf" preprocessing: ``mobilenet.preprocess_input``)."""
+    check_weights_arg(weights)
+    if input_tensor is None:
+        default = 224
+        if input_shape is not None:
+            rows, cols = tuple(input_shape)[:2]
+            default = rows if rows == cols and rows in V1_SIZES else 224
+        input_shape = obtain_input_shape(input_shape, default, 32, include_top, weights)
+    if weights == "imagenet":
+        if depth_multiplier != 1:
+            raise ValueError("If imagenet weights are being loaded, depth multiplier must be 1.  "
+                             f"Received depth_multiplier={depth_multiplier}")
+        if alpha not in V1_ALPHAS:
+            raise ValueError("If imagenet weights are being loaded, alpha can be one of`0.25`, `0.50`, `0.75` or "
+                             f"`1.0` only.  Received alpha={alpha}")
+        rows, cols = (input_shape or tuple(input_tensor.shape[1:]))[:2]
+        rows = rows if rows == cols and rows in V1_SIZES else 224
+        text = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}[alpha]
+        fname = f"mobilenet_{text}_{rows}_tf{'' if include_top else '_no_top'}.h5"
+        raise ValueError(f"MobileNet: Keras publishes no checksum for its ImageNet weight files, so the zoo's "
+                         f"weight registry has no entry for them (an unverified download is never loaded); "
+                         f"download {V1_BASE_URL}{fname} yourself and pass weights=<that file>")
+    arch = dict(depth_multiplier=depth_multiplier, dropout=dropout)
+    if alpha not in V1_ALPHAS:
+        arch["alpha"] = alpha
+    return build_application(_v1_key(alpha) if alpha in V1_ALPHAS else "mobilenet", weights, include_top, classes,
+                             input_shape if input_tensor is None else None, input_tensor, pooling,
+                             classifier_activation, name, **arch)
+
+
 # ============================================================================= MobileNetV2
 V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 V2_SIZES = (96, 128, 160, 192, 224)
@@ -377,7 +479,7 @@ def MobileNetV3Large(input_shape=None, alpha=1.0, minimalistic=False, include_to
                      dropout_rate, classifier_activation, include_preprocessing, name)
 
 
-__all__ = ["MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "mobilenet_v2", "mobilenet_v2_035",
+__all__ = ["MobileNet", "mobilenet", "mobilenet_025", "mobilenet_050", "mobilenet_075", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "mobilenet_v2", "mobilenet_v2_035",
            "mobilenet_v2_050", "mobilenet_v2_075", "mobilenet_v2_130", "mobilenet_v2_140", "mobilenet_v3_small",
            "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic", "mobilenet_v3_large",
            "mobilenet_v3_large_075", "mobilenet_v3_large_minimalistic", "make_divisible", "correct_pad",
