@@ -54,7 +54,7 @@ def train_spirals(epochs: int = 20, seed: int = 0, n_per_class: int = 500, batch
                     p.data += v
             total += loss.item() * len(idx)
         with no_grad():
-            acc = float((ops.argmax(forward(Tensor(x))).numpy() == y).mean())
+            acc = float((ops.argmax(forward(Tensor(x)), axis=-1).numpy() == y).mean())
         if verbose:
             print(f"epoch {epoch + 1}/{epochs} - loss: {total / n:.4f} - accuracy: {acc:.4f}", file=sys.stderr,
                   flush=True)

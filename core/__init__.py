@@ -17,7 +17,7 @@ _SUBMODULES = frozenset({
     "layers", "models", "ops", "losses", "metrics", "optimizers", "callbacks", "utils", "saving", "random",
     "activations", "initializers", "regularizers", "constraints", "preprocessing", "applications",
     "export", "dtype_policies", "schedules", "backend", "autodiff", "data", "parallel", "host_memory",
-    "gradient_check", "object_registration", "serialization_lib",
+    "gradient_check", "gradient_tape", "object_registration", "serialization_lib", "tree",
 })
 
 # top-level names -> (module, attribute)
@@ -25,11 +25,14 @@ _NAMES = {
     "Tensor": ("core.autodiff", "Tensor"), "Parameter": ("core.autodiff", "Parameter"),
     "Variable": ("core.autodiff", "Parameter"), "Function": ("core.autodiff", "Function"),
     "no_grad": ("core.autodiff", "no_grad"), "enable_grad": ("core.autodiff", "enable_grad"),
+    "GradientTape": ("core.gradient_tape", "GradientTape"),
     "is_grad_enabled": ("core.autodiff", "is_grad_enabled"),
     "config": ("core.backend", "config"), "get_xp": ("core.backend", "get_xp"),
+    "device": ("core.backend", "device"),
     "Input": ("core.layers.core_layers", "Input"), "Layer": ("core.layers.base", "Layer"),
     "KerasTensor": ("core.layers.base", "KerasTensor"), "InputSpec": ("core.layers.input_spec", "InputSpec"), "name_scope": ("core.layers.base", "name_scope"),
     "Model": ("core.models", "Model"), "Sequential": ("core.models", "Sequential"),
+    "Operation": ("core.ops.operation", "Operation"),
     "Loss": ("core.losses", "Loss"), "Metric": ("core.metrics", "Metric"),
     "Optimizer": ("core.optimizers", "Optimizer"), "Initializer": ("core.initializers", "Initializer"),
     "Regularizer": ("core.regularizers", "Regularizer"), "Constraint": ("core.constraints", "Constraint"),

@@ -333,6 +333,22 @@ class Parameter(Tensor):
             raise ValueError(f"assign to {self.name or 'parameter'}: shape {arr.shape} != {self.shape}")
         self.data[...] = arr
 
+    def assign_add(self, value) -> None:
+        """Add ``value`` in place (Keras's ``Variable.assign_add``)."""
+        arr = value.data if isinstance(value, Tensor) else value
+        self.assign(self.data + get_xp(self.data).asarray(arr, dtype=self.dtype))
+
+    def assign_sub(self, value) -> None:
+        """Subtract ``value`` in place (Keras's ``Variable.assign_sub``)."""
+        arr = value.data if isinstance(value, Tensor) else value
+        self.assign(self.data - get_xp(self.data).asarray(arr, dtype=self.dtype))
+
+    @property
+    def value(self) -> "Parameter":
+        """The variable's tensor: the Parameter itself (Keras's ``Variable.value``; with PyTorch's
+        backend it is the torch parameter, so ``v.value.grad`` reads the gradient after backward)."""
+        return self
+
     def __repr__(self):
         return f"Parameter(name={self.name!r}, shape={self.shape}, dtype={self.dtype}, trainable={self.trainable})"
 

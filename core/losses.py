@@ -35,7 +35,12 @@ __all__ = [
     "BinaryCrossentropy", "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError", "Huber",
     "LogCosh", "KLDivergence", "CosineSimilarity", "categorical_crossentropy", "sparse_categorical_crossentropy",
     "binary_crossentropy", "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error", "huber",
-    "log_cosh", "kl_divergence", "cosine_similarity", "get", "serialize", "deserialize",
+    "log_cosh", "kl_divergence", "cosine_similarity", "Hinge", "SquaredHinge", "CategoricalHinge", "Poisson",
+    "MeanSquaredLogarithmicError", "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "Dice", "Tversky",
+    "CTC", "hinge", "squared_hinge", "categorical_hinge", "poisson", "mean_squared_logarithmic_error",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy", "dice", "tversky", "ctc", "Circle",
+    "CategoricalGeneralizedCrossEntropy", "circle", "categorical_generalized_cross_entropy", "get", "serialize",
+    "deserialize",
 ]
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -416,6 +421,154 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     return loss_ops.cosine_similarity(y_true, y_pred, axis=axis)
 
 
+EPSILON = 1e-7  # keras.config.epsilon()
+_NEG_LOG = -1e30  # log(0) where Keras uses -inf: finite, so that gradients through it stay 0, not NaN
+
+
+def _hinge_labels(y_true):
+    """Keras's ``convert_binary_labels_to_hinge``: labels all in {0, 1} become {-1, 1}; others unchanged."""
+    t = _data(y_true)
+    if bool(((t == 0) | (t == 1)).all()):
+        return y_true * 2.0 - 1.0
+    return y_true
+
+
+def hinge(y_true, y_pred):
+    """Per-sample mean(max(1 - y_true * y_pred, 0)) over the last axis; {0, 1} labels become {-1, 1}."""
+    return ops.mean(ops.relu(1.0 - _hinge_labels(y_true) * y_pred), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """Per-sample mean(max(1 - y_true * y_pred, 0)^2) over the last axis; {0, 1} labels become {-1, 1}."""
+    return ops.mean(ops.square(ops.relu(1.0 - _hinge_labels(y_true) * y_pred)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """Per-sample max(neg - pos + 1, 0): pos = sum(y_true * y_pred), neg = max((1 - y_true) * y_pred)."""
+    pos = ops.sum(y_true * y_pred, axis=-1)
+    neg = ops.max((1.0 - y_true) * y_pred, axis=-1)
+    return ops.relu(neg - pos + 1.0)
+
+
+def poisson(y_true, y_pred):
+    """Per-sample mean(y_pred - y_true * log(y_pred + eps)) over the last axis."""
+    return ops.mean(y_pred - y_true * ops.log(y_pred + EPSILON), axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Per-sample mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2) over the last axis."""
+    first = ops.log(ops.maximum(y_pred, EPSILON) + 1.0)
+    second = ops.log(ops.maximum(y_true, EPSILON) + 1.0)
+    return ops.mean(ops.square(first - second), axis=-1)
+
+
+def _elementwise_bce(target, output):
+    """Keras's backend binary cross-entropy on probabilities (clipped to [eps, 1 - eps]), elementwise."""
+    output = ops.clip(output, EPSILON, 1.0 - EPSILON)
+    return -(target * ops.log(output) + (1.0 - target) * ops.log(1.0 - output))
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Per-sample focal binary cross-entropy (Lin et al., 2017): ``(1 - p_t)^gamma * bce``, weighted by
+    ``alpha`` / ``1 - alpha`` with ``apply_class_balancing``, averaged over ``axis``."""
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    bce = _elementwise_bce(y_true, y_pred)
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = ops.pow(1.0 - p_t, float(gamma)) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return ops.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Per-sample focal categorical cross-entropy: ``sum(alpha * (1 - p)^gamma * -y_true * log(p))`` over
+    ``axis`` (``p`` the renormalized, clipped predictions)."""
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    if from_logits:
+        y_pred = ops.softmax(y_pred, axis=axis)
+    output = ops.clip(y_pred / ops.sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    cce = -(y_true * ops.log(output))
+    return ops.sum(ops.pow(1.0 - output, float(gamma)) * alpha * cce, axis=axis)
+
+
+def dice(y_true, y_pred, axis=None):
+    """1 - 2 * sum(y_true * y_pred) / (sum(y_true) + sum(y_pred) + eps), summed over ``axis`` (all axes
+    by default, giving one value for the batch)."""
+    inter = ops.sum(y_true * y_pred, axis=axis)
+    return 1.0 - 2.0 * inter / (ops.sum(y_true, axis=axis) + ops.sum(y_pred, axis=axis) + EPSILON)
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """1 - TP / (TP + alpha * sum((1 - y_pred) * y_true) + beta * sum(y_pred * (1 - y_true)) + eps), as Keras
+    computes it, summed over ``axis`` (all axes by default)."""
+    inter = ops.sum(y_true * y_pred, axis=axis)
+    fp = ops.sum((1.0 - y_pred) * y_true, axis=axis)
+    fn = ops.sum(y_pred * (1.0 - y_true), axis=axis)
+    return 1.0 - inter / (inter + fp * alpha + fn * beta + EPSILON)
+
+
+def ctc(y_true, y_pred):
+    """Per-sample CTC loss -log p(labels | logits) (Graves et al., 2006), as Keras's ``ctc``:
+    ``y_true`` (batch, max_label_length) integer labels padded with 0, class 0 is the blank;
+    ``y_pred`` (batch, steps, classes) logits; every sequence uses all steps and the first
+    ``count_nonzero(labels)`` labels, as Keras (``core.ops.ctc_loss``)."""
+    if len(y_true.shape) != 2:
+        raise ValueError(f"Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in "
+                         f"integer format. Received: y_true.shape={tuple(y_true.shape)}")
+    if len(y_pred.shape) != 3:
+        raise ValueError(f"Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, "
+                         f"num_classes)`. Received: y_pred.shape={tuple(y_pred.shape)}")
+    pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred)
+    labels = np.asarray(backend.to_numpy(_data(y_true))).astype(np.int64)
+    n, steps, classes = pred.shape
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"ctc: labels must be in [0, {classes}) (0 is the blank / padding), got values in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+    label_length = (labels != 0).sum(axis=1)
+    return ops.ctc_loss(labels, pred, label_length, np.full(n, steps, np.int64), mask_index=0)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    """Per-sample Circle loss (Sun et al., 2020) of L2-normalized embeddings ``y_pred`` (batch, dim)
+    with integer labels ``y_true``: positives (same label, not itself) pulled to cosine 1, negatives
+    pushed below; samples with a zero loss are masked out of the reduction, as Keras."""
+    pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred)
+    xp = pred.xp
+    labels = xp.asarray(_data(y_true)).astype(np.int64).reshape(-1, 1)
+    ref = pred if ref_embeddings is None else (ref_embeddings if isinstance(ref_embeddings, Tensor)
+                                               else as_tensor(ref_embeddings, like=pred))
+    ref_labels = labels if ref_labels is None else xp.asarray(_data(ref_labels)).astype(np.int64).reshape(-1, 1)
+    dist = ops.relu(1.0 - ops.matmul(pred, ops.transpose(ref)))
+    pos = labels == ref_labels.T
+    neg = ~pos
+    if remove_diagonal:
+        pos = pos & ~xp.eye(labels.shape[0], ref_labels.shape[0], dtype=bool)
+    posf, negf = Tensor(pos.astype(pred.dtype)), Tensor(neg.astype(pred.dtype))
+    pos_w = ops.relu((margin + dist) * posf)
+    neg_w = ops.relu((1.0 + margin - dist) * negf)
+    p_loss = ops.logsumexp(ops.where(pos, -gamma * pos_w * (margin - dist), _NEG_LOG), axis=1)
+    n_loss = ops.logsumexp(ops.where(neg, gamma * neg_w * ((1.0 - margin) - dist), _NEG_LOG), axis=1)
+    loss = ops.softplus(p_loss + n_loss)
+    loss._keras_mask = Tensor(loss.data > 0)
+    return loss
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Per-sample generalized cross-entropy (Zhang & Sabuncu, 2018) for integer labels:
+    ``(1 - p_true^q) / q``, ``p_true`` the predicted probability of the label."""
+    pred = y_pred if isinstance(y_pred, Tensor) else as_tensor(y_pred)
+    labels = pred.xp.asarray(_data(y_true)).astype(np.int64)
+    onehot = (labels[..., None] == pred.xp.arange(pred.shape[-1])).astype(pred.dtype)
+    p = ops.sum(pred * Tensor(onehot), axis=-1)
+    return (1.0 - ops.pow(p, float(q))) / q
+
+
 # --------------------------------------------------------------------------- target checks
 def _check_same_shape(name, arr, y_pred_shape, what="targets"):
     if y_pred_shape is None:
@@ -641,6 +794,173 @@ class CosineSimilarity(_RegressionMixin, LossFunctionWrapper):
         return {**Loss.get_config(self), "axis": self.axis}
 
 
+class Hinge(_RegressionMixin, LossFunctionWrapper):
+    """mean(max(1 - y_true * y_pred, 0)) over the last axis, then reduced; {0, 1} labels become {-1, 1}."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, name=name, reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class SquaredHinge(_RegressionMixin, LossFunctionWrapper):
+    """mean(max(1 - y_true * y_pred, 0)^2) over the last axis, then reduced."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name=name, reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class CategoricalHinge(_RegressionMixin, LossFunctionWrapper):
+    """max(neg - pos + 1, 0) per sample (pos = sum(y_true * y_pred), neg = max((1 - y_true) * y_pred)), then reduced."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name=name, reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class Poisson(_RegressionMixin, LossFunctionWrapper):
+    """mean(y_pred - y_true * log(y_pred + eps)) over the last axis, then reduced."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, name=name, reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class MeanSquaredLogarithmicError(_RegressionMixin, LossFunctionWrapper):
+    """mean((log(y_pred + 1) - log(y_true + 1))^2) over the last axis (both clipped at eps), then reduced."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name=name, reduction=reduction, dtype=dtype)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """Focal binary cross-entropy: ``gamma`` down-weights easy examples; ``apply_class_balancing``
+    weights positives by ``alpha`` and negatives by ``1 - alpha``."""
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        super().__init__(binary_focal_crossentropy, name=name, reduction=reduction, dtype=dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.apply_class_balancing, self.alpha, self.gamma = apply_class_balancing, alpha, gamma
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "apply_class_balancing": self.apply_class_balancing, "alpha": self.alpha,
+                "gamma": self.gamma}
+
+    check_targets = BinaryCrossentropy.check_targets
+
+
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """Focal categorical cross-entropy for one-hot targets: ``alpha * (1 - p)^gamma`` times the cross-entropy."""
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(categorical_focal_crossentropy, name=name, reduction=reduction, dtype=dtype, alpha=alpha,
+                         gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.alpha, self.gamma = alpha, gamma
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing,
+                "axis": self.axis, "alpha": self.alpha, "gamma": self.gamma}
+
+    check_targets = CategoricalCrossentropy.check_targets
+
+
+class Dice(_RegressionMixin, LossFunctionWrapper):
+    """Dice loss 1 - 2|A n B| / (|A| + |B|), summed over ``axis`` (all axes by default)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "axis": self.axis}
+
+
+class Tversky(_RegressionMixin, LossFunctionWrapper):
+    """Tversky loss (a Dice generalization with ``alpha``/``beta`` weighting the two error kinds)."""
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None, dtype=None):
+        super().__init__(tversky, name=name, reduction=reduction, dtype=dtype, alpha=alpha, beta=beta, axis=axis)
+        self.alpha, self.beta, self.axis = alpha, beta, axis
+
+    def get_config(self):
+        return {**Loss.get_config(self), "alpha": self.alpha, "beta": self.beta, "axis": self.axis}
+
+
+class CTC(LossFunctionWrapper):
+    """Connectionist temporal classification loss: ``y_true`` (batch, max_label_length) integer labels
+    padded with 0 (the blank), ``y_pred`` (batch, steps, classes) logits."""
+
+    _int_targets = True
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        return ctc(y_true, y_pred)
+
+    def check_targets(self, y_true, y_pred_shape=None):
+        arr = _targets(self.name, y_true)
+        if arr.ndim != 2 or not _is_integer_valued(arr) or (arr.size and arr.min() < 0):
+            raise ValueError(f"{self.name} expects integer labels of shape (batch, max_label_length), padded with 0 "
+                             f"(the blank); got targets of shape {_shape_str(arr.shape)}")
+        if y_pred_shape is not None:
+            _check_batch(self.name, arr, y_pred_shape)
+
+    def get_config(self):
+        return Loss.get_config(self)
+
+
+class Circle(LossFunctionWrapper):
+    """Circle loss for metric learning: integer labels, L2-normalized embeddings; ``gamma`` the
+    scale, ``margin`` the relaxation; samples with zero loss are masked out of the mean."""
+
+    _int_targets = True
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size", name="circle",
+                 dtype=None):
+        super().__init__(circle, name=name, reduction=reduction, dtype=dtype, gamma=gamma, margin=margin,
+                         remove_diagonal=remove_diagonal)
+        self.gamma, self.margin, self.remove_diagonal = gamma, margin, remove_diagonal
+
+    def get_config(self):
+        return {**Loss.get_config(self), "gamma": self.gamma, "margin": self.margin,
+                "remove_diagonal": self.remove_diagonal}
+
+
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """Generalized cross-entropy ``(1 - p_true^q) / q`` for integer labels (robust to label noise;
+    q -> 0 is the cross-entropy, q = 1 the MAE)."""
+
+    _int_targets = True
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(categorical_generalized_cross_entropy, name=name, reduction=reduction, dtype=dtype, q=q)
+        self.q = q
+
+    def get_config(self):
+        return {**Loss.get_config(self), "q": self.q}
+
+
 # --------------------------------------------------------------------------- "crossentropy" by shapes
 def _binary_or_sparse(y_true_shape, y_pred_shape):
     """Keras 3 compile_utils.is_binary_or_sparse_categorical on shapes."""
@@ -694,11 +1014,15 @@ class AutoCrossentropy(Loss):
 _CLASSES = {c.__name__: c for c in (
     Loss, LossFunctionWrapper, CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
     MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, Huber, LogCosh, KLDivergence,
-    CosineSimilarity)}
+    CosineSimilarity, Hinge, SquaredHinge, CategoricalHinge, Poisson, MeanSquaredLogarithmicError,
+    BinaryFocalCrossentropy, CategoricalFocalCrossentropy, Dice, Tversky, CTC, Circle,
+    CategoricalGeneralizedCrossEntropy)}
 
 _FUNCTIONS = {f.__name__: f for f in (
     categorical_crossentropy, sparse_categorical_crossentropy, binary_crossentropy, mean_squared_error,
-    mean_absolute_error, mean_absolute_percentage_error, huber, log_cosh, kl_divergence, cosine_similarity)}
+    mean_absolute_error, mean_absolute_percentage_error, huber, log_cosh, kl_divergence, cosine_similarity, hinge,
+    squared_hinge, categorical_hinge, poisson, mean_squared_logarithmic_error, binary_focal_crossentropy,
+    categorical_focal_crossentropy, dice, tversky, ctc, circle, categorical_generalized_cross_entropy)}
 
 # name -> (class, Keras function name it stands for)
 _BY_NAME = {
@@ -712,6 +1036,11 @@ _BY_NAME = {
     "huber": Huber, "log_cosh": LogCosh, "logcosh": LogCosh,
     "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
     "cosine_similarity": CosineSimilarity,
+    "hinge": Hinge, "squared_hinge": SquaredHinge, "categorical_hinge": CategoricalHinge, "poisson": Poisson,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError, "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy, "dice": Dice, "tversky": Tversky, "ctc": CTC,
+    "circle": Circle, "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
 }
 
 

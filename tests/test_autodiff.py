@@ -145,3 +145,13 @@ def test_python_lists_become_float32():
     assert Tensor([1.5, 2.0]).dtype == np.float32
     assert Tensor(np.array([1.5], np.float64)).dtype == np.float64  # arrays keep their dtype
     assert Tensor([1, 2]).dtype.kind == "i"
+
+
+def test_parameter_keras_variable_methods():
+    """Keras's Variable API on Parameter: assign_add/assign_sub in place, .value is the tensor itself."""
+    p = Parameter(np.zeros(3, dtype="float32"))
+    data = p.data
+    p.assign_add(np.array([1.0, 2.0, 3.0]))
+    p.assign_sub(Tensor(np.ones(3, dtype="float32")))
+    np.testing.assert_array_equal(p.numpy(), [0.0, 1.0, 2.0])
+    assert p.data is data and p.value is p

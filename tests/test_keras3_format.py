@@ -24,7 +24,7 @@ from core.saving.keras_h5 import detect_format
 from core.saving.zoo_format import save_model as save_zoo_h5
 
 HERE = os.path.join(os.path.dirname(__file__), "fixtures", "keras3")
-NAMES = ["mlp", "cnn", "lstm_text", "transformer", "nested"]
+NAMES = ["mlp", "cnn", "lstm_text", "transformer", "nested", "ops_graph"]
 
 
 @register_serializable(package="zoo_test")
@@ -81,7 +81,8 @@ def test_keras_archive_loads_with_keras_predictions(name, keras_io):
 
 def test_keras_archive_optimizer_kinds(keras_io):
     kinds = {n: type(load_model(os.path.join(HERE, f"{n}.keras")).optimizer).__name__ for n in NAMES}
-    assert kinds == {"mlp": "Adam", "cnn": "SGD", "lstm_text": "RMSprop", "transformer": "AdamW", "nested": "Adam"}
+    assert kinds == {"mlp": "Adam", "cnn": "SGD", "lstm_text": "RMSprop", "transformer": "AdamW", "nested": "Adam",
+                     "ops_graph": "Adam"}
     cnn = load_model(os.path.join(HERE, "cnn.keras"))
     assert cnn.optimizer.momentum == pytest.approx(0.9)
     conv = [l for l in cnn.layers if type(l).__name__ == "Conv2D"]

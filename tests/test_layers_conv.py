@@ -157,10 +157,10 @@ def test_regularizers_and_constraints():
     y = layer(x)
     k, b = layer.kernel.numpy(), layer.bias.numpy()
     losses = [float(v.numpy()) for v in layer.losses]
-    assert len(losses) == 3
-    assert np.isclose(losses[0], 0.01 * (k.astype(np.float64) ** 2).sum(), rtol=1e-5)
-    assert np.isclose(losses[1], 0.01 * np.abs(b).sum(), rtol=1e-5, atol=1e-7)
-    assert np.isclose(losses[2], 0.01 * (y.numpy().astype(np.float64) ** 2).sum(), rtol=1e-5)
+    assert len(losses) == 3  # Keras's order: add_loss (activity) losses, then the weight regularizers
+    assert np.isclose(losses[1], 0.01 * (k.astype(np.float64) ** 2).sum(), rtol=1e-5)
+    assert np.isclose(losses[2], 0.01 * np.abs(b).sum(), rtol=1e-5, atol=1e-7)
+    assert np.isclose(losses[0], 0.01 * (y.numpy().astype(np.float64) ** 2).sum(), rtol=1e-5)
     assert layer.kernel.constraint is not None
     assert layer.get_config()["kernel_constraint"]["class_name"] == "MaxNorm"
 

@@ -94,7 +94,13 @@ def randomize_bn(model, seed=0):
 
 
 # =========================================================================== dense and activations
-@pytest.mark.parametrize("activation", sorted(A._NAMES) + ["ops.gelu"])
+def _onnx_names():
+    from core.export.onnx_layers import onnx_activation_names
+
+    return onnx_activation_names()
+
+
+@pytest.mark.parametrize("activation", _onnx_names() + ["ops.gelu"])
 def test_dense_activations(tmp_path, activation):
     act = ops.gelu if activation == "ops.gelu" else activation
     single(L.Dense(5, activation=act), (7,), tmp_path, scale=3.0)
@@ -577,6 +583,14 @@ def test_lambda_refused(tmp_path):
         export_onnx(model, tmp_path / "x.onnx")
 
 
+@pytest.mark.parametrize("activation", sorted(set(A._NAMES) - set(_onnx_names()) - {"threshold"}))
+def test_activations_without_onnx_mapping_are_named(tmp_path, activation):
+    inp = L.Input((4,))
+    model = Model(inp, L.Dense(4, activation=activation, name="d")(inp))
+    with pytest.raises(OnnxExportError, match="'d'.*has no ONNX mapping"):
+        export_onnx(model, tmp_path / "x.onnx")
+
+
 def test_unknown_activation_named(tmp_path):
     inp = L.Input((3,))
     model = Model(inp, L.Dense(2, activation=lambda t: t * 3.0, name="odd")(inp))
@@ -619,3 +633,164 @@ def test_every_core_layer_has_a_converter():
         if get_onnx_converter(cls.__new__(cls)) is None:
             missing.append(name)
     assert missing == []
+
+
+# =========================================================================== catalogue layers (issue 22)
+def _randomize(layer, seed=0):
+    rng = np.random.default_rng(seed)
+    layer.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 for w in layer.get_weights()])
+    return layer
+
+
+def test_masking_feeds_masked_pooling(tmp_path):
+    inp = L.Input((5, 3))
+    masked = L.Masking()(inp)
+    model = Model(inp, [masked, L.GlobalAveragePooling1D()(masked)])
+
+    def make(b):
+        x = rand(b, 5, 3)
+        x[:, 1] = 0.0
+        x[-1, 3:] = 0.0
+        return x
+
+    check(model, make, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (4, 3)), ({"shared_axes": [1, 2]}, (4, 5, 3))])
+def test_prelu(tmp_path, kw, shape):
+    layer = L.PReLU(**kw)
+    layer.build((None,) + shape)
+    single(_randomize(layer), shape, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({"groups": 2}, (5, 6)), ({"groups": 3}, (4, 3, 6)),
+                                      ({"groups": -1, "center": False}, (4, 3)), ({"groups": 2, "axis": 1}, (4, 5))])
+def test_group_normalization(tmp_path, kw, shape):
+    layer = L.GroupNormalization(**kw)
+    layer.build((None,) + shape)
+    single(_randomize(layer), shape, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (5,)), ({"axis": [1, 2]}, (3, 4))])
+def test_unit_normalization(tmp_path, kw, shape):
+    single(L.UnitNormalization(**kw), shape, tmp_path)
+
+
+@pytest.mark.parametrize("kw,shape", [({}, (3, 6)), ({"axis": [1, 2], "epsilon": 1e-3}, (3, 4))])
+def test_rms_normalization(tmp_path, kw, shape):
+    layer = L.RMSNormalization(**kw)
+    layer.build((None,) + shape)
+    single(_randomize(layer), shape, tmp_path)
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: L.Conv1DTranspose(3, 3, strides=2, padding="same"),
+    lambda: L.Conv1DTranspose(2, 3, strides=2, output_padding=1, activation="relu"),
+    lambda: L.SeparableConv1D(4, 3, padding="same", depth_multiplier=2),
+    lambda: L.SeparableConv1D(3, 2, strides=2, activation="tanh"),
+    lambda: L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"),
+    lambda: L.DepthwiseConv1D(3, dilation_rate=2, use_bias=False),
+], ids=["conv1dT_same", "conv1dT_outpad", "sepconv1d_same", "sepconv1d_s2", "dwconv1d_same", "dwconv1d_dil"])
+def test_conv1d_kin(tmp_path, layer):
+    layer = layer()
+    layer.build((None, 8, 3))
+    single(_randomize(layer), (8, 3), tmp_path)
+
+
+@pytest.mark.parametrize("layer,kw,key", [
+    (lambda: L.Attention(), {}, False),
+    (lambda: L.Attention(use_scale=True), {"use_causal_mask": True}, True),
+    (lambda: L.Attention(use_scale=True, score_mode="concat"), {"return_attention_scores": True}, False),
+    (lambda: L.AdditiveAttention(), {}, True),
+    (lambda: L.AdditiveAttention(use_scale=False), {"return_attention_scores": True, "use_causal_mask": True}, False),
+], ids=["dot", "dot_scale_causal_key", "concat_scores", "additive_key", "additive_noscale_scores_causal"])
+def test_sequence_attention(tmp_path, layer, kw, key):
+    layer = layer()
+    q_in, v_in = L.Input((4, 3)), L.Input((5, 3))
+    ins = [q_in, v_in] + ([L.Input((5, 3))] if key else [])
+    layer.build([(None, 4, 3), (None, 5, 3)])
+    _randomize(layer)
+    out = layer(ins, **kw)
+    model = Model(ins, list(out) if isinstance(out, tuple) else out)
+    check(model, lambda b: tuple(rand(b, *s, seed=i) for i, s in enumerate([(4, 3), (5, 3), (5, 3)][:len(ins)])),
+          tmp_path)
+
+
+def test_attention_with_embedding_masks(tmp_path):
+    q_in, v_in = L.Input((4,), dtype="int32"), L.Input((5,), dtype="int32")
+    emb = L.Embedding(7, 3, mask_zero=True)
+    out = L.Attention()([emb(q_in), emb(v_in)])
+    model = Model([q_in, v_in], out)
+
+    def make(b):
+        rng = np.random.default_rng(b)
+        q, v = rng.integers(1, 7, (b, 4)), rng.integers(1, 7, (b, 5))
+        q[:, -1] = 0
+        v[:, 3:] = 0
+        return q.astype(np.int32), v.astype(np.int32)
+
+    check(model, make, tmp_path)
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: L.Conv3D(3, 2),
+    lambda: L.Conv3D(4, 3, strides=(2, 1, 2), padding="same", activation="relu", groups=2),
+    lambda: L.Conv3DTranspose(2, 3, strides=2, padding="same"),
+    lambda: L.Conv3DTranspose(3, (3, 2, 2), strides=(2, 2, 1), output_padding=(1, 0, 0)),
+    lambda: L.MaxPooling3D(),
+    lambda: L.AveragePooling3D(3, strides=2, padding="same"),
+    lambda: L.GlobalAveragePooling3D(),
+    lambda: L.GlobalMaxPooling3D(keepdims=True),
+    lambda: L.ZeroPadding3D(((1, 0), (0, 2), (1, 1))),
+    lambda: L.Cropping3D(((0, 1), (1, 2), (0, 0))),
+    lambda: L.UpSampling3D((2, 1, 3)),
+], ids=["conv3d", "conv3d_same_s2_groups", "conv3dT_same", "conv3dT_outpad", "maxpool3d", "avgpool3d_same",
+        "gap3d", "gmp3d", "zeropad3d", "crop3d", "upsample3d"])
+def test_3d_layers(tmp_path, layer):
+    layer = layer()
+    layer.build((None, 5, 6, 5, 4))
+    if layer.weights:
+        _randomize(layer)
+    single(layer, (5, 6, 5, 4), tmp_path)
+
+
+@pytest.mark.parametrize("layer", [lambda: L.CenterCrop(4, 5), lambda: L.RandomTranslation(0.2, 0.2),
+                                   lambda: L.RandomZoom(0.3), lambda: L.RandomContrast(0.5),
+                                   lambda: L.RandomBrightness(0.2), lambda: L.RandomErasing(), lambda: L.MixUp(),
+                                   lambda: L.CutMix()],
+                         ids=["center_crop", "translation", "zoom", "contrast", "brightness", "erasing", "mixup",
+                              "cutmix"])
+def test_center_crop_and_inference_augmentations(tmp_path, layer):
+    single(layer(), (7, 8, 3), tmp_path, scale=50.0)
+
+
+def test_center_crop_upscale_refused(tmp_path):
+    inp = L.Input((3, 3, 1))
+    with pytest.raises(OnnxExportError, match="CenterCrop"):
+        export_onnx(Model(inp, L.CenterCrop(5, 5)(inp)), tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("layer,shape", [
+    (lambda: L.CategoryEncoding(5, "multi_hot"), (3,)), (lambda: L.CategoryEncoding(5, "count"), (4,)),
+    (lambda: L.CategoryEncoding(5, "one_hot"), (1,)), (lambda: L.CategoryEncoding(5, "one_hot"), (3,)),
+], ids=["multi_hot", "count", "one_hot_b1", "one_hot_bk"])
+def test_category_encoding(tmp_path, layer, shape):
+    inp = L.Input(shape, dtype="int64")
+    model = Model(inp, layer()(inp))
+    check(model, lambda b: np.random.default_rng(b).integers(0, 6, (b,) + shape).astype(np.int64), tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
+def test_discretization(tmp_path, mode):
+    inp = L.Input((4,))
+    model = Model(inp, L.Discretization(bin_boundaries=[-0.5, 0.0, 0.7], output_mode=mode)(inp))
+    check(model, lambda b: rand(b, 4), tmp_path)
+
+
+@pytest.mark.parametrize("make", [lambda: L.RNN(L.GRUCell(2), name="named_rnn"),
+                                  lambda: L.ConvLSTM2D(2, 1, name="named_rnn")])
+def test_python_recurrences_refused_by_name(tmp_path, make):
+    layer = make()
+    inp = L.Input((3, 2, 2, 2) if isinstance(layer, L.ConvLSTM2D) else (3, 2))
+    with pytest.raises(OnnxExportError, match="named_rnn"):
+        export_onnx(Model(inp, layer(inp)), tmp_path / "m.onnx")

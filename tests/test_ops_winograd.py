@@ -1,11 +1,12 @@
 """Winograd F(2x2, 3x3) (core/ops/winograd.py): equal to the direct convolution, and conv2d's
 gradients through it (its threshold lowered so that small test layers take it)."""
+import importlib
 import numpy as np
 import pytest
 
 from core import Tensor
 from core.gradient_check import check_gradients
-from core.ops import conv as C
+C = importlib.import_module("core.ops.conv")  # ops.conv is Keras's function; the module by its path
 from core.ops import winograd
 from core.ops.conv import conv2d
 

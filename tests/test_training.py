@@ -102,8 +102,13 @@ def test_sample_and_class_weights_change_the_loss():
     per = -np.log(pred[np.arange(60), y])
     assert abs(weighted - (per * sw).sum() / 60) < 1e-5 and abs(base - per.mean()) < 1e-5
     m.fit(x, y, class_weight={0: 1.0, 1: 2.0, 2: 0.5}, epochs=1, verbose=0)
-    with pytest.raises(ValueError, match="class_weight has no entry for class"):
-        m.fit(x, y, class_weight={0: 1.0}, epochs=1, verbose=0)
+    # Keras: a class the dict does not name weighs 1.0; class_weight with sample_weight is an error
+    from core.models.data_adapter import class_weight_to_sample_weight
+
+    np.testing.assert_array_equal(class_weight_to_sample_weight(np.array([0, 1, 2, 1]), {1: 3.0}), [1, 3, 1, 3])
+    np.testing.assert_array_equal(class_weight_to_sample_weight(np.eye(3)[[2, 0]], {2: 0.5}), [0.5, 1])
+    with pytest.raises(ValueError, match="class_weight` and `sample_weight` at the same time"):
+        m.fit(x, y, class_weight={0: 1.0}, sample_weight=sw, epochs=1, verbose=0)
 
 
 def test_initial_epoch_and_steps_per_epoch():
@@ -366,3 +371,38 @@ def test_batch_hooks_and_epoch_logs_with_and_without_batch_callbacks():
             assert all(set(logs) == {"loss", "accuracy"} for _, logs in batch_logs)
             assert batch_logs[3][1]["loss"] == pytest.approx(epoch_logs[0]["loss"])
     assert histories[0] == histories[1]
+
+
+def test_fit_without_batch_size_spreads_the_data_over_steps_per_epoch():
+    x, y = blobs(n=20)
+    m = mlp()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    sizes = []
+    orig = m._train_batch
+
+    def spy(xb, yb, swb):
+        sizes.append(int(xb.shape[0]))
+        return orig(xb, yb, swb)
+
+    m._train_batch = spy
+    m.fit(x, y, steps_per_epoch=3, epochs=1, shuffle=False, verbose=0)
+    assert sizes == [7, 7, 6]  # Keras: batch_size = ceil(20 / 3)
+    sizes.clear()
+    m.fit(x, y, validation_split=0.25, batch_size=5, epochs=1, verbose=0)
+    assert sizes == [5, 5, 5]  # the last quarter is held out, before any shuffling
+
+
+def test_sequential_with_input_has_symbolic_inputs_and_outputs_for_feature_extraction():
+    """keras-io's sequential guide: Model(inputs=seq.inputs, outputs=[l.output for l in seq.layers])."""
+    from core import layers as L
+    from core.models import Model, Sequential
+
+    seq = Sequential([L.Input((8, 8, 3)), L.Conv2D(4, 3, activation="relu"), L.Conv2D(2, 3, name="mid"),
+                      L.Flatten()])
+    extractor = Model(inputs=seq.inputs, outputs=[layer.output for layer in seq.layers])
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    feats = extractor.predict(x, verbose=0)
+    assert [f.shape for f in feats] == [(2, 6, 6, 4), (2, 4, 4, 2), (2, 32)]
+    np.testing.assert_allclose(feats[-1], seq.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="no defined inputs"):
+        Sequential([L.Dense(2)]).inputs

@@ -24,7 +24,26 @@ from ..layers import preprocessing as PP
 from ..layers import regularization as R
 from ..layers import reshaping as RS
 from ..layers import wrappers as W
+from ..layers import adaptive_pooling as AP
+from ..layers import category_encoding as CE
+from ..layers import image_augmentation as IA
+from ..layers import image_mixing as IM
+from ..layers import pooling_3d as P3
+from ..layers import reshaping_3d as RS3
 from ..layers.attention import EinsumDense
+from ..layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from ..layers.convolutional_3d import Conv3D
+from ..layers.discretization import Discretization
+from ..layers.hashing import Hashing
+from ..layers.index_lookup import IndexLookup
+from ..layers.rnn import RNN, StackedRNNCells
+from ..layers.text_vectorization import TextVectorization
+from ..layers.group_normalization import GroupNormalization
+from ..layers.masking import Masking
+from ..layers.prelu import PReLU
+from ..layers.rms_normalization import RMSNormalization
+from ..layers.sequence_attention import AdditiveAttention, Attention
+from ..layers.unit_normalization import UnitNormalization
 from .onnx_graph import OnnxExportError, register_onnx_converter
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -116,13 +135,33 @@ _ACTIVATIONS = {
     ops.gelu: lambda g, x: _gelu(g, x, approximate=True),
     ops.sigmoid: lambda g, x: g.op("Sigmoid", x),
     ops.hard_sigmoid: lambda g, x: g.op("HardSigmoid", x, alpha=1.0 / 6.0, beta=0.5),
-    ops.hard_silu: lambda g, x: g.op("HardSwish", x),
     ops.tanh: lambda g, x: g.op("Tanh", x),
     ops.softmax: lambda g, x: g.op("Softmax", x, axis=-1),
     ops.log_softmax: lambda g, x: g.op("LogSoftmax", x, axis=-1),
     ops.silu: _silu,
     ops.softplus: lambda g, x: g.op("Softplus", x),
+    ops.softsign: lambda g, x: g.op("Softsign", x),
+    A.exponential: lambda g, x: g.op("Exp", x),
+    A.mish: lambda g, x: g.op("Mul", x, g.op("Tanh", g.op("Softplus", x))),
+    A.celu: lambda g, x: g.op("Celu", x, alpha=1.0),
+    ops.hard_tanh: lambda g, x: g.op("Clip", x, g.const(np.float32(-1)), g.const(np.float32(1))),
+    ops.log_sigmoid: lambda g, x: g.op("Neg", g.op("Softplus", g.op("Neg", x))),
+    ops.hard_silu: lambda g, x: g.op("Mul", x, g.op("HardSigmoid", x, alpha=1.0 / 6.0, beta=0.5)),
+    ops.tanh_shrink: lambda g, x: g.op("Sub", x, g.op("Tanh", x)),
+    A.hard_shrink: lambda g, x: g.op("Shrink", x, lambd=0.5, bias=0.0),
+    A.soft_shrink: lambda g, x: g.op("Shrink", x, lambd=0.5, bias=0.5),
+    ops.sparse_sigmoid: lambda g, x: g.op("Clip", g.op("Mul", g.op("Add", x, g.const(np.float32(1))),
+                                                       g.const(np.float32(0.5))),
+                                          g.const(np.float32(0)), g.const(np.float32(1))),
+    A.squareplus: lambda g, x: g.op("Mul", g.op("Add", x, g.op("Sqrt", g.op("Add", g.op("Mul", x, x),
+                                                                              g.const(np.float32(4))))),
+                                    g.const(np.float32(0.5))),
 }
+
+
+def onnx_activation_names() -> list:
+    """The ``keras.activations`` names the exporter maps to ONNX nodes."""
+    return sorted(n for n, f in A._NAMES.items() if f in _ACTIVATIONS)
 
 
 def apply_activation(g, layer, fn, x):
@@ -133,7 +172,7 @@ def apply_activation(g, layer, fn, x):
     if build is None:
         name = getattr(fn, "__name__", repr(fn))
         raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): activation {name!r} has no "
-                              f"ONNX mapping; supported: {sorted(A._NAMES)}")
+                              f"ONNX mapping; supported: {onnx_activation_names()}")
     return build(g, x)
 
 
@@ -290,7 +329,7 @@ def _spatial(g, layer, node, inputs, rank):
     return tuple(shape[1:-1])
 
 
-@register_onnx_converter(CV.Conv1D, CV.Conv2D)
+@register_onnx_converter(CV.Conv1D, CV.Conv2D, Conv3D)
 def _conv(g, layer, node, inputs):
     rank = layer.rank
     kernel = _arr(layer.kernel)  # (k..., cin // groups, filters)
@@ -306,40 +345,49 @@ def _conv(g, layer, node, inputs):
 
 
 def _depthwise_weight(kernel):
-    """(kh, kw, C, m) -> ONNX (C * m, 1, kh, kw): output channel c * m + j is kernel[..., c, j]."""
-    kh, kw, c, m = kernel.shape
-    return np.transpose(kernel.reshape(kh, kw, c * m), (2, 0, 1))[:, None]
+    """(k..., C, m) -> ONNX (C * m, 1, k...): output channel c * m + j is kernel[..., c, j]."""
+    *ks, c, m = kernel.shape
+    rank = len(ks)
+    return np.transpose(kernel.reshape(*ks, c * m), (rank,) + tuple(range(rank)))[:, None]
 
 
-@register_onnx_converter(CV.DepthwiseConv2D)
+def _conv_weight(kernel, rank):
+    """Keras (k..., Cin, Cout) (or a transposed conv's (k..., Cout, Cin)) -> ONNX (last, second last, k...)."""
+    return np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
+
+
+@register_onnx_converter(CV.DepthwiseConv2D)  # and DepthwiseConv1D, its subclass
 def _depthwise(g, layer, node, inputs):
+    rank = layer.rank
     kernel = _arr(layer.kernel)
-    c = kernel.shape[2]
-    spatial = _spatial(g, layer, node, inputs, 2)
+    c = kernel.shape[rank]
+    spatial = _spatial(g, layer, node, inputs, rank)
     attrs = _conv_pad_attrs(spatial, layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
-    args = [to_channels_first(g, inputs[0], 2), g.const(_depthwise_weight(kernel), f"{layer.name}/kernel")]
+    args = [to_channels_first(g, inputs[0], rank), g.const(_depthwise_weight(kernel), f"{layer.name}/kernel")]
     if layer.bias is not None:
         args.append(g.weight(layer.bias, f"{layer.name}/bias"))
     y = g.node("Conv", args, 1, name=layer.name, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                dilations=list(layer.dilation_rate), group=int(c), **attrs)[0]
-    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, 2))]
+    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, rank))]
 
 
-@register_onnx_converter(CV.SeparableConv2D)
+@register_onnx_converter(CV.SeparableConv2D)  # and SeparableConv1D, its subclass
 def _separable(g, layer, node, inputs):
+    rank = layer.rank
     dk = _arr(layer.depthwise_kernel)
-    pk = _arr(layer.pointwise_kernel)  # (1, 1, C * m, filters)
-    c = dk.shape[2]
-    spatial = _spatial(g, layer, node, inputs, 2)
+    pk = _arr(layer.pointwise_kernel)  # (1..., C * m, filters)
+    c = dk.shape[rank]
+    spatial = _spatial(g, layer, node, inputs, rank)
     attrs = _conv_pad_attrs(spatial, layer.kernel_size, layer.strides, layer.dilation_rate, layer.padding)
-    y = g.node("Conv", [to_channels_first(g, inputs[0], 2), g.const(_depthwise_weight(dk), f"{layer.name}/depthwise")],
+    y = g.node("Conv", [to_channels_first(g, inputs[0], rank),
+                        g.const(_depthwise_weight(dk), f"{layer.name}/depthwise")],
                1, name=f"{layer.name}_depthwise", kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
                dilations=list(layer.dilation_rate), group=int(c), **attrs)[0]
-    args = [y, g.const(np.transpose(pk, (3, 2, 0, 1)), f"{layer.name}/pointwise")]
+    args = [y, g.const(_conv_weight(pk, rank), f"{layer.name}/pointwise")]
     if layer.bias is not None:
         args.append(g.weight(layer.bias, f"{layer.name}/bias"))
-    y = g.node("Conv", args, 1, name=f"{layer.name}_pointwise", kernel_shape=[1, 1])[0]
-    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, 2))]
+    y = g.node("Conv", args, 1, name=f"{layer.name}_pointwise", kernel_shape=[1] * rank)[0]
+    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, rank))]
 
 
 def _transpose_pads(n, k, s, d, padding, output_padding):
@@ -359,28 +407,30 @@ def _transpose_pads(n, k, s, d, padding, output_padding):
     return probes.pop() if len(probes) == 1 else None
 
 
-@register_onnx_converter(CV.Conv2DTranspose)
+@register_onnx_converter(CV.Conv2DTranspose)  # and Conv1DTranspose, its subclass
 def _conv_transpose(g, layer, node, inputs):
-    kernel = _arr(layer.kernel)  # (kh, kw, filters, Cin)
-    spatial = _spatial(g, layer, node, inputs, 2)
-    ops_ = layer.output_padding or (None, None)
+    rank = layer.rank
+    kernel = _arr(layer.kernel)  # (k..., filters, Cin)
+    spatial = _spatial(g, layer, node, inputs, rank)
+    ops_ = layer.output_padding or (None,) * rank
     axes = [_transpose_pads(n, k, s, d, layer.padding, p)
             for n, k, s, d, p in zip(spatial, layer.kernel_size, layer.strides, layer.dilation_rate, ops_)]
     if any(a is None for a in axes):
-        raise OnnxExportError(f"layer '{layer.name}' (Conv2DTranspose, padding={layer.padding!r}, "
+        raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}, padding={layer.padding!r}, "
                               f"output_padding={layer.output_padding}): its cropping depends on the input size, "
                               f"which is unknown ({spatial}); give the model a fixed image size")
-    args = [to_channels_first(g, inputs[0], 2), g.const(np.transpose(kernel, (3, 2, 0, 1)), f"{layer.name}/kernel")]
+    args = [to_channels_first(g, inputs[0], rank), g.const(_conv_weight(kernel, rank), f"{layer.name}/kernel")]
     if layer.bias is not None:
         args.append(g.weight(layer.bias, f"{layer.name}/bias"))
     y = g.node("ConvTranspose", args, 1, name=layer.name, kernel_shape=list(layer.kernel_size),
                strides=list(layer.strides), dilations=list(layer.dilation_rate),
                pads=[a[0] for a in axes] + [a[1] for a in axes], output_padding=[a[2] for a in axes])[0]
-    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, 2))]
+    return [apply_activation(g, layer, layer.activation, to_channels_last(g, y, rank))]
 
 
 # =========================================================================== pooling
-@register_onnx_converter(P.MaxPooling1D, P.MaxPooling2D, P.AveragePooling1D, P.AveragePooling2D)
+@register_onnx_converter(P.MaxPooling1D, P.MaxPooling2D, P.AveragePooling1D, P.AveragePooling2D, P3.MaxPooling3D,
+                         P3.AveragePooling3D)
 def _pool(g, layer, node, inputs):
     rank = layer.pool_dimensions
     spatial = _spatial(g, layer, node, inputs, rank)
@@ -394,11 +444,11 @@ def _pool(g, layer, node, inputs):
 
 
 @register_onnx_converter(P.GlobalAveragePooling2D, P.GlobalMaxPooling2D, P.GlobalMaxPooling1D,
-                         P.GlobalAveragePooling1D)
+                         P.GlobalAveragePooling1D, P3.GlobalAveragePooling3D, P3.GlobalMaxPooling3D)
 def _global_pool(g, layer, node, inputs):
     x = inputs[0]
     axes = list(range(1, layer.pool_dimensions + 1))
-    is_max = isinstance(layer, (P.GlobalMaxPooling1D, P.GlobalMaxPooling2D))
+    is_max = isinstance(layer, (P.GlobalMaxPooling1D, P.GlobalMaxPooling2D, P3.GlobalMaxPooling3D))
     mask = g.masks.get(x) if isinstance(layer, P.GlobalAveragePooling1D) else None
     if mask is None:
         return [g.reduce("ReduceMax" if is_max else "ReduceMean", x, axes, layer.keepdims)]
@@ -661,17 +711,20 @@ def _dot(g, layer, node, inputs):
 
 
 # =========================================================================== reshaping
-@register_onnx_converter(RS.ZeroPadding1D, RS.ZeroPadding2D)
+@register_onnx_converter(RS.ZeroPadding1D, RS.ZeroPadding2D, RS3.ZeroPadding3D)
 def _zero_padding(g, layer, node, inputs):
     if isinstance(layer, RS.ZeroPadding1D):
         before, after = [0, layer.padding[0], 0], [0, layer.padding[1], 0]
+    elif isinstance(layer, RS3.ZeroPadding3D):
+        before = [0] + [int(p[0]) for p in layer.padding] + [0]
+        after = [0] + [int(p[1]) for p in layer.padding] + [0]
     else:
         (t, b), (l, r) = layer.padding
         before, after = [0, t, l, 0], [0, b, r, 0]
     return [g.op("Pad", inputs[0], g.ints(before + after, "pads"), mode="constant", name=layer.name)]
 
 
-@register_onnx_converter(RS.Cropping1D, RS.Cropping2D)
+@register_onnx_converter(RS.Cropping1D, RS.Cropping2D, RS3.Cropping3D)
 def _cropping(g, layer, node, inputs):
     crops = [layer.cropping] if isinstance(layer, RS.Cropping1D) else list(layer.cropping)
     starts = [int(a) for a, _ in crops]
@@ -699,6 +752,15 @@ def _separable_resample(g, x, ah, aw):
     y = g.op("MatMul", g.const(ah, "resize_rows"), y)                  # (N, C, Ho, W)
     y = g.op("MatMul", y, g.const(np.ascontiguousarray(aw.T), "resize_cols"))  # (N, C, Ho, Wo)
     return to_channels_last(g, y, 2)
+
+
+@register_onnx_converter(RS3.UpSampling3D)
+def _upsampling3d(g, layer, node, inputs):
+    fd, fh, fw = layer.size
+    y = g.unsqueeze(inputs[0], [2, 4, 6])                              # (N, D, 1, H, 1, W, 1, C)
+    y = g.op("Expand", y, g.ints([1, 1, fd, 1, fh, 1, fw, 1]))
+    out_shape = g.op("Mul", g.op("Shape", inputs[0]), g.ints([1, fd, fh, fw, 1]))
+    return [g.op("Reshape", y, out_shape, name=layer.name)]
 
 
 @register_onnx_converter(RS.UpSampling1D)
@@ -781,13 +843,31 @@ def _resizing(g, layer, node, inputs):
     return [y]
 
 
-@register_onnx_converter(PP.RandomFlip, PP.RandomRotation, PP.RandomCrop)
+@register_onnx_converter(PP.RandomFlip, PP.RandomRotation, PP.RandomCrop, IA.RandomTranslation, IA.RandomZoom,
+                         IA.RandomContrast, IA.RandomBrightness, IM.RandomErasing, IM.MixUp, IM.CutMix)
 def _augmentation(g, layer, node, inputs):
     """Augmentations do nothing at inference (RandomFlip/RandomRotation cast to float)."""
     x = inputs[0]
     if not isinstance(layer, PP.RandomCrop):
         x = _float_input(g, x, layer.compute_dtype)
     return [g.op("Identity", x, name=layer.name)]
+
+
+@register_onnx_converter(IA.CenterCrop)
+def _center_crop(g, layer, node, inputs):
+    shape = _need_shape(g, layer, node, inputs)
+    ha, wa = (len(shape) + layer.height_axis, len(shape) + layer.width_axis)
+    h, w = shape[ha], shape[wa]
+    if h is None or w is None:
+        raise OnnxExportError(f"layer '{layer.name}' (CenterCrop): the image size must be known to export the crop; "
+                              f"give the model a fixed image size (input shape {shape})")
+    if h < layer.height or w < layer.width:
+        raise OnnxExportError(f"layer '{layer.name}' (CenterCrop): images of {h}x{w} are smaller than the crop "
+                              f"{layer.height}x{layer.width} (a resize, not a crop); not exported")
+    top, left = (h - layer.height) // 2, (w - layer.width) // 2
+    x = _float_input(g, inputs[0], layer.compute_dtype)
+    return [g.op("Slice", x, g.ints([top, left]), g.ints([top + layer.height, left + layer.width]), g.ints([ha, wa]),
+                 name=layer.name)]
 
 
 @register_onnx_converter(PP.Rescaling)
@@ -839,6 +919,189 @@ def _time_distributed(g, layer, node, inputs):
     if mask is not None:
         g.masks[out] = mask
     return [out]
+
+
+# =========================================================================== catalogue layers (issue 22)
+@register_onnx_converter(Masking)
+def _masking(g, layer, node, inputs):
+    """Output zeroed where every feature equals ``mask_value``; the (batch, ...) bool mask travels on."""
+    x = inputs[0]
+    differs = g.op("Not", g.op("Equal", x, g.const(np.float32(layer.mask_value))))
+    keep = g.op("Cast", g.reduce("ReduceMax", g.op("Cast", differs, to=_tp("float32")), [-1], keepdims=True),
+                to=_tp("bool"))
+    out = g.op("Where", keep, x, g.const(np.float32(0)), name=layer.name)
+    g.masks[out] = g.squeeze(keep, [-1])
+    return [out]
+
+
+@register_onnx_converter(PReLU)
+def _prelu(g, layer, node, inputs):
+    return [g.op("PRelu", inputs[0], g.weight(layer.alpha, f"{layer.name}/alpha"), name=layer.name)]
+
+
+def _known_reshape(g, layer, dims):
+    """A Reshape target for ``dims`` (batch first, kept by 0): at most one other unknown size (-1)."""
+    rest = list(dims[1:])
+    if sum(d is None for d in rest) > 1:
+        raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): more than one unknown dimension in "
+                              f"{tuple(dims)}; give the model fixed sizes")
+    return g.ints([0] + [-1 if d is None else int(d) for d in rest])
+
+
+@register_onnx_converter(GroupNormalization)
+def _group_norm(g, layer, node, inputs):
+    x = inputs[0]
+    shape = _need_shape(g, layer, node, inputs)
+    ndim = len(shape)
+    ax = layer.axis % ndim
+    c, groups = layer._channels, layer.groups
+    gshape = list(shape[:ax]) + [groups, c // groups] + list(shape[ax + 1:])
+    xg = g.op("Reshape", x, _known_reshape(g, layer, gshape))
+    axes = [i for i in range(1, ndim + 1) if i != ax]
+    mean = g.reduce("ReduceMean", xg, axes, keepdims=True)
+    d = g.op("Sub", xg, mean)
+    var = g.reduce("ReduceMean", g.op("Mul", d, d), axes, keepdims=True)
+    y = g.op("Div", d, g.op("Sqrt", g.op("Add", var, g.const(np.float32(layer.epsilon)))))
+    bshape = [1] * (ndim + 1)
+    bshape[ax], bshape[ax + 1] = groups, c // groups
+    if layer.gamma is not None:
+        y = g.op("Mul", y, g.const(_arr(layer.gamma).reshape(bshape), f"{layer.name}/gamma"))
+    if layer.beta is not None:
+        y = g.op("Add", y, g.const(_arr(layer.beta).reshape(bshape), f"{layer.name}/beta"))
+    return [g.op("Reshape", y, _known_reshape(g, layer, shape), name=layer.name)]
+
+
+@register_onnx_converter(UnitNormalization)
+def _unit_norm(g, layer, node, inputs):
+    x = inputs[0]
+    ndim = len(_need_shape(g, layer, node, inputs))
+    axes = [a % ndim for a in (layer.axis if isinstance(layer.axis, list) else [layer.axis])]
+    norm = g.op("Sqrt", g.reduce("ReduceSum", g.op("Mul", x, x), axes, keepdims=True))
+    return [g.op("Div", x, g.op("Max", norm, g.const(np.float32(1e-12))), name=layer.name)]
+
+
+@register_onnx_converter(RMSNormalization)
+def _rms_norm(g, layer, node, inputs):
+    x = inputs[0]
+    axes = list(layer._axes)
+    ms = g.reduce("ReduceMean", g.op("Mul", x, x), axes, keepdims=True)
+    y = g.op("Div", x, g.op("Sqrt", g.op("Add", ms, g.const(np.float32(layer.epsilon)))))
+    bshape = [1] * layer._ndim
+    for a, n in zip(axes, layer.scale.shape):
+        bshape[a] = int(n)
+    return [g.op("Mul", y, g.const(_arr(layer.scale).reshape(bshape), f"{layer.name}/scale"), name=layer.name)]
+
+
+@register_onnx_converter(Attention, AdditiveAttention)
+def _sequence_attention(g, layer, node, inputs):
+    """Inference attention (no dropout): scores, value/causal masking with Keras's ``- 1e9``,
+    softmax over the value steps, weighted sum; zero outputs at masked query steps."""
+    kwargs = node.kwargs if node is not None else {}
+    q, v = inputs[0], inputs[1]
+    k = inputs[2] if len(inputs) > 2 else v
+    name = layer.name
+    if isinstance(layer, AdditiveAttention) or layer.score_mode == "concat":
+        t = g.op("Add", g.unsqueeze(q, [2]), g.unsqueeze(k, [1]))  # (B, Tq, Tv, D)
+        if isinstance(layer, AdditiveAttention):
+            t = g.op("Tanh", t)
+            if layer.scale is not None:
+                t = g.op("Mul", t, g.weight(layer.scale, f"{name}/scale"))
+            s = g.reduce("ReduceSum", t, [-1], keepdims=False)
+        else:
+            if layer.scale is not None:
+                t = g.op("Mul", t, g.weight(layer.scale, f"{name}/scale"))
+            s = g.reduce("ReduceSum", g.op("Tanh", t), [-1], keepdims=False)
+            s = g.op("Mul", s, g.weight(layer.concat_score_weight, f"{name}/concat_score_weight"))
+    else:
+        s = g.op("MatMul", q, g.op("Transpose", k, perm=[0, 2, 1]))
+        if layer.scale is not None:
+            s = g.op("Mul", s, g.weight(layer.scale, f"{name}/scale"))
+    keep = None
+    v_mask = g.masks.get(v)
+    if v_mask is not None:
+        keep = g.unsqueeze(v_mask, [1])
+    if kwargs.get("use_causal_mask"):
+        ones = g.op("ConstantOfShape", g.op("Shape", s), value=np.array([1.0], np.float32))
+        causal = g.op("Cast", g.op("Trilu", ones, upper=0), to=_tp("bool"))
+        keep = causal if keep is None else g.op("And", keep, causal)
+    if keep is not None:
+        s = g.op("Where", keep, s, g.op("Sub", s, g.const(np.float32(1e9))))
+    w = g.op("Softmax", s, axis=-1, name=f"{name}_softmax")
+    out = g.op("MatMul", w, v, name=name)
+    q_mask = g.masks.get(q)
+    if q_mask is not None:
+        out = g.op("Where", g.unsqueeze(q_mask, [2]), out, g.const(np.float32(0)))
+        g.masks[out] = q_mask
+    return [out, w] if kwargs.get("return_attention_scores") else [out]
+
+
+def _encode(g, layer, idx, output_mode, depth, dtype, rank):
+    """ONNX of ``encode_categorical`` for int64 ids ``idx`` of rank 1 (one id per sample) or 2."""
+    if output_mode == "int":
+        return g.op("Cast", idx, to=_tp(dtype), name=layer.name)
+    if output_mode == "one_hot":
+        hot = g.op("OneHot", idx, g.const(np.array(depth, np.int64)), g.const(np.array([0, 1], np.float32)), axis=-1)
+        return g.op("Cast", hot, to=_tp(dtype), name=layer.name)
+    if rank != 2:
+        raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): output_mode={output_mode!r} is exported "
+                              f"for (batch, ids) inputs only")
+    hot = g.op("OneHot", idx, g.const(np.array(depth, np.int64)), g.const(np.array([0, 1], np.float32)), axis=-1)
+    red = g.reduce("ReduceMax" if output_mode == "multi_hot" else "ReduceSum", hot, [1], keepdims=False)
+    return g.op("Cast", red, to=_tp(dtype), name=layer.name)
+
+
+@register_onnx_converter(CE.CategoryEncoding)
+def _category_encoding(g, layer, node, inputs):
+    if node is not None and len(node.input_tensors) > 1:
+        raise OnnxExportError(f"layer '{layer.name}' (CategoryEncoding): count_weights are not exported")
+    shape = _need_shape(g, layer, node, inputs)
+    idx = g.op("Cast", inputs[0], to=_tp("int64"))
+    rank = len(shape)
+    if layer.output_mode == "one_hot" and rank == 2 and shape[-1] == 1:
+        idx, rank = g.squeeze(idx, [1]), 1
+    return [_encode(g, layer, idx, layer.output_mode, layer.num_tokens, layer.compute_dtype, rank)]
+
+
+@register_onnx_converter(Discretization)
+def _discretization(g, layer, node, inputs):
+    if layer.bin_boundaries is None:
+        raise OnnxExportError(f"layer '{layer.name}' (Discretization): adapt it (or give bin_boundaries) first")
+    shape = _need_shape(g, layer, node, inputs)
+    x = _float_input(g, inputs[0])
+    bounds = g.const(np.asarray(layer.bin_boundaries, np.float32), f"{layer.name}/bin_boundaries")
+    ge = g.op("Cast", g.op("GreaterOrEqual", g.unsqueeze(x, [len(shape)]), bounds), to=_tp("int64"))
+    idx = g.reduce("ReduceSum", ge, [len(shape)], keepdims=False)
+    depth = len(layer.bin_boundaries) + 1
+    dtype = "int32" if layer.output_mode == "int" else layer.compute_dtype
+    rank = len(shape)
+    if layer.output_mode == "one_hot" and rank == 2 and shape[-1] == 1:
+        idx, rank = g.squeeze(idx, [1]), 1
+    return [_encode(g, layer, idx, layer.output_mode, depth, dtype, rank)]
+
+
+@register_onnx_converter(RNN, StackedRNNCells, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D)
+def _python_recurrence(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) steps a Python cell over time, which has no "
+                          "ONNX mapping here; LSTM, GRU and SimpleRNN layers export (use them instead of RNN(cell))")
+
+
+@register_onnx_converter(AP._AdaptivePooling)
+def _adaptive_pooling(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}): ONNX has no adaptive pooling and its "
+                          "windows depend on the input size; not exported (a fixed-size model can use "
+                          "AveragePooling/MaxPooling with the equivalent pool_size and strides)")
+
+
+@register_onnx_converter(W.Wrapper)
+def _custom_wrapper(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) is a custom Wrapper whose call() the exporter "
+                          "cannot follow; register a converter for it with core.export.register_onnx_converter")
+
+
+@register_onnx_converter(IndexLookup, TextVectorization, Hashing)
+def _string_preprocessing(g, layer, node, inputs):
+    raise OnnxExportError(f"layer '{layer.name}' ({type(layer).__name__}) is string/vocabulary preprocessing with no "
+                          "ONNX mapping here; export the model after it and run the layer in the input pipeline")
 
 
 __all__ = ["apply_activation", "in_shape", "to_channels_first", "to_channels_last"]

@@ -16,8 +16,31 @@ from .regularization import (ActivityRegularization, AlphaDropout, Dropout, Gaus
 from .embedding import Embedding
 from .preprocessing import Normalization, RandomCrop, RandomFlip, RandomRotation, Rescaling, Resizing
 from .recurrent import SimpleRNNCell, LSTMCell, GRUCell, SimpleRNN, LSTM, GRU, Bidirectional
-from .wrappers import TimeDistributed
+from .wrappers import TimeDistributed, Wrapper
 from .attention import EinsumDense, MultiHeadAttention
+from .masking import Masking
+from .prelu import PReLU
+from .group_normalization import GroupNormalization
+from .unit_normalization import UnitNormalization
+from .rms_normalization import RMSNormalization
+from .convolutional_1d import (Conv1DTranspose, Convolution1DTranspose, DepthwiseConv1D, SeparableConv1D,
+                               SeparableConvolution1D)
+from .sequence_attention import AdditiveAttention, Attention
+from .rnn import RNN, StackedRNNCells
+from .convolutional_3d import Conv3D, Conv3DTranspose, Convolution3D, Convolution3DTranspose
+from .pooling_3d import (AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D, GlobalMaxPool3D,
+                         GlobalMaxPooling3D, MaxPool3D, MaxPooling3D)
+from .reshaping_3d import Cropping3D, UpSampling3D, ZeroPadding3D
+from .image_augmentation import CenterCrop, RandomBrightness, RandomContrast, RandomTranslation, RandomZoom
+from .category_encoding import CategoryEncoding
+from .discretization import Discretization
+from .index_lookup import IntegerLookup, StringLookup
+from .text_vectorization import TextVectorization
+from .image_mixing import CutMix, MixUp, RandomErasing
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from .hashing import Hashing
+from .adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D,
+                               AdaptiveMaxPooling1D, AdaptiveMaxPooling2D, AdaptiveMaxPooling3D)
 from .base import build_sublayer, clone_initializer, deserialize_layer, own_scope, serialize_layer
 from .input_spec import InputSpec
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import re
 import threading
-from typing import NamedTuple
-
 import numpy as np
 
 from .. import backend, constraints, host_memory, initializers, regularizers
 from ..autodiff import Parameter, Tensor, no_grad
 from ..dtype_policies import standardize_layer_dtype
 from ..object_registration import register_keras_serializable
+from ..ops.keras_tensor import KerasTensor, OutputSpec, flatten as _flatten, is_symbolic, map_structure
+from ..ops.node import Node
+from ..ops.operation import Operation, decode_op_config, get_operation, reset_names, to_snake_case, unique_name
 from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .input_spec import assert_input_compatibility
 
@@ -21,31 +21,9 @@ _state = threading.local()
 
 
 # --------------------------------------------------------------------------- names
-def to_snake_case(name: str) -> str:
-    """Keras's class-name -> layer-name rule: ``BatchNormalization`` -> ``batch_normalization``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-    return name
-
-
-def _uids() -> dict:
-    if not hasattr(_state, "uids"):
-        _state.uids = {}
-    return _state.uids
-
-
-def unique_name(prefix: str) -> str:
-    """``dense``, then ``dense_1``, ``dense_2``... as Keras names layers automatically."""
-    uids = _uids()
-    n = uids.get(prefix, 0)
-    uids[prefix] = n + 1
-    return prefix if n == 0 else f"{prefix}_{n}"
-
-
 def clear_session() -> None:
-    """Reset automatic layer names (the next Dense is ``dense`` again)."""
-    _state.uids = {}
+    """Reset automatic layer and operation names (the next Dense is ``dense`` again)."""
+    reset_names()
 
 
 def _scope_stack() -> list:
@@ -75,74 +53,6 @@ def current_training():
     """The ``training`` flag of the outermost layer call in progress (None outside calls)."""
     stack = _call_stack()
     return stack[-1] if stack else None
-
-
-# --------------------------------------------------------------------------- symbolic tensors
-class OutputSpec(NamedTuple):
-    shape: tuple
-    dtype: str
-    has_mask: bool = False
-
-
-class KerasTensor:
-    """A symbolic tensor of the Functional API: a shape (None for unknown dims) and a dtype,
-    and the layer call that produced it."""
-
-    def __init__(self, shape, dtype="float32", name=None, history=None, has_mask=False):
-        self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
-        self.name = name
-        self._history = history  # (node, index in node outputs)
-        self._has_mask = has_mask
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
-
-    __hash__ = object.__hash__
-
-
-def _flatten(structure):
-    if isinstance(structure, (list, tuple)):
-        out = []
-        for s in structure:
-            out.extend(_flatten(s))
-        return out
-    if isinstance(structure, dict):
-        out = []
-        for k in structure:
-            out.extend(_flatten(structure[k]))
-        return out
-    return [structure]
-
-
-def map_structure(fn, structure):
-    if isinstance(structure, list):
-        return [map_structure(fn, s) for s in structure]
-    if isinstance(structure, tuple):
-        return tuple(map_structure(fn, s) for s in structure)
-    if isinstance(structure, dict):
-        return {k: map_structure(fn, v) for k, v in structure.items()}
-    return fn(structure)
-
-
-def is_symbolic(structure) -> bool:
-    return any(isinstance(t, KerasTensor) for t in _flatten(structure))
-
-
-class Node:
-    """One call of a layer on symbolic inputs (an edge set of the Functional graph)."""
-
-    def __init__(self, layer, args, kwargs, outputs):
-        self.layer = layer
-        self.args = args
-        self.kwargs = kwargs
-        self.outputs = outputs
-        self.input_tensors = [t for t in _flatten((args, kwargs)) if isinstance(t, KerasTensor)]
-        self.output_tensors = [t for t in _flatten(outputs) if isinstance(t, KerasTensor)]
 
 
 # --------------------------------------------------------------------------- the Layer
@@ -177,6 +87,13 @@ def deserialize_layer(config: dict, custom_objects=None, safe_mode=True):
         raise ValueError(f"a layer config must be a dict with 'class_name' and 'config', got {config!r}")
     config = dict(config)
     config.setdefault("config", {})
+    module = config.get("module")
+    if isinstance(module, str) and (module.startswith("core.ops") or module.startswith("keras.src.ops")):
+        op = get_operation(config["class_name"], module)  # an op node (ops.add, x[:, 0], ...), not a layer
+        if op is None:
+            raise ValueError(f"unknown op {module}.{config['class_name']}: this engine has no keras.ops "
+                             "function of that name")
+        return op.from_config(decode_op_config(config["config"], deserialize_keras_object))
     layer = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode,
                                      namespaces=_LAYER_NAMESPACES)
     if not callable(layer) or isinstance(layer, type):
@@ -213,7 +130,7 @@ def clone_initializer(init):
     return init
 
 
-class Layer:
+class Layer(Operation):
     """Base class of all layers. Subclass it: create weights in ``build(input_shape)`` with
     ``add_weight``, compute in ``call(inputs, training=None, mask=None)`` with ``core.ops``;
     gradients are automatic."""
@@ -381,19 +298,36 @@ class Layer:
 
     @property
     def losses(self) -> list:
-        """Regularization losses (scalar Tensors) of this layer and its sublayers, computed now."""
-        out = []
+        """The ``add_loss`` losses of this layer's latest call and of its sublayers' (at any depth),
+        then the weight regularization losses computed now (scalar Tensors)."""
+        out = list(self._losses)
+        seen, stack = {id(self)}, list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out.extend(layer._losses)
+            stack.extend(layer._layers)
         for w in self.trainable_weights:
             reg = getattr(w, "regularizer", None)
             if reg is not None:
                 out.append(reg(w))
-        out.extend(self._losses)
-        for layer in self._layers:
-            out.extend(layer._losses)
         return out
 
     def add_loss(self, loss) -> None:
         self._losses.append(loss)
+
+    def _clear_losses(self) -> None:
+        """Forget the ``add_loss`` losses of this layer and of its sublayers."""
+        seen, stack = set(), [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            layer._losses = []
+            stack.extend(layer._layers)
 
     # ------------------------------------------------------------- building and calling
     def build(self, input_shape) -> None:
@@ -478,11 +412,17 @@ class Layer:
         self._maybe_build(args)
         stack = _call_stack()
         stack.append(bool(training) if training is not None else None)
-        self._losses = []  # activity losses belong to the latest call
+        depth = getattr(_state, "depth", 0)
+        if depth == 0:
+            # add_loss losses belong to the latest outermost call: a layer called twice inside it
+            # (a shared layer) keeps the losses of both calls (Keras)
+            self._clear_losses()
+        _state.depth = depth + 1
         try:
             outputs = self.call(*args, **kwargs)
         finally:
             stack.pop()
+            _state.depth = depth
         return _with_mask(outputs, self.compute_mask(args[0], prev_mask))
 
     def _convert_input(self, x):
@@ -526,6 +466,7 @@ class Layer:
             self.built = True
             self._build_shapes = shapes
         out_spec = self.compute_output_spec(*args, **kwargs)
+        self._clear_losses()  # what a probe run added is no loss of the model (Keras: losses come from eager calls)
         node = Node(self, args, kwargs, None)
         counter = [0]
 

@@ -299,7 +299,7 @@ class DepthwiseConv2D(_ConvBase):
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
-        check_ndim(self, input_shape, 4, self._layout)
+        check_ndim(self, input_shape, self.rank + 2, self._layout)
         cin = input_shape[-1]
         return (input_shape[0],) + self._spatial_out(input_shape) + \
             (None if cin is None else cin * self.depth_multiplier,)
@@ -346,7 +346,7 @@ class SeparableConv2D(_ConvBase):
                                                 self.depthwise_initializer, name="depthwise_kernel",
                                                 regularizer=self.depthwise_regularizer,
                                                 constraint=self.depthwise_constraint)
-        self.pointwise_kernel = self.add_weight((1, 1, cin * self.depth_multiplier, self.filters),
+        self.pointwise_kernel = self.add_weight((1,) * self.rank + (cin * self.depth_multiplier, self.filters),
                                                 self.pointwise_initializer, name="pointwise_kernel",
                                                 regularizer=self.pointwise_regularizer,
                                                 constraint=self.pointwise_constraint)
@@ -364,7 +364,7 @@ class SeparableConv2D(_ConvBase):
         return self._finish(y, act)
 
     def compute_output_shape(self, input_shape):
-        check_ndim(self, input_shape, 4, self._layout)
+        check_ndim(self, input_shape, self.rank + 2, self._layout)
         return (input_shape[0],) + self._spatial_out(input_shape) + (self.filters,)
 
     def get_config(self):
@@ -397,7 +397,7 @@ class Conv2DTranspose(_ConvBase):
                           bias_initializer, bias_regularizer, activity_regularizer, bias_constraint)
         self.filters = self._check_filters(filters)
         self.output_padding = None if output_padding is None else \
-            standardize_tuple(output_padding, 2, "output_padding", allow_zero=True)
+            standardize_tuple(output_padding, self.rank, "output_padding", allow_zero=True)
         if self.output_padding is not None:
             for i, (p, s) in enumerate(zip(self.output_padding, self.strides)):
                 if p >= s:
@@ -427,10 +427,10 @@ class Conv2DTranspose(_ConvBase):
         return self._finish(y)
 
     def compute_output_shape(self, input_shape):
-        check_ndim(self, input_shape, 4, self._layout)
-        ops_ = self.output_padding or (None, None)
+        check_ndim(self, input_shape, self.rank + 2, self._layout)
+        ops_ = self.output_padding or (None,) * self.rank
         out = tuple(conv_transpose_output_length(n, k, s, d, self.padding, p)
-                    for n, k, s, d, p in zip(input_shape[1:3], self.kernel_size, self.strides,
+                    for n, k, s, d, p in zip(input_shape[1:-1], self.kernel_size, self.strides,
                                              self.dilation_rate, ops_))
         return (input_shape[0],) + out + (self.filters,)
 

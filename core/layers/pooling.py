@@ -12,7 +12,8 @@ from ..autodiff import Tensor
 from .base import Layer
 from .convolutional import check_ndim, standardize_data_format, standardize_tuple
 
-_LAYOUTS = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)"}
+_LAYOUTS = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+            3: "(batch, depth, height, width, channels)"}
 
 
 def pooling_output_length(n, k, s, padding):

@@ -10,9 +10,13 @@ Keras semantics kept: masked steps carry the state and repeat the previous outpu
 ``go_backwards`` returns the sequence in reversed time order; ``return_state`` returns
 ``(output, *states)``; input ``dropout`` draws ONE mask per sequence, shared by all steps.
 
-Not supported (clear errors): ``stateful=True``; ``recurrent_dropout > 0`` in training (the
-fused ops have no per-step recurrent mask; in inference it has no effect and is accepted);
-activations other than tanh, sigmoid, relu, hard_sigmoid and linear.
+Training with ``recurrent_dropout > 0`` runs Keras's per-step cell (its "implementation 1"): one
+dropout mask per gate for the inputs and one per gate for the previous output, drawn once per
+sequence and shared by all steps, in a loop over time steps (the fused ops have no recurrent
+mask); inference ignores it, as Keras.
+
+Not supported (clear errors): ``stateful=True``; activations other than tanh, sigmoid, relu,
+hard_sigmoid and linear.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from .. import activations, constraints, initializers, ops, regularizers
 from ..autodiff import Tensor
 from .base import (KerasTensor, Layer, OutputSpec, build_sublayer, clone_initializer, deserialize_layer, own_scope,
                    serialize_layer)
+from .recurrent_loop import run_steps
 
 _FUSED_ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
 
@@ -76,7 +81,41 @@ _build_sublayer, _clone_initializer = build_sublayer, clone_initializer
 
 
 # --------------------------------------------------------------------------- cells
-class _Cell(Layer):
+class DropoutRNNCell:
+    """Keras's dropout-mask API of a recurrent cell: masks drawn once per sequence on first use
+    (one per gate, ``_mask_count()``), kept until reset by the layer after the sequence. The cell
+    provides ``dropout``, ``recurrent_dropout``, ``_gates`` and ``_rng``."""
+
+    def _mask_count(self):
+        """Masks per kind: one per gate when training with recurrent dropout (Keras's implementation 1)."""
+        return self._gates if self.recurrent_dropout > 0 else 1
+
+    def _draw(self, like, rate, count):
+        ones = Tensor(like.xp.ones(tuple(like.shape), dtype=like.dtype))
+        return [ops.dropout(ones, rate, training=True, seed=self._rng).data for _ in range(count)]
+
+    def get_dropout_mask(self, step_input, count=None):
+        """The input dropout masks of the current sequence (drawn on first use, kept until
+        ``reset_dropout_mask``): a list of arrays shaped like ``step_input``."""
+        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
+            self._dropout_mask = self._draw(step_input, self.dropout, count or self._mask_count())
+        return getattr(self, "_dropout_mask", None)
+
+    def get_recurrent_dropout_mask(self, step_state):
+        """The recurrent dropout masks of the current sequence (one per gate), kept until
+        ``reset_recurrent_dropout_mask``."""
+        if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:
+            self._recurrent_dropout_mask = self._draw(step_state, self.recurrent_dropout, self._mask_count())
+        return getattr(self, "_recurrent_dropout_mask", None)
+
+    def reset_dropout_mask(self):
+        self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
+        self._recurrent_dropout_mask = None
+
+
+class _Cell(DropoutRNNCell, Layer):
     """Shared cell machinery: weights ``kernel (F, G*u)``, ``recurrent_kernel (u, G*u)``, ``bias``."""
 
     _gates = 1
@@ -153,14 +192,61 @@ class _Cell(Layer):
         if inputs.ndim != 2:
             raise ValueError(f"{type(self).__name__} '{self.name}': inputs must be (batch, features), "
                              f"got shape {tuple(inputs.shape)}")
-        if training and self.recurrent_dropout > 0:
-            raise ValueError(_RECURRENT_DROPOUT_MSG.format(name=self.name))
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = ops.dropout(inputs, self.dropout, training=True, seed=self._rng)
         states = [_state_tensor(self, s, inputs) for s in states]
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            dm = self.get_dropout_mask(inputs) if 0.0 < self.dropout < 1.0 else None
+            proj = self._projections(ops.expand_dims(inputs, 1), dm)
+            out, new_states = self._masked_step(ops.getitem(proj, (slice(None), 0)), states,
+                                                self.get_recurrent_dropout_mask(states[0]))
+            return out, (new_states if nested else new_states[0])
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * Tensor(self.get_dropout_mask(inputs, count=1)[0])
         out = self._run(ops.expand_dims(inputs, 1), states)
         new_states = list(out[1:])
         return new_states[0], (new_states if nested else new_states[0])
+
+    # ------------------------------------------------------------- the per-step path (recurrent dropout)
+    def _gate(self, w, g, u=None):
+        """Columns of gate ``g`` of a (.., G*u) weight (or of a (G*u,) bias)."""
+        u = self.units if u is None else u
+        if w.ndim == 1:
+            return ops.getitem(w, slice(g * u, (g + 1) * u))
+        return ops.getitem(w, (slice(None), slice(g * u, (g + 1) * u)))
+
+    def _input_bias(self):
+        return self.bias
+
+    def _projections(self, x, dm):
+        """x (N, T, F) projected by the kernel (plus the input bias), gate by gate with the gate's
+        input mask ``dm[g]`` when given: (N, T, G*u)."""
+        b = self._input_bias()
+        if dm is None:
+            y = ops.matmul(x, self.kernel)
+            return y + b if b is not None else y
+        parts = []
+        for g in range(self._gates):
+            y = ops.matmul(x * Tensor(dm[g][:, None, :]), self._gate(self.kernel, g))
+            parts.append(y + self._gate(b, g) if b is not None else y)
+        return ops.concatenate(parts, axis=-1)
+
+    def _masked_step(self, z, states, rm):
+        """One step from the input projection ``z`` (N, G*u), the states and the recurrent masks."""
+        raise NotImplementedError
+
+    def _run_per_step(self, x, states, mask, return_sequences, go_backwards, zero_output_for_mask):
+        """The whole sequence through ``_masked_step`` with this sequence's dropout masks (training
+        with recurrent dropout): ``(output, final_states)`` with Keras's masking semantics."""
+        dm = self.get_dropout_mask(ops.getitem(x, (slice(None), 0))) if 0.0 < self.dropout < 1.0 else None
+        rm = self.get_recurrent_dropout_mask(states[0])
+        try:
+            proj = self._projections(x, dm)
+            last, seq, final = run_steps(lambda z, s: self._masked_step(z, s, rm), proj, list(states), mask=mask,
+                                         go_backwards=go_backwards, zero_output_for_mask=zero_output_for_mask,
+                                         return_sequences=return_sequences)
+        finally:
+            self.reset_dropout_mask()
+            self.reset_recurrent_dropout_mask()
+        return (seq if return_sequences else last), list(final)
 
     def get_config(self):
         config = {"units": self.units, "activation": self._activation_name}
@@ -184,10 +270,6 @@ class _Cell(Layer):
         return {**super().get_config(), **config}
 
 
-_RECURRENT_DROPOUT_MSG = ("'{name}': recurrent_dropout > 0 is not supported in training (the fused recurrent ops "
-                          "have no per-step recurrent mask); use recurrent_dropout=0.0, or dropout= on the inputs")
-
-
 def _state_tensor(owner, s, like):
     t = s if isinstance(s, Tensor) else Tensor(s)
     if t.dtype != like.dtype:
@@ -195,8 +277,16 @@ def _state_tensor(owner, s, like):
     return t
 
 
+def _masked(h, rm, g):
+    return h * Tensor(rm[g]) if rm is not None else h
+
+
 class SimpleRNNCell(_Cell):
     """Cell of ``SimpleRNN``: ``h = activation(x W + h U + b)``."""
+
+    def _masked_step(self, z, states, rm):
+        h = self.activation(z + ops.matmul(_masked(states[0], rm, 0), self.recurrent_kernel))
+        return h, [h]
 
     def _run(self, x, states, mask=None, return_sequences=False, go_backwards=False):
         return ops.simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, initial_state=states, mask=mask,
@@ -230,6 +320,18 @@ class LSTMCell(_Cell):
 
         return bias_init
 
+    def _masked_step(self, z, states, rm):
+        h, c = states
+        R, ra, act = self.recurrent_kernel, self.recurrent_activation, self.activation
+
+        def pre(g):
+            return self._gate(z, g) + ops.matmul(_masked(h, rm, g), self._gate(R, g))
+
+        i, f = ra(pre(0)), ra(pre(1))
+        c = f * c + i * act(pre(2))
+        h = ra(pre(3)) * act(c)
+        return h, [h, c]
+
     def _run(self, x, states, mask=None, return_sequences=False, go_backwards=False):
         return ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias, initial_state=states, mask=mask,
                         return_sequences=return_sequences, go_backwards=go_backwards,
@@ -255,6 +357,30 @@ class GRUCell(_Cell):
 
     def _bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self):
+        if self.bias is None:
+            return None
+        return ops.getitem(self.bias, 0) if self.reset_after else self.bias
+
+    def _masked_step(self, z, states, rm):
+        (h,) = states
+        R, ra = self.recurrent_kernel, self.recurrent_activation
+        rb = ops.getitem(self.bias, 1) if (self.bias is not None and self.reset_after) else None
+
+        def rec(g, hh):
+            y = ops.matmul(hh, self._gate(R, g))
+            return y + self._gate(rb, g) if rb is not None else y
+
+        zg = ra(self._gate(z, 0) + rec(0, _masked(h, rm, 0)))
+        r = ra(self._gate(z, 1) + rec(1, _masked(h, rm, 1)))
+        if self.reset_after:
+            rh = r * rec(2, _masked(h, rm, 2))
+        else:
+            rh = ops.matmul(r * _masked(h, rm, 2), self._gate(R, 2))
+        hh = self.activation(self._gate(z, 2) + rh)
+        h = zg * h + (1.0 - zg) * hh
+        return h, [h]
 
     def _run(self, x, states, mask=None, return_sequences=False, go_backwards=False):
         return ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, initial_state=states, mask=mask,
@@ -344,8 +470,13 @@ class _RNNLayer(Layer):
                              f"per step (the built kernel is {tuple(cell.kernel.shape)}), got input shape "
                              f"{tuple(x.shape)}")
         m = _mask_array(f"{type(self).__name__} '{self.name}'", mask, x)
-        if training and cell.recurrent_dropout > 0:
-            raise ValueError(_RECURRENT_DROPOUT_MSG.format(name=self.name))
+        if training and 0.0 < cell.recurrent_dropout < 1.0:
+            states = self._initial_state(initial_state, x)
+            if states is None:
+                states = [Tensor(x.xp.zeros((x.shape[0], cell.units), dtype=x.dtype)) for _ in range(cell._n_states)]
+            output, final_states = cell._run_per_step(x, states, m, self.return_sequences, self.go_backwards,
+                                                      self.zero_output_for_mask)
+            return self._finish(output, final_states)
         if training and 0.0 < cell.dropout < 1.0:
             # one mask per sequence, shared by every step (Keras)
             x = ops.dropout(x, cell.dropout, training=True, noise_shape=(x.shape[0], 1, x.shape[2]), seed=cell._rng)
@@ -366,6 +497,9 @@ class _RNNLayer(Layer):
                 if self.return_sequences:
                     keep = keep[:, :, None]
                 output = output * Tensor(keep.astype(output.dtype))
+        return self._finish(output, final_states)
+
+    def _finish(self, output, final_states):
         if self.activity_regularizer is not None:  # on every output, as Keras
             for o in [output] + (final_states if self.return_state else []):
                 self.add_loss(self.activity_regularizer(o))

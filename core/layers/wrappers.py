@@ -1,4 +1,5 @@
-"""``TimeDistributed``: apply a layer to every time slice of a (batch, time, ...) input (Keras 3)."""
+"""Layer wrappers (Keras 3): the ``Wrapper`` base and ``TimeDistributed`` (apply a layer to every
+time slice of a (batch, time, ...) input)."""
 from __future__ import annotations
 
 from .. import ops
@@ -6,7 +7,34 @@ from ..autodiff import Tensor
 from .base import Layer, build_sublayer, deserialize_layer, map_structure, own_scope, serialize_layer
 
 
-class TimeDistributed(Layer):
+class Wrapper(Layer):
+    """Base of layers that wrap another layer (``self.layer``): builds it under the wrapper's name
+    scope, serializes it in the config under ``"layer"``. Subclass it and implement ``call``."""
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{type(self).__name__}: layer must be a Layer instance, got {layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        with own_scope(self):
+            build_sublayer(self.layer, input_shape)
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        config = dict(config)
+        layer = config.pop("layer")
+        if isinstance(layer, dict):
+            layer = deserialize_layer(layer, custom_objects, safe_mode)
+        return cls(layer, **config)
+
+
+class TimeDistributed(Wrapper):
     """Applies ``layer`` to every temporal slice ``inputs[:, t]`` with the same weights.
 
     Vectorised: the input (N, T, ...) is reshaped to (N*T, ...), run through the layer once and
@@ -20,8 +48,7 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed: layer must be a Layer instance (e.g. Dense(8)), got {layer!r}")
-        super().__init__(**kwargs)
-        self.layer = layer
+        super().__init__(layer, **kwargs)
         self.supports_masking = True
 
     def _child_shape(self, input_shape):
@@ -65,16 +92,4 @@ class TimeDistributed(Layer):
         out = tuple(self.layer.compute_output_shape(child))
         return (out[0], input_shape[1]) + out[1:]
 
-    def get_config(self):
-        return {**super().get_config(), "layer": serialize_layer(self.layer)}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None, safe_mode=True):
-        config = dict(config)
-        layer = config.pop("layer")
-        if isinstance(layer, dict):
-            layer = deserialize_layer(layer, custom_objects, safe_mode)
-        return cls(layer, **config)
-
-
-__all__ = ["TimeDistributed"]
+__all__ = ["Wrapper", "TimeDistributed"]

@@ -3,13 +3,17 @@ Python generators and iterables of batches, or ``core.data.Dataset``."""
 from __future__ import annotations
 
 import collections.abc
+import itertools
 import math
+import warnings
 
 import numpy as np
 
 from .. import backend
-from .. import random as zrandom
 from ..autodiff import Tensor
+from ..py_dataset import PyDataset
+from ..random import generator as zrandom
+from ..utils import unpack_x_y_sample_weight
 
 
 def _flat(x):
@@ -100,19 +104,42 @@ def to_tensors(x):
     return _map(lambda a: a if isinstance(a, Tensor) else Tensor(_as_array(a, "data")), x)
 
 
+def _finite_number(v):
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
 def class_weight_to_sample_weight(y, class_weight, sample_weight=None):
-    y = _as_array(_flat(y)[0] if isinstance(y, (list, dict)) else y, "y")
-    y = backend.to_numpy(y)
-    labels = y.argmax(-1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(len(y), -1)[:, 0].round().astype(np.int64)
-    unknown = set(np.unique(labels).tolist()) - set(int(k) for k in class_weight)
-    if unknown:
-        raise ValueError(f"class_weight has no entry for class(es) {sorted(unknown)}; it covers {sorted(class_weight)}")
-    table = np.zeros(int(max(max(class_weight), labels.max())) + 1, np.float32)
-    for k, v in class_weight.items():
-        table[int(k)] = v
-    sw = table[labels]
+    """Per-sample weights from a ``{class: weight}`` dict as Keras computes them: the class of a
+    one-hot row is its argmax, of an integer or (n, 1) label its rounded value; a class the dict
+    does not name weighs 1.0. ``class_weight`` and ``sample_weight`` together are an error."""
     if sample_weight is not None:
-        sw = sw * backend.to_numpy(_as_array(sample_weight, "sample_weight")).astype(np.float32)
+        raise ValueError("You cannot pass `class_weight` and `sample_weight` at the same time; fold the class "
+                         "weights into the sample weights")
+    if isinstance(y, (list, tuple, dict)):
+        raise ValueError("`class_weight` is only supported for models with a single output; pass per-output "
+                         "`sample_weight` instead")
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    bad = {k: v for k, v in class_weight.items() if not _finite_number(v)}
+    if bad:
+        raise ValueError(f"class_weight must map classes to finite numbers; got {bad}: a NaN or infinite weight "
+                         "would turn every weight into NaN")
+    y = backend.to_numpy(_as_array(y, "y"))
+    if y.ndim > 1:
+        y = y.argmax(-1) if y.shape[-1] != 1 else y[..., 0]
+    labels = np.round(y).astype(np.int64).reshape(len(y), -1)[:, 0] if y.ndim > 1 else np.round(y).astype(np.int64)
+    keys = np.array([int(k) for k in class_weight], np.int64)
+    values = np.array([float(v) for v in class_weight.values()], np.float32)
+    sw = np.ones(len(labels), np.float32)
+    if keys.size:
+        order = np.argsort(keys)
+        keys, values = keys[order], values[order]
+        pos = np.clip(np.searchsorted(keys, labels), 0, keys.size - 1)
+        hit = keys[pos] == labels
+        sw[hit] = values[pos[hit]]
     return sw
 
 
@@ -137,13 +164,15 @@ def train_validation_split(arrays, validation_split):
 
 
 def unpack_validation(validation_data):
+    """``(x, y, sample_weight)`` of fit's ``validation_data``: a Dataset/generator (its batches carry
+    the targets), or ``(x, y)`` / ``(x, y, sample_weight)`` (a list counts as a tuple, as Keras)."""
     if is_iterator_like(validation_data):
         return validation_data, None, None
-    if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
-        x, y = validation_data[:2]
-        sw = validation_data[2] if len(validation_data) == 3 else None
-        return x, y, sw
-    raise ValueError("validation_data must be a tuple (x, y) or (x, y, sample_weight), a Dataset or a generator")
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+        return unpack_x_y_sample_weight(validation_data)
+    raise ValueError("validation_data must be a tuple (x, y) or (x, y, sample_weight), a Dataset or a generator, "
+                     f"got {type(validation_data).__name__}"
+                     + (f" of {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else ""))
 
 
 def _num_samples(x, y, sw):
@@ -170,6 +199,9 @@ def _num_samples(x, y, sw):
 
 
 class ArrayAdapter:
+    """Batches of in-memory arrays (lists/dicts of them), shuffled each pass when ``shuffle``.
+    Without ``batch_size``, ``steps`` batches cover the data (Keras), else 32 samples a batch."""
+
     def __init__(self, x, y, sw, batch_size=None, shuffle=True, steps=None, class_weight=None):
         if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size <= 0):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -180,12 +212,13 @@ class ArrayAdapter:
             if y is None:
                 raise ValueError("class_weight needs targets y")
             sw = class_weight_to_sample_weight(self.y, class_weight, sw)
-        self.sw = None if sw is None else _as_array(sw, "sample_weight")
-        self.batch_size = int(batch_size or 32)
+        self.sw = None if sw is None else _map(lambda a: _as_array(a, "sample_weight"), sw)
+        check_finite(self.sw, "sample_weight", "the training/evaluation data")
+        if batch_size is None:
+            batch_size = math.ceil(self.n / int(steps)) if steps else 32
+        self.batch_size = int(batch_size)
         self.shuffle = shuffle
-        self.steps_per_epoch = math.ceil(self.n / self.batch_size)
-        if steps is not None:
-            self.steps_per_epoch = min(int(steps), self.steps_per_epoch)
+        self.num_batches = math.ceil(self.n / self.batch_size)
 
     def _take(self, idx):
         def take(a):
@@ -193,16 +226,17 @@ class ArrayAdapter:
 
         xb = _map(take, self.x)
         yb = None if self.y is None else _map(take, self.y)
-        swb = None if self.sw is None else Tensor(self.sw[idx])
+        swb = None if self.sw is None else _map(take, self.sw)
         return xb, yb, swb
 
-    def epoch_batches(self):
+    def batches(self):
+        """One pass over the data."""
         if self.shuffle:
             with zrandom.lock():
                 order = zrandom.get_generator().permutation(self.n)
         else:
             order = None
-        for step in range(self.steps_per_epoch):
+        for step in range(self.num_batches):
             lo, hi = step * self.batch_size, min((step + 1) * self.batch_size, self.n)
             idx = order[lo:hi] if order is not None else slice(lo, hi)
             yield self._take(idx)
@@ -212,24 +246,19 @@ class ArrayAdapter:
 
 
 def _unpack_batch(item):
-    if isinstance(item, tuple):
-        if len(item) == 1:
-            return item[0], None, None
-        if len(item) == 2:
-            return item[0], item[1], None
-        if len(item) == 3:
-            return item
+    if isinstance(item, tuple) and len(item) > 3:
         raise ValueError(f"a batch must be x, (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(item)}")
-    return item, None, None
+    return unpack_x_y_sample_weight(item) if isinstance(item, tuple) else (item, None, None)
 
 
 class IteratorAdapter:
-    """Batches from a generator/iterable/Dataset; a one-shot generator needs ``steps``."""
+    """Batches from a generator/iterable/Dataset. A re-iterable source starts over each pass; a
+    one-shot generator is one pass in all."""
 
-    def __init__(self, source, steps=None):
+    def __init__(self, source, class_weight=None):
         self.source = source
-        self.steps_per_epoch = int(steps) if steps is not None else (
-            len(source) if hasattr(source, "__len__") else None)
+        self.class_weight = class_weight
+        self.num_batches = _known_length(source)
         self._reiterable = not isinstance(source, collections.abc.Iterator)
         self._iter = None
         self._peeked = []
@@ -241,26 +270,25 @@ class IteratorAdapter:
             self._iter = iter(self.source)
         return self._iter
 
-    def epoch_batches(self):
+    def _convert(self, item):
+        x, y, sw = _unpack_batch(item)
+        if self.class_weight is not None:
+            if y is None:
+                raise ValueError("class_weight needs batches with targets (x, y)")
+            sw = class_weight_to_sample_weight(y, self.class_weight, sw)
+        return to_tensors(x), to_tensors(y), to_tensors(sw)
+
+    def batches(self):
         it = self._iterator()
-        step = 0
-        while self.steps_per_epoch is None or step < self.steps_per_epoch:
+        while True:
             if self._peeked:
                 item = self._peeked.pop(0)
             else:
                 try:
                     item = next(it)
                 except StopIteration:
-                    if step == 0:
-                        raise ValueError("the data generator/dataset produced no batches") from None
-                    if not self._reiterable and self.steps_per_epoch is not None:
-                        raise ValueError(f"the generator ran out of data after {step} of steps_per_epoch="
-                                         f"{self.steps_per_epoch} steps; make it loop forever or lower "
-                                         "steps_per_epoch") from None
                     return
-            x, y, sw = _unpack_batch(item)
-            yield to_tensors(x), to_tensors(y), to_tensors(sw)
-            step += 1
+            yield self._convert(item)
 
     def peek(self):
         if not self._peeked:
@@ -268,19 +296,145 @@ class IteratorAdapter:
                 self._peeked.append(next(iter(self.source)) if self._reiterable else next(self._iterator()))
             except StopIteration:
                 raise ValueError("the data generator/dataset produced no batches") from None
-        x, y, sw = _unpack_batch(self._peeked[0])
+        batch = self._convert(self._peeked[0])
         if self._reiterable:
             self._peeked.clear()
+        return batch
+
+
+def _known_length(source):
+    """``len(source)``, or None when it has no length or does not know it (a filtered Dataset)."""
+    if not hasattr(source, "__len__"):
+        return None
+    try:
+        return len(source)
+    except TypeError:
+        return None
+
+
+class PyDatasetAdapter:
+    """Batches of a ``PyDataset``: ``on_epoch_begin``/``on_epoch_end`` around each pass, the batch
+    order shuffled each pass when ``shuffle``, computed ahead by the worker threads it asks for."""
+
+    def __init__(self, dataset, shuffle=False, class_weight=None):
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        n = dataset.num_batches
+        self.num_batches = None if n is None else int(n)
+
+    def _convert(self, batch):
+        if isinstance(batch, dict):
+            return to_tensors(batch), None, None
+        if isinstance(batch, list):
+            batch = tuple(batch)
+        if not isinstance(batch, tuple):
+            batch = (batch,)
+        if len(batch) not in (1, 2, 3):
+            raise ValueError("PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it must be ordered "
+                             "either (input,) or (inputs, targets) or (inputs, targets, sample_weights). "
+                             f"Received a tuple of {len(batch)}")
+        x, y, sw = unpack_x_y_sample_weight(batch)
+        if self.class_weight is not None:
+            if sw is not None:
+                raise ValueError("You cannot specify `class_weight` and `sample_weight` at the same time.")
+            if y is None:
+                raise ValueError("class_weight needs targets: the PyDataset batches have no y")
+            sw = class_weight_to_sample_weight(y, self.class_weight)
         return to_tensors(x), to_tensors(y), to_tensors(sw)
+
+    def _indices(self):
+        if self.num_batches is None:
+            return itertools.count()
+        if not self.shuffle:
+            return range(self.num_batches)
+        with zrandom.lock():
+            return [int(i) for i in zrandom.get_generator().permutation(self.num_batches)]
+
+    def batches(self):
+        """One pass: ``on_epoch_begin``, the batches, ``on_epoch_end``."""
+        self.dataset.on_epoch_begin()
+        for batch in self.dataset.iter_batches(self._indices()):
+            yield self._convert(batch)
+        self.dataset.on_epoch_end()
+
+    def peek(self):
+        return self._convert(self.dataset[0])
+
+
+class EpochIterator:
+    """Epochs of batches as Keras 3 iterates them. Without ``steps_per_epoch`` each epoch is one
+    pass over the data. With it, an epoch is that many batches and the next epoch goes on where
+    this one stopped; a pass that runs out mid-epoch ends the epoch early with a warning (the next
+    epoch starts a new pass)."""
+
+    def __init__(self, adapter, steps_per_epoch=None):
+        if steps_per_epoch is not None and (not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch <= 0):
+            raise ValueError(f"steps_per_epoch must be a positive integer or None, got {steps_per_epoch!r}")
+        self.adapter = adapter
+        self.steps = None if steps_per_epoch is None else int(steps_per_epoch)
+        self._it = None
+        self._fresh = False
+
+    @property
+    def steps_per_epoch(self):
+        return self.steps if self.steps is not None else self.adapter.num_batches
+
+    def peek(self):
+        return self.adapter.peek()
+
+    def epoch_batches(self):
+        if self.steps is None:
+            empty = True
+            for batch in self.adapter.batches():
+                empty = False
+                yield batch
+            if empty:
+                raise ValueError("the data generator/dataset produced no batches")
+            return
+        for step in range(self.steps):
+            if self._it is None:
+                self._it, self._fresh = iter(self.adapter.batches()), True
+            try:
+                batch = next(self._it)
+            except StopIteration:
+                was_fresh, self._it = self._fresh, None
+                if was_fresh:
+                    raise ValueError("the data generator/dataset produced no batches") from None
+                if step == 0:  # the last pass ended with the previous epoch: start the next one
+                    self._it, self._fresh = iter(self.adapter.batches()), True
+                    try:
+                        batch = next(self._it)
+                    except StopIteration:
+                        self._it = None
+                        _warn_ran_out()
+                        return
+                else:
+                    _warn_ran_out()
+                    return
+            self._fresh = False
+            yield batch
+
+
+def _warn_ran_out():
+    warnings.warn("Your input ran out of data; interrupting the epoch. Make sure that your dataset or generator "
+                  "can generate at least `steps_per_epoch * epochs` batches.", stacklevel=3)
 
 
 def get_adapter(x, y=None, sw=None, batch_size=None, shuffle=True, steps=None, class_weight=None):
+    """An ``EpochIterator`` over what the user passed to fit/evaluate/predict."""
     if x is None:
         raise ValueError("no input data x given")
+    if isinstance(x, PyDataset):
+        if y is not None or sw is not None:
+            raise ValueError("when x is a PyDataset, y and sample_weight must be None (its batches carry them)")
+        return EpochIterator(PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight), steps)
     if is_iterator_like(x):
         if y is not None:
             raise ValueError("when x is a generator or Dataset, y must be None (the batches carry the targets)")
-        if batch_size is not None and not hasattr(x, "_is_unbatched"):
-            pass  # Keras ignores batch_size for batched sources
-        return IteratorAdapter(x, steps)
-    return ArrayAdapter(x, y, sw, batch_size=batch_size, shuffle=shuffle, steps=steps, class_weight=class_weight)
+        if sw is not None:
+            raise ValueError("when x is a generator or Dataset, sample_weight must be None (the batches carry them "
+                             "as (x, y, sample_weight))")
+        return EpochIterator(IteratorAdapter(x, class_weight=class_weight), steps)
+    return EpochIterator(ArrayAdapter(x, y, sw, batch_size=batch_size, shuffle=shuffle, steps=steps,
+                                      class_weight=class_weight), steps)

@@ -77,20 +77,28 @@ def keras_layer_order(flat_inputs, flat_outputs):
     return inputs + [l for l in ordered if not any(l is i for i in inputs)]
 
 
+def is_layer(operation) -> bool:
+    from ..layers.base import Layer
+
+    return isinstance(operation, Layer)
+
+
 class Functional(Model):
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._inputs_struct = inputs
         self._outputs_struct = outputs
-        self._flat_inputs = _flatten(inputs)
-        self._flat_outputs = _flatten(outputs)
+        self._flat_inputs = _flatten(_sorted_dicts(inputs))  # Keras flattens dicts by sorted key
+        self._flat_outputs = _flatten(_sorted_dicts(outputs))
         for t in self._flat_inputs:
             if not isinstance(t, KerasTensor) or getattr(t, "_input_layer", None) is None:
                 raise ValueError(f"Functional model inputs must come from Input(), got {t!r}")
         self._nodes = _topological_nodes(self._flat_inputs, self._flat_outputs)
-        layers = keras_layer_order(self._flat_inputs, self._flat_outputs)
+        operations = keras_layer_order(self._flat_inputs, self._flat_outputs)
+        layers = [op for op in operations if is_layer(op)]  # ops (ops.add, x[:, 0], ...) are graph nodes only
         self._layers.extend(layers)
         self._all_layers = layers
+        self._operations = operations
         # how many consumers each tensor has, so intermediates are freed as soon as possible
         uses = {}
         for node in self._nodes:
@@ -105,6 +113,11 @@ class Functional(Model):
     @property
     def layers(self):
         return list(self._all_layers)
+
+    @property
+    def operations(self):
+        """The layers and the ops of the graph, in Keras's order (``layers`` lists the layers only)."""
+        return list(self._operations)
 
     @property
     def inputs(self):
@@ -133,7 +146,8 @@ class Functional(Model):
     def _match_inputs(self, inputs):
         """Flatten user inputs in the order of the model's Inputs (dicts by Input name)."""
         if isinstance(inputs, dict):
-            names = self.input_names
+            struct = self._inputs_struct
+            names = sorted(struct) if isinstance(struct, dict) and set(inputs) >= set(struct) else self.input_names
             missing = [n for n in names if n not in inputs]
             if missing:
                 raise ValueError(f"model '{self.name}': missing input(s) {missing}; the model's inputs are {names}")
@@ -220,6 +234,10 @@ class Functional(Model):
             plan = self._fusion_plan = inference_fusion.build_plan(self)
         return plan
 
+    def add_loss(self, loss):
+        raise NotImplementedError("add_loss on a Functional model (a symbolic loss) is not supported yet (nor by "
+                                  "Keras 3): call self.add_loss(...) in a layer's call() instead")
+
     def get_config(self):
         return functional_config(self)
 
@@ -232,6 +250,14 @@ def _functional_from_config(cls, config, custom_objects=None, safe_mode=True):
 
 
 Functional.from_config = classmethod(_functional_from_config)
+
+
+def _sorted_dicts(structure):
+    if isinstance(structure, dict):
+        return {k: _sorted_dicts(structure[k]) for k in sorted(structure)}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_sorted_dicts(s) for s in structure)
+    return structure
 
 
 def _check_shape(model_name, kt, t):

@@ -2,8 +2,6 @@
 model; subclass it (layers in ``__init__``, computation in ``call``) for custom models."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from ..layers.base import Layer
@@ -11,28 +9,70 @@ from .serialization import functional_from_config
 from .training import TrainingMixin
 
 
+def _functional_arguments(args, kwargs) -> bool:
+    """Keras's test for ``Model(inputs, outputs)`` (positionally or by keyword)."""
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+def _is_functional(cls) -> bool:
+    return any(c.__name__ == "Functional" and c.__module__.endswith("models.functional") for c in cls.__mro__)
+
+
+def _inject_functional(cls, functional):
+    """Put Functional between a Model subclass and Model, as Keras does for a subclass built from
+    (inputs, outputs)."""
+    if cls is Model or _is_functional(cls):
+        return
+    bases = tuple(functional if b is Model else b for b in cls.__bases__)
+    if bases != cls.__bases__:
+        cls.__bases__ = bases
+        return
+    for b in cls.__bases__:
+        if issubclass(b, Model):
+            _inject_functional(b, functional)
+
+
 class Model(TrainingMixin, Layer):
+    """Train with ``compile``/``fit``; customise training by overriding ``train_step(data)``,
+    ``test_step``, ``predict_step``, ``compute_loss`` or ``compute_metrics`` (Keras 3)."""
+
     _pushes_scope = False
+
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (("inputs" in kwargs and "outputs" in kwargs) or len(args) >= 2):
+        if cls is Model and _functional_arguments(args, kwargs):
             from .functional import Functional
 
             return Functional.__new__(Functional)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
-        if type(self).__name__ == "Functional" or not (("inputs" in kwargs and "outputs" in kwargs) or len(args) >= 2):
-            trainable = kwargs.pop("trainable", True)
-            name = kwargs.pop("name", None)
-            Layer.__init__(self, trainable=trainable, name=name, **{k: v for k, v in kwargs.items()
-                                                                      if k in ("dtype", "input_shape")})
-            TrainingMixin.__init__(self)
-        else:  # Model(inputs, outputs) reached here only when __new__ built a Functional
-            raise TypeError("unreachable")
+        if _functional_arguments(args, kwargs) and not _is_functional(type(self)):
+            # a subclass constructed as MyModel(inputs, outputs): it becomes a Functional subclass (Keras)
+            from .functional import Functional
+
+            _inject_functional(type(self), Functional)
+            Functional.__init__(self, *args, **kwargs)
+            return
+        if args:
+            raise TypeError(f"{type(self).__name__}: Model() takes keyword arguments (name=..., trainable=...) or "
+                            f"(inputs, outputs); got {len(args)} positional argument(s)")
+        trainable = kwargs.pop("trainable", True)
+        name = kwargs.pop("name", None)
+        unknown = sorted(set(kwargs) - {"dtype", "input_shape"})
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {unknown} for Model()")
+        Layer.__init__(self, trainable=trainable, name=name, **kwargs)
+        TrainingMixin.__init__(self)
 
     @property
     def layers(self):
         return list(self._layers)
+
+    def zero_grad(self):
+        """Clear the gradients of every weight (``backward`` adds to them, as in PyTorch): call it
+        before ``loss.backward()`` in a custom ``train_step``."""
+        for w in self.weights:
+            w.grad = None
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in ``layers``."""
@@ -42,11 +82,6 @@ class Model(TrainingMixin, Layer):
             if layer.name == name:
                 return layer
         raise ValueError(f"no layer named {name!r} in model '{self.name}'; layers: {[l.name for l in self.layers]}")
-
-    def fit(self, *args, **kwargs):
-        if self.built and not self.trainable_weights:  # Keras's warning (its train_step gives it)
-            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
-        return super().fit(*args, **kwargs)
 
     def freeze(self, until=None):
         """Freeze layers for fine-tuning. ``freeze()`` freezes every layer, the classifier head

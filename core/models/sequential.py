@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..layers.base import KerasTensor, Layer, name_scope
 from ..layers.convolutional import Conv2D
-from ..layers.core_layers import InputLayer
+from ..layers.core_layers import Input, InputLayer
 from . import layer_fusion
 from .model import Model
 from .serialization import sequential_config, sequential_from_config
@@ -15,11 +15,14 @@ class Sequential(Model):
         self._stack: list[Layer] = []
         self._input_batch_shape = None
         self._input_dtype = None
+        self._sym_input = None
         for layer in layers or []:
-            self.add(layer)
+            self.add(layer, rebuild=False)
+        if self._input_batch_shape is not None and self._stack:
+            self.build(self._input_batch_shape)  # once, as Keras: each layer's first node is this graph's
 
-    def add(self, layer) -> None:
-        """Append a layer (or an ``Input``) to the stack."""
+    def add(self, layer, rebuild=True) -> None:
+        """Append a layer (or an ``Input``) to the stack; rebuilt at once when the input shape is known."""
         if isinstance(layer, KerasTensor) and getattr(layer, "_input_layer", None) is not None:
             layer = layer._input_layer
         if isinstance(layer, InputLayer):
@@ -35,7 +38,7 @@ class Sequential(Model):
         self._stack.append(layer)
         self._layers.append(layer)
         self.built = False
-        if self._input_batch_shape is not None:
+        if rebuild and self._input_batch_shape is not None:
             self.build(self._input_batch_shape)
 
     def pop(self) -> Layer:
@@ -62,7 +65,8 @@ class Sequential(Model):
     def build(self, input_shape=None):
         input_shape = tuple(input_shape if input_shape is not None else self._input_batch_shape)
         self._input_batch_shape = input_shape
-        x = KerasTensor(input_shape, self._input_dtype or "float32")
+        x = Input(batch_shape=input_shape, dtype=self._input_dtype or "float32")
+        self._sym_input = x
         self._output_shapes = []
         with name_scope(self.name):
             for layer in self._stack:
@@ -71,6 +75,21 @@ class Sequential(Model):
         self._output_spec = x
         self.built = True
         self._build_shapes = input_shape
+
+    @property
+    def inputs(self):
+        """The symbolic input of the built stack (as Keras's Sequential: set once an input shape is known)."""
+        if not self.built or self._sym_input is None:
+            raise ValueError(f"Sequential model '{self.name}' has no defined inputs yet: give it an Input or "
+                             "input_shape, or call it on data first")
+        return [self._sym_input]
+
+    @property
+    def outputs(self):
+        if not self.built or self._sym_input is None:
+            raise ValueError(f"Sequential model '{self.name}' has no defined outputs yet: give it an Input or "
+                             "input_shape, or call it on data first")
+        return [self._output_spec]
 
     @property
     def output_shape(self):

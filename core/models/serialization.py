@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
+from ..autodiff import Tensor
 from ..layers.base import KerasTensor, _flatten, deserialize_layer, map_structure, serialize_layer
 from ..layers.core_layers import InputLayer
-from ..serialization_lib import serialize_keras_object
+from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 
 __all__ = ["serialize_layer", "deserialize_layer", "model_from_config", "model_to_config", "model_from_json",
            "model_to_json", "sequential_config", "sequential_from_config", "functional_config",
@@ -49,7 +50,8 @@ def _history_ref(t: KerasTensor):
     if node is None:
         layer = t._input_layer
         return [layer.name, 0, 0]
-    return [node.layer.name, node.layer._inbound_nodes.index(node), idx]
+    op = node.operation
+    return [op.name, op._inbound_nodes.index(node), idx]
 
 
 def functional_config(model) -> dict:
@@ -57,11 +59,12 @@ def functional_config(model) -> dict:
         if isinstance(t, KerasTensor):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": _history_ref(t)}}
-        return t
+        # constants in an op's call (``ops.matmul(x, weights)``): __numpy__, slices as Keras writes them
+        return serialize_keras_object(t.numpy() if isinstance(t, Tensor) else t)
 
     layers = []
     model_nodes = {id(n) for n in model._nodes}
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):  # the op nodes too, as Keras 3
         entry = serialize_layer(layer)
         entry["inbound_nodes"] = [
             {"args": map_structure(tensor_cfg, list(n.args)), "kwargs": map_structure(tensor_cfg, dict(n.kwargs))}
@@ -109,6 +112,8 @@ def rebuild_functional(cls, config, make_layer, input_tensors=None):
                 raise KeyError
             flat = _flatten(out) if isinstance(out, (list, tuple)) else [out]
             return flat[t_idx]
+        if isinstance(v, dict) and v.get("class_name") in ("__numpy__", "__slice__", "__ellipsis__"):
+            return deserialize_keras_object(v)
         if isinstance(v, dict):
             return {k: resolve(x) for k, x in v.items()}
         if isinstance(v, list):
@@ -139,6 +144,8 @@ def rebuild_functional(cls, config, make_layer, input_tensors=None):
             out = outputs_of[(r[0], r[1])]
             flat = _flatten(out) if isinstance(out, (list, tuple)) else [out]
             return flat[r[2]]
+        if isinstance(r, dict):  # dict inputs/outputs by name
+            return {k: ref(x) for k, x in r.items()}
         return [ref(x) for x in r]
 
     inputs = ref(config["input_layers"])

@@ -174,11 +174,13 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
     content = [c - 2 for c in cells]
 
     relevant = {id(n) for n in getattr(model, "_nodes", [])}
-    layers = model.layers
+    layers = model.operations if hasattr(model, "operations") else model.layers  # ops too, as Keras 3
 
     def fields(layer, prefix=""):
         name = f"{prefix}{layer.name} ({type(layer).__name__})"
-        if not layer.built:
+        if not hasattr(layer, "count_params"):  # an op node: no weights
+            params = "0"
+        elif not layer.built:
             params = "0 (unbuilt)"
         else:
             params = f"{layer.count_params():,}"
@@ -186,7 +188,7 @@ def summary_text(model, line_length=None, positions=None, expand_nested=False, s
         if not sequential_like:
             row.append(_connections(layer, relevant))
         if show_trainable:
-            row.append(("Y" if layer.trainable else "N") if layer.weights else "-")
+            row.append(("Y" if layer.trainable else "N") if getattr(layer, "weights", None) else "-")
         return row
 
     rows = []

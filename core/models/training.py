@@ -2,12 +2,18 @@
 Keras 3 semantics: running-average logs, callbacks, validation, class and sample weights."""
 from __future__ import annotations
 
+import inspect
+import warnings
+
 import numpy as np
 
 from .. import backend
+from .. import metrics as metrics_mod
+from .. import serialization_lib
 from ..autodiff import Tensor, no_grad
-from ..layers.base import _call_stack, _flatten
-from . import data_adapter
+from ..layers.base import Layer, _call_stack, _flatten
+from . import compile_utils, data_adapter
+from ..utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 
 
 class TrainingMixin:
@@ -15,187 +21,372 @@ class TrainingMixin:
         self.compiled = False
         self.stop_training = False
         self.optimizer = None
-        self._loss_config = None
+        self.loss = None
         self._compile_config = None
+        self._compile_args = None
+        self._user_compile = None
+        self._output_keys = None
+        self._keys_guessed = False
+        self._losses_per_output = None
+        self._loss_weights = None
+        self._metric_specs = None
+        self._weighted_metric_specs = None
+        self._loss_tracker = None
+        self._compiled_metrics = None
+        self._output_loss_trackers = []
         self.assets = {}  # vocabulary, labels, scaler statistics...: saved with the model
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
-        """Configure training: an optimizer, a loss (per output by list or dict), metrics and loss weights.
-        Unknown names raise here, before any data is seen."""
-        from .. import losses as losses_mod
+        """Configure training: an optimizer, a loss (one for every output, a list per output or a dict
+        by output name; None trains on the ``add_loss`` losses alone), loss weights and metrics
+        (lists, or per output by list or dict). Unknown names raise here, before any data is seen."""
         from .. import optimizers as optimizers_mod
 
+        if steps_per_execution not in (1, None):
+            raise ValueError(f"compile: steps_per_execution={steps_per_execution} is not supported yet (zoo runs "
+                             "one step per call); leave it at 1")
+        if jit_compile is True:
+            warnings.warn("compile: jit_compile=True has no effect in zoo (its NumPy/CuPy engine runs eagerly); "
+                          "proceeding with jit_compile=False", stacklevel=2)
+        self.run_eagerly = bool(run_eagerly)
+        self.jit_compile = False
+        self.steps_per_execution = 1
         self.optimizer = optimizers_mod.get(optimizer)
-        out_names = self._output_names_for_compile()
-        self._losses_per_output = self._per_output(loss, out_names, "loss", losses_mod.get, allow_none=True)
-        if loss_weights is None:
-            self._loss_weights = [1.0] * len(out_names)
-        elif isinstance(loss_weights, dict):
-            unknown = set(loss_weights) - set(out_names)
-            if unknown:
-                raise ValueError(f"compile: loss_weights names {sorted(unknown)} are not outputs {out_names}")
-            self._loss_weights = [float(loss_weights.get(n, 1.0)) for n in out_names]
+        compile_utils.validate_loss_spec(loss)
+        compile_utils.validate_metric_spec(metrics, "metrics")
+        compile_utils.validate_metric_spec(weighted_metrics, "weighted_metrics")
+        self.loss = loss
+        self._user_compile = (loss, loss_weights, metrics, weighted_metrics)
+        self._output_keys = None
+        self._compiled_metrics = None
+        self._output_loss_trackers = []
+        self._loss_tracker = metrics_mod.Mean(name="loss")
+        keys = self._known_output_keys()
+        if keys is not None:
+            self._resolve_compile(keys)
+        elif any(compile_utils.is_per_output(spec) for spec in (loss, loss_weights)) or \
+                any(isinstance(spec, dict) and not compile_utils.is_config(spec) for spec in (metrics, weighted_metrics)):
+            self._keys_guessed = True  # per-output specs of a subclassed model: resolved on its first output
+            self._losses_per_output = self._loss_weights = self._metric_specs = self._weighted_metric_specs = None
         else:
-            lw = list(loss_weights)
-            if len(lw) != len(out_names):
-                raise ValueError(f"compile: {len(lw)} loss_weights for {len(out_names)} outputs {out_names}")
-            self._loss_weights = [float(w) for w in lw]
-        self._metric_specs = self._per_output_metrics(metrics, out_names)
-        self._weighted_metric_specs = self._per_output_metrics(weighted_metrics, out_names)
-        self._compiled_metrics = None  # resolved against data shapes on first use
+            self._resolve_compile(["output"], guessed=True)
         self.compiled = True
-        self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,
+        self._compile_config = {"optimizer": optimizer if isinstance(optimizer, str) else None,  # read by the savers
                                 "loss": loss if isinstance(loss, (str, list, dict)) else None,
                                 "loss_weights": loss_weights, "metrics": metrics}
+        self._compile_args = {"optimizer": self.optimizer, "loss": loss, "loss_weights": loss_weights,
+                              "metrics": metrics, "weighted_metrics": weighted_metrics,
+                              "run_eagerly": self.run_eagerly, "steps_per_execution": 1, "jit_compile": False}
         self.stop_training = False
 
-    def _output_names_for_compile(self):
+    def _known_output_keys(self):
+        """The names of the outputs before any data: a Functional model's dict keys (dict
+        ``outputs=``) or output layer names; None for a subclassed model (known from its first
+        output)."""
+        struct = getattr(self, "_outputs_struct", None)
+        if isinstance(struct, dict):
+            return [str(k) for k in struct]
         names = getattr(self, "output_names", None)
         if names:
             return list(names)
-        return ["output"]
+        stack = getattr(self, "_stack", None)  # Sequential: one output, named after its last layer
+        if stack is not None:
+            return [stack[-1].name if stack else "output"]
+        return None
 
-    @staticmethod
-    def _per_output(spec, out_names, what, getter, allow_none=False):
-        if isinstance(spec, dict):
-            unknown = set(spec) - set(out_names)
-            if unknown:
-                raise ValueError(f"compile: {what} given for {sorted(unknown)}, which are not outputs of the model "
-                                 f"(outputs: {out_names})")
-            return [getter(spec[n]) if spec.get(n) is not None else None for n in out_names]
-        if isinstance(spec, (list, tuple)) and len(out_names) > 1:
-            if len(spec) != len(out_names):
-                raise ValueError(f"compile: {len(spec)} {what}es for {len(out_names)} outputs {out_names}")
-            return [getter(s) if s is not None else None for s in spec]
-        if spec is None:
-            return [None] * len(out_names)
-        return [getter(spec)] * len(out_names) if not isinstance(spec, (list, tuple)) else [getter(spec[0])]
+    def _resolve_compile(self, keys, guessed=False):
+        loss, loss_weights, metrics, weighted_metrics = self._user_compile
+        self._output_keys = list(keys)
+        self._keys_guessed = guessed
+        self._losses_per_output = compile_utils.losses_per_output(loss, keys)
+        self._loss_weights = compile_utils.loss_weights_per_output(loss_weights, keys)
+        self._metric_specs = compile_utils.metrics_per_output(metrics, keys, "metrics")
+        self._weighted_metric_specs = compile_utils.metrics_per_output(weighted_metrics, keys, "weighted_metrics")
+        with_loss = [i for i, l in enumerate(self._losses_per_output) if l is not None]
+        self._output_loss_trackers = [metrics_mod.Mean(name=f"{k}_loss") if len(with_loss) > 1 and i in with_loss
+                                      else None for i, k in enumerate(keys)]
+        if any(self._metric_specs) or any(self._weighted_metric_specs):
+            self._compiled_metrics = compile_utils.CompiledMetrics(self._metric_specs, self._weighted_metric_specs,
+                                                                   keys, self._losses_per_output,
+                                                                   self._split_for_metrics)
+        else:
+            self._compiled_metrics = None
 
-    @staticmethod
-    def _per_output_metrics(metrics, out_names):
-        if metrics is None:
-            return [[] for _ in out_names]
-        if isinstance(metrics, dict):
-            unknown = set(metrics) - set(out_names)
-            if unknown:
-                raise ValueError(f"compile: metrics given for {sorted(unknown)}, which are not outputs {out_names}")
-            return [list(metrics[n]) if isinstance(metrics.get(n), (list, tuple)) else
-                    ([metrics[n]] if metrics.get(n) is not None else []) for n in out_names]
-        metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
-        if len(out_names) > 1 and metrics and all(isinstance(m, (list, tuple)) or m is None for m in metrics):
-            return [list(m or []) for m in metrics]
-        # validate names now (an unknown metric is an error at compile time, as Keras)
-        from .. import metrics as metrics_mod
+    def _resolve_from_prediction(self, y_pred):
+        """A subclassed model's outputs are known from its first prediction: dict keys, or
+        ``output_1, output_2, ...`` for a list."""
+        if not self._keys_guessed:
+            return
+        if isinstance(y_pred, dict):
+            keys = [str(k) for k in y_pred]
+        elif isinstance(y_pred, (list, tuple)) and len(y_pred) != 1:
+            keys = [f"output_{i + 1}" for i in range(len(y_pred))]
+        else:
+            keys = ["output"]
+        if keys != self._output_keys:
+            self._resolve_compile(keys)
+        self._keys_guessed = False
 
-        for m in metrics:
-            if isinstance(m, str) and m not in ("accuracy", "acc", "crossentropy", "ce"):
-                metrics_mod.get(m)
-        return [list(metrics) for _ in out_names]
+    def _output_names_for_compile(self):
+        if self._output_keys is not None:
+            return list(self._output_keys)
+        return self._known_output_keys() or ["output"]
 
     def _require_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(f"You must call compile() before {what}()")
 
     # ------------------------------------------------------------------ metrics
-    def _build_metrics(self, y_batch, y_pred):
-        from .. import metrics as metrics_mod
-
-        ys = self._as_output_list(y_batch)
-        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
-        out_names = self._output_names_for_compile()
-        multi = len(out_names) > 1
-        compiled = []
-        for i, specs in enumerate(self._metric_specs):
-            for spec in specs:
-                m = metrics_mod.get(spec, loss=self._losses_per_output[i],
-                                    y_true=None if ys[i] is None else backend.to_numpy(_data(ys[i])),
-                                    y_pred_shape=tuple(preds[i].shape))
-                name = m.name
-                if multi:
-                    name = f"{out_names[i]}_{name}"
-                compiled.append((i, name, m, False))
-        for i, specs in enumerate(self._weighted_metric_specs):
-            for spec in specs:
-                m = metrics_mod.get(spec, loss=self._losses_per_output[i],
-                                    y_true=None if ys[i] is None else backend.to_numpy(_data(ys[i])),
-                                    y_pred_shape=tuple(preds[i].shape))
-                name = ("weighted_" + m.name) if not multi else f"{out_names[i]}_weighted_{m.name}"
-                compiled.append((i, name, m, True))
-        self._compiled_metrics = compiled
-        self._loss_tracker = metrics_mod.Mean(name="loss")
-        self._output_loss_trackers = [metrics_mod.Mean(name=f"{n}_loss") for n in out_names] if multi else []
-
-    def reset_metrics(self):
-        for _, _, m, _ in self._compiled_metrics or []:
-            m.reset_state()
-        if getattr(self, "_loss_tracker", None) is not None:
-            self._loss_tracker.reset_state()
-        for t in getattr(self, "_output_loss_trackers", []):
-            t.reset_state()
-
-    def _update_metrics(self, y, y_pred, sample_weight):
-        ys = self._as_output_list(y)
-        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
-        for i, _, m, weighted in self._compiled_metrics:
-            if ys[i] is None:
-                continue
-            m.update_state(_data(ys[i]), _data(preds[i]), sample_weight=_data(sample_weight) if weighted else None)
-
-    def _logs(self):
-        logs = {"loss": self._loss_tracker.result()}
-        for t in self._output_loss_trackers:
-            logs[t.name] = t.result()
-        for _, name, m, _ in self._compiled_metrics:
-            logs[name] = m.result()
-        return logs
+    @property
+    def metrics(self):
+        """The metrics ``fit`` resets each epoch and reports, in Keras's order: the loss tracker,
+        the compiled metrics, the per-output loss trackers, then ``Metric`` attributes of the model
+        and of its layers (``self.loss_tracker = metrics.Mean(name="loss")``)."""
+        out = []
+        if self.compiled:
+            if self._loss_tracker is not None:
+                out.append(self._loss_tracker)
+            if self._compiled_metrics is not None:
+                out.append(self._compiled_metrics)
+            out.extend(t for t in self._output_loss_trackers if t is not None)
+        out.extend(_metric_attributes(self))
+        seen = {id(self)}
+        stack = list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen or isinstance(layer, TrainingMixin):
+                continue  # a nested model's compiled state is its own (Keras)
+            seen.add(id(layer))
+            out.extend(_metric_attributes(layer))
+            stack.extend(layer._layers)
+        unique, ids = [], set()
+        for m in out:
+            if id(m) not in ids:
+                ids.add(id(m))
+                unique.append(m)
+        return unique
 
     @property
     def metrics_names(self):
-        names = ["loss"]
-        if self._compiled_metrics:
-            names += [t.name for t in self._output_loss_trackers] + [name for _, name, _, _ in self._compiled_metrics]
-        return names
+        return [m.name for m in self.metrics]
+
+    @property
+    def metrics_variables(self):
+        out = []
+        for m in self.metrics:
+            out.extend(m.variables)
+        return out
+
+    def reset_metrics(self):
+        """Reset every metric of ``model.metrics`` (fit does at the start of each epoch)."""
+        for m in self.metrics:
+            m.reset_state()
+
+    def get_metrics_result(self):
+        """``{name: value}`` of every metric in ``model.metrics`` (a container's dict merged in)."""
+        logs = {}
+        for m in self.metrics:
+            result = m.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[m.name] = result
+        return logs
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics with a batch; returns ``get_metrics_result()``. Override it
+        to update metrics of your own (call ``super().compute_metrics`` for the compiled ones)."""
+        self._update_compiled_metrics(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def _update_compiled_metrics(self, y, y_pred, sample_weight):
+        self._resolve_from_prediction(y_pred)
+        if self._compiled_metrics is None or y is None:
+            return
+        with no_grad():
+            self._compiled_metrics.update_state(y, y_pred, sample_weight)
+
+    def _split_for_metrics(self, y, y_pred, sample_weight):
+        return ([_data(v) for v in self._as_output_list(y)], [_data(v) for v in self._pred_list(y_pred)],
+                [_data(v) for v in self._sample_weight_list(sample_weight)])
+
+    def _flatten_metrics_in_order(self, logs):
+        """The list evaluate/train_on_batch return: by ``model.metrics`` order (a compiled metric by
+        its own name), then the other keys sorted, as Keras."""
+        names = []
+        for m in self.metrics:
+            if isinstance(m, compile_utils.CompiledMetrics):
+                names.extend(sub.name for sub in m.metrics)
+            else:
+                names.append(m.name)
+        values = [logs[n] for n in names if n in logs]
+        values += [logs[k] for k in sorted(logs) if k not in names]
+        return values[0] if len(values) == 1 else values
 
     # ------------------------------------------------------------------ loss
     def _as_output_list(self, y):
-        out_names = self._output_names_for_compile()
+        """``y`` as one entry per output (None where an output has no target)."""
+        keys = self._output_names_for_compile()
+        if y is None:
+            return [None] * len(keys)
         if isinstance(y, dict):
-            return [y.get(n) for n in out_names]
-        if len(out_names) == 1:
+            layer_names = list(getattr(self, "output_names", None) or [])
+            if set(y) <= set(keys):
+                return [y.get(k) for k in keys]
+            if len(layer_names) == len(keys) and set(y) <= set(layer_names):
+                return [y.get(n) for n in layer_names]
+            unknown = sorted(set(y) - set(keys))
+            raise ValueError(f"y has key(s) {unknown} that are not outputs of model '{self.name}'; its outputs "
+                             f"are {keys}")
+        if len(keys) == 1:
+            if isinstance(y, (list, tuple)) and len(y) == 1:
+                return [y[0]]
             return [y]
-        if not isinstance(y, (list, tuple)) or len(y) != len(out_names):
-            raise ValueError(f"model has {len(out_names)} outputs {out_names}; y must be a list or dict of "
-                             f"{len(out_names)} arrays")
+        with_loss = [i for i, l in enumerate(self._losses_per_output or ()) if l is not None]
+        if isinstance(y, (list, tuple)) and len(y) != len(keys) and len(y) == len(with_loss):
+            ys = [None] * len(keys)  # one target per output that has a loss (Keras)
+            for i, v in zip(with_loss, y):
+                ys[i] = v
+            return ys
+        if not isinstance(y, (list, tuple)) or len(y) != len(keys):
+            raise ValueError(f"model has {len(keys)} outputs {keys}; y must be a list or dict of "
+                             f"{len(keys)} arrays (or one array per output that has a loss)")
         return list(y)
 
+    def _pred_list(self, y_pred):
+        keys = self._output_names_for_compile()
+        if isinstance(y_pred, dict):
+            missing = [k for k in keys if k not in y_pred]
+            if missing:
+                raise ValueError(f"model '{self.name}' returned a dict without the output(s) {missing} that compile "
+                                 f"was configured for")
+            return [y_pred[k] for k in keys]
+        if isinstance(y_pred, (list, tuple)):
+            if len(y_pred) != len(keys):
+                raise ValueError(f"model '{self.name}' returned {len(y_pred)} outputs, but compile was configured "
+                                 f"for {len(keys)} {keys}")
+            return list(y_pred)
+        return [y_pred]
+
+    def _sample_weight_list(self, sample_weight):
+        keys = self._output_names_for_compile()
+        if sample_weight is None:
+            return [None] * len(keys)
+        if isinstance(sample_weight, dict):
+            return [sample_weight.get(k) for k in keys]
+        if isinstance(sample_weight, (list, tuple)) and len(keys) > 1:
+            if len(sample_weight) != len(keys):
+                raise ValueError(f"{len(sample_weight)} sample_weight arrays for {len(keys)} outputs {keys}")
+            return list(sample_weight)
+        return [sample_weight] * len(keys)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The weighted sum of the per-output losses plus regularization losses (a scalar Tensor)."""
-        ys = self._as_output_list(y)
-        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+        """The total loss of a batch (a scalar Tensor): the compiled losses of the outputs, each times
+        its loss weight, plus ``self.losses`` (``add_loss`` terms and weight regularization).
+        Override it for a custom loss; ``train_step`` and ``test_step`` call it."""
         total = None
-        per_output = []
-        for i, (loss_fn, w) in enumerate(zip(self._losses_per_output, self._loss_weights)):
-            if loss_fn is None or ys[i] is None:
-                per_output.append(None)
-                continue
-            value = loss_fn(ys[i], preds[i], sample_weight=sample_weight)
-            per_output.append(value)
-            term = value * w if w != 1.0 else value
-            total = term if total is None else total + term
+        self._resolve_from_prediction(y_pred)
+        if any(l is not None for l in self._losses_per_output or ()):
+            ys = self._as_output_list(y)
+            preds = self._pred_list(y_pred)
+            sws = self._sample_weight_list(sample_weight)
+            n = None
+            for i, (loss_fn, w) in enumerate(zip(self._losses_per_output, self._loss_weights)):
+                if loss_fn is None or ys[i] is None:
+                    continue
+                value = loss_fn(ys[i], preds[i], sample_weight=sws[i])
+                tracker = self._output_loss_trackers[i]
+                if tracker is not None:
+                    n = _batch_len(preds[i]) if n is None else n
+                    tracker.update_state(np.asarray(float(_data(value))), sample_weight=np.asarray(float(n)))
+                term = value * w if w != 1.0 else value
+                total = term if total is None else total + term
+        for extra in self.losses:
+            if not isinstance(extra, Tensor):
+                extra = Tensor(np.asarray(extra, dtype=backend.floatx()))
+            if extra.ndim:
+                extra = extra.sum()
+            total = extra if total is None else total + extra
         if total is None:
-            raise ValueError("compile() was given no loss for any output: nothing to train")
-        for reg in self.losses:
-            total = total + reg
-        self._last_output_losses = per_output
+            if y is None and self._losses_per_output and any(l is not None for l in self._losses_per_output):
+                raise ValueError("compile() was given a loss, but the data has no targets y: pass y (or batches "
+                                 "(x, y)), or compile without a loss to train on the add_loss() losses")
+            raise ValueError("No loss to compute: provide a `loss` argument in compile(), or add losses with "
+                             "add_loss() in a layer's call")
         return total
 
+    def _compute_loss(self, x, y, y_pred, sample_weight, training):
+        """``compute_loss``, also when an override predates its ``training`` argument (Keras)."""
+        cls = type(self)
+        takes = cls.__dict__.get("_compute_loss_takes_training")
+        if takes is None:
+            takes = "training" in inspect.signature(self.compute_loss).parameters
+            setattr(cls, "_compute_loss_takes_training", takes)
+        if takes:
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)
+
+    # Keras's TensorFlow-backend shims, used by older keras-io train_steps
+    @property
+    def compiled_metrics(self):
+        """Deprecated in Keras 3 (TensorFlow backend only): ``compiled_metrics.update_state(y, y_pred)``
+        updates the metrics given to ``compile``."""
+        model = self
+
+        class _CompiledMetricsShim:
+            def update_state(self, y, y_pred, sample_weight=None):
+                warnings.warn("`model.compiled_metrics` is deprecated in Keras 3; update the metrics of "
+                              "`self.metrics` (or call `self.compute_metrics`) instead", DeprecationWarning, stacklevel=2)
+                model._update_compiled_metrics(y, y_pred, sample_weight)
+
+        return _CompiledMetricsShim()
+
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """Deprecated in Keras 3 (TensorFlow backend only): ``compute_loss(y=y, y_pred=y_pred)``."""
+        warnings.warn("`model.compiled_loss()` is deprecated in Keras 3; use `model.compute_loss(x, y, y_pred, "
+                      "sample_weight)`", DeprecationWarning, stacklevel=2)
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    def stateless_call(self, *args, **kwargs):
+        raise NotImplementedError("Model.stateless_call (Keras's JAX-backend API) is not supported yet by zoo: write "
+                                  "train_step with loss.backward() or core.GradientTape (see the README)")
+
+    def stateless_compute_loss(self, *args, **kwargs):
+        raise NotImplementedError("Model.stateless_compute_loss (Keras's JAX-backend API) is not supported yet by "
+                                  "zoo: call compute_loss in a train_step that uses loss.backward() (see the README)")
+
+    def get_compile_config(self):
+        """The arguments ``compile`` was given, serialized as Keras writes them (``compile_config`` of
+        a saved model); None before ``compile``."""
+        if not self.compiled or self._compile_args is None:
+            return None
+        return serialization_lib.serialize_keras_object(self._compile_args)
+
+    def compile_from_config(self, config):
+        """``compile`` with the arguments of a ``get_compile_config()`` dict. A model whose
+        ``compile`` is overridden is left uncompiled, with a warning (Keras)."""
+        if type(self).compile is not TrainingMixin.compile:
+            warnings.warn("`compile()` was not called as part of model loading because the model's `compile()` "
+                          "method is custom; override `get_compile_config()` and `compile_from_config(config)` too, "
+                          "or call `compile()` after loading", stacklevel=2)
+            return
+        config = serialization_lib.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.optimizer is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
     # ------------------------------------------------------------------ steps
-    def train_step(self, x, y, sample_weight=None):
-        """One optimizer step on a batch; returns the running logs."""
-        self._train_batch(x, y, sample_weight)
-        return self._logs()
+    def train_step(self, data):
+        """One optimizer step on a batch, as Keras: ``data`` is ``x``, ``(x,)``, ``(x, y)`` or
+        ``(x, y, sample_weight)`` (``keras.utils.unpack_x_y_sample_weight``); returns the logs
+        (``compute_metrics``). To write your own: forward with ``self(x, training=True)``, take the
+        loss, ``loss.backward()``, then ``grads = [v.grad for v in self.trainable_variables]`` and
+        ``self.optimizer.apply(grads, self.trainable_variables)`` (see the README)."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        x, y, sample_weight, y_pred = self._train_batch(x, y, sample_weight)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _on_model_device(self, *data):
         """``data`` (arrays, Tensors, lists/dicts of them, None) on the device of the model's
@@ -216,50 +407,51 @@ class TrainingMixin:
         return tuple(data_adapter._map(move, d) if d is not None else None for d in data)
 
     def _train_batch(self, x, y, sample_weight=None):
-        """``train_step`` without building the logs (``fit`` skips them when no callback reads them)."""
+        """The default ``train_step`` up to the metrics: forward, loss, backward, optimizer step,
+        loss tracker. Returns ``(x, y, sample_weight, y_pred)`` on the model's device."""
         x, y, sample_weight = self._on_model_device(x, y, sample_weight)
-        params = self.trainable_weights
-        for p in params:
-            p.grad = None
         stack = _call_stack()
         stack.append(True)
         try:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x, y, y_pred, sample_weight)
+            loss = self._compute_loss(x, y, y_pred, sample_weight, True)
         finally:
             stack.pop()
-        loss.backward()
-        grads = [p.grad for p in params]
-        self.optimizer.apply(grads, params)
+        params = self.trainable_weights  # after the forward pass: a subclassed model builds on its first call
         for p in params:
             p.grad = None
-        n = _batch_len(x)
-        self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(n)))
-        for t, v in zip(self._output_loss_trackers, self._last_output_losses):
-            if v is not None:
-                t.update_state(np.asarray(float(v.data)), sample_weight=np.asarray(float(n)))
-        if self._compiled_metrics:
-            with no_grad():
-                self._update_metrics(y, y_pred, sample_weight)
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"compute_loss must return a scalar Tensor computed from the model's outputs, got "
+                            f"{type(loss).__name__}")
+        self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(_batch_len(x))))
+        if params:
+            # as Keras: the optimizer's loss scaling (loss_scale_factor, LossScaleOptimizer) before the
+            # gradients, which its apply() divides back
+            self.optimizer.scale_loss(loss).backward()
+            self.optimizer.apply([p.grad for p in params], params)
+            for p in params:
+                p.grad = None
+        else:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=3)
+        return x, y, sample_weight, y_pred
 
-    def test_step(self, x, y, sample_weight=None):
+    def test_step(self, data):
+        """Loss and metrics on a batch without training (``data`` packed as for ``train_step``)."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
         x, y, sample_weight = self._on_model_device(x, y, sample_weight)
         with no_grad():
             y_pred = self(x, training=False)
-            loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
-            n = _batch_len(x)
-            self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(n)))
-            for t, v in zip(self._output_loss_trackers, self._last_output_losses):
-                if v is not None:
-                    t.update_state(np.asarray(float(v.data)), sample_weight=np.asarray(float(n)))
-            self._update_metrics(y, y_pred, sample_weight)
-        return self._logs()
+            loss = self._compute_loss(x, y, y_pred, sample_weight, False)
+            self._loss_tracker.update_state(np.asarray(float(_data(loss))),
+                                            sample_weight=np.asarray(float(_batch_len(x))))
+            return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def predict_step(self, x):
+    def predict_step(self, data):
+        """The model's outputs for a batch (``data`` packed as for ``train_step``; y is ignored)."""
+        x, _, _ = unpack_x_y_sample_weight(data)
         (x,) = self._on_model_device(x)
         with no_grad():
-            out = self(x, training=False)
-        return out
+            return self(x, training=False)
 
     # ------------------------------------------------------------------ checks before training
     def _check_data(self, x, y, where="fit"):
@@ -267,7 +459,7 @@ class TrainingMixin:
         if y is not None:
             data_adapter.check_finite(y, "y", where)
         self._check_input_shapes(x, where)
-        if y is not None and not data_adapter.is_iterator_like(y):
+        if y is not None and not data_adapter.is_iterator_like(y) and not self._keys_guessed:
             self._check_targets(x, y)
 
     def _check_input_shapes(self, x, where):
@@ -306,6 +498,9 @@ class TrainingMixin:
                 check(backend.to_numpy(_data(yt)), out_shapes[i])
 
     def _output_shapes_for_check(self, x):
+        struct = getattr(self, "_outputs_struct", None)
+        if isinstance(struct, dict):
+            return [struct[k].shape if hasattr(struct[k], "shape") else None for k in self._output_names_for_compile()]
         if hasattr(self, "_flat_outputs"):
             return [t.shape for t in self._flat_outputs]
         spec = getattr(self, "_output_spec", None)
@@ -318,7 +513,8 @@ class TrainingMixin:
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns a ``History``. Data: arrays (or lists/dicts of arrays for
-        multi-input/output models), a generator / iterable of batches, or a ``core.data.Dataset``."""
+        multi-input/output models), a generator / iterable of batches, or a ``core.data.Dataset``.
+        Each batch goes to ``train_step(data)`` packed as Keras packs it."""
         from .. import callbacks as callbacks_mod
 
         self._require_compiled("fit")
@@ -334,17 +530,17 @@ class TrainingMixin:
         if validation_data is not None:
             vx, vy, vsw = data_adapter.unpack_validation(validation_data)
             self._check_data(vx, vy, "fit (validation_data)")
-            val = data_adapter.get_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size or 32,
+            val = data_adapter.get_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
                                            shuffle=False, steps=validation_steps)
         verbose = _resolve_verbose(verbose)
         cbs = callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=epochs, steps=train.steps_per_epoch)
         self.stop_training = False
-        self._ensure_metrics(train)
+        self._prepare_metrics(train)
         # Keras skips the batch hooks when no callback implements them; the running logs are then
-        # only needed at the end of the epoch (train_step overridden: called as it is)
+        # only needed at the end of the epoch. The default train_step runs without packing the batch.
         batch_hooks = _implements_train_batch_hooks(cbs)
-        plain_step = type(self).train_step is TrainingMixin.train_step
+        plain_step = self._default_steps()
         self._initial_epoch = None
         cbs.on_train_begin()
         # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
@@ -353,20 +549,20 @@ class TrainingMixin:
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            logs = {}
+            logs = None
             for step, (xb, yb, swb) in enumerate(train.epoch_batches()):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                    logs = self.train_step(xb, yb, swb)
-                    cbs.on_train_batch_end(step, logs)
-                elif plain_step:
-                    self._train_batch(xb, yb, swb)
-                    logs = None
+                if plain_step and not batch_hooks:
+                    _, yb, swb, pred = self._train_batch(xb, yb, swb)
+                    self._update_compiled_metrics(yb, pred, swb)
                 else:
-                    logs = self.train_step(xb, yb, swb)
+                    logs = self.train_step(pack_x_y_sample_weight(xb, yb, swb))
+                if batch_hooks:
+                    cbs.on_train_batch_end(step, _pythonify_logs(logs))
                 if self.stop_training:
                     break
-            epoch_logs = dict(logs) if logs else self._logs()
+            epoch_logs = dict(self._metrics_result_or_logs(logs))
             if val is not None and (epoch + 1) % validation_freq == 0 if isinstance(validation_freq, int) \
                     else (val is not None and epoch + 1 in validation_freq):
                 val_logs = self._run_evaluation(val, cbs, from_fit=True)
@@ -377,22 +573,55 @@ class TrainingMixin:
         cbs.on_train_end(epoch_logs)
         return self.history
 
-    def _ensure_metrics(self, adapter):
+    def _default_steps(self):
+        """Whether train_step and the metric hooks it calls are the built-in ones."""
+        cls = type(self)
+        return (cls.train_step is TrainingMixin.train_step and cls.compute_metrics is TrainingMixin.compute_metrics
+                and cls.get_metrics_result is TrainingMixin.get_metrics_result)
+
+    def _metrics_result_or_logs(self, logs):
+        """The epoch's logs: the metrics' results when the step's logs name the same metrics (or the
+        step returned none), else what the (custom) step returned, as Keras."""
+        result = self.get_metrics_result()
+        if logs is None or (isinstance(logs, dict) and set(logs) == set(result)):
+            return result
+        return _pythonify_logs(logs)
+
+    def _prepare_metrics(self, adapter):
+        """Resolve "accuracy"-like metrics from a first batch before training, so that callbacks see
+        the metric objects at ``on_train_begin`` (Keras builds them symbolically)."""
+        if self._keys_guessed:
+            if not (self._user_compile[2] or self._user_compile[3]):
+                return  # no metrics: the losses resolve on the first step
+        elif self._compiled_metrics is None or self._compiled_metrics_built():
+            return
+        if type(self).call is Layer.call:
+            return  # no call() (a train_step drives sub-models): "accuracy" resolves on its first update
+        xb, yb, _ = adapter.peek()
+        if yb is None:
+            return
+        with no_grad():
+            pred = self(xb, training=False)
+        self._resolve_from_prediction(pred)
         if self._compiled_metrics is None:
-            xb, yb, _ = adapter.peek()
-            with no_grad():
-                pred = self(xb, training=False)
-            self._build_metrics(yb, pred)
+            return
+        ys, preds = self._as_output_list(yb), self._pred_list(pred)
+        for i, _, m, _ in self._compiled_metrics._entries:
+            if ys[i] is not None and hasattr(m, "resolve"):
+                m.resolve(tuple(ys[i].shape), tuple(preds[i].shape))
+
+    def _compiled_metrics_built(self):
+        return all(getattr(m, "resolved", True) is not None for m in self._compiled_metrics.metrics)
 
     def _run_evaluation(self, adapter, cbs, from_fit=False):
         self.reset_metrics()
         cbs.on_test_begin()
-        logs = {}
+        logs = None
         for step, (xb, yb, swb) in enumerate(adapter.epoch_batches()):
             cbs.on_test_batch_begin(step)
-            logs = self.test_step(xb, yb, swb)
-            cbs.on_test_batch_end(step, logs)
-        logs = self._logs() if not logs else logs
+            logs = self.test_step(pack_x_y_sample_weight(xb, yb, swb))
+            cbs.on_test_batch_end(step, _pythonify_logs(logs))
+        logs = self._metrics_result_or_logs(logs)
         cbs.on_test_end(logs)
         return logs
 
@@ -405,15 +634,14 @@ class TrainingMixin:
         self._require_compiled("evaluate")
         self._check_data(x, y, "evaluate")
         adapter = data_adapter.get_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=False, steps=steps)
-        self._ensure_metrics(adapter)
+        self._prepare_metrics(adapter)
         verbose = _resolve_verbose(verbose)
         cbs = callbacks_mod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=1, steps=adapter.steps_per_epoch)
         logs = self._run_evaluation(adapter, cbs)
         if return_dict:
             return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._flatten_metrics_in_order(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for the inputs, batched, as NumPy arrays (a list/dict for multi-output models)."""
@@ -429,7 +657,7 @@ class TrainingMixin:
         outs = []
         for step, (xb, _, _) in enumerate(adapter.epoch_batches()):
             cbs.on_predict_batch_begin(step)
-            out = self.predict_step(xb)
+            out = self.predict_step(pack_x_y_sample_weight(xb))
             outs.append(_to_numpy_structure(out))
             cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
         cbs.on_predict_end()
@@ -437,32 +665,60 @@ class TrainingMixin:
             raise ValueError("predict: the input data is empty")
         return _concat_structure(outs)
 
+    def _batch_data(self, x, y, sample_weight, where):
+        self._check_data(x, y, where)
+        data_adapter.check_finite(sample_weight, "sample_weight", where)
+        x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
+        if self._compiled_metrics is not None and y is not None and not self._compiled_metrics_built():
+            with no_grad():
+                pred = self(x, training=False)
+            self._resolve_from_prediction(pred)
+        return pack_x_y_sample_weight(x, y, sample_weight)
+
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One gradient step on one batch; returns the loss (and metrics) for that batch."""
+        """One gradient step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
-        self._check_data(x, y, "train_on_batch")
         if class_weight is not None:
             sample_weight = data_adapter.class_weight_to_sample_weight(y, class_weight, sample_weight)
-        x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
-        if self._compiled_metrics is None:
-            with no_grad():
-                self._build_metrics(y, self(x, training=False))
+        data = self._batch_data(x, y, sample_weight, "train_on_batch")
         self.reset_metrics()
-        logs = self.train_step(x, y, sample_weight)
-        return _format_logs(logs, return_dict)
+        logs = self.train_step(data)
+        return self._format_logs(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) of one batch, without training."""
         self._require_compiled("test_on_batch")
-        self._check_data(x, y, "test_on_batch")
-        x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
-        if self._compiled_metrics is None:
-            with no_grad():
-                self._build_metrics(y, self(x, training=False))
+        data = self._batch_data(x, y, sample_weight, "test_on_batch")
         self.reset_metrics()
-        return _format_logs(self.test_step(x, y, sample_weight), return_dict)
+        logs = self.test_step(data)
+        return self._format_logs(logs, return_dict)
 
     def predict_on_batch(self, x):
-        return _to_numpy_structure(self.predict_step(data_adapter.to_tensors(x)))
+        return _to_numpy_structure(self.predict_step(pack_x_y_sample_weight(data_adapter.to_tensors(x))))
+
+    def _format_logs(self, logs, return_dict):
+        logs = self._metrics_result_or_logs(logs)
+        if return_dict:
+            return logs
+        return self._flatten_metrics_in_order(logs)
+
+
+def _metric_attributes(obj):
+    """The ``Metric`` objects an object holds as attributes (or in lists of them), in assignment
+    order; the compile state of a model is not among them."""
+    out = []
+    for key, value in vars(obj).items():
+        if key in _COMPILE_ATTRS:
+            continue
+        if isinstance(value, metrics_mod.Metric):
+            out.append(value)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, metrics_mod.Metric) for v in value):
+            out.extend(value)
+    return out
+
+
+_COMPILE_ATTRS = frozenset({"_loss_tracker", "_compiled_metrics", "_output_loss_trackers", "_metric_specs",
+                            "_weighted_metric_specs", "_user_compile", "_losses_per_output", "_compile_args"})
 
 
 _TRAIN_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
@@ -479,19 +735,30 @@ def _implements_train_batch_hooks(cbs) -> bool:
     return False
 
 
-def _format_logs(logs, return_dict):
-    if return_dict:
-        return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
-
-
 def _resolve_verbose(verbose):
     if verbose == "auto":
         return 1
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
     return verbose
+
+
+def _pythonify_logs(logs):
+    """Logs as callbacks get them (Keras's ``pythonify_logs``): nested dicts merged in, scalar
+    Tensors and arrays as floats."""
+    if not isinstance(logs, dict):
+        return logs
+    out = {}
+    for key, value in logs.items():
+        if isinstance(value, dict):
+            out.update(_pythonify_logs(value))
+            continue
+        if isinstance(value, Tensor):
+            value = backend.to_numpy(value.data)
+        if isinstance(value, (np.ndarray, np.generic)) and value.size == 1:
+            value = float(value)
+        out[key] = value
+    return out
 
 
 def _data(x):

@@ -444,21 +444,6 @@ class HardSigmoid(_Act):
         return gy * self.mask * gy.dtype.type(1 / 6)
 
 
-class HardSiLU(_Act):
-    """Keras 3 ``hard_silu`` (alias ``hard_swish``): x * relu6(x + 3) / 6."""
-
-    def compute(self, x):
-        t = x.dtype.type
-        self.x = x
-        return x * self.xp.clip(x / t(6) + t(0.5), t(0), t(1))
-
-    def backward(self, gy):
-        x, t = self.x, self.x.dtype.type
-        # 0 below -3, 1 above 3, (2x + 3) / 6 between
-        d = self.xp.where(x <= t(-3), t(0), self.xp.where(x >= t(3), t(1), (t(2) * x + t(3)) / t(6)))
-        return gy * d
-
-
 class Tanh(_Act):
     def compute(self, x):
         self.y = self.xp.tanh(x)
@@ -556,13 +541,6 @@ def sigmoid(x):
 
 def hard_sigmoid(x):
     return _act("hard_sigmoid", HardSigmoid, x)
-
-
-def hard_silu(x):
-    return _act("hard_silu", HardSiLU, x)
-
-
-hard_swish = hard_silu
 
 
 def tanh(x):

@@ -35,9 +35,44 @@ def _binary(op, cls, a, b):
         elif type(b) in (float, int) and da.dtype.kind == "f" and isinstance(da, (np.ndarray, np.generic)):
             # (np.generic: a full reduction's result, e.g. the loss sum divided by the batch size)
             return cls().apply(a, _wrap(np.asarray(b, dtype=da.dtype)))
+    if not _has_float(a) and not _has_float(b):
+        return _integer_binary(op, a, b)
     a, b = tensors(op, a, b)
     broadcast_shape(op, a.shape, b.shape)
     return cls().apply(a, b)
+
+
+def _has_float(x):
+    if isinstance(x, Tensor):
+        return x.data.dtype.kind == "f"
+    if isinstance(x, float):
+        return True
+    return getattr(x, "dtype", None) is not None and x.dtype.kind == "f" or (
+        isinstance(x, (list, tuple)) and np.asarray(x).dtype.kind == "f")
+
+
+_INT_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "pow": np.power, "maximum": np.maximum,
+               "minimum": np.minimum}
+
+
+def _integer_binary(op, a, b):
+    """Keras's rule for integer (and boolean) operands: the integer result, without gradient;
+    ``div`` of integers is floatx."""
+    da = a.data if isinstance(a, Tensor) else a
+    db = b.data if isinstance(b, Tensor) else b
+    xp = get_xp(*[d for d in (da, db) if backend.is_array(d)])
+    da, db = xp.asarray(da), xp.asarray(db)
+    if da.ndim == 0 and not isinstance(a, Tensor) and db.dtype.kind in "iu":
+        da = da.astype(db.dtype)
+    if db.ndim == 0 and not isinstance(b, Tensor) and da.dtype.kind in "iu":
+        db = db.astype(da.dtype)
+    broadcast_shape(op, da.shape, db.shape)
+    if op == "div":
+        ft = backend.floatx()
+        return Tensor(da.astype(ft) / db.astype(ft))
+    if op == "sub" and da.dtype == bool and db.dtype == bool:
+        return Tensor(da.astype(np.int32) - db.astype(np.int32))
+    return Tensor(_INT_UFUNCS[op](da, db))
 
 
 class Add(_Binary):
@@ -238,7 +273,16 @@ class Clip(_Unary):
         return gy * self.mask.astype(gy.dtype)
 
 
+_INT_UNARY = {"neg": np.negative, "abs": np.abs, "square": np.square}
+
+
 def _unary(op, cls, x, *args):
+    if not _has_float(x):  # Keras: exp/log/sqrt of integers are floatx; neg/abs/square keep the integers
+        d = x.data if isinstance(x, Tensor) else x
+        d = d if backend.is_array(d) else np.asarray(d)
+        if op in _INT_UNARY and d.dtype.kind in "iub":
+            return Tensor(_INT_UNARY[op](d if d.dtype.kind != "b" else d.astype(np.int32)))
+        x = Tensor(d.astype(backend.floatx()))
     (x,) = tensors(op, x)
     return cls(*args).apply(x)
 
@@ -267,11 +311,18 @@ def square(x):
     return _unary("square", Square, x)
 
 
-def clip(x, min_value=None, max_value=None):
-    """Clip to [min_value, max_value]; the gradient passes where the value was inside (ends included)."""
-    if min_value is None and max_value is None:
-        raise OpError("clip: give min_value, max_value or both")
-    return _unary("clip", Clip, x, min_value, max_value)
+def clip(x, x_min=None, x_max=None, *, min_value=None, max_value=None):
+    """Clip to [x_min, x_max] (Keras's names; ``min_value``/``max_value`` too); the gradient passes
+    where the value was inside (ends included). Integer inputs stay integer."""
+    lo = x_min if x_min is not None else min_value
+    hi = x_max if x_max is not None else max_value
+    if lo is None and hi is None:
+        raise OpError("clip: give x_min, x_max or both")
+    if not _has_float(x):
+        d = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if d.dtype.kind in "iu":
+            return Tensor(get_xp(d).clip(d, lo, hi))
+    return _unary("clip", Clip, x, lo, hi)
 
 
 class Where(Function):

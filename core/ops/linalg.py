@@ -156,6 +156,7 @@ def dense(x, kernel, bias=None, activation=None):
             bias = tensors("add", x, bias)[1]
     if activation is None:
         activation = A.linear
+    activation = getattr(activation, "eager", activation)  # keras.ops.relu is the symbolic-aware form of A.relu
     if x.ndim == 0 or kernel.ndim != 2 or (bias is not None and tuple(bias.shape) != (kernel.shape[1],)):
         out = matmul(x, kernel)  # the general path (its own checks and broadcasting)
         return activation(out + bias if bias is not None else out)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import builtins
 import math
 
+import numpy as np
+
+from .. import backend
 from ..autodiff import Function, Tensor
 from ..backend import get_xp
 from ._util import normalize_axis, tensors
@@ -83,6 +86,15 @@ class Min(_MaxMin):
 
 
 def _reduce(op, cls, x, axis, keepdims):
+    d = x.data if isinstance(x, Tensor) else x
+    if getattr(d, "dtype", None) is None or d.dtype.kind != "f":
+        d = d if getattr(d, "dtype", None) is not None else np.asarray(d)
+        if d.dtype.kind in "iub" and op != "mean":  # Keras: integer sums/maxima stay integer (bool sums int32)
+            axes = normalize_axis(op, axis, d.ndim)
+            fn = {"sum": "sum", "max": "max", "min": "min"}[op]
+            kw = {"dtype": np.int32} if op == "sum" and d.dtype.kind == "b" else {}
+            return Tensor(get_xp(d).asarray(getattr(d, fn)(axis=axes, keepdims=keepdims, **kw)))
+        x = Tensor(d.astype(backend.floatx()))
     (x,) = tensors(op, x)
     axes = normalize_axis(op, axis, x.ndim)
     return cls(axes, keepdims).apply(x)
@@ -129,7 +141,9 @@ class Var(Function):
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
-    """Variance (biased by default, as Keras ``ops.var``)."""
+    """Variance (biased by default, as Keras ``ops.var``); integer inputs give floatx."""
+    if isinstance(x, Tensor) and x.dtype.kind != "f":
+        x = Tensor(x.data.astype(backend.floatx()))
     (x,) = tensors("var", x)
     return Var(normalize_axis("var", axis, x.ndim), keepdims, ddof).apply(x)
 
@@ -140,20 +154,14 @@ def std(x, axis=None, keepdims=False, ddof=0):
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-def argmax(x, axis=-1, keepdims=False):
-    """Index of the maximum along ``axis`` (an int tensor, no gradient)."""
-    data = x.data if isinstance(x, Tensor) else x
-    xp = get_xp(data)
-    out = xp.argmax(data, axis=axis)
-    if keepdims and axis is not None:
-        out = xp.expand_dims(out, axis)
-    return Tensor(out)
+def argmax(x, axis=None, keepdims=False):
+    """Index of the maximum along ``axis`` (of the flattened tensor when None, as Keras): int32,
+    without gradient."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor(get_xp(data).argmax(data, axis=axis, keepdims=keepdims).astype(np.int32))
 
 
-def argmin(x, axis=-1, keepdims=False):
-    data = x.data if isinstance(x, Tensor) else x
-    xp = get_xp(data)
-    out = xp.argmin(data, axis=axis)
-    if keepdims and axis is not None:
-        out = xp.expand_dims(out, axis)
-    return Tensor(out)
+def argmin(x, axis=None, keepdims=False):
+    """Index of the minimum along ``axis`` (as ``argmax``)."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor(get_xp(data).argmin(data, axis=axis, keepdims=keepdims).astype(np.int32))

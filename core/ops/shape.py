@@ -28,9 +28,10 @@ class Reshape(Function):
         return gy.reshape(self.in_shape)
 
 
-def reshape(x, shape):
+def reshape(x, newshape):
+    """``x`` with a new shape (one entry may be -1)."""
     x = _t(x)
-    shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    shape = (int(newshape),) if isinstance(newshape, (int, np.integer)) else tuple(int(s) for s in newshape)
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or (-1 in shape and (known == 0 or x.size % known)) or (
             -1 not in shape and known != x.size):
@@ -66,15 +67,21 @@ def transpose(x, axes=None):
     return Transpose(axes).apply(x)
 
 
-def swapaxes(x, a, b):
+def swapaxes(x, axis1, axis2):
     x = _t(x)
     perm = list(range(x.ndim))
-    perm[a], perm[b] = perm[b], perm[a]
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(x, perm)
 
 
 def expand_dims(x, axis):
+    """``x`` with new size-1 axes at ``axis`` (an int or a tuple, positions in the result)."""
     x = _t(x)
+    if isinstance(axis, (tuple, list)):
+        nd = x.ndim + len(axis)
+        axes = normalize_axis("expand_dims", axis, nd)
+        shape = iter(x.shape)
+        return reshape(x, tuple(1 if i in axes else next(shape) for i in range(nd)))
     nd = x.ndim + 1
     if not -nd <= axis < nd:
         raise OpError(f"expand_dims: axis {axis} out of range for a result of rank {nd}")
@@ -141,7 +148,7 @@ def _same_dtype(op, ts):
     return ts
 
 
-def concatenate(xs, axis=-1):
+def concatenate(xs, axis=0):
     ts = _same_dtype("concatenate", [_t(x) for x in xs])
     if not ts:
         raise OpError("concatenate: needs at least one tensor")
@@ -200,16 +207,30 @@ class Pad(Function):
         return gy[self.slices]
 
 
-def pad(x, pad_width, constant_values=0):
-    """Constant padding; ``pad_width`` is ((before, after), ...) per axis, or one int for all."""
+_GATHER_PAD_MODES = ("reflect", "symmetric", "edge", "wrap")
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """Padding as ``np.pad``: ``pad_width`` is ((before, after), ...) per axis, or one int for all.
+    Modes "constant", "reflect", "symmetric", "edge", "wrap" are differentiable; "maximum", "mean",
+    "median", "minimum", "linear_ramp", "empty" pad values without gradient."""
     x = _t(x)
+    if constant_values is None:
+        constant_values = 0
     if isinstance(pad_width, int):
         pw = ((pad_width, pad_width),) * x.ndim
     else:
         pw = tuple((int(p), int(p)) if np.isscalar(p) else (int(p[0]), int(p[1])) for p in pad_width)
     if len(pw) != x.ndim or any(a < 0 or b < 0 for a, b in pw):
         raise OpError(f"pad: pad_width {pad_width} does not fit a tensor of shape {x.shape} (one non-negative pair per axis)")
-    return Pad(pw, constant_values).apply(x)
+    if mode == "constant":
+        return Pad(pw, constant_values).apply(x)
+    if mode in _GATHER_PAD_MODES:  # a gather: each output index reads one input index
+        idx = [np.pad(np.arange(n), p, mode=mode) for n, p in zip(x.shape, pw)]
+        return getitem(x, tuple(Tensor(i) for i in np.ix_(*idx)))
+    if mode in ("maximum", "mean", "median", "minimum", "linear_ramp", "empty"):
+        return Tensor(np.pad(x.numpy(), pw, mode="constant" if mode == "empty" else mode))
+    raise OpError(f"pad: unknown mode {mode!r}")
 
 
 def _index_data(index):
@@ -249,11 +270,13 @@ class GetItem(Function):
         return g
 
 
-def getitem(x, index):
+def getitem(x, key):
     """``x[index]`` with slices, integers, integer arrays and boolean masks; repeated integer
     indices accumulate their gradients."""
     x = _t(x)
-    index = _index_data(index)
+    if isinstance(key, list) and any(k is None or k is Ellipsis or isinstance(k, (slice, list, tuple)) for k in key):
+        key = tuple(key)  # a key read back from JSON (Keras writes x[:, 0]'s key as a list)
+    index = _index_data(key)
     if x.device.kind == "gpu":
         index = tuple(backend.to_device(i, x.device) if isinstance(i, np.ndarray) else i for i in index) \
             if isinstance(index, tuple) else (backend.to_device(index, x.device) if isinstance(index, np.ndarray) else index)
@@ -274,11 +297,27 @@ class Repeat(Function):
         return gy.reshape(shape).sum(axis=a + 1)
 
 
-def repeat(x, repeats: int, axis: int):
-    """Repeat each element ``repeats`` times along ``axis`` (np.repeat with an int count)."""
+def repeat(x, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis`` (of the flattened tensor when None);
+    ``repeats`` an int or one count per element, as np.repeat. Differentiable."""
     x = _t(x)
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
     axis = normalize_axis("repeat", axis, x.ndim)[0]
-    if not isinstance(repeats, (int, np.integer)) or repeats < 0:
+    if isinstance(repeats, Tensor):
+        repeats = repeats.numpy()
+    if not isinstance(repeats, (int, np.integer)):
+        counts = np.asarray(repeats).reshape(-1)
+        if counts.size == 1:
+            repeats = int(counts[0])
+        else:
+            if counts.size != x.shape[axis] or counts.dtype.kind not in "iu" or (counts < 0).any():
+                raise OpError(f"repeat: repeats must be one non-negative int per element of axis {axis} "
+                              f"(size {x.shape[axis]}), got {repeats!r}")
+            idx = np.repeat(np.arange(x.shape[axis]), counts)
+            return getitem(x, (slice(None),) * axis + (Tensor(idx),))
+    if repeats < 0:
         raise OpError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
     return Repeat(int(repeats), axis).apply(x)
 
@@ -298,9 +337,9 @@ class Tile(Function):
         return gy.reshape(shape).sum(axis=tuple(range(0, 2 * len(self.shape), 2)))
 
 
-def tile(x, reps):
+def tile(x, repeats):
     x = _t(x)
-    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = (int(repeats),) if isinstance(repeats, (int, np.integer)) else tuple(int(r) for r in repeats)
     if len(reps) > x.ndim:
         x = reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
     reps = (1,) * (x.ndim - len(reps)) + reps
