@@ -17,26 +17,10 @@ from apps.forecasting.data import fill_missing, parse_split, ForecastDataError
 from apps.forecasting.metrics import forecast_metrics, mase_scale
 from apps.forecasting.windows import make_inputs, make_targets, origins, unfold
 
+from tests.app_helpers import monthly_csv
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--epochs", "3", "--quiet", "--model", "linear"]
-
-
-def monthly_csv(path, n=96, extra=None, crlf=False, quote=False):
-    """A seasonal monthly series with trend (and a second channel and a feature)."""
-    rng = np.random.default_rng(0)
-    t = np.arange(n)
-    y = 100 + 0.8 * t + 15 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1.0, n)
-    z = 50 + 5 * np.cos(2 * np.pi * t / 12) + rng.normal(0, 0.5, n)
-    f = np.sin(2 * np.pi * t / 12 + 0.3)
-    lines = ['"Month","sales","visits","promo"' if quote else "Month,sales,visits,promo"]
-    for i in range(n):
-        d = f"{1990 + i // 12}-{i % 12 + 1:02d}"
-        lines.append((f'"{d}"' if quote else d) + f",{y[i]:.3f},{z[i]:.3f},{f[i]:.3f}")
-    if extra:
-        for line_no, text in extra.items():  # replace a data line (1-based file line numbers)
-            lines[line_no - 1] = text
-    Path(path).write_text(("\r\n" if crlf else "\n").join(lines))
-    return str(path)
 
 
 def invoke(*args):
@@ -195,6 +179,7 @@ def test_series_without_dates(tmp_path):
     assert [json.loads(l)["date"] for l in pred.output.splitlines()] == ["+1", "+2"]
 
 
+@pytest.mark.slow
 def test_fill_options(tmp_path):
     csv = monthly_csv(tmp_path / "m.csv", extra={5: "1990-04,,50.0,0.1", 9: "1990-08,NA,50.0,0.1"})
     res = invoke("train", csv, "--target", "sales", "--lookback", 12, "--horizon", 3, "--output", tmp_path / "o", *FAST)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from apps.cli import main
-from shared_data import require
+from tests.shared_data import require
 
 ETT_COLUMNS = "HUFL,HULL,MUFL,MULL,LUFL,LULL,OT"
 
