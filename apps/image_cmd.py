@@ -121,6 +121,9 @@ def train(data, model_name, weights, output, val_data, val_split, epochs, freeze
         _fail(e)
     size = tuple(model.inputs[0].shape[1:3])
     spec = _input_spec(model)
+    if None in size:  # a model of any input size (MobileNetV3...): its weights' size, else ImageNet's
+        size = tuple(spec.get("size") or (224, 224))
+        spec["size"] = list(size)  # saved with the model: evaluate/predict resize to it too
     preprocess = _preprocessor(spec, size)
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
     say(f"preprocessing: {spec['mode']} mode, as the {tag} weights expect" if spec.get("mode") else
@@ -262,7 +265,7 @@ def _load(model_path):
     if not labels or not model.assets.get("input_spec"):
         raise click.ClickException(f"{path} has no labels or input_spec: was it made by `zoo image train`?")
     size = tuple(model.inputs[0].shape[1:3])
-    return model, labels, _preprocessor(model.assets.get("input_spec") or {}, size), path
+    return model, labels, _preprocessor(model.assets.get("input_spec") or {}, size if None not in size else None), path
 
 
 @image.command("evaluate")

@@ -300,7 +300,7 @@ ACTIVATIONS = [
     ("gelu_exact", lambda x: ops.gelu(x, approximate=False)), ("sigmoid", ops.sigmoid),
     ("hard_sigmoid", ops.hard_sigmoid), ("tanh", ops.tanh), ("softmax", ops.softmax),
     ("softmax_axis0", lambda x: ops.softmax(x, axis=0)), ("log_softmax", ops.log_softmax),
-    ("silu", ops.silu), ("softplus", ops.softplus),
+    ("silu", ops.silu), ("softplus", ops.softplus), ("hard_silu", ops.hard_silu),
 ]
 
 
@@ -318,6 +318,16 @@ def test_activation_gradients_and_dtype(name, fn):
     y.sum().backward()
     assert x32.grad.dtype == np.float32, name
     assert np.all(np.isfinite(fn(Tensor(np.array([-1e4, 1e4], np.float32))).data)), name
+
+
+def test_hard_silu_is_keras_formula_and_named_hard_swish_too():
+    from core import activations
+
+    x = np.array([-5.0, -3.0, -1.5, 0.0, 1.0, 3.0, 4.0], np.float32)
+    want = x * np.minimum(np.maximum(x + 3, 0), 6) / 6   # Keras 3: x * relu6(x + 3) / 6
+    np.testing.assert_allclose(ops.hard_silu(Tensor(x)).data, want, rtol=1e-6, atol=1e-7)
+    assert activations.get("hard_swish") is activations.get("hard_silu") is ops.hard_silu
+    assert activations.serialize(ops.hard_swish) == "hard_silu"
 
 
 def test_stable_sigmoid_softplus_log_softmax_at_extremes():

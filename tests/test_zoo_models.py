@@ -24,6 +24,13 @@ CASES = {
     **{f"resnet{d}": (dict(IMAGE), d > 32) for d in (20, 32, 44, 56, 110)},
     **{f"resnet{d}": (dict(IMAGE), True) for d in (18, 34, 50, 101, 152)},
     **{f"vgg{d}{bn}": (dict(IMAGE), True) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    # keras.applications backbones (tests/test_zoo_backbones.py has their Keras parity)
+    **{name: (dict(IMAGE), name not in ("mobilenet_025", "mobilenet_v2_035", "mobilenet_v3_small_minimalistic"))
+       for name in ("mobilenet", "mobilenet_025", "mobilenet_050", "mobilenet_075", "mobilenet_v2", "mobilenet_v2_035",
+                    "mobilenet_v2_050", "mobilenet_v2_075", "mobilenet_v2_130", "mobilenet_v2_140",
+                    "mobilenet_v3_small", "mobilenet_v3_small_075", "mobilenet_v3_small_minimalistic",
+                    "mobilenet_v3_large", "mobilenet_v3_large_075", "mobilenet_v3_large_minimalistic",
+                    "densenet121", "densenet169", "densenet201", *(f"efficientnet_b{i}" for i in range(8)))},
 }
 
 

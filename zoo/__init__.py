@@ -25,7 +25,7 @@ def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...
     if name.startswith("_") or name in ("models", "registry", "labels", "classifier", "preprocessing"):
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     importlib.import_module("zoo.models")
-    for mod in ("resnet", "vgg", "text"):
+    for mod in ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "text"):
         try:
             m = importlib.import_module(f"zoo.models.{mod}")
         except ModuleNotFoundError:

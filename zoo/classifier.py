@@ -19,7 +19,9 @@ class ClassifierModel(Functional):
     """Functional classifier: ``inputs -> features (pooled) -> head``.
 
     ``features_tensor`` is the symbolic pooled feature tensor the head is applied to;
-    ``head_name`` the name of the classifier Dense layer.
+    ``head_name`` the name of the classifier layer: a ``Dense`` on (batch, features), or, when
+    the features keep a 1x1 spatial map (batch, 1, 1, features) as keras.applications' MobileNets
+    do, a 1x1 ``Conv2D`` followed by ``Flatten`` and an ``Activation`` named ``predictions``.
     """
 
     def __init__(self, inputs, outputs, features_tensor=None, head_name=None, name=None,
@@ -67,7 +69,9 @@ class ClassifierModel(Functional):
     @property
     def num_classes(self):
         head = self.head
-        return int(head.units) if head is not None else 0
+        if head is None:
+            return 0
+        return int(head.units) if hasattr(head, "units") else int(head.filters)
 
     @property
     def num_features(self):
@@ -90,7 +94,11 @@ class ClassifierModel(Functional):
             classifier_activation = self.classifier_activation
         old = self.head
         name = self.head_name or "predictions"
-        if num_classes:
+        if num_classes and len(self._features_tensor.shape) == 4:  # 1x1 map: Keras MobileNet's conv head
+            outputs = L.Conv2D(int(num_classes), 1, padding="same", name=name)(self._features_tensor)
+            outputs = L.Flatten()(outputs)
+            outputs = L.Activation(classifier_activation, name="predictions")(outputs)
+        elif num_classes:
             head = L.Dense(int(num_classes), activation=classifier_activation, name=name)
             outputs = head(self._features_tensor)
         else:
@@ -105,8 +113,8 @@ class ClassifierModel(Functional):
         self._features_model = None
         self.compiled = False
         if old is not None:
-            log.info("%s: classifier head reset from %d to %d classes (new weights)", model_name, old.units,
-                     num_classes)
+            log.info("%s: classifier head reset from %d to %d classes (new weights)", model_name,
+                     getattr(old, "units", None) or old.filters, num_classes)
         return self
 
     # ------------------------------------------------------------------ preprocessing / labels

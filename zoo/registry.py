@@ -26,18 +26,23 @@ class ModelEntry:
     loaders: dict = field(default_factory=dict)  # manifest format -> fn(model, path, entry)
     default_num_classes: int | None = None
     description: str = ""
+    # fn(weights entry) -> extra builder kwargs for those weights (EfficientNet's ImageNet rescaling)
+    weights_kwargs: Callable | None = None
 
 
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name=None, *, loaders=None, default_num_classes=None, description=""):
-    """Register a model builder: ``@register_model("resnet20", loaders={"torch_legacy": fn})``."""
+def register_model(name=None, *, loaders=None, default_num_classes=None, description="", weights_kwargs=None):
+    """Register a model builder: ``@register_model("resnet20", loaders={"torch_legacy": fn})``.
+    ``weights_kwargs(entry)`` gives extra builder arguments for the weights ``entry`` being loaded
+    (a manifest entry, or ``{"format", "key", "input"}`` for a file), where those weights need a
+    slightly different graph (Keras's EfficientNet adds a layer for its ImageNet weights only)."""
 
     def deco(fn):
         key = name or fn.__name__
         _MODELS[key] = ModelEntry(key, fn, dict(loaders or {}), default_num_classes,
-                                  description or (fn.__doc__ or "").strip().split("\n")[0])
+                                  description or (fn.__doc__ or "").strip().split("\n")[0], weights_kwargs)
         return fn
 
     if callable(name):  # bare @register_model
@@ -132,6 +137,8 @@ def create_model(name, weights=None, num_classes=None, input_shape=None, **kwarg
         build_kwargs["num_classes"] = pretrained_classes
     elif num_classes is not None:
         build_kwargs["num_classes"] = num_classes
+    if entry.weights_kwargs is not None:
+        build_kwargs = {**entry.weights_kwargs(wentry), **build_kwargs}
     model = entry.builder(**build_kwargs)
     if load_entry == "builtin":  # zoo's weights file, matched by layer path (a headless model takes a subset)
         model.load_weights(path, by_name=True)

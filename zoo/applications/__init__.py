@@ -1,14 +1,25 @@
 """Keras's ``keras.applications`` namespace served by the zoo's constructors: ``ResNet50``,
-``VGG16``, ... and the Keras submodules (``resnet50``, ``resnet``, ``vgg16``, ``vgg19``,
+``VGG16``, ``MobileNetV3Small``, ... and the Keras submodules (``resnet50``, ``resnet``, ``vgg16``,
+``vgg19``, ``mobilenet``, ``mobilenet_v2``, ``mobilenet_v3``, ``efficientnet``, ``densenet``,
 ``imagenet_utils``) with their ``preprocess_input`` and ``decode_predictions``.
 
 ``core.applications`` (``keras.applications`` under ``import core as keras``) finds this module
 through the ``core.applications`` entry point group, or through the registry once ``zoo`` is imported."""
-from . import imagenet_utils, resnet, resnet50, vgg16, vgg19
+from . import (densenet, efficientnet, imagenet_utils, mobilenet, mobilenet_v2, mobilenet_v3, resnet, resnet50, vgg16,
+               vgg19)
+from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .efficientnet import (EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4,
+                           EfficientNetB5, EfficientNetB6, EfficientNetB7)
+from .mobilenet import MobileNet
+from .mobilenet_v2 import MobileNetV2
+from .mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from .resnet import ResNet50, ResNet101, ResNet152
 from .vgg16 import VGG16
 from .vgg19 import VGG19
 
-SUBMODULES = ("imagenet_utils", "resnet", "resnet50", "vgg16", "vgg19")
+SUBMODULES = ("densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2", "mobilenet_v3", "resnet",
+              "resnet50", "vgg16", "vgg19")
 
-__all__ = ["ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19", *SUBMODULES]
+__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", *(f"EfficientNetB{i}" for i in range(8)), "MobileNet",
+           "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19",
+           *SUBMODULES]

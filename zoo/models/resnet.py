@@ -180,9 +180,9 @@ def keras_layer_order(model):
 
 
 def pooling_layer(kind, registry_name):
-    """Global pooling as keras.applications names it (``avg_pool``/``max_pool`` for ResNets; VGG
-    leaves the layer unnamed)."""
-    named = registry_name.startswith("resnet")
+    """Global pooling as keras.applications names it (``avg_pool``/``max_pool`` for ResNets,
+    MobileNetV3, EfficientNet and DenseNet; VGG and MobileNetV2 leave the layer unnamed)."""
+    named = registry_name.startswith(("resnet", "mobilenet_v3", "efficientnet", "densenet"))
     if kind == "avg":
         return L.GlobalAveragePooling2D(name="avg_pool" if named else None)
     return L.GlobalMaxPooling2D(name="max_pool" if named else None)
