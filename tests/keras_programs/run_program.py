@@ -33,6 +33,16 @@ def main():
     os.environ.setdefault("ZOO_SHARED_DATA", str(HERE.parents[2].parent / "shared" / "data"))
     os.chdir(workdir)
     sys.path.insert(0, str(workdir))
+    # the programs draw their initial weights unseeded, as keras-io's do; the runner seeds the
+    # framework (KP_SEED, default 0) so that a run is repeatable
+    if "--keras" in sys.argv:
+        import keras
+
+        keras.utils.set_random_seed(int(os.environ.get("KP_SEED", "0")))
+    else:
+        import core.utils
+
+        core.utils.set_random_seed(int(os.environ.get("KP_SEED", "0")))
     sys.argv = [str(target)]
     runpy.run_path(str(target), run_name="__main__")
 
