@@ -1,0 +1,61 @@
+"""The training script the data-parallel tests run, under ``mpirun -np 2`` and as one process.
+
+``python tests/mpi_worker.py MODE OUTDIR``: each rank seeds its initialisation differently
+(``fit`` must start every rank from rank 0's weights), trains, and writes ``rank{r}.npz`` (the
+weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``fail``
+(rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer).
+It also writes a CSVLogger log and a saved model named by rank: only rank 0 may write them."""
+import json
+import os
+import sys
+
+import numpy as np
+
+from core import callbacks, distribute, layers, models, optimizers
+from core.utils import set_random_seed
+
+N, BATCH, EPOCHS = 640, 64, 2  # 20 steps of a global batch of 64
+
+
+def data(mode):
+    rng = np.random.RandomState(0)
+    if mode == "lstm":
+        x = rng.standard_normal((N, 6, 4)).astype("float32")
+    else:
+        x = rng.standard_normal((N, 10)).astype("float32")
+    y = rng.randint(0, 3, size=N)
+    return x, y
+
+
+def build(mode):
+    if mode == "lstm":
+        return models.Sequential([layers.Input((6, 4)), layers.LSTM(8), layers.Dense(3, activation="softmax")])
+    width = 33 if mode == "mismatch" and distribute.rank() == 1 else 32
+    return models.Sequential([layers.Input((10,)), layers.Dense(width, activation="relu"),
+                              layers.Dense(3, activation="softmax")])
+
+
+class RaiseOnRank1(callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 3 and distribute.rank() == 1:
+            raise RuntimeError("deliberate failure on rank 1 at step 3")
+
+
+def main(mode, out):
+    set_random_seed(1 + distribute.rank())
+    model = build(mode)
+    model.compile(optimizer=optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = data(mode)
+    r = distribute.rank()
+    # files named by rank: only rank 0's may appear
+    cbs = [callbacks.CSVLogger(os.path.join(out, f"log_rank{r}.csv"))] + ([RaiseOnRank1()] if mode == "fail" else [])
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=2, callbacks=cbs,
+                        validation_data=(x[:100], y[:100]))
+    np.savez(os.path.join(out, f"rank{r}.npz"), *[w.numpy() for w in model.weights])
+    with open(os.path.join(out, f"rank{r}.json"), "w") as f:
+        json.dump({"history": history.history, "iterations": int(model.optimizer.iterations)}, f)
+    model.save(os.path.join(out, f"model_rank{r}.zoo.h5"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
