@@ -151,6 +151,8 @@ class Optimizer:
         self._wd_cache: dict = {}
         self._warned_missing: set = set()
         self._flat = None  # flat slot/scratch buffers of a fused update (see _pack_slots)
+        # set by a data-parallel fit: averages the gradients across processes before each step
+        self._gradient_reducer = None
         self.built = False
 
     # ------------------------------------------------------------------ learning rate
@@ -490,6 +492,8 @@ class Optimizer:
         grads = list(grads)
         if len(grads) == 0:
             return
+        if getattr(self, "_gradient_reducer", None) is not None:
+            grads = self._gradient_reducer(grads)
         if params is None:
             if not self.built:
                 raise ValueError("When passing `grads` without `params`, the optimizer must already be built "

@@ -2,7 +2,7 @@
 
 ``python tests/mpi_worker.py MODE OUTDIR``: each rank seeds its initialisation differently
 (``fit`` must start every rank from rank 0's weights), trains, and writes ``rank{r}.npz`` (the
-weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``fail``
+weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``custom`` (the MLP with a custom train_step), ``fail``
 (rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer).
 It also writes a CSVLogger log and a saved model named by rank: only rank 0 may write them."""
 import json
@@ -27,7 +27,25 @@ def data(mode):
     return x, y
 
 
+class CustomStep(models.Sequential):
+    """A Keras-style custom train_step: its optimizer.apply must be averaged across ranks too."""
+
+    def train_step(self, data):
+        x, y = data
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x=x, y=y, y_pred=y_pred)
+        loss.backward()
+        params = self.trainable_weights
+        self.optimizer.apply([p.grad for p in params], params)
+        for p in params:
+            p.grad = None
+        return self.compute_metrics(x, y, y_pred)
+
+
 def build(mode):
+    if mode == "custom":
+        return CustomStep([layers.Input((10,)), layers.Dense(32, activation="relu"),
+                           layers.Dense(3, activation="softmax")])
     if mode == "lstm":
         return models.Sequential([layers.Input((6, 4)), layers.LSTM(8), layers.Dense(3, activation="softmax")])
     width = 33 if mode == "mismatch" and distribute.rank() == 1 else 32

@@ -136,7 +136,7 @@ def test_sharded_batches_partition_every_global_batch(source):
 # ---------------------------------------------------------------- mpirun -np 2
 @needs_mpi
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["mlp", "lstm"])
+@pytest.mark.parametrize("mode", ["mlp", "lstm", "custom"])
 def test_two_processes_train_the_weights_one_process_trains(mode, tmp_path):
     """20 steps of a global batch of 64 (Adam, no dropout): 2 ranks, each seeded differently (so
     fit must start them from rank 0's weights) and each given 32 samples a step, end with the

@@ -435,10 +435,9 @@ class TrainingMixin:
         self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(_batch_len(x))))
         if params:
             loss.backward()
-            grads = [p.grad for p in params]
-            if getattr(self, "_distribution", None) is not None:
-                grads = self._distribution.average_gradients(grads, _batch_len(x))
-            self.optimizer.apply(grads, params)
+            self._local_batch_size = _batch_len(x)  # weights this process's gradients under data parallelism
+            self.optimizer.apply([p.grad for p in params], params)
+            self._local_batch_size = None
             for p in params:
                 p.grad = None
         else:
@@ -554,10 +553,14 @@ class TrainingMixin:
         if val is not None:
             data_adapter.shard(val, dist)
         self._distribution = dist
+        self._local_batch_size = None
+        # a custom train_step's optimizer.apply is averaged too (its shares weighted equally)
+        self.optimizer._gradient_reducer = lambda grads: dist.average_gradients(grads, self._local_batch_size or 1)
         try:
             return self._fit_loop(train, val, *args)
         finally:
             self._distribution = None
+            self.optimizer._gradient_reducer = None
 
     def _fit_loop(self, train, val, verbose, callbacks, epochs, initial_epoch, validation_freq):
         from .. import callbacks as callbacks_mod
