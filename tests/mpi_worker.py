@@ -2,7 +2,8 @@
 
 ``python tests/mpi_worker.py MODE OUTDIR``: each rank seeds its initialisation differently
 (``fit`` must start every rank from rank 0's weights), trains, and writes ``rank{r}.npz`` (the
-weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``custom`` (the MLP with a custom train_step), ``fail``
+weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``custom`` (the MLP with a custom train_step), ``cnn`` (Conv2D + BatchNormalization,
+unshuffled), ``cnn_reference`` (what 2 ranks of ``cnn`` compute, in one process), ``fail``
 (rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer).
 It also writes a CSVLogger log and a saved model named by rank: only rank 0 may write them."""
 import json
@@ -21,6 +22,8 @@ def data(mode):
     rng = np.random.RandomState(0)
     if mode == "lstm":
         x = rng.standard_normal((N, 6, 4)).astype("float32")
+    elif mode.startswith("cnn"):
+        x = rng.standard_normal((N, 8, 8, 2)).astype("float32")
     else:
         x = rng.standard_normal((N, 10)).astype("float32")
     y = rng.randint(0, 3, size=N)
@@ -46,6 +49,10 @@ def build(mode):
     if mode == "custom":
         return CustomStep([layers.Input((10,)), layers.Dense(32, activation="relu"),
                            layers.Dense(3, activation="softmax")])
+    if mode.startswith("cnn"):
+        return models.Sequential([layers.Input((8, 8, 2)), layers.Conv2D(4, 3), layers.BatchNormalization(),
+                                  layers.Activation("relu"), layers.GlobalAveragePooling2D(),
+                                  layers.Dense(3, activation="softmax")])
     if mode == "lstm":
         return models.Sequential([layers.Input((6, 4)), layers.LSTM(8), layers.Dense(3, activation="softmax")])
     width = 33 if mode == "mismatch" and distribute.rank() == 1 else 32
@@ -59,7 +66,38 @@ class RaiseOnRank1(callbacks.Callback):
             raise RuntimeError("deliberate failure on rank 1 at step 3")
 
 
+def cnn_reference(out):
+    """What 2 ranks with per-rank BatchNormalization statistics compute, in one process: two
+    replicas from the same weights, each step replica r runs (training=True) on half r of the
+    global batch, both apply the mean of the two gradients; rank r's weights are replica r's
+    (the trainable weights equal, the moving statistics each of its own halves)."""
+    set_random_seed(1)
+    replicas = [build("cnn"), build("cnn")]
+    replicas[1].set_weights(replicas[0].get_weights())
+    for m in replicas:
+        m.compile(optimizer=optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    x, y = data("cnn")
+    half = BATCH // 2
+    for _ in range(EPOCHS):
+        for lo in range(0, N, BATCH):
+            grads = []
+            for r, m in enumerate(replicas):
+                xs, ys = x[lo + r * half:lo + (r + 1) * half], y[lo + r * half:lo + (r + 1) * half]
+                loss = m.compute_loss(x=xs, y=ys, y_pred=m(xs, training=True))
+                loss.backward()
+                grads.append([p.grad.copy() for p in m.trainable_weights])
+                for p in m.trainable_weights:
+                    p.grad = None
+            mean = [(a + b) / np.float32(2) for a, b in zip(*grads)]
+            for m in replicas:
+                m.optimizer.apply([g.copy() for g in mean], m.trainable_weights)
+    for r, m in enumerate(replicas):
+        np.savez(os.path.join(out, f"rank{r}.npz"), *[w.numpy() for w in m.weights])
+
+
 def main(mode, out):
+    if mode == "cnn_reference":
+        return cnn_reference(out)
     set_random_seed(1 + distribute.rank())
     model = build(mode)
     model.compile(optimizer=optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -67,7 +105,7 @@ def main(mode, out):
     r = distribute.rank()
     # files named by rank: only rank 0's may appear
     cbs = [callbacks.CSVLogger(os.path.join(out, f"log_rank{r}.csv"))] + ([RaiseOnRank1()] if mode == "fail" else [])
-    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=True, verbose=2, callbacks=cbs,
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=not mode.startswith("cnn"), verbose=2, callbacks=cbs,
                         validation_data=(x[:100], y[:100]))
     np.savez(os.path.join(out, f"rank{r}.npz"), *[w.numpy() for w in model.weights])
     with open(os.path.join(out, f"rank{r}.json"), "w") as f:

@@ -183,3 +183,26 @@ def test_models_that_differ_across_ranks_are_a_clear_error(tmp_path):
             "here (rank 1) and (10, 32) on rank 0" in r.stderr or
             "DataParallel: the model differs across ranks: weight 'sequential/dense/kernel' has shape (10, 32) "
             "here (rank 0) and (10, 33) on rank 1" in r.stderr), r.stderr[-3000:]
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_batch_normalization_keeps_per_rank_statistics(tmp_path):
+    """A CNN with (non-synchronized) BatchNormalization on 2 ranks: each rank normalises its half
+    of the batch with that half's statistics and keeps its own moving statistics, as Horovod does;
+    the result equals two replicas trained on the halves with averaged gradients in one process."""
+    ref, two = tmp_path / "ref", tmp_path / "two"
+    ref.mkdir(), two.mkdir()
+    _single("cnn_reference", ref)
+    r = _mpirun("cnn", two)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    for rank in (0, 1):
+        for a, b in zip(_load(ref, rank)[0], _load(two, rank)[0]):
+            assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max()
+    w0, w1 = _load(two, 0)[0], _load(two, 1)[0]
+    moving = [4, 5]  # conv kernel, conv bias, gamma, beta, moving_mean, moving_variance, dense kernel, bias
+    for i, (a, b) in enumerate(zip(w0, w1)):
+        if i in moving:
+            assert np.abs(a - b).max() > 1e-4  # each rank's statistics are of its own halves
+        else:
+            np.testing.assert_array_equal(a, b)
