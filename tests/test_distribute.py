@@ -50,10 +50,14 @@ def _single(mode, out):
     assert r.returncode == 0, r.stderr[-3000:]
 
 
-def _load(out, rank):
+def _weights(out, rank):
     weights = np.load(os.path.join(out, f"rank{rank}.npz"))
+    return [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def _load(out, rank):
     with open(os.path.join(out, f"rank{rank}.json")) as f:
-        return [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))], json.load(f)
+        return _weights(out, rank), json.load(f)
 
 
 # ---------------------------------------------------------------- one process
@@ -197,9 +201,9 @@ def test_batch_normalization_keeps_per_rank_statistics(tmp_path):
     r = _mpirun("cnn", two)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     for rank in (0, 1):
-        for a, b in zip(_load(ref, rank)[0], _load(two, rank)[0]):
+        for a, b in zip(_weights(ref, rank), _weights(two, rank)):
             assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max()
-    w0, w1 = _load(two, 0)[0], _load(two, 1)[0]
+    w0, w1 = _weights(two, 0), _weights(two, 1)
     moving = [4, 5]  # conv kernel, conv bias, gamma, beta, moving_mean, moving_variance, dense kernel, bias
     for i, (a, b) in enumerate(zip(w0, w1)):
         if i in moving:
