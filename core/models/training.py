@@ -579,8 +579,9 @@ class TrainingMixin:
         cbs.on_train_begin()
         # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
         initial_epoch = self._initial_epoch or initial_epoch
-        if getattr(self, "_distribution", None) is not None:
-            self._distribution.sync_parameters(self)  # after a callback restored a backup
+        if getattr(self, "_distribution", None) is not None:  # after a callback restored a backup: rank 0's
+            self._distribution.sync_parameters(self)
+            initial_epoch = int(distribute.broadcast(np.asarray(initial_epoch, dtype=np.int64)))
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
