@@ -23,6 +23,7 @@ import traceback
 import numpy as np
 
 from . import backend
+from .autodiff import Function
 
 # (size, rank, local rank) as launchers set them
 _LAUNCHER_VARS = (
@@ -142,7 +143,7 @@ def allreduce(array, op="mean"):
     if comm is None:
         return out if out is not None else array.copy()
     host, on_device = _host(array)
-    send = np.ascontiguousarray(host)
+    send = np.ascontiguousarray(host).reshape(np.shape(host))  # ascontiguousarray makes a 0-d array 1-d
     recv = np.empty_like(send)
     from mpi4py import MPI
     comm.Allreduce(send, recv, op=MPI.SUM)
@@ -165,6 +166,24 @@ def broadcast(array, root=0):
     if on_device:
         return backend.to_device(buf, backend.device_of(array))
     return buf if np.ndim(array) else buf[()]
+
+
+class AllReduceSum(Function):
+    """Differentiable sum of a tensor over every process, for statistics a data-parallel step
+    shares (synchronized BatchNormalization). Each rank's gradients are later weighted by its share
+    of the global batch (``average_gradients``), so the backward pass returns
+    ``sum over ranks of (upstream * weight) / weight``, ``weight`` this rank's sample count: the
+    averaged result is then the gradient of the global batch's mean loss."""
+
+    def __init__(self, weight):
+        self.weight = float(weight)
+
+    def forward(self, x):
+        return allreduce(x, op="sum")
+
+    def backward(self, g):
+        t = g.dtype.type
+        return allreduce(g * t(self.weight), op="sum") / t(self.weight)
 
 
 def allgather_object(obj):

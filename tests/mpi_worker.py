@@ -3,7 +3,7 @@
 ``python tests/mpi_worker.py MODE OUTDIR``: each rank seeds its initialisation differently
 (``fit`` must start every rank from rank 0's weights), trains, and writes ``rank{r}.npz`` (the
 weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``custom`` (the MLP with a custom train_step), ``cnn`` (Conv2D + BatchNormalization,
-unshuffled), ``cnn_reference`` (what 2 ranks of ``cnn`` compute, in one process), ``fail``
+unshuffled), ``cnn_sync`` (the same with ``synchronized=True``), ``cnn_reference`` (what 2 ranks of ``cnn`` compute, in one process), ``fail``
 (rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer).
 It also writes a CSVLogger log and a saved model named by rank: only rank 0 may write them."""
 import json
@@ -50,7 +50,8 @@ def build(mode):
         return CustomStep([layers.Input((10,)), layers.Dense(32, activation="relu"),
                            layers.Dense(3, activation="softmax")])
     if mode.startswith("cnn"):
-        return models.Sequential([layers.Input((8, 8, 2)), layers.Conv2D(4, 3), layers.BatchNormalization(),
+        return models.Sequential([layers.Input((8, 8, 2)), layers.Conv2D(4, 3, use_bias=False),  # a bias before BN has no gradient
+                                  layers.BatchNormalization(synchronized=mode == "cnn_sync"),
                                   layers.Activation("relu"), layers.GlobalAveragePooling2D(),
                                   layers.Dense(3, activation="softmax")])
     if mode == "lstm":
