@@ -160,6 +160,15 @@ def test_two_processes_train_the_weights_one_process_trains(mode, tmp_path):
     assert h0["iterations"] == h_ref["iterations"] == 20
     for key, values in h_ref["history"].items():
         np.testing.assert_allclose(h0["history"][key], values, rtol=1e-5)
+    if mode == "mlp":
+        for h in (h0, h1):
+            for key, value in h_ref["evaluate"].items():
+                np.testing.assert_allclose(h["evaluate"][key], value, rtol=1e-5)
+        p_ref = np.load(one / "predict_rank0.npy")
+        for rank in (0, 1):
+            p = np.load(two / f"predict_rank{rank}.npy")
+            assert p.shape == p_ref.shape == (640, 3)
+            np.testing.assert_allclose(p, p_ref, rtol=1e-5, atol=1e-6)
     # only rank 0 writes files: its CSV log and saved model, nothing named by rank 1
     names = set(os.listdir(two))
     assert {"log_rank0.csv", "model_rank0.zoo.h5"} <= names

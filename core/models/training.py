@@ -675,7 +675,14 @@ class TrainingMixin:
         verbose = _resolve_verbose(verbose)
         cbs = callbacks_mod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=1, steps=adapter.steps_per_epoch)
-        logs = self._run_evaluation(adapter, cbs)
+        # data-parallel: each rank evaluates its shares of the batches, the metric states summed
+        dist, outer = distribute.distribution(), getattr(self, "_distribution", None)
+        data_adapter.shard(adapter, dist)
+        self._distribution = dist
+        try:
+            logs = self._run_evaluation(adapter, cbs)
+        finally:
+            self._distribution = outer
         if return_dict:
             return logs
         return self._flatten_metrics_in_order(logs)
@@ -687,6 +694,8 @@ class TrainingMixin:
         data_adapter.check_finite(x, "x", "predict")
         self._check_input_shapes(x, "predict")
         adapter = data_adapter.get_adapter(x, None, None, batch_size=batch_size, shuffle=False, steps=steps)
+        dist = distribute.distribution()
+        data_adapter.shard(adapter, dist)  # data-parallel: each rank predicts its shares of the batches
         verbose = _resolve_verbose(verbose)
         cbs = callbacks_mod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=1, steps=adapter.steps_per_epoch)
@@ -698,6 +707,9 @@ class TrainingMixin:
             outs.append(_to_numpy_structure(out))
             cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
         cbs.on_predict_end()
+        if dist is not None:  # every rank gets the whole output in input order: batch by batch, rank by rank
+            parts = distribute.allgather_object(outs)
+            outs = [part[b] for b in range(len(outs)) for part in parts]
         if not outs:
             raise ValueError("predict: the input data is empty")
         return _concat_structure(outs)
