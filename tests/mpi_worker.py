@@ -3,7 +3,8 @@
 ``python tests/mpi_worker.py MODE OUTDIR``: each rank seeds its initialisation differently
 (``fit`` must start every rank from rank 0's weights), trains, and writes ``rank{r}.npz`` (the
 weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``custom`` (the MLP with a custom train_step), ``cnn`` (Conv2D + BatchNormalization,
-unshuffled), ``cnn_sync`` (the same with ``synchronized=True``), ``cnn_reference`` (what 2 ranks of ``cnn`` compute, in one process), ``fail``
+unshuffled), ``cnn_sync`` (the same with ``synchronized=True``), ``cnn_reference`` (what 2 ranks of ``cnn`` compute, in one process), ``resume_fail`` then ``resume`` (BackupAndRestore: the job dies in
+epoch 2, a second run resumes from the backup; unshuffled), ``fail``
 (rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer).
 It also writes a CSVLogger log and a saved model named by rank: only rank 0 may write them."""
 import json
@@ -67,6 +68,15 @@ class RaiseOnRank1(callbacks.Callback):
             raise RuntimeError("deliberate failure on rank 1 at step 3")
 
 
+class RaiseOnRank1InEpoch2(callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model._epoch_now == 1 and batch == 2 and distribute.rank() == 1:
+            raise RuntimeError("deliberate failure on rank 1 in the second epoch")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model._epoch_now = epoch
+
+
 def cnn_reference(out):
     """What 2 ranks with per-rank BatchNormalization statistics compute, in one process: two
     replicas from the same weights, each step replica r runs (training=True) on half r of the
@@ -106,8 +116,12 @@ def main(mode, out):
     r = distribute.rank()
     # files named by rank: only rank 0's may appear
     cbs = [callbacks.CSVLogger(os.path.join(out, f"log_rank{r}.csv"))] + ([RaiseOnRank1()] if mode == "fail" else [])
-    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=not mode.startswith("cnn"), verbose=2, callbacks=cbs,
-                        validation_data=(x[:100], y[:100]))
+    if mode.startswith("resume"):  # "resume_fail": the job dies in epoch 2; "resume": runs again from the backup
+        cbs.append(callbacks.BackupAndRestore(os.path.join(out, "backup")))
+        if mode == "resume_fail":
+            cbs.append(RaiseOnRank1InEpoch2())
+    history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=not mode.startswith(("cnn", "resume")),
+                        verbose=2, callbacks=cbs, validation_data=(x[:100], y[:100]))
     np.savez(os.path.join(out, f"rank{r}.npz"), *[w.numpy() for w in model.weights])
     record = {"history": history.history, "iterations": int(model.optimizer.iterations)}
     if mode == "mlp":  # evaluate and predict sharded too: batches of 33 give unequal shares (16/17, 6/7)

@@ -189,6 +189,29 @@ def test_an_exception_on_rank_1_ends_the_job_with_its_traceback(tmp_path):
 
 @needs_mpi
 @pytest.mark.slow
+def test_a_job_killed_mid_training_resumes_from_the_backup(tmp_path):
+    """BackupAndRestore under mpirun: rank 1 dies in the second epoch, the job ends; run again, it
+    resumes from rank 0's backup of the first epoch and ends with the weights of a run never
+    interrupted (unshuffled data, so the redone epoch sees the same batches)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    _single("resume", one)
+    r = _mpirun("resume_fail", two, timeout=120)
+    assert r.returncode != 0 and "deliberate failure on rank 1 in the second epoch" in r.stderr
+    assert (two / "backup").is_dir()
+    r = _mpirun("resume", two)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    (w_ref, h_ref), (w0, h0), (w1, h1) = _load(one, 0), _load(two, 0), _load(two, 1)
+    for a, b, c in zip(w_ref, w0, w1):
+        np.testing.assert_array_equal(b, c)
+        assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max()
+    assert h0 == h1 and h0["iterations"] == h_ref["iterations"] == 20
+    assert len(h0["history"]["loss"]) == 1  # the resumed run trained the second epoch only
+    assert not (two / "backup").exists()  # deleted by rank 0 at the end, as Keras
+
+
+@needs_mpi
+@pytest.mark.slow
 def test_models_that_differ_across_ranks_are_a_clear_error(tmp_path):
     r = _mpirun("mismatch", tmp_path, timeout=60)
     assert r.returncode != 0
