@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import IMAGE_EXTENSIONS, read_image
+from .images import IMAGE_EXTENSIONS, not_regular_file, read_image
 
 
 class DataError(ValueError):
@@ -39,8 +39,11 @@ def load_dataset(data, class_names=None) -> ImageDataset:
         if not classes:
             raise DataError(f"{data} has no class folders: put the images of each class in a folder named after it")
         for c in classes:
-            files = sorted(f for f in (data / c).rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+            files = sorted(f for f in (data / c).rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and not f.is_dir())
             pairs += [(f, c) for f in files]
+    elif not_regular_file(data):
+        raise DataError(f"{data}: {not_regular_file(data).replace(': skipped', '')}; give a folder per class "
+                        "or a CSV file of path,label")
     else:
         try:
             with open(data, newline="", encoding="utf-8") as f:
@@ -66,10 +69,16 @@ def load_dataset(data, class_names=None) -> ImageDataset:
     if class_names is None and len(names) < 2:
         raise DataError(f"{data} has a single class ({names[0]!r}): a classifier needs at least two")
     index = {c: i for i, c in enumerate(names)}
-    missing = [str(p) for p, _ in pairs if not Path(p).exists()]
-    kept = [(p, c) for p, c in pairs if Path(p).exists()]
+    skipped, kept = [], []
+    for p, c in pairs:
+        if not Path(p).exists():
+            skipped.append((str(p), f"{p}: file not found"))
+        elif not_regular_file(p):   # a FIFO or device would block (or never end) when read
+            skipped.append((str(p), f"{p}: {not_regular_file(p)}"))
+        else:
+            kept.append((p, c))
     return ImageDataset([p for p, _ in kept], np.array([index[c] for _, c in kept], np.int64), names,
-                        skipped=[(m, "file not found") for m in missing])
+                        skipped=skipped)
 
 
 def augment_batch(x, rng, flip=True, crop=True, rotation=0.0):

@@ -22,13 +22,26 @@ import click
               help="Larger request bodies are refused (413) unread.")
 @click.option("--max-items", default=256, show_default=True, type=click.IntRange(1),
               help="Most items in one request (400 beyond).")
+@click.option("--max-image-pixels", default=25_000_000, show_default=True, type=click.IntRange(1),
+              help="Most pixels one image may decode to (JPEGs are decoded scaled down first); 413 beyond.")
+@click.option("--max-request-pixels", default=100_000_000, show_default=True, type=click.IntRange(1),
+              help="Most pixels all images of one request may decode to; 413 beyond.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a request's line and headers may take (408 beyond), however slowly they trickle.")
+@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a request's body may take (408 beyond).")
+@click.option("--max-connections", default=256, show_default=True, type=click.IntRange(1),
+              help="Connections served at once (one thread each); more are answered 503 at once.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, gpu or gpu:N.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True, help="One stderr line per request.")
-def serve(model_spec, host, port, weights, max_batch, batch_timeout_ms, max_request_bytes, max_items, device,
-          access_log):
+def serve(model_spec, host, port, weights, max_batch, batch_timeout_ms, max_request_bytes, max_items,
+          max_image_pixels, max_request_pixels, header_timeout, body_timeout, max_connections, device, access_log):
     """Serve MODEL's predictions over HTTP: a model.h5 (or run folder) from `zoo image train`,
     `zoo text train` or `zoo forecast train`, another saved single-input model, or a registry
     classifier NAME[.TAG] whose weights are cached.
+
+    There is no TLS and no authentication: on any network you do not trust, put it behind a
+    reverse proxy (nginx, Caddy) that terminates TLS and checks who may call it.
 
     \b
     GET  /health     {"status": "ok"}
@@ -56,7 +69,10 @@ def serve(model_spec, host, port, weights, max_batch, batch_timeout_ms, max_requ
         raise click.ClickException(str(e)) from None
     try:
         server = ModelServer(handler, host, port, max_batch=max_batch, batch_timeout_ms=batch_timeout_ms,
-                             max_request_bytes=max_request_bytes, max_items=max_items, access_log=access_log)
+                             max_request_bytes=max_request_bytes, max_items=max_items, access_log=access_log,
+                             max_image_pixels=max_image_pixels, max_request_pixels=max_request_pixels,
+                             header_timeout=header_timeout, body_timeout=body_timeout,
+                             max_connections=max_connections)
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     stop = threading.Event()

@@ -4,11 +4,14 @@ their line numbers; an empty or one-class dataset is refused."""
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .images import not_regular_file
 
 DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
 MAX_LISTED = 5  # bad rows listed in an error message
@@ -84,6 +87,8 @@ def read_table(path, text_columns=(), label_column=None, no_header=False, delimi
     """``(texts, labels)`` as strings from a CSV/TSV file. Defaults: columns ``text`` and ``label``
     with a header; label column 0 and every other column as text with ``no_header``."""
     path = Path(path)
+    if not_regular_file(path):   # a FIFO or device would block (or never end) when read
+        raise DataError(f"{path}: {not_regular_file(path).replace(': skipped', '')}; give a CSV/TSV file")
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -101,7 +106,9 @@ def read_table(path, text_columns=(), label_column=None, no_header=False, delimi
     # TSV files are rarely quoted and their texts often hold stray quotes: read tabs literally
     quoting = csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.reader(content.splitlines(keepends=True), delimiter=delim, quoting=quoting)
+    # the csv module's own newline handling (\n, \r, \r\n; newlines inside quotes kept), not
+    # str.splitlines, which would also split rows on U+2028, \x0c, \x85 and friends
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delim, quoting=quoting)
     header = None
     rows = []
     try:

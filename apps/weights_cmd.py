@@ -52,7 +52,8 @@ def weights():
 @click.option("--cached", "only_cached", is_flag=True, help="Show only the entries in the cache (or built in).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per entry instead of the table.")
 def list_cmd(only_cached: bool, as_json: bool):
-    """List every entry: key, size, cached (or built in: shipped inside the package), license."""
+    """List every entry: key, size, cached (or built in: shipped inside the package), checksum strength,
+    license."""
     w = _api()
     try:
         rows = w.list()
@@ -68,18 +69,23 @@ def list_cmd(only_cached: bool, as_json: bool):
         for r in rows:
             click.echo(json.dumps({"key": r["key"], "size_bytes": r["size_bytes"], "cached": bool(r["cached"]),
                                    "built_in": r["status"] == "built in",
-                                   "path": r["path"], "license": r["license"], "urls": r["urls"]}))
+                                   "checksum": r["checksum"], "path": r["path"], "license": r["license"],
+                                   "urls": r["urls"]}))
         return
     if not rows:
         click.echo("no cached weights" if only_cached else "the manifest has no entries")
         return
     kw = max(len("KEY"), *(len(r["key"]) for r in rows))
-    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<8}  LICENSE")
+    cw = max(len("CHECKSUM"), *(len(r["checksum"]) for r in rows))
+    click.echo(f"{'KEY':<{kw}}  {'SIZE':>10}  {'CACHED':<8}  {'CHECKSUM':<{cw}}  LICENSE")
     for r in rows:
         lic = r["license"].split(" (")[0]
-        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {r['status']:<8}  {lic}")
+        click.echo(f"{r['key']:<{kw}}  {_human(r['size_bytes']):>10}  {r['status']:<8}  {r['checksum']:<{cw}}  {lic}")
     if any(r["status"] == "built in" for r in rows):
         click.echo("built in: shipped inside the zoo package (converted from the listed file), used with no download")
+    if any("weak" in r["checksum"] for r in rows):
+        click.echo("weak: pinned by a short SHA-256 prefix only (upstream publishes nothing longer); "
+                   "`zoo weights import KEY FILE` from a copy you trust pins its full hash")
 
 
 @weights.command("download")

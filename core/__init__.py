@@ -17,7 +17,7 @@ _SUBMODULES = frozenset({
     "layers", "models", "ops", "losses", "metrics", "optimizers", "callbacks", "utils", "saving", "random",
     "activations", "initializers", "regularizers", "constraints", "preprocessing", "applications",
     "export", "dtype_policies", "schedules", "backend", "autodiff", "data", "parallel", "host_memory",
-    "gradient_check", "gradient_tape", "object_registration", "serialization_lib",
+    "gradient_check", "gradient_tape", "object_registration", "serialization_lib", "tree",
 })
 
 # top-level names -> (module, attribute)
@@ -28,6 +28,7 @@ _NAMES = {
     "GradientTape": ("core.gradient_tape", "GradientTape"),
     "is_grad_enabled": ("core.autodiff", "is_grad_enabled"),
     "config": ("core.backend", "config"), "get_xp": ("core.backend", "get_xp"),
+    "device": ("core.backend", "device"),
     "Input": ("core.layers.core_layers", "Input"), "Layer": ("core.layers.base", "Layer"),
     "KerasTensor": ("core.layers.base", "KerasTensor"), "InputSpec": ("core.layers.input_spec", "InputSpec"), "name_scope": ("core.layers.base", "name_scope"),
     "Model": ("core.models", "Model"), "Sequential": ("core.models", "Sequential"),

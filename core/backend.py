@@ -6,6 +6,7 @@ CuPy is imported lazily and only when present; the CPU path never needs it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ def get_device(spec) -> Device:
         if not isinstance(spec, str):
             raise TypeError(f"device must be a string such as 'cpu' or 'gpu:0', got {spec!r}")
         name = spec.strip().lower()
-        if name == "cpu":
+        if name in ("cpu", "cpu:0"):  # Keras names the CPU "cpu:0"
             return Device("cpu")
         kind, _, idx = name.partition(":")
         if kind not in ("gpu", "cuda") or (idx and not idx.isdigit()):
@@ -151,6 +152,18 @@ config = Config()
 
 def set_default_device(spec) -> None:
     config.device = spec
+
+
+@contextlib.contextmanager
+def device(device_name):
+    """``with core.device("gpu:0"):`` new tensors and weights go to that device inside the block
+    (Keras's ``keras.device``; ``"cpu"``/``"cpu:0"``, ``"gpu"``, ``"gpu:N"``)."""
+    previous = config.device
+    config.device = device_name
+    try:
+        yield
+    finally:
+        config.device = previous
 
 
 def set_floatx(dtype: str) -> None:

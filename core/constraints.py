@@ -67,6 +67,8 @@ class MinMaxNorm(Constraint):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
 
 
+max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm  # Keras's function-style names
+
 _ALIASES = {"max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm, "min_max_norm": MinMaxNorm,
             "MaxNorm": MaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm, "MinMaxNorm": MinMaxNorm}
 _CLASSES = [Constraint] + list(dict.fromkeys(_ALIASES.values()))
@@ -93,4 +95,5 @@ def serialize(constraint):
     return serialize_keras_object(constraint)
 
 
-__all__ = ["MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize", "np"]
+__all__ = ["MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm", "non_neg", "unit_norm", "min_max_norm",
+           "get", "serialize", "deserialize"]

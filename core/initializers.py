@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from . import random as zrandom
 from .object_registration import export_api
+from .random import generator as zrandom
 from .serialization_lib import get_object, serialize_keras_object
 
 
@@ -192,12 +192,92 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+class STFT(Initializer):
+    """The real (``side="real"``) or imaginary (``"imag"``) part of the DFT basis, windowed, for a
+    kernel of shape ``(frame_length, input_channels, fft_length // 2 + 1)``, returned with one channel
+    (``(frame_length, 1, bins)``, broadcast by the layer) as Keras's ``STFT`` does (used
+    by STFT layers). ``window``: ``"hann"``, ``"hamming"``, ``"boxcar"``, None or an array of
+    ``frame_length`` values; ``scaling``: ``"density"`` (divide by the window's L2 norm),
+    ``"spectrum"`` (by its sum) or None; ``periodic`` uses the periodic form of the window."""
+
+    _WINDOWS = ("hann", "hamming", "boxcar")
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"side should be 'real' or 'imag', not {side}")
+        if isinstance(window, str) and window not in self._WINDOWS:
+            raise NotImplementedError(f"STFT: window {window!r} is not supported yet; use one of {self._WINDOWS}, "
+                                      "None or an array")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"Scaling is invalid, it must be `None`, 'density' or 'spectrum'. Received scaling={scaling}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def _window(self, n):
+        if not isinstance(self.window, str):
+            win = np.asarray(self.window, dtype=np.float64)
+            if win.shape != (n,):
+                raise ValueError(f"The shape of `window` must be equal to [frame_length]. Received: window shape="
+                                 f"{win.shape}")
+            return win
+        if self.window == "boxcar":
+            return np.ones(n)
+        m = n if self.periodic else n - 1
+        k = np.arange(n)
+        a0 = 0.5 if self.window == "hann" else 0.54
+        return a0 - (1 - a0) * np.cos(2 * np.pi * k / m) if m > 0 else np.ones(n)
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer needs a shape (frame_length, input_channels, fft_bins), got {shape}")
+        frame_length, _, fft_length = (int(v) for v in shape)
+        dt = np.dtype(dtype)
+        freq = np.arange(fft_length, dtype=dt).reshape(1, 1, -1) / dt.type((fft_length - 1) * 2)
+        time = np.arange(frame_length, dtype=dt).reshape(-1, 1, 1)
+        args = (dt.type(-2) * time) * freq * dt.type(np.pi)
+        kernel = np.cos(args) if self.side == "real" else np.sin(args)
+        if self.window is not None:
+            win = self._window(frame_length).astype(dt).reshape(-1, 1, 1)
+            scaling = 1
+            if self.scaling == "density":
+                scaling = np.sqrt(np.sum(np.square(win)))
+            elif self.scaling == "spectrum":
+                scaling = np.sum(np.abs(win))
+            kernel = kernel * win / scaling
+        return kernel.astype(dt)  # (frame_length, 1, fft_bins) whatever the channels, as Keras
+
+    def get_config(self):
+        window = self.window if isinstance(self.window, (str, type(None))) else np.asarray(self.window).tolist()
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
+# Keras's other public names for the same classes
+OrthogonalInitializer = Orthogonal
+IdentityInitializer = Identity
+STFTInitializer = STFT
+zeros = Zeros
+ones = Ones
+constant = Constant
+random_normal = RandomNormal
+random_uniform = RandomUniform
+truncated_normal = TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform = GlorotUniform
+glorot_normal = GlorotNormal
+he_normal = HeNormal
+he_uniform = HeUniform
+lecun_normal = LecunNormal
+lecun_uniform = LecunUniform
+orthogonal = Orthogonal
+identity = Identity
+stft = STFT
+
 _ALIASES = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
     "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
     "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal, "identity": Identity, "uniform": RandomUniform, "normal": RandomNormal,
+    "stft": STFT, "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity, "STFTInitializer": STFT,
 }
 _CLASSES = [Initializer] + list(dict.fromkeys(_ALIASES.values()))
 export_api("keras.initializers", _CLASSES, aliases=_ALIASES)

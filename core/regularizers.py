@@ -63,7 +63,35 @@ def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2}
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (``mode="rows"``) or columns of a 2-d weight towards orthogonality: ``factor``
+    times the mean absolute dot product between the L2-normalized rows (columns), diagonal excluded."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r}")
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, w):
+        if len(w.shape) != 2:
+            raise ValueError(f"OrthogonalRegularizer needs a rank-2 weight, got shape {tuple(w.shape)}")
+        if self.mode == "rows":
+            v = ops.normalize(w, axis=1)
+            product, size = ops.matmul(v, ops.transpose(v)), w.shape[0]
+        else:
+            v = ops.normalize(w, axis=0)
+            product, size = ops.matmul(ops.transpose(v), v), w.shape[1]
+        off_diagonal = product * (1.0 - ops.eye(size, dtype=w.dtype))
+        return ops.sum(ops.abs(off_diagonal)) * (self.factor * 0.5 / (size * (size - 1.0) / 2.0))
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+orthogonal_regularizer = OrthogonalRegularizer
+
+_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "L1": L1, "L2": L2, "L1L2": L1L2,
+            "orthogonal_regularizer": OrthogonalRegularizer, "OrthogonalRegularizer": OrthogonalRegularizer}
 _CLASSES = [Regularizer] + list(dict.fromkeys(_ALIASES.values()))
 export_api("keras.regularizers", _CLASSES, aliases=_ALIASES)
 

@@ -68,3 +68,19 @@ def test_to_cpu_is_identity_and_default_dtype():
 def test_set_floatx_rejects_ints():
     with pytest.raises(ValueError):
         backend.set_floatx("int32")
+
+
+def test_keras_device_scope_sets_and_restores_the_default_device():
+    import core as keras
+    from core import backend
+
+    before = backend.config.device
+    with keras.device("cpu:0"):
+        assert str(backend.config.device) == "cpu"
+        assert keras.layers.Dense(2).__class__  # layers build as usual inside the scope
+    assert backend.config.device == before
+    if backend._cupy is None:
+        with pytest.raises(RuntimeError, match="CuPy"):
+            with keras.device("gpu:0"):
+                pass
+        assert backend.config.device == before

@@ -169,3 +169,23 @@ def test_regularizers_and_constraints():
         regularizers.get("l3")
     with pytest.raises(ValueError, match="unknown constraint"):
         constraints.get("maxnorm")
+
+
+@pytest.mark.parametrize("mode, keras_value", [("rows", 0.050731949508190155), ("columns", 0.04730726778507233)])
+def test_orthogonal_regularizer_matches_keras_and_its_gradient(mode, keras_value):
+    """Keras 3.15.1's OrthogonalRegularizer(0.1, mode) on this matrix gives keras_value (computed in a
+    Keras venv); the penalty is differentiable (float64 finite differences)."""
+    from core import regularizers
+    from core.gradient_check import check_gradients
+
+    w = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    reg = regularizers.get({"class_name": "OrthogonalRegularizer", "config": {"factor": 0.1, "mode": mode}})
+    assert float(reg(Tensor(w)).data) == pytest.approx(keras_value, rel=1e-6)
+    v = w if mode == "rows" else w.T
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    gram = np.abs(unit @ unit.T - np.diag(np.diag(unit @ unit.T)))
+    assert float(reg(Tensor(w)).data) == pytest.approx(0.1 * 0.5 * gram.sum() / (len(v) * (len(v) - 1) / 2), rel=1e-5)
+    check_gradients(lambda t: reg(t), [w.astype("float64")])
+    with pytest.raises(ValueError, match="rank-2"):
+        reg(Tensor(np.ones((2, 2, 2), "float32")))
+    assert regularizers.orthogonal_regularizer is regularizers.OrthogonalRegularizer

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core import Tensor
-from core import random as zrandom
+from core.random import generator as zrandom
 from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops.dropout import dropout

@@ -16,6 +16,7 @@ from core import schedules as S
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 MAIN = os.path.join(FIX, "models", "optimizers")
 EXTRA = os.path.join(FIX, "optimizers_extra")
+NEW = os.path.join(FIX, "optimizers_new")
 TOL = dict(rtol=1e-6, atol=1e-7)
 
 
@@ -30,14 +31,21 @@ def _load(base):
 
 MAIN_META, MAIN_ARR = _load(MAIN)
 EXTRA_META, EXTRA_ARR = _load(EXTRA)
+NEW_META, NEW_ARR = _load(NEW)
 needs_main = pytest.mark.skipif(MAIN_META is None, reason="tests/fixtures/models/optimizers.* missing")
 
 
-def _make(cls_name, kwargs):
+def _make(cls_name, kwargs, inner=None, optimizer_map=None):
     kw = dict(kwargs)
+    if optimizer_map is not None:  # MultiOptimizer(OptimizerMap(default, {pattern: optimizer}))
+        default, mapping = optimizer_map
+        omap = O.OptimizerMap(_make(*default), {k: _make(*v) for k, v in mapping.items()})
+        return getattr(O, cls_name)(omap, **kw)
     if isinstance(kw.get("learning_rate"), list):  # ["ScheduleName", {...}] in the fixtures
         name, cfg = kw["learning_rate"]
         kw["learning_rate"] = getattr(S, name)(**cfg)
+    if inner is not None:  # LossScaleOptimizer(inner)
+        return getattr(O, cls_name)(_make(*inner), **kw)
     return getattr(O, cls_name)(**kw)
 
 
@@ -47,7 +55,18 @@ def _check_config(ours, keras_cfg):
         if k == "name":
             continue
         got = ours[k]
-        if k == "learning_rate" and isinstance(ref, dict):
+        if k in ("inner_optimizer", "default_optimizer"):
+            assert got["class_name"] == ref["class_name"] and got["module"] == ref["module"]
+            _check_config(got["config"], ref["config"])
+        elif k == "optimizer_map" and "class_name" in ref:  # MultiOptimizer's OptimizerMap
+            assert got["class_name"] == ref["class_name"] == "OptimizerMap"
+            _check_config(got["config"], ref["config"])
+        elif k == "optimizer_map":  # OptimizerMap's {pattern: optimizer}
+            assert set(got) == set(ref)
+            for key in ref:
+                assert got[key]["class_name"] == ref[key]["class_name"]
+                _check_config(got[key]["config"], ref[key]["config"])
+        elif k == "learning_rate" and isinstance(ref, dict):
             assert got["class_name"] == ref["class_name"] and got["config"] == ref["config"]
             assert got["module"] == ref["module"]
         elif isinstance(ref, float):  # Keras stores the learning rate in a float32 variable
@@ -89,12 +108,30 @@ def test_matches_keras_fixture(case):
 def test_matches_keras_extra_fixture(case):
     """EMA, gradient accumulation, loss scale, weight-decay exclusion, None grads, constraints,
     a learning rate changed mid-run, a schedule with weight decay, float64 parameters."""
-    z, dtype = EXTRA_ARR, case["dtype"]
-    opt = _make(case["class_name"], case["kwargs"])
-    params = [Parameter(z["w0"].astype(dtype), name="kernel"), Parameter(z["v0"].astype(dtype), name="bias")]
-    for p, con in zip(params, case["constraints"] or [None, None]):
+    _run_fixture_case(case, EXTRA_ARR, {"w": "kernel", "v": "bias"})
+
+
+@pytest.mark.skipif(NEW_META is None, reason="tests/fixtures/optimizers_new.* missing")
+@pytest.mark.parametrize("case", NEW_META["cases"] if NEW_META else [], ids=lambda c: c["name"])
+def test_matches_keras_new_fixture(case):
+    """Adamax, Lion, Lamb, Adafactor (factored and full second moments, relative step,
+    schedules), Ftrl (with every regularization) and LossScaleOptimizer (a skipped non-finite
+    step, the scale halved and doubled) against Keras 3.15.1."""
+    opt = _run_fixture_case(case, NEW_ARR, {"w": "kernel", "v": "bias", "k": "conv"})
+    if case["dynamic_scale_after_step"]:
+        assert float(opt.dynamic_scale) == case["dynamic_scale_after_step"][-1]
+    again = O.deserialize(O.serialize(opt))
+    assert type(again) is type(opt) and again.get_config() == opt.get_config()
+
+
+def _run_fixture_case(case, z, names):
+    dtype = case["dtype"]
+    opt = _make(case["class_name"], case["kwargs"], case.get("inner"), case.get("optimizer_map"))
+    zero = case.get("zero_init") or []
+    params = [Parameter(z[f"{n}0"].astype(dtype) * (0 if n in zero else 1), name=name) for n, name in names.items()]
+    for p, con in zip(params, case.get("constraints") or [None, None]):
         p.constraint = constraints.get(con) if con else None
-    if case["exclude"]:
+    if case.get("exclude"):
         ex = case["exclude"]
         opt.exclude_from_weight_decay(var_list=[params[i] for i in ex.get("var_list", [])],
                                       var_names=ex.get("var_names"))
@@ -103,15 +140,16 @@ def test_matches_keras_extra_fixture(case):
         if isinstance(step, dict):
             opt.learning_rate = step["set_lr"]
             step = step["grads"]
-        lrs.append(opt.learning_rate)
+        lrs.append(None if case.get("optimizer_map") else opt.learning_rate)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             opt.apply([None if g is None else z[g].astype(dtype) for g in step], params)
         iters.append(opt.iterations)
-        for p, n in zip(params, "wv"):
+        for p, n in zip(params, names):
             assert p.data.dtype == np.dtype(dtype)
             np.testing.assert_allclose(p.data, z[f"{case['name']}/{n}_step{k}"], **TOL)
-    np.testing.assert_allclose(lrs, case["learning_rate_used_per_step"], rtol=1e-6)
+    if not case.get("optimizer_map"):
+        np.testing.assert_allclose(lrs, case["learning_rate_used_per_step"], rtol=1e-6)
     assert iters == case["iterations_after_step"]
     assert opt.variable_names() == [v["name"] for v in case["optimizer_variables"]]
     for i, arr in enumerate(opt.variables()):
@@ -120,9 +158,10 @@ def test_matches_keras_extra_fixture(case):
         np.testing.assert_allclose(arr, ref, **TOL)
     if case["finalize"]:
         opt.finalize_variable_values(params)
-        for p, n in zip(params, "wv"):
+        for p, n in zip(params, names):
             np.testing.assert_allclose(p.data, z[f"{case['name']}/{n}_final"], **TOL)
     _check_config(opt.get_config(), case["config"])
+    return opt
 
 
 @needs_main
@@ -429,8 +468,10 @@ def test_get_instance_dict_and_errors():
     assert type(again) is O.Adam and again.learning_rate == 0.02
     assert O.serialize(opt)["module"] == "keras.optimizers" and O.serialize(opt)["class_name"] == "Adam"
     assert type(O.get({"class_name": "sgd", "config": {"learning_rate": 0.3}})) is O.SGD
-    with pytest.raises(ValueError, match=r"'adamax'.*adam, adamw.*sgd"):
-        O.get("adamax")
+    with pytest.raises(ValueError, match=r"'adamix'.*adam, adamax, adamw.*sgd"):
+        O.get("adamix")
+    for name in ("adamax", "lion", "lamb", "adafactor", "ftrl", "nadam", "adadelta", "muon", "schedulefreeadamw"):
+        assert type(O.get(name)).__name__.lower() == name
     with pytest.raises(ValueError, match="Could not interpret"):
         O.get(3)
 
@@ -492,10 +533,12 @@ def test_schedules_reexported():
 def test_update_code_is_array_module_agnostic():
     """Update code reaches NumPy only through helpers on host scalars: no ``np.`` on data."""
     for cls in (O.Optimizer, O.SGD, O.Adam, O.RMSprop, O.Adagrad, O.Adadelta, O.Nadam):
-        for meth in ("update_step", "_apply_weight_decay", "_clip_by_norm", "_apply_gradients",
+        for meth in ("update_step", "_apply_weight_decay", "_clip_gradients", "_apply_gradients",
                      "_update_moving_average"):
             src = inspect.getsource(getattr(cls, meth))
             assert "np." not in src, f"{cls.__name__}.{meth} uses np. on arrays"
+    from core.optimizers import clipping
+    assert "np." not in inspect.getsource(clipping.clip_by_norm)
 
 
 def _gpu_usable():
@@ -577,3 +620,104 @@ def test_fused_adam_state_lives_in_the_slots():
     assert state[2] is opt._slot("momentum", params[0])
     opt.set_variables([np.zeros_like(v) if i > 1 else v for i, v in enumerate(opt.variables())])
     assert all((v == 0).all() for v in opt.variables()[2:])
+
+
+def test_new_optimizers_defaults_and_argument_errors():
+    assert (O.Adamax().beta_1, O.Adamax().beta_2, O.Adamax().epsilon) == (0.9, 0.999, 1e-7)
+    assert (O.Lion().beta_1, O.Lion().beta_2) == (0.9, 0.99)
+    assert (O.Lamb().beta_1, O.Lamb().beta_2, O.Lamb().epsilon) == (0.9, 0.999, 1e-7)
+    ada = O.Adafactor()
+    assert (ada.beta_2_decay, ada.epsilon_1, ada.epsilon_2, ada.clip_threshold, ada.relative_step) == (
+        -0.8, 1e-30, 1e-3, 1.0, True)
+    ftrl = O.Ftrl()
+    assert (ftrl.learning_rate_power, ftrl.initial_accumulator_value, ftrl.beta) == (-0.5, 0.1, 0.0)
+    with pytest.raises(ValueError, match="SignSGD"):
+        O.Lion(beta_1=0.0)
+    with pytest.raises(ValueError, match="learning_rate_power"):
+        O.Ftrl(learning_rate_power=0.5)
+    with pytest.raises(ValueError, match="l1_regularization_strength"):
+        O.Ftrl(l1_regularization_strength=-1.0)
+    with pytest.raises(ValueError, match="does not support `weight_decay`"):
+        O.LossScaleOptimizer(O.SGD(), weight_decay=0.1)
+    with pytest.raises(ValueError, match="dynamic=False"):
+        O.LossScaleOptimizer(O.SGD(), dynamic=False)
+
+
+def test_loss_scale_optimizer_state_round_trip_and_scale_loss():
+    opt = O.LossScaleOptimizer(O.Adam(0.01), initial_scale=4.0, dynamic_growth_steps=3)
+    p = Parameter(np.ones((2, 2), np.float32), name="w")
+    assert float(opt.scale_loss(np.float32(2.0))) == 8.0
+    opt.apply([np.full((2, 2), np.nan, np.float32)], [p])
+    assert float(opt.dynamic_scale) == 2.0 and opt.iterations == 0 and np.all(p.data == 1)
+    opt.apply([np.ones((2, 2), np.float32) * 2.0], [p])
+    assert opt.iterations == 1 and opt.step_counter == 1 and not np.all(p.data == 1)
+    names, state = opt.variable_names(), [np.array(v) for v in opt.variables()]
+    assert names[:4] == ["iteration", "learning_rate", "step_counter", "dynamic_scale"] and "w_momentum" in names
+    fresh = O.LossScaleOptimizer(O.Adam(0.01), initial_scale=4.0, dynamic_growth_steps=3)
+    fresh.set_variables(state, [p])
+    assert float(fresh.dynamic_scale) == 2.0 and fresh.step_counter == 1 and fresh.iterations == 1
+    for a, b in zip(fresh.variables(), state):
+        np.testing.assert_array_equal(a, b)
+    assert opt.learning_rate == pytest.approx(0.01)
+    opt.learning_rate = 0.5
+    assert opt.inner_optimizer.learning_rate == 0.5
+
+
+@pytest.mark.parametrize("name", ["adamax", "lion", "lamb", "adafactor", "ftrl", "muon", "schedulefreeadamw"])
+def test_new_optimizers_train_a_model(name):
+    from core import layers, models
+    from core.utils import set_random_seed
+
+    set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)).astype(np.float32)
+    model = models.Sequential([layers.Input((4,)), layers.Dense(1)])
+    lr = {"adamax": 0.1, "lion": 0.05, "lamb": 0.1, "adafactor": 0.5, "ftrl": 1.0, "muon": 0.1,
+          "schedulefreeadamw": 0.1}[name]
+    model.compile(optimizer=O.get({"class_name": name, "config": {"learning_rate": lr}}), loss="mse")
+    losses = model.fit(x, y, epochs=15, batch_size=16, verbose=0).history["loss"]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_multi_optimizer_routing_and_errors():
+    sgd, adam = O.SGD(0.1), O.Adam(0.01)
+    w = Parameter(np.ones((2, 2), np.float32), name="kernel")
+    b = Parameter(np.ones((2,), np.float32), name="bias")
+    multi = O.MultiOptimizer(lambda v: adam if v.data.ndim == 1 else sgd)  # any callable
+    multi.apply([np.ones((2, 2), np.float32), np.ones(2, np.float32)], [w, b])
+    assert sgd.iterations == 1 and adam.iterations == 1 and multi.iterations == 1
+    np.testing.assert_allclose(w.data, 0.9)
+    with pytest.raises(AttributeError, match="sub-optimizers"):
+        multi.learning_rate
+    with pytest.raises(NotImplementedError, match="callable"):
+        multi.get_config()
+    omap = O.OptimizerMap(O.SGD(), {"a.*": O.Adam(), ".*b": O.Lion()})
+    with pytest.raises(ValueError, match="Multiple optimizers"):
+        omap["ab"]
+    assert isinstance(omap["xyz"], O.SGD) and isinstance(omap["abc"], O.Adam)
+    with pytest.raises(ValueError, match="already exists"):
+        omap["a.*"] = O.SGD()
+    with pytest.raises(ValueError, match="LossScaleOptimizer"):
+        omap["z"] = O.LossScaleOptimizer(O.SGD())
+    with pytest.raises(TypeError, match="default_optimizer"):
+        O.OptimizerMap("sgd")
+
+
+def test_loss_scaling_in_fit_trains_as_the_unscaled_optimizer():
+    """fit scales the loss before the gradients (as Keras's train_step), so loss_scale_factor and
+    LossScaleOptimizer, which divide the gradients back, train as the plain optimizer."""
+    from core import layers, models
+    from core.utils import set_random_seed
+
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = x.sum(1, keepdims=True)
+    histories = []
+    for opt in (O.SGD(0.05), O.LossScaleOptimizer(O.SGD(0.05), initial_scale=1024.0),
+                O.SGD(0.05, loss_scale_factor=8.0)):
+        set_random_seed(0)
+        m = models.Sequential([layers.Input((4,)), layers.Dense(1)])
+        m.compile(opt, "mse")
+        histories.append(m.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0).history["loss"])
+    assert histories[0][-1] < 0.5 * histories[0][0]
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-5)
+    np.testing.assert_allclose(histories[2], histories[0], rtol=1e-5)

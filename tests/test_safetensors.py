@@ -213,7 +213,8 @@ def test_truncations_of_the_official_file_are_errors(tmp_path):
         load_safetensors(path)
 
 
-def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path):
+@pytest.mark.parametrize("alphabet", [None, b'[]{}",:0123456789aFIU-e. '], ids=["bytes", "json"])
+def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path, alphabet):
     data = bytearray(OFFICIAL.read_bytes())
     n = int.from_bytes(data[:8], "little")
     rng = np.random.default_rng(0)
@@ -221,8 +222,8 @@ def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path):
     errors = 0
     for _ in range(300):
         bad = bytearray(data)
-        for pos in rng.integers(0, 8 + n, size=2):
-            bad[pos] = rng.integers(0, 256)
+        for pos in rng.integers(0 if alphabet is None else 8, 8 + n, size=2):
+            bad[pos] = rng.integers(0, 256) if alphabet is None else rng.choice(list(alphabet))
         path.write_bytes(bytes(bad))
         try:
             load_safetensors(path)
@@ -234,3 +235,49 @@ def test_corrupted_header_bytes_never_escape_unwrapped(tmp_path):
 def test_missing_file_is_a_format_error(tmp_path):
     with pytest.raises(SafetensorsFormatError, match="cannot read"):
         load_safetensors(tmp_path / "nope.safetensors")
+
+
+# ------------------------------------------------------------------------------ hostile headers
+
+def _raw_file(path, header_bytes, data=b""):
+    path.write_bytes(len(header_bytes).to_bytes(8, "little") + header_bytes + data)
+
+
+def test_header_with_64k_entries_parses_in_linear_time(tmp_path):
+    import time
+
+    n = 65536
+    header = {f"t{i:06d}": {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]} for i in range(n)}
+    path = tmp_path / "many.safetensors"
+    _raw_file(path, json.dumps(header).encode(), bytes(n))
+    t0 = time.perf_counter()
+    assert len(read_safetensors_header(path)) == n
+    seconds = time.perf_counter() - t0
+    # the quadratic duplicate check took ~54 s here; linear is well under a second (margin for load)
+    assert seconds < 20, seconds
+    dup = json.dumps(header)[:-1] + ', "t000007": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}'
+    _raw_file(path, dup.encode(), bytes(n))
+    with pytest.raises(SafetensorsFormatError, match=r"\['t000007'\] more than once"):
+        read_safetensors_header(path)
+
+
+@pytest.mark.parametrize("header,message", [
+    (b'{"w": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}', "dtype must be a string"),
+    (b'{"w": {"dtype": {"a": 1}, "shape": [1], "data_offsets": [0, 4]}}', "dtype must be a string"),
+    (b'{"w": {"dtype": "F32", "shape": {"a": 1}, "data_offsets": [0, 4]}}', "shape must be a list"),
+    (b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": {"0": 4}}}', "data_offsets must be"),
+    (b'{"w": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}}', "shape must be a list"),
+    (b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4.0]}}', "data_offsets must be"),
+    (b'{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 4]}}', "needs"),
+    (b'{"w": ' + b'[' * 100000 + b']' * 100000 + b'}', "nested too deeply|entry is a list"),
+    (b'{"w": {"dtype": "F32", "x": ' + b'{"a": ' * 100000 + b'1' + b'}' * 100000 + b'}}', "nested too deeply"),
+    (b'{"__metadata__": ' + b'[' * 50000 + b']' * 50000 + b'}', "nested too deeply|__metadata__"),
+    (b'{"w": 1e999999}', "entry is a float"),
+    (b'\xff\xfe{}', "not start with"),
+])
+def test_fuzzed_headers_raise_safetensors_errors(tmp_path, header, message):
+    path = tmp_path / "bad.safetensors"
+    _raw_file(path, header, bytes(4))
+    with pytest.raises(SafetensorsFormatError, match=message):
+        load_safetensors(path)
+

@@ -504,13 +504,15 @@ def test_loading_errors_are_clear(tmp_path, models):
 def test_registry_models_only_from_the_cache():
     from zoo import weights
 
+    from zoo.weights.builtin import is_builtin
+
     rows = {e["key"]: e["cached"] for e in weights.list()}
-    missing = [k for k, cached in rows.items() if not cached and k.startswith(("resnet20.", "resnet32.", "resnet56."))]
+    missing = [k for k, cached in rows.items() if not cached and not is_builtin(k)
+               and k.startswith(("resnet20.", "resnet32.", "resnet56."))]
     if missing:
         with pytest.raises(ServeError, match="not in the cache"):
             load_handler(missing[0])
-    if not rows.get("resnet20.cifar10"):
-        pytest.skip("resnet20.cifar10 weights are not cached")
+    assert is_builtin("resnet20.cifar10")  # shipped in the package: served with no cache and no download
     srv = start(load_handler("resnet20.cifar10"))
     try:
         c = Client(srv)

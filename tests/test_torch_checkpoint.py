@@ -393,3 +393,102 @@ def test_not_a_checkpoint(tmp_path):
     path.write_bytes(pickle.dumps([tc.LEGACY_MAGIC_NUMBER, 1], protocol=2) + pickle.dumps(1001, protocol=2))
     with pytest.raises(CheckpointFormatError, match="invalid magic number"):
         load_torch_checkpoint(path)
+
+
+# ------------------------------------------------------------------ sizes checked before allocation
+
+def test_stride0_expansion_past_the_file_size_is_refused_with_bounded_memory(tmp_path):
+    from tests.hostile_helpers import run_measured
+
+    path = tmp_path / "expand.pt"
+    # one float expanded to 20000 x 20000 (1.6 GB once copied), and a 16 GiB variant
+    path.write_bytes(_zip_bytes(_tensor_pickle("0", 1, 0, (20000, 20000), (0, 0)), [("0", bytes(4))]))
+    big = tmp_path / "expand16g.pt"
+    big.write_bytes(_zip_bytes(_tensor_pickle("0", 1, 0, (65536, 65536), (0, 0)), [("0", bytes(4))]))
+    for p in (path, big):
+        with pytest.raises(CheckpointFormatError, match="expanded views claim more than"):
+            load_torch_checkpoint(p)
+    result, growth, _ = run_measured("from core.saving import load_torch_checkpoint, WeightFileError\n", f"""
+        try:
+            load_torch_checkpoint({str(path)!r})
+            result = "loaded"
+        except WeightFileError as e:
+            result = str(e)
+        """)
+    assert "refused" in result
+    assert growth < 100, growth
+
+
+def test_small_expanded_view_loads_read_only(tmp_path):
+    path = tmp_path / "ok.pt"
+    path.write_bytes(_zip_bytes(_tensor_pickle("0", 3, 0, (4, 3), (0, 1)), [("0", np.arange(3, dtype="<f4").tobytes())]))
+    w = load_torch_checkpoint(path)["w"]
+    np.testing.assert_array_equal(w, np.tile(np.arange(3, dtype=np.float32), (4, 1)))
+    assert not w.flags.writeable
+
+
+def _zip_with(entries):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data, method in entries:
+            z.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("which", ["storage", "data.pkl", "byteorder"])
+def test_compressed_zip_records_are_refused(tmp_path, which):
+    numel = 16 * 2**20 if which == "storage" else 4     # 64 MiB of zeros deflates to ~64 KB
+    pkl = _tensor_pickle("0", numel, 0, (numel,), (1,))
+    methods = {k: zipfile.ZIP_DEFLATED if k == which else zipfile.ZIP_STORED for k in ("storage", "data.pkl", "byteorder")}
+    data = _zip_with([("archive/data.pkl", pkl, methods["data.pkl"]),
+                      ("archive/byteorder", b"little", methods["byteorder"]),
+                      ("archive/data/0", bytes(numel * 4), methods["storage"])])
+    path = tmp_path / "deflated.pt"
+    path.write_bytes(data)
+    assert path.stat().st_size < 2**20
+    with pytest.raises(CheckpointFormatError, match="is compressed"):
+        load_torch_checkpoint(path)
+
+
+def test_storage_larger_than_its_record_is_refused(tmp_path):
+    path = tmp_path / "lying.pt"
+    path.write_bytes(_zip_bytes(_tensor_pickle("0", 2**30, 0, (4,), (1,)), [("0", bytes(16))]))
+    with pytest.raises(CheckpointFormatError, match="holds 16 bytes, expected 4294967296"):
+        load_torch_checkpoint(path)
+
+
+def test_mapping_refuses_a_huge_tensor_before_copying_it():
+    from core import layers as L
+    from core.models import Sequential
+    from core.saving.torch_mapping import StateDictMappingError, load_torch_state_dict
+    from tests.hostile_helpers import run_measured
+
+    m = Sequential([L.Input((4,)), L.Dense(3, name="fc")])
+    sd = {"fc.weight": np.broadcast_to(np.float32(1), (20000, 20000)), "fc.bias": np.zeros(3, np.float32)}
+    with pytest.raises(StateDictMappingError, match="far more than the weights"):
+        load_torch_state_dict(m, sd, {"fc": "fc"})
+    result, growth, _ = run_measured("""
+import numpy as np
+from core import layers as L
+from core.models import Sequential
+from core.saving.torch_mapping import StateDictMappingError, load_torch_state_dict
+m = Sequential([L.Input((4,)), L.Dense(3, name="fc")])
+sd = {"fc.weight": np.broadcast_to(np.float32(1), (20000, 20000)), "fc.bias": np.zeros(3, np.float32)}
+""", """
+try:
+    load_torch_state_dict(m, sd, {"fc": "fc"})
+    result = "loaded"
+except StateDictMappingError as e:
+    result = str(e)
+""")
+    assert "far more" in result and growth < 100, (result, growth)
+
+
+@pytest.mark.parametrize("layout", ["legacy", "zip"])
+def test_deeply_nested_containers_raise_checkpoint_format_error(tmp_path, layout):
+    n = 200_000
+    main_pickle = b"\x80\x02}" + _op_str("w") + b"]" * n + b"a" * (n - 1) + b"s."
+    path = tmp_path / "deep.pt"
+    path.write_bytes(_legacy_bytes(main_pickle) if layout == "legacy" else _zip_bytes(main_pickle))
+    with pytest.raises(CheckpointFormatError, match="nested too deeply|RecursionError"):
+        load_torch_checkpoint(path)

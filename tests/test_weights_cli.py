@@ -33,9 +33,10 @@ def test_list(wenv, server):
     r = run("list")
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0].split() == ["KEY", "SIZE", "CACHED", "LICENSE"]
-    assert lines[1].split() == ["test.labels", "2.9", "KiB", "no", "CC0-1.0"]
-    assert lines[2].split() == ["test.model", "48.8", "KiB", "no", "CC0-1.0"]
+    assert lines[0].split() == ["KEY", "SIZE", "CACHED", "CHECKSUM", "LICENSE"]
+    assert lines[1].split() == ["test.labels", "2.9", "KiB", "no", "md5", "CC0-1.0"]
+    assert lines[2].split() == ["test.model", "48.8", "KiB", "no", "sha256", "CC0-1.0"]
+    assert "weak" not in r.output
     assert run("download", "test.model").exit_code == 0
     r = run("list", "--cached")
     assert r.exit_code == 0 and "test.model" in r.output and "test.labels" not in r.output
@@ -188,3 +189,18 @@ def test_real_manifest_import_staged_checkpoint(wenv, monkeypatch):
     assert r.exit_code == 0 and r.output == f"resnet20.cifar10: {dest}\n"
     r = run("import", "resnet32.cifar10", str(staged))  # wrong file for that key
     assert r.exit_code == 1 and "expected size: 1890043 bytes; actual size: 1099231 bytes" in r.output
+
+
+def test_list_marks_prefix_pinned_entries_and_import_pins_the_full_hash(wenv, server, tmp_path):
+    import hashlib
+
+    prefix = hashlib.sha256(DATA).hexdigest()[:8]
+    u = server.add(f"/w/model-{prefix}.bin", DATA)
+    wenv.write_manifest({"test.model": make_entry([u], DATA, filename=f"model-{prefix}.bin", algo="sha256_prefix")})
+    r = run("list")
+    assert "sha256 prefix, 32 bits (weak)" in r.output and "zoo weights import KEY FILE" in r.output
+    f = tmp_path / "trusted.bin"
+    f.write_bytes(DATA)
+    assert run("import", "test.model", str(f)).exit_code == 0
+    r = run("list")
+    assert "sha256 (local pin)" in r.output and "weak" not in r.output

@@ -417,3 +417,65 @@ def test_progress_bar_shows_bytes(wenv, server, capsys):
     weights.fetch("test.blob", progress=True, retries=0, timeout=5)
     err = capsys.readouterr().err
     assert "blob.bin" in err and "195k" in err.lower()  # 200000 B = 195 KiB
+
+
+# ------------------------------------------------------------------ bytes capped at size_bytes
+
+@pytest.mark.parametrize("how", ["endless", "huge_length"])
+def test_endless_body_is_capped_at_size_bytes_and_is_a_checksum_failure(wenv, server, how):
+    opts = {"endless": True}
+    if how == "huge_length":
+        opts["content_length"] = str(10 ** 12)
+    one(wenv, server, **opts)
+    with pytest.raises(weights.ChecksumError, match=f"more than the {len(DATA)} bytes"):
+        weights.fetch("test.blob", **FAST)
+    # nothing kept, and only one GET: an oversize body is not retried as if it were a network error
+    assert wenv.key_dir_files("test.blob") == []
+    assert server.full_gets("/files/blob.bin") == 1
+
+
+@pytest.mark.parametrize("length", [str(10 ** 12), str(len(DATA) + 5)])
+def test_correct_file_with_a_wrong_content_length_is_accepted(wenv, server, length):
+    one(wenv, server, content_length=length)
+    p = weights.fetch("test.blob", **FAST)
+    assert p.read_bytes() == DATA
+
+
+def test_import_pins_the_full_hash_of_a_prefix_pinned_entry(wenv, server, tmp_path):
+    prefix = SHA[:8]
+    name = f"blob-{prefix}.bin"
+    one(wenv, server, filename=name, algo="sha256_prefix")
+    trusted = tmp_path / name
+    trusted.write_bytes(DATA)
+    weights.import_file("test.blob", trusted)
+    pins = json.loads((wenv.home / "weights" / "pins.json").read_text())
+    assert pins == {"test.blob": SHA}
+    # every later check enforces the full hash, not the 32-bit prefix
+    cached = wenv.cached("test.blob")
+    cached.write_bytes(DATA[:-1] + b"\x00")
+    with pytest.raises(weights.ChecksumError) as ei:
+        weights.verify("test.blob")
+    assert f"expected hash: sha256 {SHA};" in str(ei.value)
+    weights.purge()
+    assert (wenv.home / "weights" / "pins.json").exists()   # a pin outlives the cached file
+    server.routes[f"/files/{name}"].data = DATA[:-1] + b"\x00"
+    with pytest.raises(weights.ChecksumError) as ei:
+        weights.fetch("test.blob", **FAST)
+    assert f"expected hash: sha256 {SHA};" in str(ei.value)
+    server.routes[f"/files/{name}"].data = DATA
+    assert weights.fetch("test.blob", **FAST).read_bytes() == DATA
+    # a file that disagrees with the pin cannot be imported over it
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"Y" + DATA[1:])
+    with pytest.raises(weights.ChecksumError):
+        weights.import_file("test.blob", other)
+
+
+def test_unpublished_size_is_still_capped(wenv, server, monkeypatch):
+    from zoo.weights import download
+
+    monkeypatch.setattr(download, "MAX_UNSIZED_BYTES", len(DATA) + 1000)
+    one(wenv, server, size=None, endless=True)
+    with pytest.raises(weights.ChecksumError, match=f"more than {len(DATA) + 1000} bytes, the most accepted"):
+        weights.fetch("test.blob", **FAST)
+    assert wenv.key_dir_files("test.blob") == []

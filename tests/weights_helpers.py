@@ -34,6 +34,8 @@ class Route:
     delay: float = 0.0               # sleep before the response headers
     chunk: int = 1 << 16
     chunk_delay: float = 0.0         # sleep between body chunks
+    content_length: str | None = None  # announce this Content-Length instead of the true one
+    endless: bool = False            # after the data, keep sending bytes until the client hangs up
     hits: int = 0
 
 
@@ -124,7 +126,8 @@ class WeightsServer:
                 if route.ranges:
                     h.send_header("Accept-Ranges", "bytes")
             h.send_header("Content-Type", "application/octet-stream")
-            h.send_header("Content-Length", str(len(data) - start))
+            if route.content_length or not route.endless:
+                h.send_header("Content-Length", route.content_length or str(len(data) - start))
             h.end_headers()
             body = data[start:]
             with self._lock:
@@ -142,6 +145,12 @@ class WeightsServer:
                 h.wfile.flush()
                 if route.chunk_delay:
                     time.sleep(route.chunk_delay)
+            sent = len(body)
+            while route.endless and sent < 1 << 34:
+                h.wfile.write(bytes(route.chunk))
+                sent += route.chunk
+            if route.content_length:
+                h.close_connection = True
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the client gave up (timeout tests)
 

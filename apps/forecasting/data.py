@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..images import not_regular_file
+
 MISSING_TOKENS = {"", "na", "nan", "n/a", "null", "none", "?", "-", "--", "#n/a"}
 FILL_METHODS = ("ffill", "bfill", "linear", "zero", "drop")
 DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d",
@@ -56,6 +58,8 @@ def read_csv(path) -> Table:
         raise ForecastDataError(f"no such file: {path}")
     if p.is_dir():
         raise ForecastDataError(f"{path} is a folder; give a CSV file")
+    if not_regular_file(p):   # a FIFO or device would block (or never end) when read
+        raise ForecastDataError(f"{path}: {not_regular_file(p).replace(': skipped', '')}; give a CSV file")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:

@@ -17,11 +17,12 @@ from .model_checkpoint import MODEL_EXTENSIONS, WEIGHTS_EXTENSIONS, ModelCheckpo
 from .monitor_callback import MonitorCallback
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .remote_monitor import RemoteMonitor
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
     "MODEL_EXTENSIONS", "WEIGHTS_EXTENSIONS", "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
     "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "LambdaCallback",
-    "MonitorCallback", "TensorBoard", "BackupAndRestore",
+    "MonitorCallback", "TensorBoard", "BackupAndRestore", "RemoteMonitor",
 ]

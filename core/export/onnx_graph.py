@@ -24,6 +24,7 @@ from ..layers.base import KerasTensor
 from ..models.functional import Functional
 from ..models.model import Model
 from ..models.sequential import Sequential
+from ..saving.atomic import atomic_write
 from .onnx_passes import optimize_graph
 
 DEFAULT_OPSET = 17
@@ -406,12 +407,6 @@ def export_onnx(model, filepath, opset=DEFAULT_OPSET, fold_batchnorm=True, optim
         except Exception as e:  # onnx raises ValidationError / InferenceError
             raise OnnxExportError(f"the exported graph fails onnx.checker: {e}") from None
     filepath = os.fspath(filepath)
-    tmp = f"{filepath}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(proto.SerializeToString())
-        os.replace(tmp, filepath)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(filepath) as f:
+        f.write(proto.SerializeToString())
     return filepath

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import random as zrandom
+from ..random import generator as zrandom
 from ..autodiff import Tensor
 from .category_encoding import _host
 from .preprocessing import _factor_pair, _RandomImageLayer

@@ -17,7 +17,7 @@ import random as _pyrandom
 import numpy as np
 
 from .. import ops
-from .. import random as zrandom
+from ..random import generator as zrandom
 from ..autodiff import Tensor
 from ..ops import image as image_ops
 from ..serialization_lib import deserialize_keras_object, serialize_keras_object

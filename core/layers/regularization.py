@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .. import ops, regularizers
-from .. import random as zrandom
+from ..random import generator as zrandom
 from ..autodiff import Tensor
 from .base import Layer
 

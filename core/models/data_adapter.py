@@ -3,14 +3,16 @@ Python generators and iterables of batches, or ``core.data.Dataset``."""
 from __future__ import annotations
 
 import collections.abc
+import itertools
 import math
 import warnings
 
 import numpy as np
 
 from .. import backend
-from .. import random as zrandom
 from ..autodiff import Tensor
+from ..py_dataset import PyDataset
+from ..random import generator as zrandom
 from ..utils import unpack_x_y_sample_weight
 
 
@@ -102,6 +104,13 @@ def to_tensors(x):
     return _map(lambda a: a if isinstance(a, Tensor) else Tensor(_as_array(a, "data")), x)
 
 
+def _finite_number(v):
+    try:
+        return bool(np.isfinite(float(v)))
+    except (TypeError, ValueError):
+        return False
+
+
 def class_weight_to_sample_weight(y, class_weight, sample_weight=None):
     """Per-sample weights from a ``{class: weight}`` dict as Keras computes them: the class of a
     one-hot row is its argmax, of an integer or (n, 1) label its rounded value; a class the dict
@@ -114,6 +123,10 @@ def class_weight_to_sample_weight(y, class_weight, sample_weight=None):
                          "`sample_weight` instead")
     if not isinstance(class_weight, dict):
         raise ValueError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    bad = {k: v for k, v in class_weight.items() if not _finite_number(v)}
+    if bad:
+        raise ValueError(f"class_weight must map classes to finite numbers; got {bad}: a NaN or infinite weight "
+                         "would turn every weight into NaN")
     y = backend.to_numpy(_as_array(y, "y"))
     if y.ndim > 1:
         y = y.argmax(-1) if y.shape[-1] != 1 else y[..., 0]
@@ -200,6 +213,7 @@ class ArrayAdapter:
                 raise ValueError("class_weight needs targets y")
             sw = class_weight_to_sample_weight(self.y, class_weight, sw)
         self.sw = None if sw is None else _map(lambda a: _as_array(a, "sample_weight"), sw)
+        check_finite(self.sw, "sample_weight", "the training/evaluation data")
         if batch_size is None:
             batch_size = math.ceil(self.n / int(steps)) if steps else 32
         self.batch_size = int(batch_size)
@@ -249,7 +263,7 @@ class IteratorAdapter:
     def __init__(self, source, class_weight=None):
         self.source = source
         self.class_weight = class_weight
-        self.num_batches = len(source) if hasattr(source, "__len__") else None
+        self.num_batches = _known_length(source)
         self._reiterable = not isinstance(source, collections.abc.Iterator)
         self._iter = None
         self._peeked = []
@@ -291,6 +305,66 @@ class IteratorAdapter:
         if self._reiterable:
             self._peeked.clear()
         return batch
+
+
+def _known_length(source):
+    """``len(source)``, or None when it has no length or does not know it (a filtered Dataset)."""
+    if not hasattr(source, "__len__"):
+        return None
+    try:
+        return len(source)
+    except TypeError:
+        return None
+
+
+class PyDatasetAdapter:
+    """Batches of a ``PyDataset``: ``on_epoch_begin``/``on_epoch_end`` around each pass, the batch
+    order shuffled each pass when ``shuffle``, computed ahead by the worker threads it asks for."""
+
+    def __init__(self, dataset, shuffle=False, class_weight=None):
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        n = dataset.num_batches
+        self.num_batches = None if n is None else int(n)
+
+    def _convert(self, batch):
+        if isinstance(batch, dict):
+            return to_tensors(batch), None, None
+        if isinstance(batch, list):
+            batch = tuple(batch)
+        if not isinstance(batch, tuple):
+            batch = (batch,)
+        if len(batch) not in (1, 2, 3):
+            raise ValueError("PyDataset.__getitem__() must return a tuple or a dict. If a tuple, it must be ordered "
+                             "either (input,) or (inputs, targets) or (inputs, targets, sample_weights). "
+                             f"Received a tuple of {len(batch)}")
+        x, y, sw = unpack_x_y_sample_weight(batch)
+        if self.class_weight is not None:
+            if sw is not None:
+                raise ValueError("You cannot specify `class_weight` and `sample_weight` at the same time.")
+            if y is None:
+                raise ValueError("class_weight needs targets: the PyDataset batches have no y")
+            sw = class_weight_to_sample_weight(y, self.class_weight)
+        return to_tensors(x), to_tensors(y), to_tensors(sw)
+
+    def _indices(self):
+        if self.num_batches is None:
+            return itertools.count()
+        if not self.shuffle:
+            return range(self.num_batches)
+        with zrandom.lock():
+            return [int(i) for i in zrandom.get_generator().permutation(self.num_batches)]
+
+    def batches(self):
+        """One pass: ``on_epoch_begin``, the batches, ``on_epoch_end``."""
+        self.dataset.on_epoch_begin()
+        for batch in self.dataset.iter_batches(self._indices()):
+            yield self._convert(batch)
+        self.dataset.on_epoch_end()
+
+    def peek(self):
+        return self._convert(self.dataset[0])
 
 
 class EpochIterator:
@@ -387,6 +461,10 @@ def get_adapter(x, y=None, sw=None, batch_size=None, shuffle=True, steps=None, c
     """An ``EpochIterator`` over what the user passed to fit/evaluate/predict."""
     if x is None:
         raise ValueError("no input data x given")
+    if isinstance(x, PyDataset):
+        if y is not None or sw is not None:
+            raise ValueError("when x is a PyDataset, y and sample_weight must be None (its batches carry them)")
+        return EpochIterator(PyDatasetAdapter(x, shuffle=shuffle, class_weight=class_weight), steps)
     if is_iterator_like(x):
         if y is not None:
             raise ValueError("when x is a generator or Dataset, y must be None (the batches carry the targets)")

@@ -434,7 +434,9 @@ class TrainingMixin:
                             f"{type(loss).__name__}")
         self._loss_tracker.update_state(np.asarray(float(loss.data)), sample_weight=np.asarray(float(_batch_len(x))))
         if params:
-            loss.backward()
+            # as Keras: the optimizer's loss scaling (loss_scale_factor, LossScaleOptimizer) before the
+            # gradients, which its apply() divides back
+            self.optimizer.scale_loss(loss).backward()
             self._local_batch_size = _batch_len(x)  # weights this process's gradients under data parallelism
             self.optimizer.apply([p.grad for p in params], params)
             self._local_batch_size = None
@@ -554,13 +556,20 @@ class TrainingMixin:
             data_adapter.shard(val, dist)
         self._distribution = dist
         self._local_batch_size = None
-        # a custom train_step's optimizer.apply is averaged too (its shares weighted equally)
-        self.optimizer._gradient_reducer = lambda grads: dist.average_gradients(grads, self._local_batch_size or 1)
+        # the gradients are averaged in optimizer.apply, so a custom train_step's are too (its shares
+        # weighted equally); an instance attribute wraps any optimizer class while fit runs
+        opt = self.optimizer
+        plain_apply = opt.apply
+
+        def apply(grads, params=None):
+            return plain_apply(dist.average_gradients(list(grads), self._local_batch_size or 1), params)
+
+        opt.apply = apply
         try:
             return self._fit_loop(train, val, *args)
         finally:
             self._distribution = None
-            self.optimizer._gradient_reducer = None
+            del opt.apply
 
     def _fit_loop(self, train, val, verbose, callbacks, epochs, initial_epoch, validation_freq):
         from .. import callbacks as callbacks_mod
@@ -716,6 +725,7 @@ class TrainingMixin:
 
     def _batch_data(self, x, y, sample_weight, where):
         self._check_data(x, y, where)
+        data_adapter.check_finite(sample_weight, "sample_weight", where)
         x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
         if self._compiled_metrics is not None and y is not None and not self._compiled_metrics_built():
             with no_grad():

@@ -101,7 +101,7 @@ NUMPY = {
     "flipud": _arrays.flipud, "rot90": _arrays.rot90, "ravel": _arrays.ravel, "copy": _arrays.copy,
     "append": _arrays.append, "diff": _arrays.diff, "tril": _arrays.tril, "triu": _arrays.triu,
     "diag": _arrays.diag, "diagflat": _arrays.diagflat, "diagonal": _arrays.diagonal, "trace": _arrays.trace,
-    "hstack": _arrays.hstack, "vstack": _arrays.vstack, "dstack": _arrays.dstack,
+    "hstack": _arrays.hstack, "vstack": _arrays.vstack, "dstack": _arrays.dstack, "column_stack": _arrays.column_stack,
     "array_split": _arrays.array_split, "hsplit": _arrays.hsplit, "vsplit": _arrays.vsplit,
     "dsplit": _arrays.dsplit, "vander": _arrays.vander, "trapezoid": _arrays.trapezoid, "view": _arrays.view,
     "real": _arrays.real, "imag": _arrays.imag, "conj": _arrays.conj, "conjugate": _arrays.conj,
@@ -144,6 +144,7 @@ NN = {
 
 LINALG = {
     "inv": _linear_algebra.inv, "det": _linear_algebra.det, "solve": _linear_algebra.solve,
+    "matrix_power": _linear_algebra.matrix_power,
     "solve_triangular": _linear_algebra.solve_triangular, "cholesky": _linear_algebra.cholesky,
     "cholesky_inverse": _linear_algebra.cholesky_inverse, "eigh": _linear_algebra.eigh, "eig": _linear_algebra.eig,
     "qr": _linear_algebra.qr, "svd": _linear_algebra.svd, "lstsq": _linear_algebra.lstsq,
@@ -260,7 +261,7 @@ for _table, _mod, _family in ((LINALG, linalg, "linalg"), (IMAGE, image, "image"
 for _name in ("eig", "jvp"):
     globals()[_name] = getattr(linalg, _name)
 for _name in ("inv", "det", "solve", "solve_triangular", "cholesky", "cholesky_inverse", "eigh", "qr", "svd",
-              "lstsq", "pinv", "matrix_rank", "norm", "lu_factor"):
+              "lstsq", "pinv", "matrix_rank", "norm", "lu_factor", "matrix_power"):
     globals()[_name] = getattr(linalg, _name)
 resize, affine_transform = image.resize, image.affine_transform
 

@@ -203,6 +203,12 @@ def vstack(xs):
     return concatenate(ts, axis=0)
 
 
+def column_stack(xs):
+    """1-D tensors as the columns of a 2-D one; 2-D (and higher) tensors joined along axis 1."""
+    ts = [reshape(t, (-1, 1)) if t.ndim < 2 else t for t in (_t(x) for x in xs)]
+    return concatenate(ts, axis=1)
+
+
 def dstack(xs):
     return concatenate([_atleast_3d(_t(x)) for x in xs], axis=2)
 

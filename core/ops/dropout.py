@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from .. import random as zrandom
+from ..random import generator as zrandom
 from ..autodiff import Function
 from ..backend import get_xp
 from ._util import OpError, tensors, zero_where_not

@@ -11,7 +11,10 @@ from ..backend import get_xp
 from ._util import OpError, normalize_axis
 from .elementwise import abs as _abs, mul, pow, sqrt
 from .math import floats, to_float
+from .creation import eye
+from .linalg import matmul
 from .reductions import max as _max, min as _min, sum as _sum
+from .shape import broadcast_to
 
 
 def _mT(a):
@@ -307,3 +310,23 @@ def norm(x, ord=None, axis=None, keepdims=False):
     return out
 
 
+
+
+def matrix_power(x, n):
+    """``x`` multiplied by itself ``n`` times (``n`` an int; negative powers of the inverse, 0 the
+    identity), by repeated squaring; differentiable through matmul and inv."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise OpError(f"matrix_power: n must be an integer, got {n!r}")
+    x, n = _square("matrix_power", x), int(n)
+    if n < 0:
+        x, n = inv(x), -n
+    result = None
+    while n:
+        if n & 1:
+            result = x if result is None else matmul(result, x)
+        n >>= 1
+        if n:
+            x = matmul(x, x)
+    if result is None:
+        return broadcast_to(eye(x.shape[-1], dtype=x.dtype), x.shape)
+    return result

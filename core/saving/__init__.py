@@ -15,7 +15,7 @@ And Keras's saving API: :func:`load_model`, :func:`save_model`, :func:`load_weig
 :func:`get_custom_objects`, :class:`CustomObjectScope`, :func:`serialize_keras_object`, ...).
 """
 from .errors import (CheckpointFormatError, KerasH5FormatError, SafetensorsFormatError,
-                     UnknownFormatError, UnsafeCheckpointError, WeightFileError)
+                     UnknownFormatError, UnsafeCheckpointError, UnsafeWeightFileError, WeightFileError)
 from .keras_h5 import (KerasFullModel, detect_format, read_keras3_object_names, read_keras3_weights,
                        read_keras_full_model, read_keras_legacy_weights, read_keras_optimizer_weights)
 from .keras_archive import (KerasArchiveError, keras_config, load_keras_archive, read_keras_archive,
@@ -41,7 +41,7 @@ __all__ = [
     "read_keras_legacy_weights", "read_keras3_weights", "read_keras3_object_names",
     "read_keras_full_model", "read_keras_optimizer_weights", "KerasFullModel", "detect_format",
     "WeightFileError", "CheckpointFormatError", "UnsafeCheckpointError", "SafetensorsFormatError",
-    "KerasH5FormatError", "UnknownFormatError",
+    "KerasH5FormatError", "UnknownFormatError", "UnsafeWeightFileError",
     "save_keras_archive", "load_keras_archive", "read_keras_archive", "write_keras3_weights", "keras_config",
     "KerasArchiveError",
 ]

@@ -14,6 +14,8 @@ __all__ = [
     "SafetensorsFormatError",
     "KerasH5FormatError",
     "UnknownFormatError",
+    "UnsafeWeightFileError",
+    "is_project_error",
 ]
 
 
@@ -54,3 +56,14 @@ class KerasH5FormatError(WeightFileError):
 
 class UnknownFormatError(WeightFileError):
     """``detect_format`` could not recognise the file."""
+
+
+class UnsafeWeightFileError(WeightFileError):
+    """A weight file asks the reader to leave it or to allocate more than it holds: HDF5 external
+    storage, virtual datasets, soft or external links, data that decompresses past the file's size."""
+
+
+def is_project_error(exc: BaseException) -> bool:
+    """True for the engine's own exception types (they already say what is wrong); loaders wrap
+    only the others (h5py, json, KeyError from corrupted data...) in a :class:`WeightFileError`."""
+    return isinstance(exc, WeightFileError) or type(exc).__module__.split(".")[0] == "core"

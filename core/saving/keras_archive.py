@@ -32,6 +32,7 @@ import zipfile
 import numpy as np
 
 from .errors import WeightFileError
+from .hdf5_guard import ReadBudget, check_hdf5_file
 from .zoo_format import SavingError, _dumps, _read_assets, _write_assets, atomic_path
 
 __all__ = ["save_keras_archive", "load_keras_archive", "keras_config", "model_from_keras_config",
@@ -179,10 +180,12 @@ def write_keras3_weights(model, target, include_optimizer=True):
 
 
 def _keras3_groups(f, source, include_optimizer):
+    """``{object path: [(index, LazyDataset)]}`` of a vetted Keras 3 weights file (nothing read yet)."""
     from .keras_h5 import _check_keras3, _keras3_walk
 
+    check_hdf5_file(f, source)
     _check_keras3(f, source)
-    return dict(_keras3_walk(f, source, include_optimizer)[0])
+    return dict(_keras3_walk(f, source, include_optimizer, budget=ReadBudget(source, f))[0])
 
 
 def _path_variants(path):
@@ -225,15 +228,16 @@ def assign_keras3_weights(model, groups, source, skip_mismatch=False):
                                   f"'{found}/vars' has {tuple(a.shape)}")
         else:
             checked.extend(zip(variables, arrays))
-    for v, a in checked:
-        v.assign(a)
+    values = [np.asarray(a) for _, a in checked]   # every weight is read before any is assigned
+    for (v, _), value in zip(checked, values):
+        v.assign(value)
 
 
 def load_keras3_weights_into(model, h5, source, skip_mismatch=False, optimizer=True):
     """Copy a Keras 3 weights file (an open ``h5py.File``) into ``model``; with ``optimizer`` and a
     compiled model, the ``optimizer/vars`` state too (built against the model's trainable weights)."""
     groups = _keras3_groups(h5, source, include_optimizer=True)
-    opt_arrays = [a for _, a in groups.pop("optimizer", [])]
+    opt_arrays = [np.asarray(a) for _, a in groups.pop("optimizer", [])] if optimizer else []
     assign_keras3_weights(model, groups, source, skip_mismatch=skip_mismatch)
     opt = getattr(model, "optimizer", None)
     if optimizer and opt is not None and opt_arrays:
@@ -547,7 +551,8 @@ def read_keras_archive(path) -> KerasArchive:
         if ZOO_ASSETS_NAME in infos:
             raw = _read_entry(zf, infos[ZOO_ASSETS_NAME], path, None)
             with _h5py().File(io.BytesIO(raw), "r") as f:
-                assets = _read_assets(f["assets"]) if "assets" in f else {}
+                check_hdf5_file(f, path)
+                assets = _read_assets(f["assets"], ReadBudget(path, f)) if "assets" in f else {}
     return KerasArchive(config, metadata, weights, assets)
 
 

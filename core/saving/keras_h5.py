@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .errors import KerasH5FormatError, UnknownFormatError, WeightFileError
+from .hdf5_guard import LazyDataset, ReadBudget, check_hdf5_file, materialize
 from .torch_checkpoint import sniff_torch_format
 
 __all__ = ["read_keras_legacy_weights", "read_keras3_weights", "read_keras3_object_names",
@@ -58,18 +59,20 @@ def _h5_errors(path, what):
         yield
     except WeightFileError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError) as e:
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, AttributeError, SystemError) as e:
         raise KerasH5FormatError(f"{what}: {type(e).__name__}: {e}", path) from e
 
 
 @contextlib.contextmanager
 def _opened(path_or_obj, what):
-    """Yield (h5 object, path for messages); open paths read-only and close them afterwards."""
+    """Yield (h5 object, path for messages, read budget); open paths read-only and close them
+    afterwards. The file is vetted first (no links out of it, no external or virtual datasets)."""
     h5py = _h5py()
     if isinstance(path_or_obj, (h5py.File, h5py.Group)):
         path = _path_of(path_or_obj)
+        check_hdf5_file(path_or_obj.file, path)
         with _h5_errors(path, f"corrupted HDF5 content while reading {what}"):
-            yield path_or_obj, path
+            yield path_or_obj, path, ReadBudget(path, path_or_obj.file)
         return
     path = os.fspath(path_or_obj)
     if not os.path.exists(path):
@@ -77,8 +80,9 @@ def _opened(path_or_obj, what):
     with _h5_errors(path, f"cannot open as HDF5 (truncated or not an HDF5 file) while reading {what}"):
         f = h5py.File(path, "r")
     try:
+        check_hdf5_file(f, path)
         with _h5_errors(path, f"corrupted HDF5 content while reading {what}"):
-            yield f, path
+            yield f, path, ReadBudget(path, f)
     finally:
         with contextlib.suppress(Exception):
             f.close()
@@ -127,21 +131,18 @@ def _check_dataset_size(ds, path, where):
                                  "(truncated or forged file)", path)
 
 
-def _read_dataset(ds, path, where):
+def _read_dataset(ds, path, where, budget):
+    """A :class:`LazyDataset` for ``ds`` (size and dtype vetted, nothing read yet)."""
     h5py = _h5py()
     if not isinstance(ds, h5py.Dataset):
         raise KerasH5FormatError(f"{where} is a {type(ds).__name__}, expected a dataset", path)
     _check_dataset_size(ds, path, where)
-    with _h5_errors(path, f"cannot read dataset {where} (truncated or corrupted file?)"):
-        arr = np.asarray(ds[()])
+    with _h5_errors(path, f"cannot read the attributes of dataset {where} (truncated or corrupted file?)"):
         bf16 = _decode(ds.attrs["dtype"]) == "bfloat16" if "dtype" in ds.attrs else False
-    if bf16 and arr.dtype.itemsize == 2:
-        bits = np.asarray(arr, order="C").view(np.uint16)
-        arr = (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
-    return arr
+    return LazyDataset(ds, path, where, budget, bf16=bf16)
 
 
-def _read_subset(group, path, layer):
+def _read_subset(group, path, layer, budget):
     """[(weight_name, array)] for one legacy layer group (per its ``weight_names`` attribute)."""
     with _h5_errors(path, f"cannot read the weight_names of layer '{layer}'"):
         names = _str_list_attr(group, "weight_names") or []
@@ -149,11 +150,11 @@ def _read_subset(group, path, layer):
     for wname in names:
         with _h5_errors(path, f"layer '{layer}' lists weight '{wname}' but the file lacks it"):
             ds = group[wname]
-        out.append((wname, _read_dataset(ds, path, f"'{layer}/{wname}'")))
+        out.append((wname, _read_dataset(ds, path, f"'{layer}/{wname}'", budget)))
     return out
 
 
-def _legacy_from_group(group, path):
+def _legacy_from_group(group, path, budget):
     with _h5_errors(path, "cannot read the layer_names attribute"):
         layer_names = _str_list_attr(group, "layer_names")
     if layer_names is None:
@@ -166,9 +167,9 @@ def _legacy_from_group(group, path):
     for layer in layer_names:
         with _h5_errors(path, f"layer '{layer}' is listed in layer_names but has no group"):
             g = group[layer]
-        out.append((layer, _read_subset(g, path, layer)))
+        out.append((layer, _read_subset(g, path, layer, budget)))
     if "top_level_model_weights" in group and "top_level_model_weights" not in layer_names:
-        extra = _read_subset(group["top_level_model_weights"], path, "top_level_model_weights")
+        extra = _read_subset(group["top_level_model_weights"], path, "top_level_model_weights", budget)
         if extra:                      # Keras 3 writes it; only worth returning when non-empty
             out.append(("top_level_model_weights", extra))
     return out
@@ -181,11 +182,16 @@ def read_keras_legacy_weights(h5file_or_group) -> list:
     ``model_weights`` group. Layers come in the file's ``layer_names`` order (topological),
     including layers without weights (empty list).
     """
-    with _opened(h5file_or_group, "Keras legacy weights") as (f, path):
-        group = f
-        if "layer_names" not in f.attrs and "layer_names0" not in f.attrs and "model_weights" in f:
-            group = f["model_weights"]
-        return _legacy_from_group(group, path)
+    with _opened(h5file_or_group, "Keras legacy weights") as (f, path, budget):
+        return materialize(legacy_weights_lazy(f, path, budget))
+
+
+def legacy_weights_lazy(f, path, budget):
+    """Like :func:`read_keras_legacy_weights` on an open, vetted file, with :class:`LazyDataset` values."""
+    group = f
+    if "layer_names" not in f.attrs and "layer_names0" not in f.attrs and "model_weights" in f:
+        group = f["model_weights"]
+    return _legacy_from_group(group, path, budget)
 
 
 class KerasFullModel(NamedTuple):
@@ -222,14 +228,14 @@ def read_keras_full_model(path) -> KerasFullModel:
     parsed compile settings or None, ``weights`` the legacy structure of ``model_weights``,
     ``attrs`` the ``keras_version`` and ``backend`` strings.
     """
-    with _opened(path, "a Keras full model") as (f, p):
+    with _opened(path, "a Keras full model") as (f, p, budget):
         model_config = _json_attr(f, "model_config", p, required=True)
         if not isinstance(model_config, dict) or "class_name" not in model_config:
             raise KerasH5FormatError("'model_config' is not a {'class_name', 'config'} object", p)
         training_config = _json_attr(f, "training_config", p, required=False)
         if "model_weights" not in f:
             raise KerasH5FormatError("no 'model_weights' group: the file holds a config but no weights", p)
-        weights = _legacy_from_group(f["model_weights"], p)
+        weights = materialize(_legacy_from_group(f["model_weights"], p, budget))
         attrs = {}
         for key in ("keras_version", "backend"):
             src = f.attrs if key in f.attrs else f["model_weights"].attrs
@@ -239,26 +245,29 @@ def read_keras_full_model(path) -> KerasFullModel:
 
 def read_keras_optimizer_weights(path) -> list:
     """``[(name, array)]`` from the ``optimizer_weights`` group of a Keras 2 full-model file ([] if none)."""
-    with _opened(path, "Keras optimizer weights") as (f, p):
+    with _opened(path, "Keras optimizer weights") as (f, p, budget):
         if "optimizer_weights" not in f:
             return []
-        return _read_subset(f["optimizer_weights"], p, "optimizer_weights")
+        return materialize(_read_subset(f["optimizer_weights"], p, "optimizer_weights", budget))
 
 
 def _natural_key(name):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
 
 
-def _keras3_walk(f, path, include_optimizer, read_values=True, read_names=False):
+def _keras3_walk(f, path, include_optimizer, read_values=True, read_names=False, budget=None):
     h5py = _h5py()
     out, names = [], {}
+    if budget is None and read_values:
+        budget = ReadBudget(path, f.file)
 
     def visit(group, prefix):
         if "vars" in group and isinstance(group["vars"], h5py.Group):
             vars_group = group["vars"]
             keys = sorted(vars_group.keys(), key=_natural_key)
             if read_values:
-                weights = [(k, _read_dataset(vars_group[k], path, f"'{prefix}/vars/{k}'" if prefix else f"'vars/{k}'"))
+                weights = [(k, _read_dataset(vars_group[k], path, f"'{prefix}/vars/{k}'" if prefix else f"'vars/{k}'",
+                                             budget))
                            for k in keys]
                 out.append((prefix, weights))
             if read_names and "name" in vars_group.attrs:
@@ -297,15 +306,20 @@ def read_keras3_weights(path, include_optimizer: bool = True) -> list:
     object Keras saved is listed, with an empty list when it has no variables. The model's
     layers come first, in natural name order (``dense``, ``dense_1``, ``dense_2``, ...).
     """
-    with _opened(path, "Keras 3 weights") as (f, p):
-        _check_keras3(f, p)
-        return _keras3_walk(f, p, include_optimizer)[0]
+    with _opened(path, "Keras 3 weights") as (f, p, budget):
+        return materialize(keras3_weights_lazy(f, p, budget, include_optimizer))
+
+
+def keras3_weights_lazy(f, path, budget, include_optimizer=True):
+    """Like :func:`read_keras3_weights` on an open, vetted file, with :class:`LazyDataset` values."""
+    _check_keras3(f, path)
+    return _keras3_walk(f, path, include_optimizer, budget=budget)[0]
 
 
 def read_keras3_object_names(path) -> dict:
     """``object_path -> name`` from the ``name`` attribute Keras 3 stores on each ``vars`` group
     (e.g. ``"layers/conv2d" -> "conv"``, the layer's own name)."""
-    with _opened(path, "Keras 3 weights") as (f, p):
+    with _opened(path, "Keras 3 weights") as (f, p, _):
         _check_keras3(f, p)
         return _keras3_walk(f, p, True, read_values=False, read_names=True)[1]
 
@@ -340,6 +354,7 @@ def detect_format(path) -> str:
         with _h5_errors(path, "HDF5 signature, but h5py cannot open it (truncated or corrupted)"):
             f = h5py.File(path, "r")
         with f, _h5_errors(path, "cannot read the HDF5 root"):
+            check_hdf5_file(f, path)
             attrs = set(f.attrs.keys())
             if "zoo_format" in attrs:
                 return "zoo_h5"

@@ -19,7 +19,7 @@ from .. import optimizers
 from ..layers.base import Layer
 from ..models.serialization import model_from_config
 from ..object_registration import get_custom_objects, get_registered_object, objects_in_namespace
-from .errors import WeightFileError
+from .errors import KerasH5FormatError, WeightFileError, is_project_error
 from .keras_h5 import read_keras_full_model
 from .zoo_format import assign_keras_layers
 
@@ -407,9 +407,21 @@ def load_keras_full_model(path, custom_objects=None, compile=True, safe_mode=Tru
     """An equivalent model for a Keras 2 full-model HDF5 file, with its weights (and compiled as its
     training_config says, when ``compile``)."""
     full = read_keras_full_model(path)
-    config = convert_model_config(full.model_config, custom_objects)
-    model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    try:
+        config = convert_model_config(full.model_config, custom_objects)
+        model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as e:
+        if is_project_error(e):
+            raise
+        raise KerasH5FormatError(f"the model_config is corrupted or not a Keras model config "
+                                 f"({type(e).__name__}: {e})", path) from e
     assign_keras_layers(model, full.weights, str(path), by_name=True)
     if compile and full.training_config:
-        _compile_from_training_config(model, full.training_config, custom_objects)
+        try:
+            _compile_from_training_config(model, full.training_config, custom_objects)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            if is_project_error(e):
+                raise
+            raise KerasH5FormatError(f"the training_config is corrupted or not understood "
+                                     f"({type(e).__name__}: {e}); load with compile=False to skip it", path) from e
     return model

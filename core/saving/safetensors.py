@@ -11,14 +11,13 @@ header padded with spaces to 8 bytes) and writes atomically (temporary file + ``
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import SafetensorsFormatError
 
 __all__ = ["load_safetensors", "save_safetensors", "read_safetensors_metadata",
@@ -71,16 +70,20 @@ def _parse_header(path):
         raise _err(path, f"header does not start with '{{' (starts with {raw[:8]!r}): not a safetensors file")
 
     def no_duplicates(pairs):
-        keys = [k for k, _ in pairs]
-        dup = {k for k in keys if keys.count(k) > 1}
-        if dup:
-            raise _err(path, f"header lists {sorted(dup)} more than once")
-        return dict(pairs)
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen, dup = set(), set()
+            for k, _ in pairs:
+                (dup if k in seen else seen).add(k)
+            raise _err(path, f"header lists {sorted(dup)[:10]} more than once")
+        return out
 
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _err(path, f"header is not valid UTF-8 JSON: {e}") from e
+    except RecursionError:
+        raise _err(path, "header JSON is nested too deeply (a tensor entry is one flat object)") from None
     if not isinstance(header, dict):
         raise _err(path, f"header JSON is a {type(header).__name__}, expected an object")
 
@@ -98,6 +101,8 @@ def _parse_header(path):
         if not isinstance(info, dict):
             raise _err(path, f"tensor '{name}': entry is a {type(info).__name__}, expected an object")
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if not isinstance(dtype, str):
+            raise _err(path, f"tensor '{name}': dtype must be a string such as 'F32', got {dtype!r}"[:300])
         if dtype not in _DTYPES:
             if dtype in _KNOWN_UNSUPPORTED:
                 raise _err(path, f"tensor '{name}': dtype {dtype} has no NumPy equivalent and is not supported")
@@ -186,34 +191,6 @@ def load_safetensors(path, mmap: bool = True, raw_bf16: bool = False) -> dict:
 
 # --------------------------------------------------------------------------------------------
 # writing
-
-@contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
-
-    On any exception the temporary file is removed and an existing ``path`` is left intact.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode_bits = os.stat(path).st_mode & 0o777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode_bits = 0o666 & ~umask
-        os.chmod(tmp, mode_bits)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
 
 def _f32_to_bf16_bits(x):
     """float32 -> bfloat16 bits, round to nearest even (NaN kept quiet)."""

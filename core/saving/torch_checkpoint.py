@@ -434,7 +434,7 @@ def _unpickle(fileobj, path, what, persistent_load=None):
 # --------------------------------------------------------------------------------------------
 # building arrays
 
-def _materialize(ref: _TensorRef, path):
+def _materialize(ref: _TensorRef, path, budget):
     storage, offset = ref.storage, ref.offset
     if isinstance(storage, _StorageView):
         offset += storage.offset
@@ -447,6 +447,15 @@ def _materialize(ref: _TensorRef, path):
     if numel == 0:
         arr = np.empty(size, dtype=base.dtype)
     else:
+        if numel > base.size:
+            # a view that repeats elements (stride 0: torch's expand) copies into more memory than the
+            # file holds; all such views of one file together may claim at most the file's size
+            budget["expanded"] -= numel * base.dtype.itemsize
+            if budget["expanded"] < 0:
+                raise CheckpointFormatError(
+                    f"tensor of size {size} (stride {stride}) repeats the {base.size} elements of storage "
+                    f"'{storage.key}' into {numel}: the file's expanded views claim more than its "
+                    f"{budget['size']} bytes, refused", path)
         last = offset + sum((n - 1) * s for n, s in zip(size, stride))
         if last >= base.size:
             raise CheckpointFormatError(
@@ -455,6 +464,8 @@ def _materialize(ref: _TensorRef, path):
         item = base.dtype.itemsize
         arr = np.ndarray(size, dtype=base.dtype, buffer=base, offset=offset * item,
                          strides=tuple(s * item for s in stride))
+        if numel > base.size:
+            arr.flags.writeable = False   # writing through a repeated element would change them all
     meta = ref.metadata or {}
     if meta.get("conj"):
         arr = np.conj(arr)
@@ -463,26 +474,37 @@ def _materialize(ref: _TensorRef, path):
     return arr
 
 
-def _finalize(obj, path, memo=None):
+def _finalize_checked(obj, path):
+    try:
+        return _finalize(obj, path)
+    except RecursionError:
+        raise CheckpointFormatError("containers nested too deeply: a state dict is a flat mapping of "
+                                    "names to tensors", path) from None
+
+
+def _finalize(obj, path, memo=None, budget=None):
     """Replace every _TensorRef in the unpickled object by its NumPy array (sharing preserved)."""
     if memo is None:
         memo = {}
+    if budget is None:
+        size = os.path.getsize(path)
+        budget = {"size": size, "expanded": size}
     key = id(obj)
     if key in memo:
         return memo[key]
     if isinstance(obj, _TensorRef):
-        out = memo[key] = _materialize(obj, path)
+        out = memo[key] = _materialize(obj, path, budget)
     elif isinstance(obj, dict):
         out = memo[key] = type(obj)() if type(obj) in (dict, collections.OrderedDict) else {}
         for k, v in obj.items():
-            out[k] = _finalize(v, path, memo)
+            out[k] = _finalize(v, path, memo, budget)
         if isinstance(obj, collections.OrderedDict) and obj.__dict__:
             out.__dict__.update(obj.__dict__)
     elif isinstance(obj, list):
         out = memo[key] = []
-        out.extend(_finalize(v, path, memo) for v in obj)
+        out.extend(_finalize(v, path, memo, budget) for v in obj)
     elif isinstance(obj, tuple):
-        out = memo[key] = tuple(_finalize(v, path, memo) for v in obj)
+        out = memo[key] = tuple(_finalize(v, path, memo, budget) for v in obj)
     elif isinstance(obj, (_Storage, _StorageView)):
         st = obj.root if isinstance(obj, _StorageView) else obj
         base = st.array(st.dtype)
@@ -568,9 +590,25 @@ def _load_zip_unchecked(path):
         if any(n.startswith(prefix + "code/") for n in names) or prefix + "constants.pkl" in names:
             raise CheckpointFormatError("this is a TorchScript archive (torch.jit.save); save the model's "
                                         "state_dict() with torch.save and load that instead", path)
+
+        def stored_record(name):
+            """The zip entry ``name``, refused unless stored uncompressed and inside the archive."""
+            try:
+                info = zf.getinfo(name)
+            except KeyError:
+                raise CheckpointFormatError(f"record '{name}' is missing from the archive", path) from None
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise CheckpointFormatError(
+                    f"record '{name}' is compressed (method {info.compress_type}); torch.save writes stored "
+                    "records only, and compressed ones could inflate far past the file's size", path)
+            if info.file_size > archive_size:
+                raise CheckpointFormatError(f"record '{name}' claims {info.file_size} bytes, more than the "
+                                            f"{archive_size}-byte archive", path)
+            return info
+
         byteorder = "little"
         if prefix + "byteorder" in names:
-            byteorder = zf.read(prefix + "byteorder").decode("ascii", "replace").strip()
+            byteorder = zf.read(stored_record(prefix + "byteorder")).decode("ascii", "replace").strip()
             if byteorder not in ("little", "big"):
                 raise CheckpointFormatError(f"unknown byteorder record {byteorder!r}", path)
         storages = {}
@@ -579,13 +617,10 @@ def _load_zip_unchecked(path):
             st = _storage_from_pid(pid, storages, path, legacy=False)
             if isinstance(st, _Storage) and st.raw is None:
                 record = f"{prefix}data/{st.key}"
-                try:
-                    info = zf.getinfo(record)
-                except KeyError:
-                    raise CheckpointFormatError(
-                        f"storage record '{record}' is missing from the archive", path) from None
-                if info.file_size != st.nbytes or (info.compress_type == zipfile.ZIP_STORED
-                                                   and info.file_size > archive_size):
+                if record not in names:
+                    raise CheckpointFormatError(f"storage record '{record}' is missing from the archive", path)
+                info = stored_record(record)
+                if info.file_size != st.nbytes:
                     raise CheckpointFormatError(
                         f"storage record '{record}' holds {info.file_size} bytes, expected {st.nbytes} "
                         f"({st.numel} x {st.dtype!r})", path)
@@ -599,12 +634,12 @@ def _load_zip_unchecked(path):
             return st
 
         try:
-            with zf.open(pkl[0]) as pf:
+            with zf.open(stored_record(pkl[0])) as pf:
                 data = pf.read()
         except (zipfile.BadZipFile, OSError, EOFError) as e:
             raise CheckpointFormatError(f"cannot read '{pkl[0]}' from the archive: {e}", path) from e
         obj = _unpickle(io.BytesIO(data), path, f"'{pkl[0]}'", persistent_load)
-    return _finalize(obj, path)
+    return _finalize_checked(obj, path)
 
 
 def _load_legacy(path):
@@ -651,7 +686,7 @@ def _load_legacy(path):
         missing = [k for k, s in storages.items() if isinstance(s, _Storage) and s.raw is None]
         if missing:
             raise CheckpointFormatError(f"storages {missing[:5]} are used by tensors but have no data", path)
-    return _finalize(obj, path)
+    return _finalize_checked(obj, path)
 
 
 def sniff_torch_format(head: bytes) -> str | None:

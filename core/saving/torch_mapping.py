@@ -42,11 +42,15 @@ def linear_kernel(w):
     return np.ascontiguousarray(np.asarray(w).T)
 
 
-def _get(sd, key, used):
+def _get_checked(sd, key, used, limit=None):
     if key not in sd:
         raise StateDictMappingError(f"state dict has no key {key!r}")
     used.add(key)
-    return np.asarray(sd[key])
+    arr = np.asarray(sd[key])
+    if limit is not None and arr.size > limit:
+        raise StateDictMappingError(f"state dict key {key!r} has shape {arr.shape} ({arr.size} elements), far "
+                                    "more than the weights of the layer it maps to hold")
+    return arr
 
 
 def _layer_arrays(layer, sd, prefix, used):
@@ -56,6 +60,12 @@ def _layer_arrays(layer, sd, prefix, used):
 
     p = prefix + "." if prefix else ""
     name = type(layer).__name__
+    # a source tensor far larger than the layer's weights is refused before a transpose copies it
+    # (smaller mismatches get the per-weight shape message after the transform)
+    limit = 4 * max((int(np.prod(w.shape)) for w in layer.weights), default=0) + 65536
+
+    def _get(sd, key, used):
+        return _get_checked(sd, key, used, limit)
     if isinstance(layer, DepthwiseConv2D):
         w = _get(sd, p + "weight", used)
         out = [depthwise_kernel(w, layer.weights[0].shape[2])]

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +28,9 @@ from .. import optimizers as optimizers_mod
 from ..layers.base import deserialize_layer, serialize_layer
 from ..object_registration import get_custom_objects, get_registered_name
 from ..serialization_lib import deserialize_keras_object, serialize_keras_object
-from .errors import WeightFileError
+from .atomic import atomic_path as _atomic_path
+from .errors import WeightFileError, is_project_error
+from .hdf5_guard import LazyDataset, ReadBudget, check_hdf5_file
 
 FORMAT_VERSION = 1
 
@@ -47,28 +47,9 @@ def _h5py():
     return h5py
 
 
-@contextmanager
 def atomic_path(path, overwrite=True):
-    """Yield a temporary path in the target's folder; rename it over ``path`` on success only."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise SavingError(f"{path} exists; pass overwrite=True to replace it")
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; saved models are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """:func:`core.saving.atomic.atomic_path` raising :class:`SavingError` for an existing file."""
+    return _atomic_path(path, overwrite, error=SavingError)
 
 
 def _json_default(o):
@@ -99,15 +80,54 @@ def _write_weights(group, model):
     group.attrs["paths"] = _dumps(paths)
 
 
-def _read_weights(group, source):
-    paths = json.loads(group.attrs["paths"])
-    return [(p, np.asarray(group[p])) for p in paths]
+def _read_weights(group, source, budget):
+    """``[(path, LazyDataset)]`` in the file's weight order; nothing is read yet."""
+    h5py = _h5py()
+    paths = json.loads(_attr_text(group, "paths") or "null")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise SavingError(f"{source}: the weights group's 'paths' attribute is not a list of names")
+    out = []
+    for p in paths:
+        ds = group.get(p)
+        if not isinstance(ds, h5py.Dataset):
+            raise SavingError(f"{source}: weight {p!r} is listed but the file has no dataset weights/{p}")
+        out.append((p, LazyDataset(ds, source, f"'weights/{p}'", budget)))
+    return out
+
+
+@contextmanager
+def _open_h5(path):
+    """Open an HDF5 weight file read-only after vetting it; yield (file, read budget). Raw h5py,
+    JSON and config errors become a :class:`SavingError` naming the file."""
+    h5py = _h5py()
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as e:
+        raise SavingError(f"{path}: cannot open as HDF5 (truncated or not an HDF5 file): {e}") from e
+    with f:
+        check_hdf5_file(f, path)
+        try:
+            yield f, ReadBudget(path, f)
+        except (OSError, KeyError, ValueError, TypeError, IndexError, AttributeError, RecursionError,
+                SystemError) as e:
+            if is_project_error(e):
+                raise
+            raise SavingError(f"{path}: corrupted or unreadable content: {type(e).__name__}: {e}") from e
+
+
+def _assign_all(pairs):
+    """Read every (weight, array-like) pair, then assign them all: a file that fails to read leaves
+    the model as it was."""
+    arrays = [np.asarray(a) for _, a in pairs]
+    for (w, _), arr in zip(pairs, arrays):
+        w.assign(arr)
 
 
 def assign_weights(model, pairs, source, by_name=False, skip_mismatch=False):
     """Copy ``[(path, array)]`` into ``model.weights`` in order (or matched by path with
     ``by_name``); every mismatch is an error naming the weight, the expected and found shape."""
     weights = model.weights
+    todo = []
     if by_name:
         table = dict(pairs)
         for w in weights:
@@ -116,23 +136,26 @@ def assign_weights(model, pairs, source, by_name=False, skip_mismatch=False):
                 if skip_mismatch:
                     continue
                 raise SavingError(f"{source}: no weight {w.path!r} in the file (model weight of shape {tuple(w.shape)})")
-            _assign_one(w, arr, source, skip_mismatch)
-        return
-    if len(pairs) != len(weights):
-        raise SavingError(f"{source} holds {len(pairs)} weights but model '{model.name}' has {len(weights)}: "
-                          f"file {[p for p, _ in pairs][:6]}..., model {[w.path for w in weights][:6]}...")
-    for w, (path, arr) in zip(weights, pairs):
-        _assign_one(w, arr, source, skip_mismatch, file_path=path)
+            if _shape_ok(w, arr, source, skip_mismatch):
+                todo.append((w, arr))
+    else:
+        if len(pairs) != len(weights):
+            raise SavingError(f"{source} holds {len(pairs)} weights but model '{model.name}' has {len(weights)}: "
+                              f"file {[p for p, _ in pairs][:6]}..., model {[w.path for w in weights][:6]}...")
+        for w, (path, arr) in zip(weights, pairs):
+            if _shape_ok(w, arr, source, skip_mismatch, file_path=path):
+                todo.append((w, arr))
+    _assign_all(todo)
 
 
-def _assign_one(w, arr, source, skip_mismatch, file_path=None):
+def _shape_ok(w, arr, source, skip_mismatch, file_path=None):
     if tuple(arr.shape) != tuple(w.shape):
         if skip_mismatch:
-            return
+            return False
         where = f" (file: {file_path})" if file_path and file_path != w.path else ""
         raise SavingError(f"{source}: weight {w.path!r}{where} expects shape {tuple(w.shape)}, the file has "
                           f"{tuple(arr.shape)}")
-    w.assign(arr)
+    return True
 
 
 # ----------------------------------------------------------------------------- assets
@@ -153,13 +176,13 @@ def _write_assets(group, assets):
             ds.attrs["kind"] = "json"
 
 
-def _read_assets(group):
+def _read_assets(group, budget):
     out = {}
     for name in group:
         ds = group[name]
         kind = ds.attrs.get("kind", "array")
         kind = kind.decode() if isinstance(kind, bytes) else kind
-        data = np.asarray(ds)
+        data = LazyDataset(ds, budget.path, f"'assets/{name}'", budget).read()
         if kind == "bytes":
             out[name] = data.tobytes()
         elif kind == "json":
@@ -252,23 +275,24 @@ def _attr_text(f, name):
 
 
 def load_zoo_model(path, custom_objects=None, compile=True, safe_mode=True):
-    h5py = _h5py()
-    with h5py.File(path, "r") as f:
+    with _open_h5(path) as (f, budget):
         if _attr_text(f, "zoo_format") != "model":
             raise SavingError(f"{path} holds only weights (saved with save_weights); build the model and call "
                               "load_weights instead")
-        config = json.loads(_attr_text(f, "model_config"))
+        config = json.loads(_attr_text(f, "model_config") or "null")
+        if not isinstance(config, dict):
+            raise SavingError(f"{path}: the 'model_config' attribute is not a JSON object")
         config.pop("compile_config", None)
         model = deserialize_layer(config, custom_objects=custom_objects, safe_mode=safe_mode)
         if not model.built:
             raise SavingError(f"{path}: the saved model has no input shape, so it cannot be rebuilt")
-        assign_weights(model, _read_weights(f["weights"], path), str(path))
-        model.assets = _read_assets(f["assets"]) if "assets" in f else {}
+        assign_weights(model, _read_weights(f["weights"], path, budget), str(path))
+        model.assets = _read_assets(f["assets"], budget) if "assets" in f else {}
         compile_text = _attr_text(f, "compile_config")
         if compile and compile_text:
             _restore_compile(model, json.loads(compile_text), custom_objects)
             if "optimizer" in f:
-                _restore_optimizer(model, f["optimizer"], path)
+                _restore_optimizer(model, f["optimizer"], path, budget)
     return model
 
 
@@ -292,8 +316,9 @@ def _restore_compile(model, cfg, custom_objects):
                   loss_weights=cfg.get("loss_weights") if len(names) > 1 else None)
 
 
-def _restore_optimizer(model, group, path):
-    arrays = [np.asarray(group["vars"][str(i)]) for i in range(len(group["vars"]))]
+def _restore_optimizer(model, group, path, budget):
+    arrays = [LazyDataset(group["vars"][str(i)], path, f"'optimizer/vars/{i}'", budget).read()
+              for i in range(len(group["vars"]))]
     param_paths = json.loads(_attr_text(group, "param_paths") or "[]")
     by_path = {w.path: w for w in model.weights}
     missing = [p for p in param_paths if p not in by_path]
@@ -312,23 +337,23 @@ def load_weights_file(model, path, by_name=False, skip_mismatch=False):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such weights file: {path}")
     fmt = keras_h5.detect_format(path)
-    if fmt == "zoo_h5":
-        h5py = _h5py()
-        with h5py.File(path, "r") as f:
-            pairs = _read_weights(f["weights"], path)
-        assign_weights(model, pairs, path, by_name=by_name, skip_mismatch=skip_mismatch)
-        return
-    if fmt in ("keras_legacy_h5", "keras_full_h5"):
-        if fmt == "keras_full_h5":
-            layers = keras_h5.read_keras_full_model(path).weights
-        else:
-            layers = keras_h5.read_keras_legacy_weights(path)
-        assign_keras_layers(model, layers, path, by_name=by_name, skip_mismatch=skip_mismatch)
+    if fmt in ("zoo_h5", "keras_legacy_h5", "keras_full_h5"):
+        # shapes are compared with the model before any data is read, and nothing is assigned
+        # unless every weight read
+        with _open_h5(path) as (f, budget):
+            if fmt == "zoo_h5":
+                if "weights" not in f:
+                    raise SavingError(f"{path}: no 'weights' group")
+                assign_weights(model, _read_weights(f["weights"], path, budget), path, by_name=by_name,
+                               skip_mismatch=skip_mismatch)
+            else:
+                layers = keras_h5.legacy_weights_lazy(f, path, budget)
+                assign_keras_layers(model, layers, path, by_name=by_name, skip_mismatch=skip_mismatch)
         return
     if fmt == "keras3_weights_h5":
         from .keras_archive import load_keras3_weights_into
 
-        with keras_h5._opened(path, "Keras 3 weights") as (f, _):
+        with keras_h5._opened(path, "Keras 3 weights") as (f, _, _budget):
             load_keras3_weights_into(model, f, path, skip_mismatch=skip_mismatch)
         return
     if fmt == "keras_archive":
@@ -356,6 +381,7 @@ def assign_keras_layers(model, file_layers, source, by_name=False, skip_mismatch
     in topological order (layers with weights, as Keras does) or by layer name."""
     file_layers = [(name, ws) for name, ws in file_layers if ws]
     ours = _layers_with_weights(model)
+    todo = []
     if by_name:
         table = {name: ws for name, ws in file_layers}
         for layer in ours:
@@ -364,21 +390,24 @@ def assign_keras_layers(model, file_layers, source, by_name=False, skip_mismatch
                 if skip_mismatch:
                     continue
                 raise SavingError(f"{source}: no weights for layer '{layer.name}' in the file")
-            _assign_layer(layer, ws, source, skip_mismatch)
+            todo += _layer_pairs(layer, ws, source, skip_mismatch)
+        _assign_all(todo)
         return
     if len(file_layers) != len(ours):
         raise SavingError(f"{source} has weights for {len(file_layers)} layers but model '{model.name}' has "
                           f"{len(ours)} layers with weights (file: {[n for n, _ in file_layers][:5]}..., model: "
                           f"{[l.name for l in ours][:5]}...); pass by_name=True to match layers by name")
     for layer, (name, ws) in zip(ours, file_layers):
-        _assign_layer(layer, ws, source, skip_mismatch, file_layer=name)
+        todo += _layer_pairs(layer, ws, source, skip_mismatch, file_layer=name)
+    _assign_all(todo)
 
 
-def _assign_layer(layer, ws, source, skip_mismatch, file_layer=None):
+def _layer_pairs(layer, ws, source, skip_mismatch, file_layer=None):
+    """[(weight, array)] for one layer after checking counts and shapes ([] when skipped)."""
     params = layer.weights
     if len(ws) != len(params):
         if skip_mismatch:
-            return
+            return []
         raise SavingError(f"{source}: layer '{layer.name}' has {len(params)} weights "
                           f"{[(p.name, tuple(p.shape)) for p in params]}, the file's layer "
                           f"'{file_layer or layer.name}' has {len(ws)} {[(n, tuple(a.shape)) for n, a in ws]}")
@@ -386,9 +415,8 @@ def _assign_layer(layer, ws, source, skip_mismatch, file_layer=None):
     for p, (wname, arr) in zip(params, ws):
         if tuple(arr.shape) != tuple(p.shape):
             if skip_mismatch:
-                return
+                return []
             raise SavingError(f"{source}: layer '{layer.name}' weight '{p.name}' expects shape {tuple(p.shape)}, "
                               f"the file's '{wname}' has {tuple(arr.shape)}")
         checked.append((p, arr))
-    for p, arr in checked:
-        p.assign(arr)
+    return checked

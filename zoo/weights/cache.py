@@ -18,6 +18,8 @@ import os
 import time
 from pathlib import Path
 
+from core.saving.atomic import atomic_write
+
 from .errors import ChecksumError
 from .manifest import checksum_of
 
@@ -45,6 +47,53 @@ def cache_dir() -> Path:
 
 def entry_path(entry: dict) -> Path:
     return cache_dir() / entry["key"] / entry["filename"]
+
+
+def pins_path() -> Path:
+    """``<cache>/pins.json``: full SHA-256 hashes recorded by ``zoo weights import`` for entries the
+    manifest pins only by a prefix (kept across purges)."""
+    return cache_dir() / "pins.json"
+
+
+def read_pins() -> dict:
+    try:
+        with open(pins_path(), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str) and len(v) == 64} if isinstance(data, dict) else {}
+
+
+def record_pin(key: str, sha256_hex: str) -> None:
+    pins = read_pins()
+    pins[key] = sha256_hex
+    pins_path().parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(pins_path(), "w") as f:
+        json.dump(pins, f, indent=1, sort_keys=True)
+
+
+def with_local_pin(entry: dict) -> dict:
+    """``entry`` checked by the full SHA-256 pinned locally when the manifest gives only a prefix
+    (and the pin agrees with it); else ``entry`` unchanged."""
+    if "sha256_prefix" not in entry:
+        return entry
+    pin = read_pins().get(entry["key"])
+    if not pin or not pin.startswith(entry["sha256_prefix"]):
+        return entry
+    out = {k: v for k, v in entry.items() if k != "sha256_prefix"}
+    out["sha256"] = pin
+    out["pinned_locally"] = True
+    return out
+
+
+def checksum_strength(entry: dict) -> str:
+    """How strongly the entry's file is pinned, for listings."""
+    algo, expected = checksum_of(with_local_pin(entry))
+    if algo == "sha256":
+        return "sha256 (local pin)" if "sha256_prefix" in entry else "sha256"
+    if algo == "sha256_prefix":
+        return f"sha256 prefix, {4 * len(expected)} bits (weak)"
+    return "md5"
 
 
 def sidecar_path(path: Path) -> Path:
@@ -125,11 +174,8 @@ def write_sidecar(path: Path, entry: dict, actual_hex: str) -> None:
         "actual": actual_hex,
         "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    side = sidecar_path(path)
-    tmp = side.with_name(f"{side.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_write(sidecar_path(path), "w") as f:
         json.dump(data, f, indent=1)
-    os.replace(tmp, side)
 
 
 def remove_sidecar(path: Path) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from . import cache as _cache
 from .cache import (
-    cache_dir, check_file, digest_matches, entry_path, hash_file, lock_path, mismatch_message,
-    new_hasher, part_path, remove_sidecar, write_sidecar,
+    cache_dir, check_file, checksum_strength, digest_matches, entry_path, hash_file, lock_path,
+    mismatch_message, new_hasher, part_path, record_pin, remove_sidecar, with_local_pin, write_sidecar,
 )
 from .errors import ChecksumError, DownloadError, NotCachedError, OfflineError, WeightsError
 from .lock import FileLock
@@ -34,6 +34,7 @@ DEFAULT_BACKOFF = 1.0           # first retry waits backoff s, then 2x, 4x ... (
 MAX_BACKOFF = 30.0
 MAX_ATTEMPTS_PER_URL = 100      # resumes that make progress do not count as failures; this caps them
 NET_CHUNK = 1 << 16
+MAX_UNSIZED_BYTES = 4 << 30     # the most written for an entry whose size is unpublished
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -130,6 +131,8 @@ def _attempt(session, url: str, entry: dict, dest: Path, part: Path, show: bool,
     Returns the verified hex digest. Raises ChecksumError (part deleted), _HTTPStatus,
     _Incomplete or a requests exception.
     """
+    import requests
+
     algo, expected = checksum_of(entry)
     exp_size = entry.get("size_bytes")
     offset = part.stat().st_size if part.exists() else 0
@@ -166,19 +169,46 @@ def _attempt(session, url: str, entry: dict, dest: Path, part: Path, show: bool,
         length = resp.headers.get("Content-Length")
         announced = offset + int(length) if length and length.isdigit() else None
         bar = _make_bar(show, announced if announced is not None else exp_size, offset, entry["filename"])
+        oversize = False
         try:
             with open(part, mode) as f:
-                for chunk in resp.iter_content(NET_CHUNK):
-                    if chunk:
-                        f.write(chunk)
-                        hasher.update(chunk)
-                        bar.update(len(chunk))
+                written = offset
+                if exp_size is not None and hasattr(resp.raw, "enforce_content_length"):
+                    # a body shorter than a wrong Content-Length ends normally (its size is checked
+                    # against the manifest below) instead of losing its last bytes to IncompleteRead
+                    resp.raw.enforce_content_length = False
+                cap = exp_size if exp_size is not None else MAX_UNSIZED_BYTES
+                try:
+                    # the manifest's size caps what is written, whatever Content-Length says
+                    for chunk in resp.iter_content(NET_CHUNK):
+                        if chunk:
+                            if written + len(chunk) > cap:
+                                chunk = chunk[:cap - written]
+                                oversize = True
+                            f.write(chunk)
+                            hasher.update(chunk)
+                            written += len(chunk)
+                            bar.update(len(chunk))
+                            if oversize:
+                                break
+                except requests.exceptions.ChunkedEncodingError:
+                    # the body ended before its (wrong) Content-Length: fine if the file is whole
+                    if exp_size is None or written != exp_size:
+                        raise
+                    announced = None
                 f.flush()
                 os.fsync(f.fileno())
         finally:
             bar.close()
     size = part.stat().st_size
-    if announced is not None and size < announced:
+    if oversize:
+        part.unlink()
+        raise ChecksumError(mismatch_message(
+            entry, where=f"downloaded from {url}", path=dest, actual_size=size + 1, actual_hex=None,
+            extra=(f"the server sent more than the {exp_size} bytes the file has" if exp_size is not None else
+                   f"the server sent more than {MAX_UNSIZED_BYTES} bytes, the most accepted for a file of "
+                   "unpublished size") + " (stopped there); nothing was kept in the cache"))
+    if announced is not None and size < announced and size != exp_size:
         raise _Incomplete(f"connection closed after {size} of {announced} bytes")
     if announced is None and exp_size is not None and size < exp_size:
         raise _Incomplete(f"connection closed after {size} of {exp_size} bytes")
@@ -323,7 +353,7 @@ def fetch(key: str, progress=None, *, manifest=None, timeout=None, retries: int 
     ``timeout``: seconds or (connect, read); ``retries``/``backoff``: per URL, on connection
     errors, timeouts and 5xx. Concurrent callers (threads or processes) share one download.
     """
-    entry = get_entry(key, manifest)
+    entry = with_local_pin(get_entry(key, manifest))
     dest = entry_path(entry)
     problem = None
     try:
@@ -354,7 +384,7 @@ def fetch(key: str, progress=None, *, manifest=None, timeout=None, retries: int 
 
 def verify(key: str, *, manifest=None) -> Path:
     """Re-hash the cached file of ``key``; its path, or ChecksumError / NotCachedError."""
-    entry = get_entry(key, manifest)
+    entry = with_local_pin(get_entry(key, manifest))
     dest = entry_path(entry)
     if not dest.is_file():
         raise NotCachedError(f"{key!r} is not in the cache (expected at {dest}); "
@@ -373,8 +403,12 @@ def path(key: str, *, manifest=None) -> Path:
 
 
 def import_file(key: str, src, *, manifest=None) -> Path:
-    """Verify a file obtained elsewhere and place it in the cache; returns the cached path."""
-    entry = get_entry(key, manifest)
+    """Verify a file obtained elsewhere and place it in the cache; returns the cached path.
+
+    For an entry the manifest pins only by a SHA-256 prefix, the imported file's full SHA-256 is
+    recorded (``pins.json`` in the cache) and enforced by every later download and check."""
+    manifest_entry = get_entry(key, manifest)
+    entry = with_local_pin(manifest_entry)
     src = Path(src).expanduser()
     if not src.is_file():
         raise WeightsError(f"cannot import {key!r}: {src} is not a file")
@@ -409,6 +443,9 @@ def import_file(key: str, src, *, manifest=None) -> Path:
             if tmp.exists():
                 tmp.unlink()
                 _remove_empty_dir(dest.parent)
+        if algo == "sha256_prefix":
+            record_pin(key, actual)
+            entry = with_local_pin(manifest_entry)
         write_sidecar(dest, entry, actual)
     return dest
 
@@ -451,5 +488,6 @@ def list_entries(*, manifest=None) -> list[dict]:
         e = get_entry(key, manifest)
         e["path"] = str(entry_path(e))
         e["cached"] = _cache.is_cached(e)
+        e["checksum"] = checksum_strength(e)
         out.append(e)
     return out

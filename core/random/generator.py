@@ -1,4 +1,4 @@
-"""The engine's seedable randomness.
+"""The engine's seedable randomness (the lowest layer: NumPy arrays, no tensors).
 
 All draws come from one CPU ``numpy.random.Generator`` (PCG64) guarded by a lock, so a
 prefetch thread and the training loop can both draw, and so the same seed gives the same
