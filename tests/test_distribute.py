@@ -34,7 +34,10 @@ def _mpi_missing():
     return None
 
 
-needs_mpi = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+def mpi_test(fn):
+    """A test that starts mpirun itself: marked ``mpi`` and ``slow``, skipped without the mpi extra."""
+    skip = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+    return pytest.mark.mpi(pytest.mark.slow(skip(fn)))
 
 
 def _mpirun(mode, out, timeout=240):
@@ -138,8 +141,7 @@ def test_sharded_batches_partition_every_global_batch(source):
 
 
 # ---------------------------------------------------------------- mpirun -np 2
-@needs_mpi
-@pytest.mark.slow
+@mpi_test
 @pytest.mark.parametrize("mode", ["mlp", "lstm", "custom", "cnn_sync"])
 def test_two_processes_train_the_weights_one_process_trains(mode, tmp_path):
     """20 steps of a global batch of 64 (Adam, no dropout; ``cnn_sync``: BatchNormalization(synchronized=True),
@@ -177,8 +179,7 @@ def test_two_processes_train_the_weights_one_process_trains(mode, tmp_path):
     assert r.stdout.count("Epoch 2/2") == 1
 
 
-@needs_mpi
-@pytest.mark.slow
+@mpi_test
 def test_an_exception_on_rank_1_ends_the_job_with_its_traceback(tmp_path):
     r = _mpirun("fail", tmp_path, timeout=60)  # would hang in a collective without the abort hook
     assert r.returncode != 0
@@ -187,8 +188,7 @@ def test_an_exception_on_rank_1_ends_the_job_with_its_traceback(tmp_path):
     assert not (tmp_path / "rank0.npz").exists()
 
 
-@needs_mpi
-@pytest.mark.slow
+@mpi_test
 def test_a_job_killed_mid_training_resumes_from_the_backup(tmp_path):
     """BackupAndRestore under mpirun: rank 1 dies in the second epoch, the job ends; run again, it
     resumes from rank 0's backup of the first epoch and ends with the weights of a run never
@@ -210,8 +210,7 @@ def test_a_job_killed_mid_training_resumes_from_the_backup(tmp_path):
     assert not (two / "backup").exists()  # deleted by rank 0 at the end, as Keras
 
 
-@needs_mpi
-@pytest.mark.slow
+@mpi_test
 def test_models_that_differ_across_ranks_are_a_clear_error(tmp_path):
     r = _mpirun("mismatch", tmp_path, timeout=60)
     assert r.returncode != 0
@@ -222,8 +221,7 @@ def test_models_that_differ_across_ranks_are_a_clear_error(tmp_path):
             "here (rank 0) and (10, 33) on rank 1" in r.stderr), r.stderr[-3000:]
 
 
-@needs_mpi
-@pytest.mark.slow
+@mpi_test
 def test_batch_normalization_keeps_per_rank_statistics(tmp_path):
     """A CNN with (non-synchronized) BatchNormalization on 2 ranks: each rank normalises its half
     of the batch with that half's statistics and keeps its own moving statistics, as Horovod does;
