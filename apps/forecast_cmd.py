@@ -9,6 +9,8 @@ import json
 
 import click
 
+from apps.options import use_device, work_options
+
 FILL_CHOICES = ["none", "ffill", "bfill", "linear", "zero", "drop"]
 # model option -> the model kinds it applies to
 MODEL_OPTIONS = {
@@ -31,15 +33,24 @@ def _run(fn, *args, **kwargs):
                                    "shorten --lookback") from None
 
 
+def _info(quiet):
+    """Information lines go to stderr (results to stdout), none with -q."""
+    return (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+
+
+def _warn(message):
+    click.echo(message, err=True)
+
+
 def _table(result, echo):
-    rows = [("model", result["model"])] + [(k, v) for k, v in result["baselines"].items()]
-    echo(f"{'':16}{'MAE':>11}{'RMSE':>11}{'MAPE%':>9}{'sMAPE%':>9}{'MASE':>8}{'MSE(z)':>9}{'MAE(z)':>9}")
+    rows = [(f"model ({result['model_name']})" if "model_name" in result else "model", result["model"])] + [(k, v) for k, v in result["baselines"].items()]
+    echo(f"{'':24}{'MAE':>11}{'RMSE':>11}{'MAPE%':>9}{'sMAPE%':>9}{'MASE':>8}{'MSE(z)':>9}{'MAE(z)':>9}")
 
     def f(v, w, p):
         return f"{'n/a':>{w}}" if v is None else f"{v:>{w}.{p}f}"
 
     for name, m in rows:
-        echo(f"{name:16}{f(m['mae'], 11, 4)}{f(m['rmse'], 11, 4)}{f(m['mape'], 9, 2)}{f(m['smape'], 9, 2)}"
+        echo(f"{name:24}{f(m['mae'], 11, 4)}{f(m['rmse'], 11, 4)}{f(m['mape'], 9, 2)}{f(m['smape'], 9, 2)}"
              f"{f(m['mase'], 8, 3)}{f(m.get('scaled_mse'), 9, 4)}{f(m.get('scaled_mae'), 9, 4)}")
 
 
@@ -58,14 +69,41 @@ def forecast():
 @click.argument("csv_path", metavar="CSV")
 @click.option("--target", "-t", required=True, help="Column(s) to forecast; several (comma-separated) are "
               "forecast channel-independently by one shared model.")
-@click.option("--date-column", default=None, help="Column of dates/times [default: a column named date/time/month..., "
-              "or a first column of dates].")
+@click.option("--date-column", default=None,
+              help="Column of dates/times; year,month,day[,hour] for dates in several integer columns; 'none' to "
+                   "number the rows [default: a column named date/time/month..., year/month/day columns, or a first "
+                   "column of dates; none found is a warning].")
+@click.option("--date-format", default=None,
+              help="strptime format of the dates (e.g. %d/%m/%Y) [default: recognised: ISO 8601 with T/Z/offsets, "
+                   "YYYY-MM, YYYYQn, MM/DD/YYYY or DD/MM/YYYY by the data, DD.MM.YYYY, month names].")
+@click.option("--id-column", default=None,
+              help="Long format: the column naming the series (one row per series and step); one global model is "
+                   "trained across them, each scaled on its own, with metrics per series. The series must share "
+                   "their dates.")
+@click.option("--future-covariates", default=None,
+              help="Columns whose future values are known (prices, promotions, holidays; comma-separated): the model "
+                   "sees them over the horizon; the rows after the data (target empty) give them for the forecast, "
+                   "and `predict` requires them.")
+@click.option("--calendar", is_flag=True,
+              help="Add calendar features of the dates as known-future covariates (month of year; day of week and "
+                   "year; hour of day), chosen by the step.")
 @click.option("--features", default=None, help="Extra input columns (comma-separated), seen over the lookback only.")
 @click.option("--lookback", "-l", type=int, required=True, help="Past steps the model sees.")
 @click.option("--horizon", type=int, required=True, help="Steps to forecast (direct multi-step).")
-@click.option("--model", "-m", type=click.Choice(["linear", "transformer", "lstm"]), default="linear", show_default=True,
-              help="linear: DLinear (trend/seasonal linear maps); transformer: patch-based (PatchTST-like); "
-                   "lstm: LSTM encoder.")
+@click.option("--model", "-m", type=click.Choice(["auto", "linear", "transformer", "lstm"]), default="auto",
+              show_default=True,
+              help="auto: the candidate (--candidates) with the lowest validation MAE; linear: DLinear (trend/seasonal "
+                   "linear maps); transformer: patch-based (PatchTST-like); lstm: LSTM encoder.")
+@click.option("--candidates", default=None,
+              help="--model auto chooses among these (comma-separated) [default: linear,transformer,lstm,naive,"
+                   "seasonal_naive,ridge; the last three are the baselines, saved as fixed-weight linear models].")
+@click.option("--intervals", default=None,
+              help="Prediction interval levels in percent (e.g. 80,95) or none: split conformal, calibrated on the "
+                   "validation forecasts [default: 80,95 when there is a validation part].")
+@click.option("--quantiles", default=None,
+              help="Train the network (--model linear/transformer/lstm) to forecast these quantiles with the pinball "
+                   "loss (instead of --loss), in pairs (e.g. 0.1,0.5,0.9 = the median and an 80% interval); they never "
+                   "cross.")
 @click.option("--output", "-o", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--split", default="0.7,0.1,0.2", show_default=True,
               help="Time-ordered train,val,test as fractions or row counts (e.g. 8640,2880,2880); 'train,test' "
@@ -90,7 +128,6 @@ def forecast():
 @click.option("--fill", type=click.Choice(FILL_CHOICES), default="none", show_default=True,
               help="How to fill missing values (none: refuse them, listing their lines).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of initialisation and shuffling.")
-@click.option("--device", default=None, help="cpu or gpu[:N] (needs CuPy) [default: $ZOO_DEVICE or cpu].")
 @click.option("--d-model", type=int, default=None, help="transformer: width [64].")
 @click.option("--num-heads", type=int, default=None, help="transformer: attention heads [4].")
 @click.option("--num-layers", type=int, default=None, help="transformer: encoder blocks [2].")
@@ -100,23 +137,26 @@ def forecast():
 @click.option("--dropout", type=float, default=None, help="transformer [0.2] / lstm [0.0] dropout.")
 @click.option("--units", type=int, default=None, help="lstm: units [64].")
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
-@click.option("--quiet", "-q", is_flag=True, help="No per-epoch lines.")
-@click.option("--json", "as_json", is_flag=True, help="Print metrics.json instead of the table.")
-def train_cmd(csv_path, target, date_column, features, lookback, horizon, model, output, split, stride, season_length,
+@work_options(json_help="Print the metrics as JSON instead of the table.")
+def train_cmd(csv_path, target, date_column, date_format, id_column, future_covariates, calendar, features, lookback, horizon, model, candidates, intervals,
+              quantiles, output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
     """Train a forecaster on CSV and compare it with naive, seasonal-naive and linear baselines on the test part.
 
     Writes to the output folder: model.h5 (the scaler, columns, lookback and horizon are assets in it, so
     `zoo forecast predict` needs nothing else), metrics.json (model and baselines: mae, mse, rmse, mape,
-    smape, mase overall and per_step; scaled_mse/scaled_mae on the z-scored data), args.json, forecast.csv
-    (the test part, dated, every row forecast once), future.csv (the steps after the data) and
-    forecast.png when matplotlib is installed.
+    smape, mase overall and per_step; scaled_mse/scaled_mae on the z-scored data; with auto the selection;
+    intervals: coverage, mean width, wQL), args.json, forecast.csv (the test part, dated, every row forecast
+    once, with interval bounds), future.csv (the steps after the data) and forecast.png when matplotlib is
+    installed.
     """
     from apps.forecasting.pipeline import TrainConfig, train
 
     hp = {k: v for k, v in model_opts.items() if v is not None}
-    wrong = [k for k in hp if model not in MODEL_OPTIONS[k]]
+    if candidates and model != "auto":
+        raise click.UsageError(f"--candidates applies to --model auto, not {model}")
+    wrong = [k for k in hp if model != "auto" and model not in MODEL_OPTIONS[k]]
     if wrong:
         raise click.UsageError(f"--{wrong[0].replace('_', '-')} applies to --model {'/'.join(MODEL_OPTIONS[wrong[0]])}, "
                                f"not {model}")
@@ -125,21 +165,35 @@ def train_cmd(csv_path, target, date_column, features, lookback, horizon, model,
     from apps.model_files import check_output_dir
 
     check_output_dir(output)  # an unwritable -o fails before any work
-    echo = (lambda s: None) if quiet or as_json else click.echo
+    use_device(device)
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
-                      features=features or [], date_column=date_column, split=split, stride=stride,
+                      candidates=candidates, intervals=intervals, quantiles=quantiles,
+                      features=features or [], date_column=date_column, date_format=date_format, id_column=id_column,
+                      future_covariates=future_covariates, calendar=calendar,
+                      split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,
                       fill=None if fill == "none" else fill, device=device, hyperparameters=hp)
-    result = _run(train, cfg, echo=echo, progress=not (quiet or as_json))
+    result = _run(train, cfg, echo=_info(quiet), quiet=quiet, warn=_warn)
     if as_json:
-        click.echo(json.dumps({k: result[k] for k in ("model", "baselines")}, indent=2))
+        click.echo(json.dumps({k: result[k] for k in ("model_name", "model", "baselines", "selection", "intervals")
+                               if k in result}, indent=2))
         return
     t = result["test"]
+    tr = result["training"]
+    fitted = (f"trained {tr['epochs_run']} epochs (best {tr['best_epoch']}) in {tr['train_seconds']:.1f}s"
+              if tr["epochs_run"] else f"{result['model_name']} is a baseline (no training)")
     click.echo(f"test: {t['origins']} forecast origins covering {t['first_date']} .. {t['last_date']}, horizon "
-               f"{result['horizon']}; trained {result['training']['epochs_run']} epochs (best "
-               f"{result['training']['best_epoch']}) in {result['training']['train_seconds']:.1f}s")
+               f"{result['horizon']}; {fitted}")
     _table(result, click.echo)
+    if "intervals" in result:
+        iv = result["intervals"]
+        ref = iv.get("seasonal_naive", {}).get("levels", {})
+        parts = [f"{p}% coverage {v['coverage']:.2f}"
+                 + (f" (seasonal naive {ref[p]['coverage']:.2f})" if p in ref else "")
+                 + f", mean width {v['mean_width']:.4g}" for p, v in iv["model"]["levels"].items()]
+        click.echo("intervals: " + "; ".join(parts)
+                   + (f"; wQL {iv['model']['wql']:.4f}" if iv["model"]["wql"] is not None else ""))
     click.echo(f"wrote {output}: {', '.join(result['files'])}"
                + ("" if result["plot"] else " (no plot: pip install matplotlib)"))
 
@@ -154,8 +208,8 @@ def train_cmd(csv_path, target, date_column, features, lookback, horizon, model,
 @click.option("--fill", type=click.Choice(FILL_CHOICES), default=None, help="[default: the training run's].")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default=None,
               help="Write backtest.json and backtest.csv (per-origin MAE) there.")
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output, as_json):
+@work_options(json_help="Print the metrics as JSON.")
+def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output, as_json, quiet, device):
     """Rolling-origin backtest of a trained MODEL (folder or model.h5) on CSV, beside the baselines.
 
     Every `--step` rows from `--start` to the end, the model forecasts the next horizon steps from the
@@ -166,6 +220,7 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
 
     from apps.forecasting.pipeline import backtest
 
+    use_device(device)
     if start is not None:
         try:
             start = float(start) if "." in str(start) else int(start)
@@ -174,7 +229,7 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
         if start <= 0:
             raise click.UsageError(f"--start must be positive, got {start}")
     result, per_origin = _run(backtest, model_path, csv_path, start=start, step=step,
-                              fill=None if fill == "none" else fill, season_length=season_length)
+                              fill=None if fill == "none" else fill, season_length=season_length, warn=_warn)
     if output:
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
@@ -200,8 +255,8 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
 @click.argument("csv_path", metavar="CSV")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write the forecast to this CSV.")
 @click.option("--fill", type=click.Choice(FILL_CHOICES), default=None, help="[default: the training run's].")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines {date, target: value...}.")
-def predict_cmd(model_path, csv_path, output, fill, as_json):
+@work_options(json_help="Print JSON lines {date, target: value...}.")
+def predict_cmd(model_path, csv_path, output, fill, as_json, quiet, device):
     """Forecast the horizon steps after the end of CSV with a trained MODEL (folder or model.h5).
 
     The CSV needs the columns the model was trained on (targets, features, date); the model file holds
@@ -209,8 +264,9 @@ def predict_cmd(model_path, csv_path, output, fill, as_json):
     """
     from apps.forecasting.pipeline import predict
 
+    use_device(device)
     targets, rows = _run(predict, model_path, csv_path, fill=None if fill == "none" else fill,
-                         echo=(lambda s: None) if as_json else click.echo)
+                         echo=_info(quiet), warn=_warn)
     if output:
         import csv
 

@@ -60,12 +60,14 @@ def _fmt(v):
 class EpochProgress(Callback):
     """``fit`` progress for the apps (pass ``verbose=0`` to fit): per epoch a live tqdm bar over the
     batches on a terminal, and one plain line with the epoch's metrics everywhere (unless quiet).
-    ``first_epoch`` numbers a later stage on from an earlier one."""
+    ``first_epoch`` numbers a later stage on from an earlier one; ``max_lines`` caps the plain lines of
+    many short epochs (every k-th epoch and the last one run are printed)."""
 
-    def __init__(self, total_epochs, first_epoch=0, quiet=False, steps=None):
+    def __init__(self, total_epochs, first_epoch=0, quiet=False, steps=None, max_lines=None):
         super().__init__()
         self.total_epochs, self.first_epoch, self.quiet, self.steps = total_epochs, first_epoch, quiet, steps
-        self._bar, self._t0 = None, 0.0
+        self.every = max(-(-int(total_epochs) // int(max_lines)), 1) if max_lines else 1
+        self._bar, self._t0, self._pending = None, 0.0, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.perf_counter()
@@ -92,5 +94,14 @@ class EpochProgress(Callback):
         n = self.first_epoch + epoch + 1
         metrics = " - ".join(f"{k}: {_fmt(v)}" for k, v in (logs or {}).items()
                              if isinstance(v, (int, float)) or hasattr(v, "__float__"))
-        print(f"epoch {n}/{self.total_epochs} - {time.perf_counter() - self._t0:.0f}s - {metrics}", file=sys.stderr,
-              flush=True)
+        line = f"epoch {n}/{self.total_epochs} - {time.perf_counter() - self._t0:.0f}s - {metrics}"
+        if (epoch + 1) % self.every and n != self.total_epochs:
+            self._pending = line
+            return
+        self._pending = None
+        print(line, file=sys.stderr, flush=True)
+
+    def on_train_end(self, logs=None):
+        if self._pending is not None:  # the last epoch run (early stopping) is always shown
+            print(self._pending, file=sys.stderr, flush=True)
+            self._pending = None

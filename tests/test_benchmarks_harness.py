@@ -57,6 +57,7 @@ def test_bad_arguments_name_what_was_expected():
         assert p.returncode == 2 and needle in p.stderr
 
 
+@pytest.mark.slow
 def test_smoke_run_ours_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
     p = subprocess.run([sys.executable, HARNESS, "--smoke", "--only", "a128", "--repeats", "2", "--processes", "2",

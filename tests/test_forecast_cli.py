@@ -17,26 +17,10 @@ from apps.forecasting.data import fill_missing, parse_split, ForecastDataError
 from apps.forecasting.metrics import forecast_metrics, mase_scale
 from apps.forecasting.windows import make_inputs, make_targets, origins, unfold
 
+from tests.app_helpers import monthly_csv
+
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["--epochs", "3", "--quiet"]
-
-
-def monthly_csv(path, n=96, extra=None, crlf=False, quote=False):
-    """A seasonal monthly series with trend (and a second channel and a feature)."""
-    rng = np.random.default_rng(0)
-    t = np.arange(n)
-    y = 100 + 0.8 * t + 15 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1.0, n)
-    z = 50 + 5 * np.cos(2 * np.pi * t / 12) + rng.normal(0, 0.5, n)
-    f = np.sin(2 * np.pi * t / 12 + 0.3)
-    lines = ['"Month","sales","visits","promo"' if quote else "Month,sales,visits,promo"]
-    for i in range(n):
-        d = f"{1990 + i // 12}-{i % 12 + 1:02d}"
-        lines.append((f'"{d}"' if quote else d) + f",{y[i]:.3f},{z[i]:.3f},{f[i]:.3f}")
-    if extra:
-        for line_no, text in extra.items():  # replace a data line (1-based file line numbers)
-            lines[line_no - 1] = text
-    Path(path).write_text(("\r\n" if crlf else "\n").join(lines))
-    return str(path)
+FAST = ["--epochs", "3", "--quiet", "--model", "linear"]
 
 
 def invoke(*args):
@@ -114,7 +98,8 @@ def test_model_assets_hold_scaler_fitted_on_train(trained):
 
     model, assets = load_forecaster(out)
     assert assets["lookback"] == 24 and assets["horizon"] == 6
-    assert assets["columns"] == {"targets": ["sales"], "features": [], "date": "Month"}
+    assert assets["columns"] == {"targets": ["sales"], "features": [], "date": "Month", "future_covariates": [],
+                                 "calendar": False, "id": None, "id_targets": None}
     values = np.array([float(l.split(",")[1]) for l in Path(csv).read_text().splitlines()[1:]])
     assert assets["scaler"]["mean"][0] == pytest.approx(values[:58].mean(), rel=1e-5)  # train rows only
     assert assets["scaler"]["mean"][0] != pytest.approx(values.mean(), rel=1e-3)
@@ -134,7 +119,7 @@ def test_predict_continues_the_dates_and_matches_future_csv(trained, tmp_path):
     res = invoke("predict", out / "model.h5", csv, "--output", tmp_path / "p.csv")
     assert res.exit_code == 0, res.output
     rows = (tmp_path / "p.csv").read_text().splitlines()
-    assert rows[0] == "date,sales"
+    assert rows[0] == "date,sales,sales_lo80,sales_hi80,sales_lo95,sales_hi95"  # conformal bounds by default
     assert [r.split(",")[0] for r in rows[1:]] == ["1998-01", "1998-02", "1998-03", "1998-04", "1998-05", "1998-06"]
     future = (out / "future.csv").read_text().splitlines()
     np.testing.assert_allclose([float(r.split(",")[1]) for r in rows[1:]],
@@ -161,7 +146,7 @@ def test_backtest_rolling_origins(trained, tmp_path):
 def test_multivariate_targets_with_features(tmp_path):
     csv = monthly_csv(tmp_path / "m.csv")
     res = invoke("train", csv, "--target", "sales,visits", "--features", "promo", "--lookback", 12, "--horizon", 3,
-                 "--split", "60,12,24", "--output", tmp_path / "o", "--json", "--epochs", 2)
+                 "--split", "60,12,24", "--output", tmp_path / "o", "--json", "--epochs", 2, "--model", "linear")
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert set(m["per_target"]) == {"sales", "visits"}
@@ -187,13 +172,14 @@ def test_series_without_dates(tmp_path):
     values = 10 + np.sin(np.arange(80) / 2.0)
     (tmp_path / "v.csv").write_text("value\n" + "\n".join(f"{v:.4f}" for v in values))
     res = invoke("train", tmp_path / "v.csv", "--target", "value", "--lookback", 8, "--horizon", 2,
-                 "--output", tmp_path / "o", "--epochs", 2, "--quiet")
+                 "--output", tmp_path / "o", "--epochs", 2, "--quiet", "--model", "linear")
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["season_length"] == 1
     pred = invoke("predict", tmp_path / "o", tmp_path / "v.csv", "--json")
     assert [json.loads(l)["date"] for l in pred.output.splitlines()] == ["+1", "+2"]
 
 
+@pytest.mark.slow
 def test_fill_options(tmp_path):
     csv = monthly_csv(tmp_path / "m.csv", extra={5: "1990-04,,50.0,0.1", 9: "1990-08,NA,50.0,0.1"})
     res = invoke("train", csv, "--target", "sales", "--lookback", 12, "--horizon", 3, "--output", tmp_path / "o", *FAST)
@@ -385,3 +371,19 @@ def test_unwritable_output_is_a_one_line_error_before_work(tmp_path):
     r = CliRunner().invoke(main, ["forecast", "train", str(csv), "--target", "y", "--lookback", "4", "--horizon", "2",
                                   "-o", str(tmp_path / "afile" / "run")])
     assert r.exit_code != 0 and "cannot write to the output folder" in r.output and "Traceback" not in r.output
+
+
+def test_progress_is_the_apps_style_and_capped(tmp_path):
+    """Epoch lines in the apps' format on stderr (at most ~20 for many short epochs, the last one run
+    included); nothing but the JSON on stdout with --json -q."""
+    csv = monthly_csv(tmp_path / "m.csv")
+    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "-m", "linear",
+                                  "--epochs", "100",
+                                  "--patience", "100", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    epochs = [l for l in r.output.splitlines() if l.startswith("epoch ")]
+    assert 10 <= len(epochs) <= 21 and epochs[-1].startswith("epoch 100/100 - ") and "val_loss: " in epochs[-1]
+    r = CliRunner().invoke(main, ["forecast", "train", csv, "-t", "sales", "-l", "12", "--horizon", "3", "-m", "linear",
+                                  "--epochs", "2",
+                                  "-o", str(tmp_path / "o2"), "--json", "-q"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["model"]["mase"] > 0

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from apps.cli import main
-from shared_data import require
+from tests.shared_data import require
 
 ETT_COLUMNS = "HUFL,HULL,MUFL,MULL,LUFL,LULL,OT"
 
@@ -21,6 +21,7 @@ def run(*args):
     return res
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_airline_default_model_beats_seasonal_naive(tmp_path, seed):
     """Last 12 months held out, horizon 12: the default model's MASE (m=12) beats seasonal naive."""
@@ -39,12 +40,27 @@ def test_airline_default_model_beats_seasonal_naive(tmp_path, seed):
     assert (tmp_path / "future.csv").read_text().splitlines()[1].startswith("1961-01,")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("name", ["airline", "sunspots", "min_temperatures", "female_births"])
+def test_auto_is_no_worse_than_seasonal_naive_and_linear(name, seed):
+    """--model auto (the candidates of benchmarks/forecast_real_data.CASES) on the four series: the chosen model's test MASE is no higher than
+    seasonal naive's and the linear baseline's; the 80% interval's coverage is reported (and sane)."""
+    from benchmarks.forecast_real_data import CASES, run
+
+    require(f"timeseries/jbrownlee/{CASES[name][0]}")
+    r = run(name, seed)
+    # ridge, when chosen, is the linear baseline run as a float32 network: equal up to float32 rounding
+    assert r["mase"] <= min(r["snaive"], r["linear"]) * (1 + 1e-5), r
+    assert 0.5 <= r["cov80"] <= 1.0 and r["cov80"] <= r["cov95"], r
+
+
 def test_etth1_smoke(tmp_path):
     """The ETTh1 protocol split (8640/2880/2880, scaler on train, 7 channels channel-independent) at a
     small scale: lookback 96, horizon 24, every 8th training window, 2 epochs."""
     csv = require("timeseries/ett/ETTh1.csv")
     run("train", csv, "--target", ETT_COLUMNS, "--lookback", 96, "--horizon", 24, "--split", "8640,2880,2880",
-        "--stride", 8, "--epochs", 2, "--output", tmp_path, "--quiet")
+        "--stride", 8, "--epochs", 2, "--model", "linear", "--output", tmp_path, "--quiet")
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["test"]["origins"] == 2880 - 24 + 1 and m["season_length"] == 24
     rows = csv.read_text().splitlines()

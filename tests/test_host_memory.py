@@ -39,6 +39,7 @@ def test_import_core_changes_nothing():
     assert _run(code) == "None False"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _glibc(), reason="glibc malloc settings are Linux/glibc-only")
 def test_applied_at_first_work_and_off_on_request():
     assert _run(FIRST_WORK) == "None True"

@@ -9,28 +9,8 @@ from PIL import Image
 from apps.cli import main
 from core import layers as L
 from zoo.classifier import ClassifierModel
-from zoo.registry import register_model
 
-
-@register_model("tiny_image_test")
-def tiny_image_test(num_classes=2, input_shape=(16, 16, 3), classifier_activation="softmax"):
-    inp = L.Input(input_shape)
-    h = L.Conv2D(4, 3, activation="relu", name="conv")(inp)
-    f = L.GlobalAveragePooling2D()(h)
-    out = L.Dense(num_classes, activation=classifier_activation, name="fc")(f)
-    return ClassifierModel(inp, out, features_tensor=f, head_name="fc", classifier_activation=classifier_activation)
-
-
-def make_folder(root, per_class=12, classes=("bright", "dark"), corrupt=True):
-    rng = np.random.default_rng(0)
-    for c, base in zip(classes, (210, 40, 120)):
-        (root / c).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            arr = np.clip(base + rng.normal(0, 20, (18, 20, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(root / c / f"{i}.png")
-    if corrupt:
-        (root / classes[1] / "broken.png").write_bytes(b"not a png")
-    return root
+from tests.app_helpers import make_folder, tiny_image_test
 
 
 def run(*args):
@@ -78,6 +58,7 @@ def test_csv_data_and_validation_folder(tmp_path):
     assert json.loads((tmp_path / "o" / "metrics.json").read_text())["num_samples"] == 6
 
 
+@pytest.mark.slow
 def test_staged_fine_tuning_freezes_then_unfreezes(tmp_path):
     data = make_folder(tmp_path / "data", corrupt=False)
     src = tiny_image_test()

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE = os.path.join(ROOT, "core")
 
@@ -118,6 +120,7 @@ def test_import_core_imports_no_zoo_and_little_else():
     assert out == "['core', 'core.object_registration']"
 
 
+@pytest.mark.slow
 def test_exporting_core_layers_loads_no_package_converters():
     code = ("import sys, zoo, apps, core as keras\n"
             "from core.export.onnx_graph import get_onnx_converter\n"
@@ -132,6 +135,7 @@ def test_exporting_core_layers_loads_no_package_converters():
     assert "zoo.onnx_converters" in after
 
 
+@pytest.mark.slow
 def test_zoo_model_file_needs_zoo_imported(tmp_path):
     path = tmp_path / "cls.h5"
     _fresh("import zoo, core as keras\n"

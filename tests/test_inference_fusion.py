@@ -1,11 +1,14 @@
-"""Inference fusion in Functional models (core/models/inference_fusion.py): which chains are
+"""Inference fusion in Functional models (core/models/inference_fusion.py) and the rewrite pass that
+turns it into steps (core/models/graph_rewrites.py): which chains are
 fused, and that predict equals the layer-by-layer computation."""
 import numpy as np
 import pytest
 
+from core import Tensor
 from core import layers as L
 from core.autodiff import no_grad
 from core.models import Model
+from core.models import graph_rewrites as GR
 from core.models.inference_fusion import build_plan
 
 rng = np.random.default_rng(0)
@@ -111,3 +114,61 @@ def test_float64_models():
     out = model.predict(x, verbose=0)
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, layer_by_layer(model, x), rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- the rewrite pass (graph_rewrites)
+def kinds(steps):
+    return [(type(s).__name__, tuple(n.layer.name for n in getattr(s, "nodes", None) or
+                                     ([s.add, s.relu] if isinstance(s, GR.AddReluStep) else [s.node])))
+            for s in steps]
+
+
+def test_inference_steps_fuse_the_chains_and_keep_every_node_once():
+    model = graph()
+    steps = GR.rewrite(model, inference=True)
+    fused = [k for k in kinds(steps) if k[0] != "NodeStep"]
+    assert sorted(fused) == sorted([("AddReluStep", ("add", "r2")), ("ConvChainStep", ("c1", "bn1", "r1")),
+                                    ("ConvChainStep", ("c2", "bn2")), ("ConvChainStep", ("c3", "r3")),
+                                    ("ConvChainStep", ("c6", "bn6"))])
+    covered = [name for _, names in kinds(steps) for name in names]
+    assert sorted(covered) == sorted(n.layer.name for n in model._nodes)  # each node in exactly one step
+
+
+def test_training_steps_keep_only_the_conv_pool_pairs():
+    inp = L.Input((8, 8, 2))
+    h = L.MaxPooling2D(2, name="p1")(L.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inp))
+    h = L.BatchNormalization(name="bn")(L.Conv2D(4, 3, padding="same", name="c2")(h))
+    model = Model(inp, L.GlobalAveragePooling2D(name="gap")(h))
+    train = kinds(GR.rewrite(model, inference=False))
+    assert train == [("ConvPoolStep", ("c1", "p1")), ("NodeStep", ("c2",)), ("NodeStep", ("bn",)),
+                     ("NodeStep", ("gap",))]
+    infer = kinds(GR.rewrite(model, inference=True))
+    assert ("ConvChainStep", ("c2", "bn")) in infer and ("ConvPoolStep", ("c1", "p1")) in infer
+    assert model._steps(True) is model._steps(True) and model._steps(True) is not model._steps(False)
+
+
+def test_predict_equals_layer_by_layer_and_frees_what_it_read():
+    model = graph()
+    randomize(model)
+    x = rng.normal(size=(3, 9, 8, 3)).astype(np.float32)
+    got = model.predict(x, verbose=0)
+    for a, b in zip(got, layer_by_layer(model, x)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    values = {id(model._flat_inputs[0]): Tensor(x)}
+    uses = dict(model._uses)
+    for step in GR.rewrite(model, inference=True):
+        step(values, uses)
+    assert set(values) == {id(t) for t in model._flat_outputs}  # every intermediate value dropped
+
+
+def test_a_masked_input_runs_the_chain_node_by_node():
+    inp = L.Input((5, 6, 2))
+    model = Model(inp, L.ReLU(name="r")(L.Conv2D(2, 1, name="c")(inp)))
+    randomize(model)
+    x = rng.normal(size=(2, 5, 6, 2)).astype(np.float32)
+    masked = Tensor(x)
+    masked._keras_mask = np.ones((2, 5, 6), bool)
+    assert model._steps(True)[0].fused(masked) is None  # the chain's own check
+    with no_grad():
+        got = model(masked, training=False).numpy()
+    np.testing.assert_allclose(got, layer_by_layer(model, x), rtol=1e-6, atol=1e-6)

@@ -18,7 +18,7 @@ import pytest
 from core.saving import (KerasH5FormatError, UnknownFormatError, WeightFileError, detect_format,
                          read_keras3_object_names, read_keras3_weights, read_keras_full_model,
                          read_keras_legacy_weights, read_keras_optimizer_weights)
-from shared_data import require
+from tests.shared_data import require
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "readers"
 EXP = np.load(FIX / "keras_expected.npz")

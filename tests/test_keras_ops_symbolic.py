@@ -182,3 +182,13 @@ def test_keras_written_functional_config_with_op_nodes_loads(tmp_path):
     want, from_cfg, from_file = _roundtrip(model, z["x"], tmp_path)
     np.testing.assert_array_equal(from_cfg[0], want[0])
     np.testing.assert_array_equal(from_file[0], want[0])
+
+
+def test_symbolic_tensor_shows_its_mask_as_keras_does():
+    """keras-io's masking guide prints x._keras_mask of a symbolic tensor: a bool (batch, time) tensor."""
+    import core as keras
+
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    assert inputs._keras_mask is None
+    x = keras.layers.Embedding(input_dim=50, output_dim=16, mask_zero=True)(inputs)
+    assert x._keras_mask.shape == (None, None) and x._keras_mask.dtype == np.dtype(bool)

@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from core import Tensor, no_grad
+from core import Tensor
+from core.gradient_check import check_gradients
 from core.layers.attention import EinsumDense, MultiHeadAttention
 from core.layers.base import clear_session
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 RTOL, ATOL = 1e-5, 1e-6
 rng = np.random.default_rng(0)
@@ -24,35 +25,6 @@ def _fresh_names():
 
 def outputs_list(out):
     return list(out) if isinstance(out, (list, tuple)) else [out]
-
-
-def grad_check_layer(fn, inputs, params, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0):
-    """d(sum(w * fn(*inputs)))/d(inputs and params) against float64 central differences."""
-    wrng = np.random.default_rng(seed)
-    xs = [Tensor(np.asarray(x, np.float64), requires_grad=True) for x in inputs]
-    outs = outputs_list(fn(*xs))
-    weights = [wrng.standard_normal(o.shape) for o in outs]
-    for p in params:
-        p.grad = None
-    sum((o * Tensor(w)).sum() for o, w in zip(outs, weights)).backward()
-
-    def value():
-        with no_grad():
-            res = outputs_list(fn(*[Tensor(x.data) for x in xs]))
-        return sum(float((r.numpy() * w).sum()) for r, w in zip(res, weights))
-
-    for name, t in [(f"input {i}", x) for i, x in enumerate(xs)] + [(p.path, p) for p in params]:
-        analytic = np.zeros(t.shape) if t.grad is None else np.asarray(t.grad)
-        numeric = np.zeros(t.shape)
-        for i in np.ndindex(*t.shape):
-            orig = t.data[i]
-            t.data[i] = orig + eps
-            fp = value()
-            t.data[i] = orig - eps
-            fm = value()
-            t.data[i] = orig
-            numeric[i] = (fp - fm) / (2 * eps)
-        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol, err_msg=name)
 
 
 # --------------------------------------------------------------------------- Keras fixtures
@@ -228,8 +200,8 @@ def test_gradients(kw, call):
     layer(q, v, k)
     for w in layer.weights:
         w.assign(rng.standard_normal(w.shape) * 0.5)
-    grad_check_layer(lambda q_, v_, k_: layer(q_, v_, k_, return_attention_scores=True, **call), [q, v, k],
-                     layer.trainable_weights)
+    check_gradients(lambda q_, v_, k_: layer(q_, v_, k_, return_attention_scores=True, **call), [q, v, k],
+                    params=layer.trainable_weights)
 
 
 def test_gradients_fused_path_with_fully_masked_row():
@@ -237,7 +209,7 @@ def test_gradients_fused_path_with_fully_masked_row():
     x = rng.standard_normal((2, 3, 2))
     vmask = np.array([[1, 1, 0], [0, 0, 0]], bool)
     layer(x, x)
-    grad_check_layer(lambda x_: layer(x_, x_, value_mask=vmask), [x], layer.trainable_weights)
+    check_gradients(lambda x_: layer(x_, x_, value_mask=vmask), [x], params=layer.trainable_weights)
 
 
 # --------------------------------------------------------------------------- config and errors
@@ -316,4 +288,4 @@ def test_einsum_dense_gradients():
     layer = EinsumDense("abcd,cde->abe", output_shape=(None, 3), bias_axes="e", dtype="float64")
     x = rng.standard_normal((2, 2, 2, 3))
     layer(x)
-    grad_check_layer(layer, [x], layer.trainable_weights)
+    check_gradients(layer, [x], params=layer.trainable_weights)

@@ -7,10 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from core import Tensor, no_grad
+from core import Tensor
+from core.gradient_check import check_gradients
 from core.layers.base import clear_session
 from core.layers.recurrent import GRU, LSTM, Bidirectional, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
-from fixture_utils import FIXTURE_DIR, case_params
+from tests.fixture_utils import FIXTURE_DIR, case_params
 
 LAYERS = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}
 RTOL, ATOL = 1e-5, 1e-6
@@ -25,35 +26,6 @@ def _fresh_names():
 
 def outputs_list(out):
     return list(out) if isinstance(out, (list, tuple)) else [out]
-
-
-def grad_check_layer(fn, inputs, params, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0):
-    """d(sum(w * fn(*inputs)))/d(inputs and params) against float64 central differences."""
-    wrng = np.random.default_rng(seed)
-    xs = [Tensor(np.asarray(x, np.float64), requires_grad=True) for x in inputs]
-    outs = outputs_list(fn(*xs))
-    weights = [wrng.standard_normal(o.shape) for o in outs]
-    for p in params:
-        p.grad = None
-    sum((o * Tensor(w)).sum() for o, w in zip(outs, weights)).backward()
-
-    def value():
-        with no_grad():
-            res = outputs_list(fn(*[Tensor(x.data) for x in xs]))
-        return sum(float((r.numpy() * w).sum()) for r, w in zip(res, weights))
-
-    for name, t in [(f"input {i}", x) for i, x in enumerate(xs)] + [(p.path, p) for p in params]:
-        analytic = np.zeros(t.shape) if t.grad is None else np.asarray(t.grad)
-        numeric = np.zeros(t.shape)
-        for i in np.ndindex(*t.shape):  # in place on t.data, whatever its memory layout
-            orig = t.data[i]
-            t.data[i] = orig + eps
-            fp = value()
-            t.data[i] = orig - eps
-            fm = value()
-            t.data[i] = orig
-            numeric[i] = (fp - fm) / (2 * eps)
-        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol, err_msg=name)
 
 
 # --------------------------------------------------------------------------- Keras fixtures
@@ -270,7 +242,7 @@ def test_initial_state_changes_output_and_is_differentiable():
     h0, c0 = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     assert not np.allclose(layer(x).numpy(), layer(x, initial_state=[h0, c0]).numpy())
     np.testing.assert_allclose(layer(x, initial_state=[np.zeros((2, 3))] * 2).numpy(), layer(x).numpy())
-    grad_check_layer(lambda x_, h, c: layer(x_, initial_state=[h, c]), [x, h0, c0], [])
+    check_gradients(lambda x_, h, c: layer(x_, initial_state=[h, c]), [x, h0, c0])
 
 
 def test_float32_stays_float32_and_float64_layers():
@@ -359,7 +331,7 @@ def test_dropout_gradients_are_masked_consistently():
         layer.cell._rng = np.random.default_rng(7)  # the same mask at every evaluation
         return layer(x_, training=True)
 
-    grad_check_layer(fn, [x], layer.trainable_weights)
+    check_gradients(fn, [x], params=layer.trainable_weights)
 
 
 def test_recurrent_dropout_trains_and_inference_ignores_it():
@@ -387,7 +359,7 @@ def test_layer_gradients_with_mask(cls, kw):
     layer.build((None, 3, 2))
     for w in layer.weights:  # non-trivial biases
         w.assign(rng.standard_normal(w.shape) * 0.5)
-    grad_check_layer(lambda x_: layer(x_, mask=mask), [x], layer.trainable_weights)
+    check_gradients(lambda x_: layer(x_, mask=mask), [x], params=layer.trainable_weights)
 
 
 @pytest.mark.parametrize("mode", ["concat", "sum", "mul", "ave", None])
@@ -397,7 +369,7 @@ def test_bidirectional_gradients(mode):
     mask = np.array([[1, 1, 1], [1, 1, 0]], bool)
     layer.build((None, 3, 2))
     assert len(layer.trainable_weights) == 6
-    grad_check_layer(lambda x_: layer(x_, mask=mask), [x], layer.trainable_weights)
+    check_gradients(lambda x_: layer(x_, mask=mask), [x], params=layer.trainable_weights)
 
 
 # --------------------------------------------------------------------------- Bidirectional specifics

@@ -20,13 +20,9 @@ from core.export import OnnxExportError, export_onnx  # noqa: E402
 from core.layers.base import Layer  # noqa: E402
 from core.models import Model, Sequential  # noqa: E402
 
+from tests.onnx_helpers import ort_session  # noqa: E402
+
 TOL = dict(rtol=1e-4, atol=1e-4)
-
-
-def _session(path):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
 def _feed(sess, x):
@@ -49,7 +45,7 @@ def check(model, make, tmp_path, batches=(1, 3), name="m.onnx", **kw):
     export_onnx(model, path, **kw)
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto, full_check=True)
-    sess = _session(path)
+    sess = ort_session(path, threads=1)
     for b in batches:
         x = make(b)
         got, want = _run(sess, x), _predict(model, x)
@@ -116,7 +112,7 @@ def test_softplus_large_values(tmp_path):
     proto_path = tmp_path / "sp.onnx"
     export_onnx(model, proto_path)
     x = np.array([[-100.0, -20.0, 20.0, 80.0]], np.float32)
-    np.testing.assert_allclose(_run(_session(proto_path), x)[0], _predict(model, x)[0], **TOL)
+    np.testing.assert_allclose(_run(ort_session(proto_path, threads=1), x)[0], _predict(model, x)[0], **TOL)
 
 
 @pytest.mark.parametrize("equation,out_shape,bias_axes,in_shape", [
@@ -177,7 +173,7 @@ def test_conv2d_dynamic_spatial(tmp_path):
     model = Model(inp, L.GlobalMaxPooling2D()(y))
     path = tmp_path / "dyn.onnx"
     export_onnx(model, path)
-    sess = _session(path)
+    sess = ort_session(path, threads=1)
     for hw, b in (((9, 10), 1), ((16, 7), 3)):
         x = rand(b, *hw, 3)
         np.testing.assert_allclose(_run(sess, x)[0], _predict(model, x)[0], **TOL)
@@ -274,7 +270,7 @@ def test_batchnorm_fold_on_off(tmp_path, kind):
     expect_left = {"conv": 0, "conv_transpose": 0, "dense": 0, "dense_rank3": 0, "axis1": 1, "shared": 2}[kind]
     assert op_types(folded).get("BatchNormalization", 0) == expect_left
     x = make(3)
-    outs = [_run(_session(tmp_path / n), x)[0] for n in ("f.onnx", "p.onnx", "r.onnx")]
+    outs = [_run(ort_session(tmp_path / n, threads=1), x)[0] for n in ("f.onnx", "p.onnx", "r.onnx")]
     np.testing.assert_allclose(outs[0], outs[1], **TOL)
     np.testing.assert_allclose(outs[1], outs[2], **TOL)
 
@@ -331,7 +327,7 @@ def test_upsampling_and_cropping_dynamic_size(tmp_path):
     model = Model(inp, L.GlobalAveragePooling2D()(y))
     path = tmp_path / "dyn.onnx"
     export_onnx(model, path)
-    sess = _session(path)
+    sess = ort_session(path, threads=1)
     for hw in ((3, 4), (6, 5)):
         x = rand(2, *hw, 2)
         np.testing.assert_allclose(_run(sess, x)[0], _predict(model, x)[0], **TOL)
@@ -351,7 +347,7 @@ def test_resizing_dynamic_size(tmp_path, interpolation):
     model = Model(inp, L.Resizing(6, 5, interpolation=interpolation)(inp))
     path = tmp_path / "rs.onnx"
     export_onnx(model, path)
-    sess = _session(path)
+    sess = ort_session(path, threads=1)
     for hw in ((9, 4), (3, 7), (12, 10)):
         x = rand(2, *hw, 3)
         np.testing.assert_allclose(_run(sess, x)[0], _predict(model, x)[0], **TOL)
@@ -499,6 +495,7 @@ def test_resnet_like_transposes_cancel(tmp_path):
     assert [o.name for o in proto.graph.output] == [model.output_names[0]]
 
 
+@pytest.mark.slow
 def test_resnet50_graph_is_lean(tmp_path):
     """ResNet50 (random weights): one layout transpose (at the input; the global pool reduces the
     channels-first tensor directly), every BN folded, the zero paddings merged into conv1 and into

@@ -16,8 +16,9 @@ ort = pytest.importorskip("onnxruntime")
 import zoo  # noqa: E402
 from core.models import load_model  # noqa: E402
 
-from tests.test_onnx_export_recurrent import ATOL, _session, assert_onnx_matches, randomize  # noqa: E402
-from tests.test_zoo_text import minilm_mirror  # noqa: E402,F401  (the local-mirror fixture)
+from tests.app_helpers import MINILM_FIXDIR, make_folder, monthly_csv, tiny_encoder_dir, write_csv  # noqa: E402
+from tests.onnx_helpers import ATOL, assert_onnx_matches, ort_session, randomize  # noqa: E402
+from tests.shared_data import SHARED_DATA, require  # noqa: E402
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def calibrate_batchnorm(model, x):
 
 
 # --------------------------------------------------------------------------- image models
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet20", "resnet32"])
 def test_cifar_resnets(name, rng, tmp_path):
     """The logits (classifier_activation=None): softmax would hide differences."""
@@ -65,6 +67,7 @@ def test_cifar_resnets(name, rng, tmp_path):
     assert_onnx_matches(model, [x], tmp_path / "m.onnx")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,batches,scale", [("resnet50", (1, 2), 1.0), ("vgg16", (1,), 100.0)])
 def test_imagenet_models(name, batches, scale, tmp_path):
     """One export each at 224x224, compared on the logits (classifier_activation=None).
@@ -111,6 +114,7 @@ def minilm():
     return zoo.create_model("minilm_l6", weights=None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", [None, "mean"])
 def test_minilm_l6_encoder(pooling, minilm, minilm_inputs, tmp_path):
     """The MiniLM-L6 encoder (token ids, attention mask, token types; random weights): the last
@@ -144,12 +148,10 @@ def test_bert_classifier_with_pooler(rng, tmp_path):
 def test_sentence_encoder_embeddings_through_onnx(tmp_path):
     """SentenceEncoder (the tiny HF BERT fixture as a local folder): its tokenizer's ids and
     attention mask through the exported encoder, mean-pooled and L2-normalised, give encode()."""
-    from tests.test_text_cli import tiny_encoder_dir
-
     enc = zoo.SentenceEncoder(str(tiny_encoder_dir(tmp_path)))
     export_path = tmp_path / "enc.onnx"
     enc.model.export(export_path)
-    sess = _session(export_path)
+    sess = ort_session(export_path)
     sentences = ["the movie was great", "awful plot", "a happy and nice movie it was !"]
     batch = enc.tokenizer.pad([enc.tokenizer.encode(s, max_length=enc.max_length) for s in sentences])
     feeds = {i.name: np.asarray(batch[i.name], np.int64) for i in sess.get_inputs()}
@@ -183,8 +185,6 @@ def _cli(*args):
 def test_image_app_model(rng, tmp_path):
     """``zoo image train`` with the small registered ``tiny_image_test`` model (a conv, global
     pooling and a softmax Dense; the CIFAR ResNets are tested above)."""
-    from tests.test_image_cli import make_folder  # also registers tiny_image_test
-
     data = make_folder(tmp_path / "data", per_class=4, corrupt=False)
     out = tmp_path / "run"
     _cli("image", "train", data, "--model", "tiny_image_test", "--weights", "none", "--epochs", "1",
@@ -199,8 +199,6 @@ def test_image_app_model(rng, tmp_path):
 
 @pytest.fixture(scope="module")
 def text_csv(tmp_path_factory):
-    from tests.test_text_cli import write_csv
-
     return write_csv(tmp_path_factory.mktemp("text") / "reviews.csv", n=40)
 
 
@@ -217,8 +215,6 @@ def test_text_app_models(kind, options, text_csv, rng, tmp_path):
 
 
 def test_text_app_minilm_head(rng, tmp_path):
-    from tests.test_text_cli import tiny_encoder_dir, write_csv
-
     data = write_csv(tmp_path / "d.csv", n=40)
     out = tmp_path / "run"
     _cli("text", "train", data, "--model", "minilm", "--encoder", tiny_encoder_dir(tmp_path), "-o", out,
@@ -230,8 +226,6 @@ def test_text_app_minilm_head(rng, tmp_path):
 
 @pytest.fixture(scope="module")
 def series_csv(tmp_path_factory):
-    from tests.test_forecast_cli import monthly_csv
-
     return monthly_csv(tmp_path_factory.mktemp("fc") / "m.csv", n=60)
 
 
@@ -264,8 +258,6 @@ def test_forecast_window_normalizations(norm, n_inputs, rng, tmp_path):
 
 # --------------------------------------------------------------------------- real weights, real images
 def test_pretrained_resnet20_on_real_cifar_images(tmp_path, monkeypatch):
-    from tests.shared_data import SHARED_DATA, require
-
     ckpt = require("weights/akamaster_resnet_cifar10/resnet20-12fca82f.th")
     raw = require("images/cifar10/test_batch_first846_exact.bin").read_bytes()
     rows = np.frombuffer(raw, np.uint8).reshape(-1, 3073)[:64]
@@ -278,22 +270,21 @@ def test_pretrained_resnet20_on_real_cifar_images(tmp_path, monkeypatch):
     model = zoo.create_model("resnet20", weights="cifar10")
     x = np.asarray(model.preprocess(images), np.float32)
     _, proto, _ = assert_onnx_matches(model, [x], tmp_path / "m.onnx", batches=(1, 64))
-    sess = _session(tmp_path / "m.onnx")
+    sess = ort_session(tmp_path / "m.onnx")
     probs = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     assert (probs.argmax(axis=1) == labels).mean() >= 0.85  # a trained network, not noise
     assert "labels" in {p.key for p in proto.metadata_props}
 
 
-def test_real_minilm_weights_on_real_sentences(minilm_mirror, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_real_minilm_weights_on_real_sentences(minilm_mirror, tmp_path):
     """all-MiniLM-L6-v2's real weights (through the registry's local mirror): the exported encoder
     gives the last hidden states of ``predict`` to 1e-4 on the reference sentences, and its
     masked mean, L2-normalised, gives sentence-transformers' embeddings (the fixture) to 1e-4."""
     import os
 
-    from tests.test_zoo_text import FIXDIR
-
     enc = zoo.SentenceEncoder("minilm_l6")
-    sentences = json.load(open(os.path.join(FIXDIR, "embeddings.json"), encoding="utf-8"))["sentences"][:7]
+    sentences = json.load(open(os.path.join(MINILM_FIXDIR, "embeddings.json"), encoding="utf-8"))["sentences"][:7]
     batch = enc.tokenizer.pad([enc.tokenizer.encode(s, max_length=enc.max_length) for s in sentences])
     names = [i.name for i in enc.model.inputs]
     feeds = [np.asarray(batch[n], np.int64) for n in names]
@@ -302,7 +293,7 @@ def test_real_minilm_weights_on_real_sentences(minilm_mirror, tmp_path):  # noqa
     m = feeds[names.index("attention_mask")][:, :, None].astype(np.float32)
     emb = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    ref = np.load(os.path.join(FIXDIR, "embeddings.npz"))["embeddings"][:len(sentences)]
+    ref = np.load(os.path.join(MINILM_FIXDIR, "embeddings.npz"))["embeddings"][:len(sentences)]
     assert np.abs(emb - ref).max() < 1e-4
 
 
@@ -311,7 +302,6 @@ def test_app_models_trained_on_real_data(tmp_path):
     passengers, each trained by its app: onnxruntime equals ``predict`` on real inputs (messages
     the model never saw, tokenized by the saved vocabulary; the held-out months as windows)."""
     from apps.serving import load_handler
-    from tests.shared_data import require
 
     sms = require("text/sms_spam_collection/SMSSpamCollection")
     air = require("timeseries/jbrownlee/airline-passengers.csv")

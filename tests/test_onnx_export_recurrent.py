@@ -6,8 +6,6 @@ Bidirectional with every merge mode, and MultiHeadAttention with its masks, caus
 windows, gates, scores and rank-4 inputs."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import pytest
 
@@ -18,57 +16,9 @@ from core import layers as L  # noqa: E402
 from core.export import OnnxExportError, export_onnx  # noqa: E402
 from core.models import Model, Sequential  # noqa: E402
 
-ATOL = 1e-4
+from tests.onnx_helpers import ATOL, assert_onnx_matches, ort_session, randomize  # noqa: E402
+
 T, F, U = 6, 3, 5
-
-
-def _session(path):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def _as_list(out):
-    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else [np.asarray(out)]
-
-
-class Exported(NamedTuple):
-    worst: float  # the max abs difference over every output and batch size
-    proto: object  # the loaded ModelProto (None with load_proto=False)
-    session: object  # the onnxruntime session
-
-
-def assert_onnx_matches(model, feeds, path, atol=ATOL, batches=None, load_proto=True, **export_kwargs):
-    """Export ``model`` to ``path`` (``export_onnx`` runs ``onnx.checker`` with full_check and
-    fails otherwise), run onnxruntime on ``feeds`` (a list in the model's input order) cut to each
-    batch size in ``batches`` (default: 1 row and all rows), and assert every output equals
-    ``model.predict`` on those rows within ``atol``."""
-    export_onnx(model, path, check=True, **export_kwargs)
-    proto = onnx.load(str(path)) if load_proto else None
-    sess = _session(path)
-    names = [i.name for i in sess.get_inputs()]
-    assert len(names) == len(feeds)
-    feeds = [np.asarray(f) for f in feeds]
-    n = len(feeds[0])
-    refs = _as_list(model.predict(feeds if len(feeds) > 1 else feeds[0], verbose=0))
-    worst = 0.0
-    for b in batches or (1, n):
-        got = sess.run(None, dict(zip(names, [f[:b] for f in feeds])))
-        assert len(got) == len(refs)
-        for ref, o in zip(refs, got):
-            r = ref[:b]
-            assert o.shape == r.shape and o.dtype == r.dtype, (o.shape, r.shape, o.dtype, r.dtype)
-            assert np.isfinite(r).all()
-            diff = float(np.abs(o.astype(np.float64) - r).max()) if r.size else 0.0
-            assert diff <= atol, f"batch {b}: max abs difference {diff:.3g} > {atol}"
-            worst = max(worst, diff)
-    return Exported(worst, proto, sess)
-
-
-def randomize(model, rng, scale=0.5):
-    """Random weights everywhere (biases too), so that no term hides behind a zero."""
-    for w in model.weights:
-        w.assign((rng.normal(size=w.shape) * scale).astype(np.float32))
 
 
 def _ops(proto):
@@ -200,7 +150,7 @@ def test_left_padding_is_the_documented_difference(rng, tmp_path):
     model = Model([inp, m], L.LSTM(U)(inp, mask=m))
     randomize(model, rng)
     export_onnx(model, tmp_path / "m.onnx")
-    sess = _session(tmp_path / "m.onnx")
+    sess = ort_session(tmp_path / "m.onnx")
     got = sess.run(None, dict(zip([i.name for i in sess.get_inputs()], [x, left])))[0]
     assert np.abs(got - model.predict([x, left], verbose=0)).max() > 1e-3
 
@@ -216,7 +166,7 @@ def test_dynamic_batch_and_time_major_transposes(rng, tmp_path):
     gru = next(n for n in proto.graph.node if n.op_type == "GRU")
     assert {a.name: a.i for a in gru.attribute}["linear_before_reset"] == 1
     # another sequence length than the one exported with
-    sess = _session(tmp_path / "m.onnx")
+    sess = ort_session(tmp_path / "m.onnx")
     x2 = rng.normal(size=(2, 4, F)).astype(np.float32)
     got = sess.run(None, {sess.get_inputs()[0].name: x2})[0]
     np.testing.assert_allclose(got, model.predict(x2, verbose=0), atol=ATOL, rtol=0)
@@ -256,6 +206,7 @@ def _mha_data(rng):
 MASK_SHAPES = {"query_mask": (TQ,), "value_mask": (TS,), "attention_mask": (TQ, TS)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", [{}, {"dropout": 0.1}, {"use_gate": True}, {"output_shape": (3, 2)},
                                      {"value_dim": 3, "use_bias": False}, {"sliding_window": 2}],
                          ids=["plain", "dropout", "gate", "output_shape", "value_dim_no_bias", "sliding_window"])

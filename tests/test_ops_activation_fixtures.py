@@ -4,7 +4,7 @@ import pytest
 
 from core import Tensor
 from core.ops import activations as A
-from fixture_utils import case_params, load_cases
+from tests.fixture_utils import case_params, load_cases
 
 # float64: rtol 1e-5 / atol 1e-7; float32: atol 1e-6 covers float32 round-off of values near zero.
 TOL = {np.float64: dict(rtol=1e-5, atol=1e-7), np.float32: dict(rtol=1e-5, atol=1e-6)}

@@ -8,7 +8,7 @@ from core import random as zrandom
 from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops.attention import scaled_dot_product_attention as sdpa
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 rng = np.random.default_rng(0)
 

@@ -1,5 +1,6 @@
 """Gradient checks of whole compositions across op families (float64 central differences)."""
 import numpy as np
+import pytest
 
 from core import Tensor, ops
 from core.gradient_check import check_gradients
@@ -7,6 +8,7 @@ from core.gradient_check import check_gradients
 rng = np.random.default_rng(7)
 
 
+@pytest.mark.slow
 def test_conv_bn_relu_pool_block():
     x = rng.standard_normal((2, 7, 6, 3))
     k = rng.standard_normal((3, 3, 3, 4)) * 0.5

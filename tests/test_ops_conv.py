@@ -8,7 +8,7 @@ from core import Tensor
 from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops.conv import conv1d, conv2d, conv2d_transpose, depthwise_conv2d
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 rng = np.random.default_rng(0)
 
@@ -446,7 +446,7 @@ def test_errors(call, match):
         call()
 
 
-@pytest.mark.parametrize("rows", [2047, 2048, 5000])
+@pytest.mark.parametrize("rows", [2047, 2048, pytest.param(5000, marks=pytest.mark.slow)])
 def test_gram_in_row_chunks_equals_one_product(rows):
     # a first layer's kernel gradient (small K x N) sums products of 1024-row chunks
     C = importlib.import_module("core.ops.conv")  # ops.conv is Keras's function; the module by its path

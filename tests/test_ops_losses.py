@@ -6,7 +6,7 @@ from core import Tensor
 from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops import losses as L
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 rng = np.random.default_rng(0)
 

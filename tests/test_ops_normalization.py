@@ -7,7 +7,7 @@ from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops.losses import categorical_crossentropy, mean_squared_error
 from core.ops.normalization import batch_norm, layer_norm
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 rng = np.random.default_rng(0)
 

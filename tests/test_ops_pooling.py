@@ -7,7 +7,7 @@ from core import Tensor
 from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops import pooling as P
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 rng = np.random.default_rng(0)
 

@@ -7,7 +7,7 @@ from core import Tensor, no_grad
 from core.gradient_check import check_gradients
 from core.ops import OpError
 from core.ops.recurrent import gru, lstm, simple_rnn
-from fixture_utils import case_params
+from tests.fixture_utils import case_params
 
 rng = np.random.default_rng(0)
 N, T, F, U = 2, 4, 3, 2

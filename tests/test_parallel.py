@@ -463,7 +463,7 @@ def test_conv_blocks_come_in_equal_numbers_per_thread(forced, monkeypatch):
     np.testing.assert_allclose(y, ref.reshape(6, 2, 2, 9) @ k, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("xs,ks,s,pad", [((3, 6, 7, 2), (3, 3, 2, 4), 1, "same"),
+@pytest.mark.parametrize("xs,ks,s,pad", [pytest.param((3, 6, 7, 2), (3, 3, 2, 4), 1, "same", marks=pytest.mark.slow),
                                          ((3, 7, 6, 3), (3, 3, 3, 2), 1, "valid"),
                                          ((2, 7, 7, 2), (3, 3, 2, 3), 2, "same"),
                                          ((3, 6, 6, 1), (3, 3, 1, 2), 1, "valid")])

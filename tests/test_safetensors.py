@@ -243,6 +243,7 @@ def _raw_file(path, header_bytes, data=b""):
     path.write_bytes(len(header_bytes).to_bytes(8, "little") + header_bytes + data)
 
 
+@pytest.mark.slow
 def test_header_with_64k_entries_parses_in_linear_time(tmp_path):
     import time
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import io
 import json
 import os
 import signal
@@ -18,56 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from apps.cli import main
 from apps.serving import Batcher, ModelServer, ServeError, load_handler
 from core import layers as L
-from zoo.classifier import ClassifierModel
-from zoo.registry import register_model
+
+from tests.app_helpers import SERVE_CLASSES, png_bytes, run_cli, train_image_model  # also registers tiny_serve_image
 
 ROOT = Path(__file__).resolve().parents[1]
-CLASSES = ("bright", "dark", "mid")
-
-
-@register_model("tiny_serve_image")
-def tiny_serve_image(num_classes=3, input_shape=(16, 16, 3), classifier_activation="softmax"):
-    inp = L.Input(input_shape)
-    h = L.Conv2D(4, 3, activation="relu", name="conv")(inp)
-    f = L.GlobalAveragePooling2D()(h)
-    out = L.Dense(num_classes, activation=classifier_activation, name="fc")(f)
-    return ClassifierModel(inp, out, features_tensor=f, head_name="fc", classifier_activation=classifier_activation)
-
-
-def run_cli(*args, input=None):
-    r = CliRunner().invoke(main, [str(a) for a in args], input=input)
-    assert r.exit_code == 0, r.output
-    return r
-
-
-# --------------------------------------------------------------------------- tiny models, made by the apps
-def png_bytes(arr):
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def make_images(root, per_class=6, seed=0):
-    """Folders of small PNGs of three brightness classes; the images vary in size (the server resizes)."""
-    rng = np.random.default_rng(seed)
-    for c, base in zip(CLASSES, (210, 40, 120)):
-        (root / c).mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            arr = np.clip(base + rng.normal(0, 30, (18 + i % 3, 20, 3)), 0, 255).astype(np.uint8)
-            (root / c / f"{i}.png").write_bytes(png_bytes(arr))
-    return root
-
-
-def train_image_model(root):
-    data = make_images(root / "images")
-    run_cli("image", "train", data, "--model", "tiny_serve_image", "--weights", "none", "--epochs", "1",
-            "--batch-size", "8", "--augment", "none", "-o", root / "image_run")
-    return root / "image_run" / "model.h5", data
+CLASSES = SERVE_CLASSES
 
 
 def train_text_model(root):
@@ -537,6 +495,7 @@ def test_help_is_fast_and_imports_nothing_heavy():
     assert out.stdout.split() == ["False", "False"] and time.time() - t0 < 20
 
 
+@pytest.mark.slow
 def test_command_prints_the_url_serves_and_stops_on_sigterm(models):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     p = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", str(models["text"]), "--port", "0",

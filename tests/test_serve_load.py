@@ -10,13 +10,16 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from apps.serving import ModelServer, load_handler
-from test_serve import CLASSES, train_image_model
+
+from tests.app_helpers import SERVE_CLASSES as CLASSES, train_image_model
 
 N_REQUESTS, N_THREADS = 2000, 8
 
 
+@pytest.mark.slow
 def test_2000_requests_from_8_threads_all_correct(tmp_path, capsys):
     model_path, data = train_image_model(tmp_path)
     files = [data / c / f"{i}.png" for c in CLASSES for i in range(6)]

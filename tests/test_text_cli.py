@@ -14,49 +14,12 @@ from apps.cli import main
 from apps.text_data import DataError, load_text_dataset, read_table
 from apps.text_vocab import PAD, UNK, Vocabulary, pad_batch
 
+from tests.app_helpers import make_texts, tiny_encoder_dir, write_csv
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXDIR = os.path.join(HERE, "fixtures", "minilm")
-POS = ["good", "great", "fine", "happy", "nice"]
-NEG = ["bad", "awful", "sad", "poor", "ugly"]
-FILLER = ["the", "a", "movie", "was", "and", "plot", "it"]
-
-
-def make_texts(n=80, seed=0):
-    """(texts, labels): filler words plus one or two words of the class (pos/neg)."""
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for i in range(n):
-        label = "pos" if i % 2 == 0 else "neg"
-        words = list(rng.choice(FILLER, rng.integers(3, 8))) + list(rng.choice(POS if label == "pos" else NEG,
-                                                                                 rng.integers(1, 3)))
-        rng.shuffle(words)
-        texts.append(" ".join(words).capitalize() + "!")
-        labels.append(label)
-    return texts, labels
-
-
-def write_csv(path, n=80, header=True, sep=",", seed=0):
-    texts, labels = make_texts(n, seed)
-    rows = (["text,label"] if header else []) + [f"{t}{sep}{l}" for t, l in zip(texts, labels)]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
-
 
 def run(*args, input=None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input)
-
-
-def tiny_encoder_dir(root):
-    """A local BERT folder (the tiny random HF BertModel fixture) whose vocabulary has our words."""
-    d = root / "tiny-encoder"
-    d.mkdir()
-    os.symlink(os.path.join(FIXDIR, "tiny_bert.safetensors"), d / "model.safetensors")
-    (d / "config.json").write_text(open(os.path.join(FIXDIR, "tiny_bert.json")).read())
-    words = POS + NEG + FILLER + ["!"]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
-    vocab += [f"w{i}" for i in range(100 - len(vocab))]
-    (d / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    return d
 
 
 # --------------------------------------------------------------------------- vocabulary and data
@@ -162,6 +125,7 @@ def test_vocabulary_comes_from_the_training_split_only(tmp_path):
     assert len(tokens & unique) == m["num_train"]  # validation and test rows added no word
 
 
+@pytest.mark.slow
 def test_transformer_on_tsv_without_header_and_two_text_columns(tmp_path):
     texts, labels = make_texts(200, seed=1)
     p = tmp_path / "d.tsv"
@@ -222,6 +186,7 @@ def test_folder_of_txt_files_skips_unreadable_ones(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout.strip().splitlines()[-1])["num_samples"] == 40
 
 
+@pytest.mark.slow
 def test_minilm_head_and_top_layer_on_a_local_encoder(tmp_path):
     from zoo import SentenceEncoder
 
@@ -277,6 +242,7 @@ def test_minilm_head_and_top_layer_on_a_local_encoder(tmp_path):
     np.testing.assert_allclose(HiddenBatches(hidden, None, 2).predict(build_top(clf, 1)), full, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(tmp_path):
     data = write_csv(tmp_path / "d.csv", n=40)
     outs = []

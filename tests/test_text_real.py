@@ -2,7 +2,7 @@
 
 - SMS Spam Collection, `--model lstm`: macro-F1 >= 0.92 on a held-out 20% (about 30 s on 2 cores).
 - AG News with `--model minilm` through the weight registry (the all-MiniLM-L6-v2 files served by
-  a local mirror, as in tests/test_zoo_text.py; skipped when the files are not installed): a
+  a local mirror, the minilm_mirror fixture of tests/conftest.py; skipped when the files are not installed): a
   400-text subset always; the full acceptance run (7,600 texts, 80/20, >= 87% accuracy; about
   5 minutes on 2 cores, nearly all of it encoding) only with ZOO_SLOW_TESTS=1.
 """
@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from apps.cli import main
-from shared_data import require
-from test_zoo_text import minilm_mirror  # noqa: F401  (the local-mirror fixture)
+from tests.shared_data import require
 
 SMS = "text/sms_spam_collection/SMSSpamCollection"
 AG = "text/ag_news/test.csv"

@@ -19,7 +19,7 @@ import pytest
 from core.saving import (CheckpointFormatError, UnsafeCheckpointError, WeightFileError, load_torch_checkpoint,
                          state_dict_from_checkpoint)
 from core.saving import torch_checkpoint as tc
-from shared_data import require
+from tests.shared_data import require
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "readers"
 EXPECTED = np.load(FIX / "torch_expected.npz")

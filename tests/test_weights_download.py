@@ -134,6 +134,7 @@ def test_slow_server_times_out(wenv, server):
     assert wenv.key_dir_files("test.blob") == []
 
 
+@pytest.mark.slow
 def test_two_processes_one_download(wenv, server, tmp_path):
     # 8 chunks x 0.1 s: the first process holds the lock for ~0.8 s while the second waits.
     one(wenv, server, data=payload(8 * 65536, seed=3), chunk=65536, chunk_delay=0.1)

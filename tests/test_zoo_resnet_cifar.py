@@ -59,6 +59,7 @@ def torch_ref():
 
 
 # ---------------------------------------------------------------------------- architecture
+@pytest.mark.slow
 def test_registered_and_built_for_every_depth():
     assert {"resnet20", "resnet32", "resnet44", "resnet56", "resnet110"} <= set(zoo.list_models("resnet*"))
     entry = zoo.registry.get_entry("resnet20")

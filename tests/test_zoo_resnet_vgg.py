@@ -105,6 +105,7 @@ def _keras_weighted_layout(key):
     return [(n, [(w.split("/")[-1].split(":")[0], s) for w, s in ws]) for n, ws in _layout(key) if ws]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key,ctor,total", [
     ("resnet50", "ResNet50", "25,636,712"), ("resnet101", "ResNet101", "44,707,176"),
     ("resnet152", "ResNet152", "60,419,944"), ("vgg16", "VGG16", "138,357,544"), ("vgg19", "VGG19", None)])
@@ -169,6 +170,7 @@ def test_vgg_bn_and_small_variants_layout():
 
 
 # ============================================================================ Keras parity
+@pytest.mark.slow
 def test_resnet50_keras_h5_parity(resnet50_h5):
     """One forward through ``features()``; the head is applied here. ``predict`` (the softmax head
     in the graph) is compared in test_keras_constructor_imagenet_goes_through_the_manifest."""
@@ -182,6 +184,7 @@ def test_resnet50_keras_h5_parity(resnet50_h5):
     assert max(d.values()) < TOL, d
 
 
+@pytest.mark.slow
 def test_resnet50_notop_odd_size_parity(resnet50_notop_h5):
     key = "resnet50_notop_avg"
     model = zoo.ResNet50(include_top=False, weights=resnet50_notop_h5, pooling="avg", input_shape=(97, 83, 3))
@@ -192,6 +195,7 @@ def test_resnet50_notop_odd_size_parity(resnet50_notop_h5):
     assert d < TOL
 
 
+@pytest.mark.slow
 def test_vgg16_keras_h5_parity(tmp_path):
     """VGG16 with its top at 64x64 (Keras builds it so with weights=None; the Flatten sees 2x2x512)."""
     key = "vgg16_64"
@@ -247,6 +251,7 @@ def write_torch_zip(path, state_dict):
         z.writestr("archive/version", b"3\n")
 
 
+@pytest.mark.slow
 def test_resnet18_torch_zip_parity_two_sizes(tmp_path):
     path = str(tmp_path / "resnet18-recipe.pth")
     write_torch_zip(path, _torch_state_dict("resnet18"))
@@ -258,6 +263,7 @@ def test_resnet18_torch_zip_parity_two_sizes(tmp_path):
         assert d < TOL
 
 
+@pytest.mark.slow
 def test_resnet34_state_dict_parity():
     from zoo.models.resnet import load_torchvision_state_dict
 
@@ -269,6 +275,7 @@ def test_resnet34_state_dict_parity():
     assert d < TOL
 
 
+@pytest.mark.slow
 def test_vgg11_bn_torchvision_state_dict_parity():
     from zoo.models.vgg import load_torchvision_state_dict
 
@@ -279,6 +286,7 @@ def test_vgg11_bn_torchvision_state_dict_parity():
     assert d < TOL
 
 
+@pytest.mark.slow
 def test_torch_state_dict_errors():
     from zoo.models.resnet import load_torchvision_state_dict
 
@@ -291,6 +299,7 @@ def test_torch_state_dict_errors():
 
 
 # ============================================================================ heads, pooling, features
+@pytest.mark.slow
 def test_create_model_with_path_and_other_class_count_resets_head(resnet50_h5, caplog):
     with caplog.at_level(logging.WARNING, logger="zoo"):
         model = zoo.create_model("resnet50", weights=resnet50_h5, num_classes=10, input_shape=(64, 48, 3))
@@ -308,6 +317,7 @@ def test_create_model_with_path_and_other_class_count_resets_head(resnet50_h5, c
     assert any("from 10 to 3 classes" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_positional_load_of_a_keras_file_never_mixes_up_layers(resnet50_h5):
     """``load_weights`` without ``by_name`` pairs layers in order: where the model's layer order is
     not Keras's (ResNet shortcut branches) it must fail loudly, or else load every weight right."""
@@ -325,6 +335,7 @@ def test_positional_load_of_a_keras_file_never_mixes_up_layers(resnet50_h5):
     np.testing.assert_array_equal(model.get_layer("conv2_block1_0_conv").kernel.numpy(), want)
 
 
+@pytest.mark.slow
 def test_save_and_load_model_round_trip(tmp_path):
     from core.models import load_model
     from zoo.models.resnet import load_torchvision_state_dict, torchvision_mapping
@@ -341,6 +352,7 @@ def test_save_and_load_model_round_trip(tmp_path):
     assert torchvision_mapping(back)["conv5_block1_0_bn"] == "layer4.0.downsample.1"
 
 
+@pytest.mark.slow
 def test_notop_file_with_a_head_builds_a_fresh_head(resnet50_notop_h5, caplog):
     with caplog.at_level(logging.WARNING, logger="zoo"):
         model = zoo.create_model("resnet50", weights=resnet50_notop_h5, num_classes=5, input_shape=(64, 64, 3))
@@ -348,6 +360,7 @@ def test_notop_file_with_a_head_builds_a_fresh_head(resnet50_notop_h5, caplog):
     assert any("not in the file" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_missing_backbone_layer_in_file_is_an_error(tmp_path):
     path = str(tmp_path / "partial.h5")
     layout = [(n, ws) for n, ws in _layout("resnet50") if n != "conv3_block2_2_bn"]
@@ -358,6 +371,7 @@ def test_missing_backbone_layer_in_file_is_an_error(tmp_path):
         zoo.create_model("resnet50", weights=path, input_shape=(64, 64, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,pooling,shape,layer", [
     ("resnet50", "avg", (None, 2048), "avg_pool"), ("resnet50", "max", (None, 2048), "max_pool"),
     ("resnet50", None, (None, 1, 1, 2048), "conv5_block3_out"), ("resnet18", "avg", (None, 512), "avg_pool"),
@@ -378,6 +392,7 @@ def test_include_top_false_pooling(name, pooling, shape, layer):
         assert model.output.shape == (None, 4)
 
 
+@pytest.mark.slow
 def test_features_and_head_any_input_size():
     model = zoo.create_model("resnet18", num_classes=7, input_shape=(None, None, 3))
     x = recipe.recipe_input("img64x48")
@@ -388,6 +403,7 @@ def test_features_and_head_any_input_size():
     assert zoo.create_model("resnet50", num_classes=3).classifier_activation == "softmax"
 
 
+@pytest.mark.slow
 def test_input_tensor_argument():
     inp = L.Input((32, 32, 3), name="image")
     scaled = L.Rescaling(1 / 255.0)(inp)
@@ -415,6 +431,7 @@ def fake_imagenet_registry(monkeypatch, tmp_path, resnet50_h5):
     return fetched
 
 
+@pytest.mark.slow
 def test_keras_constructor_imagenet_goes_through_the_manifest(fake_imagenet_registry):
     model = zoo.ResNet50()                                   # weights="imagenet"
     assert fake_imagenet_registry == ["resnet50.imagenet"]

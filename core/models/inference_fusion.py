@@ -11,13 +11,15 @@ A chain is fused only when every intermediate tensor has that one consumer and i
 output, no layer has an activity regularizer, and the layers are the plain core classes (a
 subclass may change ``call``). The folded weights are computed from the current weights at every
 call (an optimizer may have changed them), which costs one pass over the kernels. Values equal the
-unfused ones up to float rounding (the folded product is rounded once more).
+unfused ones up to float rounding (the folded product is rounded once more). Nothing is fused
+under ZOO_REFERENCE_OPS=1.
 """
 from __future__ import annotations
 
 from ..autodiff import Tensor
 from ..backend import get_xp
 from ..ops.activations import relu_into
+from ..ops.reference import ENABLED as REFERENCE_OPS
 
 
 def _is_plain_relu(layer) -> bool:
@@ -75,6 +77,8 @@ def sole_consumers(model):
 def build_plan(model) -> dict:
     """``{id(first node): (kind, nodes)}`` for the fusable chains of a Functional model, with
     kind ``"conv"`` (nodes: conv, optional BN, optional ReLU) or ``"add_relu"`` (add, ReLU)."""
+    if REFERENCE_OPS:  # ZOO_REFERENCE_OPS: each layer runs its own (reference) op
+        return {}
     from .. import ops
     from ..layers.convolutional import Conv2D
     from ..layers.merging import Add

@@ -10,7 +10,7 @@ model output (``conv_pool_pairs``). Layers that Winograd runs faster (wide 3x3) 
 left alone. The pair is fused only where calling the layers one by one would do nothing else: both
 layers exact instances of those classes (a subclass may override ``call``) whose ``call`` is not
 replaced on the instance, the convolution built, an eager input on the CPU without a mask, and no
-cast between the layers (mixed-precision policies).
+cast between the layers (mixed-precision policies). Nothing is fused under ZOO_REFERENCE_OPS=1.
 """
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ from ..layers.convolutional import Conv2D
 from ..layers.pooling import MaxPooling2D
 from ..ops.conv import _uses_winograd
 from ..ops.conv_pool import MAX_IMAGE_BYTES, conv2d_max_pool2d, image_bytes
+from ..ops.reference import ENABLED as REFERENCE_OPS
 from .inference_fusion import only_input, sole_consumers
 
 
 def conv_pool_fusable(conv, pool, x) -> bool:
     """Whether ``pool(conv(x))`` may run as ``run_conv_pool(conv, pool, x)``."""
+    if REFERENCE_OPS:  # ZOO_REFERENCE_OPS: each layer runs its own (reference) op
+        return False
     if type(conv) is not Conv2D or type(pool) is not MaxPooling2D or type(x) is not Tensor:
         return False
     if not conv.built or getattr(x, "_keras_mask", None) is not None:

@@ -38,6 +38,10 @@ from .embedding import embedding
 from .losses import (cosine_similarity, huber, kl_divergence, log_cosh, mean_absolute_error,
                      mean_absolute_percentage_error, mean_squared_error)
 from . import image, linalg
+from . import reference as _reference
+
+if _reference.ENABLED:  # ZOO_REFERENCE_OPS=1: the plain reference ops everywhere
+    _reference.install()
 
 _A, _E, _R, _S = _activations, _elementwise, _reductions, _shape
 

@@ -84,6 +84,16 @@ class KerasTensor:
     def ndim(self):
         return len(self.shape)
 
+    @property
+    def _keras_mask(self):
+        """The mask this symbolic tensor carries, as Keras shows it: a boolean KerasTensor over the
+        (batch, time) axes, or None. For inspection (``print(x._keras_mask)``); layers receive the
+        real mask when the model runs."""
+        if not self._has_mask:
+            return None
+        return KerasTensor(self.shape[:2] if self.ndim >= 2 else self.shape, "bool",
+                           name=f"{self.name}_mask" if self.name else None)
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype.name}, name={self.name}>"
 

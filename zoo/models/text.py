@@ -26,6 +26,7 @@ from core.autodiff import Tensor, no_grad
 from core.layers.base import Layer, register_serializable
 from core.layers.base import build_sublayer, own_scope
 from core.models.functional import Functional
+from core.models.serialization import functional_from_config
 
 from ..classifier import ClassifierModel
 from ..registry import register_model
@@ -272,6 +273,7 @@ class _TextModelMixin:
         return self.tokenizer(texts, text_pair=text_pair, max_length=max_length or self.max_length)
 
 
+@register_serializable("zoo")
 class BertEncoder(_TextModelMixin, Functional):
     """A BERT encoder: inputs ``input_ids``, ``attention_mask``, ``token_type_ids`` (B, T) ->
     the last hidden states (B, T, hidden_size), or pooled (B, hidden_size) features."""
@@ -281,7 +283,21 @@ class BertEncoder(_TextModelMixin, Functional):
         self.config = dict(config or {})
         self.pretrained_cfg = {}
 
+    def get_config(self):
+        config = super().get_config()
+        config["bert_config"] = dict(self.config)
+        config["pretrained_cfg"] = dict(self.pretrained_cfg)
+        return config
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        graph = functional_from_config(Functional, config, custom_objects, safe_mode)
+        model = cls(graph._inputs_struct, graph._outputs_struct, config=config.get("bert_config"), name=graph.name)
+        model.pretrained_cfg = dict(config.get("pretrained_cfg") or {})
+        return model
+
+
+@register_serializable("zoo")
 class BertTextClassifier(_TextModelMixin, ClassifierModel):
     """BERT encoder + pooling (``"cls"``: BERT's tanh pooler on [CLS]; ``"mean"``: masked mean)
     + dropout + Dense ``classifier`` head; ``features(x)`` gives the pooled features."""
@@ -289,6 +305,17 @@ class BertTextClassifier(_TextModelMixin, ClassifierModel):
     def __init__(self, inputs, outputs, config=None, **kwargs):
         super().__init__(inputs, outputs, **kwargs)
         self.config = dict(config or {})
+
+    def get_config(self):
+        config = super().get_config()
+        config["bert_config"] = dict(self.config)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        model = super().from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+        model.config = dict(config.get("bert_config") or {})
+        return model
 
     def preprocess(self, texts, text_pair=None, max_length=None):  # text, not images
         return _TextModelMixin.preprocess(self, texts, text_pair=text_pair, max_length=max_length)
