@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 
+from .. import distribute
 from ._utils import _save_freq_reached
 from .callback import Callback
 
@@ -93,6 +94,8 @@ class BackupAndRestore(Callback):
         return _save_freq_reached(self, batch)
 
     def _save_model(self):
+        if not distribute.writes_files():  # data-parallel: rank 0 writes the backup, every rank restores it
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._weights_path):
             shutil.copyfile(self._weights_path, self._prev_weights_path)
@@ -105,5 +108,5 @@ class BackupAndRestore(Callback):
         os.replace(tmp, self._training_metadata_path)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.backup_dir):
+        if self.delete_checkpoint and distribute.writes_files() and os.path.exists(self.backup_dir):
             shutil.rmtree(self.backup_dir)

@@ -1,6 +1,7 @@
 """``CallbackList``: the callbacks of one ``fit``/``evaluate``/``predict`` call, driven together."""
 from __future__ import annotations
 
+from .. import distribute
 from ._utils import _pythonify_logs, _flatten_callbacks
 from .callback import Callback
 from .history import History
@@ -25,6 +26,8 @@ class CallbackList(Callback):
             raise TypeError("callbacks must be a list of Callback instances; received "
                             f"{type(callbacks).__name__}")
         self.callbacks = _flatten_callbacks(callbacks)
+        if not distribute.writes_files():  # data-parallel, not rank 0: nothing that prints or writes files
+            self.callbacks = [c for c in self.callbacks if not getattr(c, "_chief_only", False)]
         for i, c in enumerate(self.callbacks):
             if not isinstance(c, Callback):
                 raise TypeError("callbacks must be Callback instances; received "
@@ -44,7 +47,7 @@ class CallbackList(Callback):
         if self._history is None and add_history:
             self._history = History()
             self.callbacks.append(self._history)
-        if self._progbar is None and add_progbar:
+        if self._progbar is None and add_progbar and distribute.writes_files():
             self._progbar = ProgbarLogger()
             self.callbacks.append(self._progbar)
 

@@ -15,6 +15,8 @@ class CSVLogger(Callback):
     (``val_*`` columns added when the first epoch has none, as Keras). ``append`` continues an
     existing file without repeating its header."""
 
+    _chief_only = True  # under data parallelism only rank 0 runs it (it prints or writes files)
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.sep = separator

@@ -23,6 +23,8 @@ class ModelCheckpoint(MonitorCallback):
     ``save_best_only`` saves only when ``monitor`` improves (on ``initial_value_threshold`` too).
     """
 
+    _chief_only = True  # under data parallelism only rank 0 runs it (it prints or writes files)
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):

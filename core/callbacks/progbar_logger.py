@@ -23,6 +23,8 @@ class ProgbarLogger(Callback):
     inside ``fit`` is silent. Unknown step counts give a bar without total.
     """
 
+    _chief_only = True  # under data parallelism only rank 0 runs it (it prints or writes files)
+
     refresh_interval = 0.1  # seconds between live-bar redraws
 
     def __init__(self, count_mode="steps"):

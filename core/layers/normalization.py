@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from .. import constraints, initializers, ops, regularizers
+from .. import constraints, distribute, initializers, ops, regularizers
 from ..autodiff import Tensor
 from .base import Layer
 
@@ -25,7 +25,8 @@ class BatchNormalization(Layer):
     moving statistics at inference. As Keras 3, a layer with ``trainable=False`` always runs in
     inference mode. A mask of the input's rank minus one (e.g. from ``Embedding(mask_zero=True)``)
     restricts the training statistics to unmasked positions. ``renorm=True`` is Batch
-    Renormalization; ``synchronized`` has no effect (one process, one device)."""
+    Renormalization. ``synchronized=True`` under data-parallel training (``core.distribute``) uses
+    the statistics of the global batch, summed over every process; in one process it has no effect."""
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", moving_mean_initializer="zeros", moving_variance_initializer="ones",
@@ -122,6 +123,8 @@ class BatchNormalization(Layer):
         if not (training and self.trainable):
             return ops.batch_norm(inputs, gamma, beta, self.moving_mean, self.moving_variance, training=False,
                                   momentum=self.momentum, epsilon=self.epsilon, axis=self._channel_axis)
+        if self.synchronized and mask is None and not self.renorm and distribute.distribution() is not None:
+            return self._synchronized(inputs, gamma, beta)
         if mask is None and not self.renorm:
             return ops.batch_norm(inputs, gamma, beta, self.moving_mean, self.moving_variance, training=True,
                                   momentum=self.momentum, epsilon=self.epsilon, axis=self._channel_axis)
@@ -148,6 +151,25 @@ class BatchNormalization(Layer):
         if beta is not None:
             y = y + ops.reshape(beta, bshape)
         self._update_moving(bm, bv)
+        return y
+
+    def _synchronized(self, inputs, gamma, beta):
+        """Training with the mean and (biased) variance of the global batch, summed over every
+        process (differentiably), as one process would compute them on the whole batch."""
+        axes = tuple(i for i in range(inputs.ndim) if i != self._channel_axis)
+        bshape = tuple(self._channels if i == self._channel_axis else 1 for i in range(inputs.ndim))
+        local = inputs.shape[0]
+        count = float(distribute.allreduce(np.asarray(inputs.data.size // self._channels, dtype=np.float64), op="sum"))
+        t = inputs.dtype.type
+        mean = distribute.AllReduceSum(local)(ops.sum(inputs, axis=axes, keepdims=True)) * t(1.0 / count)
+        diff = inputs - mean
+        var = distribute.AllReduceSum(local)(ops.sum(diff * diff, axis=axes, keepdims=True)) * t(1.0 / count)
+        y = diff / ops.sqrt(var + t(self.epsilon))
+        if gamma is not None:
+            y = y * ops.reshape(gamma, bshape)
+        if beta is not None:
+            y = y + ops.reshape(beta, bshape)
+        self._update_moving(mean.data.reshape(-1), var.data.reshape(-1))
         return y
 
     def _masked_normalize(self, inputs, mask):

@@ -98,6 +98,11 @@ class _ShapeResolved(Metric):
     def result(self):
         return 0.0 if self.resolved is None else self.resolved.result()
 
+    @property
+    def variables(self):
+        """The resolved metric's state (none before it resolves)."""
+        return [] if self.resolved is None else self.resolved.variables
+
     def reset_state(self):
         if self.resolved is not None:
             self.resolved.reset_state()

@@ -229,15 +229,20 @@ class ArrayAdapter:
         swb = None if self.sw is None else _map(take, self.sw)
         return xb, yb, swb
 
-    def batches(self):
-        """One pass over the data."""
+    def batches(self, distribution=None):
+        """One pass over the data; with a ``distribution``, this process's share of each batch
+        (every process cuts the same batches: rank 0's shuffling order is broadcast)."""
         if self.shuffle:
             with zrandom.lock():
                 order = zrandom.get_generator().permutation(self.n)
+            if distribution is not None:
+                order = distribution.sync_order(order)
         else:
             order = None
         for step in range(self.num_batches):
             lo, hi = step * self.batch_size, min((step + 1) * self.batch_size, self.n)
+            if distribution is not None:
+                lo, hi = distribution.shard(lo, hi)
             idx = order[lo:hi] if order is not None else slice(lo, hi)
             yield self._take(idx)
 
@@ -414,6 +419,37 @@ class EpochIterator:
                     return
             self._fresh = False
             yield batch
+
+
+class ShardedAdapter:
+    """Each process's share of the batches of ``adapter`` under a data-parallel ``distribution``:
+    the contiguous share ``distribution.shard`` gives of every global batch. Arrays are indexed
+    directly; a generator or Dataset runs on every process (seed it the same everywhere) and each
+    of its batches is cut."""
+
+    def __init__(self, adapter, distribution):
+        self.adapter = adapter
+        self.distribution = distribution
+        self.num_batches = adapter.num_batches
+
+    def peek(self):
+        return self.adapter.peek()
+
+    def batches(self):
+        if isinstance(self.adapter, ArrayAdapter):
+            yield from self.adapter.batches(self.distribution)
+            return
+        for xb, yb, swb in self.adapter.batches():
+            lo, hi = self.distribution.shard(0, len(_flat(xb)[0]))
+            cut = lambda t: t[lo:hi]  # noqa: E731
+            yield (_map(cut, xb), None if yb is None else _map(cut, yb), None if swb is None else _map(cut, swb))
+
+
+def shard(epoch_iterator, distribution):
+    """``epoch_iterator`` over this process's shares of its batches (itself without a distribution)."""
+    if distribution is not None:
+        epoch_iterator.adapter = ShardedAdapter(epoch_iterator.adapter, distribution)
+    return epoch_iterator
 
 
 def _warn_ran_out():

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from .. import backend
+from .. import distribute
 from .. import metrics as metrics_mod
 from .. import serialization_lib
 from ..autodiff import Tensor, no_grad
@@ -35,6 +36,7 @@ class TrainingMixin:
         self._compiled_metrics = None
         self._output_loss_trackers = []
         self.assets = {}  # vocabulary, labels, scaler statistics...: saved with the model
+        self._distribution = None  # the data-parallel distribution while fit runs under one
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -187,12 +189,19 @@ class TrainingMixin:
     def get_metrics_result(self):
         """``{name: value}`` of every metric in ``model.metrics`` (a container's dict merged in)."""
         logs = {}
-        for m in self.metrics:
-            result = m.result()
-            if isinstance(result, dict):
-                logs.update(result)
-            else:
-                logs[m.name] = result
+        metrics = self.metrics
+        # under data parallelism: the results of the states summed over every process
+        local = self._distribution.reduce_metrics(metrics) if getattr(self, "_distribution", None) else []
+        try:
+            for m in metrics:
+                result = m.result()
+                if isinstance(result, dict):
+                    logs.update(result)
+                else:
+                    logs[m.name] = result
+        finally:
+            for v, value in local:
+                v.value = value
         return logs
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -428,7 +437,9 @@ class TrainingMixin:
             # as Keras: the optimizer's loss scaling (loss_scale_factor, LossScaleOptimizer) before the
             # gradients, which its apply() divides back
             self.optimizer.scale_loss(loss).backward()
+            self._local_batch_size = _batch_len(x)  # weights this process's gradients under data parallelism
             self.optimizer.apply([p.grad for p in params], params)
+            self._local_batch_size = None
             for p in params:
                 p.grad = None
         else:
@@ -515,14 +526,13 @@ class TrainingMixin:
         """Train for ``epochs`` epochs; returns a ``History``. Data: arrays (or lists/dicts of arrays for
         multi-input/output models), a generator / iterable of batches, or a ``core.data.Dataset``.
         Each batch goes to ``train_step(data)`` packed as Keras packs it."""
-        from .. import callbacks as callbacks_mod
-
         self._require_compiled("fit")
         if validation_split and validation_data is None:
             if data_adapter.is_iterator_like(x):
                 raise ValueError("validation_split is only supported for array inputs; pass validation_data")
             (x, y, sample_weight), val = data_adapter.train_validation_split((x, y, sample_weight), validation_split)
             validation_data = val
+        dist = distribute.distribution()
         train = data_adapter.get_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle,
                                          steps=steps_per_epoch, class_weight=class_weight)
         self._check_data(x, y, "fit")
@@ -532,7 +542,38 @@ class TrainingMixin:
             self._check_data(vx, vy, "fit (validation_data)")
             val = data_adapter.get_adapter(vx, vy, vsw, batch_size=validation_batch_size or batch_size,
                                            shuffle=False, steps=validation_steps)
-        verbose = _resolve_verbose(verbose)
+        verbose = _resolve_verbose(verbose) if distribute.writes_files() else 0  # rank 0 alone prints
+        if dist is not None:
+            return self._fit_distributed(dist, train, val, verbose, callbacks, epochs, initial_epoch,
+                                         validation_freq)
+        return self._fit_loop(train, val, verbose, callbacks, epochs, initial_epoch, validation_freq)
+
+    def _fit_distributed(self, dist, train, val, *args):
+        """``fit`` data-parallel: each process trains on its shares of the batches, from rank 0's
+        weights, with averaged gradients and metrics summed over every process."""
+        data_adapter.shard(train, dist)
+        if val is not None:
+            data_adapter.shard(val, dist)
+        self._distribution = dist
+        self._local_batch_size = None
+        # the gradients are averaged in optimizer.apply, so a custom train_step's are too (its shares
+        # weighted equally); an instance attribute wraps any optimizer class while fit runs
+        opt = self.optimizer
+        plain_apply = opt.apply
+
+        def apply(grads, params=None):
+            return plain_apply(dist.average_gradients(list(grads), self._local_batch_size or 1), params)
+
+        opt.apply = apply
+        try:
+            return self._fit_loop(train, val, *args)
+        finally:
+            self._distribution = None
+            del opt.apply
+
+    def _fit_loop(self, train, val, verbose, callbacks, epochs, initial_epoch, validation_freq):
+        from .. import callbacks as callbacks_mod
+
         cbs = callbacks_mod.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=epochs, steps=train.steps_per_epoch)
         self.stop_training = False
@@ -540,11 +581,16 @@ class TrainingMixin:
         # Keras skips the batch hooks when no callback implements them; the running logs are then
         # only needed at the end of the epoch. The default train_step runs without packing the batch.
         batch_hooks = _implements_train_batch_hooks(cbs)
+        if getattr(self, "_distribution", None) is not None:  # every rank takes the same path (collectives)
+            batch_hooks = any(distribute.allgather_object(batch_hooks))
         plain_step = self._default_steps()
         self._initial_epoch = None
         cbs.on_train_begin()
         # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
         initial_epoch = self._initial_epoch or initial_epoch
+        if getattr(self, "_distribution", None) is not None:  # after a callback restored a backup: rank 0's
+            self._distribution.sync_parameters(self)
+            initial_epoch = int(distribute.broadcast(np.asarray(initial_epoch, dtype=np.int64)))
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
@@ -638,7 +684,14 @@ class TrainingMixin:
         verbose = _resolve_verbose(verbose)
         cbs = callbacks_mod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=1, steps=adapter.steps_per_epoch)
-        logs = self._run_evaluation(adapter, cbs)
+        # data-parallel: each rank evaluates its shares of the batches, the metric states summed
+        dist, outer = distribute.distribution(), getattr(self, "_distribution", None)
+        data_adapter.shard(adapter, dist)
+        self._distribution = dist
+        try:
+            logs = self._run_evaluation(adapter, cbs)
+        finally:
+            self._distribution = outer
         if return_dict:
             return logs
         return self._flatten_metrics_in_order(logs)
@@ -650,6 +703,8 @@ class TrainingMixin:
         data_adapter.check_finite(x, "x", "predict")
         self._check_input_shapes(x, "predict")
         adapter = data_adapter.get_adapter(x, None, None, batch_size=batch_size, shuffle=False, steps=steps)
+        dist = distribute.distribution()
+        data_adapter.shard(adapter, dist)  # data-parallel: each rank predicts its shares of the batches
         verbose = _resolve_verbose(verbose)
         cbs = callbacks_mod.CallbackList(callbacks, add_history=False, add_progbar=verbose != 0, model=self,
                                          verbose=verbose, epochs=1, steps=adapter.steps_per_epoch)
@@ -661,6 +716,9 @@ class TrainingMixin:
             outs.append(_to_numpy_structure(out))
             cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
         cbs.on_predict_end()
+        if dist is not None:  # every rank gets the whole output in input order: batch by batch, rank by rank
+            parts = distribute.allgather_object(outs)
+            outs = [part[b] for b in range(len(outs)) for part in parts]
         if not outs:
             raise ValueError("predict: the input data is empty")
         return _concat_structure(outs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from .. import distribute
 from .keras_archive import load_keras_archive, save_keras_archive, write_keras3_weights
 from .keras_h5 import detect_format
 from .keras_model import load_keras_full_model
@@ -41,8 +42,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 def save_model(model, filepath, overwrite=True, include_optimizer=True):
     """Save ``model`` to one file (written atomically), the format chosen by the extension:
     ``.keras`` Keras 3's zip (Keras loads it), ``.zoo.h5`` (any ``.h5``/``.hdf5``) this project's
-    HDF5 format, which also holds subclassed models and ``assets``."""
+    HDF5 format, which also holds subclassed models and ``assets``. Under data parallelism only
+    rank 0 writes (the other ranks return at once: call ``core.distribute.barrier()`` before another
+    rank reads the file)."""
     path = os.fspath(filepath)
+    if not distribute.writes_files():
+        return
     if path.endswith(".keras"):
         save_keras_archive(model, path, overwrite=overwrite, include_optimizer=include_optimizer)
     elif path.endswith((".h5", ".hdf5")):
@@ -59,8 +64,11 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
 
 def save_weights(model, filepath, overwrite=True):
     """Save ``model``'s weights, written atomically: ``.weights.h5`` in Keras 3's layout (with the
-    optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path)."""
+    optimizer's state, as Keras), any other ``.h5`` in this project's format (by layer path).
+    Under data parallelism only rank 0 writes, as ``save_model``."""
     path = os.fspath(filepath)
+    if not distribute.writes_files():
+        return
     if path.endswith(".weights.h5"):
         if os.path.exists(path) and not overwrite:
             raise SavingError(f"{path} exists; pass overwrite=True to replace it")

