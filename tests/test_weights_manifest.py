@@ -190,14 +190,29 @@ def test_minilm_entries(entries):
         assert entries[k]["urls"][0].startswith("https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2/resolve/")
 
 
+def test_keras_md5_match_keras_sources(entries):
+    """Every MD5 credited to a Keras source file is one that file publishes."""
+    record = json.loads((REPO / "tests" / "fixtures" / "keras_application_hashes.json").read_text())
+    checked = 0
+    for key, e in entries.items():
+        if "md5" not in e or not e.get("checksum_source", "").startswith("keras-team/keras "):
+            continue
+        source = e["checksum_source"].split()[1]
+        assert source in record["files"], (key, source)
+        assert e["md5"] in record["files"][source], key
+        checked += 1
+    assert checked >= 40
+
+
 def test_keras_md5_match_shared_notes(entries):
     notes = SHARED / "upstream_weights.md"
     if not notes.is_file():
         pytest.skip(f"{notes} not present")
     text = notes.read_text()
-    for key, e in entries.items():
-        if "md5" in e:
-            assert e["md5"] in text and e["filename"] in text, key
+    listed = [k for k, e in entries.items() if "md5" in e and e["filename"] in text]
+    assert len(listed) >= 10
+    for key in listed:
+        assert entries[key]["md5"] in text, key
 
 
 def test_cifar_hashes_match_shared_data(entries):
