@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import socket
 import threading
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# ../shared, or the parent of $ZOO_SHARED_DATA (the data folder) where the checkout lives elsewhere.
+SHARED = Path(os.environ["ZOO_SHARED_DATA"]).parent if os.environ.get("ZOO_SHARED_DATA") else REPO.parent / "shared"
 
 
 @dataclass
