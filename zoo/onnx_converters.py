@@ -4,7 +4,8 @@ Each reproduces its layer's ``call`` in the model's float dtype: ``ShortcutA`` (
 option-A shortcut), ``BertEmbeddings``, ``BertLayer`` (post-LN block, exact erf GELU, padding
 keys masked with -1e9 logits from the ``attention_mask`` input), ``BertPooler``,
 ``MaskedMeanPooling``, ``ZeroMasking`` (sets the mask the recurrent layers read),
-``SeriesNormalization``, ``SeriesDenormalization``, ``Patching``, ``PositionEmbedding``.
+``SeriesNormalization``, ``SeriesDenormalization``, ``Patching``, ``PositionEmbedding``,
+``LayerScale`` (a per-channel Mul) and ``StochasticDepth`` (the identity at inference).
 The zoo's models (``ClassifierModel``, ``BertEncoder``, ``BertTextClassifier``, the
 ``ts_transformer`` Functional) are Functional graphs and export layer by layer.
 """
@@ -19,6 +20,7 @@ from core.export.onnx_graph import OnnxExportError, register_onnx_converter
 from core.export.onnx_recurrent import _BOOL, _FLOAT, as_bool, call_arguments, mask_of, reduce, unsqueeze, \
     value_dtype
 
+from .layers import LayerScale, StochasticDepth
 from .models.resnet_cifar import ShortcutA
 from .models.text import BertEmbeddings, BertLayer, BertPooler, MaskedMeanPooling, ZeroMasking
 from .models.timeseries import Patching, PositionEmbedding, SeriesDenormalization, SeriesNormalization
@@ -201,3 +203,15 @@ def _position_embedding(g, layer, node, inputs):
 
 
 __all__ = ["attention_keep"]
+
+
+# --------------------------------------------------------------------------- ConvNeXt layers
+@register_onnx_converter(LayerScale)
+def _layer_scale(g, layer, node, inputs):
+    gamma = _np(layer.gamma).astype(np.dtype(layer.compute_dtype))
+    return [g.op("Mul", inputs[0], g.const(gamma, f"{layer.name}/gamma"), name=layer.name)]
+
+
+@register_onnx_converter(StochasticDepth)
+def _stochastic_depth(g, layer, node, inputs):
+    return [g.op("Identity", inputs[0], name=layer.name)]
