@@ -325,10 +325,16 @@ def _keras_entry(entry, build_shape=None):
             out["module"], out["registered_name"] = None, _registered_name(class_name, entry)
         if class_name == "Sequential" and cfg.get("build_input_shape") is not None:
             out["build_config"] = {"input_shape": cfg["build_input_shape"]}
+    elif module.startswith("keras.src.ops"):
+        out = {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}   # a symbolic op (x + y)
     else:
         builtin = module.startswith(("core.", "keras")) and not entry.get("registered_name")
         registered = None if builtin else _registered_name(class_name, entry)
-        out = {"module": _LAYER_MODULE if registered is None else None, "class_name": class_name,
+        layer_module = _LAYER_MODULE if registered is None else None
+        if builtin and module.startswith("keras.src.applications."):
+            # a keras.applications module's own layer (ConvNeXt's LayerScale): Keras names it so
+            layer_module, registered = module, class_name
+        out = {"module": layer_module, "class_name": class_name,
                "config": _keras_layer_config(entry["config"], class_name), "registered_name": registered}
         if build_shape is not None and class_name != "InputLayer":
             out["build_config"] = {"input_shape": list(build_shape)}
