@@ -241,3 +241,44 @@ def test_batch_normalization_keeps_per_rank_statistics(tmp_path):
             assert np.abs(a - b).max() > 1e-4  # each rank's statistics are of its own halves
         else:
             np.testing.assert_array_equal(a, b)
+
+
+@mpi_test
+def test_one_rank_stopping_stops_every_rank_and_callbacks_decide_alike(tmp_path):
+    """One launch (tests/mpi_worker.py ``decisions``): stop_training set on one rank only stops
+    every rank at the same step; EarlyStopping and ReduceLROnPlateau decide on the global values
+    (the same epochs and learning rates on both ranks and as one process); float16 gradient
+    compression trains the weights float32 gives, within float16's precision."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    _single("decisions", one)
+    r = _mpirun("decisions", two)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    ref = json.loads((one / "decisions_rank0.json").read_text())
+    ranks = [json.loads((two / f"decisions_rank{k}.json").read_text()) for k in (0, 1)]
+    for rec in ranks:
+        assert rec["stop_mid_epoch"] == 4  # rank 1 asked after batch 3 of 10: rank 0 stopped there too
+        assert rec["stop_epoch_end"] == 10  # rank 0 asked at the end of epoch 1 of 3: rank 1 stopped too
+        es, es_ref = rec["early_stopping"], ref["early_stopping"]
+        assert (es["stopped_epoch"], es["epochs_run"], es["learning_rate"]) == \
+            (es_ref["stopped_epoch"], es_ref["epochs_run"], es_ref["learning_rate"])
+        np.testing.assert_allclose(es["val_loss"], es_ref["val_loss"], rtol=1e-5)
+    # the callbacks did decide: stopped before the 30 epochs, the learning rate lowered
+    assert ref["early_stopping"]["epochs_run"] < 30 and min(ref["early_stopping"]["learning_rate"]) < 0.01
+    assert ranks[0]["early_stopping"] == ranks[1]["early_stopping"]
+    # float16 compression: the weighted mean of unequal shares exact (2.5), 1/3 rounded to float16
+    for rec in ranks:
+        assert rec["fp16_average"] == [2.5, float(np.float16(np.float32(1 / 3) * np.float32(0.5)) * 2)]
+        np.testing.assert_allclose(rec["fp16_loss"], ref["fp16_loss"], rtol=1e-3)
+    w_ref, w0, w1 = (_npz(one / "fp16_rank0.npz"), _npz(two / "fp16_rank0.npz"), _npz(two / "fp16_rank1.npz"))
+    init = _npz(one / "fp16_init_rank0.npz")
+    for a, b, c, i in zip(w_ref, w0, w1, init):
+        np.testing.assert_array_equal(b, c)
+        # plain SGD: each weight moved by the sum of its lr * gradients, each gradient rounded to float16 twice
+        # (the cast, the sum): within 2 * 2**-11 = 2**-10 of the move
+        assert np.abs(b - a).max() <= 2.0 ** -10 * np.abs(a - i).max(), np.abs(b - a).max() / np.abs(a - i).max()
+
+
+def _npz(path):
+    weights = np.load(path)
+    return [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]

@@ -584,6 +584,10 @@ class TrainingMixin:
         if getattr(self, "_distribution", None) is not None:  # every rank takes the same path (collectives)
             batch_hooks = any(distribute.allgather_object(batch_hooks))
         plain_step = self._default_steps()
+        dist = getattr(self, "_distribution", None)
+        # data-parallel: a callback (or a custom train_step) may set stop_training on one rank only; every
+        # rank stops where any rank asked to (one small allreduce a step, only when such code runs per step)
+        stop_each_step = dist is not None and any(distribute.allgather_object(batch_hooks or not plain_step))
         self._initial_epoch = None
         cbs.on_train_begin()
         # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
@@ -606,6 +610,8 @@ class TrainingMixin:
                     logs = self.train_step(pack_x_y_sample_weight(xb, yb, swb))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, _pythonify_logs(logs))
+                if stop_each_step:
+                    self.stop_training = dist.any_rank(self.stop_training)
                 if self.stop_training:
                     break
             epoch_logs = dict(self._metrics_result_or_logs(logs))
@@ -614,6 +620,8 @@ class TrainingMixin:
                 val_logs = self._run_evaluation(val, cbs, from_fit=True)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
+            if dist is not None:
+                self.stop_training = dist.any_rank(self.stop_training)
             if self.stop_training:
                 break
         cbs.on_train_end(epoch_logs)
