@@ -140,6 +140,136 @@ def test_sharded_batches_partition_every_global_batch(source):
         np.testing.assert_array_equal(np.concatenate([a, b]), f)
 
 
+# ---------------------------------------------------------------- the GPU path, with fakes (no GPU here)
+class _FakeNccl:
+    """cupy.cuda.nccl's surface: a unique id, a communicator recording its calls."""
+    NCCL_FLOAT16, NCCL_FLOAT32, NCCL_FLOAT64, NCCL_INT8, NCCL_UINT8, NCCL_INT32, NCCL_INT64, NCCL_SUM = range(8)
+    calls = []
+
+    @staticmethod
+    def get_unique_id():
+        _FakeNccl.calls.append("get_unique_id")
+        return (7, 7, 7)
+
+    class NcclCommunicator:
+        def __init__(self, size, uid, rank):
+            _FakeNccl.calls.append(("init", size, uid, rank))
+
+        def allReduce(self, send, recv, count, dtype, op, stream):
+            _FakeNccl.calls.append(("allReduce", send, recv, count, dtype, op, stream))
+
+        def bcast(self, buf, count, dtype, root, stream):
+            _FakeNccl.calls.append(("bcast", buf, count, dtype, root, stream))
+
+
+class _FakeComm:
+    def __init__(self, rank, size=2):
+        self.rank, self.size, self.calls = rank, size, []
+
+    def Get_rank(self):
+        return self.rank
+
+    def Get_size(self):
+        return self.size
+
+    def bcast(self, obj, root=0):
+        self.calls.append(("bcast", obj, root))
+        return (7, 7, 7)  # rank 0's id
+
+    def Allreduce(self, send, recv, op=None):  # as if every rank held the same array
+        self.calls.append("Allreduce")
+        recv[...] = send * self.size
+
+    def Bcast(self, buf, root=0):
+        self.calls.append(("Bcast", root))
+
+
+class _DeviceArray:
+    """What NcclGroup reads of a CuPy array: data.ptr, size, dtype."""
+
+    def __init__(self, ptr, size, dtype):
+        self.data, self.size, self.dtype = type("Mem", (), {"ptr": ptr})(), size, np.dtype(dtype)
+
+
+def test_gpu_collectives_choice(monkeypatch):
+    monkeypatch.setattr(distribute, "_import_nccl", lambda: _FakeNccl)
+    monkeypatch.delenv("ZOO_GPU_COLLECTIVES", raising=False)
+    assert distribute.gpu_collectives() == "nccl"
+    for choice in ("nccl", "cuda-aware-mpi", "host"):
+        monkeypatch.setenv("ZOO_GPU_COLLECTIVES", choice)
+        assert distribute.gpu_collectives() == choice
+    monkeypatch.setenv("ZOO_GPU_COLLECTIVES", "gloo")
+    with pytest.raises(ValueError, match="ZOO_GPU_COLLECTIVES must be one of auto, nccl, cuda-aware-mpi, host"):
+        distribute.gpu_collectives()
+    monkeypatch.setattr(distribute, "_import_nccl", lambda: None)
+    monkeypatch.setenv("ZOO_GPU_COLLECTIVES", "nccl")
+    with pytest.raises(RuntimeError, match="NCCL bindings .* are not available"):
+        distribute.gpu_collectives()
+    monkeypatch.setenv("ZOO_GPU_COLLECTIVES", "auto")
+    monkeypatch.setattr(distribute, "_warned", set())
+    with pytest.warns(UserWarning, match="reduced through host memory"):
+        assert distribute.gpu_collectives() == "host"
+    assert distribute._collective_path(np.zeros(2)) == "mpi"  # host arrays always go through MPI
+
+
+def test_nccl_group_joins_on_rank_0s_id_and_passes_device_pointers(monkeypatch):
+    monkeypatch.setattr(distribute.NcclGroup, "_stream", staticmethod(lambda: 99))
+    for rank in (0, 1):
+        _FakeNccl.calls = []
+        comm = _FakeComm(rank)
+        group = distribute.NcclGroup(comm, nccl=_FakeNccl)
+        assert comm.calls == [("bcast", (7, 7, 7) if rank == 0 else None, 0)]
+        assert _FakeNccl.calls == (["get_unique_id"] if rank == 0 else []) + [("init", 2, (7, 7, 7), rank)]
+    _FakeNccl.calls = []
+    group.allreduce_sum(_DeviceArray(1000, 6, "float32"), _DeviceArray(2000, 6, "float32"))
+    group.broadcast(_DeviceArray(3000, 5, "float16"), 0)
+    assert _FakeNccl.calls == [("allReduce", 1000, 2000, 6, _FakeNccl.NCCL_FLOAT32, _FakeNccl.NCCL_SUM, 99),
+                               ("bcast", 3000, 5, _FakeNccl.NCCL_FLOAT16, 0, 99)]
+    with pytest.raises(TypeError, match="NCCL collectives take .* got complex64"):
+        group.allreduce_sum(_DeviceArray(1, 1, "complex64"), _DeviceArray(2, 1, "complex64"))
+
+
+@pytest.mark.parametrize("path", ["nccl", "cuda-aware-mpi"])
+def test_device_arrays_take_the_gpu_path_behind_allreduce_and_broadcast(monkeypatch, path):
+    """allreduce/broadcast/average_gradients route device arrays to NCCL or to MPI with the device
+    buffers (NumPy arrays stand in for CuPy's; the fake collectives act as if 2 ranks held the same)."""
+    comm = _FakeComm(0)
+    done = []
+
+    class Group:
+        def allreduce_sum(self, send, recv):
+            done.append("nccl allreduce")
+            recv[...] = send * 2
+
+        def broadcast(self, buf, root):
+            done.append(("nccl bcast", root))
+
+    monkeypatch.setattr(distribute, "_world", lambda: comm)
+    monkeypatch.setattr(distribute, "_collective_path", lambda a: path)
+    monkeypatch.setattr(distribute, "_nccl_group", Group())
+    monkeypatch.setattr(distribute, "_synchronize", lambda a: done.append("synchronize"))
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(distribute.allreduce(a, op="mean"), a)
+    np.testing.assert_array_equal(distribute.allreduce(a, op="sum"), 2 * a)
+    np.testing.assert_array_equal(distribute.broadcast(a), a)
+    dist = object.__new__(distribute.DataParallel)
+    dist.compression, dist.num_processes, dist.process_id = None, 2, 0
+    grads = [np.ones((2, 2), np.float32), None, np.full(3, 4.0, np.float32)]
+    out = dist.average_gradients(grads, 32)
+    assert out[1] is None
+    np.testing.assert_array_equal(out[0], grads[0])
+    np.testing.assert_array_equal(out[2], grads[2])
+    if path == "nccl":
+        assert done == ["nccl allreduce"] * 2 + [("nccl bcast", 0)] + ["nccl allreduce"]
+    else:
+        assert done == ["synchronize"] * 4 and comm.calls == ["Allreduce"] * 2 + [("Bcast", 0)] + ["Allreduce"]
+
+
+def test_data_parallel_compression_argument():
+    with pytest.raises(ValueError, match="compression must be None or 'fp16', got 'int8'"):
+        distribute.DataParallel(compression="int8")
+
+
 # ---------------------------------------------------------------- mpirun -np 2
 @mpi_test
 @pytest.mark.parametrize("mode", ["mlp", "lstm", "custom", "cnn_sync"])
