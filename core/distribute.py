@@ -318,6 +318,12 @@ class AllReduceSum(Function):
         return allreduce(g * t(self.weight), op="sum") / t(self.weight)
 
 
+def broadcast_object(obj, root=0):
+    """Rank ``root``'s ``obj`` (a small picklable Python object) on every process."""
+    comm = _world()
+    return obj if comm is None else comm.bcast(obj, root=root)
+
+
 def allgather_object(obj):
     """``[obj of rank 0, obj of rank 1, ...]`` on every process (small Python objects)."""
     comm = _world()

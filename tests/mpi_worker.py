@@ -137,7 +137,8 @@ def decisions(out):
     stop_training after batch 3 -> every rank stops after 4 steps; (2) rank 0 alone sets it at the
     end of the first epoch -> every rank stops after 10 steps; (3) EarlyStopping and
     ReduceLROnPlateau decide on global values: their decisions and the learning rates, recorded
-    on every rank; (4) the MLP of ``mlp`` for 20 steps with float16 gradient compression (in one
+    on every rank; (4) batches of fewer samples than ranks (rank 0's share empty) in fit, evaluate
+    and predict; (5) the MLP of ``mlp`` for 20 steps with float16 gradient compression (in one
     process, where there is no allreduce, the float32 training it is compared with)."""
     x, y = data("mlp")
     r = distribute.rank()
@@ -153,6 +154,12 @@ def decisions(out):
     record["early_stopping"] = {"stopped_epoch": int(es.stopped_epoch), "epochs_run": len(h.history["loss"]),
                                 "learning_rate": [float(v) for v in h.history["learning_rate"]],
                                 "val_loss": h.history["val_loss"]}
+    # a last batch of 1 sample: rank 0's share is empty in fit, evaluate and predict (batch 1)
+    model = compiled_mlp()
+    model.fit(x[:65], y[:65], batch_size=64, epochs=2, verbose=0, shuffle=False)
+    record["empty_share"] = {"evaluate": model.evaluate(x[:65], y[:65], batch_size=64, verbose=0),
+                             "predict": model.predict(x[:3], batch_size=1, verbose=0).tolist()}
+    np.savez(os.path.join(out, f"empty_rank{r}.npz"), *[w.numpy() for w in model.weights])
     if distribute.size() > 1:
         distribute.set_distribution(distribute.DataParallel(compression="fp16"))
     model = compiled_mlp(optimizers.SGD(0.1))  # plain SGD: a weight's error is the sum of its gradients' errors

@@ -15,6 +15,7 @@ from core.models import data_adapter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, "tests", "mpi_worker.py")
+APP_WORKER = os.path.join(ROOT, "tests", "mpi_app_worker.py")
 _LAUNCH_VARS = [v for names in distribute._LAUNCHER_VARS for v in names]
 
 
@@ -40,17 +41,18 @@ def mpi_test(fn):
     return pytest.mark.mpi(pytest.mark.slow(skip(fn)))
 
 
-def _mpirun(mode, out, timeout=240):
+def _mpirun(mode, out, timeout=240, worker=WORKER):
     cmd = ["mpirun", "--oversubscribe", "-np", "2", "-x", "PYTHONPATH", "-x", "OMP_NUM_THREADS", "-x",
-           "ZOO_NUM_THREADS", sys.executable, WORKER, mode, str(out)]
+           "ZOO_NUM_THREADS", sys.executable, worker, mode, str(out)]
     env = _clean_env(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _single(mode, out):
-    r = subprocess.run([sys.executable, WORKER, mode, str(out)], env=_clean_env(), capture_output=True, text=True,
+def _single(mode, out, worker=WORKER):
+    r = subprocess.run([sys.executable, worker, mode, str(out)], env=_clean_env(), capture_output=True, text=True,
                        timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
+    return r
 
 
 def _weights(out, rank):
@@ -377,8 +379,8 @@ def test_batch_normalization_keeps_per_rank_statistics(tmp_path):
 def test_one_rank_stopping_stops_every_rank_and_callbacks_decide_alike(tmp_path):
     """One launch (tests/mpi_worker.py ``decisions``): stop_training set on one rank only stops
     every rank at the same step; EarlyStopping and ReduceLROnPlateau decide on the global values
-    (the same epochs and learning rates on both ranks and as one process); float16 gradient
-    compression trains the weights float32 gives, within float16's precision."""
+    (the same epochs and learning rates on both ranks and as one process); batches of fewer samples
+    than ranks train, evaluate and predict as one process; float16 gradient compression trains the weights float32 gives, within float16's precision."""
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir(), two.mkdir()
     _single("decisions", one)
@@ -396,6 +398,13 @@ def test_one_rank_stopping_stops_every_rank_and_callbacks_decide_alike(tmp_path)
     # the callbacks did decide: stopped before the 30 epochs, the learning rate lowered
     assert ref["early_stopping"]["epochs_run"] < 30 and min(ref["early_stopping"]["learning_rate"]) < 0.01
     assert ranks[0]["early_stopping"] == ranks[1]["early_stopping"]
+    # a last batch of 1 sample leaves rank 0 without samples: it adds nothing and applies rank 1's gradient
+    empty_ref = _npz(one / "empty_rank0.npz")
+    for k, rec in enumerate(ranks):
+        np.testing.assert_allclose(rec["empty_share"]["evaluate"], ref["empty_share"]["evaluate"], rtol=1e-5)
+        np.testing.assert_allclose(rec["empty_share"]["predict"], ref["empty_share"]["predict"], rtol=1e-5)
+        for a, b in zip(empty_ref, _npz(two / f"empty_rank{k}.npz")):
+            assert np.abs(b - a).max() <= 1e-5 * np.abs(a).max()
     # float16 compression: the weighted mean of unequal shares exact (2.5), 1/3 rounded to float16
     for rec in ranks:
         assert rec["fp16_average"] == [2.5, float(np.float16(np.float32(1 / 3) * np.float32(0.5)) * 2)]
@@ -412,3 +421,46 @@ def test_one_rank_stopping_stops_every_rank_and_callbacks_decide_alike(tmp_path)
 def _npz(path):
     weights = np.load(path)
     return [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
+
+
+@mpi_test
+def test_apps_under_mpirun_write_one_run_folder_as_one_process_does(tmp_path):
+    """``zoo image train``, ``zoo text train`` and ``zoo forecast train`` under ``mpirun -np 2``
+    (tests/mpi_app_worker.py, one launch): rank 0 alone writes each run folder, every file once,
+    rank 1 nothing; the folders hold the files one process writes, with the same metrics (dropout
+    off: the same training); the results are printed once."""
+    from tests.app_helpers import make_folder, monthly_csv, write_csv
+
+    data = tmp_path / "data"
+    make_folder(data / "images", corrupt=False)
+    write_csv(data / "texts.csv", n=80)
+    monthly_csv(data / "series.csv")
+    one, two = tmp_path / "one", tmp_path / "two"
+    single = _single(str(data), one, worker=APP_WORKER)
+    r = _mpirun(str(data), two, worker=APP_WORKER)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    for marker in ("validation accuracy", "test accuracy", "wrote "):
+        assert r.stdout.count(marker) == single.stdout.count(marker) == 1, r.stdout
+    assert json.loads((tmp_path / "two.writes_rank1.json").read_text()) == []  # rank 1 wrote nothing
+    writes = json.loads((tmp_path / "two.writes_rank0.json").read_text())
+    for app in ("image", "text", "forecast"):
+        files = sorted(p.name for p in (two / app).iterdir())
+        assert files == sorted(p.name for p in (one / app).iterdir())
+        assert {"model.h5", "metrics.json"} <= set(files)
+        for name in files:  # each file written once: opened for writing or renamed into place
+            path = os.path.realpath(two / app / name)
+            assert sum(1 for kind, p in writes if kind in ("open", "rename") and p == path) == 1, (app, name)
+        m1, m2 = (json.loads((d / app / "metrics.json").read_text()) for d in (one, two))
+        if app == "forecast":
+            for key in ("model", "naive", "linear"):
+                src1, src2 = (m["model"] if key == "model" else m["baselines"][key] for m in (m1, m2))
+                for k, v in src1.items():
+                    if isinstance(v, float):
+                        np.testing.assert_allclose(src2[k], v, rtol=1e-4, err_msg=f"{key} {k}")
+            h1, h2 = m1["history"], m2["history"]
+        else:
+            assert (m2["accuracy"], m2["confusion_matrix"]) == (m1["accuracy"], m1["confusion_matrix"])
+            h1, h2 = (json.loads((d / app / "history.json").read_text()) for d in (one, two))
+        assert h1.keys() == h2.keys() and h1
+        for key in h1:
+            np.testing.assert_allclose(h2[key], h1[key], rtol=1e-4, atol=1e-6, err_msg=f"{app} {key}")
