@@ -27,10 +27,16 @@ def work_options(f=None, *, json_help="Print JSON instead of a table.", device=T
 
 
 def use_device(device) -> None:
-    """Make ``device`` the default device (None keeps $ZOO_DEVICE / cpu); a one-line error when it is unusable."""
+    """Make ``device`` the default device (None keeps $ZOO_DEVICE / cpu); a one-line error when it is unusable.
+    Under an MPI launcher, ``gpu`` (no index) is each process's own GPU: ``gpu:<local rank>``."""
     if device is None:
         return
     from core import backend
+
+    if device.strip().lower() in ("gpu", "cuda") and _under_launcher():
+        from core import distribute
+
+        device = f"gpu:{distribute.local_rank()}"
 
     try:
         backend.set_default_device(device)

@@ -464,3 +464,20 @@ def test_apps_under_mpirun_write_one_run_folder_as_one_process_does(tmp_path):
         assert h1.keys() == h2.keys() and h1
         for key in h1:
             np.testing.assert_allclose(h2[key], h1[key], rtol=1e-4, atol=1e-6, err_msg=f"{app} {key}")
+
+
+def test_app_device_gpu_is_each_processs_own_gpu_under_a_launcher(monkeypatch):
+    from apps import options
+    from core import backend
+
+    chosen = []
+    monkeypatch.setattr(backend, "set_default_device", chosen.append)
+    for v in _LAUNCH_VARS:
+        monkeypatch.delenv(v, raising=False)
+    options.use_device("gpu")
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "4")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "3")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")
+    options.use_device("gpu")
+    options.use_device("gpu:0")  # an explicit index is kept
+    assert chosen == ["gpu", "gpu:1", "gpu:0"]
