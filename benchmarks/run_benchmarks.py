@@ -29,6 +29,10 @@ Workloads (random data, identical arrays, shapes and seeds in every framework):
   g         CIFAR ResNet-20 training (SGD momentum): 20 steps at batch 128 (also reported as images/s)
   h         MiniLM-L6 sentence encoding with mean pooling: 256 sentences, batch 32, up to 64 tokens
             (sentences/s; the peer is PyTorch ``transformers`` BertModel, Keras has none)
+  i         keras-io's convolutional denoising autoencoder (examples/vision/autoencoder.py): one epoch
+            of 10,000 28x28x1 images at batch 128, Adam, binary cross-entropy
+  j         the toy ResNet of keras-io's Functional API guide (CIFAR-10 shapes, layers.add, dropout):
+            one epoch of 5,000 at batch 64, RMSprop, categorical cross-entropy + accuracy
 
 How it measures: each workload and framework runs in a fresh child process
 (``benchmarks/workloads/{ours,keras_peer,torch_peer}.py``), the frameworks alternating (their order
