@@ -507,6 +507,27 @@ def test_conv2d_parallel_blocks_equal_serial_and_pass_gradient_check(forced, xs,
                     [rand(*xs), rand(*ks), rand(ks[3])])
 
 
+@pytest.mark.parametrize("strides,padding,output_padding", [(2, "same", None), (2, "valid", 1), (1, "same", None)])
+def test_conv2d_transpose_parallel_images_equal_serial_and_pass_gradient_check(forced, strides, padding,
+                                                                               output_padding):
+    from core.ops.conv import conv2d_transpose
+
+    x, k, b = rand(5, 4, 3, 3).astype(np.float32), rand(3, 3, 2, 3).astype(np.float32), rand(2).astype(np.float32)
+    kw = dict(strides=strides, padding=padding, output_padding=output_padding)
+    gy = rand(*conv2d_transpose(Tensor(x), Tensor(k), Tensor(b), **kw).shape).astype(np.float32)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, k, b)]
+        y = conv2d_transpose(*ts, **kw)
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts]
+
+    one, two = _both(run, forced)
+    for a, b_ in zip(one, two):  # per-image work; the kernel gradient's per-thread sums added in order
+        np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)
+    check_gradients(lambda x, k, b: conv2d_transpose(x, k, b, **kw), [rand(5, 4, 3, 3), rand(3, 3, 2, 3), rand(2)])
+
+
 def test_dense_relu_and_batch_norm_parallel(forced):
     x, w, bias = rand(6, 5).astype(np.float32), rand(5, 7).astype(np.float32), rand(7).astype(np.float32)
 
