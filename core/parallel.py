@@ -24,7 +24,8 @@ the CPUs left (its static split would wait on a descheduled thread at every GEMM
 (``concurrently``) fall back to their serial form. ``ZOO_ADAPTIVE_THREADS=0`` turns that off.
 
 The thread count is ``ZOO_NUM_THREADS`` when set, else ``OMP_NUM_THREADS``, else
-``OPENBLAS_NUM_THREADS``, else (and at most) the CPUs this process may run on; ``set_num_threads``
+``OPENBLAS_NUM_THREADS``, else (and at most) the CPUs this process may run on (its affinity mask,
+and its container's CPU quota where one is set); ``set_num_threads``
 changes it (1 turns intra-op parallelism off). An elementwise split gives the values one thread
 gives, and sums split over threads are added in a fixed order, so they depend on the thread count
 only (to rounding).
@@ -57,10 +58,45 @@ _blas_users = 0  # regions running now (the count is restored when the last one 
 _blas_saved = None
 
 
+_CGROUP_LIMITS = ("/sys/fs/cgroup/cpu.max",  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+                  ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))  # v1
+_quota_cpus = False  # False: not read yet; None: no limit
+
+
+def _cgroup_cpus():
+    """The CPUs' worth of time the container's CPU quota allows (rounded up), or None: a container
+    limited to 2 CPUs of a 64-CPU host still sees 64 CPUs in its affinity mask."""
+    v2, (v1_quota, v1_period) = _CGROUP_LIMITS
+    try:
+        with open(v2) as f:
+            quota, period = f.read().split()[:2]
+    except (OSError, ValueError):
+        try:
+            with open(v1_quota) as f:
+                quota = f.read().strip()
+            with open(v1_period) as f:
+                period = f.read().strip()
+        except OSError:
+            return None
+    try:
+        quota, period = int(quota), int(period)
+    except ValueError:  # "max": no limit
+        return None
+    if quota <= 0 or period <= 0:  # v1 writes -1 for no limit
+        return None
+    return max(1, -(-quota // period))
+
+
 def _cpus() -> int:
+    """The CPUs this process may use: its affinity mask, and at most its container's CPU quota."""
+    global _quota_cpus
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        n = max(1, len(os.sched_getaffinity(0)))
+    else:
+        n = max(1, os.cpu_count() or 1)
+    if _quota_cpus is False:
+        _quota_cpus = _cgroup_cpus()
+    return n if _quota_cpus is None else min(n, _quota_cpus)
 
 
 def _from_env():

@@ -885,3 +885,22 @@ def test_own_running_threads_are_read_from_proc():
         pytest.skip("no /proc here")
     assert parallel._own_running() >= 1  # the calling thread itself is running
     assert parallel._read_running() >= 1
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"v2": "200000 100000\n"}, 2),
+    ({"v2": "150000 100000\n"}, 2),  # 1.5 CPUs of time: two threads, each busy part of the time
+    ({"v2": "max 100000\n"}, None),
+    ({"q1": "-1\n", "p1": "100000\n"}, None),
+    ({"q1": "100000\n", "p1": "100000\n"}, 1),
+    ({}, None),
+])
+def test_container_cpu_quota_caps_the_thread_count(tmp_path, monkeypatch, files, expected):
+    paths = {k: tmp_path / k for k in ("v2", "q1", "p1")}
+    for k, text in files.items():
+        paths[k].write_text(text)
+    monkeypatch.setattr(parallel, "_CGROUP_LIMITS", (str(paths["v2"]), (str(paths["q1"]), str(paths["p1"]))))
+    assert parallel._cgroup_cpus() == expected
+    monkeypatch.setattr(parallel, "_quota_cpus", False)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert parallel._cpus() == (64 if expected is None else expected)
