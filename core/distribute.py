@@ -246,17 +246,13 @@ def _sum(comm, array):
         if path == "nccl":
             _nccl(comm).allreduce_sum(send, recv)
         else:
-            from mpi4py import MPI
-
             _synchronize(send)
-            comm.Allreduce(send, recv, op=MPI.SUM)
+            comm.Allreduce(send, recv)  # mpi4py's default op: MPI.SUM
         return recv
     host, on_device = _host(array)
     send = np.ascontiguousarray(host).reshape(np.shape(host))  # ascontiguousarray makes a 0-d array 1-d
     recv = np.empty_like(send)
-    from mpi4py import MPI
-
-    comm.Allreduce(send, recv, op=MPI.SUM)
+    comm.Allreduce(send, recv)  # mpi4py's default op: MPI.SUM
     return backend.to_device(recv, backend.device_of(array)) if on_device else recv
 
 
