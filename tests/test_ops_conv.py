@@ -395,6 +395,24 @@ def test_channelwise_groups_equal_the_grouped_gemm_reference(activation, one_d):
         np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("xs,ks,s,pad", [((3, 40, 36, 48), (7, 7, 48, 1), 1, "same"),     # chunks of 1 image
+                                          ((40, 6, 5, 8), (3, 3, 8, 2), 2, "same"),       # many images a chunk
+                                          ((5, 9, 11, 3), (2, 3, 3, 1), (2, 1), "valid")])
+def test_depthwise_chunked_forward_equals_the_whole_batch_reference(xs, ks, s, pad, monkeypatch):
+    """The forward in cache-sized image chunks (over the intra-op threads) adds each output's taps in
+    the reference's order: the same bits."""
+    import importlib
+
+    C = importlib.import_module("core.ops.conv")   # (core.ops.conv is also the ops function's name)
+    x, k = rand(*xs).astype(np.float32), rand(*ks).astype(np.float32)
+    outs = []
+    for chunked in (True, False):
+        monkeypatch.setattr(C.DepthwiseConv2D, "chunked", chunked)
+        monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 0 if chunked else 2 << 20)   # split even small batches
+        outs.append(depthwise_conv2d(x, Tensor(k), strides=s, padding=pad).numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_conv1d_causal_uses_only_the_past():
     x, k = rand(1, 8, 2), rand(3, 2, 2)
     y = conv1d(x, Tensor(k), padding="causal", dilation=2).numpy()
