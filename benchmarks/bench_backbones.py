@@ -333,13 +333,28 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3, help="timed inference passes (median); training: one epoch")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per child process")
     ap.add_argument("--smoke", action="store_true", help="64 images: checks the harness")
-    ap.add_argument("--json")
+    ap.add_argument("--json", help="results (rewritten after every child)")
+    ap.add_argument("--table-from", help="print the table of such a JSON file and exit")
     args = ap.parse_args(argv)
+    if args.table_from:
+        with open(args.table_from) as f:
+            print(table(json.load(f)["results"]))
+        return 0
     frameworks = (args.frameworks.split(",") if args.frameworks else
                   ["ours"] + (["keras-tf", "torch"] if args.peer_python else []))
     n = 64 if args.smoke else N_TRAIN
     n_infer = 64 if args.smoke else N_INFER
     results = []
+
+    def write_json():   # after every child: an interrupted run keeps what it measured
+        if not args.json:
+            return
+        meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": args.threads,
+                "load_average": os.getloadavg(), "cpus": os.cpu_count(), "n_train": n, "n_infer": n_infer,
+                "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
+        with open(args.json, "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=1)
+
     with tempfile.TemporaryDirectory() as data_dir:
         make_data(data_dir, n)
         for i, model in enumerate(m.strip() for m in args.models.split(",")):
@@ -349,16 +364,12 @@ def main(argv=None):
                 r = run_child(fw, model, data_dir, python, args.threads, 1 if args.smoke else args.repeats,
                               n_infer, args.timeout)
                 results.append(r)
+                write_json()
                 print(f"{model} {fw}: {r.get('status')} "
                       f"{'' if r.get('status') == 'ok' else r.get('reason')}", file=sys.stderr, flush=True)
     results.sort(key=lambda r: (list(MODELS).index(r["model"]), FRAMEWORKS.index(r["framework"])))
     print(table(results))
-    if args.json:
-        meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "threads": args.threads,
-                "load_average": os.getloadavg(), "cpus": os.cpu_count(), "n_train": n, "n_infer": n_infer,
-                "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
-        with open(args.json, "w") as f:
-            json.dump({"meta": meta, "results": results}, f, indent=1)
+    write_json()
     return 0
 
 
