@@ -265,19 +265,22 @@ def load_keras_h5_ordered(model, path, wentry=None):
         return
     ours = [layer for layer in model.layers if layer.weights]
     theirs = [(name, ws) for name, ws in file_layers if ws]
+    counts = (len(theirs), len(ours))
     head = model.head if isinstance(model, ClassifierModel) else None
+    head_note = None
     if head is not None and ours and ours[-1] is head:
         if len(theirs) == len(ours) - 1:
-            log.warning(_head_note(model, "is not in the file"))
+            head_note = "is not in the file"
             ours = ours[:-1]
-        elif theirs and [tuple(a.shape) for _, a in theirs[-1][1]] != [tuple(p.shape) for p in head.weights]:
-            log.warning(_head_note(model, f"has shapes {[tuple(a.shape) for _, a in theirs[-1][1]]}"))
+        elif len(theirs) == len(ours) and [tuple(a.shape) for _, a in theirs[-1][1]] != [
+                tuple(p.shape) for p in head.weights]:
+            head_note = f"has shapes {[tuple(a.shape) for _, a in theirs[-1][1]]}"
             ours, theirs = ours[:-1], theirs[:-1]
     elif len(theirs) == len(ours) + 1 and theirs[-1][0] == "predictions":
         theirs = theirs[:-1]   # a file with the classifier, a model without it
     if len(theirs) != len(ours):
-        raise WeightFileError(f"{path}: the file has {len(theirs)} layers with weights, model '{model.name}' "
-                              f"has {len(ours)}: not the weights of this architecture")
+        raise WeightFileError(f"{path}: the file has {counts[0]} layers with weights, model '{model.name}' "
+                              f"has {counts[1]}: not the weights of this architecture")
     assignments = []
     for layer, (name, ws) in zip(ours, theirs):
         params = layer.weights
@@ -289,6 +292,8 @@ def load_keras_h5_ordered(model, path, wentry=None):
                                   f"{[(p.name, tuple(p.shape)) for p in params]}, the file's layer '{name}' has "
                                   f"{[(n, tuple(a.shape)) for n, a in ws]}")
         assignments.extend(zip(params, (a for _, a in ws)))
+    if head_note is not None:
+        log.warning(_head_note(model, head_note))
     for p, a in assignments:
         p.assign(np.asarray(a, dtype=p.dtype))
 
@@ -530,4 +535,5 @@ def resnet34(num_classes=1000, input_shape=None, include_top=True, pooling=None,
 
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-           "load_keras_h5", "load_keras_h5_ordered", "load_torchvision_resnet", "load_torchvision_state_dict", "torchvision_mapping"]
+           "load_keras_h5", "load_keras_h5_ordered", "load_torchvision_resnet", "load_torchvision_state_dict",
+           "torchvision_mapping"]
