@@ -126,9 +126,12 @@ def test_parameter_counts_and_names_equal_keras(family, index, monkeypatch):
     # the count does not depend on the values: zero kernels instead of drawing ~300M random numbers
     monkeypatch.setattr(initializers.VarianceScaling, "__call__", lambda self, shape, dtype="float32":
                         np.zeros(shape, dtype))
-    ctor, kwargs, params, name = FAMILIES[family][0]["param_counts"][index]
+    ctor, kwargs, params, name, *layout = FAMILIES[family][0]["param_counts"][index]
     model = getattr(zoo, ctor)(weights=None, **kwargs)
     assert (model.count_params(), model.name) == (params, name)
+    if layout:   # Keras's weighted layers, in order (NASNetLarge: a path no parity case runs)
+        ours = [[l.name, [list(w.shape) for w in l.weights]] for l in model.layers if l.weights]
+        assert ours == layout[0]
 
 
 def _first_case(family):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from core import layers as L
 
 from ..registry import register_model
-from .resnet import classifier_top, image_input, load_keras_h5_ordered
-from .xception import check_min_size, keras_constructor
+from .mobilenet import keras_constructor
+from .resnet import check_input_size, classifier_top, image_input, load_keras_h5_ordered
 
 _KERAS_LOADERS = {"keras_h5": load_keras_h5_ordered, "keras_legacy_h5": load_keras_h5_ordered,
                   "keras_full_h5": load_keras_h5_ordered}
@@ -35,7 +35,7 @@ def _inception_v3(registry_name, num_classes, input_shape, include_top, pooling,
                   input_tensor, model_name):
     default = (DEFAULT_SIZE, DEFAULT_SIZE, 3) if include_top else (None, None, 3)
     img, inputs = image_input(input_tensor, input_shape, default)
-    check_min_size(img, MIN_SIZE)
+    check_input_size(registry_name, img, MIN_SIZE)
     x = conv2d_bn(img, 32, 3, 3, strides=2, padding="valid")
     x = conv2d_bn(x, 32, 3, 3, padding="valid")
     x = conv2d_bn(x, 64, 3, 3)

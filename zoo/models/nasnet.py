@@ -12,9 +12,8 @@ from __future__ import annotations
 from core import layers as L
 
 from ..registry import register_model
-from .mobilenet import correct_pad
-from .resnet import classifier_top, image_input, load_keras_h5
-from .xception import check_min_size, keras_constructor
+from .mobilenet import correct_pad, keras_constructor
+from .resnet import check_input_size, classifier_top, image_input, load_keras_h5
 
 _KERAS_LOADERS = {"keras_h5": load_keras_h5, "keras_legacy_h5": load_keras_h5, "keras_full_h5": load_keras_h5}
 # penultimate filters, cells per stack, stem filters, skip_reduction, default size, Keras name
@@ -114,7 +113,7 @@ def _nasnet(registry_name, num_classes, input_shape, include_top, pooling, class
             model_name):
     penultimate, num_blocks, stem_filters, skip_reduction, default_size, keras_name = VARIANTS[registry_name]
     img, inputs = image_input(input_tensor, input_shape, (default_size, default_size, 3))
-    check_min_size(img, 32)
+    check_input_size(registry_name, img, 32)
     if None in tuple(img.shape[1:3]):
         raise ValueError(f"{registry_name}: the input size must be static (its cells adapt their shortcuts to it); "
                          f"got input_shape={tuple(img.shape[1:])}")

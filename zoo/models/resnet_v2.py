@@ -10,8 +10,8 @@ from __future__ import annotations
 from core import layers as L
 
 from ..registry import register_model
-from .mobilenet import build_application, check_weights_arg
-from .resnet import KERAS_BN_EPS, check_input_size, classifier_top, image_input, load_keras_h5, obtain_input_shape
+from .mobilenet import keras_constructor
+from .resnet import KERAS_BN_EPS, check_input_size, classifier_top, image_input, load_keras_h5
 
 _KERAS_LOADERS = {"keras_h5": load_keras_h5, "keras_legacy_h5": load_keras_h5, "keras_full_h5": load_keras_h5}
 # blocks of the four stages
@@ -88,10 +88,7 @@ def _constructor(arch):
 
     def ctor(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
              classifier_activation="softmax", name=keras_name):
-        check_weights_arg(weights)
-        if input_tensor is None:
-            input_shape = obtain_input_shape(input_shape, 224, 32, include_top, weights)
-        return build_application(arch, weights, include_top, classes, input_shape, input_tensor, pooling,
+        return keras_constructor(arch, 224, 32, weights, include_top, classes, input_shape, input_tensor, pooling,
                                  classifier_activation, name)
 
     ctor.__name__ = ctor.__qualname__ = f"ResNet{arch[6:-3]}V2"

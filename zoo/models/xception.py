@@ -11,20 +11,12 @@ from __future__ import annotations
 from core import layers as L
 
 from ..registry import register_model
-from .mobilenet import build_application, check_weights_arg
-from .resnet import classifier_top, image_input, load_keras_h5_ordered, obtain_input_shape
+from .mobilenet import keras_constructor
+from .resnet import check_input_size, classifier_top, image_input, load_keras_h5_ordered
 
 _KERAS_LOADERS = {"keras_h5": load_keras_h5_ordered, "keras_legacy_h5": load_keras_h5_ordered,
                   "keras_full_h5": load_keras_h5_ordered}
 DEFAULT_SIZE, MIN_SIZE = 299, 71
-
-
-def check_min_size(img, min_size):
-    """Keras's minimum input size of a keras.application (its ``obtain_input_shape`` check), for the
-    registry builders too."""
-    if any(d is not None and d < min_size for d in img.shape[1:3]):
-        raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: "
-                         f"input_shape={tuple(img.shape[1:])}")
 
 
 def _bn(name=None):
@@ -46,7 +38,7 @@ def _xception(registry_name, num_classes, input_shape, include_top, pooling, cla
               model_name):
     default = (DEFAULT_SIZE, DEFAULT_SIZE, 3) if include_top else (None, None, 3)
     img, inputs = image_input(input_tensor, input_shape, default)
-    check_min_size(img, MIN_SIZE)
+    check_input_size(registry_name, img, MIN_SIZE)
     x = L.Conv2D(32, 3, strides=2, use_bias=False, name="block1_conv1")(img)
     x = _bn("block1_conv1_bn")(x)
     x = L.Activation("relu", name="block1_conv1_act")(x)
@@ -92,17 +84,6 @@ def xception(num_classes=1000, input_shape=None, include_top=True, pooling=None,
     """Xception (keras.applications layout; 299px default, 71px minimum; Keras's "tf" preprocessing)."""
     return _xception("xception", num_classes, input_shape, include_top, pooling, classifier_activation, input_tensor,
                      model_name)
-
-
-def keras_constructor(registry_name, default_size, min_size, weights, include_top, classes, input_shape,
-                      input_tensor, pooling, classifier_activation, name):
-    """The body of a Keras-style constructor with Keras's checks (``obtain_input_shape`` with the
-    family's default and minimum sizes), built and loaded through :func:`zoo.create_model`."""
-    check_weights_arg(weights)
-    if input_tensor is None:
-        input_shape = obtain_input_shape(input_shape, default_size, min_size, include_top, weights)
-    return build_application(registry_name, weights, include_top, classes, input_shape, input_tensor, pooling,
-                             classifier_activation, name)
 
 
 def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
