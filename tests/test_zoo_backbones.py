@@ -346,6 +346,7 @@ def test_mobilenet_v1_imagenet_names_the_file_and_conv_head_resets(tmp_path):
 
 
 # ============================================================================ ResNetV2, Xception, Inception, NASNet
+@pytest.mark.slow
 @pytest.mark.parametrize("family", PART_B_FAMILIES)
 def test_part_b_keras_parity_and_onnx_export(tmp_path, family):
     """Keras parity on the published layout, then, on the same model, ONNX export against
