@@ -28,6 +28,7 @@ def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     importlib.import_module("zoo.models")
     for mod in ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "text",
+                "resnet_v2", "xception", "inception_v3", "inception_resnet_v2", "nasnet",
                 "efficientnet_v2", "convnext"):
         try:
             m = importlib.import_module(f"zoo.models.{mod}")

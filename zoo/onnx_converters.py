@@ -5,7 +5,8 @@ option-A shortcut), ``BertEmbeddings``, ``BertLayer`` (post-LN block, exact erf 
 keys masked with -1e9 logits from the ``attention_mask`` input), ``BertPooler``,
 ``MaskedMeanPooling``, ``ZeroMasking`` (sets the mask the recurrent layers read),
 ``SeriesNormalization``, ``SeriesDenormalization``, ``Patching``, ``PositionEmbedding``,
-``LayerScale`` (a per-channel Mul) and ``StochasticDepth`` (the identity at inference).
+``LayerScale`` (a per-channel Mul), ``StochasticDepth`` (the identity at inference),
+``CustomScaleLayer`` (InceptionResNetV2's scaled residual sum).
 The zoo's models (``ClassifierModel``, ``BertEncoder``, ``BertTextClassifier``, the
 ``ts_transformer`` Functional) are Functional graphs and export layer by layer.
 """
@@ -21,6 +22,7 @@ from core.export.onnx_recurrent import _BOOL, _FLOAT, as_bool, call_arguments, m
     value_dtype
 
 from .layers import LayerScale, StochasticDepth
+from .models.inception_resnet_v2 import CustomScaleLayer
 from .models.resnet_cifar import ShortcutA
 from .models.text import BertEmbeddings, BertLayer, BertPooler, MaskedMeanPooling, ZeroMasking
 from .models.timeseries import Patching, PositionEmbedding, SeriesDenormalization, SeriesNormalization
@@ -215,3 +217,12 @@ def _layer_scale(g, layer, node, inputs):
 @register_onnx_converter(StochasticDepth)
 def _stochastic_depth(g, layer, node, inputs):
     return [g.op("Identity", inputs[0], name=layer.name)]
+
+
+# --------------------------------------------------------------------------- InceptionResNetV2
+@register_onnx_converter(CustomScaleLayer)
+def _custom_scale(g, layer, node, inputs):
+    x, residual = inputs[:2]
+    dtype = value_dtype(g, node, inputs, x) or np.dtype(np.float32)
+    scaled = g.op("Mul", residual, g.const(np.array(layer.scale, dtype=dtype), f"{layer.name}_scale"))
+    return [g.op("Add", x, scaled, name=layer.name)]

@@ -2,6 +2,7 @@
 import importlib as _importlib
 
 for _mod in ("resnet_cifar", "resnet", "vgg", "mobilenet", "efficientnet", "densenet", "text", "timeseries",
+             "resnet_v2", "xception", "inception_v3", "inception_resnet_v2", "nasnet",
              "efficientnet_v2", "convnext"):
     try:
         _importlib.import_module(f"{__name__}.{_mod}")
