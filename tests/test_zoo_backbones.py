@@ -598,7 +598,8 @@ def test_efficientnet_v2_variants_preprocessing_and_manifest(monkeypatch):
     _zero_init(monkeypatch)
     for v, (_, _, size, _) in VARIANTS.items():
         wname = v if v.startswith("b") else "-" + v
-        top, notop = wreg.get_entry(f"efficientnet_v2_{v}.imagenet"), wreg.get_entry(f"efficientnet_v2_{v}.imagenet_notop")
+        top = wreg.get_entry(f"efficientnet_v2_{v}.imagenet")
+        notop = wreg.get_entry(f"efficientnet_v2_{v}.imagenet_notop")
         assert top["urls"] == [f"https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/"
                                f"efficientnetv2-{v}.h5"]
         assert notop["filename"] == f"efficientnetv2-{v}_notop.h5" and notop["num_classes"] is None
