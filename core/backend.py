@@ -45,7 +45,9 @@ class StringDType:
     dtype = np.dtype(object)
 
     def __eq__(self, other):
-        return isinstance(other, StringDType) or (isinstance(other, str) and other == "string")
+        if isinstance(other, (StringDType, str)):
+            return isinstance(other, StringDType) or other == "string"
+        return NotImplemented
 
     def __hash__(self):
         return hash("string")
@@ -62,7 +64,7 @@ STRING = StringDType()
 def is_string_dtype(dtype) -> bool:
     """Whether ``dtype`` names Keras's string dtype (``"string"``, ``str`` or ``STRING``)."""
     return dtype is STRING or dtype is str or isinstance(dtype, StringDType) or \
-        (isinstance(dtype, str) and dtype == "string")
+        (isinstance(dtype, str) and dtype == "string") or dtype is np.str_ or dtype is np.bytes_
 
 
 def holds_text(array) -> bool:

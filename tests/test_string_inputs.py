@@ -134,3 +134,34 @@ def test_strings_reaching_a_numeric_layer_fail_clearly():
     text = _end_to_end(_vectorizer())
     with pytest.raises(TypeError, match=r"takes strings \(dtype string\), got an array of dtype float32"):
         text.predict(np.zeros((2, 1), "float32"), verbose=0)
+
+
+def test_keras_saved_string_model_loads_and_predicts_the_same():
+    """A Keras 3.15.1 ``.keras`` file (tests/fixtures/make_string_model_fixture.py): its adapted
+    vocabularies come from assets/.../vocabulary.txt; TextVectorization, StringLookup and Hashing
+    (FarmHash64) give Keras's outputs."""
+    import os
+
+    here = os.path.join(os.path.dirname(__file__), "fixtures", "string_model")
+    ref = np.load(os.path.join(here, "text.npz"))
+    m = keras.models.load_model(os.path.join(here, "text.keras"))
+    assert m.inputs[0].dtype == "string"
+    scores, ids, bins = m.predict(ref["texts"], verbose=0)
+    np.testing.assert_allclose(scores, ref["scores"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ids, ref["ids"])
+    np.testing.assert_array_equal(bins, ref["bins"])
+
+
+def test_sequential_identity_and_dataset_with_strings():
+    tv = _vectorizer()
+    keras.utils.set_random_seed(2)
+    seq = keras.Sequential([keras.Input(shape=(1,), dtype=str), keras.layers.Identity(), tv,
+                            keras.layers.Embedding(20, 4), keras.layers.GlobalAveragePooling1D(),
+                            keras.layers.Dense(1)])
+    assert seq.layers[0].output.dtype == "string"
+    out = seq.predict(TEXTS[:, None], verbose=0)
+    assert out.shape == (len(TEXTS), 1) and np.isfinite(out).all()
+    m = _end_to_end(tv)
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    ds = keras.data.Dataset.from_tensor_slices((TEXTS.astype(object), LABELS)).batch(3)  # (n,) text batches
+    assert m.evaluate(ds, verbose=0) == pytest.approx(m.evaluate(TEXTS[:, None], LABELS, verbose=0))

@@ -406,11 +406,11 @@ class TrainingMixin:
         weights = self.weights
         dev = backend.device_of(weights[0].data) if weights else backend.config.device
 
-        def move(a):
+        def move(a):  # strings stay on the host: the layers that take them run there
             if isinstance(a, Tensor):
-                return a if a.device == dev else a.to(dev)
+                return a if a.device == dev or backend.holds_text(a.data) else a.to(dev)
             if backend.is_array(a) or isinstance(a, np.ndarray):
-                return backend.to_device(a, dev)
+                return a if backend.holds_text(a) else backend.to_device(a, dev)
             return a
 
         return tuple(data_adapter._map(move, d) if d is not None else None for d in data)
