@@ -113,6 +113,45 @@ def spec(name: str, smoke: bool = False) -> dict:
     return dict(w["smoke" if smoke else "full"], name=name, kind=w["kind"], smoke=smoke)
 
 
+# ------------------------------------------------------------------------ keras-io models (i, j)
+def keras_autoencoder(L, models, losses, optimizers):
+    """keras-io's convolutional denoising autoencoder, compiled, written once for every Keras-API
+    framework (``L``: its ``layers`` module, and so on)."""
+    inp = L.Input((28, 28, 1))
+    x = L.Conv2D(32, (3, 3), activation="relu", padding="same")(inp)
+    x = L.MaxPooling2D((2, 2), padding="same")(x)
+    x = L.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
+    x = L.MaxPooling2D((2, 2), padding="same")(x)
+    x = L.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = L.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = L.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
+    m = models.Model(inp, x)
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    return m
+
+
+def keras_toy_resnet(L, models, losses, optimizers):
+    """The toy ResNet of keras-io's Functional API guide, compiled as the guide does."""
+    inputs = L.Input((32, 32, 3))
+    x = L.Conv2D(32, 3, activation="relu")(inputs)
+    x = L.Conv2D(64, 3, activation="relu")(x)
+    b1 = L.MaxPooling2D(3)(x)
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(b1)
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(x)
+    b2 = L.add([x, b1])
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(b2)
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(x)
+    b3 = L.add([x, b2])
+    x = L.Conv2D(64, 3, activation="relu")(b3)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(256, activation="relu")(x)
+    x = L.Dropout(0.5)(x)
+    m = models.Model(inputs, L.Dense(10)(x))
+    m.compile(optimizer=optimizers.RMSprop(1e-3), loss=losses.CategoricalCrossentropy(from_logits=True),
+              metrics=["acc"])
+    return m
+
+
 # ------------------------------------------------------------------------------------------ data
 def data(s: dict) -> dict:
     """The random inputs/targets for spec ``s`` (NumPy, fixed seeds, identical in every framework)."""

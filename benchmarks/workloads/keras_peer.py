@@ -159,39 +159,12 @@ def minilm(s, d, args):
 
 
 def autoencoder(s, d, args):
-    L, models, losses, optimizers = keras.layers, keras.models, keras.losses, keras.optimizers
-    inp = L.Input((28, 28, 1))
-    x = L.Conv2D(32, (3, 3), activation="relu", padding="same")(inp)
-    x = L.MaxPooling2D((2, 2), padding="same")(x)
-    x = L.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
-    x = L.MaxPooling2D((2, 2), padding="same")(x)
-    x = L.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
-    x = L.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
-    x = L.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
-    m = models.Model(inp, x)
-    m.compile(optimizer="adam", loss="binary_crossentropy")
+    m = common.keras_autoencoder(keras.layers, keras.models, keras.losses, keras.optimizers)
     return _fit_fns(m, d["x"], d["y"], s["batch"])
 
 
 def toy_resnet(s, d, args):
-    L, models, losses, optimizers = keras.layers, keras.models, keras.losses, keras.optimizers
-    inputs = L.Input((32, 32, 3))
-    x = L.Conv2D(32, 3, activation="relu")(inputs)
-    x = L.Conv2D(64, 3, activation="relu")(x)
-    b1 = L.MaxPooling2D(3)(x)
-    x = L.Conv2D(64, 3, activation="relu", padding="same")(b1)
-    x = L.Conv2D(64, 3, activation="relu", padding="same")(x)
-    b2 = L.add([x, b1])
-    x = L.Conv2D(64, 3, activation="relu", padding="same")(b2)
-    x = L.Conv2D(64, 3, activation="relu", padding="same")(x)
-    b3 = L.add([x, b2])
-    x = L.Conv2D(64, 3, activation="relu")(b3)
-    x = L.GlobalAveragePooling2D()(x)
-    x = L.Dense(256, activation="relu")(x)
-    x = L.Dropout(0.5)(x)
-    m = models.Model(inputs, L.Dense(10)(x))
-    m.compile(optimizer=optimizers.RMSprop(1e-3), loss=losses.CategoricalCrossentropy(from_logits=True),
-              metrics=["acc"])
+    m = common.keras_toy_resnet(keras.layers, keras.models, keras.losses, keras.optimizers)
     return _fit_fns(m, d["x"], d["y"], s["batch"])
 
 
