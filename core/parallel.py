@@ -1,10 +1,10 @@
 """Intra-op parallelism on the CPU: the independent parts of one op run on several threads at once.
 
 NumPy runs its elementwise passes (ufuncs, copies, reductions) on one thread, and OpenBLAS runs a
-small GEMM on one thread too (a batch of attention's (128, 32) @ (32, 128) products: 1.3 ms with
-2 BLAS threads as with 1). NumPy releases the GIL inside those loops, so an op whose work splits
-into independent parts (the two halves of a batch, attention's batch chunks) runs them on a few
-threads: that attention product takes 0.74 ms on two threads.
+small GEMM on one thread too (a batch of attention's (128, 32) @ (32, 128) products). NumPy
+releases the GIL inside those loops, so an op whose work splits into independent parts (the two
+halves of a batch, attention's batch chunks) runs them on a few threads (measurements:
+benchmarks/README.md).
 
 A parallel region (``run``) runs its parts on the calling thread and on a few worker threads
 (the parts shared out round-robin), waits for every thread and re-raises the first exception (a
@@ -179,8 +179,8 @@ def _blas_exit():
 
 
 class _Worker:
-    """A daemon thread that runs one task at a time, handed over with two raw locks (a round trip
-    costs 20-45 us here, against 85-90 us through concurrent.futures)."""
+    """A daemon thread that runs one task at a time, handed over with two raw locks (a cheaper
+    round trip than through concurrent.futures)."""
 
     def __init__(self):
         self.go = _thread.allocate_lock()
@@ -383,10 +383,8 @@ def _run_parts(fn, parts, threads, gemm):
     return results
 
 
-# An elementwise pass over fewer elements than this runs on one thread: starting a region costs
-# about 50-70 us here (waking a sleeping worker), which only a long pass earns back. Measured
-# (float32 multiply, one thread -> two, us): 2^17 elements 21 -> 74, 2^19 69 -> 100, 2^20 164 ->
-# 137, 2^21 428 -> 268.
+# An elementwise pass over fewer elements than this runs on one thread: starting a region (waking
+# a sleeping worker) costs what only a long pass earns back (measurements: benchmarks/README.md).
 MIN_ELEMENTS = 1 << 20
 
 
