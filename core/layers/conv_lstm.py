@@ -120,13 +120,21 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         dm = self.get_dropout_mask(inputs) if training and 0.0 < self.dropout < 1.0 else None
         rm = self.get_recurrent_dropout_mask(h) if training and 0.0 < self.recurrent_dropout < 1.0 else None
 
-        def pre(g):
-            x = inputs * Tensor(dm[g]) if dm is not None else inputs
-            hh = h * Tensor(rm[g]) if rm is not None else h
-            b = self._gate(self.bias, g) if self.bias is not None else None
-            xc = _conv(self.rank, x, self._gate(self.kernel, g), b, self.strides, self.padding, self.dilation_rate)
-            ones = (1,) * self.rank
-            return xc + _conv(self.rank, hh, self._gate(self.recurrent_kernel, g), None, ones, "same", ones)
+        ones = (1,) * self.rank
+        if dm is None and rm is None:  # every gate sees the same input and state: one convolution each
+            z = _conv(self.rank, inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+            z = z + _conv(self.rank, h, self.recurrent_kernel, None, ones, "same", ones)
+
+            def pre(g):
+                return self._gate(z, g)
+        else:  # a dropout mask per gate: the gates' convolutions one by one
+            def pre(g):
+                x = inputs * Tensor(dm[g]) if dm is not None else inputs
+                hh = h * Tensor(rm[g]) if rm is not None else h
+                b = self._gate(self.bias, g) if self.bias is not None else None
+                xc = _conv(self.rank, x, self._gate(self.kernel, g), b, self.strides, self.padding,
+                           self.dilation_rate)
+                return xc + _conv(self.rank, hh, self._gate(self.recurrent_kernel, g), None, ones, "same", ones)
 
         ra, act = self.recurrent_activation, self.activation
         i, f = ra(pre(0)), ra(pre(1))
