@@ -94,10 +94,12 @@ def _predict(model, feeds):
     return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
-def _build(name, rng):
-    kwargs, _ = CASES[name]
-    model = zoo.create_model(name, **kwargs)
-    return model, _inputs(model, rng)
+@pytest.fixture(scope="module", params=_params())
+def built(request):
+    """(name, model) of one case, built once for all the tests of that case: pytest runs the tests
+    of one parameter of a module-scoped fixture together, then drops the model."""
+    kwargs, _ = CASES[request.param]
+    return request.param, zoo.create_model(request.param, **kwargs)
 
 
 def test_every_registered_model_has_a_case():
@@ -105,10 +107,9 @@ def test_every_registered_model_has_a_case():
     assert all(sibling in CASES for sibling in COVERED_BY.values())
 
 
-@pytest.mark.parametrize("name", _params())
-def test_build_forward_and_keras_round_trip(name, tmp_path):
-    rng = np.random.default_rng(0)
-    model, feeds = _build(name, rng)
+def test_build_forward_and_keras_round_trip(built, tmp_path):
+    name, model = built
+    feeds = _inputs(model, np.random.default_rng(0))
     outs = _predict(model, feeds)
     for o in outs:
         assert o.shape[0] == len(feeds[0]) and o.dtype == np.float32 and np.isfinite(o).all()
@@ -123,11 +124,10 @@ def test_build_forward_and_keras_round_trip(name, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", _params())
-def test_onnx_export_matches_predict(name, tmp_path):
+def test_onnx_export_matches_predict(built, tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from tests.onnx_helpers import assert_onnx_matches
 
-    model, feeds = _build(name, np.random.default_rng(1))
-    assert_onnx_matches(model, feeds, tmp_path / "m.onnx", load_proto=False)
+    _, model = built
+    assert_onnx_matches(model, _inputs(model, np.random.default_rng(1)), tmp_path / "m.onnx", load_proto=False)

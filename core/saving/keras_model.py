@@ -128,10 +128,9 @@ def _find_class(class_name, registered_name, custom_objects, module=None):
 def convert_layer_config(class_name, config, custom_objects=None, registered_name=None, module=None):
     """(class, kwargs) for a Keras layer config, or an error naming an unsupported class."""
     custom_objects = custom_objects or {}
-    classes = _layer_classes()
     cls = _find_class(class_name, registered_name, custom_objects, module)
     if cls is None:
-        supported = sorted(n for n in classes if n[0].isupper() and ">" not in n)
+        supported = sorted(n for n in _layer_classes() if n[0].isupper() and ">" not in n)
         raise UnsupportedKerasLayerError(
             f"Keras layer class {class_name!r} (layer {config.get('name')!r}) is not supported here; "
             f"supported layer classes: {', '.join(supported)}")
