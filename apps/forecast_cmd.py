@@ -243,7 +243,10 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"backtest: {result['origins']} origins from row {result['start_row']} every {result['step']}, "
+    where = (f"row {result['start_row']}" if result["start_row"] is not None else
+             "each series' row " + ", ".join(f"{k} {v}" for k, v in list(result["start_rows"].items())[:4])
+             + (" ..." if len(result["start_rows"]) > 4 else ""))
+    click.echo(f"backtest: {result['origins']} origins from {where} every {result['step']}, "
                f"horizon {result['horizon']}, season length {result['season_length']}")
     _table(result, click.echo)
     if output:
@@ -276,11 +279,11 @@ def predict_cmd(model_path, csv_path, output, fill, as_json, quiet, device):
             w.writerows(rows)
     if as_json:
         for r in rows:
-            click.echo(json.dumps({"date": r[0], **{t: float(v) for t, v in zip(targets, r[1:])}}))
+            click.echo(json.dumps({"date": r[0], **{t: float(v) for t, v in zip(targets, r[1:]) if v != ""}}))
         return
     width = max(len("date"), *(len(r[0]) for r in rows))
     click.echo(f"{'date':<{width}}  " + "  ".join(f"{t:>12}" for t in targets))
     for r in rows:
-        click.echo(f"{r[0]:<{width}}  " + "  ".join(f"{float(v):>12.4f}" for v in r[1:]))
+        click.echo(f"{r[0]:<{width}}  " + "  ".join(f"{float(v):>12.4f}" if v != "" else " " * 12 for v in r[1:]))
     if output:
         click.echo(f"wrote {output}")

@@ -61,7 +61,8 @@ def quantile_pairs(quantiles) -> list:
 def conformal_radii(residuals: np.ndarray, levels) -> tuple:
     """Radii (len(levels), H) from validation errors ``residuals`` (n, H) (absolute, any unit), and the
     levels whose exact conformal rank needed more windows than there are."""
-    r = np.sort(np.abs(np.asarray(residuals, dtype=np.float64)), axis=0)
+    r = np.abs(np.asarray(residuals, dtype=np.float64))
+    r = np.sort(r[np.isfinite(r).all(axis=1)], axis=0)  # NaN rows: windows that do not exist
     n = r.shape[0]
     if n == 0:
         raise ForecastDataError("prediction intervals need validation forecasts: give --split a validation part")
@@ -92,15 +93,16 @@ def pinball(y, q, tau):
 def interval_metrics(y_true, point, lower, upper, levels) -> dict:
     """Coverage and mean width per level, and the weighted quantile loss over the implied quantiles."""
     y = np.asarray(y_true, dtype=np.float64)
-    denom = np.abs(y).sum()
+    seen = np.isfinite(y)  # NaN: windows that do not exist (series of different lengths)
+    denom = np.abs(y[seen]).sum()
     out = {"levels": {}, "wql": None}
-    losses = [pinball(y, point, 0.5).sum()]
+    losses = [pinball(y, point, 0.5)[seen].sum()]
     for i, p in enumerate(levels):
         lo, hi = lower[i], upper[i]
-        out["levels"][f"{p:g}"] = {"coverage": float(((y >= lo) & (y <= hi)).mean()),
-                                   "mean_width": float((hi - lo).mean())}
+        out["levels"][f"{p:g}"] = {"coverage": float(((y >= lo) & (y <= hi))[seen].mean()),
+                                   "mean_width": float((hi - lo)[seen].mean())}
         a = (1 - p / 100.0) / 2
-        losses += [pinball(y, lo, a).sum(), pinball(y, hi, 1 - a).sum()]
+        losses += [pinball(y, lo, a)[seen].sum(), pinball(y, hi, 1 - a)[seen].sum()]
     if denom > 0:
         out["wql"] = float(2 * np.mean(losses) / denom)
     return out
