@@ -50,6 +50,7 @@ class TrainConfig:
     id_column: str = None
     future_covariates: list = None
     calendar: bool = False
+    holidays: str = None
     split: str = "0.7,0.1,0.2"
     stride: int = 1
     season_length: int = None
@@ -348,7 +349,7 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     base_features, known_names = list(series.features), list(series.known_names)
     cfg.future_covariates = known_names
     _check_positive("--horizon", cfg.horizon)
-    series, lacking = with_known_future(series, cfg.horizon, cfg.calendar)
+    series, lacking = with_known_future(series, cfg.horizon, cfg.calendar, cfg.holidays)
     cfg.date_column = series.date_column or NO_DATES
     _tell(series, echo, warn)
     if cfg.id_column:
@@ -495,7 +496,7 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
                      "fill": cfg.fill, "split_rows": [n_train, n_val, n_test], "hyperparameters": cfg.hyperparameters,
                      "split_rows_per_series": None if parts.uniform else parts.counts.tolist()},
         "columns": {"targets": series.targets, "features": base_features, "date": series.date_column,
-                    "future_covariates": known_names, "calendar": bool(cfg.calendar),
+                    "future_covariates": known_names, "calendar": bool(cfg.calendar), "holidays": cfg.holidays,
                     "id": cfg.id_column, "id_targets": id_targets if cfg.id_column else None},
         "lookback": L, "horizon": H,
         "scaler": scaler.to_dict(),
@@ -699,7 +700,8 @@ def _series_for(model_assets, csv_path, fill):
     else:
         series = load_series(csv_path, cols["targets"], cols["features"], date_column, fill, date_format,
                              future=cols.get("future_covariates") or ())
-    series, lacking = with_known_future(series, int(model_assets["horizon"]), bool(cols.get("calendar")))
+    series, lacking = with_known_future(series, int(model_assets["horizon"]), bool(cols.get("calendar")),
+                                        cols.get("holidays"))
     series.lacking_future = lacking
     scaler = Scaler.from_dict(model_assets["scaler"])
     return series, scaler
