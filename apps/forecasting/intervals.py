@@ -1,9 +1,12 @@
 """Prediction intervals and their scores.
 
-Conformal intervals (split conformal, one radius per horizon step): the absolute errors of a model's
-validation forecasts, in the z-scored units of the targets, give for each level p the radius
-``q_h`` = the ceil((n + 1) p)-th smallest of the n errors of step h; the interval is the point forecast
-+- ``q_h`` times the target's scale. Levels are nested by construction (a higher level takes a later
+Conformal intervals (split conformal, one radius per horizon step, normalised by the local scale): the
+absolute errors of a model's validation forecasts, in the z-scored units of the targets and divided by
+the standard deviation of each forecast's lookback window, give for each level p the radius
+``q_h`` = the ceil((n + 1) p)-th smallest of the n scores of step h; the interval is the point forecast
++- ``q_h`` times the window's standard deviation times the target's scale, so it widens in volatile
+stretches and narrows in calm ones (locally weighted conformal prediction; the exchangeability
+guarantee is that of the normalised scores). Levels are nested by construction (a higher level takes a later
 order statistic), so bounds never cross. With fewer than 1/(1 - p) - 1 validation windows the exact
 rank does not exist and the largest error is used (reported as ``undercalibrated``).
 
@@ -77,9 +80,10 @@ def conformal_radii(residuals: np.ndarray, levels) -> tuple:
 
 
 def bounds(point: np.ndarray, radii: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(lower, upper) arrays (levels, n, H, C) around point forecasts (n, H, C): radii (levels, H) in
-    scaled units times the per-channel ``scale`` (C,)."""
-    half = radii[:, None, :, None] * np.asarray(scale, dtype=np.float64)[None, None, None, :]
+    """(lower, upper) arrays (levels, n, H, C) around point forecasts (n, H, C): radii (levels, H) times
+    ``scale``: per channel (C,) or per forecast and channel (n, C)."""
+    sc = np.asarray(scale, dtype=np.float64)
+    half = radii[:, None, :, None] * (sc[None, None, None, :] if sc.ndim == 1 else sc[None, :, None, :])
     p = np.asarray(point, dtype=np.float64)[None]
     return p - half, p + half
 

@@ -17,7 +17,8 @@ from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split,
 from .intervals import bounds, conformal_radii, interval_metrics, parse_levels, parse_quantiles, quantile_pairs
 from .losses import PinballLoss
 from .metrics import forecast_metrics, mase_scale
-from .windows import Scaler, make_inputs, make_targets, masked, origins, part_origins, truth, unfold
+from .windows import (Scaler, make_inputs, make_targets, masked, origins, part_origins, truth, unfold,
+                      window_scale)
 
 MODEL_FILE = "model.h5"
 # per-model training defaults (the CLI shows them in --help)
@@ -255,6 +256,11 @@ def _evaluate(model, scaled, cov, raw, scaler, orig, cfg, n_ch, linear, mase_sc,
     return metrics, preds, y_true
 
 
+def _scores(pred, truth_, scale):
+    """Conformal scores (n * C, H): absolute errors of forecasts (n, H, C) over their windows' scale (n, C)."""
+    return (np.abs(pred - truth_) / scale[:, None, :]).transpose(0, 2, 1).reshape(-1, pred.shape[1])
+
+
 def _per_target(y_true, preds, mase_sc, std, targets):
     out = {}
     for j, name in enumerate(targets):
@@ -461,6 +467,8 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     if n_ch > 1:
         result["per_target"] = _per_target(y_true, preds, mase_sc, std, series.targets)
     radii, qs = None, _model_quantiles(model)
+    w_va = window_scale(scaled, o_va, L) if len(o_va) else None
+    w_te = window_scale(scaled, o_te, L)
     if qs:
         levels, lo, hi = _quantile_bounds(model, scaled, cov, scaler, o_te, L, n_ch)
         lo, hi = np.stack([masked(a, k_te) for a in lo]), np.stack([masked(a, k_te) for a in hi])
@@ -468,18 +476,19 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
                   "trained with the pinball loss, ordered by construction (softplus increments)")
         short = []
     elif levels:
-        radii, short = conformal_radii((val_preds[winner] - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
-        lo, hi = bounds(preds["model"], radii, std)
-        method = (f"split conformal: per-step quantiles of the absolute errors of {int(k_va.sum())} validation "
-                  "forecasts (in the targets' scaled units), symmetric around the point forecast")
+        radii, short = conformal_radii(_scores(val_preds[winner], y_val, w_va), levels)
+        lo, hi = bounds(preds["model"], radii, w_te * std)
+        method = (f"split conformal, normalised: per-step quantiles of the absolute errors of {int(k_va.sum())} "
+                  "validation forecasts divided by the standard deviation of their lookback window (in the "
+                  "targets' scaled units), symmetric around the point forecast, scaled by each window's deviation")
     if levels:
         preds["bounds"] = (lo, hi)
         result["intervals"] = {"method": method, "levels": levels, "undercalibrated_levels": short,
                                "model": interval_metrics(y_true, preds["model"], lo, hi, levels)}
         if len(o_va):  # the reference: a conformal interval around seasonal naive
             sn_val = masked(bl.seasonal_naive(scaled, o_va, H, m), k_va)
-            sn_radii, _ = conformal_radii((sn_val - y_val).transpose(0, 2, 1).reshape(-1, H), levels)
-            sn_lo, sn_hi = bounds(preds["seasonal_naive"], sn_radii, std)
+            sn_radii, _ = conformal_radii(_scores(sn_val, y_val, w_va), levels)
+            sn_lo, sn_hi = bounds(preds["seasonal_naive"], sn_radii, w_te * std)
             result["intervals"]["seasonal_naive"] = interval_metrics(y_true, preds["seasonal_naive"], sn_lo, sn_hi,
                                                                      levels)
         if short:
@@ -503,7 +512,8 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
         "linear_baseline": np.asarray(linear.weights, dtype=np.float64),
     }
     if radii is not None:
-        model.assets["intervals"] = {"levels": levels, "radii": np.asarray(radii, dtype=np.float64)}
+        model.assets["intervals"] = {"levels": levels, "radii": np.asarray(radii, dtype=np.float64),
+                                     "scale": "window_std"}
     model.save(str(out / MODEL_FILE))
     args = asdict(cfg)
     args["split_rows"] = [n_train, n_val, n_test] if parts.uniform else result["split_rows"]
@@ -592,7 +602,10 @@ def _future(model, scaled, cov, scaler, series, L, H, n_ch, intervals=None):
     if _model_quantiles(model):
         levels, lo, hi = _quantile_bounds(model, scaled, cov, scaler, o, L, n_ch)
     elif levels:
-        lo, hi = bounds(pred, np.asarray(intervals["radii"], dtype=np.float64), scaler.std[:n_ch])
+        unit = scaler.std[:n_ch].astype(np.float64)
+        if intervals.get("scale") == "window_std":  # normalised scores (older runs: absolute ones)
+            unit = window_scale(scaled, o, L) * unit
+        lo, hi = bounds(pred, np.asarray(intervals["radii"], dtype=np.float64), unit)
     columns = [c for t in series.targets for c in [t] + _bound_names(t, levels)]
     T, first = len(series), int(o[0])
     labels = list(series.dates.labels[first:]) + series.dates.future(H)

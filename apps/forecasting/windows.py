@@ -90,6 +90,16 @@ def make_inputs(targets: np.ndarray, covariates: np.ndarray, orig: np.ndarray, l
     return np.concatenate([tv, fv], axis=-1).astype(np.float32)
 
 
+WINDOW_SCALE_FLOOR = 1e-3  # in z-scored units: a flat window still gets an interval
+
+
+def window_scale(targets: np.ndarray, orig: np.ndarray, lookback: int) -> np.ndarray:
+    """The standard deviation (n, C) of each lookback window of each target channel (at least
+    WINDOW_SCALE_FLOOR): the unit of the normalised conformal scores."""
+    idx = orig[:, None] + np.arange(-lookback, 0)[None, :]
+    return np.maximum(np.asarray(targets, dtype=np.float64)[idx].std(axis=1), WINDOW_SCALE_FLOOR)
+
+
 def make_targets(targets: np.ndarray, orig: np.ndarray, horizon: int) -> np.ndarray:
     """Targets (n * C, horizon) in the same order as :func:`make_inputs`."""
     n, C = len(orig), targets.shape[1]
