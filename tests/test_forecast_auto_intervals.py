@@ -145,7 +145,7 @@ def test_conformal_intervals_cover_on_a_long_series(tmp_path):
     mean, sd = assets["scaler"]["mean"][0], assets["scaler"]["std"][0]
     w = ((y[-24:] - mean) / sd).std()
     np.testing.assert_allclose((rows[:, 2] - rows[:, 1]) / 2, np.asarray(assets["intervals"]["radii"])[0] * w * sd,
-                               atol=2e-4)  # future.csv: 6 significant digits
+                               atol=1e-3)  # future.csv: 6 significant digits of values near 140
 
 
 def test_auto_reports_the_choice_and_saves_the_winner(tmp_path):
