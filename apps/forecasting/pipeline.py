@@ -17,7 +17,7 @@ from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split,
 from .intervals import bounds, conformal_radii, interval_metrics, parse_levels, parse_quantiles, quantile_pairs
 from .losses import PinballLoss
 from .metrics import forecast_metrics, mase_scale
-from .windows import (Scaler, make_inputs, make_targets, masked, origins, part_origins, truth, unfold,
+from .windows import (Scaler, make_inputs, make_targets, masked, part_origins, truth, unfold,
                       window_scale)
 
 MODEL_FILE = "model.h5"
