@@ -15,6 +15,9 @@ Options:
                       rewritten after every child process (meta.complete is false until the end).
   --smoke             tiny sizes (a few steps each), to check the harness; the times mean nothing.
   --table-from JSON   print the table of an earlier (or interrupted) --json run and exit.
+  --busy N            also run every child next to N busy-looping processes (the "one busy process"
+                      a user's browser, IDE or CI neighbour makes): each run once alone and once
+                      shared, and a table of alone -> shared seconds and the slowdown per framework.
 
 Workloads (random data, identical arrays, shapes and seeds in every framework):
   a32/a128  MLP 784-64-64-10, Adam, categorical cross-entropy: one epoch of 60,000 at batch 32 / 128
@@ -26,6 +29,10 @@ Workloads (random data, identical arrays, shapes and seeds in every framework):
   g         CIFAR ResNet-20 training (SGD momentum): 20 steps at batch 128 (also reported as images/s)
   h         MiniLM-L6 sentence encoding with mean pooling: 256 sentences, batch 32, up to 64 tokens
             (sentences/s; the peer is PyTorch ``transformers`` BertModel, Keras has none)
+  i         keras-io's convolutional denoising autoencoder (examples/vision/autoencoder.py): one epoch
+            of 10,000 28x28x1 images at batch 128, Adam, binary cross-entropy
+  j         the toy ResNet of keras-io's Functional API guide (CIFAR-10 shapes, layers.add, dropout):
+            one epoch of 5,000 at batch 64, RMSprop, categorical cross-entropy + accuracy
 
 How it measures: each workload and framework runs in a fresh child process
 (``benchmarks/workloads/{ours,keras_peer,torch_peer}.py``), the frameworks alternating (their order
@@ -40,6 +47,7 @@ yet) is reported as ``unavailable: <reason>``, not a crash. Never used for timed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -129,6 +137,25 @@ def split_repeats(repeats, processes):
     """How many timed repeats each of the ``processes`` processes does (they add up to ``repeats``)."""
     base, extra = divmod(repeats, processes)
     return [base + (1 if i < extra else 0) for i in range(processes)]
+
+
+class BusyProcesses:
+    """``n`` processes that each keep one core busy (a Python busy loop) while the block runs."""
+
+    def __init__(self, n):
+        self.n, self.procs = n, []
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.n)]
+        time.sleep(0.3)  # running before the child starts
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+        return False
 
 
 # ------------------------------------------------------------------------------------ summary
@@ -230,6 +257,32 @@ def format_table(summary, frameworks):
     return "\n".join(lines)
 
 
+def format_busy_table(alone, shared, frameworks, busy):
+    """Alone -> shared seconds and the slowdown, per workload and framework, and ours against the
+    fastest peer when shared."""
+    lines = [f"Alone -> next to {busy} busy process{'es' if busy > 1 else ''}: median seconds (slowdown)"]
+    header = ["workload"] + frameworks + (["ours/fastest shared"] if len(frameworks) > 1 else [])
+    rows = []
+    for w in alone:
+        row = [w]
+        for f in frameworks:
+            a, b = alone[w]["frameworks"][f], shared[w]["frameworks"][f]
+            if a["status"] == "ok" and b["status"] == "ok":
+                row.append(f"{_fmt(a['median_s'])} -> {_fmt(b['median_s'])} ({b['median_s'] / a['median_s']:.2f}x)")
+            else:
+                row.append(f"{_cell(a)} -> {_cell(b)}")
+        if len(frameworks) > 1:
+            r = shared[w]["ours_over_fastest_peer"]
+            row.append(f"{r:.2f}x" if r is not None else "-")
+        rows.append(row)
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    for k, r in enumerate([header] + rows):
+        lines.append("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)))
+        if k == 0:
+            lines.append("  ".join("-" * wd for wd in widths))
+    return "\n".join(lines) + "\n"
+
+
 def machine_info(threads):
     cpu = platform.processor() or ""
     try:
@@ -264,6 +317,8 @@ def parse_args(argv=None):
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, to check the harness (times mean nothing)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     ap.add_argument("--table-from", metavar="JSON", help="print the table of an earlier --json file and exit")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="also run every child next to N busy-looping processes and report the slowdown")
     args = ap.parse_args(argv)
     if args.table_from:
         return args
@@ -288,6 +343,8 @@ def parse_args(argv=None):
                  f"--repeats {args.repeats}")
     if args.threads < 1:
         ap.error(f"--threads must be >= 1, received {args.threads}")
+    if args.busy < 0:
+        ap.error(f"--busy must be >= 0, received {args.busy}")
     args.workloads, args.framework_list = workloads, frameworks
     return args
 
@@ -296,7 +353,11 @@ def table_from_json(path):
     """The printed table again from a (possibly partial) ``--json`` file."""
     with open(path) as fh:
         doc = json.load(fh)
-    return format_table(doc["workloads"], doc["meta"]["frameworks"])
+    text = format_table(doc["workloads"], doc["meta"]["frameworks"])
+    if doc["meta"].get("busy"):
+        text += "\n\n" + format_busy_table(doc["workloads"], doc["workloads_busy"], doc["meta"]["frameworks"],
+                                          doc["meta"]["busy"])
+    return text
 
 
 def main(argv=None):
@@ -318,32 +379,42 @@ def main(argv=None):
             return
         doc = dict(meta=dict(info, command=command, repeats=args.repeats, processes=args.processes,
                              smoke=args.smoke, peer_python=args.peer_python, frameworks=frameworks,
-                             workloads=workloads, complete=complete),
-                   workloads=summarize(runs, workloads, frameworks), runs=runs)
+                             workloads=workloads, busy=args.busy, complete=complete),
+                   workloads=summarize([r for r in runs if not r["busy"]], workloads, frameworks), runs=runs)
+        if args.busy:
+            doc["workloads_busy"] = summarize([r for r in runs if r["busy"]], workloads, frameworks)
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         tmp = args.json + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(doc, fh, indent=1)
         os.replace(tmp, args.json)
 
-    for k, (w, r, f) in enumerate(plan, 1):
+    conditions = [0] + ([args.busy] if args.busy else [])
+    steps = [(w, r, f, b) for (w, r, f) in plan for b in conditions]  # alone, then shared, back to back
+    for k, (w, r, f, busy) in enumerate(steps, 1):
         python = args.peer_python if FRAMEWORKS[f][0] else sys.executable
-        res = run_child(f, w, python, per_process[r], args.smoke, args.threads, args.timeout)
-        res["round"] = r
+        with BusyProcesses(busy) if busy else contextlib.nullcontext():
+            res = run_child(f, w, python, per_process[r], args.smoke, args.threads, args.timeout)
+        res["round"], res["busy"] = r, busy
         runs.append(res)
         if not args.quiet:
             what = (f"{statistics.median(res['times']):.3f} s" if res.get("status") == "ok"
                     else f"{res.get('status')}: {res.get('reason', '')}")
-            print(f"[{k}/{len(plan)}] {w} {f}: {what} (peak RSS {_fmt(res.get('peak_rss_mb'), 4)} MiB, "
-                  f"wall {res['wall_s']:.1f} s)", file=sys.stderr, flush=True)
+            print(f"[{k}/{len(steps)}] {w} {f}{f' (next to {busy} busy)' if busy else ''}: {what} "
+                  f"(peak RSS {_fmt(res.get('peak_rss_mb'), 4)} MiB, wall {res['wall_s']:.1f} s)",
+                  file=sys.stderr, flush=True)
         write_json(complete=False)  # after every child, so an interrupted run keeps what it measured
-    summary = summarize(runs, workloads, frameworks)
+    summary = summarize([r for r in runs if not r["busy"]], workloads, frameworks)
     info["total_wall_s"] = time.perf_counter() - t_start
     info["load_avg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     header = (f"# {info['date']}  {info['cpu']}  ({info['cpus']} CPUs, {args.threads} threads)  "
               f"repeats={args.repeats} processes={args.processes}{'  SMOKE SIZES' if args.smoke else ''}\n"
               f"# {command}\n")
-    print(header + format_table(summary, frameworks))
+    text = format_table(summary, frameworks)
+    if args.busy:
+        shared = summarize([r for r in runs if r["busy"]], workloads, frameworks)
+        text += "\n\n" + format_busy_table(summary, shared, frameworks, args.busy)
+    print(header + text)
     write_json(complete=True)
     return 0
 

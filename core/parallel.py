@@ -1,38 +1,44 @@
 """Intra-op parallelism on the CPU: the independent parts of one op run on several threads at once.
 
-NumPy runs its elementwise passes (ufuncs, copies, reductions) on one thread, and OpenBLAS runs a
-small GEMM on one thread too (a batch of attention's (128, 32) @ (32, 128) products: 1.3 ms with
-2 BLAS threads as with 1). NumPy releases the GIL inside those loops, so an op whose work splits
-into independent parts (the two halves of a batch, attention's batch chunks) runs them on a few
-threads: that attention product takes 0.74 ms on two threads.
+NumPy runs its elementwise passes and small GEMMs on one thread but releases the GIL inside them,
+so an op whose work splits into independent parts (the halves of a batch, attention's batch
+chunks) runs them on a few threads (measurements: benchmarks/README.md).
 
-A parallel region (``run``) runs its parts on the calling thread and on a few worker threads
-(the parts shared out round-robin), waits for every thread and re-raises the first exception (a
-thread's parts after a failing one are skipped). A region opened while another thread's region
-holds the workers runs its parts one after another on its own thread. While a region runs, OpenBLAS
-runs single-threaded: two parts' GEMMs on two cores instead of four BLAS threads fighting over
-two cores. OpenBLAS's thread count is process-wide (its ``_local`` setter, too, in the pthreads
-builds NumPy ships), so it is set to 1 when the first region starts and restored when the last
-one ends; a GEMM that another thread of the program runs meanwhile runs single-threaded too.
-Where the count cannot be set (another BLAS) a region that calls BLAS (``gemm=True``) runs its
-parts one after another on the calling thread, as does a region opened inside another one.
-OpenBLAS's idle threads would spin for about 0.1 s after each multi-threaded call, taking a core
-from a region's parts: ``import core`` shortens that spin (see core/host_memory.py).
+A parallel region (``run``) hands its parts to the calling thread and a few worker threads; each
+thread claims the next unclaimed part until none is left, so a worker that the OS has not run yet
+(another process holds its core) never holds the region up: the caller takes its parts. The
+region then waits only for parts already running, and re-raises the first exception (parts not
+yet started when a part failed are skipped). Results are kept in part order, so they never depend
+on which thread ran what. A region opened while another thread's region holds the workers, or
+inside a part, runs its parts one after another on its own thread.
+
+While a region runs, OpenBLAS runs single-threaded (two parts' GEMMs on two cores, not four BLAS
+threads on two cores). Its thread count is process-wide, so it is set to 1 when the first region
+starts and restored when the last ends; where it cannot be set (another BLAS), a region that calls
+BLAS (``gemm=True``) runs serially. OpenBLAS's idle threads spin after each call: the engine
+shortens that spin at its first work (core/host_memory.py).
+
+Sharing the machine: ``pace`` (called as layers run) looks at the machine's runnable threads at
+most every 0.2 s; while other processes' threads take some of this process's CPUs, OpenBLAS runs on
+the CPUs left (its static split would wait on a descheduled thread at every GEMM) and pipelines
+(``concurrently``) fall back to their serial form. ``ZOO_ADAPTIVE_THREADS=0`` turns that off.
 
 The thread count is ``ZOO_NUM_THREADS`` when set, else ``OMP_NUM_THREADS``, else
-``OPENBLAS_NUM_THREADS``, else (and at most) the CPUs this process may run on; ``set_num_threads``
-changes it (1 turns intra-op parallelism off). Results never depend on thread timing: an
-elementwise split gives the values one thread gives, and sums split over threads (a kernel
-gradient, layer-norm parameter gradients) are added in a fixed order, so they depend on the thread
-count only (to rounding).
+``OPENBLAS_NUM_THREADS``, else (and at most) the CPUs this process may run on (its affinity mask,
+and its container's CPU quota where one is set); ``set_num_threads``
+changes it (1 turns intra-op parallelism off). An elementwise split gives the values one thread
+gives, and sums split over threads are added in a fixed order, so they depend on the thread count
+only (to rounding).
 """
 from __future__ import annotations
 
 import _thread
 import contextlib
 import ctypes
+import itertools
 import os
 import threading
+import time
 
 _ENV_VARS = ("ZOO_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # OpenBLAS's thread-count functions, as NumPy's wheels (scipy-openblas, 64-bit ints) or a plain
@@ -52,10 +58,45 @@ _blas_users = 0  # regions running now (the count is restored when the last one 
 _blas_saved = None
 
 
+_CGROUP_LIMITS = ("/sys/fs/cgroup/cpu.max",  # cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+                  ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))  # v1
+_quota_cpus = False  # False: not read yet; None: no limit
+
+
+def _cgroup_cpus():
+    """The CPUs' worth of time the container's CPU quota allows (rounded up), or None: a container
+    limited to 2 CPUs of a 64-CPU host still sees 64 CPUs in its affinity mask."""
+    v2, (v1_quota, v1_period) = _CGROUP_LIMITS
+    try:
+        with open(v2) as f:
+            quota, period = f.read().split()[:2]
+    except (OSError, ValueError):
+        try:
+            with open(v1_quota) as f:
+                quota = f.read().strip()
+            with open(v1_period) as f:
+                period = f.read().strip()
+        except OSError:
+            return None
+    try:
+        quota, period = int(quota), int(period)
+    except ValueError:  # "max": no limit
+        return None
+    if quota <= 0 or period <= 0:  # v1 writes -1 for no limit
+        return None
+    return max(1, -(-quota // period))
+
+
 def _cpus() -> int:
+    """The CPUs this process may use: its affinity mask, and at most its container's CPU quota."""
+    global _quota_cpus
     if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+        n = max(1, len(os.sched_getaffinity(0)))
+    else:
+        n = max(1, os.cpu_count() or 1)
+    if _quota_cpus is False:
+        _quota_cpus = _cgroup_cpus()
+    return n if _quota_cpus is None else min(n, _quota_cpus)
 
 
 def _from_env():
@@ -94,6 +135,100 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     _threads = n
+
+
+
+# --------------------------------------------------------------------------- sharing the machine
+# OpenBLAS splits a GEMM statically over its threads and its caller spins until every thread has
+# done its share: when another process holds one of the cores, each multi-threaded GEMM waits for
+# a thread that the OS has not run yet. The engine therefore looks at the machine now and then
+# (``pace``) and, while other processes' runnable threads take some of its CPUs, runs OpenBLAS on
+# the CPUs left and pipelines (``concurrently``) not at all; its own regions keep their threads,
+# since their parts are claimed by whichever thread is free (``_Region``).
+_LOOK_EVERY_S = 0.2
+_SMOOTHING = 0.3  # weight of the newest look in the running estimate of the other threads
+_adaptive = None  # None: ZOO_ADAPTIVE_THREADS not read yet
+_next_look = 0.0
+_others = 0.0  # other processes' runnable threads on this process's CPUs (smoothed)
+_available = None  # threads worth running now; None: the machine not looked at yet
+
+
+def _read_running() -> int | None:
+    """Runnable threads on the machine now (/proc/loadavg), or None where it cannot be read."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _own_running() -> int:
+    """This process's runnable threads now (state R in /proc/self/task/*/stat)."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R":
+            count += 1
+    return max(1, count)
+
+
+def adaptive() -> bool:
+    """Whether the engine sizes its threads to the CPU time other processes leave it (``pace``);
+    ``ZOO_ADAPTIVE_THREADS=0`` or :func:`set_adaptive` turns it off."""
+    global _adaptive
+    if _adaptive is None:
+        _adaptive = os.environ.get("ZOO_ADAPTIVE_THREADS", "1").strip().lower() not in ("0", "false", "no", "off")
+    return _adaptive
+
+
+def set_adaptive(on: bool) -> None:
+    """Turn the sizing to the machine's load on or off (off: every region and OpenBLAS use
+    ``num_threads()`` as they did before the first look)."""
+    global _adaptive, _available, _others
+    _adaptive = bool(on)
+    if not on:
+        _others, _available = 0.0, None
+        _set_blas_outside(None)
+
+
+def available_threads() -> int:
+    """The threads worth running now: ``num_threads()`` less the CPUs that other processes'
+    runnable threads take (as last seen by ``pace``), at least 1."""
+    n = num_threads()
+    return n if _available is None else max(1, min(n, _available))
+
+
+def pace() -> None:
+    """Look at the machine's load, at most every 0.2 s (the engine calls this as it runs work;
+    a call in between costs a clock read), and size OpenBLAS's threads to what is available."""
+    global _next_look, _others, _available
+    now = time.monotonic()
+    if now < _next_look:
+        return
+    _next_look = now + _LOOK_EVERY_S
+    if not adaptive() or num_threads() <= 1:
+        return
+    running = _read_running()
+    if running is None:
+        return
+    others = max(0, running - _own_running())
+    total = os.cpu_count() or 1
+    mine = _cpus()
+    if mine < total:  # the machine-wide count spreads over every CPU, not only ours
+        others = others * mine / total
+    _others = (1 - _SMOOTHING) * _others + _SMOOTHING * others
+    available = max(1, min(num_threads(), mine - int(_others + 0.5)))
+    if available != _available:
+        _available = available
+        _set_blas_outside(None if available >= num_threads() else available)
 
 
 def _find_blas():
@@ -160,6 +295,30 @@ def shorten_blas_spin(log2_cycles: int) -> bool:
     return timeout() == log2_cycles
 
 
+_blas_own = None  # OpenBLAS's count before ``pace`` limited it (None: not limited now)
+
+
+def _set_blas_outside(n) -> None:
+    """OpenBLAS's thread count outside regions: ``n``, or (None) the count it had before."""
+    global _blas_own, _blas_saved
+    if not blas_thread_control():
+        return
+    with _lock:
+        current = _blas_saved if _blas_users else _blas[1]()
+        if n is None:
+            if _blas_own is None:
+                return
+            target, _blas_own = _blas_own, None
+        else:
+            if _blas_own is None:
+                _blas_own = current
+            target = min(n, _blas_own)
+        if _blas_users:  # the last region's end sets it
+            _blas_saved = target
+        elif target != current:
+            _blas[0](target)
+
+
 def _blas_enter():
     global _blas_users, _blas_saved
     with _lock:
@@ -178,37 +337,82 @@ def _blas_exit():
             _blas[0](_blas_saved)
 
 
+class _Region:
+    """One parallel region's parts, claimed one at a time by whichever thread is free: the
+    caller and the workers take the next unclaimed part until none is left, so the caller never
+    waits for a worker the OS has not run yet (it takes that worker's parts itself) and only waits
+    for parts already running elsewhere. Results land at their part's index, so they never depend
+    on which thread ran a part."""
+
+    __slots__ = ("fn", "parts", "n", "claims", "results", "left", "lock", "done", "waiting", "error")
+
+    def __init__(self, fn, parts):
+        self.fn, self.parts, self.n = fn, parts, len(parts)
+        self.claims = itertools.count()  # next() is atomic: one claim per part
+        self.results = [None] * self.n
+        self.left = self.n
+        self.lock = _thread.allocate_lock()
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        self.waiting = False
+        self.error = None
+
+    def work(self):
+        """Run unclaimed parts until none is left (after a failure, claimed parts are skipped)."""
+        while True:
+            i = next(self.claims)
+            if i >= self.n:
+                return
+            if self.error is None:
+                try:
+                    self.results[i] = self.fn(*self.parts[i])
+                except BaseException as e:  # handed to the region's thread
+                    with self.lock:
+                        if self.error is None or isinstance(self.error, StageFailed):  # the cause
+                            self.error = e
+            with self.lock:
+                self.left -= 1
+                last = self.left == 0 and self.waiting
+            if last:
+                self.done.release()
+
+    def wait(self):
+        """Block until every part has finished (the caller's own claims are done)."""
+        with self.lock:
+            if self.left == 0:
+                return
+            self.waiting = True
+        self.done.acquire()
+
+
 class _Worker:
-    """A daemon thread that runs one task at a time, handed over with two raw locks (a round trip
-    costs 20-45 us here, against 85-90 us through concurrent.futures)."""
+    """A daemon thread that sleeps until given a region and then claims its parts. A region is
+    handed over with raw locks (a round trip costs 20-45 us, against 85-90 us through
+    concurrent.futures); a worker that wakes after its region has ended finds nothing to claim."""
 
     def __init__(self):
         self.go = _thread.allocate_lock()
         self.go.acquire()
-        self.done = _thread.allocate_lock()
-        self.done.acquire()
-        self.task = self.result = self.error = None
+        self.mutex = _thread.allocate_lock()
+        self.region = None
+        self.signalled = False
         threading.Thread(target=self._loop, name="zoo-intra-op", daemon=True).start()
 
     def _loop(self):
         _state.depth = 1  # a worker never opens a region of its own
         while True:
             self.go.acquire()
-            fn, arg_lists = self.task
-            try:
-                self.result, self.error = [fn(*a) for a in arg_lists], None
-            except BaseException as e:  # handed to the region's thread
-                self.result, self.error = None, e
-            self.task = None
-            self.done.release()
+            with self.mutex:
+                region, self.region, self.signalled = self.region, None, False
+            if region is not None:
+                region.work()
 
-    def start(self, fn, arg_lists):
-        self.task = (fn, arg_lists)
-        self.go.release()
-
-    def wait(self):
-        self.done.acquire()
-        return self.result, self.error
+    def start(self, region):
+        with self.mutex:
+            self.region = region
+            if not self.signalled:
+                self.signalled = True
+                self.go.release()
 
 
 def _after_fork_in_child():
@@ -269,7 +473,8 @@ def in_region() -> bool:
 
 
 def run(fn, parts, gemm: bool = False):
-    """``[fn(*p) for p in parts]``, the parts running concurrently (part i on thread i mod threads).
+    """``[fn(*p) for p in parts]``, the parts running concurrently (each claimed, in order, by
+    whichever of the calling thread and the workers is free: see ``_Region``).
 
     ``gemm``: the parts call BLAS; they then run in parallel, BLAS single-threaded, only where its
     thread count can be set (see the module docstring), else one after another."""
@@ -288,14 +493,14 @@ def run(fn, parts, gemm: bool = False):
 
 def concurrently(fns, gemm: bool = False):
     """``[f() for f in fns]`` with every callable on a thread of its own at the same time (the
-    first on the calling thread): for parts that wait on one another, such as a pipeline's
+    threads claiming them in order): for parts that wait on one another, such as a pipeline's
     stages. Returns None, running nothing, where they cannot all run at once: fewer intra-op
     threads than callables, inside a region, the workers held by another thread's region, or
     ``gemm`` (the parts call BLAS, single-threaded meanwhile) where OpenBLAS's thread count
     cannot be set."""
     fns = list(fns)
     n = len(fns)
-    if n > num_threads() or in_region() or (gemm and not blas_thread_control()):
+    if n > available_threads() or in_region() or (gemm and not blas_thread_control()):
         return None
     if not _pool_busy.acquire(blocking=False):
         return None
@@ -349,38 +554,28 @@ class Progress:
 
 
 def _run_parts(fn, parts, threads, gemm):
-    """``run``'s parallel case, the workers held: part i on thread i mod ``threads``."""
-    n = len(parts)
+    """``run``'s parallel case, the workers held: the parts claimed by the calling thread and
+    ``threads - 1`` workers (see ``_Region``)."""
+    region = _Region(fn, parts)
     workers = _get_workers(threads - 1)
     if gemm:  # (known to be controllable here)
         _blas_enter()  # before the parts start: every part's GEMMs single-threaded
     try:
-        for j, w in enumerate(workers, 1):  # thread j runs parts j, j + threads, ...
-            w.start(fn, parts[j::threads])
+        for w in workers:
+            w.start(region)
         _state.depth = getattr(_state, "depth", 0) + 1
-        err = None
         try:
-            mine = [fn(*p) for p in parts[0::threads]]
-        except BaseException as e:  # wait for the other parts before raising
-            mine, err = None, e
+            region.work()
         finally:
             _state.depth -= 1
-        theirs = []
-        for w in workers:
-            res, e = w.wait()
-            theirs.append(res)
-            if e is not None and (err is None or isinstance(err, StageFailed)):  # the cause, not a waiter's
-                err = e
+        region.wait()
     finally:
         if gemm:
             _blas_exit()
-    if err is not None:
-        raise err
-    results = [None] * n
-    results[0::threads] = mine
-    for j, res in enumerate(theirs, 1):
-        results[j::threads] = res
-    return results
+    region.fn = region.parts = None  # a worker waking late must not keep the arrays alive
+    if region.error is not None:
+        raise region.error
+    return region.results
 
 
 # An elementwise pass over fewer elements than this runs on one thread: starting a region costs

@@ -61,16 +61,22 @@ def test_bad_arguments_name_what_was_expected():
 def test_smoke_run_ours_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
     p = subprocess.run([sys.executable, HARNESS, "--smoke", "--only", "a128", "--repeats", "2", "--processes", "2",
-                        "--json", str(out), "--quiet"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+                        "--busy", "1", "--json", str(out), "--quiet"], capture_output=True, text=True, timeout=240,
+                       cwd=ROOT)
     assert p.returncode == 0, p.stderr[-2000:]
     lines = p.stdout.splitlines()
     assert any(ln.startswith("Median seconds") for ln in lines)
-    assert [ln.split()[0] for ln in lines if ln.startswith("a128 ")] == ["a128"] * 3  # time, rate, memory
+    assert [ln.split()[0] for ln in lines if ln.startswith("a128 ")] == ["a128"] * 4  # time, rate, memory, busy
     doc = json.loads(out.read_text())
     meta = doc["meta"]
     assert meta["smoke"] is True and meta["complete"] is True and meta["frameworks"] == ["ours"]
     assert meta["threads"] == 2 and "run_benchmarks.py" in meta["command"]
-    assert set(doc["workloads"]) == {"a128"} and len(doc["runs"]) == 2  # 2 processes
+    assert set(doc["workloads"]) == {"a128"} and len(doc["runs"]) == 4  # 2 processes, alone and shared
+    assert meta["busy"] == 1 and [r["busy"] for r in doc["runs"]] == [0, 1, 0, 1]
+    shared = doc["workloads_busy"]["a128"]["frameworks"]["ours"]
+    assert shared["status"] == "ok" and len(shared["times"]) == 2
+    busy_row = next(ln for ln in lines if ln.startswith("a128 ") and "->" in ln)
+    assert f"({shared['median_s'] / doc['workloads']['a128']['frameworks']['ours']['median_s']:.2f}x)" in busy_row
     for w in ("a128",):
         e = doc["workloads"][w]["frameworks"]["ours"]
         assert e["status"] == "ok", e
@@ -80,8 +86,13 @@ def test_smoke_run_ours_table_and_json(tmp_path):
         assert doc["workloads"][w]["ours_over_fastest_peer"] is None  # no peers in this run
     assert {r["round"] for r in doc["runs"]} == {0, 1} and all(r["threads"] == 2 for r in doc["runs"])
     again = rb.table_from_json(str(out))  # the table is rebuilt from the JSON alone
-    assert next(ln for ln in again.splitlines() if ln.startswith("a128 ")) == \
-        next(ln for ln in lines if ln.startswith("a128 "))
+    assert [ln for ln in again.splitlines() if ln.startswith("a128 ")] == [ln for ln in lines if ln.startswith("a128 ")]
+
+
+def test_busy_processes_run_during_the_block_and_end_after_it():
+    with rb.BusyProcesses(2) as hogs:
+        assert len(hogs.procs) == 2 and all(p.poll() is None for p in hogs.procs)
+    assert all(p.returncode is not None for p in hogs.procs)
 
 
 def test_model_flops_counts_the_cnn_by_hand():

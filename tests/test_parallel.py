@@ -37,9 +37,11 @@ def rand(*shape):
 @pytest.fixture
 def threads():
     """Set the intra-op thread count for a test; restored afterwards."""
-    before = parallel.num_threads()
+    before, adaptive = parallel.num_threads(), parallel.adaptive()
+    parallel.set_adaptive(False)  # the machine's load must not turn the paths under test off
     yield parallel.set_num_threads
     parallel.set_num_threads(before)
+    parallel.set_adaptive(adaptive)
 
 
 @pytest.fixture
@@ -121,17 +123,31 @@ def test_run_returns_results_in_order_and_uses_several_threads(threads):
 
 def test_run_waits_for_every_thread_then_raises_the_first_error(threads):
     threads(2)
-    done = []
+    done, started = [], threading.Event()
 
     def part(i):
-        if i == 0:
+        if i == 0:  # fails while the worker runs part 1
+            assert started.wait(30)
             raise KeyError("first part failed")
+        started.set()
         time.sleep(0.05)
         done.append(i)
 
     with pytest.raises(KeyError, match="first part failed"):
         parallel.run(part, [(0,), (1,)])
-    assert done == [1]  # the other thread's part had finished
+    assert done == [1]  # the part running elsewhere had finished before the error was raised
+
+    ran = []
+
+    def fail_first(i):
+        ran.append(i)
+        if i == 0:
+            raise KeyError("first part failed")
+        time.sleep(0.002)
+
+    with pytest.raises(KeyError):
+        parallel.run(fail_first, [(i,) for i in range(50)])
+    assert len(ran) < 50  # parts not started when a part failed are skipped
 
     def worker_fails(i):
         if i == 1:
@@ -363,7 +379,8 @@ def test_a_forked_child_makes_its_own_workers(threads):
     pid = os.fork()
     if pid == 0:  # the child: its regions must work (and not wait on the parent's threads)
         try:
-            ok = parallel.run(lambda i: threading.get_ident(), [(0,), (1,)])
+            both = threading.Barrier(2, timeout=30)  # each part waits for the other: two threads ran them
+            ok = parallel.run(lambda i: (both.wait(), threading.get_ident())[1], [(0,), (1,)])
             os.write(w, b"ok" if len(set(ok)) == 2 else b"serial")
         finally:
             os._exit(0)
@@ -488,6 +505,27 @@ def test_conv2d_parallel_blocks_equal_serial_and_pass_gradient_check(forced, xs,
         np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)
     check_gradients(lambda x, k, b: conv2d(x, k, b, strides=s, padding=pad, activation="relu"),
                     [rand(*xs), rand(*ks), rand(ks[3])])
+
+
+@pytest.mark.parametrize("strides,padding,output_padding", [(2, "same", None), (2, "valid", 1), (1, "same", None)])
+def test_conv2d_transpose_parallel_images_equal_serial_and_pass_gradient_check(forced, strides, padding,
+                                                                               output_padding):
+    from core.ops.conv import conv2d_transpose
+
+    x, k, b = rand(5, 4, 3, 3).astype(np.float32), rand(3, 3, 2, 3).astype(np.float32), rand(2).astype(np.float32)
+    kw = dict(strides=strides, padding=padding, output_padding=output_padding)
+    gy = rand(*conv2d_transpose(Tensor(x), Tensor(k), Tensor(b), **kw).shape).astype(np.float32)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, k, b)]
+        y = conv2d_transpose(*ts, **kw)
+        y.backward(gy)
+        return [y.data] + [t.grad for t in ts]
+
+    one, two = _both(run, forced)
+    for a, b_ in zip(one, two):  # per-image work; the kernel gradient's per-thread sums added in order
+        np.testing.assert_allclose(a, b_, rtol=1e-5, atol=1e-5)
+    check_gradients(lambda x, k, b: conv2d_transpose(x, k, b, **kw), [rand(5, 4, 3, 3), rand(3, 3, 2, 3), rand(2)])
 
 
 def test_dense_relu_and_batch_norm_parallel(forced):
@@ -758,3 +796,111 @@ def test_adam_parallel_update_equals_serial(forced):
 
     one, two = _both(run, forced)
     np.testing.assert_array_equal(one, two)
+
+
+def test_the_caller_takes_the_parts_of_a_worker_the_os_has_not_run(threads, monkeypatch):
+    """A worker that has not woken up (its core taken by another process) never holds a region up:
+    the calling thread runs every part itself, and the late worker finds nothing left to do."""
+    threads(2)
+    parallel.run(lambda i: i, [(0,), (1,)])  # the workers exist
+    release = threading.Event()
+    original = parallel._Worker.start
+
+    def late_start(self, region):  # the worker is woken only once the test allows it
+        threading.Thread(target=lambda: (release.wait(10), original(self, region)), daemon=True).start()
+
+    monkeypatch.setattr(parallel._Worker, "start", late_start)
+    caller = threading.get_ident()
+    ran_on = parallel.run(lambda i: (i, threading.get_ident()), [(i,) for i in range(6)])
+    release.set()
+    assert ran_on == [(i, caller) for i in range(6)]
+
+
+def _look_at(monkeypatch, running, own=1, times=12):
+    """Let ``pace`` see ``running`` runnable threads on the machine (``own`` of them this process's)."""
+    monkeypatch.setattr(parallel, "_read_running", lambda: running)
+    monkeypatch.setattr(parallel, "_own_running", lambda: own)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    for _ in range(times):
+        monkeypatch.setattr(parallel, "_next_look", 0.0)
+        parallel.pace()
+
+
+def test_pace_sizes_openblas_and_pipelines_to_the_cpus_other_processes_leave(threads, monkeypatch):
+    threads(2)
+    parallel.set_adaptive(True)
+    monkeypatch.setattr(parallel, "_others", 0.0)
+    monkeypatch.setattr(parallel, "_available", None)
+    blas = parallel.blas_thread_control()
+    before = parallel._blas[1]() if blas else None
+    try:
+        _look_at(monkeypatch, running=1)  # alone: nothing changes
+        assert parallel.available_threads() == 2
+        _look_at(monkeypatch, running=2)  # one busy process beside this one
+        assert parallel.available_threads() == 1
+        assert parallel.concurrently([lambda: 1, lambda: 2]) is None  # a pipeline would wait on it
+        assert parallel.run(lambda i: i, [(0,), (1,)]) == [0, 1]  # regions still run (see the test above)
+        if blas:
+            assert parallel._blas[1]() == 1
+        _look_at(monkeypatch, running=1)  # the other process has ended
+        assert parallel.available_threads() == 2
+        if blas:
+            assert parallel._blas[1]() == before
+        assert parallel.concurrently([lambda: 1, lambda: 2]) == [1, 2]
+    finally:
+        parallel.set_adaptive(False)
+
+
+def test_pace_counts_only_the_other_processes_share_of_this_process_cpus(threads, monkeypatch):
+    threads(2)
+    parallel.set_adaptive(True)
+    monkeypatch.setattr(parallel, "_others", 0.0)
+    monkeypatch.setattr(parallel, "_available", None)
+    try:
+        _look_at(monkeypatch, running=4, own=4)  # this process's own threads are not "others"
+        assert parallel.available_threads() == 2
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda: 64)  # 30 busy threads spread over 64 CPUs
+        for _ in range(12):
+            monkeypatch.setattr(parallel, "_next_look", 0.0)
+            monkeypatch.setattr(parallel, "_read_running", lambda: 31)
+            monkeypatch.setattr(parallel, "_own_running", lambda: 1)
+            parallel.pace()
+        assert parallel.available_threads() == 1  # 30 * 2/64 ~ 0.9 of this process's 2 CPUs taken
+    finally:
+        parallel.set_adaptive(False)
+
+
+def test_adaptive_sizing_can_be_turned_off(monkeypatch, threads):
+    threads(2)
+    monkeypatch.setattr(parallel, "_adaptive", None)
+    monkeypatch.setenv("ZOO_ADAPTIVE_THREADS", "0")
+    assert parallel.adaptive() is False
+    _look_at(monkeypatch, running=8)
+    assert parallel.available_threads() == 2
+
+
+def test_own_running_threads_are_read_from_proc():
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("no /proc here")
+    assert parallel._own_running() >= 1  # the calling thread itself is running
+    assert parallel._read_running() >= 1
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"v2": "200000 100000\n"}, 2),
+    ({"v2": "150000 100000\n"}, 2),  # 1.5 CPUs of time: two threads, each busy part of the time
+    ({"v2": "max 100000\n"}, None),
+    ({"q1": "-1\n", "p1": "100000\n"}, None),
+    ({"q1": "100000\n", "p1": "100000\n"}, 1),
+    ({}, None),
+])
+def test_container_cpu_quota_caps_the_thread_count(tmp_path, monkeypatch, files, expected):
+    paths = {k: tmp_path / k for k in ("v2", "q1", "p1")}
+    for k, text in files.items():
+        paths[k].write_text(text)
+    monkeypatch.setattr(parallel, "_CGROUP_LIMITS", (str(paths["v2"]), (str(paths["q1"]), str(paths["p1"]))))
+    assert parallel._cgroup_cpus() == expected
+    monkeypatch.setattr(parallel, "_quota_cpus", False)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert parallel._cpus() == (64 if expected is None else expected)

@@ -88,6 +88,12 @@ WORKLOADS = {
               full=dict(n=2560, batch=128), smoke=dict(n=16, batch=8), unit="images/s"),
     "h": dict(desc="MiniLM-L6 sentence encoding (mean pooling), 256 sentences, batch 32, len <= 64", kind="minilm",
               full=dict(n=256, batch=32, length=64), smoke=dict(n=8, batch=4, length=16), unit="sentences/s"),
+    "i": dict(desc="keras-io convolutional denoising autoencoder (28x28x1; conv-pool x2, Conv2DTranspose(strides=2) "
+                   "x2, conv-sigmoid), Adam, BCE: 1 epoch of 10,000, batch 128", kind="autoencoder",
+              full=dict(n=10000, batch=128), smoke=dict(n=256, batch=128), unit="samples/s"),
+    "j": dict(desc="keras-io Functional-API toy ResNet (CIFAR 32x32x3, layers.add residuals, no batch norm, "
+                   "dropout), RMSprop, CCE + accuracy: 1 epoch of 5,000, batch 64", kind="toy_resnet",
+              full=dict(n=5000, batch=64), smoke=dict(n=128, batch=64), unit="samples/s"),
 }
 
 # MiniLM-L6 (all-MiniLM-L6-v2) configuration, used by every framework for workload h.
@@ -105,6 +111,45 @@ def spec(name: str, smoke: bool = False) -> dict:
         raise ValueError(f"unknown workload {name!r}; expected one of {', '.join(WORKLOADS)}")
     w = WORKLOADS[name]
     return dict(w["smoke" if smoke else "full"], name=name, kind=w["kind"], smoke=smoke)
+
+
+# ------------------------------------------------------------------------ keras-io models (i, j)
+def keras_autoencoder(L, models, losses, optimizers):
+    """keras-io's convolutional denoising autoencoder, compiled, written once for every Keras-API
+    framework (``L``: its ``layers`` module, and so on)."""
+    inp = L.Input((28, 28, 1))
+    x = L.Conv2D(32, (3, 3), activation="relu", padding="same")(inp)
+    x = L.MaxPooling2D((2, 2), padding="same")(x)
+    x = L.Conv2D(32, (3, 3), activation="relu", padding="same")(x)
+    x = L.MaxPooling2D((2, 2), padding="same")(x)
+    x = L.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = L.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = L.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
+    m = models.Model(inp, x)
+    m.compile(optimizer="adam", loss="binary_crossentropy")
+    return m
+
+
+def keras_toy_resnet(L, models, losses, optimizers):
+    """The toy ResNet of keras-io's Functional API guide, compiled as the guide does."""
+    inputs = L.Input((32, 32, 3))
+    x = L.Conv2D(32, 3, activation="relu")(inputs)
+    x = L.Conv2D(64, 3, activation="relu")(x)
+    b1 = L.MaxPooling2D(3)(x)
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(b1)
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(x)
+    b2 = L.add([x, b1])
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(b2)
+    x = L.Conv2D(64, 3, activation="relu", padding="same")(x)
+    b3 = L.add([x, b2])
+    x = L.Conv2D(64, 3, activation="relu")(b3)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(256, activation="relu")(x)
+    x = L.Dropout(0.5)(x)
+    m = models.Model(inputs, L.Dense(10)(x))
+    m.compile(optimizer=optimizers.RMSprop(1e-3), loss=losses.CategoricalCrossentropy(from_logits=True),
+              metrics=["acc"])
+    return m
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -132,6 +177,12 @@ def data(s: dict) -> dict:
         return dict(x=x, y=r1.integers(0, 2, n).astype(np.int64))
     if kind == "resnet20":
         return dict(x=r0.standard_normal((n, 32, 32, 3)).astype(np.float32), y=r1.integers(0, 10, n).astype(np.int64))
+    if kind == "autoencoder":  # images in [0, 1], reconstructed (the target is the input)
+        x = r0.random((n, 28, 28, 1), dtype=np.float32)
+        return dict(x=x, y=x)
+    if kind == "toy_resnet":
+        x = r0.random((n, 32, 32, 3), dtype=np.float32)
+        return dict(x=x, y=np.eye(10, dtype=np.float32)[r1.integers(0, 10, n)])
     if kind == "minilm":
         L = s["length"]
         lengths = r1.integers(max(2, L // 4), L + 1, n)

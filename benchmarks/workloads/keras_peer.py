@@ -158,8 +158,18 @@ def minilm(s, d, args):
     raise Unavailable("no Keras peer for MiniLM: the peer for h is PyTorch transformers (torch_peer.py)")
 
 
+def autoencoder(s, d, args):
+    m = common.keras_autoencoder(keras.layers, keras.models, keras.losses, keras.optimizers)
+    return _fit_fns(m, d["x"], d["y"], s["batch"])
+
+
+def toy_resnet(s, d, args):
+    m = common.keras_toy_resnet(keras.layers, keras.models, keras.losses, keras.optimizers)
+    return _fit_fns(m, d["x"], d["y"], s["batch"])
+
+
 BUILDERS = dict(mlp=mlp, cnn=cnn, resnet50=resnet50, vgg16=vgg16, lstm=lstm, transformer=transformer,
-                resnet20=resnet20, minilm=minilm)
+                resnet20=resnet20, minilm=minilm, autoencoder=autoencoder, toy_resnet=toy_resnet)
 
 
 def _setup(args):

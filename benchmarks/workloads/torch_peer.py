@@ -219,8 +219,45 @@ def minilm(s, d, args):
     return run, run
 
 
+def autoencoder(s, d, args):
+    m = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.ConvTranspose2d(32, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+                      nn.ConvTranspose2d(32, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+                      nn.Conv2d(32, 1, 3, padding=1), nn.Sigmoid())
+    x = d["x"].transpose(0, 3, 1, 2)
+    return _train_fns(m, torch.optim.Adam(m.parameters()), F.binary_cross_entropy, x, x, s["batch"])
+
+
+def toy_resnet(s, d, args):
+    class ToyResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = nn.Conv2d(3, 32, 3), nn.Conv2d(32, 64, 3)
+            self.blocks = nn.ModuleList(nn.Conv2d(64, 64, 3, padding=1) for _ in range(4))
+            self.c3 = nn.Conv2d(64, 64, 3)
+            self.d1, self.d2, self.drop = nn.Linear(64, 256), nn.Linear(256, 10), nn.Dropout(0.5)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.c2(F.relu(self.c1(x)))), 3)
+            for k in (0, 2):  # two residual blocks
+                x = F.relu(self.blocks[k + 1](F.relu(self.blocks[k](x)))) + x
+            x = F.relu(self.c3(x)).mean((2, 3))
+            return self.d2(self.drop(F.relu(self.d1(x))))
+
+    m = ToyResNet()
+    x = d["x"].transpose(0, 3, 1, 2)
+    opt = torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)  # Keras's rho and epsilon
+
+    def loss_and_accuracy(logits, y):  # Keras computes the "acc" metric in the same step
+        (logits.argmax(1) == y.argmax(1)).float().mean()
+        return F.cross_entropy(logits, y)
+
+    return _train_fns(m, opt, loss_and_accuracy, x, d["y"], s["batch"])
+
+
 BUILDERS = dict(mlp=mlp, cnn=cnn, resnet50=resnet50, vgg16=vgg16, lstm=lstm, transformer=transformer,
-                resnet20=resnet20, minilm=minilm)
+                resnet20=resnet20, minilm=minilm, autoencoder=autoencoder, toy_resnet=toy_resnet)
 
 
 def _setup(args):

@@ -7,7 +7,7 @@ import inspect
 import threading
 import numpy as np
 
-from .. import backend, constraints, host_memory, initializers, regularizers
+from .. import backend, constraints, host_memory, initializers, parallel, regularizers
 from ..autodiff import Parameter, Tensor, no_grad
 from ..dtype_policies import standardize_layer_dtype
 from ..object_registration import register_keras_serializable
@@ -362,6 +362,7 @@ class Layer(Operation):
     def __call__(self, *args, **kwargs):
         if not host_memory._prepared:  # the engine's first work: see core/host_memory.py
             host_memory.prepare_host()
+        parallel.pace()
         if self.input_spec is not None and args:
             assert_input_compatibility(self.input_spec, args[0], self.name)
         if len(args) == 1 and type(args[0]) is Tensor and (not kwargs or kwargs.keys() == {"training"}):

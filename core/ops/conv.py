@@ -846,16 +846,20 @@ class Conv2DTranspose(Function):
         M, K = N * h * w, kh * kw * Cout
         x2 = x.reshape(M, Cin)
         k2 = k.reshape(K, Cin)
-        buf = xp.empty((M, Cout), x.dtype)
+        y = xp.empty((N, Ho, Wo, Cout), x.dtype)
 
-        def tap_grad(p):  # the scatter of kernel position p: x @ K[p]^T
-            xp.matmul(x2, k2[p * Cout:(p + 1) * Cout].T, out=buf)
-            return buf.reshape(N, h, w, Cout)
+        def span(n0, n1):  # the images n0:n1, independent of the others
+            rows = x2[n0 * h * w:n1 * h * w]
+            buf = xp.empty((rows.shape[0], Cout), x.dtype)
 
-        full = _col2im(xp, (N, Hf, Wf, Cout), x.dtype, (kh, kw), (sh, sw), (dh, dw), (h, w), tap_grad)
-        y = _pad(xp, full, self.pads)
-        if not y.flags.c_contiguous:  # a crop view of ``full``: do not keep ``full`` alive
-            y = xp.ascontiguousarray(y)
+            def tap_grad(p):  # the scatter of kernel position p: x @ K[p]^T
+                xp.matmul(rows, k2[p * Cout:(p + 1) * Cout].T, out=buf)
+                return buf.reshape(n1 - n0, h, w, Cout)
+
+            full = _col2im(xp, (n1 - n0, Hf, Wf, Cout), x.dtype, (kh, kw), (sh, sw), (dh, dw), (h, w), tap_grad)
+            y[n0:n1] = _pad(xp, full, self.pads)
+
+        parallel.for_ranges(span, N, M * K * x.itemsize, gemm=True, min_elements=_PARALLEL_MIN_BYTES, xp=xp)
         if b is not None:
             y += b
         self.has_bias = b is not None
@@ -875,12 +879,20 @@ class Conv2DTranspose(Function):
             db = gy.sum(axis=(0, 1, 2))
         if self.x2 is not None or self.k2 is not None:
             dfull = _pad_adjoint(xp, gy, self.pads, (N, Hf, Wf, Cout))
-            win = _windows(xp, dfull, kh, kw, sh, sw, dh, dw, h, w)
-            cols = xp.ascontiguousarray(win).reshape(N * h * w, kh * kw * Cout)
-            if self.k2 is not None:
-                dx = (cols @ self.k2).reshape(x_shape)
-            if self.x2 is not None:
-                dk = (cols.T @ self.x2).reshape(k_shape)
+            K = kh * kw * Cout
+            dx2 = xp.empty((N * h * w, Cin), gy.dtype) if self.k2 is not None else None
+
+            def span(n0, n1):  # the images n0:n1: their input gradient, their share of the kernel's
+                win = _windows(xp, dfull[n0:n1], kh, kw, sh, sw, dh, dw, h, w)
+                cols = xp.ascontiguousarray(win).reshape((n1 - n0) * h * w, K)
+                if dx2 is not None:
+                    xp.matmul(cols, self.k2, out=dx2[n0 * h * w:n1 * h * w])
+                return None if self.x2 is None else cols.T @ self.x2[n0 * h * w:n1 * h * w]
+
+            parts = parallel.for_ranges(span, N, N * h * w * K * gy.itemsize, gemm=True,
+                                        min_elements=_PARALLEL_MIN_BYTES, xp=xp)
+            dx = None if dx2 is None else dx2.reshape(x_shape)
+            dk = None if self.x2 is None else parallel.sum_parts(parts).reshape(k_shape)
         grads = (dx, dk)
         return grads + (db,) if self.has_bias else grads
 
