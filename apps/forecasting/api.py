@@ -79,7 +79,9 @@ class Forecaster:
     def predict(self, horizon=None, data=None, *, dates=None, covariates=None) -> dict:
         """Forecast the steps after ``data`` (default: the data it was fitted on; a CSV path or an array with
         the fitted columns). ``horizon`` <= the trained horizon (the model forecasts that many steps at once).
-        Returns {"dates", "targets", "mean" (h, C), "lower"/"upper" {level: (h, C)}, "quantiles" {tau: (h, C)}}."""
+        Returns {"dates", "targets", "mean" (h, C), "lower"/"upper" {level: (h, C)}, "quantiles" {tau: (h, C)}};
+        for long-format series that end at different dates, each column is that series' own next steps and
+        "series_dates" {target: dates} says which ("dates" are those of the series that end last)."""
         self._require_fitted()
         H = int(self._assets["horizon"])
         h = H if horizon is None else int(horizon)
