@@ -80,7 +80,7 @@ def test_etth1_smoke(tmp_path):
 def test_etth1_h96_intervals_wide_and_long(tmp_path):
     """ETTh1 H=96 (lookback 336, the protocol split) with conformal 80/95% intervals, as 7 columns and as 7
     series of a long-format file: the same numbers both ways; the point errors of the closed-form linear
-    model (ridge, as --model auto picks it from --candidates ridge) near the published linear ones; the test
+    model (ridge, as --model auto picks it from --candidates ridge) no worse than the linear network's; the test
     coverage of the 80% and 95% intervals inside 75-85% and 90-97%. (The linear network, minutes per run,
     is the README's ETTh1 row: benchmarks/forecast_ett_intervals.py.)"""
     csv = require("timeseries/ett/ETTh1.csv")
@@ -94,7 +94,8 @@ def test_etth1_h96_intervals_wide_and_long(tmp_path):
     assert long["targets"] == wide["targets"] == ETT_COLUMNS.split(",")
     for key in ("scaled_mse", "scaled_mae"):
         assert long["model"][key] == pytest.approx(wide["model"][key], rel=1e-6)
-    assert wide["model"]["scaled_mse"] < 0.39 and wide["model"]["scaled_mae"] < 0.41, wide["model"]
+    # no worse than the linear network's published-protocol run (README: MSE 0.371, MAE 0.393); measured 0.370/0.391
+    assert wide["model"]["scaled_mse"] <= 0.372 and wide["model"]["scaled_mae"] <= 0.394, wide["model"]
     for m in (wide, long):
         cov = {k: v["coverage"] for k, v in m["intervals"]["model"]["levels"].items()}
         assert 0.75 <= cov["80"] <= 0.85 and 0.90 <= cov["95"] <= 0.97, cov
