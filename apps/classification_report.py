@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.distribute import writes_files
+
 
 def classification_metrics(y_true, y_pred, labels):
     """The ``metrics.json`` dict: accuracy; macro and weighted precision, recall and F1; per_class;
@@ -84,12 +86,18 @@ def write_evaluation(out_dir, metrics, as_json, echo):
 
 
 def write_json(path, obj):
+    """``obj`` as indented JSON in ``path`` (under data-parallel training, by rank 0 only)."""
+    if not writes_files():
+        return
     Path(path).write_text(json.dumps(obj, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
 def save_plots(out_dir, history=None, metrics=None):
     """Training curves and the confusion matrix as PNG files, when matplotlib is installed.
-    Returns the files written (empty without matplotlib)."""
+    Returns the files written (empty without matplotlib, and on the ranks other than 0 under
+    data-parallel training, which write nothing)."""
+    if not writes_files():
+        return []
     try:
         import matplotlib
 

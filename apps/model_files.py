@@ -76,7 +76,26 @@ def _a(word):
 
 def check_output_dir(path) -> Path:
     """Create the output folder ``path`` (and its parents) and check it is writable, before any work;
-    a one-line error otherwise."""
+    a one-line error otherwise. Under data-parallel training (``mpirun -np N zoo ... train``) rank 0
+    alone does this and every rank gets rank 0's folder (or its error): one run folder, which
+    only rank 0 writes."""
+    from core import distribute
+
+    if distribute.distribution() is None:
+        return _make_output_dir(path)
+    outcome = None
+    if distribute.writes_files():
+        try:
+            outcome = ("ok", str(_make_output_dir(path).resolve()))
+        except click.ClickException as e:
+            outcome = ("error", e.message)
+    kind, value = distribute.broadcast_object(outcome)
+    if kind == "error":
+        raise click.ClickException(value)
+    return Path(value)
+
+
+def _make_output_dir(path) -> Path:
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise click.ClickException(f"output {p} exists and is not a folder: give a folder path with -o")

@@ -61,7 +61,10 @@ class EpochProgress(Callback):
     """``fit`` progress for the apps (pass ``verbose=0`` to fit): per epoch a live tqdm bar over the
     batches on a terminal, and one plain line with the epoch's metrics everywhere (unless quiet).
     ``first_epoch`` numbers a later stage on from an earlier one; ``max_lines`` caps the plain lines of
-    many short epochs (every k-th epoch and the last one run are printed)."""
+    many short epochs (every k-th epoch and the last one run are printed). Under data-parallel
+    training only rank 0 prints (``fit`` leaves it out on the other ranks)."""
+
+    _chief_only = True
 
     def __init__(self, total_epochs, first_epoch=0, quiet=False, steps=None, max_lines=None):
         super().__init__()

@@ -5,7 +5,9 @@
 weights) and ``rank{r}.json`` (the History) under OUTDIR. Modes: ``mlp``, ``lstm``, ``custom`` (the MLP with a custom train_step), ``cnn`` (Conv2D + BatchNormalization,
 unshuffled), ``cnn_sync`` (the same with ``synchronized=True``), ``cnn_reference`` (what 2 ranks of ``cnn`` compute, in one process), ``resume_fail`` then ``resume`` (BackupAndRestore: the job dies in
 epoch 2, a second run resumes from the backup; unshuffled), ``fail``
-(rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer).
+(rank 1 raises in the middle of the first epoch), ``mismatch`` (rank 1 builds a wider layer),
+``decisions`` (stop_training set on one rank only, EarlyStopping and ReduceLROnPlateau, and the MLP
+trained with ``DataParallel(compression="fp16")``: see ``decisions``).
 It also writes a CSVLogger log and a saved model named by rank: only rank 0 may write them."""
 import json
 import os
@@ -106,9 +108,78 @@ def cnn_reference(out):
         np.savez(os.path.join(out, f"rank{r}.npz"), *[w.numpy() for w in m.weights])
 
 
+class StopOnOneRank(callbacks.Callback):
+    """Sets stop_training on rank ``rank`` only: after batch 3 of the first epoch, or (``at_epoch_end``)
+    at the end of the first epoch."""
+
+    def __init__(self, rank, at_epoch_end=False):
+        super().__init__()
+        self.rank, self.at_epoch_end = rank, at_epoch_end
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.at_epoch_end and batch == 3 and distribute.rank() == self.rank:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.at_epoch_end and epoch == 0 and distribute.rank() == self.rank:
+            self.model.stop_training = True
+
+
+def compiled_mlp(optimizer=None):
+    set_random_seed(1 + distribute.rank())
+    model = build("mlp")
+    model.compile(optimizer=optimizer or optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def decisions(out):
+    """One launch, several checks (each mpirun start costs seconds): (1) rank 1 alone sets
+    stop_training after batch 3 -> every rank stops after 4 steps; (2) rank 0 alone sets it at the
+    end of the first epoch -> every rank stops after 10 steps; (3) EarlyStopping and
+    ReduceLROnPlateau decide on global values: their decisions and the learning rates, recorded
+    on every rank; (4) batches of fewer samples than ranks (rank 0's share empty) in fit, evaluate
+    and predict; (5) the MLP of ``mlp`` for 20 steps with float16 gradient compression (in one
+    process, where there is no allreduce, the float32 training it is compared with)."""
+    x, y = data("mlp")
+    r = distribute.rank()
+    record = {}
+    for name, cb in (("stop_mid_epoch", StopOnOneRank(1)), ("stop_epoch_end", StopOnOneRank(0, at_epoch_end=True))):
+        model = compiled_mlp()
+        model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0, callbacks=[cb])
+        record[name] = int(model.optimizer.iterations)
+    model = compiled_mlp()
+    es = callbacks.EarlyStopping(monitor="val_loss", min_delta=0.005, patience=2)
+    lr = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, min_delta=0.02, patience=1)
+    h = model.fit(x, y, batch_size=BATCH, epochs=30, verbose=0, callbacks=[es, lr], validation_data=(x[:200], y[:200]))
+    record["early_stopping"] = {"stopped_epoch": int(es.stopped_epoch), "epochs_run": len(h.history["loss"]),
+                                "learning_rate": [float(v) for v in h.history["learning_rate"]],
+                                "val_loss": h.history["val_loss"]}
+    # a last batch of 1 sample: rank 0's share is empty in fit, evaluate and predict (batch 1)
+    model = compiled_mlp()
+    model.fit(x[:65], y[:65], batch_size=64, epochs=2, verbose=0, shuffle=False)
+    record["empty_share"] = {"evaluate": model.evaluate(x[:65], y[:65], batch_size=64, verbose=0),
+                             "predict": model.predict(x[:3], batch_size=1, verbose=0).tolist()}
+    np.savez(os.path.join(out, f"empty_rank{r}.npz"), *[w.numpy() for w in model.weights])
+    if distribute.size() > 1:
+        distribute.set_distribution(distribute.DataParallel(compression="fp16"))
+    model = compiled_mlp(optimizers.SGD(0.1))  # plain SGD: a weight's error is the sum of its gradients' errors
+    np.savez(os.path.join(out, f"fp16_init_rank{r}.npz"), *[w.numpy() for w in model.weights])
+    h = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0)
+    record["fp16_loss"] = h.history["loss"]
+    dist = distribute.distribution()
+    if dist is not None:  # unequal shares (1 and 3 samples) of gradients 1 and 3: the weighted mean 2.5; and 1/3
+        record["fp16_average"] = [float(dist.average_gradients([np.full(4, 1.0 + 2 * r, np.float32)], 1 + 2 * r)[0][0]),
+                                  float(dist.average_gradients([np.full(4, 1 / 3, np.float32)], 32)[0][0])]
+    np.savez(os.path.join(out, f"fp16_rank{r}.npz"), *[w.numpy() for w in model.weights])
+    with open(os.path.join(out, f"decisions_rank{r}.json"), "w") as f:
+        json.dump(record, f)
+
+
 def main(mode, out):
     if mode == "cnn_reference":
         return cnn_reference(out)
+    if mode == "decisions":
+        return decisions(out)
     set_random_seed(1 + distribute.rank())
     model = build(mode)
     model.compile(optimizer=optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -118,7 +118,9 @@ def test_depthwise_conv2d(monkeypatch, s, pad, d, mult):
 
 @pytest.mark.parametrize("ks,s,pad,out_pad,d", [((3, 3), 2, "same", None, 1), ((3, 2), 2, "valid", None, 1),
                                                 ((3, 3), 3, "same", (1, 2), 1), ((2, 2), 1, "valid", None, 2),
-                                                ((4, 4), 2, "same", (1, 1), 1)])
+                                                ((4, 4), 2, "same", (1, 1), 1), ((2, 2), 3, "valid", None, 1),
+                                                ((2, 3), 3, "same", (2, 0), 1), ((3, 3), (2, 1), "same", None, 1),
+                                                ((1, 1), 2, "valid", (1, 1), 1)])
 def test_conv2d_transpose(monkeypatch, ks, s, pad, out_pad, d):
     args = [rand(2, 4, 5, 3), rand(*ks, 2, 3), rand(2)]
     fn = lambda x, k, b: ops.conv2d_transpose(x, k, b, strides=s, padding=pad, output_padding=out_pad,  # noqa: E731

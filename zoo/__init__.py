@@ -25,7 +25,8 @@ def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...
     if name.startswith("_") or name in ("models", "registry", "labels", "classifier", "preprocessing"):
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     importlib.import_module("zoo.models")
-    for mod in ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "text"):
+    for mod in ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "text",
+                "resnet_v2", "xception", "inception_v3", "inception_resnet_v2", "nasnet"):
         try:
             m = importlib.import_module(f"zoo.models.{mod}")
         except ModuleNotFoundError:

@@ -4,7 +4,8 @@ Each reproduces its layer's ``call`` in the model's float dtype: ``ShortcutA`` (
 option-A shortcut), ``BertEmbeddings``, ``BertLayer`` (post-LN block, exact erf GELU, padding
 keys masked with -1e9 logits from the ``attention_mask`` input), ``BertPooler``,
 ``MaskedMeanPooling``, ``ZeroMasking`` (sets the mask the recurrent layers read),
-``SeriesNormalization``, ``SeriesDenormalization``, ``Patching``, ``PositionEmbedding``.
+``SeriesNormalization``, ``SeriesDenormalization``, ``Patching``, ``PositionEmbedding``,
+``CustomScaleLayer`` (InceptionResNetV2's scaled residual sum).
 The zoo's models (``ClassifierModel``, ``BertEncoder``, ``BertTextClassifier``, the
 ``ts_transformer`` Functional) are Functional graphs and export layer by layer.
 """
@@ -19,6 +20,7 @@ from core.export.onnx_graph import OnnxExportError, register_onnx_converter
 from core.export.onnx_recurrent import _BOOL, _FLOAT, as_bool, call_arguments, mask_of, reduce, unsqueeze, \
     value_dtype
 
+from .models.inception_resnet_v2 import CustomScaleLayer
 from .models.resnet_cifar import ShortcutA
 from .models.text import BertEmbeddings, BertLayer, BertPooler, MaskedMeanPooling, ZeroMasking
 from .models.timeseries import Patching, PositionEmbedding, SeriesDenormalization, SeriesNormalization
@@ -201,3 +203,12 @@ def _position_embedding(g, layer, node, inputs):
 
 
 __all__ = ["attention_keep"]
+
+
+# --------------------------------------------------------------------------- InceptionResNetV2
+@register_onnx_converter(CustomScaleLayer)
+def _custom_scale(g, layer, node, inputs):
+    x, residual = inputs[:2]
+    dtype = value_dtype(g, node, inputs, x) or np.dtype(np.float32)
+    scaled = g.op("Mul", residual, g.const(np.array(layer.scale, dtype=dtype), f"{layer.name}_scale"))
+    return [g.op("Add", x, scaled, name=layer.name)]

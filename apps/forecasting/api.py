@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.distribute import writes_files
+
 from .data import ForecastDataError, Series, series_from_arrays
 from .pipeline import MODEL_FILE, TrainConfig, backtest, load_forecaster, predict, train
 
@@ -123,9 +125,12 @@ class Forecaster:
         return result
 
     def save(self, path):
-        """Copy the run folder (model.h5 holds everything predict needs) to ``path``."""
+        """Copy the run folder (model.h5 holds everything predict needs) to ``path`` (under
+        data-parallel training, on rank 0 only, which alone wrote the run folder)."""
         self._require_fitted()
         dst = Path(path)
+        if not writes_files():
+            return dst
         dst.mkdir(parents=True, exist_ok=True)
         for name in _RUN_FILES:
             if (self.output / name).exists() and (self.output / name).resolve() != (dst / name).resolve():

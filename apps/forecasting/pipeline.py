@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.distribute import writes_files
+
 from . import baselines as bl
 from .covariates import with_known_future
 from .data import NO_DATES, ForecastDataError, Series, load_series, parse_split, split_names
@@ -402,8 +404,10 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
            f"val {int(k_va.sum())}, test {int(k_te.sum())}; season length {m}")
 
     out = Path(cfg.output)
+    writes = writes_files()  # under data-parallel training rank 0 alone writes the folder; every rank computes
     try:  # before the (possibly long) training, so a bad folder fails at once
-        out.mkdir(parents=True, exist_ok=True)
+        if writes:
+            out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ForecastDataError(f"cannot create the output folder {out}: {e.strerror or e}") from None
     o_lin, k_lin = parts.origins(0, L, H)
@@ -519,17 +523,19 @@ def train(cfg: TrainConfig, echo=print, quiet=False, warn=None, series: Series =
     args["split_rows"] = [n_train, n_val, n_test] if parts.uniform else result["split_rows"]
     if winner in DEFAULTS:
         args["model_hyperparameters"] = {**DEFAULTS[winner], **fitted[winner][2].hyperparameters}
-    (out / "args.json").write_text(json.dumps(args, indent=2))
-    (out / "metrics.json").write_text(json.dumps(result, indent=2))
-    _write_test_forecast(out / "forecast.csv", series, o_te, k_te, preds, y_true, H, levels)
+    if writes:
+        (out / "args.json").write_text(json.dumps(args, indent=2))
+        (out / "metrics.json").write_text(json.dumps(result, indent=2))
+        _write_test_forecast(out / "forecast.csv", series, o_te, k_te, preds, y_true, H, levels)
     if lacking:
         echo(f"no future.csv: the future values of {', '.join(lacking)} over the {H} steps after the data are not in "
              f"{cfg.csv} (add {H} rows with the target empty); `zoo forecast predict` takes them")
     else:
         columns, future = _future(model, scaled, cov, scaler, series, L, H, n_ch, model.assets.get("intervals"))
-        _write_rows(out / "future.csv", ["date"] + columns, future)
-    plot = _plot(out / "forecast.png", series, o_te, k_te, preds, y_true, H, L, levels)
-    result["files"] = sorted(p.name for p in out.iterdir() if p.is_file())
+        if writes:
+            _write_rows(out / "future.csv", ["date"] + columns, future)
+    plot = _plot(out / "forecast.png", series, o_te, k_te, preds, y_true, H, L, levels) if writes else None
+    result["files"] = sorted(p.name for p in out.iterdir() if p.is_file()) if writes else []
     result["total_seconds"] = round(time.time() - t_start, 2)
     result["plot"] = plot
     return result

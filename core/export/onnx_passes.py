@@ -58,7 +58,7 @@ class _Graph:
             for x in n[1]:
                 if x:
                     lst = self.cons.setdefault(x, [])
-                    if not any(c is n for c in lst):
+                    if not lst or lst[-1] is not n:   # a node reading x twice is listed once
                         lst.append(n)
 
     def is_const(self, name):
@@ -93,15 +93,27 @@ class _Graph:
 # --------------------------------------------------------------------------- clean-up rules
 def _drop_identities(G):
     G.index()
+    # every Identity whose output is not a graph output, in one sweep: its readers read its input
+    alias = {}
+    for n in G.nodes:
+        if n[0] == "Identity" and len(n[1]) == 1 and len(n[2]) == 1 and n[2][0] not in G.outputs:
+            alias[n[2][0]] = n[1][0]
+            n[0] = None
+    if alias:
+        def source(v):
+            while v in alias:
+                v = alias[v]
+            return v
+
+        for n in G.nodes:
+            if n[0] is not None and any(v in alias for v in n[1]):
+                n[1] = [source(v) for v in n[1]]
+        return True
     changed = False
     for n in G.nodes:
         if n[0] != "Identity" or len(n[1]) != 1 or len(n[2]) != 1:
             continue
         x, y = n[1][0], n[2][0]
-        if y not in G.outputs:
-            G.rename_uses(y, x)
-            n[0] = None
-            return True
         p = G.prod.get(x)
         if p is not None and x not in G.outputs and x not in G.graph_inputs and not G.is_const(x):
             p[2] = [y if o == x else o for o in p[2]]
@@ -392,8 +404,11 @@ def _fuse_pad_conv(G):
 
 # --------------------------------------------------------------------------- batch-norm folding
 def _fold_batchnorm(G):
+    """Fold every foldable BatchNormalization in one sweep (each folds into its own single-use
+    producer, so one fold does not change another's); a fold that inserts a node ends the sweep."""
     G.index()
-    for bn in G.nodes:
+    folded = False
+    for bn in list(G.nodes):
         if bn[0] != "BatchNormalization" or len(bn[2]) != 1 or len(bn[1]) != 5:
             continue
         if not all(G.is_const(x) for x in bn[1][1:]):
@@ -421,18 +436,23 @@ def _fold_batchnorm(G):
         s = scale / np.sqrt(var + eps)
         shift = beta - mean * s
         src_axis = 1 if chain_perm is None else chain_perm[1]
+        inserted = False
         if prod[0] in ("Conv", "ConvTranspose"):
             if src_axis != 1 or not _fold_conv(G, prod, s, mean, beta):
                 continue
         elif prod[0] in ("Add", "MatMul"):
             rank = len(chain_perm) if chain_perm is not None else _rank(G, x)
+            n_before = len(G.nodes)
             if rank is None or src_axis != rank - 1 or not _fold_matmul(G, prod, cur, s, shift, mean, beta):
                 continue
+            inserted = len(G.nodes) != n_before
         else:
             continue
         bn[0], bn[1], bn[4] = "Identity", [x], {}
-        return True
-    return False
+        folded = True
+        if inserted:   # the producer/consumer tables no longer describe the graph
+            return True
+    return folded
 
 
 def _rank(G, name):

@@ -562,7 +562,8 @@ class TrainingMixin:
         plain_apply = opt.apply
 
         def apply(grads, params=None):
-            return plain_apply(dist.average_gradients(list(grads), self._local_batch_size or 1), params)
+            count = 1 if self._local_batch_size is None else self._local_batch_size
+            return plain_apply(dist.average_gradients(list(grads), count), params)
 
         opt.apply = apply
         try:
@@ -584,6 +585,10 @@ class TrainingMixin:
         if getattr(self, "_distribution", None) is not None:  # every rank takes the same path (collectives)
             batch_hooks = any(distribute.allgather_object(batch_hooks))
         plain_step = self._default_steps()
+        dist = getattr(self, "_distribution", None)
+        # data-parallel: a callback (or a custom train_step) may set stop_training on one rank only; every
+        # rank stops where any rank asked to (one small allreduce a step, only when such code runs per step)
+        stop_each_step = dist is not None and any(distribute.allgather_object(batch_hooks or not plain_step))
         self._initial_epoch = None
         cbs.on_train_begin()
         # a callback that restored a backup (BackupAndRestore) sets where training resumes, as in Keras
@@ -599,13 +604,17 @@ class TrainingMixin:
             for step, (xb, yb, swb) in enumerate(train.epoch_batches()):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                if plain_step and not batch_hooks:
+                if dist is not None and _batch_len(xb) == 0:
+                    logs = self._empty_share_step(plain_step and not batch_hooks)
+                elif plain_step and not batch_hooks:
                     _, yb, swb, pred = self._train_batch(xb, yb, swb)
                     self._update_compiled_metrics(yb, pred, swb)
                 else:
                     logs = self.train_step(pack_x_y_sample_weight(xb, yb, swb))
                 if batch_hooks:
                     cbs.on_train_batch_end(step, _pythonify_logs(logs))
+                if stop_each_step:
+                    self.stop_training = dist.any_rank(self.stop_training)
                 if self.stop_training:
                     break
             epoch_logs = dict(self._metrics_result_or_logs(logs))
@@ -614,10 +623,33 @@ class TrainingMixin:
                 val_logs = self._run_evaluation(val, cbs, from_fit=True)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
+            if dist is not None:
+                self.stop_training = dist.any_rank(self.stop_training)
             if self.stop_training:
                 break
         cbs.on_train_end(epoch_logs)
         return self.history
+
+    def _empty_share_step(self, quiet_step):
+        """Data-parallel step of a rank whose share of a global batch is empty (a batch of fewer
+        samples than ranks): no forward pass (its loss would be the mean of nothing), zero gradients
+        with weight 0 into the step's allreduce, so every rank applies the other ranks' average; then
+        the metrics' results (a collective) where the other ranks' train_step takes them."""
+        if not self._default_steps():
+            raise ValueError("DataParallel: a global batch has fewer samples than processes, so this rank has none, "
+                             "and a custom train_step cannot run on no samples: use a batch_size of at least the "
+                             "number of processes (and drop a smaller last batch)")
+        if any(getattr(layer, "synchronized", False) for layer in _all_layers(self)):
+            raise ValueError("DataParallel: a global batch has fewer samples than processes, so this rank has none, "
+                             "and BatchNormalization(synchronized=True) needs every rank in its forward pass: use a "
+                             "batch_size of at least the number of processes (and drop a smaller last batch)")
+        params = self.trainable_weights
+        self._local_batch_size = 0
+        try:
+            self.optimizer.apply([backend.get_xp(p.data).zeros_like(p.data) for p in params], params)
+        finally:
+            self._local_batch_size = None
+        return None if quiet_step else self.get_metrics_result()
 
     def _default_steps(self):
         """Whether train_step and the metric hooks it calls are the built-in ones."""
@@ -663,9 +695,13 @@ class TrainingMixin:
         self.reset_metrics()
         cbs.on_test_begin()
         logs = None
+        sharded = getattr(self, "_distribution", None) is not None
         for step, (xb, yb, swb) in enumerate(adapter.epoch_batches()):
             cbs.on_test_batch_begin(step)
-            logs = self.test_step(pack_x_y_sample_weight(xb, yb, swb))
+            if sharded and _batch_len(xb) == 0 and type(self).test_step is TrainingMixin.test_step:
+                logs = self.get_metrics_result()  # an empty share adds nothing to the summed states (a collective)
+            else:
+                logs = self.test_step(pack_x_y_sample_weight(xb, yb, swb))
             cbs.on_test_batch_end(step, _pythonify_logs(logs))
         logs = self._metrics_result_or_logs(logs)
         cbs.on_test_end(logs)
@@ -712,13 +748,17 @@ class TrainingMixin:
         outs = []
         for step, (xb, _, _) in enumerate(adapter.epoch_batches()):
             cbs.on_predict_batch_begin(step)
+            if dist is not None and _batch_len(xb) == 0:  # an empty share (a batch of fewer samples than ranks)
+                outs.append(None)
+                cbs.on_predict_batch_end(step, {"outputs": None})
+                continue
             out = self.predict_step(pack_x_y_sample_weight(xb))
             outs.append(_to_numpy_structure(out))
             cbs.on_predict_batch_end(step, {"outputs": outs[-1]})
         cbs.on_predict_end()
         if dist is not None:  # every rank gets the whole output in input order: batch by batch, rank by rank
             parts = distribute.allgather_object(outs)
-            outs = [part[b] for b in range(len(outs)) for part in parts]
+            outs = [part[b] for b in range(len(outs)) for part in parts if part[b] is not None]
         if not outs:
             raise ValueError("predict: the input data is empty")
         return _concat_structure(outs)
@@ -821,6 +861,18 @@ def _pythonify_logs(logs):
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _all_layers(layer):
+    """``layer``'s sublayers at any depth."""
+    out, seen, stack = [], {id(layer)}, list(layer._layers)
+    while stack:
+        sub = stack.pop(0)
+        if id(sub) not in seen:
+            seen.add(id(sub))
+            out.append(sub)
+            stack.extend(sub._layers)
+    return out
 
 
 def _batch_len(x):

@@ -23,3 +23,15 @@ SUBMODULES = ("densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobile
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", *(f"EfficientNetB{i}" for i in range(8)), "MobileNet",
            "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19",
            *SUBMODULES]
+
+# and the submodules resnet_v2, xception, inception_v3, inception_resnet_v2, nasnet
+from . import inception_resnet_v2, inception_v3, nasnet, resnet_v2, xception  # noqa: E402
+from .inception_resnet_v2 import InceptionResNetV2  # noqa: E402
+from .inception_v3 import InceptionV3  # noqa: E402
+from .nasnet import NASNetLarge, NASNetMobile  # noqa: E402
+from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2  # noqa: E402
+from .xception import Xception  # noqa: E402
+
+SUBMODULES += ("inception_resnet_v2", "inception_v3", "nasnet", "resnet_v2", "xception")
+__all__ += ["InceptionResNetV2", "InceptionV3", "NASNetLarge", "NASNetMobile", "ResNet50V2", "ResNet101V2",
+            "ResNet152V2", "Xception", "inception_resnet_v2", "inception_v3", "nasnet", "resnet_v2", "xception"]

@@ -80,6 +80,18 @@ def build_application(registry_name, weights, include_top, classes, input_shape,
                         **kw)
 
 
+def keras_constructor(registry_name, default_size, min_size, weights, include_top, classes, input_shape,
+                      input_tensor, pooling, classifier_activation, name):
+    """:func:`keras_application` for families with their own default and minimum sizes (Xception,
+    InceptionV3, NASNet...): Keras's ``obtain_input_shape`` with those sizes, then
+    :func:`build_application`."""
+    check_weights_arg(weights)
+    if input_tensor is None:
+        input_shape = obtain_input_shape(input_shape, default_size, min_size, include_top, weights)
+    return build_application(registry_name, weights, include_top, classes, input_shape, input_tensor, pooling,
+                             classifier_activation, name)
+
+
 # ============================================================================= MobileNet (v1)
 V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 V1_SIZES = (128, 160, 192, 224)

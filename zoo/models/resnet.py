@@ -238,6 +238,66 @@ def load_keras_h5(model, path, wentry=None):
         p.assign(np.asarray(a, dtype=p.dtype))
 
 
+# the automatic names Keras gives weighted layers built without a name (conv2d_3, batch_normalization, ...)
+_AUTO_WEIGHTED_NAME = re.compile(r"^(conv2d|batch_normalization|separable_conv2d|depthwise_conv2d|dense)(_\d+)?$")
+
+
+def load_keras_h5_ordered(model, path, wentry=None):
+    """A Keras legacy ``.h5`` into ``model`` by position, as Keras's ``load_weights`` reads these
+    files: the i-th layer with weights in the file into the i-th layer with weights of the model.
+    For keras.applications that leave layers unnamed (Xception's shortcuts, InceptionV3's
+    convolutions), whose names in a file depend on what the saving session had built before.
+
+    Layer names are still checked wherever either side's name is one Keras sets (not an automatic
+    ``conv2d_7``), and every shape. The classifier head follows :func:`load_keras_h5`: loaded when
+    the file has it with the right shape, else freshly initialised with a log line; a file's
+    classifier is ignored by a headless model."""
+    from core.saving import keras_h5
+    from core.saving.errors import WeightFileError
+
+    fmt = keras_h5.detect_format(path)
+    if fmt == "keras_full_h5":
+        file_layers = keras_h5.read_keras_full_model(path).weights
+    elif fmt == "keras_legacy_h5":
+        file_layers = keras_h5.read_keras_legacy_weights(path)
+    else:  # this project's files, Keras 3 .weights.h5
+        model.load_weights(path)
+        return
+    ours = [layer for layer in model.layers if layer.weights]
+    theirs = [(name, ws) for name, ws in file_layers if ws]
+    counts = (len(theirs), len(ours))
+    head = model.head if isinstance(model, ClassifierModel) else None
+    head_note = None
+    if head is not None and ours and ours[-1] is head:
+        if len(theirs) == len(ours) - 1:
+            head_note = "is not in the file"
+            ours = ours[:-1]
+        elif len(theirs) == len(ours) and [tuple(a.shape) for _, a in theirs[-1][1]] != [
+                tuple(p.shape) for p in head.weights]:
+            head_note = f"has shapes {[tuple(a.shape) for _, a in theirs[-1][1]]}"
+            ours, theirs = ours[:-1], theirs[:-1]
+    elif len(theirs) == len(ours) + 1 and theirs[-1][0] == "predictions":
+        theirs = theirs[:-1]   # a file with the classifier, a model without it
+    if len(theirs) != len(ours):
+        raise WeightFileError(f"{path}: the file has {counts[0]} layers with weights, model '{model.name}' "
+                              f"has {counts[1]}: not the weights of this architecture")
+    assignments = []
+    for layer, (name, ws) in zip(ours, theirs):
+        params = layer.weights
+        if layer.name != name and not (_AUTO_WEIGHTED_NAME.match(layer.name) and _AUTO_WEIGHTED_NAME.match(name)):
+            raise WeightFileError(f"{path}: layer '{layer.name}' of model '{model.name}' is at the place of the "
+                                  f"file's layer '{name}': not the weights of this architecture")
+        if len(ws) != len(params) or any(tuple(a.shape) != tuple(p.shape) for p, (_, a) in zip(params, ws)):
+            raise WeightFileError(f"{path}: layer '{layer.name}' expects weights "
+                                  f"{[(p.name, tuple(p.shape)) for p in params]}, the file's layer '{name}' has "
+                                  f"{[(n, tuple(a.shape)) for n, a in ws]}")
+        assignments.extend(zip(params, (a for _, a in ws)))
+    if head_note is not None:
+        log.warning(_head_note(model, head_note))
+    for p, a in assignments:
+        p.assign(np.asarray(a, dtype=p.dtype))
+
+
 def read_torch_state_dict(path):
     """A PyTorch checkpoint's state dict as {key: numpy array}."""
     from core.saving import load_torch_checkpoint, state_dict_from_checkpoint
@@ -475,4 +535,5 @@ def resnet34(num_classes=1000, input_shape=None, include_top=True, pooling=None,
 
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-           "load_keras_h5", "load_torchvision_resnet", "load_torchvision_state_dict", "torchvision_mapping"]
+           "load_keras_h5", "load_keras_h5_ordered", "load_torchvision_resnet", "load_torchvision_state_dict",
+           "torchvision_mapping"]
