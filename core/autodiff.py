@@ -63,7 +63,7 @@ def _to_array(data, dtype=None, device=None):
         arr = arr.astype(dtype)
     if device is not None:
         arr = backend.to_device(arr, device)
-    elif backend.config._device_spec != "cpu" and backend.device_of(arr).kind == "cpu":
+    elif backend.config._device_spec != "cpu" and backend.device_of(arr).kind == "cpu" and not backend.holds_text(arr):
         arr = backend.to_device(arr, backend.config.device)
     return arr
 

@@ -35,6 +35,43 @@ def is_array(obj) -> bool:
     return isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
 
 
+class StringDType:
+    """Keras's ``"string"`` dtype (of ``Input(dtype="string")`` and of string KerasTensors). String
+    data lives on the host as NumPy arrays of ``str`` (or ``bytes``, or Python ``str`` objects);
+    ``np.dtype(STRING)`` is ``object``, the dtype such arrays may have."""
+
+    name = "string"
+    kind = "O"
+    dtype = np.dtype(object)
+
+    def __eq__(self, other):
+        if isinstance(other, (StringDType, str)):
+            return isinstance(other, StringDType) or other == "string"
+        return NotImplemented
+
+    def __hash__(self):
+        return hash("string")
+
+    def __repr__(self):
+        return "string"
+
+    __str__ = __repr__
+
+
+STRING = StringDType()
+
+
+def is_string_dtype(dtype) -> bool:
+    """Whether ``dtype`` names Keras's string dtype (``"string"``, ``str`` or ``STRING``)."""
+    return dtype is STRING or dtype is str or isinstance(dtype, StringDType) or \
+        (isinstance(dtype, str) and dtype == "string") or dtype is np.str_ or dtype is np.bytes_
+
+
+def holds_text(array) -> bool:
+    """Whether an array's dtype is one string data comes in: ``str``, ``bytes`` or ``object``."""
+    return array.dtype.kind in "USO"
+
+
 @dataclass(frozen=True)
 class Device:
     """A device by name: ``cpu`` or ``gpu:N``."""

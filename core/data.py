@@ -51,9 +51,9 @@ class Dataset:
             raise TypeError("the length of this dataset is unknown")
         return self._length
 
-    @property
     def cardinality(self):
-        return self._length
+        """The number of elements (batches once batched), as ``tf.data``'s method: -2 when unknown."""
+        return -2 if self._length is None else self._length
 
     # ------------------------------------------------------------------ indexable rows
     @staticmethod

@@ -1,5 +1,5 @@
 """Keras's dtype policies, as far as this engine serves them: one dtype for a layer's variables and
-its computations (``float32``, ``float64``, ...). Mixed precision (``mixed_float16``,
+its computations (``float32``, ``float64``, ...; ``"string"`` for string inputs). Mixed precision (``mixed_float16``,
 ``mixed_bfloat16``) and quantized policies are refused with an error saying so."""
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ class DTypePolicy:
         if name in _UNSUPPORTED or name.startswith(("int8_from", "int4_from", "float8_from", "gptq")):
             raise ValueError(f"dtype policy {name!r} is not supported: this engine computes in one dtype per "
                              "layer (use 'float32')")
+        if backend.is_string_dtype(name):  # Input(dtype="string") and the layers taking strings
+            self._name = "string"
+            return
         try:
             self._name = np.dtype(name).name
         except TypeError:
@@ -92,6 +95,8 @@ def standardize_layer_dtype(dtype) -> str:
     default policy), a dtype name or NumPy dtype, a DTypePolicy, or a Keras policy config dict."""
     if dtype is None:
         return dtype_policy().name
+    if backend.is_string_dtype(dtype):
+        return "string"
     if isinstance(dtype, (DTypePolicy, dict)):
         return get(dtype).name
     if isinstance(dtype, str) and (dtype in _UNSUPPORTED or "_from_" in dtype):

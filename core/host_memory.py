@@ -3,10 +3,8 @@
 An engine that allocates a fresh output for every op hands glibc's ``malloc`` many large blocks.
 By default each block above the mmap threshold (at most 32 MiB) is a new ``mmap`` whose pages are
 faulted in on first write and returned to the system on ``free``: every large op output pays its
-page faults again, and two BLAS threads faulting in the same output serialise in the kernel.
-Measured here (float32, 2 threads): a (50176, 64) @ (64, 256) product into a fresh array took
-10-29 ms (median 29) against 10 ms into a reused one; a CIFAR ResNet-20 training step 0.82-0.88 s
-against 0.51-0.55 s once freed memory is kept for reuse.
+page faults again, and two BLAS threads faulting in the same output serialise in the kernel
+(measurements: benchmarks/README.md).
 
 ``tune_malloc`` therefore asks glibc to serve every block from its heap (``M_MMAP_MAX = 0``) and to
 keep freed memory instead of trimming it (``M_TRIM_THRESHOLD``), as PyTorch's caching allocator
@@ -17,13 +15,10 @@ the environment to leave the allocator as it is. Elsewhere (macOS, Windows, musl
 
 BLAS threads: after each call OpenBLAS's worker threads spin for 2**28 cycles (about 0.1 s)
 before sleeping, so they spin through the engine's single-threaded NumPy work between two GEMMs
-and through the intra-op threads' regions (``core.parallel``), taking one of the cores. On this
-kind of machine (2 vCPUs) that intermittently halved the main thread's speed: of 190 ResNet-20
-training steps, 70 took 1.4 s instead of 0.52 s; with ``OPENBLAS_THREAD_TIMEOUT=20`` (2**20
-cycles, about 0.3 ms: still enough to chain the GEMMs of a layer, or an LSTM's per-step GEMMs) 4
-did. With intra-op threads, measured in benchmark processes that load NumPy first (seconds, 2**28
--> 2**20, the same hour): the MNIST CNN's epoch 3.5 -> 2.2 and 3.6 -> 2.4, 20 ResNet-20 steps 14.5
--> 9.4, the LSTM's epoch 9.3 -> 8.6 and 10.5 -> 9.0. So the spin is set to
+and through the intra-op threads' regions (``core.parallel``), taking one of the cores; on a
+2-vCPU machine that intermittently halved the main thread's speed. 2**20 cycles (about 0.3 ms)
+is still enough to chain the GEMMs of a layer, or an LSTM's per-step GEMMs (measurements:
+benchmarks/README.md). So the spin is set to
 2**BLAS_SPIN_LOG2_CYCLES cycles unless OPENBLAS_THREAD_TIMEOUT is set: by the ``zoo`` command and
 the benchmarks through the variable before NumPy loads (:func:`configure_process`; OpenBLAS reads
 it then), and by :func:`prepare_host` at the engine's first work otherwise, restarting OpenBLAS's

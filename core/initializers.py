@@ -75,7 +75,8 @@ class RandomNormal(Initializer):
 
     def __call__(self, shape, dtype="float32"):
         with zrandom.lock():
-            return self._gen().normal(self.mean, self.stddev, shape).astype(dtype)
+            gen = self._gen()
+            return _drawn(shape, dtype, lambda n: gen.normal(self.mean, self.stddev, n))
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -87,26 +88,64 @@ class RandomUniform(RandomNormal):
 
     def __call__(self, shape, dtype="float32"):
         with zrandom.lock():
-            return self._gen().uniform(self.minval, self.maxval, shape).astype(dtype)
+            gen = self._gen()
+            return _drawn(shape, dtype, lambda n: gen.uniform(self.minval, self.maxval, n))
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-def _truncated_normal(gen, shape, stddev):
-    """Normal values re-drawn until within two standard deviations (as Keras's truncated_normal)."""
-    out = gen.normal(0.0, 1.0, shape)
-    bad = np.abs(out) > 2
-    while bad.any():
-        out[bad] = gen.normal(0.0, 1.0, int(bad.sum()))
-        bad = np.abs(out) > 2
-    return out * stddev
+_CHUNK = 1 << 16  # values drawn at a time (see _drawn)
+
+
+def _drawn(shape, dtype, draw, redraw_beyond=None):
+    """An array of ``shape`` and ``dtype`` from ``draw(n)``, n float64 values of a generator, drawn
+    a chunk at a time and cast into the result, so that no float64 array of the whole size is made
+    (weights of hundreds of millions of values); the generator's values are consumed in order, so the
+    result equals ``draw(size).reshape(shape).astype(dtype)`` exactly.
+
+    ``redraw_beyond=(bound, redraw, finish)``: the truncated normal: wherever ``|z| > bound`` the
+    value is re-drawn (``redraw(k)`` for the k such places, in order, after all the first draws,
+    until none is left), then ``finish(z)`` is stored; ``draw`` gives the raw z then."""
+    out = np.empty(shape, dtype)
+    flat = out.reshape(-1)
+    n = flat.size
+    finish = redraw_beyond[2] if redraw_beyond is not None else None
+    beyond = []
+    for i in range(0, n, _CHUNK):
+        z = draw(min(_CHUNK, n - i))
+        if redraw_beyond is not None:
+            beyond.append(np.flatnonzero(np.abs(z) > redraw_beyond[0]) + i)
+            z = finish(z)
+        flat[i:i + len(z)] = z
+    if redraw_beyond is not None:
+        bound, redraw, _ = redraw_beyond
+        todo = np.concatenate(beyond) if beyond else np.zeros(0, np.intp)
+        while todo.size:
+            z = redraw(todo.size)
+            ok = np.abs(z) <= bound
+            flat[todo[ok]] = finish(z[ok])
+            todo = todo[~ok]
+    return out
+
+
+def _truncated_normal(gen, shape, dtype, stddev, mean=None):
+    """``stddev * z`` (``mean + stddev * z`` when a mean is given), z unit normal values re-drawn
+    until within two standard deviations (as Keras's truncated_normal), as ``dtype``."""
+    if mean is None:
+        def finish(z):
+            return z * stddev
+    else:
+        def finish(z):
+            return mean + z * stddev
+    return _drawn(shape, dtype, lambda k: gen.normal(0.0, 1.0, k),
+                  redraw_beyond=(2, lambda k: gen.normal(0.0, 1.0, k), finish))
 
 
 class TruncatedNormal(RandomNormal):
     def __call__(self, shape, dtype="float32"):
         with zrandom.lock():
-            return (self.mean + _truncated_normal(self._gen(), shape, self.stddev)).astype(dtype)
+            return _truncated_normal(self._gen(), shape, dtype, self.stddev, self.mean)
 
 
 class VarianceScaling(RandomNormal):
@@ -128,13 +167,11 @@ class VarianceScaling(RandomNormal):
             gen = self._gen()
             if self.distribution == "truncated_normal":
                 stddev = math.sqrt(scale) / 0.87962566103423978  # std of a unit normal truncated at 2
-                out = _truncated_normal(gen, shape, stddev)
-            elif self.distribution in ("untruncated_normal", "normal"):
-                out = gen.normal(0.0, math.sqrt(scale), shape)
-            else:
-                limit = math.sqrt(3.0 * scale)
-                out = gen.uniform(-limit, limit, shape)
-        return out.astype(dtype)
+                return _truncated_normal(gen, shape, dtype, stddev)
+            if self.distribution in ("untruncated_normal", "normal"):
+                return _drawn(shape, dtype, lambda n: gen.normal(0.0, math.sqrt(scale), n))
+            limit = math.sqrt(3.0 * scale)
+            return _drawn(shape, dtype, lambda n: gen.uniform(-limit, limit, n))
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,

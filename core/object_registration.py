@@ -39,6 +39,7 @@ GLOBAL_CUSTOM_NAMES: dict = {}
 # "keras.layers.Dense" -> object; id(object) -> its canonical public name (the first exported)
 _API_SYMBOLS: dict = {}
 _API_NAMES: dict = {}
+_NAMESPACES: dict = {}  # "keras.layers" -> {"Dense": object}: _API_SYMBOLS by namespace
 
 # namespace or package prefix -> modules that define its objects (imported on a lookup miss)
 _LAZY_MODULES: dict = {}
@@ -148,6 +149,8 @@ def export_api(namespace: str, objects, aliases: dict | None = None) -> None:
     for key, obj in list(items) + list((aliases or {}).items()):
         api_name = f"{namespace}.{key}"
         _API_SYMBOLS[api_name] = obj
+        prefix, name = api_name.rsplit(".", 1)
+        _NAMESPACES.setdefault(prefix, {})[name] = obj
         current = _API_NAMES.get(id(obj))
         # canonical: the first name, unless a later one is the object's own name and the first is not
         if current is None or current[1] is not obj or \
@@ -176,9 +179,7 @@ def get_api_symbol(api_name: str):
 def objects_in_namespace(namespace: str) -> dict:
     """``{name: object}`` of everything exported directly under ``namespace``."""
     load_lazy_modules(namespace)
-    prefix = namespace + "."
-    return {k[len(prefix):]: v for k, v in _API_SYMBOLS.items()
-            if k.startswith(prefix) and "." not in k[len(prefix):]}
+    return dict(_NAMESPACES.get(namespace, {}))
 
 
 # ------------------------------------------------------------------------------ lazy modules

@@ -387,8 +387,8 @@ class _Region:
 
 class _Worker:
     """A daemon thread that sleeps until given a region and then claims its parts. A region is
-    handed over with raw locks (a round trip costs 20-45 us, against 85-90 us through
-    concurrent.futures); a worker that wakes after its region has ended finds nothing to claim."""
+    handed over with raw locks (a cheaper round trip than through concurrent.futures); a worker
+    that wakes after its region has ended finds nothing to claim."""
 
     def __init__(self):
         self.go = _thread.allocate_lock()
@@ -578,10 +578,8 @@ def _run_parts(fn, parts, threads, gemm):
     return region.results
 
 
-# An elementwise pass over fewer elements than this runs on one thread: starting a region costs
-# about 50-70 us here (waking a sleeping worker), which only a long pass earns back. Measured
-# (float32 multiply, one thread -> two, us): 2^17 elements 21 -> 74, 2^19 69 -> 100, 2^20 164 ->
-# 137, 2^21 428 -> 268.
+# An elementwise pass over fewer elements than this runs on one thread: starting a region (waking
+# a sleeping worker) costs what only a long pass earns back (measurements: benchmarks/README.md).
 MIN_ELEMENTS = 1 << 20
 
 

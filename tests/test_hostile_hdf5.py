@@ -348,6 +348,7 @@ from core.models import Sequential, load_model
 from core.saving import WeightFileError
 from core.serialization_lib import UnknownObjectError
 what = sys.argv[1]
+print("ready", flush=True)
 for line in sys.stdin:
     path = line.strip()
     m = Sequential([L.Input((4,)), L.Dense(3, name="d1"), L.Dense(2, name="d2")])
@@ -365,10 +366,11 @@ for line in sys.stdin:
 """
 
 
-def _fuzz(paths, what, per_file_timeout=30):
+def _fuzz(paths, what, per_file_timeout=10, start_timeout=300):
     """Load each file in a worker process; a file the HDF5 library never finishes reading (it can
     loop on some corrupted metadata, out of Python's reach) is recorded as 'hang' and the worker
-    restarted."""
+    restarted. The per-file limit counts from the worker's "ready" (its imports done): a file
+    takes a few milliseconds, the limit is generous even on a loaded machine."""
     import os
     import selectors
     import subprocess
@@ -384,6 +386,7 @@ def _fuzz(paths, what, per_file_timeout=30):
                                     stdout=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
             sel = selectors.DefaultSelector()
             sel.register(proc.stdout, selectors.EVENT_READ)
+            assert sel.select(start_timeout) and proc.stdout.readline().strip() == "ready", "the worker did not start"
         proc.stdin.write(str(paths[i]) + "\n")
         proc.stdin.flush()
         if sel.select(per_file_timeout):

@@ -24,6 +24,7 @@ def mnist_pngs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # trains on real data
 def test_default_recipe_from_pretrained_resnet20_reaches_97_percent(mnist_pngs, tmp_path, monkeypatch):
     ckpt = require("weights/akamaster_resnet_cifar10/resnet20-12fca82f.th")
     monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))

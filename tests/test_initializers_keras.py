@@ -44,3 +44,50 @@ def test_identity_and_stft_errors():
         I.STFT(side="both")
     with pytest.raises(ValueError, match="frame_length"):
         I.STFT(window=np.ones(4))((9, 1, 5))
+
+
+# --------------------------------------------------------------------------- chunked draws
+def _one_draw(init, shape, dtype):
+    """What the random initializers computed before drawing a chunk at a time: one float64 draw of
+    the whole shape (the truncated normal re-drawn in place), then the cast."""
+    gen = np.random.default_rng(init.seed)
+
+    def truncated(stddev):
+        out = gen.normal(0.0, 1.0, shape)
+        bad = np.abs(out) > 2
+        while bad.any():
+            out[bad] = gen.normal(0.0, 1.0, int(bad.sum()))
+            bad = np.abs(out) > 2
+        return out * stddev
+
+    if isinstance(init, I.TruncatedNormal):
+        return (init.mean + truncated(init.stddev)).astype(dtype)
+    if isinstance(init, I.RandomUniform):
+        return gen.uniform(init.minval, init.maxval, shape).astype(dtype)
+    if isinstance(init, I.VarianceScaling):
+        fan_in, fan_out = I.compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[init.mode]
+        scale = init.scale / max(1.0, n)
+        if init.distribution == "truncated_normal":
+            return truncated(np.sqrt(scale) / 0.87962566103423978).astype(dtype)
+        if init.distribution in ("untruncated_normal", "normal"):
+            return gen.normal(0.0, np.sqrt(scale), shape).astype(dtype)
+        return gen.uniform(-np.sqrt(3.0 * scale), np.sqrt(3.0 * scale), shape).astype(dtype)
+    return gen.normal(init.mean, init.stddev, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 3, 5, 8), (300, 700), (1, 65537)])  # chunks of 2**16
+@pytest.mark.parametrize("make", [
+    lambda: I.RandomNormal(0.5, 0.2, seed=1), lambda: I.RandomUniform(-0.3, 0.1, seed=2),
+    lambda: I.TruncatedNormal(0.1, 0.3, seed=3), lambda: I.TruncatedNormal(0.0, 1.0, seed=4),
+    lambda: I.GlorotUniform(seed=5), lambda: I.HeNormal(seed=6), lambda: I.LecunNormal(seed=7),
+    lambda: I.VarianceScaling(2.0, "fan_out", "untruncated_normal", seed=8)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_chunked_draws_equal_one_draw_of_the_whole_shape(make, shape, dtype):
+    """The random initializers draw a chunk at a time (no float64 array of a whole large kernel):
+    bit for bit the values of one draw, the truncated normal's re-draws included."""
+    init = make()
+    got = init(shape, dtype)
+    want = _one_draw(init, shape, dtype)
+    assert got.shape == want.shape == tuple(shape) and got.dtype == want.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got.view(f"u{got.dtype.itemsize}"), want.view(f"u{want.dtype.itemsize}"))

@@ -18,6 +18,7 @@ def mnist():
     return x[:8000], labels[:8000], x[8000:], labels[8000:]
 
 
+@pytest.mark.slow  # trains on real data
 def test_readme_mlp_reaches_94_percent_in_10_epochs(mnist, capsys):
     x_train, y_train, x_test, y_test = mnist
     set_random_seed(0)
@@ -35,6 +36,7 @@ def test_readme_mlp_reaches_94_percent_in_10_epochs(mnist, capsys):
     assert accuracy >= 0.94
 
 
+@pytest.mark.slow  # trains on real data
 def test_small_cnn_reaches_98_percent(mnist, capsys):
     from core.layers.convolutional import Conv2D
     from core.layers.pooling import MaxPooling2D

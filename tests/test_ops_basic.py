@@ -423,3 +423,20 @@ def test_cast_is_differentiable():
     y.sum().backward()
     assert x.grad.dtype == np.float32
     np.testing.assert_allclose(x.grad, 3.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_silu_backward_equals_its_formula_bitwise(dtype):
+    """SiLU's backward (two temporaries, in place) computes gy * s * (1 + x * (1 - s)) in that order."""
+    import importlib
+
+    from core.autodiff import Tensor
+    from core import ops
+
+    A = importlib.import_module("core.ops.activations")
+    x = (np.random.default_rng(0).normal(size=(17, 9)) * 4).astype(dtype)
+    gy = np.random.default_rng(1).normal(size=x.shape).astype(dtype)
+    t = Tensor(x, requires_grad=True)
+    ops.silu(t).backward(Tensor(gy))
+    s = A._stable_sigmoid(np, x)
+    np.testing.assert_array_equal(np.asarray(t.grad), gy * s * (1 + x * (1 - s)))

@@ -32,6 +32,8 @@ CONV2D_GRAD = [
     ((2, 4, 5, 3), (1, 1, 3, 4), 1, "valid", 1, 1, True),     # pointwise fast path
     ((2, 4, 5, 4), (1, 1, 2, 4), 1, "valid", 1, 2, False),    # pointwise, grouped
     ((2, 5, 5, 3), (1, 1, 3, 2), 2, "same", 1, 1, True),
+    ((2, 6, 5, 3), (3, 3, 1, 3), 1, "same", 1, 3, True),       # groups == channels: the depthwise path
+    ((1, 7, 6, 2), (3, 2, 1, 2), 2, "valid", (1, 2), 2, False),
 ]
 
 
@@ -48,6 +50,7 @@ CONV1D_GRAD = [
     ((1, 9, 2), (3, 2, 3), 1, "causal", 2, 1, True),
     ((2, 7, 4), (3, 2, 4), 1, "same", 1, 2, False),
     ((1, 6, 2), (2, 2, 2), 1, (2, 1), 1, 1, True),
+    ((2, 7, 3), (3, 1, 3), 1, "causal", 2, 3, True),           # groups == channels: the depthwise path
 ]
 
 
@@ -364,6 +367,50 @@ def test_depthwise_equals_grouped_conv():
     gk = k.reshape(3, 3, 1, 6)
     gc = conv2d(x, Tensor(gk), strides=2, padding="same", groups=3).numpy()
     np.testing.assert_allclose(dw, gc, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("one_d", [False, True])
+def test_channelwise_groups_equal_the_grouped_gemm_reference(activation, one_d):
+    """conv2d/conv1d with groups == channels (one input and one output channel per group) run the
+    depthwise tap loop; the generic grouped GEMM path is the reference, values and gradients."""
+    from core.autodiff import Tensor as T
+    from core.ops.conv import Conv2D
+
+    x = rand(2, 7, 3) if one_d else rand(2, 9, 8, 4)
+    k = rand(5, 1, 3) if one_d else rand(7, 7, 1, 4)
+    b, gy = rand(k.shape[-1]), None
+    pads = ((0, 0), (2, 2)) if one_d else ((3, 3), (3, 3))
+    results = []
+    for fast in (True, False):
+        xt, kt, bt = T(x, requires_grad=True), T(k, requires_grad=True), T(b, requires_grad=True)
+        op = Conv2D((1, 1), pads, (1, 1), k.shape[-1], one_d=one_d, activation=activation)
+        op.channelwise_fast_path = fast   # off: the generic grouped GEMM path, the reference
+        y = op.apply(xt, kt, bt)
+        assert (op.depthwise is not None) == fast
+        gy = rand(*y.shape) if gy is None else gy
+        y.backward(T(gy))
+        results.append([y.numpy()] + [np.asarray(t.grad) for t in (xt, kt, bt)])
+    for a, r in zip(*results):
+        np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("xs,ks,s,pad", [((3, 40, 36, 48), (7, 7, 48, 1), 1, "same"),     # chunks of 1 image
+                                          ((40, 6, 5, 8), (3, 3, 8, 2), 2, "same"),       # many images a chunk
+                                          ((5, 9, 11, 3), (2, 3, 3, 1), (2, 1), "valid")])
+def test_depthwise_chunked_forward_equals_the_whole_batch_reference(xs, ks, s, pad, monkeypatch):
+    """The forward in cache-sized image chunks (over the intra-op threads) adds each output's taps in
+    the reference's order: the same bits."""
+    import importlib
+
+    C = importlib.import_module("core.ops.conv")   # (core.ops.conv is also the ops function's name)
+    x, k = rand(*xs).astype(np.float32), rand(*ks).astype(np.float32)
+    outs = []
+    for chunked in (True, False):
+        monkeypatch.setattr(C.DepthwiseConv2D, "chunked", chunked)
+        monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 0 if chunked else 2 << 20)   # split even small batches
+        outs.append(depthwise_conv2d(x, Tensor(k), strides=s, padding=pad).numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
 
 
 def test_conv1d_causal_uses_only_the_past():

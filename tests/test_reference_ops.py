@@ -1,7 +1,8 @@
 """core.ops.reference: every fast fused/blocked op equals its plain reference (values and gradients,
-float32 and float64, random shapes), each reference passes a float64 gradient check, Adam's update
-equals ``adam_update``, and ZOO_REFERENCE_OPS=1 runs a CNN and an LSTM training step on the
-reference ops (in a subprocess) with the fast path's numbers."""
+float32 and float64, random shapes), each reference passes a float64 gradient check, Adam's fused
+step and the switch's per-parameter one equal ``adam_update``, and ZOO_REFERENCE_OPS=1 trains a CNN,
+a recurrent model and an attention model for a few Adam steps on the reference ops (in a subprocess)
+with the fast engine's numbers."""
 import importlib
 import json
 import os
@@ -273,28 +274,60 @@ def test_gru_reset_before(monkeypatch, kw):
 
 
 # --------------------------------------------------------------------------- Adam
+@pytest.mark.parametrize("shapes", [[(4, 3)], [(7,), (300, 250), (5, 2, 3)]])  # (300, 250): > _FLAT_MAX
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("amsgrad", [False, True])
-def test_adam_update_equals_the_optimizer(amsgrad):
-    opt = Adam(learning_rate=0.01, amsgrad=amsgrad)
-    p = Parameter(rand(4, 3))
-    ref = p.numpy().astype(np.float64)
-    m, v = np.zeros_like(ref), np.zeros_like(ref)
-    v_hat = np.zeros_like(ref) if amsgrad else None
-    for step in range(5):
-        g = rand(4, 3)
-        opt.apply_gradients([(Tensor(g), p)])
-        ref, m, v, v_hat = reference.adam_update(ref, g.astype(np.float64), m, v, step, 0.01, v_hat=v_hat)
-        np.testing.assert_allclose(p.numpy(), ref, rtol=1e-5, atol=1e-6)
+def test_adam_fused_step_and_the_switch_equal_adam_update(monkeypatch, shapes, dtype, amsgrad):
+    """Adam's fused flat-buffer step (one flat segment of small parameters, a large one on its own
+    views) and the switch's per-parameter step both give ``reference.adam_update``'s weights and
+    slots (m, v, and AMSGrad's v_hat) after several steps."""
+    r = np.random.default_rng(len(shapes))
+    inits = [r.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[r.standard_normal(s).astype(dtype) for s in shapes] for _ in range(4)]
+    names = ["momentum", "velocity"] + (["velocity_hat"] if amsgrad else [])
+    expected = {"param": [a.astype(np.float64) for a in inits]}
+    expected.update({n: [np.zeros(s) for s in shapes] for n in names})
+    for step, gs in enumerate(grads):
+        for i, g in enumerate(gs):
+            p, m, v, v_hat = reference.adam_update(expected["param"][i], g.astype(np.float64), expected["momentum"][i],
+                                                   expected["velocity"][i], step, 0.01,
+                                                   v_hat=expected["velocity_hat"][i] if amsgrad else None)
+            expected["param"][i], expected["momentum"][i], expected["velocity"][i] = p, m, v
+            if amsgrad:
+                expected["velocity_hat"][i] = v_hat
+    for switched in (False, True):
+        monkeypatch.setattr(reference, "ENABLED", switched)
+        params = [Parameter(a.copy()) for a in inits]
+        opt = Adam(learning_rate=0.01, amsgrad=amsgrad)
+        for gs in grads:
+            opt.apply([g.copy() for g in gs], params)
+        assert (opt._flat is None) == switched  # the fused step's flat buffers, or per-parameter slots
+        got = {"param": [p.data for p in params], **{n: [opt._slot(n, p) for p in params] for n in names}}
+        for name, arrays in expected.items():
+            for i, want in enumerate(arrays):
+                assert got[name][i].dtype == dtype
+                np.testing.assert_allclose(got[name][i], want, rtol=1e-5, atol=1e-6,
+                                           err_msg=f"{name} {i}, switch {switched}")
 
 
 # --------------------------------------------------------------------------- the switch
 _TRAIN_STEP = r"""
 import importlib, json, numpy as np
 from core import layers as L, ops
+from core.autodiff import Function
 from core.models import Model, Sequential
 from core.ops import reference
 from core.utils import set_random_seed
 
+ran, apply = set(), Function.apply
+
+
+def recording_apply(self, *inputs):  # which Function classes run, by module
+    ran.add(f"{type(self).__module__}.{type(self).__name__}")
+    return apply(self, *inputs)
+
+
+Function.apply = recording_apply
 set_random_seed(0)
 cnn = Sequential([L.Input((8, 8, 2)), L.Conv2D(4, 3, padding="same", activation="relu"), L.BatchNormalization(),
                   L.MaxPooling2D(2), L.DepthwiseConv2D(3, padding="same"), L.Conv2DTranspose(3, 2, strides=2),
@@ -302,19 +335,26 @@ cnn = Sequential([L.Input((8, 8, 2)), L.Conv2D(4, 3, padding="same", activation=
 cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 rnn = Sequential([L.Input((6, 3)), L.LSTM(5, return_sequences=True), L.GRU(4), L.Dense(2)])
 rnn.compile(optimizer="adam", loss="mse")
+seq = L.Input((8, 3))
+h = L.AveragePooling1D(2)(L.Conv1D(4, 3, padding="causal")(seq))
+h = L.LayerNormalization()(L.MultiHeadAttention(2, 3)(h, h))
+att = Model(seq, L.Dense(3, activation="softmax")(L.SimpleRNN(5)(h)))
+att.compile(optimizer="adam", loss="categorical_crossentropy")
 rng = np.random.default_rng(0)
 x, y = rng.standard_normal((8, 8, 8, 2)).astype("float32"), rng.integers(0, 3, 8)
 xs, ys = rng.standard_normal((8, 6, 3)).astype("float32"), rng.standard_normal((8, 2)).astype("float32")
+xa, ya = rng.standard_normal((8, 8, 3)).astype("float32"), np.eye(3, dtype="float32")[rng.integers(0, 3, 8)]
 conv = importlib.import_module("core.ops.conv")
-out = {"reference": conv.Conv2D is reference.Conv2D,
-       "cnn_loss": [float(cnn.train_on_batch(x, y)) for _ in range(2)],
-       "cnn_pred": cnn.predict(x, verbose=0).tolist(),
-       "rnn_loss": [float(rnn.train_on_batch(xs, ys)) for _ in range(2)],
-       "rnn_pred": rnn.predict(xs, verbose=0).tolist()}
+out = {"reference": conv.Conv2D is reference.Conv2D}
+for name, model, data in (("cnn", cnn, (x, y)), ("rnn", rnn, (xs, ys)), ("att", att, (xa, ya))):
+    out[name + "_loss"] = [float(model.train_on_batch(*data)) for _ in range(3)]
+    out[name + "_pred"] = model.predict(data[0], verbose=0).tolist()
+    out[name + "_flat_adam"] = model.optimizer._flat is not None
 inp = L.Input((8, 8, 2))
 res = Model(inp, L.ReLU()(L.Add()([inp, L.BatchNormalization()(L.Conv2D(2, 3, padding="same")(inp))])))
 out["res_pred"] = res.predict(x, verbose=0).tolist()
 out["steps"] = sorted({type(s).__name__ for s in res._steps(True)})
+out["ran"] = sorted(ran)
 print(json.dumps(out))
 """
 
@@ -328,9 +368,16 @@ def _train_step(reference_ops):
 
 
 @pytest.mark.slow
-def test_the_switch_trains_a_cnn_and_an_lstm_on_the_reference_ops_with_the_same_numbers():
+def test_the_switch_trains_cnn_recurrent_and_attention_models_on_the_reference_ops_with_the_same_numbers():
     fast, ref = _train_step(False), _train_step(True)
     assert not fast["reference"] and ref["reference"]
     assert "ConvChainStep" in fast["steps"] and ref["steps"] == ["NodeStep"]  # no fusion on the reference ops
-    for key in ("cnn_loss", "cnn_pred", "rnn_loss", "rnn_pred", "res_pred"):
+    for name in ("cnn", "rnn", "att"):  # the fused Adam step, or reference.adam_update per parameter
+        assert fast[name + "_flat_adam"] and not ref[name + "_flat_adam"]
+    # every switched op ran, from core.ops.reference under the switch and from its fast module without
+    switched = {f"core.ops.{module}.{cls.__name__}": f"core.ops.reference.{cls.__name__}"
+                for module, classes in reference.REPLACED.items() for cls in classes}
+    assert set(switched) <= set(fast["ran"]) and not any(r.startswith("core.ops.reference.") for r in fast["ran"])
+    assert set(switched.values()) <= set(ref["ran"]) and not set(switched) & set(ref["ran"])
+    for key in ("cnn_loss", "cnn_pred", "rnn_loss", "rnn_pred", "att_loss", "att_pred", "res_pred"):
         np.testing.assert_allclose(ref[key], fast[key], rtol=1e-5, atol=1e-5, err_msg=key)

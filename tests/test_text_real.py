@@ -24,6 +24,7 @@ def run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
+@pytest.mark.slow  # trains on real data
 def test_sms_spam_lstm_macro_f1(tmp_path):
     data = require(SMS)
     out = tmp_path / "sms"
@@ -54,6 +55,7 @@ def _ag_train(data, out, *extra):
                "--label-names", require(AG_CLASSES), "--model", "minilm", "-o", out, *extra)
 
 
+@pytest.mark.slow  # trains on real data
 def test_ag_news_subset_minilm_through_the_registry(tmp_path, minilm_mirror):  # noqa: F811
     data = _ag_subset(tmp_path, 400)
     out = tmp_path / "ag"

@@ -59,9 +59,15 @@ def _shifted(name):
     return f"{m.group(1)}_{int(m.group(2) or 0) + 1}"
 
 
+_WRITTEN = {}
+
+
 def _write(tmp_path, key, case):
     """The recipe weights in the legacy layout, Keras's automatic layer names of weighted layers
-    shifted (their names in a published file are not those of a fresh session)."""
+    shifted (their names in a published file are not those of a fresh session). Written once per
+    session: later tests of the same case reuse the file, read-only."""
+    if key in _WRITTEN and os.path.exists(_WRITTEN[key]):
+        return _WRITTEN[key]
     path = str(tmp_path / f"{key}.h5")
     gain = case.get("kernel_gain", 1.0)
     original = {}
@@ -75,7 +81,16 @@ def _write(tmp_path, key, case):
         return gen.weight_value(original[layer], wname.replace(layer, original[layer], 1), shape, gain)
 
     gen.recipe.write_keras_legacy_h5(path, layout, value)
+    _WRITTEN[key] = path
     return path
+
+
+def _zero_init(monkeypatch):
+    """Build at real shapes without drawing random values (tests that look at the graph, or load every weight)."""
+    from core import initializers
+
+    zeros = initializers.Zeros()
+    monkeypatch.setattr(initializers, "get", lambda identifier: zeros)
 
 
 def _build(case, weights):
@@ -85,12 +100,15 @@ def _build(case, weights):
     return getattr(zoo, case["constructor"])(weights=weights, **kw)
 
 
-def _check_parity(tmp_path, family, key):
+def _check_parity(tmp_path, family, key, monkeypatch=None):
     """Load the recipe file through the Keras-style constructor, check Keras's layout and compare
     with Keras's outputs; returns ``(model, input, Keras's output)``."""
     meta, outputs = FAMILIES[family]
     case = meta["cases"][key]
-    model = _build(case, _write(tmp_path, key, case))
+    path = _write(tmp_path, key, case)
+    if monkeypatch is not None:
+        _zero_init(monkeypatch)    # every weight comes from the file (the loader requires each layer's)
+    model = _build(case, path)
     assert model.count_params() == case["params"]
     assert model.name == case["name"]
     # every weighted layer under Keras's name with Keras's weight shapes, in Keras's order (the order
@@ -115,8 +133,8 @@ PART_B_FAMILIES = ("resnet_v2", "xception", "inception_v3", "inception_resnet_v2
 
 
 @pytest.mark.parametrize("family,key", [c for c in CASES if c[0] not in PART_B_FAMILIES])
-def test_keras_parity_on_published_h5_layout(tmp_path, family, key):
-    _check_parity(tmp_path, family, key)
+def test_keras_parity_on_published_h5_layout(tmp_path, family, key, monkeypatch):
+    _check_parity(tmp_path, family, key, monkeypatch)
 
 
 @pytest.mark.parametrize("family,index", COUNTS)
@@ -143,13 +161,21 @@ def _first_case(family):
 
 
 @pytest.mark.parametrize("family", [f for f in gen.CASES if f not in PART_B_FAMILIES])
-def test_onnx_export_matches_onnxruntime(tmp_path, family):
+def test_onnx_export_matches_onnxruntime(tmp_path, family, monkeypatch):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from tests.test_onnx_export_recurrent import assert_onnx_matches
 
     key, case, outputs = _first_case(family)
-    model = _build(case, _write(tmp_path, key, case))
+    if "configs" in FAMILIES[family][0]:
+        # a small model of the family's generic builder, from its Keras-written config (ConvNeXt:
+        # LayerScale, StochasticDepth, nested Sequentials, symbolic adds) with the recipe weights
+        model, x, ref = _config_model(tmp_path, family)
+        assert_onnx_matches(model, [x], tmp_path / "m.onnx", atol=TOL * float(np.abs(ref).max()), load_proto=False)
+        return
+    path = _write(tmp_path, key, case)
+    _zero_init(monkeypatch)    # every weight comes from the file
+    model = _build(case, path)
     x = gen.recipe_input(case["input"], case["input_scale"], case["input_offset"])
     scale = float(np.abs(outputs[f"{key}/y"]).max())
     assert_onnx_matches(model, [x], tmp_path / "m.onnx", atol=TOL * scale, load_proto=False)
@@ -313,7 +339,8 @@ def test_densenet_imagenet_through_the_manifest_uses_torch_preprocessing(monkeyp
 
 
 @pytest.mark.parametrize("model", ["mobilenet_v3_small", "efficientnet_b0", "densenet121", "resnet50_v2", "xception",
-                                   "inception_v3", "inception_resnet_v2", "nasnet_mobile"])
+                                   "inception_v3", "inception_resnet_v2", "nasnet_mobile", "efficientnet_v2_b0",
+                                   "convnext_tiny"])
 def test_classify_cli_offline_names_the_import_command(tmp_path, monkeypatch, model):
     """``zoo classify --model <backbone>`` resolves its ImageNet entry; offline, without the file,
     it says how to place a copy (``zoo weights import``), whose md5 is then checked."""
@@ -330,7 +357,7 @@ def test_classify_cli_offline_names_the_import_command(tmp_path, monkeypatch, mo
     fake = tmp_path / "copy.h5"
     fake.write_bytes(b"not the published file")
     r = CliRunner().invoke(main, ["weights", "import", f"{model}.imagenet", str(fake)])
-    assert r.exit_code != 0 and "md5" in r.output.lower()
+    assert r.exit_code != 0 and re.search(r"md5|checksum mismatch", r.output.lower())
 
 
 # ============================================================================ MobileNet (v1)
@@ -560,3 +587,141 @@ def test_classify_cli_with_nasnet_mobile_imagenet_entry(monkeypatch, tmp_path):
     row = json.loads(r.output.strip().splitlines()[-1])
     text = json.dumps(row)
     assert "class_" in text and "chelsea.jpg" in text
+
+
+# ============================================================================ EfficientNetV2
+def test_efficientnet_v2_variants_preprocessing_and_manifest(monkeypatch):
+    from core import layers as L
+    from zoo import weights as wreg
+    from zoo.models.efficientnet_v2 import VARIANTS
+
+    _zero_init(monkeypatch)
+    for v, (_, _, size, _) in VARIANTS.items():
+        wname = v if v.startswith("b") else "-" + v
+        top = wreg.get_entry(f"efficientnet_v2_{v}.imagenet")
+        notop = wreg.get_entry(f"efficientnet_v2_{v}.imagenet_notop")
+        assert top["urls"] == [f"https://storage.googleapis.com/tensorflow/keras-applications/efficientnet_v2/"
+                               f"efficientnetv2-{v}.h5"]
+        assert notop["filename"] == f"efficientnetv2-{v}_notop.h5" and notop["num_classes"] is None
+        assert top["input"]["size"] == [size, size] and top["input"]["mode"] == "in_graph"
+        assert f"WEIGHTS_HASHES['{wname}']" in top["checksum_source"] and len(top["md5"]) == 32
+    b3 = zoo.EfficientNetV2B3(weights=None, include_top=False, input_shape=(64, 64, 3))
+    s = zoo.EfficientNetV2S(weights=None, include_top=False, input_shape=(64, 64, 3))
+    assert (b3.name, s.name) == ("efficientnetv2-b3", "efficientnetv2-s")
+    norm = [l for l in b3.layers if isinstance(l, L.Normalization)]
+    assert len(norm) == 1 and not norm[0].weights      # fixed ImageNet statistics, nothing to load
+    np.testing.assert_allclose(np.ravel(norm[0].input_variance), np.array([0.229, 0.224, 0.225]) ** 2)
+    rescale = [l for l in s.layers if isinstance(l, L.Rescaling)]
+    assert not any(isinstance(l, L.Normalization) for l in s.layers)
+    assert len(rescale) == 1 and rescale[0].scale == pytest.approx(1 / 128) and rescale[0].offset == -1
+    bare = zoo.EfficientNetV2S(weights=None, include_top=False, input_shape=(64, 64, 3), include_preprocessing=False)
+    assert not any(isinstance(l, (L.Rescaling, L.Normalization)) for l in bare.layers)
+    assert s.get_layer("block1b_drop").noise_shape == (None, 1, 1, 1)      # Keras's drop-path Dropout
+    assert s.get_layer("block1a_project_activation") is not None           # fused block without expansion
+    with pytest.raises(ValueError, match="should be \\(224, 224, 3\\)"):
+        zoo.EfficientNetV2B0(input_shape=(96, 96, 3))
+
+
+def test_efficientnet_v2_imagenet_through_the_manifest(monkeypatch, tmp_path):
+    key, case, outputs = _first_case("efficientnet_v2")
+    path = _write(tmp_path, key, case)
+    seen = []
+    monkeypatch.setattr(zoo.weights, "fetch", lambda k, *a, **kw: seen.append(k) or path)
+    _zero_init(monkeypatch)    # every weight comes from the file
+    # (Keras's constructor allows only 224x224 with the ImageNet top; the registry takes any size)
+    model = zoo.create_model("efficientnet_v2_b0", weights="imagenet", input_shape=(64, 64, 3),
+                             classifier_activation=None)
+    assert seen == ["efficientnet_v2_b0.imagenet"] and model.head_name == "predictions"
+    img = np.full((1, 64, 64, 3), (10, 20, 30), np.uint8)
+    np.testing.assert_allclose(model.preprocess(img)[0, 0, 0], [10, 20, 30])   # raw pixels: in-graph preprocessing
+    x = gen.recipe_input(case["input"], case["input_scale"], case["input_offset"])
+    ref = outputs[f"{key}/y"]
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=TOL, atol=TOL * np.abs(ref).max())
+    import core as keras
+
+    assert keras.applications.efficientnet_v2.EfficientNetV2S is zoo.EfficientNetV2S
+    assert keras.applications.EfficientNetV2B0 is zoo.EfficientNetV2B0
+    assert keras.applications.efficientnet_v2.preprocess_input(img) is img
+
+
+# ============================================================================ ConvNeXt
+def test_convnext_manifest_entries_and_keras_checks(monkeypatch):
+    import core as keras
+    from core import layers as L
+    from zoo import weights as wreg
+    from zoo.models.convnext import VARIANTS
+
+    for v in VARIANTS:
+        top, notop = wreg.get_entry(f"convnext_{v}.imagenet"), wreg.get_entry(f"convnext_{v}.imagenet_notop")
+        assert top["urls"] == [f"https://storage.googleapis.com/tensorflow/keras-applications/convnext/convnext_{v}.h5"]
+        assert notop["filename"] == f"convnext_{v}_notop.h5" and notop["num_classes"] is None
+        assert len(top["sha256"]) == 64 and "md5" not in top and top["input"]["size"] == [224, 224]
+    with pytest.raises(ValueError, match='Model name "mine" does not match weights variant "convnext_small"'):
+        zoo.ConvNeXtSmall(name="mine")
+    assert keras.applications.convnext.ConvNeXtXLarge is zoo.ConvNeXtXLarge
+    assert keras.applications.convnext.LayerScale.__module__ == "zoo.layers"
+    _zero_init(monkeypatch)
+    m = zoo.ConvNeXtBase(weights=None, include_top=False, pooling="max", input_shape=(64, 64, 3), name="cb")
+    assert m.name == "cb" and m.get_layer("cb_stem").layers[0].name == "cb_stem_conv"
+    assert m.layers[-1].name == "layer_normalization" and isinstance(m.layers[-2], L.GlobalMaxPooling2D)
+    assert m.output.shape == (None, 1024)
+    assert m.get_layer("cb_stage_2_block_26_identity") is not None        # no stochastic depth by default
+
+
+def test_convnext_keras_written_config_with_stochastic_depth_rebuilds_and_matches_keras(tmp_path):
+    """A Keras 3.15.1 ConvNeXt config (drop_path_rate=0.1: StochasticDepth and LayerScale layers,
+    nested Sequential stem/downsampling, symbolic adds) rebuilds with model_from_json and, given
+    the recipe weights, reproduces Keras's outputs."""
+    from core.models import load_model
+    from zoo.layers import LayerScale, StochasticDepth
+
+    model, x, ref = _config_model(tmp_path, "convnext")
+    drops = [l for l in model.layers if isinstance(l, StochasticDepth)]
+    assert len(drops) == 4 and drops[-1].drop_path_rate == pytest.approx(0.1)
+    assert sum(isinstance(l, LayerScale) for l in model.layers) == 5
+    y = np.asarray(model.predict(x, verbose=0))
+    np.testing.assert_allclose(y, ref, rtol=TOL, atol=TOL * float(np.abs(ref).max()))
+    # in training the paths drop per sample: the outputs change, and differ from inference
+    assert not np.allclose(np.asarray(model(x, training=True)), y, rtol=1e-3)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_array_equal(np.asarray(load_model(tmp_path / "m.keras").predict(x, verbose=0)), y)
+
+
+def _config_model(tmp_path, family):
+    """(model rebuilt from the family's Keras-written config with the recipe weights, input, Keras's output)."""
+    from core.models import model_from_json
+    from zoo.models.resnet import load_keras_h5
+
+    meta, outputs = FAMILIES[family]
+    key, cfg = next(iter(meta["configs"].items()))
+    model = model_from_json(cfg["keras_json"])
+    assert model.count_params() == cfg["params"]
+    path = str(tmp_path / f"{key}.h5")
+    gen.recipe.write_keras_legacy_h5(path, _layout(cfg), gen.weight_value)
+    load_keras_h5(model, path)
+    return model, gen.recipe_input(cfg["input"], cfg["input_scale"], cfg["input_offset"]), outputs[f"{key}/y"]
+
+
+def test_convnext_fine_tunes_with_stochastic_depth_and_a_new_head(tmp_path, monkeypatch):
+    from core import optimizers
+    from zoo.layers import StochasticDepth
+
+    key, case, _ = _first_case("convnext")
+    path = _write(tmp_path, key, case)
+    _zero_init(monkeypatch)    # the backbone's weights come from the file; the new head starts at zero
+    model = zoo.create_model("convnext_tiny", weights=path, num_classes=3, input_shape=(64, 64, 3),
+                             drop_path_rate=0.2)
+    assert model.num_classes == 3 and model.head_name == "convnext_tiny_head_dense" and model.output.shape == (None, 3)
+    drops = [l.drop_path_rate for l in model.layers if isinstance(l, StochasticDepth)]
+    assert len(drops) == 17 and drops[-1] == pytest.approx(0.2)       # linspace(0, 0.2, 18), the first is 0
+    scale = model.get_layer("convnext_tiny_stage_3_block_2_layer_scale").gamma
+    (wname, _), = dict(_layout(case))["convnext_tiny_stage_3_block_2_layer_scale"]
+    np.testing.assert_allclose(scale.numpy(), gen.weight_value("convnext_tiny_stage_3_block_2_layer_scale", wname,
+                                                               scale.shape))
+    x = gen.recipe_input("img64", 60.0, 127.5)
+    model.compile(optimizer=optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    hist = model.fit(x, np.array([0, 2]), epochs=1, batch_size=1, verbose=0)   # two steps
+    assert np.isfinite(hist.history["loss"]).all()
+    assert np.abs(model.head.kernel.numpy()).max() > 0                # the new head trains...
+    assert not np.allclose(scale.numpy(), gen.weight_value("convnext_tiny_stage_3_block_2_layer_scale", wname,
+                                                           scale.shape))   # ...and the backbone (LayerScale) too

@@ -86,6 +86,12 @@ def resnet50_h5(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def resnet18_state_dict():
+    """The recipe's torchvision resnet18 state dict, made once for the tests that read it (none writes it)."""
+    return _torch_state_dict("resnet18")
+
+
+@pytest.fixture(scope="module")
 def resnet50_notop_h5(tmp_path_factory):
     return _write_h5(str(tmp_path_factory.mktemp("resnet50_notop")), "resnet50_notop_avg")
 
@@ -252,9 +258,9 @@ def write_torch_zip(path, state_dict):
 
 
 @pytest.mark.slow
-def test_resnet18_torch_zip_parity_two_sizes(tmp_path):
+def test_resnet18_torch_zip_parity_two_sizes(tmp_path, resnet18_state_dict):
     path = str(tmp_path / "resnet18-recipe.pth")
-    write_torch_zip(path, _torch_state_dict("resnet18"))
+    write_torch_zip(path, resnet18_state_dict)
     model = zoo.create_model("resnet18", weights=path, input_shape=(None, None, 3))
     assert model.head_name == "fc" and model.num_classes == 1000
     for name in MODELS["resnet18"]["inputs"]:
@@ -287,10 +293,10 @@ def test_vgg11_bn_torchvision_state_dict_parity():
 
 
 @pytest.mark.slow
-def test_torch_state_dict_errors():
+def test_torch_state_dict_errors(resnet18_state_dict):
     from zoo.models.resnet import load_torchvision_state_dict
 
-    sd = _torch_state_dict("resnet18")
+    sd = resnet18_state_dict
     with pytest.raises(StateDictMappingError, match="layer1.2.conv1.weight"):
         load_torchvision_state_dict(zoo.create_model("resnet34", input_shape=(32, 32, 3)), sd)
     with pytest.raises(StateDictMappingError, match="not used"):
@@ -336,12 +342,12 @@ def test_positional_load_of_a_keras_file_never_mixes_up_layers(resnet50_h5):
 
 
 @pytest.mark.slow
-def test_save_and_load_model_round_trip(tmp_path):
+def test_save_and_load_model_round_trip(tmp_path, resnet18_state_dict):
     from core.models import load_model
     from zoo.models.resnet import load_torchvision_state_dict, torchvision_mapping
 
     model = zoo.create_model("resnet18", input_shape=(None, None, 3))
-    load_torchvision_state_dict(model, _torch_state_dict("resnet18"))
+    load_torchvision_state_dict(model, resnet18_state_dict)
     model.save(str(tmp_path / "r18.h5"))
     back = load_model(str(tmp_path / "r18.h5"))
     assert type(back).__name__ == "ClassifierModel" and back.head_name == "fc"

@@ -17,6 +17,8 @@ _register_lazy_module("zoo", "zoo.classifier")
 _register_lazy_module("zoo", "zoo.models")
 _register_lazy_module("onnx_converters", "zoo.onnx_converters")
 _register_lazy_module("applications", "zoo.applications")
+# Keras's ConvNeXt layers (LayerScale, StochasticDepth) as Keras-written configs name them
+_register_lazy_module("keras.src.applications.convnext", "zoo.layers")
 
 
 def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...) and SentenceEncoder
@@ -26,7 +28,8 @@ def __getattr__(name):  # Keras-style constructors (zoo.ResNet50, zoo.VGG16, ...
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     importlib.import_module("zoo.models")
     for mod in ("resnet", "vgg", "mobilenet", "efficientnet", "densenet", "text",
-                "resnet_v2", "xception", "inception_v3", "inception_resnet_v2", "nasnet"):
+                "resnet_v2", "xception", "inception_v3", "inception_resnet_v2", "nasnet",
+                "efficientnet_v2", "convnext"):
         try:
             m = importlib.import_module(f"zoo.models.{mod}")
         except ModuleNotFoundError:

@@ -5,6 +5,7 @@ option-A shortcut), ``BertEmbeddings``, ``BertLayer`` (post-LN block, exact erf 
 keys masked with -1e9 logits from the ``attention_mask`` input), ``BertPooler``,
 ``MaskedMeanPooling``, ``ZeroMasking`` (sets the mask the recurrent layers read),
 ``SeriesNormalization``, ``SeriesDenormalization``, ``Patching``, ``PositionEmbedding``,
+``LayerScale`` (a per-channel Mul), ``StochasticDepth`` (the identity at inference),
 ``CustomScaleLayer`` (InceptionResNetV2's scaled residual sum).
 The zoo's models (``ClassifierModel``, ``BertEncoder``, ``BertTextClassifier``, the
 ``ts_transformer`` Functional) are Functional graphs and export layer by layer.
@@ -20,6 +21,7 @@ from core.export.onnx_graph import OnnxExportError, register_onnx_converter
 from core.export.onnx_recurrent import _BOOL, _FLOAT, as_bool, call_arguments, mask_of, reduce, unsqueeze, \
     value_dtype
 
+from .layers import LayerScale, StochasticDepth
 from .models.inception_resnet_v2 import CustomScaleLayer
 from .models.resnet_cifar import ShortcutA
 from .models.text import BertEmbeddings, BertLayer, BertPooler, MaskedMeanPooling, ZeroMasking
@@ -203,6 +205,18 @@ def _position_embedding(g, layer, node, inputs):
 
 
 __all__ = ["attention_keep"]
+
+
+# --------------------------------------------------------------------------- ConvNeXt layers
+@register_onnx_converter(LayerScale)
+def _layer_scale(g, layer, node, inputs):
+    gamma = _np(layer.gamma).astype(np.dtype(layer.compute_dtype))
+    return [g.op("Mul", inputs[0], g.const(gamma, f"{layer.name}/gamma"), name=layer.name)]
+
+
+@register_onnx_converter(StochasticDepth)
+def _stochastic_depth(g, layer, node, inputs):
+    return [g.op("Identity", inputs[0], name=layer.name)]
 
 
 # --------------------------------------------------------------------------- InceptionResNetV2

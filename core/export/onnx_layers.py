@@ -38,6 +38,8 @@ from ..layers.hashing import Hashing
 from ..layers.index_lookup import IndexLookup
 from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.text_vectorization import TextVectorization
+from ..layers.base import KerasTensor
+from ..ops.operation import FunctionOperation
 from ..layers.group_normalization import GroupNormalization
 from ..layers.masking import Masking
 from ..layers.prelu import PReLU
@@ -1105,3 +1107,26 @@ def _string_preprocessing(g, layer, node, inputs):
 
 
 __all__ = ["apply_activation", "in_shape", "to_channels_first", "to_channels_last"]
+
+
+# symbolic ops recorded in a Functional graph (``inputs + x`` in ConvNeXt's blocks, as Keras builds
+# them): the elementwise binaries of two operands, tensors or numbers
+_BINARY_OPS = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "Divide": "Div", "TrueDivide": "Div",
+               "Maximum": "Max", "Minimum": "Min"}
+
+
+@register_onnx_converter(FunctionOperation)
+def _function_operation(g, op, node, inputs):
+    onnx_op = _BINARY_OPS.get(type(op).__name__)
+    args = list(node.args) if node is not None and not node.kwargs else []
+    if onnx_op is None or len(args) != 2 or not all(isinstance(a, KerasTensor) or
+                                                    isinstance(a, (int, float)) and not isinstance(a, bool)
+                                                    for a in args):
+        raise OnnxExportError(f"op '{op.name}' ({type(op).__module__}.{type(op).__name__}) in the graph has no ONNX "
+                              f"mapping (supported symbolic ops: {', '.join(sorted(_BINARY_OPS))} of two tensors or "
+                              "a tensor and a number)")
+    dtype = np.dtype(next(a.dtype for a in args if isinstance(a, KerasTensor)))
+    names, it = [], iter(inputs)
+    for a in args:
+        names.append(next(it) if isinstance(a, KerasTensor) else g.const(np.asarray(a, dtype), f"{op.name}/c"))
+    return [g.op(onnx_op, names[0], names[1], name=op.name)]

@@ -48,8 +48,14 @@ class _Graph:
         self.nodes = [list(n) for n in g.nodes]
         self.outputs = {o[0] for o in g.outputs}
         self.graph_inputs = {i[0] for i in g.inputs}
+        self.stale = True  # the graph changed since the last index (the driver sets it after a rewrite)
 
     def index(self):
+        """The producer and consumers of every tensor; rebuilt only when the graph changed (a pass
+        that returns False has changed nothing)."""
+        if not self.stale:
+            return
+        self.stale = False
         self.nodes = [n for n in self.nodes if n[0] is not None]
         self.prod, self.cons = {}, {}
         for n in self.nodes:
@@ -522,7 +528,7 @@ def optimize_graph(g, fold_batchnorm=True, cancel_transposes=True):
     """Run the passes on OnnxGraph ``g`` in place until nothing changes; returns ``g``."""
     G = _Graph(g)
     for _ in range(100000):  # each round shrinks the graph or moves a transpose down: it ends
-        G.index()
+        G.stale = True
         if _drop_identities(G) or _drop_dead(G):
             continue
         if fold_batchnorm and _fold_batchnorm(G):

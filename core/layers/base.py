@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import backend, constraints, host_memory, initializers, parallel, regularizers
 from ..autodiff import Parameter, Tensor, no_grad
+from ..backend import STRING, is_string_dtype
 from ..dtype_policies import standardize_layer_dtype
 from ..object_registration import register_keras_serializable
 from ..ops.keras_tensor import KerasTensor, OutputSpec, flatten as _flatten, is_symbolic, map_structure
@@ -137,6 +138,7 @@ class Layer(Operation):
 
     _registry_name = None
     input_spec = None  # an InputSpec (or a structure of them) each call checks its first argument against
+    _accepts_strings = False  # the preprocessing layers that take strings (TextVectorization, ...) set it
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -393,7 +395,7 @@ class Layer(Operation):
     def _call_tensor(self, x, training):
         """``__call__`` on one eager Tensor with at most ``training`` given (every layer of a
         Sequential model, each step of ``fit``): the same steps without walking nested
-        structures (an MLP's training step: 4 calls, about 2 us each saved)."""
+        structures."""
         x = self._convert_input(x)
         sig = self._signature_params()
         if training is None:
@@ -431,13 +433,17 @@ class Layer(Operation):
             return None
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        if self.autocast and x.dtype.kind == "f" and x.dtype != np.dtype(self.compute_dtype):
-            from .. import ops
+        kind = x.dtype.kind
+        if kind == "f":
+            if self.autocast and x.dtype != np.dtype(self.compute_dtype):
+                from .. import ops
 
-            mask = getattr(x, "_keras_mask", None)
-            x = ops.cast(x, self.compute_dtype)
-            if mask is not None:
-                x._keras_mask = mask
+                mask = getattr(x, "_keras_mask", None)
+                x = ops.cast(x, self.compute_dtype)
+                if mask is not None:
+                    x._keras_mask = mask
+        elif kind in "USO" and not self._accepts_strings:
+            raise _needs_numbers(self, str(x.dtype))
         return x
 
     def _check_input(self, inputs):
@@ -460,6 +466,9 @@ class Layer(Operation):
     # ------------------------------------------------------------- symbolic (Functional API)
     def _symbolic_call(self, args, kwargs):
         in_first = args[0]
+        if not self._accepts_strings and any(isinstance(t, KerasTensor) and t.dtype is STRING
+                                             for t in _flatten(in_first)):
+            raise _needs_numbers(self, "string")
         if not self.built:
             shapes = map_structure(lambda t: t.shape if isinstance(t, KerasTensor) else t, in_first)
             with name_scope(self.name) if self._pushes_scope else contextlib.nullcontext():
@@ -498,7 +507,7 @@ class Layer(Operation):
             try:
                 shape = self.compute_output_shape(inputs.shape)
                 has_mask = bool(self.supports_masking and in_mask) or self._makes_mask()
-                return OutputSpec(tuple(shape), np.dtype(self._output_dtype(inputs)).name, has_mask)
+                return OutputSpec(tuple(shape), dtype_name(self._output_dtype(inputs)), has_mask)
             except NotImplementedError:
                 pass
         return self._probe_output_spec(args, kwargs, in_mask)
@@ -516,7 +525,7 @@ class Layer(Operation):
                     return t
                 shape = tuple(batch if (d is None and i == 0) else (other if d is None else d)
                               for i, d in enumerate(t.shape))
-                x = Tensor(np.zeros(shape, dtype=t.dtype))
+                x = Tensor(np.full(shape, "", np.str_) if t.dtype is STRING else np.zeros(shape, dtype=t.dtype))
                 if t._has_mask:
                     x._keras_mask = Tensor(np.ones(shape[:2], dtype=bool))
                 return x
@@ -540,7 +549,7 @@ class Layer(Operation):
                 shape = [None if (a != b) else a for a, b in zip(shape, o2.shape)]
                 if any_batch_none and shape:
                     shape[0] = None
-            return OutputSpec(tuple(shape), o1.dtype.name, getattr(o1, "_keras_mask", None) is not None)
+            return OutputSpec(tuple(shape), dtype_name(o1.dtype), getattr(o1, "_keras_mask", None) is not None)
 
         if isinstance(out1, Tensor):
             return spec(out1, out2)
@@ -607,6 +616,22 @@ def _with_mask(outputs, out_mask):
                 if isinstance(o, Tensor):
                     o._keras_mask = m
     return outputs
+
+
+def dtype_name(dtype) -> str:
+    """The Keras name of a dtype: ``"string"`` for Keras's string dtype and for the NumPy dtypes
+    string arrays have (str, bytes, object), else NumPy's name (``"float32"``)."""
+    if is_string_dtype(dtype):
+        return "string"
+    dtype = np.dtype(dtype)
+    return "string" if dtype.kind in "USO" else dtype.name
+
+
+def _needs_numbers(layer, dtype) -> TypeError:
+    what = (f"strings (dtype {dtype})" if dtype == "string" or dtype[1:2] in ("U", "S") else
+            f"an array of dtype {dtype} (strings or Python objects)")
+    return TypeError(f"Layer '{layer.name}' ({type(layer).__name__}) needs numbers but got {what}: turn strings into "
+                     "numbers first with TextVectorization, StringLookup or Hashing")
 
 
 def _unique(items):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers
+from .. import activations, ops, regularizers
 from ..autodiff import Tensor
 from .base import Layer, OutputSpec
 from .convolutional import conv_output_length, standardize_data_format, standardize_padding, standardize_tuple
-from .recurrent import DropoutRNNCell, _rate
+from .recurrent import DropoutRNNCell, _rate, _set_weight_arguments, _weight_config
 from .rnn import RNN
 
 
@@ -56,16 +56,10 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         self.activation = activations.get(activation)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        _set_weight_arguments(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                              recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                              bias_constraint)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = _rate(owner, "dropout", dropout)
         self.recurrent_dropout = _rate(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -120,13 +114,21 @@ class ConvLSTMCell(DropoutRNNCell, Layer):
         dm = self.get_dropout_mask(inputs) if training and 0.0 < self.dropout < 1.0 else None
         rm = self.get_recurrent_dropout_mask(h) if training and 0.0 < self.recurrent_dropout < 1.0 else None
 
-        def pre(g):
-            x = inputs * Tensor(dm[g]) if dm is not None else inputs
-            hh = h * Tensor(rm[g]) if rm is not None else h
-            b = self._gate(self.bias, g) if self.bias is not None else None
-            xc = _conv(self.rank, x, self._gate(self.kernel, g), b, self.strides, self.padding, self.dilation_rate)
-            ones = (1,) * self.rank
-            return xc + _conv(self.rank, hh, self._gate(self.recurrent_kernel, g), None, ones, "same", ones)
+        ones = (1,) * self.rank
+        if dm is None and rm is None:  # every gate sees the same input and state: one convolution each
+            z = _conv(self.rank, inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate)
+            z = z + _conv(self.rank, h, self.recurrent_kernel, None, ones, "same", ones)
+
+            def pre(g):
+                return self._gate(z, g)
+        else:  # a dropout mask per gate: the gates' convolutions one by one
+            def pre(g):
+                x = inputs * Tensor(dm[g]) if dm is not None else inputs
+                hh = h * Tensor(rm[g]) if rm is not None else h
+                b = self._gate(self.bias, g) if self.bias is not None else None
+                xc = _conv(self.rank, x, self._gate(self.kernel, g), b, self.strides, self.padding,
+                           self.dilation_rate)
+                return xc + _conv(self.rank, hh, self._gate(self.recurrent_kernel, g), None, ones, "same", ones)
 
         ra, act = self.recurrent_activation, self.activation
         i, f = ra(pre(0)), ra(pre(1))
@@ -198,16 +200,8 @@ class _ConvLSTM(RNN):
                 "padding": c.padding, "data_format": c.data_format, "dilation_rate": c.dilation_rate,
                 "activation": activations.serialize(c.activation),
                 "recurrent_activation": activations.serialize(c.recurrent_activation), "use_bias": c.use_bias,
-                "kernel_initializer": initializers.serialize(c.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(c.recurrent_initializer),
-                "bias_initializer": initializers.serialize(c.bias_initializer), "unit_forget_bias": c.unit_forget_bias,
-                "kernel_regularizer": regularizers.serialize(c.kernel_regularizer),
-                "recurrent_regularizer": regularizers.serialize(c.recurrent_regularizer),
-                "bias_regularizer": regularizers.serialize(c.bias_regularizer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(c.kernel_constraint),
-                "recurrent_constraint": constraints.serialize(c.recurrent_constraint),
-                "bias_constraint": constraints.serialize(c.bias_constraint), "dropout": c.dropout,
+                **_weight_config(c), "unit_forget_bias": c.unit_forget_bias,
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer), "dropout": c.dropout,
                 "recurrent_dropout": c.recurrent_dropout, "seed": c.seed}
 
     @classmethod

@@ -119,6 +119,8 @@ class Activation(Layer):
 
 
 class Identity(Layer):
+    _accepts_strings = True  # passes any input through, strings too
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True

@@ -1,9 +1,9 @@
 """``GroupNormalization``: normalize each sample over groups of channels (Wu & He, 2018)."""
 from __future__ import annotations
 
-from .. import constraints, initializers, ops, regularizers
+from .. import ops
 from .base import Layer
-from .normalization import _norm_axis
+from .normalization import _affine_config, _norm_axis, _set_affine_arguments
 
 
 class GroupNormalization(Layer):
@@ -21,12 +21,8 @@ class GroupNormalization(Layer):
         self.supports_masking = True
         self.groups, self.axis, self.epsilon = groups, axis, epsilon
         self.center, self.scale = center, scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        _set_affine_arguments(self, beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer,
+                              beta_constraint, gamma_constraint)
         self.gamma = self.beta = None
 
     def build(self, input_shape):
@@ -76,10 +72,4 @@ class GroupNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+                "center": self.center, "scale": self.scale, **_affine_config(self)}

@@ -45,6 +45,8 @@ class Hashing(Layer):
     to 0); ``salt`` (an int or two) switches to keyed SipHash; ``output_mode`` "int" (int64 bins)
     or "one_hot"/"multi_hot"/"count"."""
 
+    _accepts_strings = True
+
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         if kwargs.get("dtype") is None:
             kwargs["dtype"] = "int64" if output_mode == "int" else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autodiff import Tensor
 from .base import Layer
 from .category_encoding import _host, encode_categorical, encoded_shape
@@ -59,7 +60,7 @@ class IndexLookup(Layer):
             raise ValueError(f"`idf_weights` should only be set if `output_mode` is `'tf_idf'`. Received: "
                              f"idf_weights={idf_weights} and output_mode={output_mode}")
         kwargs.pop("has_input_vocabulary", None)
-        self._frozen_vocab_size = kwargs.pop("vocabulary_size", None)
+        kwargs_vocab_size = kwargs.pop("vocabulary_size", None)
         kwargs.pop("trainable", None)
         kwargs.pop("dtype", None)
         super().__init__(name=name, **kwargs)
@@ -72,7 +73,8 @@ class IndexLookup(Layer):
         self.input_vocabulary = None if vocabulary is None or isinstance(vocabulary, str) else vocabulary
         self.input_idf_weights = idf_weights
         self._has_input_vocabulary = vocabulary is not None
-        self._tokens = np.array([], dtype=self._np_dtype())
+        self._set_tokens(np.array([], dtype=self._np_dtype()))
+        self._frozen_vocab_size = kwargs_vocab_size
         self.idf_weights = None
         self.reset_state()
         if output_mode == "tf_idf" and vocabulary is not None and idf_weights is None:
@@ -162,6 +164,30 @@ class IndexLookup(Layer):
 
     def vocabulary_size(self):
         return len(self._tokens) + self._token_start_index()
+
+    # ------------------------------------------------------------- .keras assets
+    def _asset_files(self):
+        """``{"vocabulary.txt": bytes}``: an adapted vocabulary, one token a line with the special
+        tokens first, as Keras's ``save_assets`` writes it (a constructor vocabulary is in the config)."""
+        if self.input_vocabulary is not None:
+            return {}
+        return {"vocabulary.txt": "\n".join(str(w) for w in self.get_vocabulary()).encode("utf-8")}
+
+    def _load_asset_files(self, files):
+        """Restore the vocabulary from ``_asset_files``'s ``vocabulary.txt`` (Keras's ``load_assets``)."""
+        if self.input_vocabulary is not None or "vocabulary.txt" not in files:
+            return
+        try:
+            lines = files["vocabulary.txt"].decode("utf-8").splitlines()
+            while lines and lines[-1] == "":
+                lines.pop()
+            values = lines if self._string else [int(line) for line in lines]
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ValueError(f"{type(self).__name__} '{self.name}': unreadable vocabulary.txt ({e})") from None
+        if self.output_mode == "tf_idf":
+            raise ValueError(f"{type(self).__name__} '{self.name}': restoring an adapted 'tf_idf' vocabulary needs "
+                             "its idf weights, which this project's .keras loader does not read yet")
+        self.set_vocabulary(values)
 
     # ------------------------------------------------------------- adapt
     def adapt(self, data, steps=None):
@@ -291,6 +317,11 @@ class IndexLookup(Layer):
         out = encode_categorical(idx, "count", depth, self.compute_dtype)
         return Tensor((out * self.idf_weights[:depth]).astype(self.compute_dtype))
 
+    def _output_dtype(self, inputs):
+        if self.invert:
+            return "string" if self._string else self.vocabulary_dtype
+        return "int64" if self.output_mode == "int" else backend.floatx()  # Keras's symbolic dtypes
+
     def compute_output_shape(self, input_shape):
         if self.output_mode == "int":
             return tuple(input_shape)
@@ -316,17 +347,19 @@ class StringLookup(IndexLookup):
     """Strings -> vocabulary indices ("[UNK]" for out-of-vocabulary tokens; ``invert=True`` maps back)."""
 
     _string = True
+    _accepts_strings = True
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
                  idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
-                 encoding="utf-8", name=None, **kwargs):
+                 encoding="utf-8", name=None, vocabulary_size=None, **kwargs):
         if encoding != "utf-8":
             raise ValueError(f"StringLookup: only encoding='utf-8' is supported, got {encoding!r}")
         self.encoding = encoding
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices, mask_token=mask_token,
                          oov_token=oov_token, vocabulary_dtype="string", vocabulary=vocabulary,
                          idf_weights=idf_weights, invert=invert, output_mode=output_mode, sparse=sparse,
-                         pad_to_max_tokens=pad_to_max_tokens, name=name, **kwargs)
+                         pad_to_max_tokens=pad_to_max_tokens, name=name, vocabulary_size=vocabulary_size,
+                         **kwargs)
 
     def get_config(self):
         config = {**super().get_config(), "encoding": self.encoding}
@@ -341,10 +374,11 @@ class IntegerLookup(IndexLookup):
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1, vocabulary=None,
                  vocabulary_dtype="int64", idf_weights=None, invert=False, output_mode="int", sparse=False,
-                 pad_to_max_tokens=False, name=None, **kwargs):
+                 pad_to_max_tokens=False, name=None, vocabulary_size=None, **kwargs):
         if vocabulary_dtype not in ("int32", "int64"):
             raise ValueError(f"IntegerLookup: vocabulary_dtype must be 'int32' or 'int64', got {vocabulary_dtype!r}")
         super().__init__(max_tokens=max_tokens, num_oov_indices=num_oov_indices, mask_token=mask_token,
                          oov_token=oov_token, vocabulary_dtype=vocabulary_dtype, vocabulary=vocabulary,
                          idf_weights=idf_weights, invert=invert, output_mode=output_mode, sparse=sparse,
-                         pad_to_max_tokens=pad_to_max_tokens, name=name, **kwargs)
+                         pad_to_max_tokens=pad_to_max_tokens, name=name, vocabulary_size=vocabulary_size,
+                         **kwargs)

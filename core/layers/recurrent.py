@@ -115,6 +115,32 @@ class DropoutRNNCell:
         self._recurrent_dropout_mask = None
 
 
+_WEIGHTS = ("kernel", "recurrent", "bias")
+
+
+def _set_weight_arguments(cell, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                          recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                          bias_constraint):
+    """A recurrent cell's kernel/recurrent_kernel/bias initializers, regularizers and constraints (from
+    their Keras identifiers); ``_weight_config`` serializes them back."""
+    cell.kernel_initializer = initializers.get(kernel_initializer)
+    cell.recurrent_initializer = initializers.get(recurrent_initializer)
+    cell.bias_initializer = initializers.get(bias_initializer)
+    cell.kernel_regularizer = regularizers.get(kernel_regularizer)
+    cell.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+    cell.bias_regularizer = regularizers.get(bias_regularizer)
+    cell.kernel_constraint = constraints.get(kernel_constraint)
+    cell.recurrent_constraint = constraints.get(recurrent_constraint)
+    cell.bias_constraint = constraints.get(bias_constraint)
+
+
+def _weight_config(cell) -> dict:
+    """The config entries of ``_set_weight_arguments`` (Keras's keys and order)."""
+    return {**{f"{w}_initializer": initializers.serialize(getattr(cell, f"{w}_initializer")) for w in _WEIGHTS},
+            **{f"{w}_regularizer": regularizers.serialize(getattr(cell, f"{w}_regularizer")) for w in _WEIGHTS},
+            **{f"{w}_constraint": constraints.serialize(getattr(cell, f"{w}_constraint")) for w in _WEIGHTS}}
+
+
 class _Cell(DropoutRNNCell, Layer):
     """Shared cell machinery: weights ``kernel (F, G*u)``, ``recurrent_kernel (u, G*u)``, ``bias``."""
 
@@ -132,15 +158,9 @@ class _Cell(DropoutRNNCell, Layer):
         self.units = units
         self.activation, self._activation_name = _activation(owner, "activation", activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        _set_weight_arguments(self, kernel_initializer, recurrent_initializer, bias_initializer, kernel_regularizer,
+                              recurrent_regularizer, bias_regularizer, kernel_constraint, recurrent_constraint,
+                              bias_constraint)
         self.dropout = _rate(owner, "dropout", dropout)
         self.recurrent_dropout = _rate(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
@@ -254,15 +274,7 @@ class _Cell(DropoutRNNCell, Layer):
             config["recurrent_activation"] = self._recurrent_activation_name
         config.update({
             "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
+            **_weight_config(self),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

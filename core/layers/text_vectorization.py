@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from .. import backend
 from ..autodiff import Tensor
 from .base import Layer
 from .category_encoding import _host
@@ -41,9 +42,12 @@ def _ngrams(tokens, widths):
 class TextVectorization(Layer):
     """Map strings to token-id sequences or bag-of-tokens vectors; ``adapt(texts)`` builds the vocabulary."""
 
+    _accepts_strings = True
+
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
                  output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
-                 idf_weights=None, sparse=False, ragged=False, encoding="utf-8", name=None, **kwargs):
+                 idf_weights=None, sparse=False, ragged=False, encoding="utf-8", name=None, vocabulary_size=None,
+                 **kwargs):
         _check_arg("standardize", standardize, _STANDARDIZE)
         _check_arg("split", split, _SPLIT)
         if output_mode == "binary":
@@ -64,7 +68,6 @@ class TextVectorization(Layer):
                              f"output_sequence_length={output_sequence_length}.")
         if ragged or sparse:
             raise ValueError("TextVectorization: ragged/sparse outputs are not supported here (dense outputs only)")
-        vocabulary_size = kwargs.pop("vocabulary_size", None)
         kwargs.pop("has_input_vocabulary", None)
         kwargs.pop("dtype", None)
         super().__init__(name=name, **kwargs)
@@ -167,6 +170,12 @@ class TextVectorization(Layer):
     def vocabulary_size(self):
         return self._lookup_layer.vocabulary_size()
 
+    def _asset_files(self):
+        return self._lookup_layer._asset_files()  # Keras writes the vocabulary here and in _lookup_layer/
+
+    def _load_asset_files(self, files):
+        self._lookup_layer._load_asset_files(files)
+
     # ------------------------------------------------------------- call
     def _check_input(self, inputs):
         pass
@@ -184,6 +193,9 @@ class TextVectorization(Layer):
             return self._lookup_layer.call(self._pad(tokens, self._output_sequence_length))
         padded = self._pad(tokens)
         return self._lookup_layer.call(padded)
+
+    def _output_dtype(self, inputs):
+        return "int64" if self._output_mode == "int" else backend.floatx()  # Keras's symbolic dtypes
 
     def compute_output_shape(self, input_shape):
         if self._output_mode == "int":

@@ -79,7 +79,7 @@ class Mean(Metric):
                 and sample_weight.ndim == 0 and type(self.total.value) in _HOST_SCALARS
                 and type(self.count.value) in _HOST_SCALARS):
             # one weighted scalar (the training loop's loss, once per step): the general path's
-            # arithmetic in the metric's dtype, without its conversions (14 -> 3 us)
+            # arithmetic in the metric's dtype, without its conversions
             t = np.dtype(self._dtype).type
             w = t(sample_weight)
             self.total.value = (self.total.value + t(values) * w).astype(self._dtype, copy=False)

@@ -68,6 +68,17 @@ def _as_array(a, name):
     return arr
 
 
+def texts_as_array(x):
+    """A Python list of strings (or of lists of strings) as one NumPy string array: the samples of
+    one string input, not one input per string. Anything else is returned unchanged."""
+    if type(x) is not list or not x:
+        return x
+    first = x
+    while type(first) is list and first:
+        first = first[0]
+    return np.asarray(x) if isinstance(first, (str, bytes)) else x
+
+
 def check_finite(x, name, where):
     """Refuse NaN or infinite values in float data before any training step."""
     if x is None or is_iterator_like(x):

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff import Tensor, is_grad_enabled
+from ..backend import STRING
 from ..layers.base import KerasTensor, _flatten, current_training, map_structure
 from ..layers.core_layers import InputLayer
 from . import graph_rewrites
+from .data_adapter import texts_as_array
 from .model import Model
 from .serialization import functional_config, functional_from_config
 
@@ -114,6 +116,15 @@ class Functional(Model):
     def layers(self):
         return list(self._all_layers)
 
+    def __call__(self, *args, **kwargs):
+        if args and type(args[0]) is list and len(self._flat_inputs) == 1:  # model(["some text", ...])
+            args = (texts_as_array(args[0]),) + args[1:]
+        return super().__call__(*args, **kwargs)
+
+    @property
+    def _accepts_strings(self):
+        return any(t.dtype is STRING for t in self._flat_inputs)
+
     @property
     def operations(self):
         """The layers and the ops of the graph, in Keras's order (``layers`` lists the layers only)."""
@@ -152,6 +163,8 @@ class Functional(Model):
             if missing:
                 raise ValueError(f"model '{self.name}': missing input(s) {missing}; the model's inputs are {names}")
             return [inputs[n] for n in names]
+        if type(inputs) is list and len(self._flat_inputs) == 1:
+            inputs = texts_as_array(inputs)
         flat = _flatten(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(flat) != len(self._flat_inputs):
             raise ValueError(f"model '{self.name}' expects {len(self._flat_inputs)} input(s) "
@@ -165,11 +178,14 @@ class Functional(Model):
             t = x if isinstance(x, Tensor) else Tensor(x)
             want = kt.dtype
             if t.dtype != want and (want.kind != "f" or t.dtype.kind == "f"):
-                mask_ = getattr(t, "_keras_mask", None)
-                t = t.astype(want) if want.kind == "f" else Tensor(t.data.astype(want))
-                if mask_ is not None:
-                    t._keras_mask = mask_
-            _check_shape(self.name, kt, t)
+                if want is STRING or t.dtype.kind in "US":
+                    _check_strings(self.name, kt, t)
+                else:
+                    mask_ = getattr(t, "_keras_mask", None)
+                    t = t.astype(want) if want.kind == "f" else Tensor(t.data.astype(want))
+                    if mask_ is not None:
+                        t._keras_mask = mask_
+            t = _check_shape(self.name, kt, t)
             values[id(kt)] = t
         inference = not (training or current_training()) and not is_grad_enabled()
         for step in self._steps(inference):  # the plain executor: each step runs and frees what it read
@@ -214,12 +230,49 @@ def _sorted_dicts(structure):
     return structure
 
 
+def _check_strings(model_name, kt, t):
+    """Refuse strings given for a numeric Input and numbers given for a string Input."""
+    is_text = t.dtype.kind in "USO"
+    if kt.dtype is STRING and not is_text:
+        raise TypeError(f"Input '{kt._input_layer.name}' of model '{model_name}' takes strings (dtype string), "
+                        f"got an array of dtype {t.dtype}")
+    if kt.dtype is not STRING and t.dtype.kind in "US":
+        raise TypeError(f"Input '{kt._input_layer.name}' of model '{model_name}' takes numbers (dtype "
+                        f"{kt.dtype.name}), got strings (dtype {t.dtype}); build the model on "
+                        "Input(dtype='string') with a TextVectorization, StringLookup or Hashing layer first")
+
+
+def _adjust_rank(kt, t):
+    """An input one rank short of its Input whose last dimension is 1 gets that axis, one with an
+    extra last axis of size 1 loses it (Keras's ``_adjust_input_rank``: a batch of strings of shape
+    (n,) feeds ``Input(shape=(1,))``); other ranks are left for ``_check_shape`` to refuse."""
+    exp = kt.shape
+    if len(t.shape) == len(exp) - 1 and exp and exp[-1] == 1:
+        shape = tuple(t.shape) + (1,)
+    elif len(t.shape) == len(exp) + 1 and t.shape and t.shape[-1] == 1:
+        shape = tuple(t.shape[:-1])
+    else:
+        return t
+    if t.dtype.kind in "USO":
+        return Tensor(t.data.reshape(shape))
+    mask_ = getattr(t, "_keras_mask", None)
+    t = t.reshape(shape)
+    if mask_ is not None:
+        t._keras_mask = mask_
+    return t
+
+
 def _check_shape(model_name, kt, t):
+    """``t`` if its shape fits the Input ``kt`` (after ``_adjust_rank``), else a ValueError."""
     shape = tuple(t.shape)
     exp = kt.shape
+    if len(shape) != len(exp):
+        t = _adjust_rank(kt, t)
+        shape = tuple(t.shape)
     if len(shape) != len(exp) or any(e is not None and e != s for e, s in zip(exp, shape)):
         raise ValueError(f"Input '{kt._input_layer.name}' of model '{model_name}' is incompatible: "
                          f"expected shape {_fmt(exp)}, got {shape}")
+    return t
 
 
 def _fmt(shape):

@@ -37,6 +37,7 @@ class Model(TrainingMixin, Layer):
     ``test_step``, ``predict_step``, ``compute_loss`` or ``compute_metrics`` (Keras 3)."""
 
     _pushes_scope = False
+    _accepts_strings = True  # a subclassed model's call decides; its layers refuse strings they cannot take
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and _functional_arguments(args, kwargs):

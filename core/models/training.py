@@ -406,11 +406,11 @@ class TrainingMixin:
         weights = self.weights
         dev = backend.device_of(weights[0].data) if weights else backend.config.device
 
-        def move(a):
+        def move(a):  # strings stay on the host: the layers that take them run there
             if isinstance(a, Tensor):
-                return a if a.device == dev else a.to(dev)
+                return a if a.device == dev or backend.holds_text(a.data) else a.to(dev)
             if backend.is_array(a) or isinstance(a, np.ndarray):
-                return backend.to_device(a, dev)
+                return a if backend.holds_text(a) else backend.to_device(a, dev)
             return a
 
         return tuple(data_adapter._map(move, d) if d is not None else None for d in data)
@@ -486,6 +486,11 @@ class TrainingMixin:
             got = tuple(arr.shape)
             if getattr(self, "_lazily_built", False):
                 exp = (None,) * len(exp)  # no input shape was declared: only the rank is known
+            if len(got) != len(exp) and hasattr(self, "_match_inputs"):  # a Functional model adjusts it (Keras)
+                if len(got) == len(exp) - 1 and exp[-1] == 1:
+                    got += (1,)
+                elif len(got) == len(exp) + 1 and got[-1] == 1:
+                    got = got[:-1]
             if len(got) != len(exp) or any(e is not None and e != g for e, g in zip(exp[1:], got[1:])):
                 raise ValueError(f"{where}: input data has shape {got}, but model '{self.name}' expects "
                                  f"{_fmt_shape(exp)} (None is the batch axis)")
@@ -527,6 +532,7 @@ class TrainingMixin:
         multi-input/output models), a generator / iterable of batches, or a ``core.data.Dataset``.
         Each batch goes to ``train_step(data)`` packed as Keras packs it."""
         self._require_compiled("fit")
+        x = self._texts_as_array(x)
         if validation_split and validation_data is None:
             if data_adapter.is_iterator_like(x):
                 raise ValueError("validation_split is only supported for array inputs; pass validation_data")
@@ -714,6 +720,7 @@ class TrainingMixin:
         from .. import callbacks as callbacks_mod
 
         self._require_compiled("evaluate")
+        x = self._texts_as_array(x)
         self._check_data(x, y, "evaluate")
         adapter = data_adapter.get_adapter(x, y, sample_weight, batch_size=batch_size, shuffle=False, steps=steps)
         self._prepare_metrics(adapter)
@@ -736,6 +743,7 @@ class TrainingMixin:
         """Outputs for the inputs, batched, as NumPy arrays (a list/dict for multi-output models)."""
         from .. import callbacks as callbacks_mod
 
+        x = self._texts_as_array(x)
         data_adapter.check_finite(x, "x", "predict")
         self._check_input_shapes(x, "predict")
         adapter = data_adapter.get_adapter(x, None, None, batch_size=batch_size, shuffle=False, steps=steps)
@@ -764,6 +772,7 @@ class TrainingMixin:
         return _concat_structure(outs)
 
     def _batch_data(self, x, y, sample_weight, where):
+        x = self._texts_as_array(x)
         self._check_data(x, y, where)
         data_adapter.check_finite(sample_weight, "sample_weight", where)
         x, y, sample_weight = data_adapter.to_tensors(x), data_adapter.to_tensors(y), data_adapter.to_tensors(sample_weight)
@@ -792,7 +801,14 @@ class TrainingMixin:
         return self._format_logs(logs, return_dict)
 
     def predict_on_batch(self, x):
+        x = self._texts_as_array(x)
         return _to_numpy_structure(self.predict_step(pack_x_y_sample_weight(data_adapter.to_tensors(x))))
+
+    def _texts_as_array(self, x):
+        """A Python list of strings given to a one-input model is that input's samples (Keras)."""
+        if type(x) is list and len(getattr(self, "_flat_inputs", ())) <= 1:
+            return data_adapter.texts_as_array(x)
+        return x
 
     def _format_logs(self, logs, return_dict):
         logs = self._metrics_result_or_logs(logs)

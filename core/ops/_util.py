@@ -81,8 +81,8 @@ def check_rank(op: str, name: str, t, *ranks):
         raise OpError(f"{op}: {name} must have rank {want}, got shape {tuple(t.shape)}")
 
 
-# NumPy's ``where`` over a mask of mixed values costs a mispredicted branch an element (1M
-# float32: 3.8 ms, against 0.1-0.5 ms for a multiply or max pass); these select by bit patterns.
+# NumPy's ``where`` over a mask of mixed values costs a mispredicted branch an element (many
+# times a multiply or max pass; measurements: benchmarks/README.md); these select by bit patterns.
 def blend(xp, mask, a, b):
     """``xp.where(mask, a, b)`` for float arrays of one shape and dtype (``mask`` of that shape):
     on NumPy as a blend of their bit patterns, every value kept exactly (infinities and NaN too)."""

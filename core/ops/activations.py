@@ -18,14 +18,12 @@ class _Act(Function):
 
 
 # ``maximum(x, 0)`` / ``x + bias`` broadcast a scalar or a short vector in NumPy's innermost loop,
-# which is 2-3x slower than two long contiguous operands: these helpers view a contiguous array
-# as rows of _ROW elements and broadcast one row of zeros (or of the tiled bias) instead
-# (measured, (64, 26, 26, 32) float32: relu 0.51 -> 0.17 ms, bias add 0.35 -> 0.15 ms).
+# which is slower than two long contiguous operands: these helpers view a contiguous array
+# as rows of _ROW elements and broadcast one row of zeros (or of the tiled bias) instead.
 _ROW = 8192
-# Large elementwise passes run their rows on the intra-op threads (core.parallel.for_ranges).
-# Measured (float32, 2 threads, ResNet-20's (128, 32, 32, 16) activations, best of 30, ms, one
-# thread -> two): relu 0.35 -> 0.27, bias add 0.33 -> 0.29, ReLU's gradient (g * mask) 0.77 ->
-# 0.43; but x > 0 (a bool output) 0.13 -> 0.15, so it stays on one thread.
+# Large elementwise passes run their rows on the intra-op threads (core.parallel.for_ranges);
+# x > 0 (a bool output) gains nothing from a second thread and stays on one (measurements of
+# both: benchmarks/README.md).
 
 
 def ewise(xp, ufunc, a, b, out):
@@ -80,7 +78,7 @@ def mask_grad(xp, g, mask):
 
 
 def colsum(xp, g):
-    """Column sums of a 2-d array as a GEMV with a ones vector: BLAS, about 10x faster than
+    """Column sums of a 2-d array as a GEMV with a ones vector: BLAS, faster than
     ``g.sum(axis=0)`` for tall (rows, C) arrays such as the gradient of a bias."""
     return xp.ones(g.shape[0], g.dtype) @ g
 
@@ -162,7 +160,7 @@ class SELU(_Act):
 
 
 # Eigen's / XLA's rational approximation of erf on [-4, 4] (|error| < 5e-7): what TensorFlow
-# computes for float32, and about 10x faster than the float64 series below
+# computes for float32, and cheaper than the float64 series below
 _ERF_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
           -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02)
 _ERF_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
@@ -229,10 +227,8 @@ def _normal_cdf_numpy(x):
 
 
 # A chain of ~30 elementwise passes (the rational erf) over a large array runs from main memory
-# at each pass; done a cache-sized chunk at a time, the chain stays in L2. Measured (float32,
-# (2048, 1536), NumPy): exact GELU forward 13.5 -> 4.1 ms. With the chunks on 2 intra-op threads
-# (another run, a slower machine state; ms, forward / backward, 1 thread -> 2): chunks of 2^14
-# 12.1 / 5.5 -> 14.5 / 4.7; 2^15 9.9 / 5.1 -> 9.1 / 3.3; 2^16 9.1 / 6.4 -> 8.5 / 4.5.
+# at each pass; done a cache-sized chunk at a time, the chain stays in L2 (the chunk size chosen
+# by measurement: benchmarks/README.md).
 _CHUNK = 1 << 15
 
 
@@ -491,8 +487,15 @@ class SiLU(_Act):
         return x * self.s
 
     def backward(self, gy):
+        # gy * s * (1 + x * (1 - s)) with two temporaries instead of five (the same operations
+        # in the same order: the same bits)
         s = self.s
-        return gy * s * (1 + self.x * (1 - s))
+        t = 1 - s
+        t *= self.x
+        t += 1
+        g = gy * s
+        g *= t
+        return g
 
 
 class Softplus(_Act):

@@ -20,9 +20,7 @@ from ._util import OpError, broadcast_shape, sum_to, tensors
 _MASKED = -1e9  # Keras' large negative number for float32/float64 logits
 # On NumPy, attention over a batch whose weights (B, ..., T, S) exceed this many bytes runs a
 # batch chunk at a time, so that the softmax passes read and write cache, not memory (same values,
-# bit for bit). Measured (float32, forward + backward, 2 threads, best of 7): the transformer
-# benchmark's (32, 4, 128, 32) heads 21.4 -> 16.7 ms; MiniLM's (32, 12, 64, 32) 16.6 -> 13.4 ms;
-# chunks of 256 KiB / 1 MiB / 4 MiB: 20.1 / 16.7 / 16.1 and 15.4 / 13.4 / 13.4 ms.
+# bit for bit; the chunk size chosen by measurement: benchmarks/README.md).
 _CHUNK_BYTES = 1 << 20
 
 
@@ -66,8 +64,8 @@ class SDPA(Function):
         self.chunks = self._plan_chunks(xp, q, k, v)
         if self.chunks is not None:
             return self._forward_chunked(xp, q, k, v, t, scale)
-        # a transposed view as the second operand of a stacked matmul is several times slower
-        # than a contiguous copy of it: k^T is made contiguous (q and v may be views)
+        # a transposed view as the second operand of a stacked matmul is slower than a
+        # contiguous copy of it: k^T is made contiguous (q and v may be views)
         s = q @ _ct(xp, k)
         s *= scale
         if self.keep is not None:

@@ -131,41 +131,29 @@ def _col2im(xp, padded_shape, dtype, kernel_hw, strides, dilation, out_hw, tap_g
 
 # im2col of single-channel inputs copies one strided slice per kernel tap (9 copies of
 # (N, Ho, Wo) for 3x3) instead of the 6-d window view, whose innermost runs (kw elements) are
-# too short for a fast copy. Measured (float32, one thread): 28x28x1, 3x3, batch 64: 0.21 ms
-# against 0.65 ms; but from 3 channels on the window copy wins by 3-14x (7x7/2 stem on
-# 230x230x3, batch 16: 10 ms against 144 ms)
+# too short for a fast copy; from 3 channels on the window copy wins (measurements:
+# benchmarks/README.md)
 _TAP_COPY_MAX_C = 1
 
 # The im2col matrix is built and multiplied a block of about _BLOCK_BYTES at a time, in one
 # reused buffer, so that nothing of size (N*Ho*Wo, kh*kw*C) is ever allocated (or kept for
-# backward: the kernel gradient rebuilds the blocks from the saved padded input). Measured with
-# 2 BLAS threads (float32, forward, ms, blocks of 1 / 8 / 32 MiB): ResNet-20's (128, 32, 32, 16)
-# 15.1 / 10.8 / 15.6, (128, 8, 8, 64) 4.8 / 3.9 / 6.2; the MNIST CNN's (64, 13, 13, 32) 3.6 /
-# 3.1 / 3.3; ResNet50's (16, 56, 56, 64) 34.2 / 23.1 / 30.8; VGG16's (8, 112, 112, 128) 204 / 182 /
-# 210. Smaller blocks make GEMMs too short for two threads, larger ones fall out of cache.
+# backward: the kernel gradient rebuilds the blocks from the saved padded input). Smaller blocks
+# make GEMMs too short for two threads, larger ones fall out of cache (the block sizes here were
+# chosen by measurement: benchmarks/README.md).
 _BLOCK_BYTES = 8 << 20
 # With several intra-op threads (core.parallel) the blocks are shared out among the threads, each
 # block's GEMM single-threaded: twice the speed of one thread filling blocks for two BLAS threads
-# (the fill is single-threaded, and the thin GEMMs of narrow layers scale badly). Measured (float32,
-# 2 threads, ms, forward / kernel gradient, serial 8 MiB blocks against per-thread blocks of 1 / 2 /
-# 4 MiB): (128, 32, 32, 16) -> 16: 10.2 / 13.4 against 7.1 / 7.9, 6.7 / 7.3, 7.0 / 6.8; (128, 8, 8,
-# 64) -> 64: 6.9 / 7.1 against 3.7 / 3.8, 3.6 / 3.8, 4.5 / 4.6; (64, 13, 13, 32) -> 64 (valid):
-# 4.8 / 5.3 against 2.5 / 2.7, 2.8 / 3.1, 3.0 / 3.4; (16, 56, 56, 64) -> 64: 36.2 / 38.5 against
-# 20.3 / 21.7, 19.9 / 18.9, 18.3 / 19.0.
+# (the fill is single-threaded, and the thin GEMMs of narrow layers scale badly).
 _BLOCK_BYTES_PER_THREAD = 2 << 20
 # ... when the whole im2col matrix takes at least this much; smaller ones run as one block on one
-# thread (the MNIST CNN's first conv, 1.5 MiB: forward 0.57 ms on one thread, 0.79 on two). The
-# blocks are sized so that every thread gets as many: its second conv (8.9 MiB), forward 2.39 ->
-# 2.12 ms and kernel gradient 2.52 -> 2.26 ms against 2 MiB blocks shared 3 / 2.
+# thread. The blocks are sized so that every thread gets as many.
 _PARALLEL_MIN_BYTES = 2 << 20
+_DW_CHUNK = 1 << 16   # elements of a depthwise forward chunk (its output and one tap's product: 512 KB)
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
 # (gradient + tap result) rows
 _DX_BLOCK_BYTES = 2 << 20
 # a^T @ b with a small (K, N) result (K * N below _GRAM_SMALL, a first layer's kernel gradient)
 # runs in chunks of _GRAM_ROWS rows: OpenBLAS is slow on such GEMMs when the rows are many.
-# Measured (float32, one thread, ms, whole -> chunks of 1024 rows): (10816, 9)^T (10816, 32) 0.198
-# -> 0.114, (16384, 16)^T (16384, 16) 0.162 -> 0.117, (8886, 27)^T (8886, 32) 0.263 -> 0.193; no
-# gain from K * N = 1024: (6552, 16)^T (6552, 64) 0.205 -> 0.225.
 _GRAM_SMALL = 1000
 _GRAM_ROWS = 1024
 
@@ -220,8 +208,7 @@ def _im2col_spans(xp, x, pads, kh, kw, sh, sw, dh, dw, Ho, Wo, work, pixel_bytes
     """Call ``work(blk, cols)`` for every im2col block ((n0, n1, h0, h1), the contiguous
     (rows, kh*kw*C) im2col of those output rows) of ``_pad(x, pads)`` (pads >= 0). The padded input is never
     built whole: each block's padded rows are copied into a per-thread buffer that stays in
-    cache (a padded copy of ResNet-20's (128, 32, 32, 16) activations took 1.7 ms inside a
-    training step, its zero-fill and copy landing in memory, not in cache). On NumPy with
+    cache (a whole padded copy's zero-fill and copy land in memory, not in cache). On NumPy with
     several intra-op threads the blocks are shared out among the threads (each with its own
     buffers, its GEMMs single-threaded). ``pixel_bytes``: what ``work`` also reads or writes per
     output pixel (counts towards running on several threads). Returns, per thread in block
@@ -379,9 +366,7 @@ def _full_conv_of_dy(xp, k, pads):
 def _dx_transposed(xp, dy4, k, pads, H, W):
     """The input gradient of a stride-1, dilation-1 conv as a forward ("full") convolution of
     dy, padded by (k - 1 - pad) on each side, with the flipped kernel: one efficient im2col GEMM
-    per block instead of kh*kw thin GEMMs and strided adds. Measured (float32, one thread),
-    ResNet-20's 'same' 3x3 convs: (128, 32, 32, 16) 21.9 -> 13.4 ms, (128, 16, 16, 32)
-    11.3 -> 8.8 ms, (128, 8, 8, 64) 8.9 -> 6.9 ms."""
+    per block instead of kh*kw thin GEMMs and strided adds."""
     kh, kw = k.shape[:2]
     q, kf = _full_conv_of_dy(xp, k, pads)
     return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W)
@@ -391,8 +376,7 @@ def _grads_transposed(xp, x, dy4, k, pads):
     """(dx, dk) of a conv where ``_use_transposed_dx`` holds, from ONE im2col of the padded dy: the
     input gradient is its product with the flipped kernel (``_dx_transposed``), and the kernel
     gradient x^T @ im2col(dy) read with the taps flipped (dk[a, b, c, o] = sum over pixels p of
-    x[p, c] dy[p - (a, b) + pads, o]), so x is never unfolded. Measured (float32, 2 threads, ms,
-    dk + dx -> both): ResNet-20's (128, 32, 32, 16) 17.9 -> 16.8, (128, 16, 16, 32) 16.1 -> 14.7."""
+    x[p, c] dy[p - (a, b) + pads, o]), so x is never unfolded."""
     N, H, W, C = x.shape
     kh, kw, _, Cout = k.shape
     q, kf = _full_conv_of_dy(xp, k, pads)
@@ -431,7 +415,7 @@ def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None):
 def _use_transposed_dx(pads, kh, kw, strides, dilation, H, W, Ho, Wo):
     """Stride 1, dilation 1, no padding beyond k - 1, and (almost) no extra rows to compute
     ('same' padding): there the full convolution costs what the per-tap GEMMs cost, and runs faster.
-    With 'valid' padding it computes (H*W)/(Ho*Wo) times the rows: slower, measured on 13x13 -> 11x11."""
+    With 'valid' padding it computes (H*W)/(Ho*Wo) times the rows: slower."""
     (pt, pb), (pl, pr) = pads
     return (strides == (1, 1) and dilation == (1, 1) and max(pt, pb) <= kh - 1 and max(pl, pr) <= kw - 1
             and H * W <= 1.1 * Ho * Wo)
@@ -514,10 +498,9 @@ class Conv2D(Function):
     ``activation`` is None or "relu": the ReLU is applied in place on the GEMM output and its
     mask kept for backward (one op instead of two, no extra output array). On the im2col path
     the bias, the ReLU and its mask run on each output block right after its GEMM, while it is
-    in cache, and the kernel gradient's blocks mask dy and sum the bias gradient: the MNIST
-    CNN's first conv (a 5.5 MB output from a 1.5 MB input) took 1.3 ms forward and 1.9 ms
-    backward, then 0.9 and 1.4 ms; its epoch 2.20 / 2.19 / 2.21 / 2.54 s -> 1.97 / 1.88 / 2.05 /
-    2.02 s (A/B, alternating processes)."""
+    in cache, and the kernel gradient's blocks mask dy and sum the bias gradient."""
+
+    channelwise_fast_path = True   # groups == channels -> DepthwiseConv2D's tap loop (off: the reference)
 
     def __init__(self, strides, pads, dilation, groups, one_d=False, activation=None):
         self.strides, self.pads, self.dilation, self.groups = strides, pads, dilation, groups
@@ -534,6 +517,19 @@ class Conv2D(Function):
         og = Cout // G
         need_x, need_k = self.needs_input_grad[0], self.needs_input_grad[1]
         self.has_bias = b is not None
+        self.depthwise = None
+        if self.channelwise_fast_path and G > 1 and cg == 1 and og == 1:
+            # one group per channel (ConvNeXt's 7x7 Conv2D(groups=C)): the depthwise kernel's tap
+            # loop, not G tiny GEMMs; its (kh, kw, 1, C) kernel is the depthwise (kh, kw, C, 1) one
+            self.depthwise = DepthwiseConv2D(self.strides, self.pads, self.dilation)
+            self.depthwise.needs_input_grad = self.needs_input_grad
+            y = self.depthwise.forward(x, k.reshape(kh, kw, C, 1), b)
+            self.mask = None
+            if self.activation == "relu":
+                relu_into(xp, y, y)
+                if any(self.needs_input_grad):
+                    self.mask = y > 0
+            return y[:, 0] if self.one_d else y
 
         pointwise = kh == 1 and kw == 1 and sh == 1 and sw == 1 and _is_zero(self.pads)
         Hp, Wp = H + sum(self.pads[0]), W + sum(self.pads[1])
@@ -591,6 +587,14 @@ class Conv2D(Function):
 
     def backward(self, gy):
         xp = self.xp
+        if self.depthwise is not None:
+            if self.one_d:
+                gy = gy[:, None]
+            if self.mask is not None:
+                gy = mask_grad(xp, gy, self.mask)
+            dx, dk, *db = self.depthwise.backward(gy)
+            grads = (None if dx is None else dx.reshape(self.x_shape), None if dk is None else dk.reshape(self.k_shape))
+            return grads + tuple(db)
         N, H, W, C, Ho, Wo, kh, kw, cg, Cout, Hp, Wp, pointwise = self.geom
         (sh, sw), (dh, dw), G = self.strides, self.dilation, self.groups
         og = Cout // G
@@ -600,7 +604,7 @@ class Conv2D(Function):
         want_db = self.has_bias and self.needs_input_grad[2]
         if (self.xsave is not None and self.k2 is not None and G == 1 and not pointwise
                 and _use_transposed_dx(self.pads, kh, kw, (sh, sw), (dh, dw), H, W, Ho, Wo)
-                and not _uses_winograd(kh, kw, 1, 1, 1, 1, Cout, C)):  # (else Winograd's dx is faster)
+                and not _uses_winograd(kh, kw, 1, 1, 1, 1, Cout, C)):  # (else Winograd's dx)
             if self.mask is not None:
                 dy = mask_grad(xp, dy, self.mask.reshape(M, Cout))
             dx, dk = _grads_transposed(xp, self.xsave, dy.reshape(N, Ho, Wo, Cout), self.k2.reshape(kh, kw, C, Cout),
@@ -729,6 +733,8 @@ class DepthwiseConv2D(Function):
     over the whole batch (no im2col buffer, nothing big kept but the padded input). Internally
     the multiplier axis leads, (M, N, Ho, Wo, C), so every inner loop runs over the channels."""
 
+    chunked = True   # the forward in cache-sized image chunks over the intra-op threads (off: the reference)
+
     def __init__(self, strides, pads, dilation):
         self.strides, self.pads, self.dilation = strides, pads, dilation
 
@@ -741,12 +747,32 @@ class DepthwiseConv2D(Function):
         Ho, Wo = _out_len(xpad.shape[1], kh, sh, dh), _out_len(xpad.shape[2], kw, sw, dw)
         kT = k.transpose(0, 1, 3, 2)[:, :, :, None, None, None, :]  # (kh, kw, M, 1, 1, 1, C)
         yT = xp.zeros((Mu, N, Ho, Wo, C), x.dtype)
-        tmp = xp.empty_like(yT)
-        for a in range(kh):
-            for bb in range(kw):
-                xp.multiply(_tap(xpad, a, bb, sh, sw, dh, dw, Ho, Wo), kT[a, bb], out=tmp)
-                yT += tmp
-        del tmp
+        per_image = Mu * Ho * Wo * C
+
+        def span(n0, n1):
+            # images n0:n1 in chunks of about _DW_CHUNK elements, so that each chunk's output and
+            # product stay in cache over the kh * kw taps (each output adds its taps in order:
+            # the result does not depend on the chunking)
+            step = max(1, min(n1 - n0, _DW_CHUNK // max(per_image, 1)))
+            tmp = xp.empty((Mu, step, Ho, Wo, C), x.dtype)
+            for c0 in range(n0, n1, step):
+                c1 = min(c0 + step, n1)
+                out, t = yT[:, c0:c1], tmp[:, :c1 - c0]
+                xs = xpad[c0:c1]
+                for a in range(kh):
+                    for bb in range(kw):
+                        xp.multiply(_tap(xs, a, bb, sh, sw, dh, dw, Ho, Wo), kT[a, bb], out=t)
+                        out += t
+
+        if self.chunked:
+            parallel.for_ranges(span, N, N * per_image * kh * kw, min_elements=_PARALLEL_MIN_BYTES, xp=xp)
+        else:
+            tmp = xp.empty_like(yT)
+            for a in range(kh):
+                for bb in range(kw):
+                    xp.multiply(_tap(xpad, a, bb, sh, sw, dh, dw, Ho, Wo), kT[a, bb], out=tmp)
+                    yT += tmp
+            del tmp
         y = yT[0] if Mu == 1 else yT.transpose(1, 2, 3, 4, 0).reshape(N, Ho, Wo, C * Mu)
         if b is not None:
             y += b

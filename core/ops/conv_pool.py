@@ -32,14 +32,11 @@ from .pooling import _max4
 from ._util import OpError
 
 # Images per block: about this many bytes of im2col or of convolution output (the larger); the
-# blocks are shared out among the intra-op threads. Measured (float32, 2 threads, forward +
-# backward, ms, blocks of 1.5 / 3 / 6 / 12 MiB; 'valid'): the MNIST CNN's first conv, 28x28x1 -> 32,
-# batch 64: 2.13 / 1.78 / 1.84 / 1.90; its second, 13x13x32 -> 64 (input gradient too): 6.20 / 5.94
-# / 6.34 / 6.74; (32, 32, 32, 16) -> 32: 9.50 / 8.78 / 9.21 / 11.10; (16, 64, 64, 8) -> 16: 8.81 /
-# 8.23 / 8.31 / 9.66.
+# blocks are shared out among the intra-op threads (the size chosen by measurement:
+# benchmarks/README.md).
 _BLOCK_BYTES = 3 << 20
 # A block holds whole images: layer fusion leaves alone images whose im2col is larger than this
-# (VGG16's 224x224x64 layers: 115 MB an image), which the plain convolution runs in row bands
+# (VGG16's 224x224x64 layers), which the plain convolution runs in row bands
 MAX_IMAGE_BYTES = 6 << 20
 # an im2col of at most this many bytes for the whole batch (a first layer's: few input channels)
 # is kept from forward for the kernel gradient instead of being rebuilt

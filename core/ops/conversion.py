@@ -63,6 +63,8 @@ def size(x) -> int:
 def dtype(x) -> str:
     """The dtype's name ('float32', 'int32', ...)."""
     if isinstance(x, (Tensor, KerasTensor)):
+        if x.dtype is backend.STRING or x.dtype.kind in "US":
+            return "string"
         return np.dtype(x.dtype).name
     return convert_to_tensor(x).dtype.name
 

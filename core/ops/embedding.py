@@ -28,9 +28,7 @@ def scatter_rows(xp, idx, g, num_rows):
     # still zero, then ``+=``); occurrences past the first _ROUNDS (a padding id repeated
     # thousands of times) are summed per run by reduceat. The rows of ``g`` are gathered per
     # round, not sorted as a whole. Indices below 2**16 sort as uint16 (NumPy's stable sort is
-    # then a radix sort: 0.58 -> 0.05 ms for 12,800 ids). Measured (V=20000, D=128, 64x200
-    # uniform ids): 6.1-6.4 ms with ``+=`` for every round and the sorted copy of g, 3.5 ms
-    # now; 11.7 ms with reduceat alone (slow per short run) and 15.0 ms with np.add.at.
+    # then a radix sort). The alternatives measured: benchmarks/README.md.
     keys = idx.astype(np.uint16) if num_rows <= 1 << 16 else idx
     order = np.argsort(keys, kind="stable")
     s = idx[order]

@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..backend import STRING, is_string_dtype
+
 _ops = None  # the core.ops module; set by core.ops when it is imported (operators build op nodes)
 
 
@@ -75,7 +77,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None, history=None, has_mask=False):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.dtype = STRING if is_string_dtype(dtype) else np.dtype(dtype)
         self.name = name
         self._history = history  # (node, index in node outputs)
         self._has_mask = has_mask

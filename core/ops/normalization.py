@@ -40,10 +40,7 @@ def _channels_last(x, axes):
 # rows of channels): each block's passes (subtract the mean, square and sum; or the gradient's
 # products and sums) run while it is in cache, and the blocks are shared out among the intra-op
 # threads. Smaller blocks make many short NumPy calls, and two threads then mostly wait for the
-# GIL between them. Measured (float32, 2 threads, ms, forward / backward, whole-array passes ->
-# blocks of 2^16 / 2^18 / 2^20 elements): ResNet-20's (128, 32, 32, 16) 2.7 / 3.8 -> 2.1 / 2.4,
-# 1.9 / 1.6, 2.1 / 2.0; (128, 16, 16, 32) 1.4 / 1.8 -> 1.0 / 1.0, 1.0 / 0.7, 1.0 / 1.4;
-# (128, 8, 8, 64) 0.68 / 0.70 -> 0.38 / 0.47, 0.35 / 0.41, 0.48 / 0.69.
+# GIL between them (the block size chosen by measurement: benchmarks/README.md).
 _BN_BLOCK = 1 << 18
 
 
@@ -397,9 +394,7 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, training=False, mom
 
 
 # LayerNorm over the last axis shares its rows out among the intra-op threads from this many
-# elements (forward and backward are each a few passes per row). Measured (float32, best of 5,
-# ms, one thread -> two): the transformer benchmark's (32, 128, 128) forward 0.86 -> 0.58, forward
-# + backward 2.63 -> 1.54; MiniLM's (32, 64, 384) 1.13 -> 0.95 and 3.94 -> 2.08.
+# elements (forward and backward are each a few passes per row; measurements: benchmarks/README.md).
 _LN_PARALLEL_MIN = 1 << 17
 
 

@@ -41,7 +41,7 @@ def _max4(xp, a, b, c, d, y, code=None):
         c1 &= rr
         c0 ^= c1  # column of the chosen row
         r = rr.view(xp.uint8)
-        xp.add(r, r, out=code)  # (NumPy's uint8 shift is not vectorised: 8x slower than this add)
+        xp.add(r, r, out=code)  # (NumPy's uint8 shift is not vectorised; this add is)
         code |= c0.view(xp.uint8)
     xp.maximum(m0, m1, out=m0)
 

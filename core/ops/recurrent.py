@@ -191,8 +191,7 @@ class _Recurrence(Function):
     shift = 0  # LSTM keeps its gate columns rotated internally (see LSTM)
     # the kernel and recurrent-kernel gradients are both (inputs)^T @ (pre-activation grads):
     # where a subclass's are, forward keeps [x_t, h_t] side by side in one (T+1, N, F+u) array
-    # and backward computes both with one GEMM (LSTM(128) on 64 x 200 steps of 128 features:
-    # two GEMMs 21.7 ms, one 17.7 ms)
+    # and backward computes both with one GEMM instead of two (measurements: benchmarks/README.md)
     joint_weight_grads = False
 
     def _cols(self, xp, w):
@@ -256,8 +255,7 @@ class _Recurrence(Function):
         G = kf.shape[1]
         bx = self._input_bias(bf)
         xw = xp.empty((T, N, G), dtype=x.dtype)
-        # the input projection a block of steps at a time, its bias added while in cache (LSTM(128),
-        # 64 x 200 steps: 12.8 ms with the bias added in a pass of its own, 11.9 in blocks of 25)
+        # the input projection a block of steps at a time, its bias added while in cache
         step = self._PROJECTION_STEPS if xp is np else T
         for s0 in range(0, T, step):
             out = xw[s0:s0 + step].reshape(-1, G)
@@ -285,7 +283,7 @@ class _Recurrence(Function):
             dxt = (dxw.reshape(T * N, G) @ kT).reshape(T, N, -1)[::-1]
             return xp.ascontiguousarray(dxt.transpose(1, 0, 2))
         # straight into the batch-major layout, one GEMM per sample: no transposing copy of the
-        # time-major product (LSTM(128), 64 x 200 steps: 12.2 -> 10.3 ms)
+        # time-major product
         return xp.matmul(dxw.transpose(1, 0, 2), kT)
 
     # The pipelined backward's blocks of steps (see _back_pipelined)
@@ -321,9 +319,7 @@ class _Recurrence(Function):
         (blocks of ``_BACK_BLOCK`` steps, latest first), then sums the weight and bias gradients
         of the blocks the recurrence has finished, in block order; the other runs the recurrence.
         Then both take the input gradient's blocks. The recurrence's small GEMMs scale badly on
-        two BLAS threads (loop 20 ms on two, 26 on one) while the weight GEMMs scale well: LSTM(128),
-        64 x 200 steps, backward 55 -> 46 ms, e's epoch 8.1-9.9 -> 7.9-8.3 s; GRU(128) 72-102 -> 43-72
-        ms, an Embedding-GRU(128) epoch 7.8-8.7 -> 6.7-7.3 s (A/B, alternating).
+        two BLAS threads while the weight GEMMs scale well (measurements: benchmarks/README.md).
         The results do not depend on thread timing: the sums' order is fixed, and an input-gradient
         block's values do not depend on the thread. None (the serial backward runs) where the two
         stages cannot run at once.
@@ -447,9 +443,7 @@ class LSTM(_Recurrence):
     call per step. When recording, each step keeps its activated gates and act(c); the backward
     loop derives the local derivative factors from them a block of steps at a time, in a few
     vectorised passes (the forward loop runs 10 NumPy calls a step instead of 21), the blocks
-    shared out among the intra-op threads. Measured (float32, 2 threads, LSTM(128), batch 64,
-    length 200, best of 8, one run): the recording forward 64.3 -> 52.4 ms, forward + backward
-    150.5 -> 142.5 ms (factors: 8.1 ms on one thread, 6.4 on two)."""
+    shared out among the intra-op threads (measurements: benchmarks/README.md)."""
 
     n_states = 2
     joint_weight_grads = True
@@ -485,8 +479,8 @@ class LSTM(_Recurrence):
         Z = xp.empty((T if rec else 1, N, 4 * u), dtype=dt)
         TC = xp.empty((T if rec else 1, N, u), dtype=dt)
         # fused: the tanh gate's values are copied out (GT[s]) and the sigmoid's (1 + t) / 2 then
-        # runs over all of z, contiguous (its g columns are not read again): 7 instead of 15 us a
-        # step for the strided three-gate view
+        # runs over all of z, contiguous (its g columns are not read again), not over the strided
+        # three-gate view
         GT = xp.empty((T if rec else 1, N, u), dtype=dt) if fused else None
         ig = xp.empty((N, u), dtype=dt)
         C[0] = states[1]
@@ -537,8 +531,8 @@ class LSTM(_Recurrence):
         DZ, OD = DZ[s0:s1], OD[s0:s1]
         g, dg = (self.GT[s0:s1] if self._fused else Z[..., 3 * u:]), DZ[..., 3 * u:]
         if self._fused:  # sigmoid' = y (1 - y), tanh' = 1 - y^2, written in place
-            # y (1 - y) over all four gates (contiguous: several times faster than the three
-            # gates' strided view), then the tanh gate's overwritten
+            # y (1 - y) over all four gates (contiguous, unlike the three gates' strided view),
+            # then the tanh gate's overwritten
             xp.subtract(1, Z, out=DZ)
             DZ *= Z
             xp.multiply(g, g, out=dg)
@@ -584,7 +578,7 @@ class LSTM(_Recurrence):
         u = self.u
         rkT = xp.ascontiguousarray(self._cols(xp, self.rk).T)  # (4u, u), columns (o, i, f, g)
         # S = [dh | dc | dc | dc]: the four gates' grads are then one contiguous product d * S
-        # (a broadcast over the strided (N, 3, u) view took 11.5 us, this 3.3 plus two 2.5 us copies)
+        # (not a broadcast over the strided (N, 3, u) view)
         S = xp.empty((N, 4 * u), dtype=Z.dtype)
         dh, dc = S[:, :u], S[:, u:2 * u]
         dh[...] = gh

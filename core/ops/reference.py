@@ -8,7 +8,8 @@ fast path with its reference (values and gradients, on random shapes), and
 instead of the fast ones, so the whole engine runs on them (``install``). The fused graph rewrites
 of ``Functional`` are off in that mode (each layer runs its own op).
 
-``adam_update`` is the reference of ``core.optimizers.Adam``'s update (tested, not switched).
+``adam_update`` is the reference of ``core.optimizers.Adam``'s fused flat-buffer step; under the
+switch, Adam (and AdamW) keep one slot array per parameter and apply it to each parameter.
 """
 from __future__ import annotations
 

@@ -8,9 +8,7 @@ against the gathered tiles), in BLAS's threads rather than in single-threaded el
 
 The transforms cost memory passes proportional to the activations (about 4x the input and output
 sizes), the saving is proportional to activations x channels: it pays for wide layers only
-(``worth_it``). Measured here (float32, 2 threads, forward), against im2col + GEMM:
-(16, 14, 14, 256) -> 256: 19.6 -> 15.0 ms; (8, 28, 28, 512) -> 512: 159 -> 105 ms;
-(8, 56, 56, 256) -> 256: 165 -> 153 ms; but (16, 56, 56, 64) -> 64: 23 -> 43 ms.
+(``worth_it``; the threshold chosen by measurement: benchmarks/README.md).
 Relative error against the direct product: about 1e-6 in float32.
 """
 from __future__ import annotations
@@ -23,7 +21,7 @@ _AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
 # the 2-d transforms of row-major flattened tiles: V = BK d, U = GK g, Y = AK M
 _BK, _GK, _AK = np.kron(_BT, _BT), np.kron(_G, _G), np.kron(_AT, _AT)
 
-MIN_CHANNELS = 256  # both Cin and Cout (see the measurements above)
+MIN_CHANNELS = 256  # both Cin and Cout
 
 
 def worth_it(cin: int, cout: int) -> bool:

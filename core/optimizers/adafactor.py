@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_xp
-from .arguments import _check_range
+from .arguments import _check_range, base_arguments
 from .base_optimizer import Optimizer
 from .numerics import _lr_cast
 
@@ -25,11 +25,7 @@ class Adafactor(Optimizer):
                  relative_step=True, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        super().__init__(learning_rate, **base_arguments(locals()))
         self.beta_2_decay = _check_range("Adafactor", "beta_2_decay", beta_2_decay, None, 0.0)
         self.epsilon_1 = _check_range("Adafactor", "epsilon_1", epsilon_1)
         self.epsilon_2 = _check_range("Adafactor", "epsilon_2", epsilon_2)

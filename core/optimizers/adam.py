@@ -1,9 +1,13 @@
-"""Adam (and AMSGrad), Keras's ``Adam``; a fused update on flat buffers when it applies."""
+"""Adam (and AMSGrad), Keras's ``Adam``; a fused update on flat buffers when it applies.
+
+Under ``ZOO_REFERENCE_OPS=1`` the slots stay one array per parameter and each step is
+``core.ops.reference.adam_update`` per parameter (the plain Adam step the fused one is tested against)."""
 from __future__ import annotations
 
 from .. import parallel
 from ..backend import get_xp
-from .arguments import _check_range
+from ..ops import reference
+from .arguments import _check_range, base_arguments
 from .base_optimizer import Optimizer
 from .numerics import _host_sqrt, _kcast, _lr_cast, _subtract_in_place
 
@@ -16,11 +20,7 @@ class Adam(Optimizer):
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        super().__init__(learning_rate, **base_arguments(locals()))
         cls = type(self).__name__
         self.beta_1 = _check_range(cls, "beta_1", beta_1, 0.0, 1.0)
         self.beta_2 = _check_range(cls, "beta_2", beta_2, 0.0, 1.0)
@@ -35,9 +35,13 @@ class Adam(Optimizer):
 
     @property
     def _fused_slots(self):
+        if reference.ENABLED:  # the reference step works on per-parameter slots
+            return ()
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum", "velocity")
 
     def _update_all(self, grads, params, learning_rate) -> None:
+        if reference.ENABLED and type(self).update_step is Adam.update_step:
+            return self._reference_update(grads, params, learning_rate)
         plan = self._flat_plan(params) if type(self).update_step is Adam.update_step else None
         if plan is None:
             return super()._update_all(grads, params, learning_rate)
@@ -77,6 +81,20 @@ class Adam(Optimizer):
                     params[i].data -= step  # (one thread: over_flat's checks cost more than the pass)
                 else:
                     parallel.over_flat(xp, _subtract_in_place, params[i].data, step)
+
+    def _reference_update(self, grads, params, learning_rate) -> None:
+        """Each parameter through ``reference.adam_update``; its results written into the parameter
+        and its slots in place (the slots stay the arrays ``variables()`` lists)."""
+        lr = float(learning_rate)
+        for g, p in zip(grads, params):
+            m, v = self._slot("momentum", p), self._slot("velocity", p)
+            v_hat = self._slot("velocity_hat", p) if self.amsgrad else None
+            p_new, m[...], v[...], v_hat_new = reference.adam_update(
+                p.data, g, m, v, self.iterations, lr, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                v_hat=v_hat)
+            p.data[...] = p_new
+            if v_hat is not None:
+                v_hat[...] = v_hat_new
 
     def update_step(self, gradient, variable, learning_rate):
         xp = get_xp(variable.data)

@@ -20,3 +20,15 @@ def _check_range(cls, name, value, low=0.0, high=None, allow_none=False):
         raise ValueError(f"{cls}: argument `{name}` must be {bounds}, received {name}={value!r}")
     return value
 
+
+
+# the keyword arguments every optimizer forwards to the base ``Optimizer`` (Keras's signature order)
+BASE_ARGUMENTS = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+                  "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "name")
+
+
+def base_arguments(arguments: dict) -> dict:
+    """The base ``Optimizer``'s keyword arguments picked out of a subclass constructor's ``locals()``
+    (its ``kwargs`` included): each optimizer keeps Keras's explicit signature and forwards them
+    with ``super().__init__(learning_rate, **base_arguments(locals()))``."""
+    return {**{name: arguments[name] for name in BASE_ARGUMENTS}, **arguments.get("kwargs", {})}

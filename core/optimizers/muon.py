@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from ..backend import get_xp
-from .arguments import _check_range
+from .arguments import _check_range, base_arguments
 from .base_optimizer import Optimizer
 from .numerics import _kcast, _lr_cast
 
@@ -29,11 +29,7 @@ class Muon(Optimizer):
                  gradient_accumulation_steps=None, name=None, exclude_layers=None, exclude_embeddings=True,
                  muon_a=3.4445, muon_b=-4.7750, muon_c=2.0315, adam_lr_ratio=1, momentum=0.95, ns_steps=5,
                  nesterov=True, rms_rate=0.2, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        super().__init__(learning_rate, **base_arguments(locals()))
         self.adam_beta_1 = _check_range("Muon", "adam_beta_1", adam_beta_1, 0.0, 1.0)
         self.adam_beta_2 = _check_range("Muon", "adam_beta_2", adam_beta_2, 0.0, 1.0)
         self.adam_weight_decay = _check_range("Muon", "adam_weight_decay", adam_weight_decay, allow_none=True)

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import get_xp
-from .arguments import _check_range
+from .arguments import _check_range, base_arguments
 from .base_optimizer import Optimizer
 from .numerics import _kcast, _lr_cast
 
@@ -18,11 +18,7 @@ class Nadam(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None,
                  name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        super().__init__(learning_rate, **base_arguments(locals()))
         self.beta_1 = _check_range("Nadam", "beta_1", beta_1, 0.0, 1.0)
         self.beta_2 = _check_range("Nadam", "beta_2", beta_2, 0.0, 1.0)
         self.epsilon = _check_range("Nadam", "epsilon", epsilon)

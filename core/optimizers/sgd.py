@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .base_optimizer import Optimizer
-from .arguments import _check_range
+from .arguments import _check_range, base_arguments
 from .numerics import _kcast, _lr_cast
 
 
@@ -14,11 +14,7 @@ class SGD(Optimizer):
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None,
                  name=None, **kwargs):
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
-                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
-                         ema_momentum=ema_momentum, ema_overwrite_frequency=ema_overwrite_frequency,
-                         loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        super().__init__(learning_rate, **base_arguments(locals()))
         self.momentum = _check_range("SGD", "momentum", momentum, 0.0, 1.0)
         self.nesterov = bool(nesterov)
 

@@ -113,13 +113,18 @@ def _own_variables(layer):
 def keras3_weight_layout(model):
     """``[(object path, object name, [variables])]`` in the layout Keras 3 writes for ``model``
     (the model itself at ``""``); every layer is listed, with or without variables."""
+    return [(path, layer.name, own) for path, layer, own in _layer_layout(model)]
+
+
+def _layer_layout(model):
+    """``[(object path, layer, [its own variables])]``: Keras 3's walk of ``model``."""
     from ..layers.core_layers import InputLayer
 
     out = []
 
     def layer_entry(layer, path):
         own = [] if isinstance(layer, InputLayer) else _own_variables(layer)
-        out.append((path, layer.name, own))
+        out.append((path, layer, own))
         if _is_model(layer):
             used = {}
             for sub in layer.layers:
@@ -325,10 +330,16 @@ def _keras_entry(entry, build_shape=None):
             out["module"], out["registered_name"] = None, _registered_name(class_name, entry)
         if class_name == "Sequential" and cfg.get("build_input_shape") is not None:
             out["build_config"] = {"input_shape": cfg["build_input_shape"]}
+    elif module.startswith("keras.src.ops"):
+        out = {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}   # a symbolic op (x + y)
     else:
         builtin = module.startswith(("core.", "keras")) and not entry.get("registered_name")
         registered = None if builtin else _registered_name(class_name, entry)
-        out = {"module": _LAYER_MODULE if registered is None else None, "class_name": class_name,
+        layer_module = _LAYER_MODULE if registered is None else None
+        if builtin and module.startswith("keras.src.applications."):
+            # a keras.applications module's own layer (ConvNeXt's LayerScale): Keras names it so
+            layer_module, registered = module, class_name
+        out = {"module": layer_module, "class_name": class_name,
                "config": _keras_layer_config(entry["config"], class_name), "registered_name": registered}
         if build_shape is not None and class_name != "InputLayer":
             out["build_config"] = {"input_shape": list(build_shape)}
@@ -452,11 +463,14 @@ def save_keras_archive(model, path, overwrite=True, include_optimizer=True):
     weights = io.BytesIO()
     write_keras3_weights(model, weights, include_optimizer=include_optimizer)
     assets = getattr(model, "assets", None)
+    layer_files = _layer_asset_files(model)
     with atomic_path(path, overwrite) as tmp:
         with zipfile.ZipFile(tmp, "w") as zf:   # stored, as Keras writes them
             zf.writestr(METADATA_NAME, metadata)
             zf.writestr(CONFIG_NAME, config)
             zf.writestr(WEIGHTS_NAME, weights.getvalue())
+            for name, data in layer_files.items():
+                zf.writestr(name, data)
             if assets:
                 buf = io.BytesIO()
                 with _h5py().File(buf, "w") as f:
@@ -464,13 +478,38 @@ def save_keras_archive(model, path, overwrite=True, include_optimizer=True):
                 zf.writestr(ZOO_ASSETS_NAME, buf.getvalue())
 
 
+# ============================================================================ layer assets
+def _layer_asset_files(model):
+    """``{"assets/<object path>/<file>": bytes}``: the files layers keep outside their variables
+    (a lookup's adapted vocabulary: ``assets/layers/text_vectorization/vocabulary.txt``), where
+    Keras's ``save_assets`` puts them."""
+    out = {}
+    for path, layer, _ in _layer_layout(model):
+        files = layer._asset_files() if hasattr(layer, "_asset_files") else {}
+        for name, data in files.items():
+            out["/".join(p for p in ("assets", path, name) if p)] = data
+    return out
+
+
+def _load_layer_assets(model, files):
+    """Give each layer with ``_load_asset_files`` the files of its ``assets/<object path>/`` folder."""
+    for path, layer, _ in _layer_layout(model):
+        if not hasattr(layer, "_load_asset_files"):
+            continue
+        prefix = "/".join(p for p in ("assets", path) if p) + "/"
+        mine = {n[len(prefix):]: d for n, d in files.items() if n.startswith(prefix) and "/" not in n[len(prefix):]}
+        if mine:
+            layer._load_asset_files(mine)
+
+
 # ============================================================================ reading (untrusted)
 class KerasArchive:
     """The checked content of a ``.keras`` archive: ``config`` and ``metadata`` (dicts), and
     ``weights`` (the bytes of ``model.weights.h5``), ``assets`` (zoo assets, or {})."""
 
-    def __init__(self, config, metadata, weights, assets):
+    def __init__(self, config, metadata, weights, assets, layer_files=None):
         self.config, self.metadata, self.weights, self.assets = config, metadata, weights, assets
+        self.layer_files = layer_files or {}  # {"assets/<object path>/<file>": bytes} (vocabularies)
 
 
 def _check_name(name, path):
@@ -547,13 +586,20 @@ def read_keras_archive(path) -> KerasArchive:
             hint = " (sharded weights are not supported)" if sharded else ""
             raise KerasArchiveError(f"no {WEIGHTS_NAME} in the archive{hint}; entries: {sorted(infos)[:8]}", path)
         weights = _read_entry(zf, infos[WEIGHTS_NAME], path, None)
+        layer_files, total = {}, 0
+        for name, info in infos.items():  # layers' asset files (Keras's vocabulary.txt); nothing else is read
+            if name.startswith("assets/") and name != ZOO_ASSETS_NAME and not name.endswith("/"):
+                total += info.file_size
+                if total > MAX_JSON_BYTES:
+                    raise KerasArchiveError(f"the layer asset files exceed {MAX_JSON_BYTES} bytes", path)
+                layer_files[name] = _read_entry(zf, info, path, MAX_JSON_BYTES)
         assets = {}
         if ZOO_ASSETS_NAME in infos:
             raw = _read_entry(zf, infos[ZOO_ASSETS_NAME], path, None)
             with _h5py().File(io.BytesIO(raw), "r") as f:
                 check_hdf5_file(f, path)
                 assets = _read_assets(f["assets"], ReadBudget(path, f)) if "assets" in f else {}
-    return KerasArchive(config, metadata, weights, assets)
+    return KerasArchive(config, metadata, weights, assets, layer_files)
 
 
 def _registered_model_config(config, custom_objects, safe_mode):
@@ -618,5 +664,6 @@ def load_keras_archive(path, custom_objects=None, compile=True, safe_mode=True):
         raise KerasArchiveError(f"{WEIGHTS_NAME} is not a readable HDF5 file: {e}", path) from None
     with h5:
         load_keras3_weights_into(model, h5, source, optimizer=compile)
+    _load_layer_assets(model, archive.layer_files)
     model.assets = archive.assets
     return model

@@ -18,7 +18,7 @@ import warnings
 from .. import optimizers
 from ..layers.base import Layer
 from ..models.serialization import model_from_config
-from ..object_registration import get_custom_objects, get_registered_object, objects_in_namespace
+from ..object_registration import get_api_symbol, get_custom_objects, get_registered_object, objects_in_namespace
 from .errors import KerasH5FormatError, WeightFileError, is_project_error
 from .keras_h5 import read_keras_full_model
 from .zoo_format import assign_keras_layers
@@ -102,9 +102,14 @@ def _fix_value(key, value, custom_objects=None):
     return value
 
 
-def _find_class(class_name, registered_name, custom_objects):
+def _find_class(class_name, registered_name, custom_objects, module=None):
     """A layer or model class by its registered name, then its class name: ``custom_objects`` first,
-    then the object registry (registered ``"Package>Name"`` and the engine's Keras names)."""
+    then the object registry (registered ``"Package>Name"``, the public name ``module.class_name``
+    (e.g. ``keras.src.applications.convnext.LayerScale``) and the engine's Keras names)."""
+    if isinstance(module, str) and module and isinstance(class_name, str) and class_name not in custom_objects:
+        obj = get_api_symbol(f"{module}.{class_name}")
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            return obj
     classes = None
     for key in (registered_name, class_name):
         if not key:
@@ -120,13 +125,12 @@ def _find_class(class_name, registered_name, custom_objects):
     return None
 
 
-def convert_layer_config(class_name, config, custom_objects=None, registered_name=None):
+def convert_layer_config(class_name, config, custom_objects=None, registered_name=None, module=None):
     """(class, kwargs) for a Keras layer config, or an error naming an unsupported class."""
     custom_objects = custom_objects or {}
-    classes = _layer_classes()
-    cls = _find_class(class_name, registered_name, custom_objects)
+    cls = _find_class(class_name, registered_name, custom_objects, module)
     if cls is None:
-        supported = sorted(n for n in classes if n[0].isupper() and ">" not in n)
+        supported = sorted(n for n in _layer_classes() if n[0].isupper() and ">" not in n)
         raise UnsupportedKerasLayerError(
             f"Keras layer class {class_name!r} (layer {config.get('name')!r}) is not supported here; "
             f"supported layer classes: {', '.join(supported)}")
@@ -154,7 +158,7 @@ def convert_layer_config(class_name, config, custom_objects=None, registered_nam
 
 def _nested_layer(lc, custom_objects):
     cls, kwargs = convert_layer_config(lc["class_name"], lc.get("config", {}), custom_objects,
-                                       registered_name=lc.get("registered_name"))
+                                       registered_name=lc.get("registered_name"), module=lc.get("module"))
     return {**_class_keys(lc, cls), "config": kwargs}
 
 
@@ -202,7 +206,7 @@ def _layer_entry(lc, custom_objects, safe_mode=True, lambdas=None):
             lambdas.update(fns)
         return entry
     cls, kwargs = convert_layer_config(class_name, lc.get("config", {}), custom_objects,
-                                       registered_name=lc.get("registered_name"))
+                                       registered_name=lc.get("registered_name"), module=lc.get("module"))
     return {**_class_keys(lc, cls), "config": kwargs, "name": lc.get("name", kwargs.get("name"))}
 
 

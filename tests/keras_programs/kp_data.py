@@ -95,6 +95,29 @@ def weather(n=3000, seed=0):
     return np.stack([temp, pressure, humidity, wind], axis=1).astype("float32")
 
 
+def review_polarity(root="aclImdb", n_train=150, n_test=50):
+    """An `aclImdb/{train,test}/{pos,neg}` folder of `.txt` reviews (the layout of the IMDB download):
+    the first reviews of each class of the Movie Review Polarity set (n_train per class for train,
+    the next n_test for test), read from its tar.gz without extracting anything else."""
+    import tarfile
+
+    root = Path(root)
+    taken = {"pos": 0, "neg": 0}
+    with tarfile.open(_require("text/movie_review_polarity/review_polarity.tar.gz"), "r:gz") as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if not member.isfile() or len(parts) != 3 or parts[1] not in taken or not parts[2].endswith(".txt"):
+                continue
+            i = taken[parts[1]]
+            if i >= n_train + n_test:
+                continue
+            taken[parts[1]] = i + 1
+            folder = root / ("train" if i < n_train else "test") / parts[1]
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / parts[2]).write_bytes(tar.extractfile(member).read())
+    return str(root)
+
+
 def report(**values):
     """Print the program's results as one line the test reads."""
     def plain(v):

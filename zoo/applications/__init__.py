@@ -1,7 +1,7 @@
 """Keras's ``keras.applications`` namespace served by the zoo's constructors: ``ResNet50``,
 ``VGG16``, ``MobileNetV3Small``, ... and the Keras submodules (``resnet50``, ``resnet``, ``vgg16``,
 ``vgg19``, ``mobilenet``, ``mobilenet_v2``, ``mobilenet_v3``, ``efficientnet``, ``densenet``,
-``imagenet_utils``) with their ``preprocess_input`` and ``decode_predictions``.
+``imagenet_utils``, ``efficientnet_v2``, ``convnext``) with their ``preprocess_input`` and ``decode_predictions``.
 
 ``core.applications`` (``keras.applications`` under ``import core as keras``) finds this module
 through the ``core.applications`` entry point group, or through the registry once ``zoo`` is imported."""
@@ -17,12 +17,20 @@ from .resnet import ResNet50, ResNet101, ResNet152
 from .vgg16 import VGG16
 from .vgg19 import VGG19
 
+from . import convnext, efficientnet_v2
+from .convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
+from .efficientnet_v2 import (EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3, EfficientNetV2L,
+                              EfficientNetV2M, EfficientNetV2S)
+
 SUBMODULES = ("densenet", "efficientnet", "imagenet_utils", "mobilenet", "mobilenet_v2", "mobilenet_v3", "resnet",
-              "resnet50", "vgg16", "vgg19")
+              "resnet50", "vgg16", "vgg19",
+              "efficientnet_v2", "convnext")
 
 __all__ = ["DenseNet121", "DenseNet169", "DenseNet201", *(f"EfficientNetB{i}" for i in range(8)), "MobileNet",
            "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "ResNet50", "ResNet101", "ResNet152", "VGG16", "VGG19",
-           *SUBMODULES]
+           "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S",
+           "EfficientNetV2M", "EfficientNetV2L", "ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge",
+           "ConvNeXtXLarge", *SUBMODULES]
 
 # and the submodules resnet_v2, xception, inception_v3, inception_resnet_v2, nasnet
 from . import inception_resnet_v2, inception_v3, nasnet, resnet_v2, xception  # noqa: E402

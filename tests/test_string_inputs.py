@@ -1,0 +1,167 @@
+"""String inputs: ``Input(dtype="string")``, the preprocessing layers that take strings called on it,
+and end-to-end Functional models trained, evaluated, predicted, configured and saved with raw text
+(the end of keras-io's text_classification_from_scratch)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core as keras
+from core.backend import STRING
+
+TEXTS = np.array(["good movie great fun", "bad film awful boring", "great good fun", "awful bad boring",
+                  "good fun", "bad boring", "great movie", "awful film"])
+LABELS = np.array([1, 0, 1, 0, 1, 0, 1, 0], dtype="float32")
+
+
+def _vectorizer(length=4):
+    tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=length)
+    tv.adapt(TEXTS)
+    return tv
+
+
+def _end_to_end(tv, seed=0):
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input(shape=(1,), dtype="string")
+    x = tv(inp)
+    x = keras.layers.Embedding(20, 4)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inp, out)
+
+
+def test_brief_snippet_string_input_model_predicts():
+    tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=5)
+    tv.adapt(np.array(["the cat sat", "the dog ran far away"]))
+    inp = keras.Input(shape=(1,), dtype="string")
+    assert inp.dtype == "string" and inp.dtype is STRING and inp.shape == (None, 1)
+    assert "dtype=string" in repr(inp)
+    x = tv(inp)
+    assert x.shape == (None, 5) and x.dtype == np.int64
+    x = keras.layers.Embedding(20, 4)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    out = keras.layers.Dense(1)(x)
+    m = keras.Model(inp, out)
+    pred = m.predict(np.array([["the cat"], ["dog far"]]), verbose=0)
+    assert pred.shape == (2, 1) and pred.dtype == np.float32 and np.isfinite(pred).all()
+
+
+def test_fit_evaluate_end_to_end_loss_decreases():
+    m = _end_to_end(_vectorizer())
+    m.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    hist = m.fit(TEXTS[:, None], LABELS, epochs=6, batch_size=4, verbose=0, shuffle=True)
+    losses = hist.history["loss"]
+    assert losses[-1] < losses[0] * 0.7
+    loss, acc = m.evaluate(TEXTS, LABELS, verbose=0)  # a (n,) batch feeds Input(shape=(1,)), as in Keras
+    assert acc == 1.0 and loss < losses[0]
+    assert m.evaluate(list(TEXTS), LABELS, verbose=0) == pytest.approx([loss, acc])
+
+
+def test_predict_equals_vectorize_then_model():
+    tv = _vectorizer()
+    keras.utils.set_random_seed(1)
+    ids = keras.Input(shape=(4,), dtype="int64")
+    x = keras.layers.Embedding(20, 4)(ids)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(ids, keras.layers.Dense(1)(x))
+    inp = keras.Input(shape=(1,), dtype="string")
+    e2e = keras.Model(inp, model(tv(inp)))
+    want = model.predict(np.asarray(tv(TEXTS[:, None]).numpy()), verbose=0)
+    np.testing.assert_array_equal(e2e.predict(TEXTS[:, None], verbose=0), want)
+    np.testing.assert_array_equal(e2e.predict(TEXTS.astype(object), batch_size=3, verbose=0), want)
+    np.testing.assert_array_equal(e2e.predict(list(TEXTS), verbose=0), want)
+    np.testing.assert_array_equal(np.asarray(e2e(TEXTS[:2, None]).numpy()), want[:2])
+    np.testing.assert_array_equal(np.asarray(e2e([["good movie great fun"], ["bad film awful boring"]]).numpy()),
+                                  want[:2])
+    np.testing.assert_array_equal(np.asarray(e2e(list(TEXTS[:2])).numpy()), want[:2])
+
+
+def test_summary_config_and_keras_file_round_trip(tmp_path):
+    m = _end_to_end(_vectorizer())
+    lines = []
+    m.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "TextVectorization" in text and "(None, 4)" in text
+    cfg = m.get_config()
+    assert cfg["layers"][0]["config"]["dtype"] == "string"
+    again = keras.Model.from_config(cfg)
+    assert again.inputs[0].dtype == "string" and again.layers[1].output.shape == (None, 4)
+    path = tmp_path / "text.keras"
+    m.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.layers[1].get_vocabulary() == m.layers[1].get_vocabulary()
+    assert len(m.layers[1].get_vocabulary()) > 2
+    np.testing.assert_array_equal(loaded.predict(TEXTS, verbose=0), m.predict(TEXTS, verbose=0))
+    import zipfile
+    names = zipfile.ZipFile(path).namelist()  # where Keras 3 writes an adapted vocabulary
+    assert "assets/layers/text_vectorization/vocabulary.txt" in names
+
+
+def test_string_lookup_and_hashing_on_string_input(tmp_path):
+    inp = keras.Input(shape=(1,), dtype="string")
+    lookup = keras.layers.StringLookup()
+    lookup.adapt(np.array(["a", "b", "b", "c"]))
+    ids = lookup(inp)
+    assert ids.shape == (None, 1) and ids.dtype == np.int64
+    bins = keras.layers.Hashing(num_bins=8)(inp)
+    assert bins.shape == (None, 1) and bins.dtype == np.int64
+    multi = keras.layers.Hashing(num_bins=8, output_mode="multi_hot")(inp)
+    assert multi.shape == (None, 8) and multi.dtype == np.float32
+    onehot = keras.layers.StringLookup(vocabulary=["a", "b"], output_mode="one_hot")(inp)
+    assert onehot.shape == (None, 3) and onehot.dtype == np.float32
+    m = keras.Model(inp, [ids, bins])
+    data = np.array(["a", "b", "z"], dtype=object)
+    got_ids, got_bins = m.predict(data, verbose=0)
+    np.testing.assert_array_equal(got_ids, [[3], [1], [0]])  # "b" most frequent, then "c", "a"; "z" is OOV
+    np.testing.assert_array_equal(got_bins, np.asarray(keras.layers.Hashing(num_bins=8)(data[:, None]).numpy()))
+    path = tmp_path / "lookup.keras"
+    m.save(path)
+    re_ids, re_bins = keras.models.load_model(path).predict(["a", "b", "z"], verbose=0)
+    np.testing.assert_array_equal(re_ids, got_ids)
+    np.testing.assert_array_equal(re_bins, got_bins)
+
+
+def test_strings_reaching_a_numeric_layer_fail_clearly():
+    inp = keras.Input(shape=(1,), dtype="string")
+    with pytest.raises(TypeError, match=r"Layer 'd_sym' \(Dense\) needs numbers but got strings"):
+        keras.layers.Dense(2, name="d_sym")(inp)
+    with pytest.raises(TypeError, match=r"needs numbers but got strings \(dtype <U2\)"):
+        keras.layers.Dense(2)(np.array([["ab"]]))
+    num_in = keras.Input(shape=(3,))
+    num = keras.Model(num_in, keras.layers.Dense(1)(num_in))
+    with pytest.raises(TypeError, match=r"\(Functional\) needs numbers but got strings"):
+        num.predict(np.array([["1", "2", "3"]]), verbose=0)  # never parsed as floats
+    text = _end_to_end(_vectorizer())
+    with pytest.raises(TypeError, match=r"takes strings \(dtype string\), got an array of dtype float32"):
+        text.predict(np.zeros((2, 1), "float32"), verbose=0)
+
+
+def test_keras_saved_string_model_loads_and_predicts_the_same():
+    """A Keras 3.15.1 ``.keras`` file (tests/fixtures/make_string_model_fixture.py): its adapted
+    vocabularies come from assets/.../vocabulary.txt; TextVectorization, StringLookup and Hashing
+    (FarmHash64) give Keras's outputs."""
+    import os
+
+    here = os.path.join(os.path.dirname(__file__), "fixtures", "string_model")
+    ref = np.load(os.path.join(here, "text.npz"))
+    m = keras.models.load_model(os.path.join(here, "text.keras"))
+    assert m.inputs[0].dtype == "string"
+    scores, ids, bins = m.predict(ref["texts"], verbose=0)
+    np.testing.assert_allclose(scores, ref["scores"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ids, ref["ids"])
+    np.testing.assert_array_equal(bins, ref["bins"])
+
+
+def test_sequential_identity_and_dataset_with_strings():
+    tv = _vectorizer()
+    keras.utils.set_random_seed(2)
+    seq = keras.Sequential([keras.Input(shape=(1,), dtype=str), keras.layers.Identity(), tv,
+                            keras.layers.Embedding(20, 4), keras.layers.GlobalAveragePooling1D(),
+                            keras.layers.Dense(1)])
+    assert seq.layers[0].output.dtype == "string"
+    out = seq.predict(TEXTS[:, None], verbose=0)
+    assert out.shape == (len(TEXTS), 1) and np.isfinite(out).all()
+    m = _end_to_end(tv)
+    m.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    ds = keras.data.Dataset.from_tensor_slices((TEXTS.astype(object), LABELS)).batch(3)  # (n,) text batches
+    assert m.evaluate(ds, verbose=0) == pytest.approx(m.evaluate(TEXTS[:, None], LABELS, verbose=0))
