@@ -78,8 +78,8 @@ def forecast():
                    "YYYY-MM, YYYYQn, MM/DD/YYYY or DD/MM/YYYY by the data, DD.MM.YYYY, month names].")
 @click.option("--id-column", default=None,
               help="Long format: the column naming the series (one row per series and step); one global model is "
-                   "trained across them, each scaled on its own, with metrics per series. The series must share "
-                   "their dates.")
+                   "trained across them, each scaled on its own, with metrics per series. Series may start and end at "
+                   "different dates on one calendar; each is split on its own rows.")
 @click.option("--future-covariates", default=None,
               help="Columns whose future values are known (prices, promotions, holidays; comma-separated): the model "
                    "sees them over the horizon; the rows after the data (target empty) give them for the forecast, "
@@ -87,6 +87,10 @@ def forecast():
 @click.option("--calendar", is_flag=True,
               help="Add calendar features of the dates as known-future covariates (month of year; day of week and "
                    "year; hour of day), chosen by the step.")
+@click.option("--holidays", default=None, metavar="COUNTRY",
+              help="Add the public holidays of a country (US, GB, DE... or with a subdivision, US-CA) as a known-future "
+                   "covariate: 1 on a holiday (sub-daily and daily steps), the number of holidays in each week or "
+                   "month. Needs the holidays package (pip install 'zoo[holidays]').")
 @click.option("--features", default=None, help="Extra input columns (comma-separated), seen over the lookback only.")
 @click.option("--lookback", "-l", type=int, required=True, help="Past steps the model sees.")
 @click.option("--horizon", type=int, required=True, help="Steps to forecast (direct multi-step).")
@@ -138,7 +142,7 @@ def forecast():
 @click.option("--units", type=int, default=None, help="lstm: units [64].")
 @click.option("--kernel-size", type=int, default=None, help="linear: moving-average window of the trend [25].")
 @work_options(json_help="Print the metrics as JSON instead of the table.")
-def train_cmd(csv_path, target, date_column, date_format, id_column, future_covariates, calendar, features, lookback, horizon, model, candidates, intervals,
+def train_cmd(csv_path, target, date_column, date_format, id_column, future_covariates, calendar, holidays, features, lookback, horizon, model, candidates, intervals,
               quantiles, output, split, stride, season_length,
               epochs, batch_size, learning_rate, warmup_epochs, patience, loss, norm, fill, seed, device, quiet,
               as_json, **model_opts):
@@ -169,7 +173,7 @@ def train_cmd(csv_path, target, date_column, date_format, id_column, future_cova
     cfg = TrainConfig(csv=csv_path, target=target, output=output, lookback=lookback, horizon=horizon, model=model,
                       candidates=candidates, intervals=intervals, quantiles=quantiles,
                       features=features or [], date_column=date_column, date_format=date_format, id_column=id_column,
-                      future_covariates=future_covariates, calendar=calendar,
+                      future_covariates=future_covariates, calendar=calendar, holidays=holidays,
                       split=split, stride=stride,
                       season_length=season_length, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                       warmup_epochs=warmup_epochs, patience=patience, loss=loss, norm=norm, seed=seed,
@@ -243,7 +247,10 @@ def backtest_cmd(model_path, csv_path, start, step, season_length, fill, output,
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"backtest: {result['origins']} origins from row {result['start_row']} every {result['step']}, "
+    where = (f"row {result['start_row']}" if result["start_row"] is not None else
+             "each series' row " + ", ".join(f"{k} {v}" for k, v in list(result["start_rows"].items())[:4])
+             + (" ..." if len(result["start_rows"]) > 4 else ""))
+    click.echo(f"backtest: {result['origins']} origins from {where} every {result['step']}, "
                f"horizon {result['horizon']}, season length {result['season_length']}")
     _table(result, click.echo)
     if output:
@@ -276,11 +283,11 @@ def predict_cmd(model_path, csv_path, output, fill, as_json, quiet, device):
             w.writerows(rows)
     if as_json:
         for r in rows:
-            click.echo(json.dumps({"date": r[0], **{t: float(v) for t, v in zip(targets, r[1:])}}))
+            click.echo(json.dumps({"date": r[0], **{t: float(v) for t, v in zip(targets, r[1:]) if v != ""}}))
         return
     width = max(len("date"), *(len(r[0]) for r in rows))
     click.echo(f"{'date':<{width}}  " + "  ".join(f"{t:>12}" for t in targets))
     for r in rows:
-        click.echo(f"{r[0]:<{width}}  " + "  ".join(f"{float(v):>12.4f}" for v in r[1:]))
+        click.echo(f"{r[0]:<{width}}  " + "  ".join(f"{float(v):>12.4f}" if v != "" else " " * 12 for v in r[1:]))
     if output:
         click.echo(f"wrote {output}")

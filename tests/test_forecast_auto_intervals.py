@@ -90,6 +90,10 @@ def test_conformal_ranks_nesting_and_short_calibration():
     assert (np.diff(radii, axis=0) >= 0).all()  # nested: never crossing
     lo, hi = bounds(rng.normal(size=(5, 4, 3)), radii, np.array([1.0, 2.0, 0.5]))
     assert (lo[:, None] <= hi[None]).all() and (np.diff(lo, axis=0) <= 0).all() and (np.diff(hi, axis=0) >= 0).all()
+    per_window = rng.uniform(0.5, 2.0, size=(5, 3))  # a scale per forecast and channel (normalised scores)
+    lo2, hi2 = bounds(np.zeros((5, 4, 3)), radii, per_window)
+    np.testing.assert_allclose(hi2, radii[:, None, :, None] * per_window[None, :, None, :])
+    np.testing.assert_allclose(lo2, -hi2)
     assert parse_levels("95,80") == [80.0, 95.0] and parse_levels("none") == []
     for bad in ("80,100", "0", "eighty"):
         with pytest.raises(ForecastDataError):
@@ -132,6 +136,16 @@ def test_conformal_intervals_cover_on_a_long_series(tmp_path):
     r = CliRunner().invoke(main, ["forecast", "predict", str(out), csv, "--json", "-q"])
     first = json.loads(r.stdout.splitlines()[0])
     assert set(first) == {"date", "y", "y_lo80", "y_hi80", "y_lo95", "y_hi95"}
+    # normalised scores: the future half-width is radius x the last window's deviation (z units) x the scale
+    from apps.forecasting.pipeline import load_forecaster
+
+    _, assets = load_forecaster(out)
+    assert assets["intervals"]["scale"] == "window_std"
+    y = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=1)
+    mean, sd = assets["scaler"]["mean"][0], assets["scaler"]["std"][0]
+    w = ((y[-24:] - mean) / sd).std()
+    np.testing.assert_allclose((rows[:, 2] - rows[:, 1]) / 2, np.asarray(assets["intervals"]["radii"])[0] * w * sd,
+                               atol=1e-3)  # future.csv: 6 significant digits of values near 140
 
 
 def test_auto_reports_the_choice_and_saves_the_winner(tmp_path):

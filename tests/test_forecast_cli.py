@@ -99,7 +99,7 @@ def test_model_assets_hold_scaler_fitted_on_train(trained):
     model, assets = load_forecaster(out)
     assert assets["lookback"] == 24 and assets["horizon"] == 6
     assert assets["columns"] == {"targets": ["sales"], "features": [], "date": "Month", "future_covariates": [],
-                                 "calendar": False, "id": None, "id_targets": None}
+                                 "calendar": False, "holidays": None, "id": None, "id_targets": None}
     values = np.array([float(l.split(",")[1]) for l in Path(csv).read_text().splitlines()[1:]])
     assert assets["scaler"]["mean"][0] == pytest.approx(values[:58].mean(), rel=1e-5)  # train rows only
     assert assets["scaler"]["mean"][0] != pytest.approx(values.mean(), rel=1e-3)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from apps.cli import main
 from apps.forecasting.covariates import calendar_features
+from apps.forecasting.data import ForecastDataError
 
 
 def promo_csv(path, n=300, future_rows=0, seed=0):
@@ -82,3 +83,70 @@ def test_calendar_end_to_end(tmp_path):
     assert (tmp_path / "c" / "future.csv").exists()
     r = CliRunner().invoke(main, ["forecast", "predict", str(tmp_path / "c"), str(csv), "--json", "-q"])
     assert r.exit_code == 0 and len(r.stdout.splitlines()) == 5
+
+
+# ----------------------------------------------------------------------------- holidays (optional package)
+def _needs_holidays():
+    return pytest.importorskip("holidays", reason="the optional holidays package is not installed "
+                                                  "(pip install 'zoo[holidays]')")
+
+
+def test_holiday_feature_counts_the_holidays_of_each_step():
+    _needs_holidays()
+    from apps.forecasting.covariates import holiday_feature
+
+    days = [datetime(2020, 12, 20) + timedelta(days=i) for i in range(17)]
+    name, x = holiday_feature(days, "US", step=timedelta(days=1))
+    assert name == "holidays_US" and [d.day for d, v in zip(days, x) if v] == [25, 1]  # Christmas, New Year
+    hours = [datetime(2020, 12, 24, 18) + timedelta(hours=i) for i in range(12)]
+    _, x = holiday_feature(hours, "US", step=timedelta(hours=1))
+    assert x.tolist() == [0.0] * 6 + [1.0] * 6  # from midnight on the 25th
+    months = [datetime(2020, m, 1) for m in range(1, 13)]
+    _, x = holiday_feature(months, "US", step_months=1)
+    assert x[0] == 2 and x[11] == 1 and x[6] == 2  # New Year + MLK day; Christmas; Independence Day + observed
+    _, x = holiday_feature(days, "GB", step=timedelta(days=1))
+    assert [d.day for d, v in zip(days, x) if v] == [25, 26, 28, 1]  # Boxing Day and its substitute (UK)
+    with pytest.raises(ForecastDataError, match=r"--holidays XX: .*not available.*a country code such as US"):
+        holiday_feature(days, "XX", step=timedelta(days=1))
+
+
+def test_holidays_without_the_package_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "holidays", None)  # as if not installed: import fails
+    r = CliRunner().invoke(main, ["forecast", "train", promo_csv(tmp_path / "p.csv"), "-t", "sales", "-l", "14",
+                                  "--horizon", "5", "-m", "linear", "--holidays", "US", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "--holidays US needs the holidays package, which is not installed: pip install holidays" in r.output
+
+
+def test_holidays_end_to_end(tmp_path):
+    """Daily sales that drop by 30 on US public holidays: with --holidays US the network forecasts the drops
+    (the ridge baseline, blind to them, cannot), in the test part and in future.csv (Christmas 2022).
+    --norm last: an additive effect stays additive (a per-window std would rescale it window by window)."""
+    _needs_holidays()
+    import holidays
+
+    days = [datetime(2019, 12, 19) + timedelta(days=i) for i in range(1100)]  # ends 2022-12-22
+    us = holidays.country_holidays("US", years=range(2019, 2024))
+    off = np.array([d.date() in us for d in days])
+    y = 50 + 3 * np.sin(2 * np.pi * np.arange(1100) / 7) - 30 * off + np.random.default_rng(0).normal(0, 1, 1100)
+    csv = tmp_path / "h.csv"
+    csv.write_text("date,sales\n" + "\n".join(f"{d:%Y-%m-%d},{v:.3f}" for d, v in zip(days, y)) + "\n")
+    out = tmp_path / "h"
+    r = CliRunner().invoke(main, ["forecast", "train", str(csv), "-t", "sales", "-l", "14", "--horizon", "7",
+                                  "-m", "linear", "--norm", "last", "--epochs", "20", "--lr", "0.01", "--holidays", "US",
+                                  "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    args = json.loads((out / "args.json").read_text())
+    assert args["holidays"] == "US"
+    import csv as csvmod
+
+    rows = list(csvmod.DictReader(open(out / "forecast.csv")))
+    hol = [r for r in rows if datetime.strptime(r["date"], "%Y-%m-%d").date() in us]
+    assert len(hol) >= 4
+    err = lambda col: np.mean([abs(float(r[col]) - float(r["sales"])) for r in hol])  # noqa: E731
+    assert err("sales_forecast") < 0.3 * err("sales_linear"), (err("sales_forecast"), err("sales_linear"))
+    fut = {r["date"]: float(r["sales"]) for r in csvmod.DictReader(open(out / "future.csv"))}
+    xmas = ("2022-12-25", "2022-12-26")  # Christmas and its observed Monday
+    assert max(fut[d] for d in xmas) < min(v for d, v in fut.items() if d not in xmas) - 15, fut

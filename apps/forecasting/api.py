@@ -81,7 +81,9 @@ class Forecaster:
     def predict(self, horizon=None, data=None, *, dates=None, covariates=None) -> dict:
         """Forecast the steps after ``data`` (default: the data it was fitted on; a CSV path or an array with
         the fitted columns). ``horizon`` <= the trained horizon (the model forecasts that many steps at once).
-        Returns {"dates", "targets", "mean" (h, C), "lower"/"upper" {level: (h, C)}, "quantiles" {tau: (h, C)}}."""
+        Returns {"dates", "targets", "mean" (h, C), "lower"/"upper" {level: (h, C)}, "quantiles" {tau: (h, C)}};
+        for long-format series that end at different dates, each column is that series' own next steps and
+        "series_dates" {target: dates} says which ("dates" are those of the series that end last)."""
         self._require_fitted()
         H = int(self._assets["horizon"])
         h = H if horizon is None else int(horizon)
@@ -91,9 +93,15 @@ class Forecaster:
         source = self._source(data, dates, covariates)
         columns, rows = predict((self._model, self._assets), source, echo=lambda s: None)
         targets = list(self._assets["columns"]["targets"])
-        values = np.array([[float(v) for v in r[1:]] for r in rows[:h]], dtype=np.float64)
+        values = np.array([[float(v) if v != "" else np.nan for v in r[1:]] for r in rows], dtype=np.float64)
+        staggered = bool(np.isnan(values).any())  # long-format series ending at different dates: each its own steps
+        own_dates = {t: [r[0] for r, v in zip(rows, values[:, columns.index(t)]) if not np.isnan(v)][:h]
+                     for t in targets} if staggered else None
+        if staggered:
+            values = np.stack([col[~np.isnan(col)] for col in values.T], axis=1)
+        values = values[:h]
         col = {c: values[:, i] for i, c in enumerate(columns)}
-        out = {"dates": [r[0] for r in rows[:h]], "targets": targets,
+        out = {"dates": [r[0] for r in rows[-H:][:h]], "targets": targets,
                "mean": np.stack([col[t] for t in targets], axis=1), "lower": {}, "upper": {}, "quantiles": {}}
         out["quantiles"][0.5] = out["mean"]
         levels = sorted({float(c.rsplit("_lo", 1)[1]) for c in columns if "_lo" in c and c.rsplit("_lo", 1)[0] in targets})
@@ -104,6 +112,8 @@ class Forecaster:
             tau = round((1 - p / 100) / 2, 6)
             out["quantiles"][tau], out["quantiles"][round(1 - tau, 6)] = lo, hi
         out["quantiles"] = dict(sorted(out["quantiles"].items()))
+        if staggered:
+            out["series_dates"] = own_dates  # "dates" are then those of the series that end last
         return out
 
     def backtest(self, data=None, start=None, step=1, *, dates=None, covariates=None) -> dict:

@@ -34,14 +34,18 @@ class LinearBaseline:
         self.weights = weights
 
     def fit(self, scaled: np.ndarray, orig: np.ndarray, lookback: int, horizon: int, ridge: float = 1e-3,
-            max_samples: int = 60000):
+            max_samples: int = 60000, mask=None):
+        """``mask`` (n, C): the (origin, channel) windows to fit on (default all)."""
         if len(orig) == 0:
             raise ValueError("LinearBaseline.fit: no training windows")
         C = scaled.shape[1]
         if len(orig) * C > max_samples:
-            orig = orig[np.linspace(0, len(orig) - 1, max(max_samples // C, 1)).astype(np.int64)]
+            keep = np.linspace(0, len(orig) - 1, max(max_samples // C, 1)).astype(np.int64)
+            orig, mask = orig[keep], (mask[keep] if mask is not None else None)
         x = make_inputs(scaled, None, orig, lookback)[:, :, 0].astype(np.float64)
         y = make_targets(scaled, orig, horizon).astype(np.float64)
+        if mask is not None:
+            x, y = x[mask.reshape(-1)], y[mask.reshape(-1)]
         last = x[:, -1:]
         a = np.concatenate([x - last, np.ones((len(x), 1))], axis=1)
         gram = a.T @ a

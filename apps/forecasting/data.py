@@ -461,6 +461,7 @@ class Series:
     warnings: list = field(default_factory=list)
     known: np.ndarray = None     # known-future columns (T + k, G): k rows after the last target value
     known_names: list = field(default_factory=list)
+    spans: list = None           # long format, different lengths: each target's (start, end) rows (NaN outside)
 
     def __len__(self):
         return self.values.shape[0]
@@ -545,7 +546,8 @@ def load_series(path, targets, features=(), date_column=None, fill=None, date_fo
     ``"none"`` (rows numbered), or None: a column named like a date, year/month/day columns, or a first column
     of dates; none found is warned about (``Series.warnings``). ``date_format``: strptime codes.
     ``id_column``: a long-format file (one row per series and step): each series becomes a target channel
-    named by its id (``target@id`` with several targets); the series must share their dates.
+    named by its id (``target@id`` with several targets); series of different dates are aligned on their
+    common calendar (NaN outside each series, ``Series.spans``).
     ``future``: known-future columns: their values may continue on rows after the last target value
     (targets empty there), the values over the forecast horizon (``Series.known``)."""
     table = read_csv(path)
@@ -578,23 +580,63 @@ def _load_long(table, id_column, targets, features, date_column, fill, date_form
             parts.append((sid, _series_from_table(sub, targets, (), date_column, fill, date_format)))
         except ForecastDataError as e:
             raise ForecastDataError(f"series {sid!r}: {e}") from None
-    first_id, first = parts[0]
-    for sid, sr in parts[1:]:
-        if sr.dates.labels != first.dates.labels:
-            n_a, n_b = len(first), len(sr)
-            detail = (f"{n_b} rows against {n_a}" if n_a != n_b else
-                      f"line {next(l for l, a, b in zip(sub.lines, first.dates.labels, sr.dates.labels) if a != b)}")
-            raise ForecastDataError(f"{table.path}: series {sid!r} does not have the dates of series {first_id!r} "
-                                    f"({detail}, from {sr.dates.labels[0]} to {sr.dates.labels[-1]} against "
-                                    f"{first.dates.labels[0]} to {first.dates.labels[-1]}); the series of a long-format "
-                                    "file must share their dates (series of different lengths are not supported)")
-    several = len(first.targets) > 1
+    several = len(parts[0][1].targets) > 1
     names = [f"{t}@{sid}" if several else sid for sid, sr in parts for t in sr.targets]
-    values = np.concatenate([sr.values for _, sr in parts], axis=1)
+    if all(sr.dates.labels == parts[0][1].dates.labels for _, sr in parts[1:]):
+        first = parts[0][1]
+        values, dates, spans = np.concatenate([sr.values for _, sr in parts], axis=1), first.dates, None
+        shape = f"{len(first)} steps each"
+    else:
+        values, dates, spans = _common_grid(table.path, parts)
+        lengths = [len(sr) for _, sr in parts]
+        shape = f"{min(lengths)} to {max(lengths)} steps, {dates.labels[0]} to {dates.labels[-1]}"
     notes = [f"series {sid}: {n}" for sid, sr in parts for n in sr.notes]
-    notes.insert(0, f"{len(parts)} series from the id column {id_name!r} ({len(first)} steps each), one global model")
-    return Series(names, [], values, np.zeros((len(first), 0), np.float32), first.dates, first.date_column, notes,
-                  first.warnings)
+    notes.insert(0, f"{len(parts)} series from the id column {id_name!r} ({shape}), one global model")
+    first = parts[0][1]
+    out = Series(names, [], values, np.zeros((len(values), 0), np.float32), dates, first.date_column, notes,
+                 first.warnings)
+    if spans is not None:
+        per = len(first.targets)
+        out.spans = [span for span in spans for _ in range(per)]
+    return out
+
+
+def _common_grid(path, parts):
+    """Series of different dates on one calendar: (values (T, C) with NaN outside each series' rows, the
+    common Dates, each series' (start, end) rows). Each series must be a run of consecutive steps of one
+    regular calendar shared by all."""
+    firsts = [sr for _, sr in parts]
+    if any(not sr.dates.parsed for sr in firsts):
+        raise ForecastDataError(f"{path}: series of different lengths need dates to align them (name the date "
+                                "column with --date-column)")
+    label_of = {}
+    for sr in firsts:
+        label_of.update(zip(sr.dates.values, sr.dates.labels))
+    values = sorted(label_of)
+    if not _regular(values):
+        gaps = Counter(b - a for a, b in zip(values[:-1], values[1:]))
+        raise ForecastDataError(f"{path}: the series' dates do not form one regular calendar together (steps "
+                                f"{', '.join(str(g) for g in list(gaps)[:3])}): series may start and end at "
+                                "different dates but must share the step and have no gaps")
+    index = {v: i for i, v in enumerate(values)}
+    grid = _dates_from(values, [label_of[v] for v in values], firsts[0].dates.fmt,
+                       Table(str(path), [], [[]] * len(values), list(range(1, len(values) + 1))), "dates")
+    C = sum(sr.values.shape[1] for sr in firsts)
+    out = np.full((len(values), C), np.nan, dtype=np.float32)
+    spans, col = [], 0
+    for sid, sr in parts:
+        start = index[sr.dates.values[0]]
+        end = start + len(sr)
+        if end > len(values) or values[start:end] != list(sr.dates.values):
+            gap = next(v for v, w in zip(values[start:], sr.dates.values) if v != w)
+            raise ForecastDataError(f"{path}: series {sid!r} skips steps of the common calendar ({label_of[gap]} "
+                                    f"first, between {sr.dates.labels[0]} and {sr.dates.labels[-1]}); give it a row "
+                                    "for every step (values empty, with --fill) so each series is a run of "
+                                    "consecutive steps")
+        out[start:end, col:col + sr.values.shape[1]] = sr.values
+        col += sr.values.shape[1]
+        spans.append((start, end))
+    return out, grid, spans
 
 
 def _split_future_rows(table, cols, kcols):

@@ -1,9 +1,12 @@
 """Prediction intervals and their scores.
 
-Conformal intervals (split conformal, one radius per horizon step): the absolute errors of a model's
-validation forecasts, in the z-scored units of the targets, give for each level p the radius
-``q_h`` = the ceil((n + 1) p)-th smallest of the n errors of step h; the interval is the point forecast
-+- ``q_h`` times the target's scale. Levels are nested by construction (a higher level takes a later
+Conformal intervals (split conformal, one radius per horizon step, normalised by the local scale): the
+absolute errors of a model's validation forecasts, in the z-scored units of the targets and divided by
+the standard deviation of each forecast's lookback window, give for each level p the radius
+``q_h`` = the ceil((n + 1) p)-th smallest of the n scores of step h; the interval is the point forecast
++- ``q_h`` times the window's standard deviation times the target's scale, so it widens in volatile
+stretches and narrows in calm ones (locally weighted conformal prediction; the exchangeability
+guarantee is that of the normalised scores). Levels are nested by construction (a higher level takes a later
 order statistic), so bounds never cross. With fewer than 1/(1 - p) - 1 validation windows the exact
 rank does not exist and the largest error is used (reported as ``undercalibrated``).
 
@@ -61,7 +64,8 @@ def quantile_pairs(quantiles) -> list:
 def conformal_radii(residuals: np.ndarray, levels) -> tuple:
     """Radii (len(levels), H) from validation errors ``residuals`` (n, H) (absolute, any unit), and the
     levels whose exact conformal rank needed more windows than there are."""
-    r = np.sort(np.abs(np.asarray(residuals, dtype=np.float64)), axis=0)
+    r = np.abs(np.asarray(residuals, dtype=np.float64))
+    r = np.sort(r[np.isfinite(r).all(axis=1)], axis=0)  # NaN rows: windows that do not exist
     n = r.shape[0]
     if n == 0:
         raise ForecastDataError("prediction intervals need validation forecasts: give --split a validation part")
@@ -76,9 +80,10 @@ def conformal_radii(residuals: np.ndarray, levels) -> tuple:
 
 
 def bounds(point: np.ndarray, radii: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(lower, upper) arrays (levels, n, H, C) around point forecasts (n, H, C): radii (levels, H) in
-    scaled units times the per-channel ``scale`` (C,)."""
-    half = radii[:, None, :, None] * np.asarray(scale, dtype=np.float64)[None, None, None, :]
+    """(lower, upper) arrays (levels, n, H, C) around point forecasts (n, H, C): radii (levels, H) times
+    ``scale``: per channel (C,) or per forecast and channel (n, C)."""
+    sc = np.asarray(scale, dtype=np.float64)
+    half = radii[:, None, :, None] * (sc[None, None, None, :] if sc.ndim == 1 else sc[None, :, None, :])
     p = np.asarray(point, dtype=np.float64)[None]
     return p - half, p + half
 
@@ -92,15 +97,16 @@ def pinball(y, q, tau):
 def interval_metrics(y_true, point, lower, upper, levels) -> dict:
     """Coverage and mean width per level, and the weighted quantile loss over the implied quantiles."""
     y = np.asarray(y_true, dtype=np.float64)
-    denom = np.abs(y).sum()
+    seen = np.isfinite(y)  # NaN: windows that do not exist (series of different lengths)
+    denom = np.abs(y[seen]).sum()
     out = {"levels": {}, "wql": None}
-    losses = [pinball(y, point, 0.5).sum()]
+    losses = [pinball(y, point, 0.5)[seen].sum()]
     for i, p in enumerate(levels):
         lo, hi = lower[i], upper[i]
-        out["levels"][f"{p:g}"] = {"coverage": float(((y >= lo) & (y <= hi)).mean()),
-                                   "mean_width": float((hi - lo).mean())}
+        out["levels"][f"{p:g}"] = {"coverage": float(((y >= lo) & (y <= hi))[seen].mean()),
+                                   "mean_width": float((hi - lo)[seen].mean())}
         a = (1 - p / 100.0) / 2
-        losses += [pinball(y, lo, a).sum(), pinball(y, hi, 1 - a).sum()]
+        losses += [pinball(y, lo, a)[seen].sum(), pinball(y, hi, 1 - a)[seen].sum()]
     if denom > 0:
         out["wql"] = float(2 * np.mean(losses) / denom)
     return out

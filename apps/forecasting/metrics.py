@@ -15,7 +15,10 @@ def mase_scale(history: np.ndarray, season_length: int) -> np.ndarray:
     m = int(season_length) if int(season_length) < len(h) else 1
     if len(h) <= m:
         return np.full(h.shape[1], np.nan)
-    scale = np.abs(h[m:] - h[:-m]).mean(axis=0)
+    d = np.abs(h[m:] - h[:-m])
+    seen = np.isfinite(d)  # NaN: rows outside a series of a long-format file
+    scale = np.where(seen, d, 0.0).sum(axis=0) / np.maximum(seen.sum(axis=0), 1)
+    scale = np.where(seen.any(axis=0), scale, np.nan)
     return np.where(scale > 0, scale, np.nan)
 
 
@@ -31,6 +34,7 @@ def forecast_metrics(y_true: np.ndarray, y_pred: np.ndarray, scale: np.ndarray, 
     percentages. MASE divides each channel's absolute errors by ``scale`` (:func:`mase_scale`).
     With ``std`` (per channel), ``scaled_mae`` / ``scaled_mse`` are the errors on z-scored data.
     Every metric comes overall and as ``per_step`` lists of length H (averaged over origins and channels).
+    NaN in y_true marks windows that do not exist (series of different lengths): they are left out.
     """
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
@@ -42,7 +46,7 @@ def forecast_metrics(y_true: np.ndarray, y_pred: np.ndarray, scale: np.ndarray, 
     with np.errstate(divide="ignore", invalid="ignore"):
         ape = np.where(nonzero, ae / np.abs(t), np.nan) * 100.0
         denom = np.abs(t) + np.abs(p)
-        sape = np.where(denom > 0, 2.0 * ae / denom, 0.0) * 100.0
+        sape = np.where(denom > 0, 2.0 * ae / denom, np.where(np.isnan(e), np.nan, 0.0)) * 100.0
         sae = ae / np.asarray(scale, dtype=np.float64)
     red = (0, 2)  # over origins and channels
 
@@ -52,19 +56,19 @@ def forecast_metrics(y_true: np.ndarray, y_pred: np.ndarray, scale: np.ndarray, 
             return np.nanmean(a, axis=axis)
 
     out = {
-        "mae": ae.mean(), "mse": (e ** 2).mean(), "rmse": np.sqrt((e ** 2).mean()),
-        "mape": nanmean(ape), "smape": sape.mean(), "mase": nanmean(sae),
+        "mae": nanmean(ae), "mse": nanmean(e ** 2), "rmse": np.sqrt(nanmean(e ** 2)),
+        "mape": nanmean(ape), "smape": nanmean(sape), "mase": nanmean(sae),
     }
     per_step = {
-        "mae": ae.mean(axis=red), "mse": (e ** 2).mean(axis=red), "rmse": np.sqrt((e ** 2).mean(axis=red)),
-        "mape": nanmean(ape, axis=red), "smape": sape.mean(axis=red), "mase": nanmean(sae, axis=red),
+        "mae": nanmean(ae, red), "mse": nanmean(e ** 2, red), "rmse": np.sqrt(nanmean(e ** 2, red)),
+        "mape": nanmean(ape, red), "smape": nanmean(sape, red), "mase": nanmean(sae, red),
     }
     result = {k: _clean(v) for k, v in out.items()}
     if std is not None:
         z = e / np.asarray(std, dtype=np.float64)
-        result["scaled_mae"] = _clean(np.abs(z).mean())
-        result["scaled_mse"] = _clean((z ** 2).mean())
-        per_step["scaled_mae"] = np.abs(z).mean(axis=red)
-        per_step["scaled_mse"] = (z ** 2).mean(axis=red)
+        result["scaled_mae"] = _clean(nanmean(np.abs(z)))
+        result["scaled_mse"] = _clean(nanmean(z ** 2))
+        per_step["scaled_mae"] = nanmean(np.abs(z), red)
+        per_step["scaled_mse"] = nanmean(z ** 2, red)
     result["per_step"] = {k: [_clean(x) for x in v] for k, v in per_step.items()}
     return result
