@@ -194,6 +194,21 @@ def _head_note(model, what):
             f"({model.num_classes} classes)")
 
 
+def _keras_file_layers(model, path):
+    """The (layer name, weights) list of a Keras full-model or legacy ``.h5``; for any other format
+    (this project's files, Keras 3 ``.weights.h5``) the file is loaded with ``model.load_weights``
+    and None is returned."""
+    from core.saving import keras_h5
+
+    fmt = keras_h5.detect_format(path)
+    if fmt == "keras_full_h5":
+        return keras_h5.read_keras_full_model(path).weights
+    if fmt == "keras_legacy_h5":
+        return keras_h5.read_keras_legacy_weights(path)
+    model.load_weights(path)
+    return None
+
+
 def load_keras_h5(model, path, wentry=None):
     """A Keras legacy ``.h5`` (keras.applications layout) into ``model`` by layer name.
 
@@ -201,16 +216,10 @@ def load_keras_h5(model, path, wentry=None):
     ``_notop`` file, another class count) it keeps fresh weights and a log line says so. Every
     other layer with weights must be in the file with the right shapes (checked before anything
     is assigned)."""
-    from core.saving import keras_h5
     from core.saving.errors import WeightFileError
 
-    fmt = keras_h5.detect_format(path)
-    if fmt == "keras_full_h5":
-        file_layers = keras_h5.read_keras_full_model(path).weights
-    elif fmt == "keras_legacy_h5":
-        file_layers = keras_h5.read_keras_legacy_weights(path)
-    else:  # this project's files, Keras 3 .weights.h5
-        model.load_weights(path)
+    file_layers = _keras_file_layers(model, path)
+    if file_layers is None:
         return
     table = {name: ws for name, ws in file_layers if ws}
     head = model.head if isinstance(model, ClassifierModel) else None
@@ -252,16 +261,10 @@ def load_keras_h5_ordered(model, path, wentry=None):
     ``conv2d_7``), and every shape. The classifier head follows :func:`load_keras_h5`: loaded when
     the file has it with the right shape, else freshly initialised with a log line; a file's
     classifier is ignored by a headless model."""
-    from core.saving import keras_h5
     from core.saving.errors import WeightFileError
 
-    fmt = keras_h5.detect_format(path)
-    if fmt == "keras_full_h5":
-        file_layers = keras_h5.read_keras_full_model(path).weights
-    elif fmt == "keras_legacy_h5":
-        file_layers = keras_h5.read_keras_legacy_weights(path)
-    else:  # this project's files, Keras 3 .weights.h5
-        model.load_weights(path)
+    file_layers = _keras_file_layers(model, path)
+    if file_layers is None:
         return
     ours = [layer for layer in model.layers if layer.weights]
     theirs = [(name, ws) for name, ws in file_layers if ws]
