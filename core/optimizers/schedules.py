@@ -67,29 +67,39 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division of the
-    exponent when ``staircase``)."""
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: the arguments, their checks, the config,
+    and the progress ``step / decay_steps`` (floored when ``staircase``); ``_decay`` applies it."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        _check_number("initial_learning_rate", initial_learning_rate, "ExponentialDecay")
-        _check_positive("decay_steps", decay_steps, "ExponentialDecay")
-        _check_number("decay_rate", decay_rate, "ExponentialDecay")
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        cls = type(self).__name__
+        _check_number("initial_learning_rate", initial_learning_rate, cls)
+        _check_positive("decay_steps", decay_steps, cls)
+        _check_number("decay_rate", decay_rate, cls)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
         self.staircase = staircase
-        self.name = name
+        self.name = cls if name is None else name
 
     def __call__(self, step):
         p = _steps(step) / float(self.decay_steps)
         if self.staircase:
             p = np.floor(p)
-        return _out(float(self.initial_learning_rate) * np.power(float(self.decay_rate), p))
+        return _out(self._decay(float(self.initial_learning_rate), float(self.decay_rate), p))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division of the
+    exponent when ``staircase``)."""
+
+    @staticmethod
+    def _decay(lr, rate, p):
+        return lr * np.power(rate, p)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -153,29 +163,13 @@ class PolynomialDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored ratio when
     ``staircase``)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _check_number("initial_learning_rate", initial_learning_rate, "InverseTimeDecay")
-        _check_positive("decay_steps", decay_steps, "InverseTimeDecay")
-        _check_number("decay_rate", decay_rate, "InverseTimeDecay")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
-
-    def __call__(self, step):
-        p = _steps(step) / float(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return _out(float(self.initial_learning_rate) / (1.0 + float(self.decay_rate) * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+    @staticmethod
+    def _decay(lr, rate, p):
+        return lr / (1.0 + rate * p)
 
 
 class CosineDecay(LearningRateSchedule):
