@@ -98,6 +98,7 @@ m.save(sys.argv[1])
 """
 
 
+@pytest.mark.slow
 def test_temp_files_of_killed_saves_are_cleaned_on_the_next_save(tmp_path):
     target = tmp_path / "m.zoo.h5"
     m = _model()

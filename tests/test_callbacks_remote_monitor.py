@@ -10,6 +10,7 @@ import pytest
 from core import layers as L
 from core.callbacks import RemoteMonitor
 from core.models import Sequential
+from tests.markers import slow_except
 
 
 @pytest.fixture()
@@ -41,7 +42,7 @@ def _fit(callback, epochs=2):
     return model.fit(x, x[:, :1], epochs=epochs, batch_size=8, verbose=0, callbacks=[callback])
 
 
-@pytest.mark.parametrize("as_json", [False, True])
+@pytest.mark.parametrize("as_json", slow_except([False, True], [True]))
 def test_posts_every_epoch(server, as_json):
     root, received = server
     history = _fit(RemoteMonitor(root=root, path="/ep/", send_as_json=as_json))

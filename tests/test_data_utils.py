@@ -576,6 +576,7 @@ def _sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
+@pytest.mark.slow
 def test_get_file_downloads_verifies_and_caches(http_root, tmp_path):
     root, url, hits = http_root
     (root / "data.bin").write_bytes(os.urandom(200_000))
@@ -594,6 +595,7 @@ def test_get_file_downloads_verifies_and_caches(http_root, tmp_path):
         U.get_file("../x", f"{url}/data.bin", cache_dir=str(cache))
 
 
+@pytest.mark.slow
 def test_get_file_extracts_archives_and_refuses_escapes(http_root, tmp_path):
     root, url, _ = http_root
     with tarfile.open(root / "good.tar.gz", "w:gz") as tar:

@@ -17,6 +17,7 @@ def data(n=180):
     return y, [datetime(2000 + i // 12, i % 12 + 1, 1) for i in range(n)]
 
 
+@pytest.mark.slow
 def test_fit_array_predict_backtest_save_load(tmp_path):
     y, dates = data()
     f = Forecaster(24, 6, candidates="ridge,seasonal_naive,naive").fit(y, dates=dates)

@@ -115,6 +115,7 @@ def test_interval_scores_by_hand():
     assert pinball(np.array([1.0]), np.array([3.0]), 0.9)[0] == pytest.approx(0.2)
 
 
+@pytest.mark.slow
 def test_conformal_intervals_cover_on_a_long_series(tmp_path):
     """AR(1) + season, 1800 months, ridge (no training): the 80%/95% test coverage lands near the level and
     bounds are in forecast.csv, future.csv and predict."""

@@ -155,9 +155,10 @@ def test_multivariate_targets_with_features(tmp_path):
     assert pred.exit_code == 0 and "visits" in pred.output and len(pred.output.strip().splitlines()) == 4
 
 
-@pytest.mark.parametrize("model,opts", [("transformer", ["--d-model", 8, "--num-heads", 2, "--num-layers", 1,
-                                                         "--ff-dim", 16, "--patch-len", 4, "--patch-stride", 4]),
-                                        ("lstm", ["--units", 8])])
+@pytest.mark.parametrize("model,opts", [
+    pytest.param("transformer", ["--d-model", 8, "--num-heads", 2, "--num-layers", 1, "--ff-dim", 16, "--patch-len", 4,
+                                 "--patch-stride", 4], marks=pytest.mark.slow),
+    ("lstm", ["--units", 8])])
 def test_other_models_train_save_and_predict(tmp_path, model, opts):
     csv = monthly_csv(tmp_path / "m.csv", n=60)
     res = invoke("train", csv, "--target", "sales", "--lookback", 12, "--horizon", 3, "--model", model, *opts,
@@ -373,6 +374,7 @@ def test_unwritable_output_is_a_one_line_error_before_work(tmp_path):
     assert r.exit_code != 0 and "cannot write to the output folder" in r.output and "Traceback" not in r.output
 
 
+@pytest.mark.slow
 def test_progress_is_the_apps_style_and_capped(tmp_path):
     """Epoch lines in the apps' format on stderr (at most ~20 for many short epochs, the last one run
     included); nothing but the JSON on stdout with --json -q."""

@@ -35,6 +35,7 @@ def train(csv, out, *extra):
     return json.loads((out / "metrics.json").read_text()), r
 
 
+@pytest.mark.slow
 def test_future_covariates_are_used_and_required(tmp_path):
     csv = promo_csv(tmp_path / "p.csv", future_rows=5)
     with_cov, r = train(csv, tmp_path / "a", "--future-covariates", "promo")
@@ -57,6 +58,7 @@ def test_future_covariates_are_used_and_required(tmp_path):
     assert r.exit_code == 1 and "missing on line 305 (promo)" in r.output
 
 
+@pytest.mark.slow
 def test_training_without_future_rows_says_so(tmp_path):
     _, r = train(promo_csv(tmp_path / "p.csv"), tmp_path / "a", "--future-covariates", "promo")
     assert not (tmp_path / "a" / "future.csv").exists()
@@ -120,6 +122,7 @@ def test_holidays_without_the_package_is_a_clear_error(tmp_path, monkeypatch):
     assert "--holidays US needs the holidays package, which is not installed: pip install holidays" in r.output
 
 
+@pytest.mark.slow
 def test_holidays_end_to_end(tmp_path):
     """Daily sales that drop by 30 on US public holidays: with --holidays US the network forecasts the drops
     (the ridge baseline, blind to them, cannot), in the test part and in future.csv (Christmas 2022).

@@ -38,6 +38,7 @@ def test_long_format_loads_one_channel_per_series(tmp_path):
         load_series(long_csv(tmp_path / "l.csv"), "sales", id_column="shop")
 
 
+@pytest.mark.slow
 def test_global_model_per_series_metrics_and_predict(tmp_path):
     csv = long_csv(tmp_path / "l.csv")
     out = tmp_path / "run"
@@ -90,6 +91,7 @@ def test_a_series_shorter_than_lookback_plus_horizon_is_named(tmp_path):
     assert len(msg) == 1 and "series 'd' has 10 rows, fewer than lookback 12 + horizon 3 = 15" in msg[0], r.output
 
 
+@pytest.mark.slow
 def test_global_model_on_series_of_different_lengths(tmp_path):
     """Each series is split, scaled, evaluated and forecast on its own rows; c ends 20 months early."""
     csv = ragged_csv(tmp_path / "r.csv")

@@ -59,6 +59,7 @@ def test_parse_quantiles_and_pairs():
             parse_quantiles(bad)
 
 
+@pytest.mark.slow
 def test_cli_quantile_network_end_to_end(tmp_path):
     """--quantiles trains with the pinball loss: the median is the point forecast, the bounds are ordered
     in forecast.csv/future.csv/predict, metrics.json reports them; auto and --intervals are refused with it."""

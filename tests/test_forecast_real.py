@@ -59,6 +59,7 @@ def test_auto_is_no_worse_than_seasonal_naive_and_linear(name):
     assert 0.5 <= r["cov80"] <= 1.0 and r["cov80"] <= r["cov95"], r
 
 
+@pytest.mark.slow
 def test_etth1_smoke(tmp_path):
     """The ETTh1 protocol split (8640/2880/2880, scaler on train, 7 channels channel-independent) at a
     small scale: lookback 96, horizon 24, every 8th training window, 2 epochs."""

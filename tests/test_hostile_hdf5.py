@@ -237,6 +237,7 @@ def _bomb_file(path, kind):
         ds[:2000, :2000] = 1.0   # one real compressed chunk; the rest is the fill value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["zoo", "keras_legacy", "keras3"])
 def test_compressed_bomb_is_not_read_before_the_shape_check(tmp_path, kind):
     path = tmp_path / "bomb.h5"
@@ -256,6 +257,7 @@ def test_compressed_bomb_is_not_read_before_the_shape_check(tmp_path, kind):
     assert growth < 100, f"RSS grew {growth:.0f} MB refusing a {size_mb:.1f} MB file"
 
 
+@pytest.mark.slow
 def test_reading_a_bomb_without_a_model_is_bounded_by_the_file_size(tmp_path):
     path = tmp_path / "bomb.h5"
     _bomb_file(path, "keras_legacy")

@@ -297,6 +297,7 @@ def test_real_minilm_weights_on_real_sentences(minilm_mirror, tmp_path):
     assert np.abs(emb - ref).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_app_models_trained_on_real_data(tmp_path):
     """An LSTM text classifier on 400 real SMS messages and the default forecaster on the airline
     passengers, each trained by its app: onnxruntime equals ``predict`` on real inputs (messages

@@ -353,6 +353,7 @@ def _spin_probe(env_timeout):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_first_work_after_numpy_shortens_openblas_idle_spinning():
     from core.host_memory import BLAS_SPIN_LOG2_CYCLES
 
@@ -365,6 +366,7 @@ def test_first_work_after_numpy_shortens_openblas_idle_spinning():
     assert r["spin_after"] < 10, r
 
 
+@pytest.mark.slow
 def test_openblas_thread_timeout_from_the_environment_is_kept():
     r = _spin_probe(25)
     assert r["timeout"] == 25 and r["env"] == "25"
@@ -543,7 +545,8 @@ def test_dense_relu_and_batch_norm_parallel(forced):
 
 
 
-@pytest.mark.parametrize("shape", [(4, 3, 3, 3), (2, 5, 5, 16), (7, 5), (3, 2, 2, 1)])
+@pytest.mark.parametrize("shape", [(4, 3, 3, 3), pytest.param((2, 5, 5, 16), marks=pytest.mark.slow), (7, 5),
+                                   (3, 2, 2, 1)])
 def test_batch_norm_blocks_match_the_whole_array_formula(forced, shape):
     """Training batch norm over channels-last NumPy arrays runs in row blocks (shrunk here to a few
     rows, shared by two threads): the same values as the textbook formula, gradients that pass the

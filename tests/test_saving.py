@@ -266,6 +266,7 @@ def test_keras_shape_mismatch_names_layer_weight_and_shapes():
         m.load_weights(FIX / "keras_legacy_weights.h5", by_name=True, skip_mismatch=False)
 
 
+@pytest.mark.slow
 def test_mlperf_tiny_keras2_model_loads_and_scores_its_published_accuracy():
     path = require("weights/mlperf_tiny_resnet8_cifar10/pretrainedResnet.h5")
     data = require("images/cifar10/test_batch_first846_exact.bin")

@@ -129,6 +129,7 @@ def assert_same_top(served, expected, atol=1e-6):
 
 
 # --------------------------------------------------------------------------- endpoints
+@pytest.mark.slow
 def test_health_and_metadata(image_server, models):
     c = Client(image_server)
     assert c.get("/health")[:2] == (200, {"status": "ok"})

@@ -154,6 +154,7 @@ def _read_all(sock):
     return data
 
 
+@pytest.mark.slow
 def test_slowloris_headers_get_408_at_the_header_deadline(server):
     addr = server.httpd.server_address[:2]
     s = socket.create_connection(addr, timeout=30)
@@ -184,6 +185,7 @@ def test_slowloris_headers_get_408_at_the_header_deadline(server):
     assert _post(server, {"inputs": np.zeros((1, 16, 16, 3)).tolist()})[0] == 200
 
 
+@pytest.mark.slow
 def test_body_shorter_than_its_content_length_gets_408(server):
     s = socket.create_connection(server.httpd.server_address[:2], timeout=30)
     body = b'{"inputs": [[[0.0]]]}'
@@ -224,6 +226,7 @@ def test_connection_flood_is_bounded_and_answered_503(server):
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_idle_keep_alive_connections_are_closed_at_the_idle_deadline():
     srv = ModelServer(_tiny_handler(), "127.0.0.1", 0, idle_timeout=0.5).start()
     try:
@@ -236,6 +239,7 @@ def test_idle_keep_alive_connections_are_closed_at_the_idle_deadline():
         srv.stop()
 
 
+@pytest.mark.slow
 def test_a_burst_of_new_connections_is_queued_not_dropped():
     srv = ModelServer(_tiny_handler(), "127.0.0.1", 0).start()
     try:

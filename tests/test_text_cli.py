@@ -66,6 +66,7 @@ def test_tables_columns_delimiters_and_label_order(tmp_path):
 
 
 # --------------------------------------------------------------------------- the three models end to end
+@pytest.mark.slow
 def test_lstm_train_evaluate_predict(tmp_path):
     data = write_csv(tmp_path / "reviews.csv", n=80)
     out = tmp_path / "run"

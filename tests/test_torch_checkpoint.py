@@ -397,6 +397,7 @@ def test_not_a_checkpoint(tmp_path):
 
 # ------------------------------------------------------------------ sizes checked before allocation
 
+@pytest.mark.slow
 def test_stride0_expansion_past_the_file_size_is_refused_with_bounded_memory(tmp_path):
     from tests.hostile_helpers import run_measured
 
@@ -457,6 +458,7 @@ def test_storage_larger_than_its_record_is_refused(tmp_path):
         load_torch_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_mapping_refuses_a_huge_tensor_before_copying_it():
     from core import layers as L
     from core.models import Sequential
@@ -484,6 +486,7 @@ except StateDictMappingError as e:
     assert "far more" in result and growth < 100, (result, growth)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["legacy", "zip"])
 def test_deeply_nested_containers_raise_checkpoint_format_error(tmp_path, layout):
     n = 200_000

@@ -122,6 +122,7 @@ def test_wrong_content_hash_mismatch_keeps_nothing(wenv, server, bad):
     assert len(server.gets()) == 1  # a mismatch is not retried from the same URL
 
 
+@pytest.mark.slow
 def test_slow_server_times_out(wenv, server):
     url = one(wenv, server, delay=2.0)
     t0 = time.monotonic()

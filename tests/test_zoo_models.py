@@ -21,7 +21,7 @@ CASES = {
     "lstm_classifier": (dict(vocab_size=50, embed_dim=8, units=(6,), num_classes=3), False),
     "ts_transformer": (dict(input_length=16, num_features=2, horizon=4, patch_len=4, d_model=8, num_heads=2,
                             num_layers=1, ff_dim=16), False),
-    **{f"resnet{d}": (dict(IMAGE), d > 32) for d in (20, 32, 44, 56, 110)},
+    **{f"resnet{d}": (dict(IMAGE), d > 20) for d in (20, 32, 44, 56, 110)},
     **{f"resnet{d}": (dict(IMAGE), True) for d in (18, 34, 50, 101, 152)},
     **{f"vgg{d}{bn}": (dict(IMAGE), True) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
     # keras.applications backbones (tests/test_zoo_backbones.py has their Keras parity)
@@ -36,7 +36,7 @@ CASES = {
                                               "nasnet_large")},
     "xception": (dict(IMAGE, input_shape=(71, 71, 3)), True),
     **{name: (dict(IMAGE, input_shape=(75, 75, 3)), True) for name in ("inception_v3", "inception_resnet_v2")},
-    "efficientnet_v2_b0": (dict(IMAGE), False),
+    "efficientnet_v2_b0": (dict(IMAGE), True),
     "convnext_tiny": (dict(IMAGE), True),
 }
 # variants whose builder is a sibling's with other widths/depths only: their Keras parameter counts

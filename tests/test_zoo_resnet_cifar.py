@@ -166,6 +166,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 # ---------------------------------------------------------------------------- real checkpoints
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", [20, 32, 44, 56])
 def test_pretrained_accuracy_and_logits_equal_pytorch(depth, zoo_home, exact_cifar, torch_ref):
     images, labels = exact_cifar
@@ -220,6 +221,7 @@ def _two_classes(a, b, n_train, n_test):
     return images[tr], (labels[tr] == b).astype(np.int64), images[te], (labels[te] == b).astype(np.int64)
 
 
+@pytest.mark.slow
 def test_finetune_pretrained_beats_scratch(zoo_home, caplog):
     from core import optimizers
 

@@ -453,6 +453,7 @@ def test_keras_constructor_imagenet_goes_through_the_manifest(fake_imagenet_regi
     assert "imagenet.labels" in fake_imagenet_registry
 
 
+@pytest.mark.slow
 def test_keras_constructor_notop_uses_the_notop_entry(monkeypatch, resnet50_notop_h5):
     seen = []
     monkeypatch.setattr(zoo.weights, "fetch", lambda key, *a, **k: seen.append(key) or resnet50_notop_h5)
@@ -476,6 +477,7 @@ def test_decode_predictions_with_a_tiny_label_list():
 
 
 # ============================================================================ errors
+@pytest.mark.slow
 def test_unknown_names_tags_and_keras_argument_errors(resnet50_h5):
     with pytest.raises(ValueError, match="unknown model 'resnet51'.*did you mean.*resnet50"):
         zoo.create_model("resnet51")

@@ -79,6 +79,7 @@ def test_loader_is_strict():
     np.testing.assert_allclose(enc(tiny_inputs()).numpy(), TINY["last_hidden_state"], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_minilm_l6_architecture():
     clf = zoo.create_model("minilm_l6", num_classes=3)  # encoder + BERT pooler + head, random weights
     assert isinstance(clf, text.BertTextClassifier) and clf.num_classes == 3 and clf.num_features == 384
