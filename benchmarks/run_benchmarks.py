@@ -173,6 +173,10 @@ def merge_runs(runs):
     entry = dict(status="ok", times=times, median_s=med, throughput=n / med if med > 0 else None,
                  unit=ok[0].get("unit"), n=n, peak_rss_mb=max(rss) if rss else None,
                  versions=ok[0].get("versions", {}))
+    cpu = [c for r in ok for c in r.get("cpu_times", [])]
+    if cpu:  # (children of older harness versions reported no CPU time)
+        entry["cpu_s"] = statistics.median(cpu)
+        entry["cores"] = entry["cpu_s"] / med if med > 0 else None
     if len(ok) < len(runs):
         entry["partial"] = f"{len(runs) - len(ok)} of {len(runs)} processes failed: " + \
             next(r.get("reason", "") for r in runs if r.get("status") != "ok")
@@ -257,9 +261,27 @@ def format_table(summary, frameworks):
     return "\n".join(lines)
 
 
-def format_busy_table(alone, shared, frameworks, busy):
+def least_slowdown(cores, busy, cpus):
+    """The smallest slowdown a fair scheduler allows a process that keeps ``cores`` CPUs busy alone
+    when ``busy`` always-runnable processes join it on ``cpus`` CPUs, its CPU time unchanged: it gets
+    at most ``cpus * cores / (cores + busy)`` CPUs, so ``max(1, (cores + busy) / cpus)``."""
+    return max(1.0, (cores + busy) / cpus)
+
+
+def _rows_to_lines(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    lines = []
+    for k, r in enumerate([header] + rows):
+        lines.append("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)))
+        if k == 0:
+            lines.append("  ".join("-" * wd for wd in widths))
+    return lines
+
+
+def format_busy_table(alone, shared, frameworks, busy, cpus=None):
     """Alone -> shared seconds and the slowdown, per workload and framework, and ours against the
-    fastest peer when shared."""
+    fastest peer when shared; then (with ``cpus``) each child's CPU use alone and shared and the least
+    slowdown its CPU use alone allows (``least_slowdown``)."""
     lines = [f"Alone -> next to {busy} busy process{'es' if busy > 1 else ''}: median seconds (slowdown)"]
     header = ["workload"] + frameworks + (["ours/fastest shared"] if len(frameworks) > 1 else [])
     rows = []
@@ -275,11 +297,22 @@ def format_busy_table(alone, shared, frameworks, busy):
             r = shared[w]["ours_over_fastest_peer"]
             row.append(f"{r:.2f}x" if r is not None else "-")
         rows.append(row)
-    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    for k, r in enumerate([header] + rows):
-        lines.append("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)))
-        if k == 0:
-            lines.append("  ".join("-" * wd for wd in widths))
+    lines += _rows_to_lines(header, rows)
+    if cpus:
+        lines += ["", f"CPU use: CPUs kept busy alone -> shared (CPU seconds alone -> shared); least slowdown "
+                      f"(cores + {busy}) / {cpus} a fair scheduler allows"]
+        rows = []
+        for w in alone:
+            row = [w]
+            for f in frameworks:
+                a, b = alone[w]["frameworks"][f], shared[w]["frameworks"][f]
+                if a.get("cores") and b.get("cores"):
+                    row.append(f"{a['cores']:.2f} -> {b['cores']:.2f} ({_fmt(a['cpu_s'])} -> {_fmt(b['cpu_s'])} s); "
+                               f">= {least_slowdown(a['cores'], busy, cpus):.2f}x")
+                else:
+                    row.append("-")
+            rows.append(row)
+        lines += _rows_to_lines(["workload"] + frameworks, rows)
     return "\n".join(lines) + "\n"
 
 
@@ -297,8 +330,14 @@ def machine_info(threads):
 
     return dict(date=datetime.datetime.now().isoformat(timespec="seconds"), host=platform.node(),
                 platform=platform.platform(), cpu=cpu, cpus=os.cpu_count(), threads=threads,
+                affinity_cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
                 python=platform.python_version(), numpy=np.__version__,
                 load_avg=os.getloadavg() if hasattr(os, "getloadavg") else None)
+
+
+def busy_cpus(info):
+    """The CPUs the children and the busy processes share: the affinity mask's (else the machine's)."""
+    return info.get("affinity_cpus") or info.get("cpus")
 
 
 # ------------------------------------------------------------------------------------ main
@@ -356,7 +395,7 @@ def table_from_json(path):
     text = format_table(doc["workloads"], doc["meta"]["frameworks"])
     if doc["meta"].get("busy"):
         text += "\n\n" + format_busy_table(doc["workloads"], doc["workloads_busy"], doc["meta"]["frameworks"],
-                                          doc["meta"]["busy"])
+                                          doc["meta"]["busy"], busy_cpus(doc["meta"]))
     return text
 
 
@@ -413,7 +452,7 @@ def main(argv=None):
     text = format_table(summary, frameworks)
     if args.busy:
         shared = summarize([r for r in runs if r["busy"]], workloads, frameworks)
-        text += "\n\n" + format_busy_table(summary, shared, frameworks, args.busy)
+        text += "\n\n" + format_busy_table(summary, shared, frameworks, args.busy, busy_cpus(info))
     print(header + text)
     write_json(complete=True)
     return 0

@@ -66,7 +66,8 @@ def test_smoke_run_ours_table_and_json(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     lines = p.stdout.splitlines()
     assert any(ln.startswith("Median seconds") for ln in lines)
-    assert [ln.split()[0] for ln in lines if ln.startswith("a128 ")] == ["a128"] * 4  # time, rate, memory, busy
+    # time, rate, memory, busy, CPU use
+    assert [ln.split()[0] for ln in lines if ln.startswith("a128 ")] == ["a128"] * 5
     doc = json.loads(out.read_text())
     meta = doc["meta"]
     assert meta["smoke"] is True and meta["complete"] is True and meta["frameworks"] == ["ours"]
@@ -84,9 +85,23 @@ def test_smoke_run_ours_table_and_json(tmp_path):
         assert e["median_s"] == pytest.approx(sorted(e["times"])[0] / 2 + sorted(e["times"])[1] / 2)
         assert e["peak_rss_mb"] > 10 and e["n"] == 256
         assert doc["workloads"][w]["ours_over_fastest_peer"] is None  # no peers in this run
+        assert 0 < e["cpu_s"] and e["cores"] == pytest.approx(e["cpu_s"] / e["median_s"])
+    cpu_row = [ln for ln in lines if ln.startswith("a128 ")][-1]
+    alone = doc["workloads"]["a128"]["frameworks"]["ours"]
+    assert f"{alone['cores']:.2f} -> {shared['cores']:.2f}" in cpu_row
+    assert f">= {rb.least_slowdown(alone['cores'], 1, rb.busy_cpus(meta)):.2f}x" in cpu_row
     assert {r["round"] for r in doc["runs"]} == {0, 1} and all(r["threads"] == 2 for r in doc["runs"])
     again = rb.table_from_json(str(out))  # the table is rebuilt from the JSON alone
     assert [ln for ln in again.splitlines() if ln.startswith("a128 ")] == [ln for ln in lines if ln.startswith("a128 ")]
+
+
+def test_least_slowdown_is_the_fair_share_bound():
+    # two busy cores alone, one busy process joins on 2 CPUs: 3 runnable, 4/3 CPUs for the child
+    assert rb.least_slowdown(2.0, 1, 2) == pytest.approx(1.5)
+    assert rb.least_slowdown(1.0, 1, 2) == 1.0          # one core alone: the other CPU is free for the hog
+    assert rb.least_slowdown(1.1, 1, 2) == pytest.approx(1.05)
+    assert rb.least_slowdown(2.0, 2, 2) == pytest.approx(2.0)
+    assert rb.busy_cpus({"cpus": 8, "affinity_cpus": 2}) == 2 and rb.busy_cpus({"cpus": 8}) == 8
 
 
 def test_busy_processes_run_during_the_block_and_end_after_it():

@@ -247,11 +247,12 @@ def child_main(framework: str, builders: dict, argv=None, extra_args=None, setup
         warm, run = builder(s, data(s), args)
         warm()
         result["setup_s"] = time.perf_counter() - t0
-        times = []
+        times, cpu_times = [], []
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             run()
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)  # every thread of the process, user + system
     except (Unavailable, ImportError) as e:
         result.update(status="unavailable", reason=f"{type(e).__name__}: {e}".strip())
         result["peak_rss_mb"] = peak_rss_mb()
@@ -265,6 +266,6 @@ def child_main(framework: str, builders: dict, argv=None, extra_args=None, setup
         return 0
     med = statistics.median(times)
     result.update(status="ok", times=times, median_s=med, throughput=s["n"] / med if med > 0 else None,
-                  peak_rss_mb=peak_rss_mb())
+                  cpu_times=cpu_times, cpu_s=statistics.median(cpu_times), peak_rss_mb=peak_rss_mb())
     emit(result)
     return 0
