@@ -148,3 +148,19 @@ def test_zoo_model_file_needs_zoo_imported(tmp_path):
                  "    print(type(e).__name__, e)")
     assert "import the 'zoo' package" in msg, msg
     assert _fresh(f"import zoo, core\nprint(type(core.saving.load_model({str(path)!r})).__name__)")
+
+
+def test_test_modules_import_helpers_not_each_other():
+    """Shared test code lives in helper modules (``tests/*_helpers.py``, ``fixture_utils``, ``markers``,
+    ``shared_data``, ``conftest``): a test module imported by another would load twice under two names
+    and run its tests from both."""
+    tests_dir = os.path.join(ROOT, "tests")
+    offenders = []
+    for f in sorted(os.listdir(tests_dir)):
+        if f.startswith("test_") and f.endswith(".py"):
+            tree = ast.parse(open(os.path.join(tests_dir, f), encoding="utf-8").read())
+            for node in ast.walk(tree):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                offenders += [f"{f}: {n}" for n in names if n.split(".")[-1].startswith("test_")]
+    assert not offenders, offenders

@@ -172,7 +172,7 @@ def _first_case(family):
 def test_onnx_export_matches_onnxruntime(tmp_path, family, monkeypatch):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    from tests.test_onnx_export_recurrent import assert_onnx_matches
+    from tests.onnx_helpers import assert_onnx_matches
 
     key, case, outputs = _first_case(family)
     if "configs" in FAMILIES[family][0]:
@@ -283,7 +283,7 @@ def test_image_train_cli_fine_tunes_mobilenet_v3_small(tmp_path):
     from click.testing import CliRunner
 
     from apps.cli import main
-    from tests.test_image_cli import make_folder
+    from tests.app_helpers import make_folder
 
     data = make_folder(tmp_path / "data", per_class=5, corrupt=False)
     out = tmp_path / "run"
