@@ -130,6 +130,19 @@ def train_image_model(root):
 
 
 # --------------------------------------------------------------------------- time series
+def series_csv(path, n, noise=1.0, seed=0):
+    """A monthly series (trend, yearly season, AR(1) noise: forecastable, not trivial) of ``n`` rows."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    e = np.zeros(n)
+    for i in range(1, n):
+        e[i] = 0.6 * e[i - 1] + rng.normal(0, noise)
+    y = 50 + 0.05 * t + 8 * np.sin(2 * np.pi * t / 12) + e
+    lines = ["month,y"] + [f"{1900 + i // 12}-{i % 12 + 1:02d},{v:.4f}" for i, v in enumerate(y)]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 def monthly_csv(path, n=96, extra=None, crlf=False, quote=False):
     """A seasonal monthly series with trend (and a second channel and a feature)."""
     rng = np.random.default_rng(0)

@@ -16,18 +16,7 @@ from apps.forecasting.data import ForecastDataError
 from apps.forecasting.intervals import bounds, conformal_radii, interval_metrics, parse_levels, pinball
 from apps.forecasting.selection import baseline_model, choose, parse_candidates
 from apps.forecasting.windows import make_inputs, origins, unfold
-
-
-def series_csv(path, n, noise=1.0, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    e = np.zeros(n)
-    for i in range(1, n):  # AR(1) noise: forecastable, not trivial
-        e[i] = 0.6 * e[i - 1] + rng.normal(0, noise)
-    y = 50 + 0.05 * t + 8 * np.sin(2 * np.pi * t / 12) + e
-    lines = ["month,y"] + [f"{1900 + i // 12}-{i % 12 + 1:02d},{v:.4f}" for i, v in enumerate(y)]
-    Path(path).write_text("\n".join(lines) + "\n")
-    return str(path)
+from tests.app_helpers import series_csv
 
 
 def train(*args):

@@ -68,7 +68,7 @@ def test_cli_quantile_network_end_to_end(tmp_path):
     from click.testing import CliRunner
 
     from apps.cli import main
-    from test_forecast_auto_intervals import series_csv
+    from tests.app_helpers import series_csv
 
     csv = series_csv(tmp_path / "s.csv", 240)
     out = tmp_path / "q"
