@@ -395,6 +395,33 @@ def test_clone_model_clone_function_and_input_tensors():
         clone_model(fn, input_tensors=[new_a])
 
 
+def test_layer_shared_with_another_model_clones_and_round_trips():
+    """Keras counts a layer's nodes inside the model being saved: a layer first called in another model
+    is node 0 here (Keras 3.15.1 writes ["shared", 0, 0] for this model)."""
+    shared = L.Dense(4, name="shared")
+    a_in = L.Input((3,))
+    core.Model(a_in, shared(a_in))
+    b_in = L.Input((3,))
+    h = shared(b_in)
+    b = core.Model(b_in, L.Add(name="add")([L.Dense(4, name="twice")(h), shared(L.Dense(3, name="back")(h))]))
+    cfg = b.get_config()
+
+    def refs(v):
+        if isinstance(v, dict):
+            return [v["config"]["keras_history"]] if v.get("class_name") == "__keras_tensor__" else []
+        return [r for x in v for r in refs(x)] if isinstance(v, list) else []
+
+    history = {lc["name"]: refs([n["args"] for n in lc["inbound_nodes"]]) for lc in cfg["layers"]}
+    input_name = next(lc["name"] for lc in cfg["layers"] if lc["class_name"] == "InputLayer")
+    assert history["shared"] == [[input_name, 0, 0], ["back", 0, 0]]
+    assert history["twice"] == [["shared", 0, 0]] and history["add"] == [["twice", 0, 0], ["shared", 1, 0]]
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
+    for copy in (clone_model(b), model_from_json(b.to_json())):
+        copy.set_weights(b.get_weights())
+        np.testing.assert_allclose(copy.predict(x, verbose=0), b.predict(x, verbose=0), rtol=1e-6)
+        assert len(copy.weights) == len(b.weights)   # the shared layer is still one layer, called twice
+
+
 # ------------------------------------------------------------------------------ import core as keras
 def test_import_core_as_keras_names():
     import core as keras

@@ -35,12 +35,13 @@ class ClassifierModel(Functional):
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        from core.models.serialization import _history_ref
+        from core.models.serialization import history_ref
 
         config = super().get_config()
         config["head_name"] = self.head_name
         config["classifier_activation"] = self.classifier_activation
-        config["features_ref"] = _history_ref(self._features_tensor) if self._features_tensor is not None else None
+        config["features_ref"] = (history_ref(self, self._features_tensor) if self._features_tensor is not None
+                                  else None)
         config["pretrained_cfg"] = self.pretrained_cfg
         return config
 

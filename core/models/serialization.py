@@ -45,25 +45,34 @@ def sequential_from_config(cls, config, custom_objects=None, safe_mode=True):
     return model
 
 
-def _history_ref(t: KerasTensor):
+def history_ref(model, t: KerasTensor):
+    """The [layer name, node index, tensor index] reference to ``t`` in ``model``'s config."""
+    return _history_ref(t, {id(n) for n in model._nodes})
+
+
+def _history_ref(t: KerasTensor, model_nodes):
+    """[layer name, node index, tensor index]: as Keras, the node index counts only the layer's calls
+    inside this model (``model_nodes``: their ids), so a layer shared with another model keeps 0."""
     node, idx = t._history if t._history is not None else (None, 0)
     if node is None:
         layer = t._input_layer
         return [layer.name, 0, 0]
     op = node.operation
-    return [op.name, op._inbound_nodes.index(node), idx]
+    return [op.name, [id(n) for n in op._inbound_nodes if id(n) in model_nodes].index(id(node)), idx]
 
 
 def functional_config(model) -> dict:
+    model_nodes = {id(n) for n in model._nodes}
+
     def tensor_cfg(t):
         if isinstance(t, KerasTensor):
             return {"class_name": "__keras_tensor__",
-                    "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": _history_ref(t)}}
+                    "config": {"shape": list(t.shape), "dtype": t.dtype.name,
+                               "keras_history": _history_ref(t, model_nodes)}}
         # constants in an op's call (``ops.matmul(x, weights)``): __numpy__, slices as Keras writes them
         return serialize_keras_object(t.numpy() if isinstance(t, Tensor) else t)
 
     layers = []
-    model_nodes = {id(n) for n in model._nodes}
     for layer in getattr(model, "operations", model.layers):  # the op nodes too, as Keras 3
         entry = serialize_layer(layer)
         entry["inbound_nodes"] = [
@@ -71,8 +80,8 @@ def functional_config(model) -> dict:
             for n in layer._inbound_nodes if id(n) in model_nodes]
         layers.append(entry)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": map_structure(lambda t: _history_ref(t), _structure(model._inputs_struct)),
-            "output_layers": map_structure(lambda t: _history_ref(t), _structure(model._outputs_struct))}
+            "input_layers": map_structure(lambda t: _history_ref(t, model_nodes), _structure(model._inputs_struct)),
+            "output_layers": map_structure(lambda t: _history_ref(t, model_nodes), _structure(model._outputs_struct))}
 
 
 def _structure(s):
