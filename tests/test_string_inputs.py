@@ -156,6 +156,85 @@ def test_keras_saved_string_model_loads_and_predicts_the_same():
     np.testing.assert_array_equal(bins, ref["bins"])
 
 
+
+def _tfidf_fixture():
+    import os
+
+    here = os.path.join(os.path.dirname(__file__), "fixtures", "string_model")
+    return os.path.join(here, "tfidf.keras"), np.load(os.path.join(here, "tfidf.npz"))
+
+
+def test_keras_saved_tf_idf_layers_load_their_idf_weights_and_save_them_where_keras_reads_them(tmp_path):
+    """Keras keeps a 'tf_idf' lookup's idf weights as a named entry of the layer's vars group
+    (``idf_weights``; for TextVectorization there and under ``_lookup_layer``), the vocabulary as an
+    asset: both are restored (outputs equal Keras's), and written back in the same places."""
+    import io
+    import zipfile
+
+    import h5py
+
+    path, ref = _tfidf_fixture()
+    m = keras.models.load_model(path)
+    tv = next(layer for layer in m.layers if isinstance(layer, keras.layers.TextVectorization))
+    np.testing.assert_array_equal(tv._lookup_layer.idf_weights, ref["idf"])
+    scores, lookup = m.predict([ref["texts"], ref["words"]], verbose=0)
+    np.testing.assert_allclose(scores, ref["scores"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(lookup, ref["lookup"], rtol=1e-6)
+    m.save(tmp_path / "again.keras")
+    with zipfile.ZipFile(tmp_path / "again.keras") as zf, h5py.File(io.BytesIO(zf.read("model.weights.h5"))) as h:
+        found = []
+        h.visit(lambda n: found.append(n) if n.endswith("idf_weights") else None)
+        assert sorted(found) == ["layers/string_lookup/vars/idf_weights",
+                                 "layers/text_vectorization/_lookup_layer/vars/idf_weights",
+                                 "layers/text_vectorization/vars/idf_weights"]
+        np.testing.assert_array_equal(h["layers/text_vectorization/vars/idf_weights"][()], ref["idf"])
+    again = keras.models.load_model(tmp_path / "again.keras")
+    np.testing.assert_array_equal(again.predict([ref["texts"], ref["words"]], verbose=0)[0], scores)
+
+
+def _rewrite_weights(src, dst, change):
+    """Copy the .keras archive ``src`` to ``dst`` with ``change(h5 file)`` applied to its weights."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(src) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    buf = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(buf, "a") as h:
+        change(h)
+    members["model.weights.h5"] = buf.getvalue()
+    with zipfile.ZipFile(dst, "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    return dst
+
+
+def test_tf_idf_without_idf_weights_and_unread_entries_are_clear_errors(tmp_path):
+    path, _ = _tfidf_fixture()
+
+    def drop(h):
+        for p in ("layers/string_lookup/vars/idf_weights", "layers/text_vectorization/vars/idf_weights",
+                  "layers/text_vectorization/_lookup_layer/vars/idf_weights"):
+            del h[p]
+
+    with pytest.raises(ValueError, match="no idf weights"):
+        keras.models.load_model(_rewrite_weights(path, str(tmp_path / "no_idf.keras"), drop))
+
+    def extra(h):
+        h["layers/dense/vars"].create_dataset("scale", data=np.ones(2, "float32"))
+
+    with pytest.raises(Exception, match=r"entries \['scale'\] that layer 'tfidf_scores' \(Dense\) does not read"):
+        keras.models.load_model(_rewrite_weights(path, str(tmp_path / "extra.keras"), extra))
+
+    def wrong(h):
+        del h["layers/string_lookup/vars/idf_weights"]
+        h["layers/string_lookup/vars"].create_dataset("idf_weights", data=np.ones(3, "float32"))
+
+    with pytest.raises(ValueError, match=r"idf weights have shape \(3,\)"):
+        keras.models.load_model(_rewrite_weights(path, str(tmp_path / "wrong.keras"), wrong))
+
 def test_sequential_identity_and_dataset_with_strings():
     tv = _vectorizer()
     keras.utils.set_random_seed(2)

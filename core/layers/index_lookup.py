@@ -76,6 +76,7 @@ class IndexLookup(Layer):
         self._set_tokens(np.array([], dtype=self._np_dtype()))
         self._frozen_vocab_size = kwargs_vocab_size
         self.idf_weights = None
+        self._saved_idf_weights = None   # read from a weights file before the vocabulary asset
         self.reset_state()
         if output_mode == "tf_idf" and vocabulary is not None and idf_weights is None:
             raise ValueError("When specifying the `vocabulary` argument, in TF-IDF output mode, the `idf_weights` "
@@ -184,10 +185,47 @@ class IndexLookup(Layer):
             values = lines if self._string else [int(line) for line in lines]
         except (UnicodeDecodeError, ValueError) as e:
             raise ValueError(f"{type(self).__name__} '{self.name}': unreadable vocabulary.txt ({e})") from None
-        if self.output_mode == "tf_idf":
-            raise ValueError(f"{type(self).__name__} '{self.name}': restoring an adapted 'tf_idf' vocabulary needs "
-                             "its idf weights, which this project's .keras loader does not read yet")
-        self.set_vocabulary(values)
+        if self.output_mode != "tf_idf":
+            self.set_vocabulary(values)
+            return
+        idf = self._saved_idf_weights
+        if idf is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the file has an adapted 'tf_idf' vocabulary but no "
+                             "idf weights ('idf_weights' in the layer's vars group of model.weights.h5): re-save it "
+                             "with Keras 3 or this project")
+        # the saved weights already have the special tokens' entries (and any padding): set the tokens
+        # with placeholder weights, then the saved ones once their length is checked
+        tokens = values[self._token_start_index():] if len(values) >= self._token_start_index() else values
+        self.set_vocabulary(values, idf_weights=np.ones(len(values)))
+        want = len(self.idf_weights)
+        if idf.shape != (want,):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the file's idf weights have shape {idf.shape}, its "
+                             f"vocabulary of {len(tokens)} tokens needs ({want},)")
+        self.idf_weights = idf.astype(self.compute_dtype)
+
+    # ------------------------------------------------------------- weights-file variables
+    def _named_variable_arrays(self):
+        """``{name: array}`` this layer keeps in its ``vars`` group besides its variables: a 'tf_idf'
+        lookup's idf weights, as Keras's ``save_own_variables`` stores them (``idf_weights``)."""
+        if self.output_mode == "tf_idf" and self.idf_weights is not None:
+            return {"idf_weights": np.asarray(self.idf_weights, np.float32)}
+        return {}
+
+    def _load_named_variable_arrays(self, arrays):
+        """Keep ``idf_weights`` from a weights file: Keras loads variables before assets, and the
+        vocabulary asset then sets them (``_load_asset_files``); with a constructor vocabulary, now."""
+        if self.output_mode != "tf_idf" or "idf_weights" not in arrays:
+            return
+        idf = np.asarray(arrays["idf_weights"])
+        if idf.ndim != 1 or idf.dtype.kind != "f":
+            raise ValueError(f"{type(self).__name__} '{self.name}': 'idf_weights' must be a 1-d float array, the file "
+                             f"has {idf.dtype} {idf.shape}")
+        self._saved_idf_weights = idf
+        if self.input_vocabulary is not None:
+            if self.idf_weights is not None and idf.shape != self.idf_weights.shape:
+                raise ValueError(f"{type(self).__name__} '{self.name}': the file's idf weights have shape "
+                                 f"{idf.shape}, the layer's {self.idf_weights.shape}")
+            self.idf_weights = idf.astype(self.compute_dtype)
 
     # ------------------------------------------------------------- adapt
     def adapt(self, data, steps=None):

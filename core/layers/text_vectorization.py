@@ -176,6 +176,12 @@ class TextVectorization(Layer):
     def _load_asset_files(self, files):
         self._lookup_layer._load_asset_files(files)
 
+    def _named_variable_arrays(self):
+        return self._lookup_layer._named_variable_arrays()   # Keras stores them here and in _lookup_layer/
+
+    def _load_named_variable_arrays(self, arrays):
+        self._lookup_layer._load_named_variable_arrays(arrays)
+
     # ------------------------------------------------------------- call
     def _check_input(self, inputs):
         pass
@@ -201,7 +207,9 @@ class TextVectorization(Layer):
         if self._output_mode == "int":
             return (input_shape[0], self._output_sequence_length)
         lk = self._lookup_layer
-        depth = lk.max_tokens if lk.pad_to_max_tokens else lk.vocabulary_size()
+        # the size when the model was built (a loaded layer's config "vocabulary_size"): its vocabulary
+        # comes later, from the file's assets
+        depth = lk.max_tokens if lk.pad_to_max_tokens else lk._frozen_vocab_size
         return (input_shape[0], depth) if self._output_mode != "one_hot" else tuple(input_shape) + (depth,)
 
     def get_config(self):

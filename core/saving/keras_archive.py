@@ -148,11 +148,17 @@ def _h5py():
     return get()
 
 
-def _write_vars(f, path, name, arrays):
+def _write_vars(f, path, name, arrays, named=None):
     group = f.create_group(f"{path}/vars" if path else "vars")
     group.attrs["name"] = name
     for i, a in enumerate(arrays):
         group.create_dataset(str(i), data=a)
+    for key, a in (named or {}).items():   # a layer's own store entries (Keras's save_own_variables)
+        group.create_dataset(key, data=a)
+
+
+def _named_arrays(layer):
+    return layer._named_variable_arrays() if hasattr(layer, "_named_variable_arrays") else {}
 
 
 def write_keras3_weights(model, target, include_optimizer=True):
@@ -163,14 +169,14 @@ def write_keras3_weights(model, target, include_optimizer=True):
 
     def write(f):
         seen = set()
-        for path, name, variables in keras3_weight_layout(model):
+        for path, layer, variables in _layer_layout(model):
             arrays = []
             for v in variables:
                 if id(v) in seen:   # a shared weight is saved by its first owner only (as Keras)
                     continue
                 seen.add(id(v))
                 arrays.append(np.asarray(backend.to_numpy(v.numpy() if hasattr(v, "numpy") else v)))
-            _write_vars(f, path, name, arrays)
+            _write_vars(f, path, layer.name, arrays, _named_arrays(layer))
         opt = getattr(model, "optimizer", None)
         if include_optimizer and opt is not None:   # unbuilt: iteration and learning rate only, as Keras
             _write_vars(f, "optimizer", opt.name, [np.asarray(backend.to_numpy(v)) for v in opt.variables()])
@@ -206,19 +212,29 @@ def assign_keras3_weights(model, groups, source, skip_mismatch=False):
     """Copy ``{object path: [(index, array)]}`` (a Keras 3 weights file) into ``model``, object by
     object in the layout :func:`keras3_weight_layout` gives; every shape is checked before anything
     is assigned."""
-    checked, seen = [], set()
-    for path, name, variables in keras3_weight_layout(model):
+    checked, seen, named = [], set(), []
+    for path, layer, variables in _layer_layout(model):
+        name = layer.name
         variables = [v for v in variables if id(v) not in seen]
         seen.update(id(v) for v in variables)
+        found = next((p for p in _path_variants(path) if p in groups), None)
+        # datasets "0", "1", ... are the variables; other names are a layer's own entries (a 'tf_idf'
+        # lookup's idf_weights), given to the layer that reads them and never dropped silently
+        entries = {k: a for k, a in groups[found] if not str(k).isdigit()} if found is not None else {}
+        if entries:
+            if hasattr(layer, "_load_named_variable_arrays"):
+                named.append((layer, entries))
+            elif not skip_mismatch:
+                raise SavingError(f"{source}: the file's '{found}/vars' has entries {sorted(entries)} that layer "
+                                  f"'{name}' ({type(layer).__name__}) does not read")
         if not variables:
             continue
-        found = next((p for p in _path_variants(path) if p in groups), None)
         if found is None:
             if skip_mismatch:
                 continue
             raise SavingError(f"{source}: no '{path}/vars' group for layer '{name}' ({len(variables)} variables); "
                               f"the file's groups with variables: {sorted(g for g, a in groups.items() if a)[:8]}")
-        arrays = [a for _, a in groups[found]]
+        arrays = [a for k, a in groups[found] if str(k).isdigit()]
         if len(arrays) != len(variables):
             if skip_mismatch:
                 continue
@@ -234,8 +250,11 @@ def assign_keras3_weights(model, groups, source, skip_mismatch=False):
         else:
             checked.extend(zip(variables, arrays))
     values = [np.asarray(a) for _, a in checked]   # every weight is read before any is assigned
+    named = [(layer, {k: np.asarray(a) for k, a in entries.items()}) for layer, entries in named]
     for (v, _), value in zip(checked, values):
         v.assign(value)
+    for layer, arrays in named:
+        layer._load_named_variable_arrays(arrays)
 
 
 def load_keras3_weights_into(model, h5, source, skip_mismatch=False, optimizer=True):
