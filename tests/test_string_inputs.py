@@ -235,6 +235,30 @@ def test_tf_idf_without_idf_weights_and_unread_entries_are_clear_errors(tmp_path
     with pytest.raises(ValueError, match=r"idf weights have shape \(3,\)"):
         keras.models.load_model(_rewrite_weights(path, str(tmp_path / "wrong.keras"), wrong))
 
+
+def test_sequential_on_a_string_input_adjusts_the_rank_as_keras():
+    """Keras's Sequential runs as a Functional model on its Input, so a (n,) batch of strings feeds
+    Input(shape=(1,)) there too (and numbers one trailing axis short of the Input's shape)."""
+    tv = _vectorizer()
+    keras.utils.set_random_seed(4)
+    seq = keras.Sequential([keras.Input(shape=(1,), dtype="string"), tv, keras.layers.Embedding(20, 4),
+                            keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    want = seq.predict(TEXTS[:, None], verbose=0)
+    np.testing.assert_array_equal(seq.predict(TEXTS, verbose=0), want)
+    np.testing.assert_array_equal(np.asarray(seq(TEXTS).numpy()), want)
+    seq.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    first = seq.evaluate(TEXTS, LABELS, verbose=0)
+    assert first == pytest.approx(seq.evaluate(TEXTS[:, None], LABELS, verbose=0))
+    seq.fit(TEXTS, LABELS, epochs=3, verbose=0)
+    assert seq.evaluate(TEXTS, LABELS, verbose=0)[0] < first[0]
+    numeric = keras.Sequential([keras.Input(shape=(3, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    x = np.random.default_rng(0).normal(size=(2, 3)).astype("float32")
+    np.testing.assert_array_equal(numeric.predict(x, verbose=0), numeric.predict(x[..., None], verbose=0))
+    with pytest.raises(ValueError, match="expects"):
+        numeric.predict(np.ones((2, 4), "float32"), verbose=0)
+    lazy = keras.Sequential([keras.layers.Dense(2)])   # no Input: built from the first data, nothing to adjust
+    assert lazy.predict(np.ones((2, 3), "float32"), verbose=0).shape == (2, 2)
+
 def test_sequential_identity_and_dataset_with_strings():
     tv = _vectorizer()
     keras.utils.set_random_seed(2)

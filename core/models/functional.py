@@ -125,6 +125,8 @@ class Functional(Model):
     def _accepts_strings(self):
         return any(t.dtype is STRING for t in self._flat_inputs)
 
+    _adjusts_input_rank = True   # data one rank off its Input's, by a last axis of 1, is reshaped (Keras)
+
     @property
     def operations(self):
         """The layers and the ops of the graph, in Keras's order (``layers`` lists the layers only)."""
@@ -242,11 +244,10 @@ def _check_strings(model_name, kt, t):
                         "Input(dtype='string') with a TextVectorization, StringLookup or Hashing layer first")
 
 
-def _adjust_rank(kt, t):
-    """An input one rank short of its Input whose last dimension is 1 gets that axis, one with an
-    extra last axis of size 1 loses it (Keras's ``_adjust_input_rank``: a batch of strings of shape
-    (n,) feeds ``Input(shape=(1,))``); other ranks are left for ``_check_shape`` to refuse."""
-    exp = kt.shape
+def adjust_input_rank(exp, t):
+    """An input one rank short of its Input's shape ``exp`` whose last dimension is 1 gets that axis,
+    one with an extra last axis of size 1 loses it (Keras's ``_adjust_input_rank``: a batch of strings
+    of shape (n,) feeds ``Input(shape=(1,))``); other ranks are left for the shape check to refuse."""
     if len(t.shape) == len(exp) - 1 and exp and exp[-1] == 1:
         shape = tuple(t.shape) + (1,)
     elif len(t.shape) == len(exp) + 1 and t.shape and t.shape[-1] == 1:
@@ -267,7 +268,7 @@ def _check_shape(model_name, kt, t):
     shape = tuple(t.shape)
     exp = kt.shape
     if len(shape) != len(exp):
-        t = _adjust_rank(kt, t)
+        t = adjust_input_rank(kt.shape, t)
         shape = tuple(t.shape)
     if len(shape) != len(exp) or any(e is not None and e != s for e, s in zip(exp, shape)):
         raise ValueError(f"Input '{kt._input_layer.name}' of model '{model_name}' is incompatible: "

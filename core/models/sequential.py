@@ -5,6 +5,8 @@ from ..layers.base import KerasTensor, Layer, name_scope
 from ..layers.convolutional import Conv2D
 from ..layers.core_layers import Input, InputLayer
 from . import layer_fusion
+from ..autodiff import Tensor
+from .functional import adjust_input_rank
 from .model import Model
 from .serialization import sequential_config, sequential_from_config
 
@@ -95,8 +97,16 @@ class Sequential(Model):
     def output_shape(self):
         return self._output_spec.shape if self.built else None
 
+    @property
+    def _adjusts_input_rank(self):
+        """With a declared input (not built from the first data), as Keras's Sequential, which runs
+        as a Functional model on that Input."""
+        return self._input_batch_shape is not None and not getattr(self, "_lazily_built", False)
+
     def call(self, inputs, training=None, mask=None):
         x = inputs
+        if self._adjusts_input_rank and hasattr(x, "shape") and len(x.shape) != len(self._input_batch_shape):
+            x = adjust_input_rank(self._input_batch_shape, x if isinstance(x, Tensor) else Tensor(x))
         stack = self._stack
         i, n = 0, len(stack)
         while i < n:

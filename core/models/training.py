@@ -486,7 +486,7 @@ class TrainingMixin:
             got = tuple(arr.shape)
             if getattr(self, "_lazily_built", False):
                 exp = (None,) * len(exp)  # no input shape was declared: only the rank is known
-            if len(got) != len(exp) and hasattr(self, "_match_inputs"):  # a Functional model adjusts it (Keras)
+            if len(got) != len(exp) and getattr(self, "_adjusts_input_rank", False):  # as Keras's Functional
                 if len(got) == len(exp) - 1 and exp[-1] == 1:
                     got += (1,)
                 elif len(got) == len(exp) + 1 and got[-1] == 1:
