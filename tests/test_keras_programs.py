@@ -46,6 +46,8 @@ RULES = {
                                                      "custom_dropout_zero_fraction": ("range", 0.45, 0.55)},
     "autoencoder": {"val_loss": ("ref+", 0.05), "denoise_val_loss": ("ref+", 0.05), "denoise_mse": ("ref+", 0.02)},
     "bidirectional_lstm_imdb": {"val_accuracy": ("ref-", 0.1)},
+    "lstm_seq2seq": {"val_accuracy": ("ref-", 0.1), "reload_error": ("range", 0.0, 1e-6),
+                     "teacher_forced_error": ("range", 0.0, 1e-5)},
     "training_with_built_in_methods": {"test_accuracy": ("ref-", 0.05), "custom_loss_fn_loss": ("ref+", 0.02),
                                        "custom_loss_class_loss": ("ref+", 0.02), "ctp_last": ("ref-", 150),
                                        "activity_reg_loss": ("skip",), "pydataset_val_accuracy": ("ref-", 0.06)},

@@ -152,3 +152,24 @@ def pet_images(root="PetImages"):
             Image.fromarray(x[i]).save(folder / f"{i}.jpg", quality=95)
         (folder / "broken.jpg").write_bytes(b"not a JPEG at all")
     return str(root)
+
+
+def fra_eng(path="fra.txt", n=800, seed=0):
+    """A `fra.txt` as in the manythings.org download (``english<TAB>french<TAB>attribution`` lines),
+    generated: short phrases of a small vocabulary and their word-by-word "translation" through a fixed
+    dictionary, so a character-level seq2seq model has something to learn."""
+    words = {"go": "va", "run": "cours", "i see": "je vois", "we won": "nous gagnons", "help": "aide",
+             "stop": "arrete", "wait": "attends", "hello": "salut", "i try": "j essaie", "cheers": "sante",
+             "get up": "leve toi", "got it": "compris", "hug me": "serre moi", "be calm": "sois calme",
+             "come in": "entre", "he ran": "il courait", "no way": "pas question", "thanks": "merci"}
+    keys = sorted(words)
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        k = rng.integers(1, 3)
+        picked = [keys[i] for i in rng.integers(0, len(keys), k)]
+        eng = " ".join(picked).capitalize() + rng.choice([".", "!"])
+        fra = " ".join(words[w] for w in picked).capitalize() + rng.choice([" .", " !"])
+        lines.append(f"{eng}\t{fra}\tCC-BY 2.0 (France) generated")
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(Path(path).resolve())
