@@ -855,8 +855,11 @@ def _transpose_len(n, k, s, d, padding, output_padding):
 
 
 class Conv2DTranspose(Function):
-    """The gradient of conv2d w.r.t. its input: dcols = x @ K^T, col2im into the full
-    (n - 1) * s + k_eff map, then crop (or zero-extend) to the Keras output size."""
+    """The gradient of conv2d w.r.t. its input. Forward, a block of whole images at a time: one
+    GEMM x @ K^T for all kh*kw taps, col2im of its columns into the block's full
+    (n - 1) * s + k_eff map (in cache), then the crop (or zero extension) to the Keras output size
+    with the bias. Backward: the input gradient is the strided conv of dy with the kernel, the kernel
+    gradient im2col(dy)^T @ x; both from one blocked im2col of dy (``_im2col_spans``)."""
 
     def __init__(self, strides, dilation, crops, out_hw):
         self.strides, self.dilation, self.crops, self.out_hw = strides, dilation, crops, out_hw
@@ -868,28 +871,72 @@ class Conv2DTranspose(Function):
         (sh, sw), (dh, dw) = self.strides, self.dilation
         Hf, Wf = (h - 1) * sh + (kh - 1) * dh + 1, (w - 1) * sw + (kw - 1) * dw + 1
         (Ho, Wo), (top, left) = self.out_hw, self.crops
-        self.pads = ((-top, Ho + top - Hf), (-left, Wo + left - Wf))
-        M, K = N * h * w, kh * kw * Cout
-        x2 = x.reshape(M, Cin)
+        K = kh * kw * Cout
+        x2 = x.reshape(N * h * w, Cin)
         k2 = k.reshape(K, Cin)
+        kT = xp.ascontiguousarray(k2.T)
         y = xp.empty((N, Ho, Wo, Cout), x.dtype)
+        # the rows of y that the full map reaches (top >= 0; the bottom/right may be zero-extended)
+        i1, j1 = min(Ho, Hf - top), min(Wo, Wf - left)
+        if i1 < Ho:
+            y[:, i1:] = 0
+        if j1 < Wo:
+            y[:, :i1, j1:] = 0
+        # the full map by phases: rows r = sh * q + pr of it are rows q of phase pr (columns alike),
+        # so that each tap's scatter is a contiguous (h, w * Cout) block of one phase
+        phases = [(pr, pc, -(-(Hf - pr) // sh), -(-(Wf - pc) // sw)) for pr in range(sh) for pc in range(sw)]
+        itemsize = x.dtype.itemsize
+        per_image = (h * w * K + sum(hq * wq for _, _, hq, wq in phases) * Cout) * itemsize
+        total = N * per_image
+        threads = parallel.num_threads() if xp is np else 1
+        par = threads > 1 and total >= _PARALLEL_MIN_BYTES and not parallel.in_region()
+        blocks = parallel.chunks(N, max(1, _DX_BLOCK_BYTES // per_image), threads if par else 1)
+        nb = max(n1 - n0 for n0, n1 in blocks)
+        taps = [(a, c, (a * dh) % sh, (c * dw) % sw, (a * dh) // sh, (c * dw) // sw)
+                for a in range(kh) for c in range(kw)]
 
-        def span(n0, n1):  # the images n0:n1, independent of the others
-            rows = x2[n0 * h * w:n1 * h * w]
-            buf = xp.empty((rows.shape[0], Cout), x.dtype)
+        def span(b0, b1):
+            zbuf = xp.empty((nb * h * w, Cout), x.dtype)
+            pbuf = {(pr, pc): xp.empty((nb, hq, wq, Cout), x.dtype) for pr, pc, hq, wq in phases}
+            for n0, n1 in blocks[b0:b1]:
+                n = n1 - n0
+                rows = x2[n0 * h * w:n1 * h * w]
+                z = zbuf[:n * h * w]
+                started = set()
+                for a, c, pr, pc, qa, qc in taps:
+                    p = a * kw + c
+                    xp.matmul(rows, kT[:, p * Cout:(p + 1) * Cout], out=z)
+                    ph = pbuf[pr, pc][:n]
+                    tgt = ph[:, qa:qa + h, qc:qc + w]
+                    if (pr, pc) in started:
+                        tgt += z.reshape(n, h, w, Cout)
+                    elif tgt.shape == ph.shape:
+                        xp.copyto(tgt, z.reshape(n, h, w, Cout))
+                    else:
+                        ph.fill(0)
+                        tgt += z.reshape(n, h, w, Cout)
+                    started.add((pr, pc))
+                yb = y[n0:n1]
+                for pr, pc, hq, wq in phases:  # y[i, j] = full[i + top, j + left]
+                    i0, j0 = (pr - top) % sh, (pc - left) % sw
+                    if i0 >= i1 or j0 >= j1:
+                        continue
+                    src = pbuf[pr, pc][:n] if (pr, pc) in started else None
+                    dst = yb[:, i0:i1:sh, j0:j1:sw]
+                    if src is None:
+                        dst[...] = 0
+                    else:
+                        q0, r0 = (i0 + top) // sh, (j0 + left) // sw
+                        dst[...] = src[:, q0:q0 + dst.shape[1], r0:r0 + dst.shape[2]]
+                if b is not None:
+                    add_bias_(xp, yb, b)
 
-            def tap_grad(p):  # the scatter of kernel position p: x @ K[p]^T
-                xp.matmul(rows, k2[p * Cout:(p + 1) * Cout].T, out=buf)
-                return buf.reshape(n1 - n0, h, w, Cout)
-
-            full = _col2im(xp, (n1 - n0, Hf, Wf, Cout), x.dtype, (kh, kw), (sh, sw), (dh, dw), (h, w), tap_grad)
-            y[n0:n1] = _pad(xp, full, self.pads)
-
-        parallel.for_ranges(span, N, M * K * x.itemsize, gemm=True, min_elements=_PARALLEL_MIN_BYTES, xp=xp)
-        if b is not None:
-            y += b
+        if par:
+            parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+        else:
+            span(0, len(blocks))
         self.has_bias = b is not None
-        self.x2 = x2 if self.needs_input_grad[1] else None
+        self.x = x if self.needs_input_grad[1] else None
         self.k2 = k2 if self.needs_input_grad[0] else None
         self.geom = (x.shape, k.shape, Hf, Wf)
         return y
@@ -900,25 +947,31 @@ class Conv2DTranspose(Function):
         N, h, w, Cin = x_shape
         kh, kw, Cout, _ = k_shape
         (sh, sw), (dh, dw) = self.strides, self.dilation
+        (Ho, Wo), (top, left) = self.out_hw, self.crops
         dx = dk = db = None
         if self.has_bias and self.needs_input_grad[2]:
-            db = gy.sum(axis=(0, 1, 2))
-        if self.x2 is not None or self.k2 is not None:
-            dfull = _pad_adjoint(xp, gy, self.pads, (N, Hf, Wf, Cout))
-            K = kh * kw * Cout
-            dx2 = xp.empty((N * h * w, Cin), gy.dtype) if self.k2 is not None else None
+            db = colsum(xp, gy.reshape(-1, Cout))
+        if self.x is not None or self.k2 is not None:
+            # the full map's gradient is gy placed at (top, left): gy padded by (top, Hf - Ho - top),
+            # its rows beyond the full map (a zero extension's) cropped
+            i1, j1 = min(Ho, Hf - top), min(Wo, Wf - left)
+            g = gy[:, :i1, :j1]
+            pads = ((top, Hf - top - i1), (left, Wf - left - j1))
+            dx = xp.empty(x_shape, gy.dtype) if self.k2 is not None else None
+            k2, x = self.k2, self.x
 
-            def span(n0, n1):  # the images n0:n1: their input gradient, their share of the kernel's
-                win = _windows(xp, dfull[n0:n1], kh, kw, sh, sw, dh, dw, h, w)
-                cols = xp.ascontiguousarray(win).reshape((n1 - n0) * h * w, K)
-                if dx2 is not None:
-                    xp.matmul(cols, self.k2, out=dx2[n0 * h * w:n1 * h * w])
-                return None if self.x2 is None else cols.T @ self.x2[n0 * h * w:n1 * h * w]
+            def work(blk, cols):
+                n0, n1, h0, h1 = blk
+                if dx is not None:
+                    xp.matmul(cols, k2, out=dx[n0:n1, h0:h1].reshape(-1, Cin))
+                if x is not None:
+                    return _gram(xp, cols, x[n0:n1, h0:h1].reshape(-1, Cin))
+                return None
 
-            parts = parallel.for_ranges(span, N, N * h * w * K * gy.itemsize, gemm=True,
-                                        min_elements=_PARALLEL_MIN_BYTES, xp=xp)
-            dx = None if dx2 is None else dx2.reshape(x_shape)
-            dk = None if self.x2 is None else parallel.sum_parts(parts).reshape(k_shape)
+            parts = _im2col_spans(xp, g, pads, kh, kw, sh, sw, dh, dw, h, w, work,
+                                  pixel_bytes=Cin * gy.itemsize * ((dx is not None) + (x is not None)))
+            if x is not None:
+                dk = parallel.sum_parts(parts).reshape(k_shape)
         grads = (dx, dk)
         return grads + (db,) if self.has_bias else grads
 
