@@ -163,6 +163,8 @@ FAST_PATHS = [
     ((1, 6, 5, 2), (3, 3, 2, 3), 1, ((0, 2), (1, 0))),  # output smaller than the input: per-tap input grad
     ((2, 6, 5, 1), (3, 3, 1, 4), 1, "valid"),         # one input channel: im2col by strided taps
     ((2, 7, 6, 1), (3, 2, 1, 3), 2, "same"),          # one channel, stride 2
+    ((2, 6, 5, 4), (3, 3, 4, 1), 1, "same"),          # one output channel: tap sums of x @ K (_conv_one_out)
+    ((2, 7, 6, 5), (3, 2, 5, 1), 1, ((0, 2), (2, 0))),  # the same, uneven kernel and padding
 ]
 
 

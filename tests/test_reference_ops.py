@@ -88,6 +88,8 @@ CONV_CASES = [  # x shape, kernel shape, strides, padding, dilation, groups, act
     ((2, 8, 7, 4), (3, 2, 4, 5), 2, "same", 1, 1, "relu", True),
     ((1, 9, 9, 4), (3, 3, 2, 6), 1, "same", 2, 2, None, False),
     ((3, 6, 5, 2), (1, 1, 2, 3), (2, 1), ((1, 0), (2, 1)), 1, 1, "relu", True),
+    ((2, 7, 6, 5), (3, 3, 5, 1), 1, "same", 1, 1, "relu", True),      # one output channel (_conv_one_out)
+    ((2, 8, 7, 4), (3, 2, 4, 1), 1, "valid", (2, 1), 1, None, False),
 ]
 
 

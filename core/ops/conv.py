@@ -148,6 +148,9 @@ _BLOCK_BYTES_PER_THREAD = 2 << 20
 # ... when the whole im2col matrix takes at least this much; smaller ones run as one block on one
 # thread. The blocks are sized so that every thread gets as many.
 _PARALLEL_MIN_BYTES = 2 << 20
+# one output channel: from this many input channels on, z = x @ K and tap sums (_conv_one_out) beat
+# im2col + GEMV (benchmarks/README.md)
+_ONE_OUT_MIN_C = 4
 _DW_CHUNK = 1 << 16   # elements of a depthwise forward chunk (its output and one tap's product: 512 KB)
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
 # (gradient + tap result) rows
@@ -386,7 +389,7 @@ def _grads_transposed(xp, x, dy4, k, pads):
     def work(blk, cols):
         n0, n1, h0, h1 = blk
         xp.matmul(cols, kf, out=dx[n0:n1, h0:h1].reshape(-1, C))
-        return x[n0:n1, h0:h1].reshape(-1, C).T @ cols
+        return _gram(xp, x[n0:n1, h0:h1].reshape(-1, C), cols)
 
     acc = parallel.sum_parts(_im2col_spans(xp, dy4, q, kh, kw, 1, 1, 1, 1, H, W, work,
                                            pixel_bytes=2 * C * dy4.itemsize))
@@ -399,11 +402,55 @@ def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
     return kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout)
 
 
+def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
+    """A stride-1 conv with ONE output channel, by images blocks: z = x @ K as (pixels, kh*kw), one
+    GEMM without im2col, then each output pixel sums its taps' columns of z (kh*kw strided adds
+    of the block's (n, Ho, Wo) plane). The im2col path copies kh*kw*C floats per pixel for a GEMV."""
+    N, H, W, C = x.shape
+    (pt, _), (pl, _) = pads
+    T = kh * kw
+    kk = k.reshape(T, C).T
+    taps = []  # (p, output rows i0:i1, columns j0:j1, and the input row and column they read first)
+    for a in range(kh):
+        for b in range(kw):
+            i0, i1 = max(0, pt - a * dh), min(Ho, H + pt - a * dh)
+            j0, j1 = max(0, pl - b * dw), min(Wo, W + pl - b * dw)
+            if i1 > i0 and j1 > j0:
+                taps.append((a * kw + b, i0, i1, j0, j1, i0 + a * dh - pt, j0 + b * dw - pl))
+    y = xp.empty((N, Ho, Wo, 1), x.dtype)
+    per_image = (H * W * T + Ho * Wo) * x.itemsize
+    threads = parallel.num_threads() if xp is np else 1
+    par = threads > 1 and N * per_image >= _PARALLEL_MIN_BYTES and not parallel.in_region()
+    blocks = parallel.chunks(N, max(1, _DX_BLOCK_BYTES // per_image), threads if par else 1)
+    nb = max(n1 - n0 for n0, n1 in blocks)
+
+    def span(b0, b1):
+        zbuf = xp.empty((nb * H * W, T), x.dtype)
+        for n0, n1 in blocks[b0:b1]:
+            n = n1 - n0
+            z = xp.matmul(x[n0:n1].reshape(-1, C), kk, out=zbuf[:n * H * W]).reshape(n, H, W, T)
+            yb = y[n0:n1, :, :, 0]
+            yb.fill(0)
+            for p, i0, i1, j0, j1, r0, c0 in taps:
+                yb[:, i0:i1, j0:j1] += z[:, r0:r0 + i1 - i0, c0:c0 + j1 - j0, p]
+            if epilogue is not None:
+                epilogue((n0, n1, 0, Ho), y[n0:n1].reshape(-1, 1))
+
+    if par:
+        parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+    else:
+        span(0, len(blocks))
+    return y
+
+
 def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None):
     """The valid convolution of ``_pad(x, pads)`` with the (kh, kw, C, Cout) kernel of a G=1 conv:
-    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), else blocked im2col + GEMM.
+    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), the tap sums of
+    ``_conv_one_out`` for one output channel (stride 1), else blocked im2col + GEMM.
     ``epilogue(blk, yb)``: see ``_conv_gemm`` (Winograd's output gets it as one block)."""
     C, Cout = k.shape[2], k.shape[3]
+    if Cout == 1 and sh == sw == 1 and kh * kw > 1 and C >= _ONE_OUT_MIN_C:
+        return _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue)
     if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
         y = winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo)
         if epilogue is not None:
