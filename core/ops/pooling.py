@@ -58,9 +58,10 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
     x6 = xpad[:, :2 * Ho, :2 * Wo].reshape(N, Ho, 2, Wo, 2, C)
 
     def images(n0, n1):
-        v = x6[n0:n1]
-        _max4(xp, v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1], y[n0:n1],
-              arg[n0:n1] if need else None)
+        for i0, i1 in _image_groups(xp, n0, n1, Ho * Wo * C):  # temporaries in cache
+            v = x6[i0:i1]
+            _max4(xp, v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1], y[i0:i1],
+                  arg[i0:i1] if need else None)
 
     parallel.for_ranges(images, N, y.size * 4, xp=xp)
     return y, arg
