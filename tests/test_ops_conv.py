@@ -92,10 +92,12 @@ CONVT_GRAD = [
 
 
 @pytest.mark.parametrize("xs,ks,s,pad,op_pad,dil,use_bias", CONVT_GRAD)
-def test_conv2d_transpose_gradients(xs, ks, s, pad, op_pad, dil, use_bias):
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_conv2d_transpose_gradients(xs, ks, s, pad, op_pad, dil, use_bias, activation):
     arrays = [rand(*xs), rand(*ks)] + ([rand(ks[2])] if use_bias else [])
     check_gradients(lambda x, k, *b: conv2d_transpose(x, k, b[0] if b else None, strides=s, padding=pad,
-                                                      output_padding=op_pad, dilation=dil), arrays)
+                                                      output_padding=op_pad, dilation=dil, activation=activation),
+                    arrays)
 
 
 @pytest.mark.parametrize("block_bytes", [64, 3000, 1 << 21])
@@ -106,8 +108,9 @@ def test_conv2d_transpose_gradients(xs, ks, s, pad, op_pad, dil, use_bias):
     ((4, 3, 3, 2), (2, 2, 3, 2), 1, "valid", None, 2),
     ((3, 3, 3, 2), (1, 1, 2, 2), 3, "valid", (2, 1), 1),     # k < s: phases no tap reaches
 ])
+@pytest.mark.parametrize("activation", [None, "relu"])
 def test_conv2d_transpose_blocks_and_threads_equal_the_reference(monkeypatch, block_bytes, xs, ks, s, pad,
-                                                                  op_pad, dil):
+                                                                  op_pad, dil, activation):
     """The forward's image blocks (the taps scattered by phases) and the backward's im2col blocks of
     dy, shared out among the intra-op threads, against the plain reference: values and gradients."""
     from core.ops import reference
@@ -118,7 +121,7 @@ def test_conv2d_transpose_blocks_and_threads_equal_the_reference(monkeypatch, bl
     def run():
         nonlocal w
         ts = [Tensor(x, requires_grad=True), Tensor(k, requires_grad=True), Tensor(b, requires_grad=True)]
-        y = conv2d_transpose(*ts, strides=s, padding=pad, output_padding=op_pad, dilation=dil)
+        y = conv2d_transpose(*ts, strides=s, padding=pad, output_padding=op_pad, dilation=dil, activation=activation)
         w = rand(*y.shape) if w is None else w
         (y * Tensor(w)).sum().backward()
         return [y.numpy()] + [t.grad for t in ts]

@@ -905,11 +905,13 @@ class Conv2DTranspose(Function):
     """The gradient of conv2d w.r.t. its input. Forward, a block of whole images at a time: one
     GEMM x @ K^T for all kh*kw taps, col2im of its columns into the block's full
     (n - 1) * s + k_eff map (in cache), then the crop (or zero extension) to the Keras output size
-    with the bias. Backward: the input gradient is the strided conv of dy with the kernel, the kernel
-    gradient im2col(dy)^T @ x; both from one blocked im2col of dy (``_im2col_spans``)."""
+    with the bias (and the fused ReLU and its mask). Backward: the input gradient is the strided
+    conv of dy with the kernel, the kernel gradient im2col(dy)^T @ x; both from one blocked im2col
+    of dy (``_im2col_spans``)."""
 
-    def __init__(self, strides, dilation, crops, out_hw):
+    def __init__(self, strides, dilation, crops, out_hw, activation=None):
         self.strides, self.dilation, self.crops, self.out_hw = strides, dilation, crops, out_hw
+        self.activation = activation
 
     def forward(self, x, k, b=None):
         xp = self.xp = get_xp(x, k)
@@ -941,6 +943,8 @@ class Conv2DTranspose(Function):
         nb = max(n1 - n0 for n0, n1 in blocks)
         taps = [(a, c, (a * dh) % sh, (c * dw) % sw, (a * dh) // sh, (c * dw) // sw)
                 for a in range(kh) for c in range(kw)]
+        relu = self.activation == "relu"
+        mask = xp.empty(y.shape, bool) if relu and any(self.needs_input_grad) else None
 
         def span(b0, b1):
             zbuf = xp.empty((nb * h * w, Cout), x.dtype)
@@ -977,12 +981,17 @@ class Conv2DTranspose(Function):
                         dst[...] = src[:, q0:q0 + dst.shape[1], r0:r0 + dst.shape[2]]
                 if b is not None:
                     add_bias_(xp, yb, b)
+                if relu:
+                    relu_into(xp, yb, yb)
+                    if mask is not None:
+                        xp.greater(yb, 0, out=mask[n0:n1])
 
         if par:
             parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
         else:
             span(0, len(blocks))
         self.has_bias = b is not None
+        self.mask = mask
         self.x = x if self.needs_input_grad[1] else None
         self.k2 = k2 if self.needs_input_grad[0] else None
         self.geom = (x.shape, k.shape, Hf, Wf)
@@ -996,6 +1005,8 @@ class Conv2DTranspose(Function):
         (sh, sw), (dh, dw) = self.strides, self.dilation
         (Ho, Wo), (top, left) = self.out_hw, self.crops
         dx = dk = db = None
+        if self.mask is not None:
+            gy = mask_grad(xp, gy, self.mask)
         if self.has_bias and self.needs_input_grad[2]:
             db = colsum(xp, gy.reshape(-1, Cout))
         if self.x is not None or self.k2 is not None:
@@ -1023,15 +1034,17 @@ class Conv2DTranspose(Function):
         return grads + (db,) if self.has_bias else grads
 
 
-def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1):
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1, *,
+                     activation=None):
     """Transposed 2-d convolution (as Keras ``Conv2DTranspose``).
 
     x (N, H, W, Cin); kernel (kh, kw, Cout, Cin); bias (Cout,) or None. The output size is
     Keras' ``deconv_output_length``: without ``output_padding`` H * s ("same") or
     H * s + max(k_eff - s, 0) ("valid"); with it (H - 1) * s + k_eff - 2 * pad + output_padding,
-    pad = k_eff // 2 for "same", 0 for "valid".
+    pad = k_eff // 2 for "same", 0 for "valid". ``activation``: None or "relu", fused into the op.
     """
     op = "conv2d_transpose"
+    activation = _fused_activation(op, activation)
     x, kernel, bias = _convert(op, x, kernel, bias)
     _rank(op, "x", x, 4, "(N, H, W, Cin)")
     _rank(op, "kernel", kernel, 4, "(kh, kw, Cout, Cin)")
@@ -1058,4 +1071,4 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_pa
         raise OpError(f"{op}: output size {(Ho, Wo)} for x {tuple(x.shape)}, kernel {tuple(kernel.shape)} "
                       f"is empty")
     args = (x, kernel) + ((bias,) if bias is not None else ())
-    return Conv2DTranspose(s, d, (top, left), (Ho, Wo)).apply(*args)
+    return Conv2DTranspose(s, d, (top, left), (Ho, Wo), activation=activation).apply(*args)
