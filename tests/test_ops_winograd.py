@@ -77,3 +77,44 @@ def test_conv2d_float32_equals_im2col_path(always_winograd):
     xpad = C._pad(np, x, ((1, 1), (1, 1)))
     ref = C._conv_gemm(np, xpad, ((0, 0), (0, 0)), k.reshape(-1, 5), 3, 3, 1, 1, 1, 1, 10, 9)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_forward_threshold():
+    """A layer's forward takes Winograd from 32 channels each and Cin * Cout >= 2048 on; its input
+    gradient (the full convolution of dy) only for wide layers."""
+    assert winograd.worth_it(32, 64, forward=True) and winograd.worth_it(64, 32, forward=True)
+    assert not winograd.worth_it(32, 64) and not winograd.worth_it(32, 32, forward=True)
+    assert not winograd.worth_it(16, 256, forward=True)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 20000, 1 << 30])
+@pytest.mark.parametrize("shape,cout", [((5, 6, 8, 3), 4), ((3, 7, 5, 2), 3)])
+def test_image_blocks_over_threads_equal_direct_convolution(monkeypatch, block_bytes, shape, cout):
+    """Blocks of one image, of a few, and the whole batch, shared out among the intra-op threads."""
+    monkeypatch.setattr(winograd, "_BLOCK_BYTES", block_bytes)
+    xpad = rng.standard_normal(shape)
+    k = rng.standard_normal((3, 3, shape[3], cout))
+    Ho, Wo = shape[1] - 2, shape[2] - 2
+    np.testing.assert_allclose(winograd.conv3x3(np, xpad, k, Ho, Wo), direct(xpad, k, Ho, Wo), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("pad,activation", [("valid", "relu"), ("same", None)])
+def test_conv2d_forward_threshold_equals_the_reference(monkeypatch, pad, activation):
+    """A 32 -> 64 channel layer (forward by Winograd, backward by the im2col paths) against the
+    plain reference op: values and gradients."""
+    from core.ops import reference
+    x = rng.standard_normal((2, 8, 7, 32)).astype(np.float32)
+    k = (rng.standard_normal((3, 3, 32, 64)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    assert C._uses_winograd(3, 3, 1, 1, 1, 1, 32, 64, forward=True)
+
+    def run():
+        ts = [Tensor(a, requires_grad=True) for a in (x, k, b)]
+        y = conv2d(*ts, padding=pad, activation=activation)
+        y.backward(np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape))
+        return [y.numpy()] + [t.grad for t in ts]
+
+    fast = run()
+    monkeypatch.setattr(C, "Conv2D", reference.Conv2D)
+    for a, r in zip(fast, run()):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)

@@ -372,7 +372,7 @@ def _dx_transposed(xp, dy4, k, pads, H, W):
     per block instead of kh*kw thin GEMMs and strided adds."""
     kh, kw = k.shape[:2]
     q, kf = _full_conv_of_dy(xp, k, pads)
-    return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W)
+    return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W, forward=False)
 
 
 def _grads_transposed(xp, x, dy4, k, pads):
@@ -397,9 +397,10 @@ def _grads_transposed(xp, x, dy4, k, pads):
     return dx, xp.ascontiguousarray(dk)
 
 
-def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
-    """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM."""
-    return kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout)
+def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=False):
+    """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM: wide
+    layers, and a layer's forward from fewer channels on (``winograd.worth_it``)."""
+    return kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout, forward)
 
 
 def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
@@ -443,15 +444,16 @@ def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
     return y
 
 
-def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None):
+def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None, forward=True):
     """The valid convolution of ``_pad(x, pads)`` with the (kh, kw, C, Cout) kernel of a G=1 conv:
-    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), the tap sums of
-    ``_conv_one_out`` for one output channel (stride 1), else blocked im2col + GEMM.
+    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide enough layers; ``forward``: a layer's
+    forward, not an input gradient's full convolution), the tap sums of ``_conv_one_out`` for one
+    output channel (stride 1), else blocked im2col + GEMM.
     ``epilogue(blk, yb)``: see ``_conv_gemm`` (Winograd's output gets it as one block)."""
     C, Cout = k.shape[2], k.shape[3]
     if Cout == 1 and sh == sw == 1 and kh * kw > 1 and C >= _ONE_OUT_MIN_C:
         return _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue)
-    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
+    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward):
         y = winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo)
         if epilogue is not None:
             epilogue((0, y.shape[0], 0, Ho), y.reshape(-1, Cout))

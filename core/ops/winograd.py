@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel
+
 _BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 _AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
@@ -22,20 +24,32 @@ _AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
 _BK, _GK, _AK = np.kron(_BT, _BT), np.kron(_G, _G), np.kron(_AT, _AT)
 
 MIN_CHANNELS = 256  # both Cin and Cout
+# a layer's forward (its input gradient keeps the paths chosen for the backward): both at least
+# FORWARD_MIN_CHANNELS and Cin * Cout at least FORWARD_MIN_PRODUCT
+FORWARD_MIN_CHANNELS = 32
+FORWARD_MIN_PRODUCT = 2048
+# the tile data (input and product tiles) of an image block
+_BLOCK_BYTES = 1 << 20
 
 
-def worth_it(cin: int, cout: int) -> bool:
-    """Whether Winograd beats im2col + GEMM for a layer this wide."""
-    return cin >= MIN_CHANNELS and cout >= MIN_CHANNELS
+def worth_it(cin: int, cout: int, forward: bool = False) -> bool:
+    """Whether Winograd beats im2col + GEMM for a layer this wide (``forward``: for a layer's
+    forward, image blocks in cache against the blocked im2col)."""
+    if cin >= MIN_CHANNELS and cout >= MIN_CHANNELS:
+        return True
+    return forward and min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
 
 
 def _mat(xp, m, dtype):
     return xp.asarray(m.astype(dtype))
 
 
-def conv3x3(xp, xpad, kernel, Ho, Wo):
+def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None):
     """y (N, Ho, Wo, Cout) = the valid 3x3 cross-correlation of the padded input xpad
-    (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1."""
+    (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1.
+
+    On NumPy the images run in blocks of about ``block_bytes`` (default _BLOCK_BYTES) of tile
+    data, so that the transforms' passes stay in cache, shared out among the intra-op threads."""
     N, Hp, Wp, C = xpad.shape
     Cout = kernel.shape[3]
     dt = xpad.dtype
@@ -45,22 +59,38 @@ def conv3x3(xp, xpad, kernel, Ho, Wo):
         grown = xp.zeros((N, max(Hp, need_h), max(Wp, need_w), C), dt)
         grown[:, :Hp, :Wp] = xpad
         xpad = grown
-    T = N * th * tw
-    d = xp.empty((16, N, th, tw, C), dt)  # the 16 positions of every 4x4 input tile (stride 2)
-    for a in range(4):
-        for b in range(4):
-            d[4 * a + b] = xpad[:, a:a + 2 * th:2, b:b + 2 * tw:2]
-    v = (_mat(xp, _BK, dt) @ d.reshape(16, -1)).reshape(16, T, C)
-    del d
     u = (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
-    m = xp.matmul(v, u)  # (16, T, Cout): 16 GEMMs
-    del v
-    y4 = (_mat(xp, _AK, dt) @ m.reshape(16, -1)).reshape(2, 2, N, th, tw, Cout)
-    del m
-    y = xp.empty((N, 2 * th, 2 * tw, Cout), dt)
-    for i in range(2):
-        for j in range(2):
-            y[:, i::2, j::2] = y4[i, j]
-    if 2 * th != Ho or 2 * tw != Wo:
-        y = xp.ascontiguousarray(y[:, :Ho, :Wo])
+    bk, ak = _mat(xp, _BK, dt), _mat(xp, _AK, dt)
+    y = xp.empty((N, Ho, Wo, Cout), dt)
+    per_image = 16 * th * tw * (2 * C + 2 * Cout) * dt.itemsize  # d and v, m and the output transform
+    if xp is not np:
+        blocks, threads = [(0, N)], 1
+    else:
+        threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
+        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image)
+        blocks = parallel.chunks(N, step, threads)
+
+    def span(b0, b1):
+        nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
+        d = xp.empty((16, nb, th, tw, C), dt)
+        for n0, n1 in blocks[b0:b1]:
+            n = n1 - n0
+            T = n * th * tw
+            dn, xs = d[:, :n], xpad[n0:n1]
+            for a in range(4):
+                for b in range(4):
+                    dn[4 * a + b] = xs[:, a:a + 2 * th:2, b:b + 2 * tw:2]
+            v = (bk @ dn.reshape(16, -1)).reshape(16, T, C)
+            m = xp.matmul(v, u)  # (16, T, Cout): 16 GEMMs
+            y4 = (ak @ m.reshape(16, -1)).reshape(2, 2, n, th, tw, Cout)
+            yb = y[n0:n1]
+            for i in range(2):
+                for j in range(2):
+                    dst = yb[:, i::2, j::2]
+                    dst[...] = y4[i, j, :, :dst.shape[1], :dst.shape[2]]
+
+    if threads > 1 and len(blocks) > 1:
+        parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+    else:
+        span(0, len(blocks))
     return y
