@@ -151,6 +151,10 @@ _PARALLEL_MIN_BYTES = 2 << 20
 # one output channel: from this many input channels on, z = x @ K and tap sums (_conv_one_out) beat
 # im2col + GEMV (benchmarks/README.md)
 _ONE_OUT_MIN_C = 4
+# a layer whose forward runs by Winograd also takes both gradients in the Winograd domain
+# (winograd.conv3x3_grads) from outputs of this many pixels on; on smaller maps the padding of
+# the tiles and the transforms cost more than the im2col gradients (benchmarks/README.md)
+_WINOGRAD_GRADS_MIN_PIXELS = 144
 _DW_CHUNK = 1 << 16   # elements of a depthwise forward chunk (its output and one tap's product: 512 KB)
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
 # (gradient + tap result) rows
@@ -588,6 +592,7 @@ class Conv2D(Function):
         self.xsave = None
         relu = self.activation == "relu"
         self.mask = None
+        self.winograd = False
         fused = False
         if G == 1:
             k2 = k.reshape(K, Cout)
@@ -608,11 +613,21 @@ class Conv2D(Function):
                             xp.greater(yb, 0, out=mask[n0:n1, h0:h1].reshape(yb.shape))
 
                 fused = b is not None or relu
-                y = _conv(xp, x, self.pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo,
-                          epilogue if fused else None).reshape(M, Cout)
+                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=True)
+                                 and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS)
+                if self.winograd:  # both gradients in the Winograd domain too, from the padded input
+                    xpad = _pad(xp, x, self.pads)
+                    y = _conv(xp, xpad, ((0, 0), (0, 0)), k, kh, kw, sh, sw, dh, dw, Ho, Wo,
+                              epilogue if fused else None).reshape(M, Cout)
+                    self.pad_shape = xpad.shape
+                    if need_k:
+                        self.xsave = xpad
+                else:
+                    y = _conv(xp, x, self.pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo,
+                              epilogue if fused else None).reshape(M, Cout)
+                    if need_k:
+                        self.xsave = x
                 self.mask = mask
-                if need_k:
-                    self.xsave = x
         else:
             win = (x.reshape(N, H, W, 1, 1, C) if pointwise
                    else _windows(xp, _pad(xp, x, self.pads), kh, kw, sh, sw, dh, dw, Ho, Wo))
@@ -651,6 +666,16 @@ class Conv2D(Function):
         dy = gy.reshape(M, Cout)
         dx = dk = db = None
         want_db = self.has_bias and self.needs_input_grad[2]
+        if self.winograd and (self.xsave is not None or self.k2 is not None):
+            if self.mask is not None:
+                dy = mask_grad(xp, dy, self.mask.reshape(M, Cout))
+            dpad, dk = winograd.conv3x3_grads(
+                xp, dy.reshape(N, Ho, Wo, Cout), self.pad_shape, xpad=self.xsave,
+                kernel=None if self.k2 is None else self.k2.reshape(kh, kw, C, Cout))
+            if dpad is not None:
+                dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C)).reshape(self.x_shape)
+            grads = (dx, None if dk is None else dk.reshape(self.k_shape))
+            return grads + ((colsum(xp, dy) if want_db else None),) if self.has_bias else grads
         if (self.xsave is not None and self.k2 is not None and G == 1 and not pointwise
                 and _use_transposed_dx(self.pads, kh, kw, (sh, sw), (dh, dw), H, W, Ho, Wo)
                 and not _uses_winograd(kh, kw, 1, 1, 1, 1, Cout, C)):  # (else Winograd's dx)

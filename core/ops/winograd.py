@@ -94,3 +94,81 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None):
     else:
         span(0, len(blocks))
     return y
+
+
+def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None):
+    """The gradients of ``y = conv3x3(xpad, kernel, Ho, Wo)`` given dy (N, Ho, Wo, Cout), in the
+    Winograd domain: with dM = A dY A^T per output tile, the kernel gradient is
+    G^T (sum over tiles of V * dM) G (16 GEMMs (Cin, tiles) @ (tiles, Cout)) and the input
+    tiles' gradient B (dM @ U^T) B^T (16 GEMMs (tiles, Cout) @ (Cout, Cin)), added into the
+    overlapping 4x4 input tiles. Returns (the gradient w.r.t. xpad, of ``padded_shape``, when
+    ``kernel`` is given; the kernel gradient when ``xpad`` is given). Image blocks as ``conv3x3``."""
+    need_dx, need_dk = kernel is not None, xpad is not None
+    N, Hp, Wp, C = padded_shape
+    Ho, Wo, Cout = dy.shape[1:]
+    dt = dy.dtype
+    th, tw = -(-Ho // 2), -(-Wo // 2)
+    Hg, Wg = max(Hp, 2 * th + 2), max(Wp, 2 * tw + 2)
+    if need_dk and (Hg > Hp or Wg > Wp):
+        grown = xp.zeros((N, Hg, Wg, C), dt)
+        grown[:, :Hp, :Wp] = xpad
+        xpad = grown
+    u = (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout) if need_dx else None
+    bk, akt = _mat(xp, _BK, dt), _mat(xp, _AK.T, dt)
+    bkt = _mat(xp, _BK.T, dt)
+    dxg = xp.zeros((N, Hg, Wg, C), dt) if need_dx else None
+    odd = 2 * th != Ho or 2 * tw != Wo
+    per_image = 16 * th * tw * (2 * C + 2 * Cout) * dt.itemsize
+    if xp is not np:
+        blocks, threads = [(0, N)], 1
+    else:
+        threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
+        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image)
+        blocks = parallel.chunks(N, step, threads)
+
+    def span(b0, b1):
+        nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
+        d = xp.empty((16, nb, th, tw, C), dt) if need_dk else None
+        g = (xp.zeros if odd else xp.empty)((4, nb, th, tw, Cout), dt)  # dY's 2x2 tiles (odd: zero-extended)
+        acc = None
+        for n0, n1 in blocks[b0:b1]:
+            n = n1 - n0
+            T = n * th * tw
+            gn, dyb = g[:, :n], dy[n0:n1]
+            for i in range(2):
+                for j in range(2):
+                    src = dyb[:, i::2, j::2]
+                    gn[2 * i + j, :, :src.shape[1], :src.shape[2]] = src
+            dm = (akt @ gn.reshape(4, -1)).reshape(16, T, Cout)
+            if need_dk:
+                dn, xs = d[:, :n], xpad[n0:n1]
+                for a in range(4):
+                    for b in range(4):
+                        dn[4 * a + b] = xs[:, a:a + 2 * th:2, b:b + 2 * tw:2]
+                v = (bk @ dn.reshape(16, -1)).reshape(16, T, C)
+                part = xp.matmul(v.transpose(0, 2, 1), dm)  # (16, C, Cout)
+                if acc is None:
+                    acc = part
+                else:
+                    acc += part
+            if need_dx:
+                dv = xp.matmul(dm, u.transpose(0, 2, 1))  # (16, T, C)
+                dd = (bkt @ dv.reshape(16, -1)).reshape(16, n, th, tw, C)
+                tgt = dxg[n0:n1]
+                for a in range(4):
+                    for b in range(4):
+                        tgt[:, a:a + 2 * th:2, b:b + 2 * tw:2] += dd[4 * a + b]
+        return acc
+
+    if threads > 1 and len(blocks) > 1:
+        parts = parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+    else:
+        parts = [span(0, len(blocks))]
+    dk = None
+    if need_dk:
+        du = parallel.sum_parts(parts)
+        dk = (_mat(xp, _GK.T, dt) @ du.reshape(16, C * Cout)).reshape(3, 3, C, Cout)
+    dx = None
+    if need_dx:
+        dx = dxg if (Hg, Wg) == (Hp, Wp) else xp.ascontiguousarray(dxg[:, :Hp, :Wp])
+    return dx, dk
