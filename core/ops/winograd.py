@@ -113,7 +113,10 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
         grown = xp.zeros((N, Hg, Wg, C), dt)
         grown[:, :Hp, :Wp] = xpad
         xpad = grown
-    u = (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout) if need_dx else None
+    ut = None  # U^T, contiguous: (16, Cout, Cin) (a transposed view as the second operand is slower)
+    if need_dx:
+        ut = xp.ascontiguousarray((_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
+                                  .transpose(0, 2, 1))
     bk, akt = _mat(xp, _BK, dt), _mat(xp, _AK.T, dt)
     bkt = _mat(xp, _BK.T, dt)
     dxg = xp.zeros((N, Hg, Wg, C), dt) if need_dx else None
@@ -152,7 +155,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
                 else:
                     acc += part
             if need_dx:
-                dv = xp.matmul(dm, u.transpose(0, 2, 1))  # (16, T, C)
+                dv = xp.matmul(dm, ut)  # (16, T, C)
                 dd = (bkt @ dv.reshape(16, -1)).reshape(16, n, th, tw, C)
                 tgt = dxg[n0:n1]
                 for a in range(4):
