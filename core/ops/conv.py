@@ -453,15 +453,12 @@ def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None, forward
     Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide enough layers; ``forward``: a layer's
     forward, not an input gradient's full convolution), the tap sums of ``_conv_one_out`` for one
     output channel (stride 1), else blocked im2col + GEMM.
-    ``epilogue(blk, yb)``: see ``_conv_gemm`` (Winograd's output gets it as one block)."""
+    ``epilogue(blk, yb)``: see ``_conv_gemm``."""
     C, Cout = k.shape[2], k.shape[3]
     if Cout == 1 and sh == sw == 1 and kh * kw > 1 and C >= _ONE_OUT_MIN_C:
         return _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue)
     if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward):
-        y = winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo)
-        if epilogue is not None:
-            epilogue((0, y.shape[0], 0, Ho), y.reshape(-1, Cout))
-        return y
+        return winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo, epilogue=epilogue)
     return _conv_gemm(xp, x, pads, k.reshape(kh * kw * C, Cout), kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue)
 
 

@@ -44,12 +44,13 @@ def _mat(xp, m, dtype):
     return xp.asarray(m.astype(dtype))
 
 
-def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None):
+def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
     """y (N, Ho, Wo, Cout) = the valid 3x3 cross-correlation of the padded input xpad
     (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1.
 
     On NumPy the images run in blocks of about ``block_bytes`` (default _BLOCK_BYTES) of tile
-    data, so that the transforms' passes stay in cache, shared out among the intra-op threads."""
+    data, so that the transforms' passes stay in cache, shared out among the intra-op threads.
+    ``epilogue((n0, n1, 0, Ho), yb)`` runs on each block's (rows, Cout) output while in cache."""
     N, Hp, Wp, C = xpad.shape
     Cout = kernel.shape[3]
     dt = xpad.dtype
@@ -88,6 +89,8 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None):
                 for j in range(2):
                     dst = yb[:, i::2, j::2]
                     dst[...] = y4[i, j, :, :dst.shape[1], :dst.shape[2]]
+            if epilogue is not None:
+                epilogue((n0, n1, 0, Ho), yb.reshape(-1, Cout))
 
     if threads > 1 and len(blocks) > 1:
         parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
