@@ -83,11 +83,13 @@ def test_conv2d_float32_equals_im2col_path(always_winograd):
 
 
 def test_forward_threshold():
-    """A layer's forward takes Winograd from 32 channels each and Cin * Cout >= 2048 on; its input
-    gradient (the full convolution of dy) only for wide layers."""
+    """A layer's forward takes Winograd from 32 channels each and Cin * Cout >= 2048 on, for images
+    of up to 1024 output tiles; its input gradient (the full convolution of dy) only for wide layers."""
     assert winograd.worth_it(32, 64, forward=True) and winograd.worth_it(64, 32, forward=True)
     assert not winograd.worth_it(32, 64) and not winograd.worth_it(32, 32, forward=True)
     assert not winograd.worth_it(16, 256, forward=True)
+    assert winograd.worth_it(64, 64, True, (64, 64)) and not winograd.worth_it(64, 64, True, (65, 64))
+    assert winograd.worth_it(256, 256, True, (224, 224))
 
 
 @pytest.mark.parametrize("block_bytes", [1, 20000, 1 << 30])

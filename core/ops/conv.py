@@ -401,10 +401,12 @@ def _grads_transposed(xp, x, dy4, k, pads):
     return dx, xp.ascontiguousarray(dk)
 
 
-def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=False):
+def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=False, out_hw=(1, 1)):
     """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM: wide
-    layers, and a layer's forward from fewer channels on (``winograd.worth_it``)."""
-    return kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout, forward)
+    layers, and a layer's forward (``out_hw`` outputs an image) from fewer channels on
+    (``winograd.worth_it``)."""
+    return (kh == kw == 3 and sh == sw == 1 and dh == dw == 1
+            and winograd.worth_it(C, Cout, forward, out_hw))
 
 
 def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
@@ -457,7 +459,7 @@ def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None, forward
     C, Cout = k.shape[2], k.shape[3]
     if Cout == 1 and sh == sw == 1 and kh * kw > 1 and C >= _ONE_OUT_MIN_C:
         return _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue)
-    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward):
+    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward, (Ho, Wo)):
         return winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo, epilogue=epilogue)
     return _conv_gemm(xp, x, pads, k.reshape(kh * kw * C, Cout), kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue)
 
@@ -610,7 +612,7 @@ class Conv2D(Function):
                             xp.greater(yb, 0, out=mask[n0:n1, h0:h1].reshape(yb.shape))
 
                 fused = b is not None or relu
-                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=True)
+                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo))
                                  and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS)
                 if self.winograd:  # both gradients in the Winograd domain too, from the padded input
                     xpad = _pad(xp, x, self.pads)

@@ -25,19 +25,25 @@ _BK, _GK, _AK = np.kron(_BT, _BT), np.kron(_G, _G), np.kron(_AT, _AT)
 
 MIN_CHANNELS = 256  # both Cin and Cout
 # a layer's forward (its input gradient keeps the paths chosen for the backward): both at least
-# FORWARD_MIN_CHANNELS and Cin * Cout at least FORWARD_MIN_PRODUCT
+# FORWARD_MIN_CHANNELS, Cin * Cout at least FORWARD_MIN_PRODUCT, and at most FORWARD_MAX_TILES
+# 2x2 output tiles an image (larger images' tile data falls out of cache)
 FORWARD_MIN_CHANNELS = 32
 FORWARD_MIN_PRODUCT = 2048
+FORWARD_MAX_TILES = 1024
 # the tile data (input and product tiles) of an image block
 _BLOCK_BYTES = 1 << 20
+# ... and at least this many tiles (the rows of its 16 GEMMs: fewer make them inefficient)
+_MIN_TILES = 128
 
 
-def worth_it(cin: int, cout: int, forward: bool = False) -> bool:
+def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1)) -> bool:
     """Whether Winograd beats im2col + GEMM for a layer this wide (``forward``: for a layer's
-    forward, image blocks in cache against the blocked im2col)."""
+    forward with (Ho, Wo) outputs an image, image blocks in cache against the blocked im2col)."""
     if cin >= MIN_CHANNELS and cout >= MIN_CHANNELS:
         return True
-    return forward and min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
+    tiles = -(-out_hw[0] // 2) * -(-out_hw[1] // 2)
+    return (forward and min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
+            and tiles <= FORWARD_MAX_TILES)
 
 
 def _mat(xp, m, dtype):
@@ -68,7 +74,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
         blocks, threads = [(0, N)], 1
     else:
         threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
-        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image)
+        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // (th * tw)))
         blocks = parallel.chunks(N, step, threads)
 
     def span(b0, b1):
@@ -129,7 +135,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
         blocks, threads = [(0, N)], 1
     else:
         threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
-        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image)
+        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // (th * tw)))
         blocks = parallel.chunks(N, step, threads)
 
     def span(b0, b1):
