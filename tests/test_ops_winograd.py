@@ -84,12 +84,15 @@ def test_conv2d_float32_equals_im2col_path(always_winograd):
 
 def test_forward_threshold():
     """A layer's forward takes Winograd from 32 channels each and Cin * Cout >= 2048 on, for images
-    of up to 1024 output tiles; its input gradient (the full convolution of dy) only for wide layers."""
-    assert winograd.worth_it(32, 64, forward=True) and winograd.worth_it(64, 32, forward=True)
-    assert not winograd.worth_it(32, 64) and not winograd.worth_it(32, 32, forward=True)
-    assert not winograd.worth_it(16, 256, forward=True)
+    of 144 outputs to 1024 output tiles; its input gradient (the full convolution of dy) only for
+    wide layers."""
+    hw = (28, 28)
+    assert winograd.worth_it(32, 64, True, hw) and winograd.worth_it(64, 32, True, hw)
+    assert not winograd.worth_it(32, 64) and not winograd.worth_it(32, 32, True, hw)
+    assert not winograd.worth_it(16, 256, True, hw)
     assert winograd.worth_it(64, 64, True, (64, 64)) and not winograd.worth_it(64, 64, True, (65, 64))
-    assert winograd.worth_it(256, 256, True, (224, 224))
+    assert winograd.worth_it(64, 64, True, (12, 12)) and not winograd.worth_it(64, 64, True, (11, 11))
+    assert winograd.worth_it(256, 256, True, (224, 224)) and winograd.worth_it(256, 256, True, (7, 7))
 
 
 @pytest.mark.parametrize("block_bytes", [1, 20000, 1 << 30])
@@ -111,10 +114,11 @@ def test_conv2d_forward_threshold_equals_the_reference(monkeypatch, pad, activat
     map, in the Winograd domain on the larger one) against the plain reference op: values and
     gradients."""
     from core.ops import reference
+    monkeypatch.setattr(winograd, "FORWARD_MIN_PIXELS", 1)
     x = rng.standard_normal((2,) + hw + (32,)).astype(np.float32)
     k = (rng.standard_normal((3, 3, 32, 64)) * 0.1).astype(np.float32)
     b = rng.standard_normal(64).astype(np.float32)
-    assert C._uses_winograd(3, 3, 1, 1, 1, 1, 32, 64, forward=True)
+    assert C._uses_winograd(3, 3, 1, 1, 1, 1, 32, 64, True, hw)
 
     def run():
         ts = [Tensor(a, requires_grad=grad_of in ("all", name)) for a, name in ((x, "x"), (k, "kernel"), (b, "b"))]

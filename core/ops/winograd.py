@@ -25,15 +25,18 @@ _BK, _GK, _AK = np.kron(_BT, _BT), np.kron(_G, _G), np.kron(_AT, _AT)
 
 MIN_CHANNELS = 256  # both Cin and Cout
 # a layer's forward (its input gradient keeps the paths chosen for the backward): both at least
-# FORWARD_MIN_CHANNELS, Cin * Cout at least FORWARD_MIN_PRODUCT, and at most FORWARD_MAX_TILES
-# 2x2 output tiles an image (larger images' tile data falls out of cache)
+# FORWARD_MIN_CHANNELS, Cin * Cout at least FORWARD_MIN_PRODUCT, and images of at least
+# FORWARD_MIN_PIXELS outputs (on smaller maps the tiles' padding, the transforms and the many small
+# blocks lose on two threads) and at most FORWARD_MAX_TILES 2x2 output tiles (larger images' tile
+# data falls out of cache)
 FORWARD_MIN_CHANNELS = 32
 FORWARD_MIN_PRODUCT = 2048
+FORWARD_MIN_PIXELS = 144
 FORWARD_MAX_TILES = 1024
 # the tile data (input and product tiles) of an image block
-_BLOCK_BYTES = 1 << 20
+_BLOCK_BYTES = 4 << 20
 # ... and at least this many tiles (the rows of its 16 GEMMs: fewer make them inefficient)
-_MIN_TILES = 128
+_MIN_TILES = 256
 
 
 def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1)) -> bool:
@@ -43,7 +46,7 @@ def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1)) -> bool:
         return True
     tiles = -(-out_hw[0] // 2) * -(-out_hw[1] // 2)
     return (forward and min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
-            and tiles <= FORWARD_MAX_TILES)
+            and out_hw[0] * out_hw[1] >= FORWARD_MIN_PIXELS and tiles <= FORWARD_MAX_TILES)
 
 
 def _mat(xp, m, dtype):
