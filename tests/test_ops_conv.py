@@ -92,10 +92,47 @@ CONVT_GRAD = [
 
 
 @pytest.mark.parametrize("xs,ks,s,pad,op_pad,dil,use_bias", CONVT_GRAD)
-def test_conv2d_transpose_gradients(xs, ks, s, pad, op_pad, dil, use_bias):
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_conv2d_transpose_gradients(xs, ks, s, pad, op_pad, dil, use_bias, activation):
     arrays = [rand(*xs), rand(*ks)] + ([rand(ks[2])] if use_bias else [])
     check_gradients(lambda x, k, *b: conv2d_transpose(x, k, b[0] if b else None, strides=s, padding=pad,
-                                                      output_padding=op_pad, dilation=dil), arrays)
+                                                      output_padding=op_pad, dilation=dil, activation=activation),
+                    arrays)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 3000, 1 << 21])
+@pytest.mark.parametrize("xs,ks,s,pad,op_pad,dil", [
+    ((5, 4, 5, 3), (3, 3, 4, 3), 2, "same", None, 1),
+    ((4, 3, 4, 2), (3, 2, 3, 2), (2, 3), "valid", None, 1),
+    ((3, 3, 4, 2), (3, 3, 2, 2), 2, "same", 1, 1),          # output_padding: a zero-extended last row
+    ((4, 3, 3, 2), (2, 2, 3, 2), 1, "valid", None, 2),
+    ((3, 3, 3, 2), (1, 1, 2, 2), 3, "valid", (2, 1), 1),     # k < s: phases no tap reaches
+])
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_conv2d_transpose_blocks_and_threads_equal_the_reference(monkeypatch, block_bytes, xs, ks, s, pad,
+                                                                  op_pad, dil, activation):
+    """The forward's image blocks (the taps scattered by phases) and the backward's im2col blocks of
+    dy, shared out among the intra-op threads, against the plain reference: values and gradients."""
+    from core.ops import reference
+    C = importlib.import_module("core.ops.conv")  # ops.conv is Keras's function; the module by its path
+
+    x, k, b, w = rand(*xs), rand(*ks), rand(ks[2]), None
+
+    def run():
+        nonlocal w
+        ts = [Tensor(x, requires_grad=True), Tensor(k, requires_grad=True), Tensor(b, requires_grad=True)]
+        y = conv2d_transpose(*ts, strides=s, padding=pad, output_padding=op_pad, dilation=dil, activation=activation)
+        w = rand(*y.shape) if w is None else w
+        (y * Tensor(w)).sum().backward()
+        return [y.numpy()] + [t.grad for t in ts]
+
+    for name in ("_BLOCK_BYTES", "_BLOCK_BYTES_PER_THREAD", "_DX_BLOCK_BYTES"):
+        monkeypatch.setattr(C, name, block_bytes)
+    monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 0)
+    fast = run()
+    monkeypatch.setattr(C, "Conv2DTranspose", reference.Conv2DTranspose)
+    for a, r in zip(fast, run()):
+        np.testing.assert_allclose(a, r, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("fn,xs,ks", [
@@ -129,6 +166,8 @@ FAST_PATHS = [
     ((1, 6, 5, 2), (3, 3, 2, 3), 1, ((0, 2), (1, 0))),  # output smaller than the input: per-tap input grad
     ((2, 6, 5, 1), (3, 3, 1, 4), 1, "valid"),         # one input channel: im2col by strided taps
     ((2, 7, 6, 1), (3, 2, 1, 3), 2, "same"),          # one channel, stride 2
+    ((2, 6, 5, 4), (3, 3, 4, 1), 1, "same"),          # one output channel: tap sums of x @ K (_conv_one_out)
+    ((2, 7, 6, 5), (3, 2, 5, 1), 1, ((0, 2), (2, 0))),  # the same, uneven kernel and padding
 ]
 
 

@@ -137,7 +137,7 @@ def test_overlapping_max_pool1d_matches_windows(pool, s, pad):
 
 
 def test_overlapping_max_pool_image_groups(monkeypatch):
-    """All images as one group (as on a GPU) give what one image at a time (NumPy) gives; an
+    """All images as one group (as on a GPU) or a few give what one image at a time gives; an
     empty batch pools to an empty batch."""
     x = rng.integers(0, 3, (3, 7, 6, 2)).astype(np.float64)
     g = rng.standard_normal((3, 4, 3, 2))
@@ -148,8 +148,11 @@ def test_overlapping_max_pool_image_groups(monkeypatch):
         (y * Tensor(g)).sum().backward()
         return P.max_pool2d(Tensor(x), 3, strides=2, padding="same").numpy(), y.numpy(), t.grad
 
+    monkeypatch.setattr(P, "_GROUP_ELEMENTS", 1)   # one image a group
     one_by_one = run()
-    monkeypatch.setattr(P, "_image_groups", lambda xp, n0, n1: [(n0, n1)])
+    monkeypatch.setattr(P, "_GROUP_ELEMENTS", 30)   # groups of 2 images and a last one of 1
+    np.testing.assert_array_equal(one_by_one[1], run()[1])
+    monkeypatch.setattr(P, "_image_groups", lambda xp, n0, n1, per_image: [(n0, n1)])
     for a, b in zip(one_by_one, run()):
         np.testing.assert_array_equal(a, b)
     monkeypatch.undo()

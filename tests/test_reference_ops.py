@@ -88,6 +88,8 @@ CONV_CASES = [  # x shape, kernel shape, strides, padding, dilation, groups, act
     ((2, 8, 7, 4), (3, 2, 4, 5), 2, "same", 1, 1, "relu", True),
     ((1, 9, 9, 4), (3, 3, 2, 6), 1, "same", 2, 2, None, False),
     ((3, 6, 5, 2), (1, 1, 2, 3), (2, 1), ((1, 0), (2, 1)), 1, 1, "relu", True),
+    ((2, 7, 6, 5), (3, 3, 5, 1), 1, "same", 1, 1, "relu", True),      # one output channel (_conv_one_out)
+    ((2, 8, 7, 4), (3, 2, 4, 1), 1, "valid", (2, 1), 1, None, False),
 ]
 
 
@@ -122,10 +124,11 @@ def test_depthwise_conv2d(monkeypatch, s, pad, d, mult):
                                                 ((4, 4), 2, "same", (1, 1), 1), ((2, 2), 3, "valid", None, 1),
                                                 ((2, 3), 3, "same", (2, 0), 1), ((3, 3), (2, 1), "same", None, 1),
                                                 ((1, 1), 2, "valid", (1, 1), 1)])
-def test_conv2d_transpose(monkeypatch, ks, s, pad, out_pad, d):
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_conv2d_transpose(monkeypatch, ks, s, pad, out_pad, d, act):
     args = [rand(2, 4, 5, 3), rand(*ks, 2, 3), rand(2)]
     fn = lambda x, k, b: ops.conv2d_transpose(x, k, b, strides=s, padding=pad, output_padding=out_pad,  # noqa: E731
-                                              dilation=d)
+                                              dilation=d, activation=act)
     assert_fast_equals_reference(monkeypatch, conv, ["Conv2DTranspose"], fn, args)
     check_reference_gradients(monkeypatch, conv, ["Conv2DTranspose"], fn, [a.astype(np.float64) for a in args])
 

@@ -422,9 +422,10 @@ class Conv2DTranspose(_ConvBase):
 
     def call(self, inputs):
         self._check_call_input(inputs)
+        act = self._fused()
         y = ops.conv2d_transpose(inputs, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-                                 output_padding=self.output_padding, dilation=self.dilation_rate)
-        return self._finish(y)
+                                 output_padding=self.output_padding, dilation=self.dilation_rate, activation=act)
+        return self._finish(y, act)
 
     def compute_output_shape(self, input_shape):
         check_ndim(self, input_shape, self.rank + 2, self._layout)

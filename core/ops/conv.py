@@ -148,6 +148,13 @@ _BLOCK_BYTES_PER_THREAD = 2 << 20
 # ... when the whole im2col matrix takes at least this much; smaller ones run as one block on one
 # thread. The blocks are sized so that every thread gets as many.
 _PARALLEL_MIN_BYTES = 2 << 20
+# one output channel: from this many input channels on, z = x @ K and tap sums (_conv_one_out) beat
+# im2col + GEMV (benchmarks/README.md)
+_ONE_OUT_MIN_C = 4
+# a layer whose forward runs by Winograd also takes both gradients in the Winograd domain
+# (winograd.conv3x3_grads) from outputs of this many pixels on; on smaller maps the padding of
+# the tiles and the transforms cost more than the im2col gradients (benchmarks/README.md)
+_WINOGRAD_GRADS_MIN_PIXELS = 144
 _DW_CHUNK = 1 << 16   # elements of a depthwise forward chunk (its output and one tap's product: 512 KB)
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
 # (gradient + tap result) rows
@@ -369,7 +376,7 @@ def _dx_transposed(xp, dy4, k, pads, H, W):
     per block instead of kh*kw thin GEMMs and strided adds."""
     kh, kw = k.shape[:2]
     q, kf = _full_conv_of_dy(xp, k, pads)
-    return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W)
+    return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W, forward=False)
 
 
 def _grads_transposed(xp, x, dy4, k, pads):
@@ -386,7 +393,7 @@ def _grads_transposed(xp, x, dy4, k, pads):
     def work(blk, cols):
         n0, n1, h0, h1 = blk
         xp.matmul(cols, kf, out=dx[n0:n1, h0:h1].reshape(-1, C))
-        return x[n0:n1, h0:h1].reshape(-1, C).T @ cols
+        return _gram(xp, x[n0:n1, h0:h1].reshape(-1, C), cols)
 
     acc = parallel.sum_parts(_im2col_spans(xp, dy4, q, kh, kw, 1, 1, 1, 1, H, W, work,
                                            pixel_bytes=2 * C * dy4.itemsize))
@@ -394,21 +401,66 @@ def _grads_transposed(xp, x, dy4, k, pads):
     return dx, xp.ascontiguousarray(dk)
 
 
-def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
-    """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM."""
-    return kh == kw == 3 and sh == sw == 1 and dh == dw == 1 and winograd.worth_it(C, Cout)
+def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=False, out_hw=(1, 1)):
+    """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM: wide
+    layers, and a layer's forward (``out_hw`` outputs an image) from fewer channels on
+    (``winograd.worth_it``)."""
+    return (kh == kw == 3 and sh == sw == 1 and dh == dw == 1
+            and winograd.worth_it(C, Cout, forward, out_hw))
 
 
-def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None):
+def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
+    """A stride-1 conv with ONE output channel, by images blocks: z = x @ K as (pixels, kh*kw), one
+    GEMM without im2col, then each output pixel sums its taps' columns of z (kh*kw strided adds
+    of the block's (n, Ho, Wo) plane). The im2col path copies kh*kw*C floats per pixel for a GEMV."""
+    N, H, W, C = x.shape
+    (pt, _), (pl, _) = pads
+    T = kh * kw
+    kk = k.reshape(T, C).T
+    taps = []  # (p, output rows i0:i1, columns j0:j1, and the input row and column they read first)
+    for a in range(kh):
+        for b in range(kw):
+            i0, i1 = max(0, pt - a * dh), min(Ho, H + pt - a * dh)
+            j0, j1 = max(0, pl - b * dw), min(Wo, W + pl - b * dw)
+            if i1 > i0 and j1 > j0:
+                taps.append((a * kw + b, i0, i1, j0, j1, i0 + a * dh - pt, j0 + b * dw - pl))
+    y = xp.empty((N, Ho, Wo, 1), x.dtype)
+    per_image = (H * W * T + Ho * Wo) * x.itemsize
+    threads = parallel.num_threads() if xp is np else 1
+    par = threads > 1 and N * per_image >= _PARALLEL_MIN_BYTES and not parallel.in_region()
+    blocks = parallel.chunks(N, max(1, _DX_BLOCK_BYTES // per_image), threads if par else 1)
+    nb = max(n1 - n0 for n0, n1 in blocks)
+
+    def span(b0, b1):
+        zbuf = xp.empty((nb * H * W, T), x.dtype)
+        for n0, n1 in blocks[b0:b1]:
+            n = n1 - n0
+            z = xp.matmul(x[n0:n1].reshape(-1, C), kk, out=zbuf[:n * H * W]).reshape(n, H, W, T)
+            yb = y[n0:n1, :, :, 0]
+            yb.fill(0)
+            for p, i0, i1, j0, j1, r0, c0 in taps:
+                yb[:, i0:i1, j0:j1] += z[:, r0:r0 + i1 - i0, c0:c0 + j1 - j0, p]
+            if epilogue is not None:
+                epilogue((n0, n1, 0, Ho), y[n0:n1].reshape(-1, 1))
+
+    if par:
+        parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+    else:
+        span(0, len(blocks))
+    return y
+
+
+def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None, forward=True):
     """The valid convolution of ``_pad(x, pads)`` with the (kh, kw, C, Cout) kernel of a G=1 conv:
-    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide layers), else blocked im2col + GEMM.
-    ``epilogue(blk, yb)``: see ``_conv_gemm`` (Winograd's output gets it as one block)."""
+    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide enough layers; ``forward``: a layer's
+    forward, not an input gradient's full convolution), the tap sums of ``_conv_one_out`` for one
+    output channel (stride 1), else blocked im2col + GEMM.
+    ``epilogue(blk, yb)``: see ``_conv_gemm``."""
     C, Cout = k.shape[2], k.shape[3]
-    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout):
-        y = winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo)
-        if epilogue is not None:
-            epilogue((0, y.shape[0], 0, Ho), y.reshape(-1, Cout))
-        return y
+    if Cout == 1 and sh == sw == 1 and kh * kw > 1 and C >= _ONE_OUT_MIN_C:
+        return _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue)
+    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward, (Ho, Wo)):
+        return winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo, epilogue=epilogue)
     return _conv_gemm(xp, x, pads, k.reshape(kh * kw * C, Cout), kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue)
 
 
@@ -539,6 +591,7 @@ class Conv2D(Function):
         self.xsave = None
         relu = self.activation == "relu"
         self.mask = None
+        self.winograd = False
         fused = False
         if G == 1:
             k2 = k.reshape(K, Cout)
@@ -559,11 +612,21 @@ class Conv2D(Function):
                             xp.greater(yb, 0, out=mask[n0:n1, h0:h1].reshape(yb.shape))
 
                 fused = b is not None or relu
-                y = _conv(xp, x, self.pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo,
-                          epilogue if fused else None).reshape(M, Cout)
+                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo))
+                                 and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS)
+                if self.winograd:  # both gradients in the Winograd domain too, from the padded input
+                    xpad = _pad(xp, x, self.pads)
+                    y = _conv(xp, xpad, ((0, 0), (0, 0)), k, kh, kw, sh, sw, dh, dw, Ho, Wo,
+                              epilogue if fused else None).reshape(M, Cout)
+                    self.pad_shape = xpad.shape
+                    if need_k:
+                        self.xsave = xpad
+                else:
+                    y = _conv(xp, x, self.pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo,
+                              epilogue if fused else None).reshape(M, Cout)
+                    if need_k:
+                        self.xsave = x
                 self.mask = mask
-                if need_k:
-                    self.xsave = x
         else:
             win = (x.reshape(N, H, W, 1, 1, C) if pointwise
                    else _windows(xp, _pad(xp, x, self.pads), kh, kw, sh, sw, dh, dw, Ho, Wo))
@@ -602,6 +665,16 @@ class Conv2D(Function):
         dy = gy.reshape(M, Cout)
         dx = dk = db = None
         want_db = self.has_bias and self.needs_input_grad[2]
+        if self.winograd and (self.xsave is not None or self.k2 is not None):
+            if self.mask is not None:
+                dy = mask_grad(xp, dy, self.mask.reshape(M, Cout))
+            dpad, dk = winograd.conv3x3_grads(
+                xp, dy.reshape(N, Ho, Wo, Cout), self.pad_shape, xpad=self.xsave,
+                kernel=None if self.k2 is None else self.k2.reshape(kh, kw, C, Cout))
+            if dpad is not None:
+                dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C)).reshape(self.x_shape)
+            grads = (dx, None if dk is None else dk.reshape(self.k_shape))
+            return grads + ((colsum(xp, dy) if want_db else None),) if self.has_bias else grads
         if (self.xsave is not None and self.k2 is not None and G == 1 and not pointwise
                 and _use_transposed_dx(self.pads, kh, kw, (sh, sw), (dh, dw), H, W, Ho, Wo)
                 and not _uses_winograd(kh, kw, 1, 1, 1, 1, Cout, C)):  # (else Winograd's dx)
@@ -855,11 +928,16 @@ def _transpose_len(n, k, s, d, padding, output_padding):
 
 
 class Conv2DTranspose(Function):
-    """The gradient of conv2d w.r.t. its input: dcols = x @ K^T, col2im into the full
-    (n - 1) * s + k_eff map, then crop (or zero-extend) to the Keras output size."""
+    """The gradient of conv2d w.r.t. its input. Forward, a block of whole images at a time: one
+    GEMM x @ K^T for all kh*kw taps, col2im of its columns into the block's full
+    (n - 1) * s + k_eff map (in cache), then the crop (or zero extension) to the Keras output size
+    with the bias (and the fused ReLU and its mask). Backward: the input gradient is the strided
+    conv of dy with the kernel, the kernel gradient im2col(dy)^T @ x; both from one blocked im2col
+    of dy (``_im2col_spans``)."""
 
-    def __init__(self, strides, dilation, crops, out_hw):
+    def __init__(self, strides, dilation, crops, out_hw, activation=None):
         self.strides, self.dilation, self.crops, self.out_hw = strides, dilation, crops, out_hw
+        self.activation = activation
 
     def forward(self, x, k, b=None):
         xp = self.xp = get_xp(x, k)
@@ -868,28 +946,79 @@ class Conv2DTranspose(Function):
         (sh, sw), (dh, dw) = self.strides, self.dilation
         Hf, Wf = (h - 1) * sh + (kh - 1) * dh + 1, (w - 1) * sw + (kw - 1) * dw + 1
         (Ho, Wo), (top, left) = self.out_hw, self.crops
-        self.pads = ((-top, Ho + top - Hf), (-left, Wo + left - Wf))
-        M, K = N * h * w, kh * kw * Cout
-        x2 = x.reshape(M, Cin)
+        K = kh * kw * Cout
+        x2 = x.reshape(N * h * w, Cin)
         k2 = k.reshape(K, Cin)
+        kT = xp.ascontiguousarray(k2.T)
         y = xp.empty((N, Ho, Wo, Cout), x.dtype)
+        # the rows of y that the full map reaches (top >= 0; the bottom/right may be zero-extended)
+        i1, j1 = min(Ho, Hf - top), min(Wo, Wf - left)
+        if i1 < Ho:
+            y[:, i1:] = 0
+        if j1 < Wo:
+            y[:, :i1, j1:] = 0
+        # the full map by phases: rows r = sh * q + pr of it are rows q of phase pr (columns alike),
+        # so that each tap's scatter is a contiguous (h, w * Cout) block of one phase
+        phases = [(pr, pc, -(-(Hf - pr) // sh), -(-(Wf - pc) // sw)) for pr in range(sh) for pc in range(sw)]
+        itemsize = x.dtype.itemsize
+        per_image = (h * w * K + sum(hq * wq for _, _, hq, wq in phases) * Cout) * itemsize
+        total = N * per_image
+        threads = parallel.num_threads() if xp is np else 1
+        par = threads > 1 and total >= _PARALLEL_MIN_BYTES and not parallel.in_region()
+        blocks = parallel.chunks(N, max(1, _DX_BLOCK_BYTES // per_image), threads if par else 1)
+        nb = max(n1 - n0 for n0, n1 in blocks)
+        taps = [(a, c, (a * dh) % sh, (c * dw) % sw, (a * dh) // sh, (c * dw) // sw)
+                for a in range(kh) for c in range(kw)]
+        relu = self.activation == "relu"
+        mask = xp.empty(y.shape, bool) if relu and any(self.needs_input_grad) else None
 
-        def span(n0, n1):  # the images n0:n1, independent of the others
-            rows = x2[n0 * h * w:n1 * h * w]
-            buf = xp.empty((rows.shape[0], Cout), x.dtype)
+        def span(b0, b1):
+            zbuf = xp.empty((nb * h * w, Cout), x.dtype)
+            pbuf = {(pr, pc): xp.empty((nb, hq, wq, Cout), x.dtype) for pr, pc, hq, wq in phases}
+            for n0, n1 in blocks[b0:b1]:
+                n = n1 - n0
+                rows = x2[n0 * h * w:n1 * h * w]
+                z = zbuf[:n * h * w]
+                started = set()
+                for a, c, pr, pc, qa, qc in taps:
+                    p = a * kw + c
+                    xp.matmul(rows, kT[:, p * Cout:(p + 1) * Cout], out=z)
+                    ph = pbuf[pr, pc][:n]
+                    tgt = ph[:, qa:qa + h, qc:qc + w]
+                    if (pr, pc) in started:
+                        tgt += z.reshape(n, h, w, Cout)
+                    elif tgt.shape == ph.shape:
+                        xp.copyto(tgt, z.reshape(n, h, w, Cout))
+                    else:
+                        ph.fill(0)
+                        tgt += z.reshape(n, h, w, Cout)
+                    started.add((pr, pc))
+                yb = y[n0:n1]
+                for pr, pc, hq, wq in phases:  # y[i, j] = full[i + top, j + left]
+                    i0, j0 = (pr - top) % sh, (pc - left) % sw
+                    if i0 >= i1 or j0 >= j1:
+                        continue
+                    src = pbuf[pr, pc][:n] if (pr, pc) in started else None
+                    dst = yb[:, i0:i1:sh, j0:j1:sw]
+                    if src is None:
+                        dst[...] = 0
+                    else:
+                        q0, r0 = (i0 + top) // sh, (j0 + left) // sw
+                        dst[...] = src[:, q0:q0 + dst.shape[1], r0:r0 + dst.shape[2]]
+                if b is not None:
+                    add_bias_(xp, yb, b)
+                if relu:
+                    relu_into(xp, yb, yb)
+                    if mask is not None:
+                        xp.greater(yb, 0, out=mask[n0:n1])
 
-            def tap_grad(p):  # the scatter of kernel position p: x @ K[p]^T
-                xp.matmul(rows, k2[p * Cout:(p + 1) * Cout].T, out=buf)
-                return buf.reshape(n1 - n0, h, w, Cout)
-
-            full = _col2im(xp, (n1 - n0, Hf, Wf, Cout), x.dtype, (kh, kw), (sh, sw), (dh, dw), (h, w), tap_grad)
-            y[n0:n1] = _pad(xp, full, self.pads)
-
-        parallel.for_ranges(span, N, M * K * x.itemsize, gemm=True, min_elements=_PARALLEL_MIN_BYTES, xp=xp)
-        if b is not None:
-            y += b
+        if par:
+            parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+        else:
+            span(0, len(blocks))
         self.has_bias = b is not None
-        self.x2 = x2 if self.needs_input_grad[1] else None
+        self.mask = mask
+        self.x = x if self.needs_input_grad[1] else None
         self.k2 = k2 if self.needs_input_grad[0] else None
         self.geom = (x.shape, k.shape, Hf, Wf)
         return y
@@ -900,38 +1029,48 @@ class Conv2DTranspose(Function):
         N, h, w, Cin = x_shape
         kh, kw, Cout, _ = k_shape
         (sh, sw), (dh, dw) = self.strides, self.dilation
+        (Ho, Wo), (top, left) = self.out_hw, self.crops
         dx = dk = db = None
+        if self.mask is not None:
+            gy = mask_grad(xp, gy, self.mask)
         if self.has_bias and self.needs_input_grad[2]:
-            db = gy.sum(axis=(0, 1, 2))
-        if self.x2 is not None or self.k2 is not None:
-            dfull = _pad_adjoint(xp, gy, self.pads, (N, Hf, Wf, Cout))
-            K = kh * kw * Cout
-            dx2 = xp.empty((N * h * w, Cin), gy.dtype) if self.k2 is not None else None
+            db = colsum(xp, gy.reshape(-1, Cout))
+        if self.x is not None or self.k2 is not None:
+            # the full map's gradient is gy placed at (top, left): gy padded by (top, Hf - Ho - top),
+            # its rows beyond the full map (a zero extension's) cropped
+            i1, j1 = min(Ho, Hf - top), min(Wo, Wf - left)
+            g = gy[:, :i1, :j1]
+            pads = ((top, Hf - top - i1), (left, Wf - left - j1))
+            dx = xp.empty(x_shape, gy.dtype) if self.k2 is not None else None
+            k2, x = self.k2, self.x
 
-            def span(n0, n1):  # the images n0:n1: their input gradient, their share of the kernel's
-                win = _windows(xp, dfull[n0:n1], kh, kw, sh, sw, dh, dw, h, w)
-                cols = xp.ascontiguousarray(win).reshape((n1 - n0) * h * w, K)
-                if dx2 is not None:
-                    xp.matmul(cols, self.k2, out=dx2[n0 * h * w:n1 * h * w])
-                return None if self.x2 is None else cols.T @ self.x2[n0 * h * w:n1 * h * w]
+            def work(blk, cols):
+                n0, n1, h0, h1 = blk
+                if dx is not None:
+                    xp.matmul(cols, k2, out=dx[n0:n1, h0:h1].reshape(-1, Cin))
+                if x is not None:
+                    return _gram(xp, cols, x[n0:n1, h0:h1].reshape(-1, Cin))
+                return None
 
-            parts = parallel.for_ranges(span, N, N * h * w * K * gy.itemsize, gemm=True,
-                                        min_elements=_PARALLEL_MIN_BYTES, xp=xp)
-            dx = None if dx2 is None else dx2.reshape(x_shape)
-            dk = None if self.x2 is None else parallel.sum_parts(parts).reshape(k_shape)
+            parts = _im2col_spans(xp, g, pads, kh, kw, sh, sw, dh, dw, h, w, work,
+                                  pixel_bytes=Cin * gy.itemsize * ((dx is not None) + (x is not None)))
+            if x is not None:
+                dk = parallel.sum_parts(parts).reshape(k_shape)
         grads = (dx, dk)
         return grads + (db,) if self.has_bias else grads
 
 
-def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1):
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None, dilation=1, *,
+                     activation=None):
     """Transposed 2-d convolution (as Keras ``Conv2DTranspose``).
 
     x (N, H, W, Cin); kernel (kh, kw, Cout, Cin); bias (Cout,) or None. The output size is
     Keras' ``deconv_output_length``: without ``output_padding`` H * s ("same") or
     H * s + max(k_eff - s, 0) ("valid"); with it (H - 1) * s + k_eff - 2 * pad + output_padding,
-    pad = k_eff // 2 for "same", 0 for "valid".
+    pad = k_eff // 2 for "same", 0 for "valid". ``activation``: None or "relu", fused into the op.
     """
     op = "conv2d_transpose"
+    activation = _fused_activation(op, activation)
     x, kernel, bias = _convert(op, x, kernel, bias)
     _rank(op, "x", x, 4, "(N, H, W, Cin)")
     _rank(op, "kernel", kernel, 4, "(kh, kw, Cout, Cin)")
@@ -958,4 +1097,4 @@ def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_pa
         raise OpError(f"{op}: output size {(Ho, Wo)} for x {tuple(x.shape)}, kernel {tuple(kernel.shape)} "
                       f"is empty")
     args = (x, kernel) + ((bias,) if bias is not None else ())
-    return Conv2DTranspose(s, d, (top, left), (Ho, Wo)).apply(*args)
+    return Conv2DTranspose(s, d, (top, left), (Ho, Wo), activation=activation).apply(*args)

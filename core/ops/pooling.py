@@ -58,18 +58,25 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
     x6 = xpad[:, :2 * Ho, :2 * Wo].reshape(N, Ho, 2, Wo, 2, C)
 
     def images(n0, n1):
-        v = x6[n0:n1]
-        _max4(xp, v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1], y[n0:n1],
-              arg[n0:n1] if need else None)
+        for i0, i1 in _image_groups(xp, n0, n1, Ho * Wo * C):  # temporaries in cache
+            v = x6[i0:i1]
+            _max4(xp, v[:, :, 0, :, 0], v[:, :, 0, :, 1], v[:, :, 1, :, 0], v[:, :, 1, :, 1], y[i0:i1],
+                  arg[i0:i1] if need else None)
 
     parallel.for_ranges(images, N, y.size * 4, xp=xp)
     return y, arg
 
 
-def _image_groups(xp, n0, n1):
-    """Ranges of images [n0, n1) processed together by the overlapping-window pooling: one at a
-    time on NumPy (its temporaries stay in cache), all at once elsewhere (one kernel per pass)."""
-    step = 1 if xp is np else max(n1 - n0, 1)
+# the overlapping-window pooling's image groups hold about this many elements of output on NumPy:
+# enough that NumPy's per-call overhead does not dominate small images, few enough to stay in cache
+_GROUP_ELEMENTS = 1 << 15
+
+
+def _image_groups(xp, n0, n1, per_image):
+    """Ranges of images [n0, n1) processed together by the overlapping-window pooling: about
+    _GROUP_ELEMENTS elements (``per_image`` an image) at a time on NumPy (its temporaries stay in
+    cache), all at once elsewhere (one kernel per pass)."""
+    step = max(1, _GROUP_ELEMENTS // max(per_image, 1)) if xp is np else max(n1 - n0, 1)
     return [(i, min(i + step, n1)) for i in range(n0, n1, step)] or [(n0, n0)]
 
 
@@ -78,7 +85,7 @@ def _max_pool_windows(xp, xpad, pool, strides, y):
     then over its columns (ph - 1 + pw - 1 passes instead of ph * pw - 1)."""
     (ph, pw), (sh, sw) = pool, strides
     Ho, Wo = y.shape[1:3]
-    groups = _image_groups(xp, 0, xpad.shape[0])
+    groups = _image_groups(xp, 0, xpad.shape[0], Ho * xpad.shape[2] * xpad.shape[3])
     rows = xp.empty((groups[0][1] - groups[0][0], Ho) + xpad.shape[2:], xpad.dtype)
     for i0, i1 in groups:
         img, r = xpad[i0:i1], rows[:i1 - i0]
@@ -97,7 +104,7 @@ def _max_pool_windows_arg(xp, xpad, pool, strides, y, arg):
     (ph, pw), (sh, sw) = pool, strides
     Ho, Wo = y.shape[1:3]
     small = arg.dtype == xp.uint8
-    groups = _image_groups(xp, 0, xpad.shape[0])
+    groups = _image_groups(xp, 0, xpad.shape[0], Ho * Wo * y.shape[3])
     shape = (groups[0][1] - groups[0][0],) + y.shape[1:]
     upd, gt = xp.empty(shape, arg.dtype), xp.empty(shape, bool)
     for i0, i1 in groups:
@@ -200,7 +207,7 @@ class Pool2D(Function):
             arg = self.arg
 
             def scatter(n0, n1):  # each image's windows add into its own rows only
-                groups = _image_groups(xp, n0, n1)
+                groups = _image_groups(xp, n0, n1, Ho * Wo * C)
                 shape = (groups[0][1] - groups[0][0],) + gy.shape[1:]
                 eq, share = xp.empty(shape, bool), xp.empty(shape, gy.dtype)
                 for i0, i1 in groups:

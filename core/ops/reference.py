@@ -207,10 +207,12 @@ class DepthwiseConv2D(Function):
 
 class Conv2DTranspose(Function):
     """Scatter every input pixel times the kernel onto the full (h - 1) * s + k_eff map, then
-    crop it at ``crops`` to ``out_hw`` (zero-extended where the output is larger)."""
+    crop it at ``crops`` to ``out_hw`` (zero-extended where the output is larger); then + b and
+    the activation."""
 
-    def __init__(self, strides, dilation, crops, out_hw):
+    def __init__(self, strides, dilation, crops, out_hw, activation=None):
         self.strides, self.dilation, self.crops, self.out_hw = strides, dilation, crops, out_hw
+        self.activation = activation
 
     def forward(self, x, k, b=None):
         xp = get_xp(x, k)
@@ -224,10 +226,17 @@ class Conv2DTranspose(Function):
         self.pads = ((-top, Ho - Hf + top), (-left, Wo - Wf + left))
         self.x, self.k, self.full_shape, self.has_b = x, k, full.shape, b is not None
         y = _pad(xp, full, self.pads)
-        return y + b if b is not None else y
+        if b is not None:
+            y = y + b
+        if self.activation == "relu":
+            self.on = y > 0
+            y = y * self.on
+        return y
 
     def backward(self, gy):
         xp = get_xp(gy)
+        if self.activation == "relu":
+            gy = gy * self.on
         kh, kw = self.k.shape[:2]
         gfull = _unpad(xp, gy, self.pads, self.full_shape)
         gwin = _windows(xp, gfull, kh, kw, self.strides, self.dilation)  # (N, h, w, kh, kw, Cout)
