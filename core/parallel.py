@@ -180,6 +180,12 @@ def _own_running() -> int:
     return max(1, count)
 
 
+def _others_now() -> int | None:
+    """Other processes' runnable threads now: the machine's less this process's (None: unreadable)."""
+    running = _read_running()
+    return None if running is None else max(0, running - _own_running())
+
+
 def adaptive() -> bool:
     """Whether the engine sizes its threads to the CPU time other processes leave it (``pace``);
     ``ZOO_ADAPTIVE_THREADS=0`` or :func:`set_adaptive` turns it off."""
@@ -216,10 +222,14 @@ def pace() -> None:
     _next_look = now + _LOOK_EVERY_S
     if not adaptive() or num_threads() <= 1:
         return
-    running = _read_running()
-    if running is None:
+    others = _others_now()
+    if others is None:
         return
-    others = max(0, running - _own_running())
+    if others > 0:
+        # a second look: one of this process's threads that ran when the machine's count was read
+        # and slept when its own were counted reads as another process's; a busy process is seen twice
+        again = _others_now()
+        others = others if again is None else min(others, again)
     total = os.cpu_count() or 1
     mine = _cpus()
     if mine < total:  # the machine-wide count spreads over every CPU, not only ours

@@ -855,6 +855,27 @@ def test_pace_sizes_openblas_and_pipelines_to_the_cpus_other_processes_leave(thr
         parallel.set_adaptive(False)
 
 
+def test_pace_ignores_a_reading_that_a_second_look_does_not_confirm(threads, monkeypatch):
+    """One of this process's threads running when the machine's count is read and asleep when its own
+    are counted reads as another process's: the second look does not see it, nothing changes."""
+    threads(2)
+    parallel.set_adaptive(True)
+    monkeypatch.setattr(parallel, "_others", 0.0)
+    monkeypatch.setattr(parallel, "_available", None)
+    readings = iter([3, 1] * 20)  # a spurious 2 others, then the truth, at every look
+    try:
+        _look_at(monkeypatch, running=1)
+        monkeypatch.setattr(parallel, "_read_running", lambda: next(readings))
+        for _ in range(20):
+            monkeypatch.setattr(parallel, "_next_look", 0.0)
+            parallel.pace()
+        assert parallel.available_threads() == 2 and parallel._others == pytest.approx(0.0)
+        _look_at(monkeypatch, running=2, times=3)  # a busy process is seen at both looks
+        assert parallel.available_threads() == 1
+    finally:
+        parallel.set_adaptive(False)
+
+
 def test_pace_counts_only_the_other_processes_share_of_this_process_cpus(threads, monkeypatch):
     threads(2)
     parallel.set_adaptive(True)
