@@ -157,3 +157,38 @@ def test_activity_regularization_adds_batch_normalized_loss():
     layer(x)
     assert len(layer.losses) == 1
     assert layer.get_config()["l1"] == 0.1
+
+
+def test_add_loss_walks_start_with_the_first_loss(monkeypatch):
+    """Until some layer holds an add_loss loss, the per-call walks over the sublayers are skipped:
+    weight regularization is still counted, and the first add_loss (or activity regularizer) turns
+    the gathering and clearing back on."""
+    import numpy as np
+
+    from core import layers as L
+    from core import regularizers
+    from core.layers import base
+    from core.models import Model
+
+    monkeypatch.setattr(base, "_losses_added", False)
+
+    class Inner(L.Layer):
+        def call(self, x):
+            if self.emit:
+                self.add_loss(x.sum() * 0 + 2.0)
+            return x
+
+    inp = L.Input((3,))
+    inner = Inner()
+    inner.emit = False
+    model = Model(inp, inner(L.Dense(2, kernel_regularizer=regularizers.L2(0.5))(inp)))
+    x = np.ones((4, 3), "float32")
+    model(x)
+    assert base._losses_added is False and len(model.losses) == 1   # the kernel's L2 term only
+    inner.emit = True
+    model(x)
+    assert base._losses_added is True
+    assert sorted(float(l.numpy()) for l in model.losses)[-1] == 2.0 and len(model.losses) == 2
+    inner.emit = False
+    model(x)                                                           # the next call clears it
+    assert len(model.losses) == 1

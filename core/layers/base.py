@@ -19,6 +19,9 @@ from ..serialization_lib import deserialize_keras_object, serialize_keras_object
 from .input_spec import assert_input_compatibility
 
 _state = threading.local()
+# whether any layer of this process has held an add_loss loss: until one does, the per-call walks
+# that gather and clear them over the sublayers find nothing and are skipped
+_losses_added = False
 
 
 # --------------------------------------------------------------------------- names
@@ -303,7 +306,7 @@ class Layer(Operation):
         """The ``add_loss`` losses of this layer's latest call and of its sublayers' (at any depth),
         then the weight regularization losses computed now (scalar Tensors)."""
         out = list(self._losses)
-        seen, stack = {id(self)}, list(self._layers)
+        seen, stack = {id(self)}, (list(self._layers) if _losses_added else [])
         while stack:
             layer = stack.pop(0)
             if id(layer) in seen:
@@ -318,10 +321,20 @@ class Layer(Operation):
         return out
 
     def add_loss(self, loss) -> None:
+        global _losses_added
+        _losses_added = True
         self._losses.append(loss)
+
+    def _set_losses(self, losses) -> None:
+        """Replace this layer's ``add_loss`` losses (an activity regularizer's one term per call)."""
+        global _losses_added
+        _losses_added = True
+        self._losses[:] = losses
 
     def _clear_losses(self) -> None:
         """Forget the ``add_loss`` losses of this layer and of its sublayers."""
+        if not _losses_added:  # no layer of this process has held one: nothing to walk
+            return
         seen, stack = set(), [self]
         while stack:
             layer = stack.pop()

@@ -141,7 +141,7 @@ class Embedding(Layer):
             loss = self.activity_regularizer(y)
             if y.ndim > 0 and y.shape[0] > 0:
                 loss = loss / float(y.shape[0])
-            self._losses[:] = [loss]
+            self._set_losses([loss])
         return y
 
     def compute_mask(self, inputs, mask=None):

@@ -256,7 +256,7 @@ class ActivityRegularization(Layer):
         loss = self.activity_regularizer(inputs)
         if inputs.ndim > 0 and inputs.shape[0] > 0:
             loss = loss / float(inputs.shape[0])
-        self._losses[:] = [loss]
+        self._set_losses([loss])
         return inputs
 
     def compute_output_shape(self, input_shape):
