@@ -53,6 +53,26 @@ def _mat(xp, m, dtype):
     return xp.asarray(m.astype(dtype))
 
 
+def _input_tiles(d, xs, th, tw):
+    """d[4a + b] = the (a, b) element of every overlapping 4x4 input tile (stride 2) of xs: (16, n, th, tw, C)."""
+    for a in range(4):
+        for b in range(4):
+            d[4 * a + b] = xs[:, a:a + 2 * th:2, b:b + 2 * tw:2]
+    return d
+
+
+def _image_blocks(xp, N, tiles, C, Cout, dt, block_bytes=None):
+    """(blocks of whole images, threads): on NumPy, blocks of about ``block_bytes`` (default
+    _BLOCK_BYTES) of tile data (d and v, m and the output transform) and at least _MIN_TILES tiles,
+    shared out among the intra-op threads; elsewhere the whole batch as one block."""
+    if xp is not np:
+        return [(0, N)], 1
+    per_image = 16 * tiles * (2 * C + 2 * Cout) * dt.itemsize
+    threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
+    step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // tiles))
+    return parallel.chunks(N, step, threads), threads
+
+
 def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
     """y (N, Ho, Wo, Cout) = the valid 3x3 cross-correlation of the padded input xpad
     (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1.
@@ -72,13 +92,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
     u = (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
     bk, ak = _mat(xp, _BK, dt), _mat(xp, _AK, dt)
     y = xp.empty((N, Ho, Wo, Cout), dt)
-    per_image = 16 * th * tw * (2 * C + 2 * Cout) * dt.itemsize  # d and v, m and the output transform
-    if xp is not np:
-        blocks, threads = [(0, N)], 1
-    else:
-        threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
-        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // (th * tw)))
-        blocks = parallel.chunks(N, step, threads)
+    blocks, threads = _image_blocks(xp, N, th * tw, C, Cout, dt, block_bytes)
 
     def span(b0, b1):
         nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
@@ -86,10 +100,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
         for n0, n1 in blocks[b0:b1]:
             n = n1 - n0
             T = n * th * tw
-            dn, xs = d[:, :n], xpad[n0:n1]
-            for a in range(4):
-                for b in range(4):
-                    dn[4 * a + b] = xs[:, a:a + 2 * th:2, b:b + 2 * tw:2]
+            dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw)
             v = (bk @ dn.reshape(16, -1)).reshape(16, T, C)
             m = xp.matmul(v, u)  # (16, T, Cout): 16 GEMMs
             y4 = (ak @ m.reshape(16, -1)).reshape(2, 2, n, th, tw, Cout)
@@ -133,13 +144,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
     bkt = _mat(xp, _BK.T, dt)
     dxg = xp.zeros((N, Hg, Wg, C), dt) if need_dx else None
     odd = 2 * th != Ho or 2 * tw != Wo
-    per_image = 16 * th * tw * (2 * C + 2 * Cout) * dt.itemsize
-    if xp is not np:
-        blocks, threads = [(0, N)], 1
-    else:
-        threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
-        step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // (th * tw)))
-        blocks = parallel.chunks(N, step, threads)
+    blocks, threads = _image_blocks(xp, N, th * tw, C, Cout, dt, block_bytes)
 
     def span(b0, b1):
         nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
@@ -156,10 +161,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
                     gn[2 * i + j, :, :src.shape[1], :src.shape[2]] = src
             dm = (akt @ gn.reshape(4, -1)).reshape(16, T, Cout)
             if need_dk:
-                dn, xs = d[:, :n], xpad[n0:n1]
-                for a in range(4):
-                    for b in range(4):
-                        dn[4 * a + b] = xs[:, a:a + 2 * th:2, b:b + 2 * tw:2]
+                dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw)
                 v = (bk @ dn.reshape(16, -1)).reshape(16, T, C)
                 part = xp.matmul(v.transpose(0, 2, 1), dm)  # (16, C, Cout)
                 if acc is None:
