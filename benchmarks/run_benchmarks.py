@@ -218,13 +218,8 @@ def format_table(summary, frameworks):
     lines = []
 
     def table(title, header, rows):
-        widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
         lines.append(title)
-        for k, r in enumerate([header] + rows):
-            lines.append("  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
-                                   for i, c in enumerate(r)))
-            if k == 0:
-                lines.append("  ".join("-" * wd for wd in widths))
+        lines.extend(_rows_to_lines(header, rows))
         lines.append("")
 
     rows = []
@@ -269,6 +264,7 @@ def least_slowdown(cores, busy, cpus):
 
 
 def _rows_to_lines(header, rows):
+    """A table's lines: the first column left-aligned, the others right-aligned, a rule under the header."""
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     lines = []
     for k, r in enumerate([header] + rows):

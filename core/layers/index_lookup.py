@@ -195,12 +195,12 @@ class IndexLookup(Layer):
                              "with Keras 3 or this project")
         # the saved weights already have the special tokens' entries (and any padding): set the tokens
         # with placeholder weights, then the saved ones once their length is checked
-        tokens = values[self._token_start_index():] if len(values) >= self._token_start_index() else values
         self.set_vocabulary(values, idf_weights=np.ones(len(values)))
         want = len(self.idf_weights)
         if idf.shape != (want,):
             raise ValueError(f"{type(self).__name__} '{self.name}': the file's idf weights have shape {idf.shape}, its "
-                             f"vocabulary of {len(tokens)} tokens needs ({want},)")
+                             f"vocabulary (special tokens included) needs ({want},): the weights and the "
+                             "vocabulary.txt asset come from different saves; re-save the model")
         self.idf_weights = idf.astype(self.compute_dtype)
 
     # ------------------------------------------------------------- weights-file variables
@@ -219,12 +219,14 @@ class IndexLookup(Layer):
         idf = np.asarray(arrays["idf_weights"])
         if idf.ndim != 1 or idf.dtype.kind != "f":
             raise ValueError(f"{type(self).__name__} '{self.name}': 'idf_weights' must be a 1-d float array, the file "
-                             f"has {idf.dtype} {idf.shape}")
+                             f"has {idf.dtype} {idf.shape}: the file is damaged or not a Keras 3 save; re-save the "
+                             "model")
         self._saved_idf_weights = idf
         if self.input_vocabulary is not None:
             if self.idf_weights is not None and idf.shape != self.idf_weights.shape:
                 raise ValueError(f"{type(self).__name__} '{self.name}': the file's idf weights have shape "
-                                 f"{idf.shape}, the layer's {self.idf_weights.shape}")
+                                 f"{idf.shape}, the layer's {self.idf_weights.shape}: the file was saved from a "
+                                 "layer with another vocabulary")
             self.idf_weights = idf.astype(self.compute_dtype)
 
     # ------------------------------------------------------------- adapt

@@ -226,7 +226,9 @@ def assign_keras3_weights(model, groups, source, skip_mismatch=False):
                 named.append((layer, entries))
             elif not skip_mismatch:
                 raise SavingError(f"{source}: the file's '{found}/vars' has entries {sorted(entries)} that layer "
-                                  f"'{name}' ({type(layer).__name__}) does not read")
+                                  f"'{name}' ({type(layer).__name__}) does not read (a custom save_own_variables?): "
+                                  "load it with the class that wrote them, or load_weights(..., skip_mismatch=True) "
+                                  "to leave them out")
         if not variables:
             continue
         if found is None:
