@@ -30,6 +30,7 @@ WORKLOADS = {
     "c": ("resnet50", (224, 224, 3), 16, None),
     "d": ("vgg16", (224, 224, 3), 8, None),
     "g": ("resnet20", (32, 32, 3), 2560, 128),
+    "j": ("toy_resnet", (32, 32, 3), 5000, 64),
 }
 
 
@@ -38,6 +39,12 @@ def _model(name):
     from core import layers as L
     from core import models
 
+    if name == "toy_resnet":
+        sys.path.insert(0, os.path.join(HERE, "workloads"))
+        import common
+        from core import losses, optimizers
+
+        return common.keras_toy_resnet(L, models, losses, optimizers)
     if name == "cnn":
         return models.Sequential([L.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
                                   L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(), L.Dense(10)])
@@ -167,9 +174,16 @@ def main():
     ap.add_argument("--times", help="run_benchmarks.py JSON: print achieved GFLOP/s per framework")
     ap.add_argument("--gemm-floor", action="store_true",
                     help="also time the GEMMs alone of the training workloads (an im2col + GEMM engine's floor)")
+    ap.add_argument("--only", help="comma-separated workloads (default: all)")
     args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else set(WORKLOADS)
+    unknown = only - set(WORKLOADS)
+    if unknown:
+        ap.error(f"--only: unknown workload(s) {sorted(unknown)}; choose from {sorted(WORKLOADS)}")
     times = json.load(open(args.times))["workloads"] if args.times else {}
     for w, (name, shape, n, batch) in WORKLOADS.items():
+        if w not in only:
+            continue
         model = _model(name)
         f = forward_flops(model, shape) * n * (3 if batch else 1)
         line = f"{w} {name:9s} {'training' if batch else 'inference'}: {f / 1e9:7.1f} GFLOP per timed run"

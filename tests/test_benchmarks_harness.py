@@ -118,6 +118,26 @@ def test_model_flops_counts_the_cnn_by_hand():
     assert model_flops.forward_flops(model_flops._model("cnn"), (28, 28, 1)) == by_hand
 
 
+def test_model_flops_counts_the_toy_resnet_by_hand():
+    """Workload j (keras-io's toy ResNet): 3x3 convs 3->32 (30x30), 32->64 (28x28), four 64->64 at
+    9x9 ('same'), 64->64 (7x7), then Dense 64->256 and 256->10."""
+    import model_flops
+
+    by_hand = 2 * (30 * 30 * 32 * 27 + 28 * 28 * 64 * 9 * 32 + 4 * 81 * 64 * 9 * 64 + 49 * 64 * 9 * 64
+                   + 64 * 256 + 256 * 10)
+    assert model_flops.forward_flops(model_flops._model("toy_resnet"), (32, 32, 3)) == by_hand
+
+
+def test_model_flops_only_refuses_an_unknown_workload(capsys, monkeypatch):
+    import model_flops
+
+    monkeypatch.setattr(sys, "argv", ["model_flops.py", "--only", "j,zz"])
+    with pytest.raises(SystemExit) as e:
+        model_flops.main()
+    assert e.value.code == 2
+    assert "unknown workload(s) ['zz']" in capsys.readouterr().err
+
+
 def test_model_flops_step_gemms_of_the_cnn_by_hand():
     """--gemm-floor replays, per layer, the forward, kernel-gradient and (but for the first layer)
     input-gradient products with the im2col shapes: their multiply-adds are 3x the forward's, less
