@@ -168,3 +168,115 @@ def test_only_cpu_arrays_are_fused(monkeypatch):
     assert LF.conv_pool_fusable(conv, pool, x)
     monkeypatch.setattr(LF, "np", types.SimpleNamespace(dtype=np.dtype))  # x.xp is then another module
     assert not LF.conv_pool_fusable(conv, pool, x)
+
+
+# --------------------------------------------------------------------------- batch norm -> ReLU
+@pytest.fixture
+def bn_relu_calls(monkeypatch):
+    """The number of fused batch norm + ReLU calls the models make."""
+    calls = []
+    real = LF.run_bn_relu
+    monkeypatch.setattr(LF, "run_bn_relu", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def randomized_bn(model, seed):
+    """Random weights, and moving variances that are variances (positive)."""
+    randomized(model, seed)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            layer.moving_variance.assign(np.abs(layer.moving_variance.numpy()) + 0.5)
+    return model
+
+
+def bn_cnn(seed=2, relu=L.ReLU):
+    model = Sequential([L.Input((8, 7, 3)), L.Conv2D(5, 3), L.BatchNormalization(momentum=0.8), relu(),
+                        L.Conv2D(4, 3, padding="same"), L.BatchNormalization(), relu(),
+                        L.GlobalAveragePooling2D(), L.Dense(3, activation="softmax")])
+    return randomized_bn(model, seed)
+
+
+def functional_bn_cnn(seed=2):
+    """A residual-style graph: BN -> ReLU pairs and a BN whose output is read twice (not fused)."""
+    inp = L.Input((8, 7, 3))
+    h = L.ReLU()(L.BatchNormalization(momentum=0.8)(L.Conv2D(5, 3, padding="same")(inp)))
+    s = L.BatchNormalization(name="shared")(L.Conv2D(5, 1)(h))
+    r = L.Activation("relu")(s)
+    h = L.Add()([r, s])
+    model = Model(inp, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(h)))
+    return randomized_bn(model, seed)
+
+
+def _stats(model):
+    return [l.moving_mean.numpy().copy() for l in model.layers if isinstance(l, L.BatchNormalization)] + \
+        [l.moving_variance.numpy().copy() for l in model.layers if isinstance(l, L.BatchNormalization)]
+
+
+@pytest.mark.parametrize("build,pairs", [(bn_cnn, 2), (lambda: bn_cnn(relu=lambda: L.Activation("relu")), 2),
+                                         (functional_bn_cnn, 1)])
+def test_bn_relu_fit_equals_the_layer_by_layer_model(monkeypatch, bn_relu_calls, build, pairs):
+    """Training with the pairs fused gives the layer-by-layer losses, weights and moving statistics;
+    calls outside training (predict, a plain call) run the layers one by one."""
+    x = rng.normal(size=(10, 8, 7, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 10)
+    runs = {}
+    for fuse in (True, False):
+        with monkeypatch.context() as m:
+            if not fuse:
+                m.setattr(LF, "bn_relu_fusable", lambda *a: False)
+            model = build()
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+            if fuse:
+                assert len(bn_relu_calls) == pairs * 2 * 3  # pairs x 2 epochs x 3 batches
+                bn_relu_calls.clear()
+            runs[fuse] = (hist.history["loss"], model.get_weights(), _stats(model), model.predict(x, verbose=0),
+                          model(Tensor(x)).numpy())
+            assert not bn_relu_calls  # predict and the call without training=True: not fused
+    for a, b in zip(runs[True], runs[False]):
+        for u, v in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+            assert np.isfinite(u).all()
+            np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+
+
+def test_bn_relu_predicate_refuses_what_layer_call_would_treat_differently(monkeypatch):
+    from core.layers.base import _call_stack
+
+    bn, act = L.BatchNormalization(), L.ReLU()
+    x = Tensor(rng.normal(size=(4, 5, 5, 3)).astype(np.float32))
+    stack = _call_stack()
+    stack.append(True)  # inside a training call
+    try:
+        assert not LF.bn_relu_fusable(bn, act, x)  # not built yet
+        bn.build((None, 5, 5, 3))
+        assert LF.bn_relu_fusable(bn, act, x)
+        assert LF.bn_relu_fusable(bn, L.Activation("relu"), x)
+        for other in (L.ReLU(max_value=6.0), L.ReLU(negative_slope=0.1), L.Activation("gelu"), L.LeakyReLU()):
+            assert not LF.bn_relu_fusable(bn, other, x)
+        masked = Tensor(x.numpy())
+        masked._keras_mask = np.ones((4, 5, 5), bool)
+        assert not LF.bn_relu_fusable(bn, act, masked)
+        assert not LF.bn_relu_fusable(bn, act, x.numpy())
+        assert not LF.bn_relu_fusable(bn, act, Tensor(x.numpy().astype(np.float64)))  # BN would cast it
+        hooked = L.ReLU()
+        hooked.call = lambda inputs: L.ReLU.call(hooked, inputs)
+        assert not LF.bn_relu_fusable(bn, hooked, x)
+        bn.trainable = False  # Keras: a frozen BN normalizes with its moving statistics
+        assert not LF.bn_relu_fusable(bn, act, x)
+        bn.trainable = True
+        renorm = L.BatchNormalization(renorm=True)
+        renorm.build((None, 5, 5, 3))
+        assert not LF.bn_relu_fusable(renorm, act, x)
+        with pytest.raises(ValueError, match="expected rank 4 with axis -1 of size 3"):  # the layer's own check
+            LF.run_bn_relu(bn, act, Tensor(np.ones((4, 5, 5, 2), np.float32)))
+        stack[-1] = False  # a call with training=False
+        assert not LF.bn_relu_fusable(bn, act, x)
+    finally:
+        stack.pop()
+    assert not LF.bn_relu_fusable(bn, act, x)  # outside any call: BN's default is inference
+
+
+def test_bn_relu_functional_pairs_only_where_the_relu_alone_reads_the_normalization():
+    model = functional_bn_cnn()
+    pairs = LF.bn_relu_pairs(model)
+    assert [n.layer.__class__.__name__ for n in pairs.values()] == ["ReLU"]  # not the shared BN's

@@ -55,6 +55,62 @@ def test_batch_norm_gradients_without_scale_or_center(training, which):
     check_gradients(fn, ins)
 
 
+@pytest.mark.parametrize("shape,axis", [((5, 3), -1), ((2, 3, 3, 4), -1), ((3, 2, 3, 3), 1)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_fused_relu_gradients(shape, axis, affine):
+    """activation="relu" (training): the float64 check of relu(batch_norm(x)) as one op, on the
+    channels-last block path and the general one (axis 1)."""
+    c = shape[axis]
+    x = rand(*shape, scale=1.5, shift=0.4)
+    params = [rand(c, scale=0.3, shift=1.0), rand(c, scale=0.5)] if affine else []
+    mm, mv = stats(c)
+
+    def fn(x, *p):
+        g, b = p if p else (None, None)
+        return batch_norm(x, g, b, Tensor(mm.data.copy()), Tensor(mv.data.copy()), training=True, axis=axis,
+                          activation="relu")
+
+    y = fn(Tensor(x), *[Tensor(a) for a in params]).data
+    assert (y == 0).any() and (y > 0).any()  # the kink is crossed
+    check_gradients(fn, [x] + params)
+
+
+@pytest.mark.parametrize("shape,axis", [((64, 5, 5, 16), -1), ((6, 4, 3, 3), 1)])
+@pytest.mark.parametrize("contiguous_gy", [True, False])
+def test_batch_norm_fused_relu_equals_relu_after_batch_norm(shape, axis, contiguous_gy):
+    """Fused and unfused give the same outputs, gradients and moving statistics (float32), also
+    when the incoming gradient is not contiguous (the path that masks it first)."""
+    from core.ops import relu
+
+    c = shape[axis]
+    r = np.random.default_rng(5)
+    x = (r.standard_normal(shape) * 1.5 + 0.3).astype(np.float32)
+    g, b = (r.standard_normal(c) * 0.3 + 1).astype(np.float32), (r.standard_normal(c) * 0.5).astype(np.float32)
+    gy = r.standard_normal(shape[::-1]).astype(np.float32).T if not contiguous_gy else \
+        r.standard_normal(shape).astype(np.float32)
+
+    def run(fused):
+        mm, mv = np.zeros(c, np.float32), np.ones(c, np.float32)
+        ts = [Tensor(a, requires_grad=True) for a in (x, g, b)]
+        if fused:
+            y = batch_norm(*ts, mm, mv, training=True, axis=axis, activation="relu")
+        else:
+            y = relu(batch_norm(*ts, mm, mv, training=True, axis=axis))
+        y.backward(gy)
+        return [y.data, mm, mv] + [t.grad for t in ts]
+
+    for a, b_ in zip(run(True), run(False)):
+        np.testing.assert_allclose(a, b_, rtol=1e-6, atol=1e-6)
+
+
+def test_batch_norm_activation_errors():
+    x, mm, mv = Tensor(rand(4, 3)), np.zeros(3), np.ones(3)
+    with pytest.raises(OpError, match="activation must be None or 'relu'"):
+        batch_norm(x, None, None, mm, mv, training=True, activation="gelu")
+    with pytest.raises(OpError, match="fused in training only"):
+        batch_norm(x, None, None, mm, mv, training=False, activation="relu")
+
+
 @pytest.mark.parametrize("shape,axis,pshape", [((4, 5), -1, (5,)), ((2, 3, 5), -1, (5,)), ((2, 3, 4), (1, 2), (3, 4)),
                                                ((3, 4, 2), 1, (4,)), ((2, 3, 4), (-1, -2), (3, 4)),
                                                ((2, 3, 4), -1, (1, 1, 4))])

@@ -547,18 +547,21 @@ def test_dense_relu_and_batch_norm_parallel(forced):
 
 @pytest.mark.parametrize("shape", [(4, 3, 3, 3), pytest.param((2, 5, 5, 16), marks=pytest.mark.slow), (7, 5),
                                    (3, 2, 2, 1)])
-def test_batch_norm_blocks_match_the_whole_array_formula(forced, shape):
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_batch_norm_blocks_match_the_whole_array_formula(forced, shape, activation):
     """Training batch norm over channels-last NumPy arrays runs in row blocks (shrunk here to a few
     rows, shared by two threads): the same values as the textbook formula, gradients that pass the
     float64 check, and one thread against two equal to rounding (the sums split differently)."""
     c = shape[-1]
 
     def bn(x, g, b):
-        return batch_norm(x, g, b, np.zeros(c), np.ones(c), training=True)
+        return batch_norm(x, g, b, np.zeros(c), np.ones(c), training=True, activation=activation)
 
     xb, g, b = rand(*shape), rand(c), rand(c)
     axes = tuple(range(len(shape) - 1))
     ref = (xb - xb.mean(axes)) / np.sqrt(xb.var(axes) + 1e-3) * g + b
+    if activation == "relu":
+        ref = np.maximum(ref, 0)
     np.testing.assert_allclose(bn(Tensor(xb), Tensor(g), Tensor(b)).data, ref, rtol=1e-10, atol=1e-12)
 
     def run():

@@ -151,9 +151,9 @@ def test_pool1d(monkeypatch, op):
 
 # --------------------------------------------------------------------------- normalization
 @pytest.mark.parametrize("shape,axis", [((6, 4), -1), ((3, 5, 4, 6), -1), ((2, 3, 4, 5), 1)])
-@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("training,activation", [(True, None), (False, None), (True, "relu")])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm(monkeypatch, shape, axis, training, affine):
+def test_batch_norm(monkeypatch, shape, axis, training, activation, affine):
     c = shape[axis]
     stats, start = {}, (rand(c) * 0.1, np.abs(rand(c)) + 0.5)
 
@@ -163,7 +163,7 @@ def test_batch_norm(monkeypatch, shape, axis, training, affine):
     def fn(x, *p):
         gamma, beta = p if p else (None, None)
         return ops.batch_norm(x, gamma, beta, stats["mean"], stats["var"], training=training, momentum=0.9,
-                              axis=axis)
+                              axis=axis, activation=activation)
 
     args = [rand(*shape) * 2 + 1] + ([rand(c), rand(c)] if affine else [])
     assert_fast_equals_reference(monkeypatch, normalization, ["BatchNormTrain", "BatchNormInfer"], fn, args,

@@ -6,6 +6,7 @@ chain of nodes found by the fusion modules:
 
 * ``ConvPoolStep``: ``Conv2D -> MaxPooling2D`` as one op, in training and inference
   (``layer_fusion.conv_pool_pairs``);
+* ``BnReluStep``: ``BatchNormalization -> ReLU`` as one op while training (``layer_fusion.bn_relu_pairs``);
 * ``ConvChainStep``: ``Conv2D -> BatchNormalization [-> ReLU]`` / ``Conv2D -> ReLU`` with the
   normalization folded into the convolution, inference only (``inference_fusion.build_plan``);
 * ``AddReluStep``: ``Add -> ReLU`` with the ReLU in place, inference only.
@@ -103,6 +104,18 @@ class ConvPoolStep(_FusedStep):
         return layer_fusion.run_conv_pool(conv, pool, x)
 
 
+class BnReluStep(_FusedStep):
+    """``BatchNormalization -> ReLU`` where ``layer_fusion.bn_relu_fusable`` allows it (training)."""
+
+    __slots__ = ()
+
+    def fused(self, x):
+        bn, act = self.nodes[0].layer, self.nodes[1].layer
+        if not layer_fusion.bn_relu_fusable(bn, act, x):
+            return None
+        return layer_fusion.run_bn_relu(bn, act, x)
+
+
 class AddReluStep:
     """``Add -> ReLU`` at inference: the ReLU in place on the sum (unless the sum carries a mask)."""
 
@@ -126,6 +139,7 @@ def rewrite(model, inference):
     not training, where the inference-only fusions apply)."""
     pools = layer_fusion.conv_pool_pairs(model)
     chains = inference_fusion.build_plan(model) if inference else {}
+    bn_relus = {} if inference else layer_fusion.bn_relu_pairs(model)
     steps, absorbed = [], set()
     for node in model._nodes:
         if id(node) in absorbed:
@@ -140,6 +154,9 @@ def rewrite(model, inference):
         elif chain is not None and chain[0] == "add_relu":
             nodes = chain[1]
             step = AddReluStep(*nodes)
+        elif id(node) in bn_relus:
+            nodes = [node, bn_relus[id(node)]]
+            step = BnReluStep(nodes)
         else:
             nodes, step = [node], NodeStep(node)
         absorbed.update(id(n) for n in nodes[1:])

@@ -1,4 +1,6 @@
-"""Layer pairs that ``Sequential`` and Functional models run as one op, in training and inference.
+"""Layer pairs that ``Sequential`` and Functional models run as one op.
+
+**Conv2D -> MaxPooling2D**, in training and inference.
 
 ``Conv2D`` (stride 1, no dilation or groups, linear or ReLU activation, no activity regularizer)
 followed by ``MaxPooling2D`` with 2x2 windows, stride 2 and "valid" padding runs as
@@ -10,7 +12,17 @@ model output (``conv_pool_pairs``). Layers that Winograd runs faster (wide 3x3) 
 left alone. The pair is fused only where calling the layers one by one would do nothing else: both
 layers exact instances of those classes (a subclass may override ``call``) whose ``call`` is not
 replaced on the instance, the convolution built, an eager input on the CPU without a mask, and no
-cast between the layers (mixed-precision policies). Nothing is fused under ZOO_REFERENCE_OPS=1.
+cast between the layers (mixed-precision policies).
+
+**BatchNormalization -> ReLU** (a ``ReLU()`` with its defaults or ``Activation("relu")``) while
+training, where the normalization uses the batch statistics: ``ops.batch_norm(...,
+activation="relu")``, the ReLU applied to each block of the normalized output while it is in
+cache and the backward masking the gradient as it reads it (no separate ReLU pass over the
+activations either way). The same conditions as above (exact classes, no hook, built, no mask, no
+cast), and a plain batch normalization: no renormalization, not synchronized across processes.
+At inference the normalization is folded into a preceding convolution instead (inference_fusion).
+
+Nothing is fused under ZOO_REFERENCE_OPS=1.
 """
 from __future__ import annotations
 
@@ -18,12 +30,15 @@ import numpy as np
 
 from .. import ops
 from ..autodiff import Tensor
+from .. import distribute
+from ..layers.base import current_training
 from ..layers.convolutional import Conv2D
+from ..layers.normalization import BatchNormalization
 from ..layers.pooling import MaxPooling2D
 from ..ops.conv import _uses_winograd
 from ..ops.conv_pool import MAX_IMAGE_BYTES, conv2d_max_pool2d, image_bytes
 from ..ops.reference import ENABLED as REFERENCE_OPS
-from .inference_fusion import only_input, sole_consumers
+from .inference_fusion import _is_plain_relu, only_input, sole_consumers
 
 
 def conv_pool_fusable(conv, pool, x) -> bool:
@@ -82,5 +97,52 @@ def conv_pool_pairs(model) -> dict:
         if type(node.layer) is Conv2D and only_input(node) is not None:
             nxt = sole_consumer(node)
             if nxt is not None and type(nxt.layer) is MaxPooling2D:
+                pairs[id(node)] = nxt
+    return pairs
+
+
+def _same_compute_dtype(layers, x) -> bool:
+    """Whether every layer computes in x's dtype (else calling it would cast its input)."""
+    return all(not layer.autocast or np.dtype(layer.compute_dtype) == x.dtype for layer in layers)
+
+
+def bn_relu_fusable(bn, act, x) -> bool:
+    """Whether ``act(bn(x))`` may run as ``run_bn_relu(bn, act, x)``: a training call (the
+    batch statistics) of a plain batch normalization followed by a plain ReLU."""
+    if REFERENCE_OPS:
+        return False
+    if type(bn) is not BatchNormalization or not _is_plain_relu(act) or type(x) is not Tensor:
+        return False
+    if not bn.built or not bn.trainable or current_training() is not True:
+        return False
+    if getattr(x, "_keras_mask", None) is not None or "call" in bn.__dict__ or "call" in act.__dict__:
+        return False
+    if bn.renorm or (bn.synchronized and distribute.distribution() is not None):
+        return False
+    if getattr(bn, "activity_regularizer", None) is not None or getattr(act, "activity_regularizer", None) is not None:
+        return False
+    if x.dtype.kind != "f" or not _same_compute_dtype((bn, act), x):
+        return False
+    return all(w is None or w.dtype == x.dtype for w in (bn.gamma, bn.beta))
+
+
+def run_bn_relu(bn, act, x):
+    """``act(bn(x))`` as one op (training), with the per-call steps of ``Layer.__call__`` that apply."""
+    bn._check(x)
+    bn._losses = []
+    act._losses = []
+    return ops.batch_norm(x, bn.gamma, bn.beta, bn.moving_mean, bn.moving_variance, training=True,
+                          momentum=bn.momentum, epsilon=bn.epsilon, axis=bn._channel_axis, activation="relu")
+
+
+def bn_relu_pairs(model) -> dict:
+    """``{id(batch-norm node): ReLU node}`` for the Functional ``model``'s BatchNormalization nodes
+    whose output goes to a plain ReLU alone (``bn_relu_fusable`` decides at each call)."""
+    sole_consumer = sole_consumers(model)
+    pairs = {}
+    for node in model._nodes:
+        if type(node.layer) is BatchNormalization and only_input(node) is not None:
+            nxt = sole_consumer(node)
+            if nxt is not None and _is_plain_relu(nxt.layer):
                 pairs[id(node)] = nxt
     return pairs

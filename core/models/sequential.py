@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..layers.base import KerasTensor, Layer, name_scope
 from ..layers.convolutional import Conv2D
 from ..layers.core_layers import Input, InputLayer
+from ..layers.normalization import BatchNormalization
 from . import layer_fusion
 from ..autodiff import Tensor
 from .functional import adjust_input_rank
@@ -113,6 +114,10 @@ class Sequential(Model):
             layer = stack[i]
             if i + 1 < n and type(layer) is Conv2D and layer_fusion.conv_pool_fusable(layer, stack[i + 1], x):
                 x = layer_fusion.run_conv_pool(layer, stack[i + 1], x)  # the pair as one op
+                i += 2
+                continue
+            if i + 1 < n and type(layer) is BatchNormalization and layer_fusion.bn_relu_fusable(layer, stack[i + 1], x):
+                x = layer_fusion.run_bn_relu(layer, stack[i + 1], x)
                 i += 2
                 continue
             x = layer(x)

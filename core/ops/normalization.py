@@ -61,16 +61,21 @@ def _tiled(a, v, vt):
 
 
 class BatchNormTrain(Function):
-    """y = (x - mean) / sqrt(var + eps) * gamma + beta with the batch mean/var over ``axes``."""
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta with the batch mean/var over ``axes``;
+    with ``relu``, max(y, 0) (a following ReLU applied to each block while in cache, its mask
+    kept, and the backward's blocks masking gy as they read it)."""
 
-    def __init__(self, axes, bshape, epsilon, has_gamma, has_beta):
+    def __init__(self, axes, bshape, epsilon, has_gamma, has_beta, relu=False):
         self.axes, self.bshape, self.epsilon = axes, bshape, epsilon
-        self.has_gamma, self.has_beta = has_gamma, has_beta
+        self.has_gamma, self.has_beta, self.relu = has_gamma, has_beta, relu
+        self.mask = None
 
     def forward(self, x, *params):
         xp = get_xp(x, *params)
         if _channels_last(x, self.axes):
-            return self._forward_last(xp, x, *params)
+            if xp is np:
+                return self._forward_blocks(x, *params)
+            return self._relu(xp, self._forward_last(xp, x, *params))
         self.fast = False
         it = iter(params)
         gamma = next(it).reshape(self.bshape) if self.has_gamma else None
@@ -89,6 +94,15 @@ class BatchNormTrain(Function):
         if any(self.needs_input_grad):
             self.xhat, self.inv, self.gamma = xhat, inv, gamma
             self.n = x.size // mean.size
+        return self._relu(xp, y)
+
+    def _relu(self, xp, y):
+        """The fused ReLU of the paths that do not run by blocks: in place on y, its mask kept."""
+        if not self.relu:
+            return y
+        ACT.relu_into(xp, y, y)
+        if any(self.needs_input_grad):
+            self.mask = y > 0
         return y
 
     def _forward_last(self, xp, x, *params):
@@ -98,8 +112,6 @@ class BatchNormTrain(Function):
         it = iter(params)
         gamma = next(it).reshape(-1) if self.has_gamma else None
         beta = next(it).reshape(-1) if self.has_beta else None
-        if xp is np:
-            return self._forward_blocks(x, gamma, beta)
         t = x.dtype.type
         c = x.shape[-1]
         n = max(x.size // c, 1)
@@ -118,9 +130,13 @@ class BatchNormTrain(Function):
             self.xc, self.inv, self.gamma, self.n = xc, inv, gamma, n
         return y
 
-    def _forward_blocks(self, x, gamma, beta):
+    def _forward_blocks(self, x, *params):
         """``_forward_last`` on NumPy, block by block (``_BN_BLOCK``): the squares are summed while
-        in cache, and the scale and shift applied to a block at a time."""
+        in cache, and the scale and shift (and the fused ReLU) applied to a block at a time."""
+        self.fast = True
+        it = iter(params)
+        gamma = next(it).reshape(-1) if self.has_gamma else None
+        beta = next(it).reshape(-1) if self.has_beta else None
         t = x.dtype.type
         c = x.shape[-1]
         x2 = x.reshape(-1, c)
@@ -151,26 +167,35 @@ class BatchNormTrain(Function):
         inv = t(1) / np.sqrt(var + t(self.epsilon))
         scale = inv if gamma is None else gamma * inv
         y = np.empty_like(x2)
+        relu = self.relu
+        mask = np.empty(x2.shape, bool) if relu and any(self.needs_input_grad) else None
 
-        def affine(b0, b1):  # y = xc * scale + beta
+        def affine(b0, b1):  # y = xc * scale + beta [, then max(y, 0) and its mask]
             st = np.tile(scale, reps)
             bt = None if beta is None else np.tile(beta, reps)
+            zt = np.zeros(st.size, x.dtype) if relu else None
             for r0, r1 in blocks[b0:b1]:
                 a, v = _tiled(xc[r0:r1], scale, st)
                 out = y[r0:r1].reshape(a.shape)
                 np.multiply(a, v, out=out)
                 if beta is not None:
                     np.add(out, bt if v is st else beta, out=out)
+                if relu:
+                    np.maximum(out, zt if v is st else zt[:1], out=out)
+                    if mask is not None:
+                        np.greater(out, 0, out=mask[r0:r1].reshape(a.shape))
 
         parallel.for_ranges(affine, len(blocks), x.size)
         self.batch_mean, self.batch_var = mean, var  # read by batch_norm
         if any(self.needs_input_grad):
             self.xc, self.inv, self.gamma, self.n = xc.reshape(x.shape), inv, gamma, n
+            self.mask = None if mask is None else mask.reshape(x.shape)
         return y.reshape(x.shape)
 
     def _backward_blocks(self, gy):
         """``_backward_last`` on NumPy, block by block: the two column sums from one read of gy
-        and x - mean, then dx from a second."""
+        and x - mean, then dx from a second (with a fused ReLU, the first read masks gy and keeps
+        the masked blocks for the second)."""
         t = gy.dtype.type
         c = gy.shape[-1]
         xc, inv, n = self.xc.reshape(-1, c), self.inv, self.n
@@ -180,6 +205,8 @@ class BatchNormTrain(Function):
         width = max(r1 - r0 for r0, r1 in blocks)
         reps = max(1, ACT._ROW // c)
         ones = np.ones((1, width), gy.dtype)
+        mask = None if self.mask is None else self.mask.reshape(-1, c)
+        gm = None if mask is None else np.empty_like(g2)  # gy * mask
 
         def sums(b0, b1):  # sum(gy), sum(gy * xc) over this thread's blocks
             db = np.zeros((1, c), gy.dtype)
@@ -187,6 +214,8 @@ class BatchNormTrain(Function):
             prod = np.empty(width * c, gy.dtype)
             for r0, r1 in blocks[b0:b1]:
                 g, x_ = g2[r0:r1], xc[r0:r1]
+                if mask is not None:
+                    g = np.multiply(g, mask[r0:r1], out=gm[r0:r1])
                 q = prod[:g.size].reshape(g.shape)
                 np.multiply(g, x_, out=q)
                 db += ones[:, :r1 - r0] @ g
@@ -195,6 +224,8 @@ class BatchNormTrain(Function):
 
         both = parallel.sum_parts(parallel.for_ranges(sums, len(blocks), gy.size, gemm=True))
         dbeta, dgamma = both[0], both[1] * inv  # dgamma = sum(gy * xhat)
+        if gm is not None:
+            g2 = gm
         if self.needs_input_grad[0]:
             # dx = gy * scale + xc * (-scale inv dgamma / n) - scale dbeta / n
             scale = inv if self.gamma is None else self.gamma * inv
@@ -223,8 +254,6 @@ class BatchNormTrain(Function):
         return self._grads(dx, dgamma, dbeta)
 
     def _backward_last(self, xp, gy):
-        if xp is np and gy.flags.c_contiguous:
-            return self._backward_blocks(gy)
         t = gy.dtype.type
         c = gy.shape[-1]
         xc, inv, n = self.xc, self.inv, self.n
@@ -256,10 +285,14 @@ class BatchNormTrain(Function):
         return tuple(grads)
 
     def backward(self, gy):
-        if self.fast:
-            return self._backward_last(get_xp(gy), gy)
-        axes, xhat, t = self.axes, self.xhat, gy.dtype.type
         xp = get_xp(gy)
+        if self.fast and xp is np and gy.flags.c_contiguous:
+            return self._backward_blocks(gy)  # (it applies the ReLU's mask itself)
+        if self.mask is not None:
+            gy = ACT.mask_grad(xp, gy, self.mask)
+        if self.fast:
+            return self._backward_last(xp, gy)
+        axes, xhat, t = self.axes, self.xhat, gy.dtype.type
         dbeta = _csum(xp, gy, axes, self.bshape)
         dgamma = _csum(xp, gy * xhat, axes, self.bshape)
         dx = None
@@ -341,14 +374,21 @@ def _on_device(arr, like):
     return arr
 
 
-def batch_norm(x, gamma, beta, moving_mean, moving_variance, training=False, momentum=0.99, epsilon=1e-3, axis=-1):
+def batch_norm(x, gamma, beta, moving_mean, moving_variance, training=False, momentum=0.99, epsilon=1e-3, axis=-1,
+               *, activation=None):
     """Batch normalization over every axis of ``x`` except ``axis`` (Keras 3 BatchNormalization).
 
     training=True: normalize with the batch mean and (biased) variance and update
     ``moving_mean``/``moving_variance`` in place (their ``.data``), not recorded in the graph.
     training=False: normalize with the moving statistics. gamma/beta may be None.
+    ``activation``: None, or "relu" for ``relu(batch_norm(...))`` as one op (training=True only).
     """
     op = "batch_norm"
+    if activation not in (None, "relu"):
+        raise OpError(f"{op}: activation must be None or 'relu', got {activation!r}")
+    if activation is not None and not training:
+        raise OpError(f"{op}: activation={activation!r} is fused in training only; apply it after the op "
+                      "(or fold the normalization into the preceding convolution) at inference")
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise OpError(f"{op}: axis must be an int, got {axis!r}")
     if not 0.0 <= float(momentum) <= 1.0:
@@ -372,7 +412,8 @@ def batch_norm(x, gamma, beta, moving_mean, moving_variance, training=False, mom
     mv = _stat_array(op, "moving_variance", moving_variance, x, c)
     params = [p for p in (gamma_t, beta_t) if p is not None]
     if training:
-        fn = BatchNormTrain(axes, bshape, float(epsilon), gamma is not None, beta is not None)
+        fn = BatchNormTrain(axes, bshape, float(epsilon), gamma is not None, beta is not None,
+                            relu=activation == "relu")
         y = fn.apply(x, *params)
         bm, bv = fn.batch_mean, fn.batch_var
         del fn.batch_mean, fn.batch_var

@@ -335,15 +335,26 @@ class _Norm(Function):
 
 
 class BatchNormTrain(_Norm):
-    """Batch statistics (biased variance); ``batch_mean``/``batch_var`` are left for batch_norm."""
+    """Batch statistics (biased variance); ``batch_mean``/``batch_var`` are left for batch_norm;
+    ``relu``: max(y, 0), the gradient masked where y <= 0."""
+
+    def __init__(self, axes, bshape, epsilon, has_gamma, has_beta, relu=False):
+        super().__init__(axes, bshape, epsilon, has_gamma, has_beta)
+        self.relu = relu
 
     def forward(self, x, *params):
         mean, var = _moments(x, self.axes)
         self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
         self.param_axes = self.axes
-        return self._normalize(x, mean, var, params)
+        y = self._normalize(x, mean, var, params)
+        if self.relu:
+            self.mask = y > 0
+            y = y * self.mask
+        return y
 
     def backward(self, gy):
+        if self.relu:
+            gy = gy * self.mask
         return self._grads(gy, _norm_backward(self._gxhat(gy), self.xhat, self.inv, self.axes))
 
 
