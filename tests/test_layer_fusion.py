@@ -11,13 +11,18 @@ from core.models import layer_fusion as LF
 rng = np.random.default_rng(0)
 
 
+def counted(monkeypatch, name):
+    """A list that gets an item at each call of ``layer_fusion.<name>``."""
+    calls = []
+    real = getattr(LF, name)
+    monkeypatch.setattr(LF, name, lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
 @pytest.fixture
 def fused_calls(monkeypatch):
-    """The number of fused conv + pool calls the models make."""
-    calls = []
-    real = LF.run_conv_pool
-    monkeypatch.setattr(LF, "run_conv_pool", lambda *a: calls.append(1) or real(*a))
-    return calls
+    """The fused conv + pool calls the models make."""
+    return counted(monkeypatch, "run_conv_pool")
 
 
 def randomized(model, seed):
@@ -173,11 +178,8 @@ def test_only_cpu_arrays_are_fused(monkeypatch):
 # --------------------------------------------------------------------------- batch norm -> ReLU
 @pytest.fixture
 def bn_relu_calls(monkeypatch):
-    """The number of fused batch norm + ReLU calls the models make."""
-    calls = []
-    real = LF.run_bn_relu
-    monkeypatch.setattr(LF, "run_bn_relu", lambda *a: calls.append(1) or real(*a))
-    return calls
+    """The fused batch norm + ReLU calls the models make."""
+    return counted(monkeypatch, "run_bn_relu")
 
 
 def randomized_bn(model, seed):

@@ -92,28 +92,32 @@ class ConvChainStep(_FusedStep):
         return inference_fusion.run_conv_chain(self.nodes, x)
 
 
-class ConvPoolStep(_FusedStep):
+class _PairStep(_FusedStep):
+    """Two nodes run as one op where ``layer_fusion``'s predicate (named by ``fusable``) allows it,
+    by its function named ``run`` (both looked up at each call)."""
+
+    __slots__ = ()
+    fusable = run = ""
+
+    def fused(self, x):
+        first, second = self.nodes[0].layer, self.nodes[1].layer
+        if not getattr(layer_fusion, self.fusable)(first, second, x):
+            return None
+        return getattr(layer_fusion, self.run)(first, second, x)
+
+
+class ConvPoolStep(_PairStep):
     """``Conv2D -> MaxPooling2D`` where ``layer_fusion.conv_pool_fusable`` allows it."""
 
     __slots__ = ()
-
-    def fused(self, x):
-        conv, pool = self.nodes[0].layer, self.nodes[1].layer
-        if not layer_fusion.conv_pool_fusable(conv, pool, x):
-            return None
-        return layer_fusion.run_conv_pool(conv, pool, x)
+    fusable, run = "conv_pool_fusable", "run_conv_pool"
 
 
-class BnReluStep(_FusedStep):
+class BnReluStep(_PairStep):
     """``BatchNormalization -> ReLU`` where ``layer_fusion.bn_relu_fusable`` allows it (training)."""
 
     __slots__ = ()
-
-    def fused(self, x):
-        bn, act = self.nodes[0].layer, self.nodes[1].layer
-        if not layer_fusion.bn_relu_fusable(bn, act, x):
-            return None
-        return layer_fusion.run_bn_relu(bn, act, x)
+    fusable, run = "bn_relu_fusable", "run_bn_relu"
 
 
 class AddReluStep:
