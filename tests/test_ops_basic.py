@@ -72,6 +72,7 @@ def test_gelu_tanh_float32_chunks_equal_the_formula(monkeypatch):
     c = f(np.sqrt(2.0 / np.pi))
     th = np.tanh(c * (x + f(0.044715) * (x * x * x)))
     np.testing.assert_array_equal(y.data, f(0.5) * x * (f(1) + th))
+    np.testing.assert_array_equal(ops.gelu(Tensor(x), approximate=True).data, y.data)  # inference: no tanh kept
     d_inner = c * (f(1) + f(3 * 0.044715) * x * x)
     np.testing.assert_array_equal(t.grad, gy * (f(0.5) * (f(1) + th) + f(0.5) * x * (f(1) - th * th) * d_inner))
 
@@ -362,6 +363,7 @@ def test_exact_gelu_float32_chunked_equals_whole_array(monkeypatch):
     (y * Tensor(gy)).sum().backward()
     cdf = A._normal_cdf(np, x)
     np.testing.assert_array_equal(y.data, x * cdf)
+    np.testing.assert_array_equal(ops.gelu(Tensor(x), approximate=False).data, y.data)  # inference: no cdf kept
     f = np.float32
     pdf = np.exp(f(-0.5) * x * x) * f(1 / math.sqrt(2 * math.pi))
     np.testing.assert_array_equal(t.grad, gy * (cdf + x * pdf))

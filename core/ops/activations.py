@@ -227,9 +227,10 @@ def _normal_cdf_numpy(x):
 
 
 # A chain of ~30 elementwise passes (the rational erf) over a large array runs from main memory
-# at each pass; done a cache-sized chunk at a time, the chain stays in L2 (the chunk size chosen
-# by measurement: benchmarks/README.md).
-_CHUNK = 1 << 15
+# at each pass; done a chunk at a time, the chain stays in cache. On two threads each call holds
+# the GIL for its dispatch, so short chunks make the threads wait on each other: the chunk is
+# as large as the L3 keeps fast (the size chosen by measurement: benchmarks/README.md).
+_CHUNK = 1 << 18
 
 
 # the GELU chains run their chunks on the intra-op threads from this many elements (about 30
@@ -238,31 +239,34 @@ _GELU_PARALLEL_MIN = 1 << 17
 
 
 def _chunk_spans(n, fn):
-    """fn(i0, i1) over ranges of whole _CHUNK-element chunks covering range(n), the ranges
-    shared out among the intra-op threads for large n."""
-    chunks = -(-n // _CHUNK)
+    """fn(i0, i1) over contiguous ranges covering range(n) (``fn`` works through its range in
+    chunks of at most _CHUNK elements): for large n, one range of equal size per intra-op thread."""
+    threads = parallel.num_threads() if n >= _GELU_PARALLEL_MIN else 1
+    ranges = parallel.chunks(n, _CHUNK, threads)
 
-    def span(c0, c1):
-        fn(c0 * _CHUNK, min(n, c1 * _CHUNK))
+    def span(r0, r1):
+        fn(ranges[r0][0], ranges[r1 - 1][1])
 
-    parallel.for_ranges(span, chunks, n, min_elements=_GELU_PARALLEL_MIN)
+    parallel.for_ranges(span, len(ranges), n, min_elements=_GELU_PARALLEL_MIN)
 
 
-def _gelu_exact_f32_numpy(x):
-    """(x * Phi(x), Phi(x)) for a float32 NumPy array, computed chunk by chunk in scratch buffers:
-    the same operations, in the same order, as ``x * _normal_cdf(np, x)``."""
+def _gelu_exact_f32_numpy(x, keep=True):
+    """(x * Phi(x), Phi(x) or None without ``keep``) for a float32 NumPy array, computed chunk by
+    chunk in scratch buffers: the same operations, in the same order, as ``x * _normal_cdf(np, x)``."""
     t = np.float32
     flat = np.ascontiguousarray(x).reshape(-1)
-    y, cdf = np.empty_like(flat), np.empty_like(flat)
+    y, cdf = np.empty_like(flat), (np.empty_like(flat) if keep else None)
     n = flat.size
     lo, hi, inv = t(-4), t(4), t(1 / math.sqrt(2.0))
 
     def span(a, b):
         z, z2, q = (np.empty(min(b - a, _CHUNK), np.float32) for _ in range(3))
+        pbuf = None if keep else np.empty(min(b - a, _CHUNK), np.float32)
         for i in range(a, b, _CHUNK):
             j = min(b, i + _CHUNK)
             m = j - i
-            xs, zs, z2s, qs, p = flat[i:j], z[:m], z2[:m], q[:m], cdf[i:j]
+            xs, zs, z2s, qs = flat[i:j], z[:m], z2[:m], q[:m]
+            p = cdf[i:j] if keep else pbuf[:m]
             np.multiply(xs, inv, out=zs)
             np.clip(zs, lo, hi, out=zs)
             np.multiply(zs, zs, out=z2s)
@@ -283,7 +287,7 @@ def _gelu_exact_f32_numpy(x):
             np.multiply(xs, p, out=y[i:j])
 
     _chunk_spans(n, span)
-    return y.reshape(x.shape), cdf.reshape(x.shape)
+    return y.reshape(x.shape), (cdf.reshape(x.shape) if keep else None)
 
 
 def _gelu_exact_grad_f32_numpy(x, cdf, gy):
@@ -313,18 +317,21 @@ def _gelu_exact_grad_f32_numpy(x, cdf, gy):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-def _gelu_tanh_f32_numpy(x):
-    """(0.5 x (1 + tanh(c (x + 0.044715 x^3))), the tanh) for a float32 NumPy array, chunk by chunk
-    in scratch buffers: the operations of GELU.compute's generic form, in order."""
+def _gelu_tanh_f32_numpy(x, keep=True):
+    """(0.5 x (1 + tanh(c (x + 0.044715 x^3))), the tanh or None without ``keep``) for a float32
+    NumPy array, chunk by chunk in scratch buffers: the operations of GELU.compute's generic form,
+    in order."""
     t = np.float32
     flat = np.ascontiguousarray(x).reshape(-1)
-    y, th = np.empty_like(flat), np.empty_like(flat)
+    y, th = np.empty_like(flat), (np.empty_like(flat) if keep else None)
 
     def span(a, b):
         w = np.empty(min(b - a, _CHUNK), np.float32)
+        tbuf = None if keep else np.empty(min(b - a, _CHUNK), np.float32)
         for i in range(a, b, _CHUNK):
             j = min(b, i + _CHUNK)
-            xs, ws, ts = flat[i:j], w[:j - i], th[i:j]
+            xs, ws = flat[i:j], w[:j - i]
+            ts = th[i:j] if keep else tbuf[:j - i]
             np.multiply(xs, xs, out=ws)
             ws *= xs
             ws *= t(0.044715)
@@ -337,7 +344,7 @@ def _gelu_tanh_f32_numpy(x):
             ys *= ws
 
     _chunk_spans(flat.size, span)
-    return y.reshape(x.shape), th.reshape(x.shape)
+    return y.reshape(x.shape), (th.reshape(x.shape) if keep else None)
 
 
 def _gelu_tanh_grad_f32_numpy(x, th, gy):
@@ -377,11 +384,12 @@ class GELU(_Act):
     def compute(self, x):
         xp, t = self.xp, x.dtype.type
         self.x = x
+        keep = any(self.needs_input_grad)  # (what backward reads; not kept at inference)
         if not self.approximate and x.dtype == np.float32 and xp is np:
-            y, self.cdf = _gelu_exact_f32_numpy(x)
+            y, self.cdf = _gelu_exact_f32_numpy(x, keep)
             return y
         if self.approximate and x.dtype == np.float32 and xp is np:
-            y, self.th = _gelu_tanh_f32_numpy(x)
+            y, self.th = _gelu_tanh_f32_numpy(x, keep)
             return y
         if self.approximate:
             c = t(_GELU_C)
