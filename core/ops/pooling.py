@@ -68,8 +68,9 @@ def _max_pool_2x2(xp, xpad, Ho, Wo, need, y=None, arg=None):
 
 
 # the overlapping-window pooling's image groups hold about this many elements of output on NumPy:
-# enough that NumPy's per-call overhead does not dominate small images, few enough to stay in cache
-_GROUP_ELEMENTS = 1 << 15
+# enough that NumPy's per-call overhead (and on two threads, each call's turn at the GIL) does not
+# dominate small images, few enough to stay in cache (measurements: benchmarks/README.md)
+_GROUP_ELEMENTS = 1 << 17
 
 
 def _image_groups(xp, n0, n1, per_image):
