@@ -282,3 +282,32 @@ def test_bn_relu_functional_pairs_only_where_the_relu_alone_reads_the_normalizat
     model = functional_bn_cnn()
     pairs = LF.bn_relu_pairs(model)
     assert [n.layer.__class__.__name__ for n in pairs.values()] == ["ReLU"]  # not the shared BN's
+
+
+def test_same_padded_pool_of_an_even_map_is_fused(monkeypatch, fused_calls):
+    """keras-io's autoencoder pools with padding="same": on an even-sized map that pads nothing, so
+    the pair is fused, with the layer-by-layer values and gradients (an odd map is not fused:
+    test_pairs_that_are_not_fused)."""
+    x = rng.normal(size=(4, 10, 8, 2)).astype(np.float32)
+
+    def build():
+        inp = L.Input((10, 8, 2))
+        h = L.MaxPooling2D((2, 2), padding="same")(L.Conv2D(3, 3, activation="relu", padding="same")(inp))
+        return randomized(Model(inp, L.Dense(2)(L.Flatten()(h))), 3)
+
+    runs = []
+    for fuse in (True, False):
+        with monkeypatch.context() as m:
+            if not fuse:
+                unfused(m)
+            model = build()
+            t = Tensor(x, requires_grad=True)
+            y = model(t, training=True)
+            y.backward(np.ones(y.shape, np.float32))
+            runs.append([y.numpy(), t.grad] + [w.grad for w in model.trainable_weights])
+        if fuse:
+            assert len(fused_calls) == 1
+            fused_calls.clear()
+    assert not fused_calls
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

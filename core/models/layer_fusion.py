@@ -3,7 +3,8 @@
 **Conv2D -> MaxPooling2D**, in training and inference.
 
 ``Conv2D`` (stride 1, no dilation or groups, linear or ReLU activation, no activity regularizer)
-followed by ``MaxPooling2D`` with 2x2 windows, stride 2 and "valid" padding runs as
+followed by ``MaxPooling2D`` with 2x2 windows, stride 2 and "valid" padding (or "same" on a map of
+even height and width, where it pads nothing) runs as
 ``ops.conv_pool.conv2d_max_pool2d``: the convolution's whole output is never written (see that
 module). Inside a Sequential stack the convolution's output has no other reader; in a Functional
 graph the pair is fused where the pooling is the output's only consumer and the output is not a
@@ -54,7 +55,7 @@ def conv_pool_fusable(conv, pool, x) -> bool:
     if (conv.strides != (1, 1) or conv.dilation_rate != (1, 1) or conv.groups != 1
             or conv.activity_regularizer is not None or conv.activation not in (ops.relu, ops.linear)):
         return False
-    if pool.pool_size != (2, 2) or pool.strides != (2, 2) or pool.padding != "valid":
+    if pool.pool_size != (2, 2) or pool.strides != (2, 2) or pool.padding not in ("valid", "same"):
         return False
     if x.ndim != 4 or x.dtype.kind != "f" or x.xp is not np:  # (blocks sized for a CPU's caches)
         return False
@@ -75,7 +76,10 @@ def conv_pool_fusable(conv, pool, x) -> bool:
         out = conv.compute_output_shape(tuple(x.shape))
     except ValueError:
         return False
-    return out[1] is not None and out[2] is not None and out[1] >= 2 and out[2] >= 2
+    if out[1] is None or out[2] is None or out[1] < 2 or out[2] < 2:
+        return False
+    # 'same' 2x2 / 2 pooling of an even-sized map pads nothing: it is the 'valid' pooling
+    return pool.padding == "valid" or (out[1] % 2 == 0 and out[2] % 2 == 0)
 
 
 def run_conv_pool(conv, pool, x):
