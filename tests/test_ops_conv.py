@@ -126,7 +126,7 @@ def test_conv2d_transpose_blocks_and_threads_equal_the_reference(monkeypatch, bl
         (y * Tensor(w)).sum().backward()
         return [y.numpy()] + [t.grad for t in ts]
 
-    for name in ("_BLOCK_BYTES", "_BLOCK_BYTES_PER_THREAD", "_DX_BLOCK_BYTES"):
+    for name in ("_BLOCK_BYTES", "_BLOCK_BYTES_PER_THREAD", "_DX_BLOCK_BYTES", "_TRANSPOSE_BLOCK_BYTES"):
         monkeypatch.setattr(C, name, block_bytes)
     monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 0)
     fast = run()

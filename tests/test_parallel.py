@@ -51,6 +51,7 @@ def forced(monkeypatch, threads):
     monkeypatch.setattr(C, "_BLOCK_BYTES_PER_THREAD", 256)
     monkeypatch.setattr(C, "_PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(C, "_DX_BLOCK_BYTES", 64)
+    monkeypatch.setattr(C, "_TRANSPOSE_BLOCK_BYTES", 64)
     monkeypatch.setattr(CP, "_BLOCK_BYTES", 64)  # conv + max pool: one image per block
     monkeypatch.setattr(A, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(R.LSTM, "_FACTOR_BLOCK", 2)

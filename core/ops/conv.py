@@ -159,6 +159,9 @@ _DW_CHUNK = 1 << 16   # elements of a depthwise forward chunk (its output and on
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
 # (gradient + tap result) rows
 _DX_BLOCK_BYTES = 2 << 20
+# Conv2DTranspose's forward blocks: about 30 calls a block (a GEMM and a scatter per tap), so on two
+# threads smaller blocks mostly wait on the GIL (measurements: benchmarks/README.md)
+_TRANSPOSE_BLOCK_BYTES = 8 << 20
 # a^T @ b with a small (K, N) result (K * N below _GRAM_SMALL, a first layer's kernel gradient)
 # runs in chunks of _GRAM_ROWS rows: OpenBLAS is slow on such GEMMs when the rows are many.
 _GRAM_SMALL = 1000
@@ -965,7 +968,7 @@ class Conv2DTranspose(Function):
         total = N * per_image
         threads = parallel.num_threads() if xp is np else 1
         par = threads > 1 and total >= _PARALLEL_MIN_BYTES and not parallel.in_region()
-        blocks = parallel.chunks(N, max(1, _DX_BLOCK_BYTES // per_image), threads if par else 1)
+        blocks = parallel.chunks(N, max(1, _TRANSPOSE_BLOCK_BYTES // per_image), threads if par else 1)
         nb = max(n1 - n0 for n0, n1 in blocks)
         taps = [(a, c, (a * dh) % sh, (c * dw) % sw, (a * dh) // sh, (c * dw) // sw)
                 for a in range(kh) for c in range(kw)]
