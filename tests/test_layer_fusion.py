@@ -42,8 +42,20 @@ def cnn(conv_kwargs=None, pool_kwargs=None, seed=1):
     return randomized(model, seed)
 
 
-def unfused(monkeypatch):
-    monkeypatch.setattr(LF, "conv_pool_fusable", lambda *a: False)
+def unfused(monkeypatch, predicate="conv_pool_fusable"):
+    monkeypatch.setattr(LF, predicate, lambda *a: False)
+
+
+def fused_then_unfused(monkeypatch, run, predicate="conv_pool_fusable"):
+    """``[run(True), run(False)]``: with the pairs fused, then with ``layer_fusion.<predicate>``
+    refusing every pair."""
+    out = []
+    for fuse in (True, False):
+        with monkeypatch.context() as m:
+            if not fuse:
+                unfused(m, predicate)
+            out.append(run(fuse))
+    return out
 
 
 def functional_cnn(seed=1):
@@ -59,22 +71,21 @@ def functional_cnn(seed=1):
 def test_calls_fit_and_predict_equal_the_layer_by_layer_model(monkeypatch, fused_calls, build):
     x = rng.normal(size=(10, 12, 11, 2)).astype(np.float32)
     y = rng.integers(0, 3, 10)
-    models = {}
-    for fuse in (True, False):
-        with monkeypatch.context() as m:
-            if not fuse:
-                unfused(m)
-            model = build()
-            out = model(Tensor(x)).numpy()
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-            hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
-            models[fuse] = (out, model.predict(x, verbose=0), hist.history["loss"], model.get_weights())
+
+    def run(fuse):
+        model = build()
+        out = model(Tensor(x)).numpy()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+        result = (out, model.predict(x, verbose=0), hist.history["loss"], model.get_weights())
         if fuse:
             # 2 pairs x (at least 1 call + 2 epochs x 3 batches + 1 predict batch)
             assert len(fused_calls) >= 16 and len(fused_calls) % 2 == 0
             fused_calls.clear()
+        return result
+
+    (o1, p1, l1, w1), (o2, p2, l2, w2) = fused_then_unfused(monkeypatch, run)
     assert not fused_calls
-    (o1, p1, l1, w1), (o2, p2, l2, w2) = models[True], models[False]
     np.testing.assert_allclose(o1, o2, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(l1, l2, rtol=1e-5)
@@ -221,21 +232,20 @@ def test_bn_relu_fit_equals_the_layer_by_layer_model(monkeypatch, bn_relu_calls,
     calls outside training (predict, a plain call) run the layers one by one."""
     x = rng.normal(size=(10, 8, 7, 3)).astype(np.float32)
     y = rng.integers(0, 3, 10)
-    runs = {}
-    for fuse in (True, False):
-        with monkeypatch.context() as m:
-            if not fuse:
-                m.setattr(LF, "bn_relu_fusable", lambda *a: False)
-            model = build()
-            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-            hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
-            if fuse:
-                assert len(bn_relu_calls) == pairs * 2 * 3  # pairs x 2 epochs x 3 batches
-                bn_relu_calls.clear()
-            runs[fuse] = (hist.history["loss"], model.get_weights(), _stats(model), model.predict(x, verbose=0),
-                          model(Tensor(x)).numpy())
-            assert not bn_relu_calls  # predict and the call without training=True: not fused
-    for a, b in zip(runs[True], runs[False]):
+
+    def run(fuse):
+        model = build()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        hist = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+        if fuse:
+            assert len(bn_relu_calls) == pairs * 2 * 3  # pairs x 2 epochs x 3 batches
+            bn_relu_calls.clear()
+        result = (hist.history["loss"], model.get_weights(), _stats(model), model.predict(x, verbose=0),
+                  model(Tensor(x)).numpy())
+        assert not bn_relu_calls  # predict and the call without training=True: not fused
+        return result
+
+    for a, b in zip(*fused_then_unfused(monkeypatch, run, "bn_relu_fusable")):
         for u, v in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
             assert np.isfinite(u).all()
             np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
@@ -295,19 +305,14 @@ def test_same_padded_pool_of_an_even_map_is_fused(monkeypatch, fused_calls):
         h = L.MaxPooling2D((2, 2), padding="same")(L.Conv2D(3, 3, activation="relu", padding="same")(inp))
         return randomized(Model(inp, L.Dense(2)(L.Flatten()(h))), 3)
 
-    runs = []
-    for fuse in (True, False):
-        with monkeypatch.context() as m:
-            if not fuse:
-                unfused(m)
-            model = build()
-            t = Tensor(x, requires_grad=True)
-            y = model(t, training=True)
-            y.backward(np.ones(y.shape, np.float32))
-            runs.append([y.numpy(), t.grad] + [w.grad for w in model.trainable_weights])
-        if fuse:
-            assert len(fused_calls) == 1
-            fused_calls.clear()
-    assert not fused_calls
-    for a, b in zip(*runs):
+    def run(fuse):
+        model = build()
+        t = Tensor(x, requires_grad=True)
+        y = model(t, training=True)
+        y.backward(np.ones(y.shape, np.float32))
+        assert len(fused_calls) == int(fuse)
+        fused_calls.clear()
+        return [y.numpy(), t.grad] + [w.grad for w in model.trainable_weights]
+
+    for a, b in zip(*fused_then_unfused(monkeypatch, run)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
