@@ -619,8 +619,7 @@ class Conv2D(Function):
                                  and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS)
                 if self.winograd:  # both gradients in the Winograd domain too, from the padded input
                     xpad = _pad(xp, x, self.pads)
-                    y = _conv(xp, xpad, ((0, 0), (0, 0)), k, kh, kw, sh, sw, dh, dw, Ho, Wo,
-                              epilogue if fused else None).reshape(M, Cout)
+                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, epilogue=epilogue if fused else None).reshape(M, Cout)
                     self.pad_shape = xpad.shape
                     if need_k:
                         self.xsave = xpad

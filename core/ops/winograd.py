@@ -53,6 +53,20 @@ def _mat(xp, m, dtype):
     return xp.asarray(m.astype(dtype))
 
 
+def _kernel_tiles(xp, kernel, dt):
+    """U = G g G^T for every (Cin, Cout) pair of the (3, 3, Cin, Cout) kernel: (16, Cin, Cout)."""
+    C, Cout = kernel.shape[2:]
+    return (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
+
+
+def _run_blocks(span, blocks, threads):
+    """``span(b0, b1)`` over the image blocks, shared out among ``threads`` (their GEMMs
+    single-threaded) when there are several; the spans' results in order."""
+    if threads > 1 and len(blocks) > 1:
+        return parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
+    return [span(0, len(blocks))]
+
+
 def _input_tiles(d, xs, th, tw):
     """d[4a + b] = the (a, b) element of every overlapping 4x4 input tile (stride 2) of xs: (16, n, th, tw, C)."""
     for a in range(4):
@@ -89,7 +103,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
         grown = xp.zeros((N, max(Hp, need_h), max(Wp, need_w), C), dt)
         grown[:, :Hp, :Wp] = xpad
         xpad = grown
-    u = (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
+    u = _kernel_tiles(xp, kernel, dt)
     bk, ak = _mat(xp, _BK, dt), _mat(xp, _AK, dt)
     y = xp.empty((N, Ho, Wo, Cout), dt)
     blocks, threads = _image_blocks(xp, N, th * tw, C, Cout, dt, block_bytes)
@@ -112,10 +126,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
             if epilogue is not None:
                 epilogue((n0, n1, 0, Ho), yb.reshape(-1, Cout))
 
-    if threads > 1 and len(blocks) > 1:
-        parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
-    else:
-        span(0, len(blocks))
+    _run_blocks(span, blocks, threads)
     return y
 
 
@@ -138,8 +149,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
         xpad = grown
     ut = None  # U^T, contiguous: (16, Cout, Cin) (a transposed view as the second operand is slower)
     if need_dx:
-        ut = xp.ascontiguousarray((_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
-                                  .transpose(0, 2, 1))
+        ut = xp.ascontiguousarray(_kernel_tiles(xp, kernel, dt).transpose(0, 2, 1))
     bk, akt = _mat(xp, _BK, dt), _mat(xp, _AK.T, dt)
     bkt = _mat(xp, _BK.T, dt)
     dxg = xp.zeros((N, Hg, Wg, C), dt) if need_dx else None
@@ -177,10 +187,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
                         tgt[:, a:a + 2 * th:2, b:b + 2 * tw:2] += dd[4 * a + b]
         return acc
 
-    if threads > 1 and len(blocks) > 1:
-        parts = parallel.run(span, parallel.split(len(blocks), threads), gemm=True)
-    else:
-        parts = [span(0, len(blocks))]
+    parts = _run_blocks(span, blocks, threads)
     dk = None
     if need_dk:
         du = parallel.sum_parts(parts)
