@@ -165,12 +165,14 @@ def to_numpy(array):
 
 
 class Config:
-    """Process-wide defaults: the device new tensors go to and the float dtype (``floatx``)."""
+    """Process-wide defaults: the device new tensors go to, the float dtype (``floatx``) and the
+    convolutions' precision (``set_conv_precision``)."""
 
     def __init__(self):
         self._device = None
         self._device_spec = os.environ.get("ZOO_DEVICE", "cpu")
         self.floatx = "float32"
+        self._conv_precision = os.environ.get("ZOO_CONV_PRECISION", "auto")
 
     @property
     def device(self) -> Device:
@@ -211,6 +213,28 @@ def set_floatx(dtype: str) -> None:
 
 def floatx() -> str:
     return config.floatx
+
+
+CONV_PRECISIONS = ("auto", "highest", "high")
+
+
+def set_conv_precision(precision: str) -> None:
+    """How exactly 3x3 convolutions are computed (as ``torch.set_float32_matmul_precision`` for
+    products): "highest", the rounding error of the direct product (im2col + GEMM, or Winograd
+    F(2x2, 3x3)); "high", also Winograd F(4x4, 3x3) where it is faster (about 4x that rounding
+    error, 1e-6 relative in float32); "auto" (the default; also from ``ZOO_CONV_PRECISION``),
+    "high" where gradients are being taken (training) and "highest" otherwise (predict, evaluate),
+    so that inference matches Keras as closely as the direct product does."""
+    if precision not in CONV_PRECISIONS:
+        raise ValueError(f"conv precision must be one of {', '.join(CONV_PRECISIONS)}; got {precision!r}")
+    config._conv_precision = precision
+
+
+def conv_precision() -> str:
+    p = config._conv_precision
+    if p not in CONV_PRECISIONS:
+        raise ValueError(f"ZOO_CONV_PRECISION={p!r}: set it to one of {', '.join(CONV_PRECISIONS)}")
+    return p
 
 
 def scatter_add(xp, target, indices, values):

@@ -379,7 +379,7 @@ def _dx_transposed(xp, dy4, k, pads, H, W):
     per block instead of kh*kw thin GEMMs and strided adds."""
     kh, kw = k.shape[:2]
     q, kf = _full_conv_of_dy(xp, k, pads)
-    return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W, forward=False)
+    return _conv(xp, dy4, q, kf, kh, kw, 1, 1, 1, 1, H, W, forward=False, large=winograd.large_tiles(True))
 
 
 def _grads_transposed(xp, x, dy4, k, pads):
@@ -404,12 +404,12 @@ def _grads_transposed(xp, x, dy4, k, pads):
     return dx, xp.ascontiguousarray(dk)
 
 
-def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=False, out_hw=(1, 1)):
-    """Whether ``_conv`` runs this layer as Winograd F(2x2, 3x3) rather than im2col + GEMM: wide
+def _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward=False, out_hw=(1, 1), large=False):
+    """Whether ``_conv`` runs this layer as Winograd (``winograd.conv3x3``) rather than im2col + GEMM: wide
     layers, and a layer's forward (``out_hw`` outputs an image) from fewer channels on
-    (``winograd.worth_it``)."""
+    (``winograd.worth_it``; ``large``: 4x4 tiles allowed)."""
     return (kh == kw == 3 and sh == sw == 1 and dh == dw == 1
-            and winograd.worth_it(C, Cout, forward, out_hw))
+            and winograd.worth_it(C, Cout, forward, out_hw, large))
 
 
 def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
@@ -453,17 +453,18 @@ def _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue=None):
     return y
 
 
-def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None, forward=True):
+def _conv(xp, x, pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue=None, forward=True, large=False):
     """The valid convolution of ``_pad(x, pads)`` with the (kh, kw, C, Cout) kernel of a G=1 conv:
-    Winograd F(2x2, 3x3) where it pays (3x3, stride 1, wide enough layers; ``forward``: a layer's
-    forward, not an input gradient's full convolution), the tap sums of ``_conv_one_out`` for one
-    output channel (stride 1), else blocked im2col + GEMM.
+    Winograd (``winograd.conv3x3``) where it pays (3x3, stride 1, wide enough layers; ``forward``: a
+    layer's forward, not an input gradient's full convolution; ``large``: 4x4 tiles allowed), the tap
+    sums of ``_conv_one_out`` for one output channel (stride 1), else blocked im2col + GEMM.
     ``epilogue(blk, yb)``: see ``_conv_gemm``."""
     C, Cout = k.shape[2], k.shape[3]
     if Cout == 1 and sh == sw == 1 and kh * kw > 1 and C >= _ONE_OUT_MIN_C:
         return _conv_one_out(xp, x, pads, k, kh, kw, dh, dw, Ho, Wo, epilogue)
-    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward, (Ho, Wo)):
-        return winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo, epilogue=epilogue)
+    if _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, forward, (Ho, Wo), large):
+        m = winograd.tile_size(C, Cout, (Ho, Wo), large)
+        return winograd.conv3x3(xp, _pad(xp, x, pads), k, Ho, Wo, epilogue=epilogue, m=m)
     return _conv_gemm(xp, x, pads, k.reshape(kh * kw * C, Cout), kh, kw, sh, sw, dh, dw, Ho, Wo, epilogue)
 
 
@@ -615,17 +616,20 @@ class Conv2D(Function):
                             xp.greater(yb, 0, out=mask[n0:n1, h0:h1].reshape(yb.shape))
 
                 fused = b is not None or relu
-                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo))
+                large = winograd.large_tiles(any(self.needs_input_grad))
+                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo), large)
                                  and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS)
                 if self.winograd:  # both gradients in the Winograd domain too, from the padded input
                     xpad = _pad(xp, x, self.pads)
-                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, epilogue=epilogue if fused else None).reshape(M, Cout)
+                    self.tile = winograd.tile_size(C, Cout, (Ho, Wo), large)
+                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, epilogue=epilogue if fused else None,
+                                         m=self.tile).reshape(M, Cout)
                     self.pad_shape = xpad.shape
                     if need_k:
                         self.xsave = xpad
                 else:
                     y = _conv(xp, x, self.pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo,
-                              epilogue if fused else None).reshape(M, Cout)
+                              epilogue if fused else None, large=large).reshape(M, Cout)
                     if need_k:
                         self.xsave = x
                 self.mask = mask
@@ -672,7 +676,7 @@ class Conv2D(Function):
                 dy = mask_grad(xp, dy, self.mask.reshape(M, Cout))
             dpad, dk = winograd.conv3x3_grads(
                 xp, dy.reshape(N, Ho, Wo, Cout), self.pad_shape, xpad=self.xsave,
-                kernel=None if self.k2 is None else self.k2.reshape(kh, kw, C, Cout))
+                kernel=None if self.k2 is None else self.k2.reshape(kh, kw, C, Cout), m=self.tile)
             if dpad is not None:
                 dx = _pad_adjoint(xp, dpad, self.pads, (N, H, W, C)).reshape(self.x_shape)
             grads = (dx, None if dk is None else dk.reshape(self.k_shape))

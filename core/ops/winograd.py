@@ -1,62 +1,128 @@
-"""Winograd F(2x2, 3x3) convolution (Lavin & Gray, 2015) for 3x3, stride-1, undilated convolutions.
+"""Winograd F(m x m, 3x3) convolution (Lavin & Gray, 2015) for 3x3, stride-1, undilated convolutions,
+with m = 2 or 4.
 
-Each 2x2 output tile comes from a 4x4 input tile: ``Y = A^T [(G g G^T) * (B^T d B)] A``. Over all
-tiles and channels this is 16 independent GEMMs of (tiles, Cin) @ (Cin, Cout) instead of one GEMM
-of (pixels, 9 Cin) @ (9 Cin, Cout): 2.25x fewer multiplications. The input and output transforms
-are linear maps of the 16 tile positions, so they run as GEMMs too (a 16x16 and a 4x16 matrix
-against the gathered tiles), in BLAS's threads rather than in single-threaded elementwise passes.
+Each m x m output tile comes from an (m + 2) x (m + 2) input tile: ``Y = A^T [(G g G^T) * (B^T d B)] A``.
+Over all tiles and channels this is (m + 2)^2 independent GEMMs of (tiles, Cin) @ (Cin, Cout) instead
+of one GEMM of (pixels, 9 Cin) @ (9 Cin, Cout): 2.25x fewer multiplications for F(2x2, 3x3), 4x
+for F(4x4, 3x3). The input and output transforms are linear maps of the tile positions, so they run
+as GEMMs too (Kronecker products of the 1-d transforms against the gathered tiles), in BLAS's
+threads rather than in single-threaded elementwise passes.
 
 The transforms cost memory passes proportional to the activations (about 4x the input and output
-sizes), the saving is proportional to activations x channels: it pays for wide layers only
-(``worth_it``; the threshold chosen by measurement: benchmarks/README.md).
-Relative error against the direct product: about 1e-6 in float32.
+sizes for m = 2, 2.25x for m = 4), the saving is proportional to activations x channels: it pays
+for wide layers only (``worth_it``; the thresholds chosen by measurement: benchmarks/README.md).
+In float32 the RMS error relative to the output is im2col + GEMM's for m = 2 (2-3e-7) and about 4x
+that for m = 4 (its points 0, 1, -1, 1/2, -2 were the most accurate of those tried): its products
+cancel more. Hence m = 4 only where ``backend.set_conv_precision`` allows it (by default where
+gradients are taken, never in inference, which matches Keras as the direct product does).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .. import parallel
+from .. import backend, parallel
 
-_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
-_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
-_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
-# the 2-d transforms of row-major flattened tiles: V = BK d, U = GK g, Y = AK M
-_BK, _GK, _AK = np.kron(_BT, _BT), np.kron(_G, _G), np.kron(_AT, _AT)
+# Cook-Toom interpolation points of F(m, 3), the point at infinity implied
+_POINTS = {2: (0.0, 1.0, -1.0), 4: (0.0, 1.0, -1.0, 0.5, -2.0)}
+
+
+@functools.lru_cache(maxsize=None)
+def transforms(m: int):
+    """The 1-d F(m, 3) matrices (B^T, G, A^T), float64: y = A^T [(G g) * (B^T d)] is the valid
+    correlation of the m + 2 inputs d with the 3 taps g. A^T and G from the points; B^T is the
+    one matrix that makes the identity hold (solved for; its entries are small dyadic rationals,
+    rounded to them and checked)."""
+    p = np.array(_POINTS[m])
+    n = m + 2
+    at = np.zeros((m, n))
+    at[:, :n - 1] = p[None, :] ** np.arange(m)[:, None]
+    at[m - 1, n - 1] = 1.0
+    g = np.zeros((n, 3))
+    for j in range(n - 1):
+        g[j] = p[j] ** np.arange(3) / np.prod([p[j] - p[i] for i in range(n - 1) if i != j])
+    g[n - 1, 2] = 1.0
+    # sum_t at[i, t] g[t, k] bt[t, j] = [j == i + k] for every output i and tap k
+    lhs = np.einsum("it,tk->ikt", at, g).reshape(3 * m, n)
+    rhs = np.zeros((3 * m, n))
+    for i in range(m):
+        for k in range(3):
+            rhs[3 * i + k, i + k] = 1.0
+    bt = np.round(np.linalg.lstsq(lhs, rhs, rcond=None)[0] * 1024) / 1024
+    if not np.allclose(lhs @ bt, rhs, rtol=0, atol=1e-13):
+        raise AssertionError(f"no exact F({m}, 3) input transform for the points {_POINTS[m]}")
+    return bt, g, at
+
+
+@functools.lru_cache(maxsize=None)
+def _kron_transforms(m: int):
+    """The 2-d transforms of row-major flattened tiles: V = BK d, U = GK g, Y = AK M."""
+    bt, g, at = transforms(m)
+    return np.kron(bt, bt), np.kron(g, g), np.kron(at, at)
+
 
 MIN_CHANNELS = 256  # both Cin and Cout
 # a layer's forward (its input gradient keeps the paths chosen for the backward): both at least
 # FORWARD_MIN_CHANNELS, Cin * Cout at least FORWARD_MIN_PRODUCT, and images of at least
 # FORWARD_MIN_PIXELS outputs (on smaller maps the tiles' padding, the transforms and the many small
-# blocks lose on two threads) and at most FORWARD_MAX_TILES 2x2 output tiles (larger images' tile
-# data falls out of cache)
+# blocks lose on two threads) and at most FORWARD_MAX_TILES output tiles of ``tile_size`` (larger
+# images' tile data falls out of cache)
 FORWARD_MIN_CHANNELS = 32
 FORWARD_MIN_PRODUCT = 2048
 FORWARD_MIN_PIXELS = 144
 FORWARD_MAX_TILES = 1024
 # the tile data (input and product tiles) of an image block
 _BLOCK_BYTES = 4 << 20
-# ... and at least this many tiles (the rows of its 16 GEMMs: fewer make them inefficient)
+# ... and at least this many tiles (the rows of its (m + 2)^2 GEMMs: fewer make them inefficient)
 _MIN_TILES = 256
+# F(4x4, 3x3) for layers with Cin and Cout at least LARGE_TILE_MIN_CHANNELS whose 4x4 tiles cover
+# at most LARGE_TILE_MAX_COVER times the outputs that 2x2 tiles cover (9x9 outputs: 144 against 100)
+LARGE_TILE_MIN_CHANNELS = 32
+LARGE_TILE_MAX_COVER = 1.2
 
 
-def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1)) -> bool:
+def large_tiles(differentiating: bool) -> bool:
+    """Whether F(4x4, 3x3) may run (``backend.set_conv_precision``), in a call that records for
+    gradients or not."""
+    p = backend.conv_precision()
+    return p == "high" or (p == "auto" and differentiating)
+
+
+def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1), large: bool = False) -> bool:
     """Whether Winograd beats im2col + GEMM for a layer this wide (``forward``: for a layer's
-    forward with (Ho, Wo) outputs an image, image blocks in cache against the blocked im2col)."""
+    forward with (Ho, Wo) outputs an image, image blocks in cache against the blocked im2col;
+    ``large``: 4x4 tiles allowed)."""
     if cin >= MIN_CHANNELS and cout >= MIN_CHANNELS:
         return True
-    tiles = -(-out_hw[0] // 2) * -(-out_hw[1] // 2)
+    m = tile_size(cin, cout, out_hw, large)
+    tiles = -(-out_hw[0] // m) * -(-out_hw[1] // m)
     return (forward and min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
             and out_hw[0] * out_hw[1] >= FORWARD_MIN_PIXELS and tiles <= FORWARD_MAX_TILES)
 
 
-def _mat(xp, m, dtype):
-    return xp.asarray(m.astype(dtype))
+def tile_size(cin: int, cout: int, out_hw, large: bool = False) -> int:
+    """m of the F(m x m, 3x3) that runs a layer with (Ho, Wo) outputs an image: with ``large``
+    allowed, 4 where Cin and Cout are at least LARGE_TILE_MIN_CHANNELS and the 4x4 tiles cover at
+    most LARGE_TILE_MAX_COVER times the outputs that 2x2 tiles cover; else 2."""
+    if not large:
+        return 2
+    Ho, Wo = out_hw
+    cover4 = -(-Ho // 4) * -(-Wo // 4) * 16
+    cover2 = -(-Ho // 2) * -(-Wo // 2) * 4
+    wide = min(cin, cout) >= LARGE_TILE_MIN_CHANNELS
+    return 4 if wide and cover4 <= LARGE_TILE_MAX_COVER * cover2 else 2
 
 
-def _kernel_tiles(xp, kernel, dt):
-    """U = G g G^T for every (Cin, Cout) pair of the (3, 3, Cin, Cout) kernel: (16, Cin, Cout)."""
+def _mat(xp, a, dtype):
+    return xp.asarray(a.astype(dtype))
+
+
+def _kernel_tiles(xp, kernel, dt, m):
+    """U = G g G^T for every (Cin, Cout) pair of the (3, 3, Cin, Cout) kernel: ((m + 2)^2, Cin, Cout)."""
     C, Cout = kernel.shape[2:]
-    return (_mat(xp, _GK, dt) @ kernel.reshape(9, C * Cout)).reshape(16, C, Cout)
+    gk = _kron_transforms(m)[1]
+    return (_mat(xp, gk, dt) @ kernel.reshape(9, C * Cout)).reshape(gk.shape[0], C, Cout)
 
 
 def _run_blocks(span, blocks, threads):
@@ -67,62 +133,66 @@ def _run_blocks(span, blocks, threads):
     return [span(0, len(blocks))]
 
 
-def _input_tiles(d, xs, th, tw):
-    """d[4a + b] = the (a, b) element of every overlapping 4x4 input tile (stride 2) of xs: (16, n, th, tw, C)."""
-    for a in range(4):
-        for b in range(4):
-            d[4 * a + b] = xs[:, a:a + 2 * th:2, b:b + 2 * tw:2]
+def _input_tiles(d, xs, th, tw, m):
+    """d[n a + b] = the (a, b) element of every overlapping n x n input tile (n = m + 2, stride m)
+    of xs: (n^2, images, th, tw, C)."""
+    n = m + 2
+    for a in range(n):
+        for b in range(n):
+            d[n * a + b] = xs[:, a:a + m * th:m, b:b + m * tw:m]
     return d
 
 
-def _image_blocks(xp, N, tiles, C, Cout, dt, block_bytes=None):
+def _image_blocks(xp, N, tiles, m, C, Cout, dt, block_bytes=None):
     """(blocks of whole images, threads): on NumPy, blocks of about ``block_bytes`` (default
     _BLOCK_BYTES) of tile data (d and v, m and the output transform) and at least _MIN_TILES tiles,
     shared out among the intra-op threads; elsewhere the whole batch as one block."""
     if xp is not np:
         return [(0, N)], 1
-    per_image = 16 * tiles * (2 * C + 2 * Cout) * dt.itemsize
+    per_image = (m + 2) ** 2 * tiles * (2 * C + 2 * Cout) * dt.itemsize
     threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
     step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // tiles))
     return parallel.chunks(N, step, threads), threads
 
 
-def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
+def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2):
     """y (N, Ho, Wo, Cout) = the valid 3x3 cross-correlation of the padded input xpad
-    (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1.
+    (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1, by F(m x m, 3x3)
+    (``m``: 2 or 4).
 
     On NumPy the images run in blocks of about ``block_bytes`` (default _BLOCK_BYTES) of tile
     data, so that the transforms' passes stay in cache, shared out among the intra-op threads.
     ``epilogue((n0, n1, 0, Ho), yb)`` runs on each block's (rows, Cout) output while in cache."""
     N, Hp, Wp, C = xpad.shape
     Cout = kernel.shape[3]
+    q = (m + 2) ** 2
     dt = xpad.dtype
-    th, tw = -(-Ho // 2), -(-Wo // 2)  # 2x2 output tiles; odd sizes compute one extra row/column
-    need_h, need_w = 2 * th + 2, 2 * tw + 2
+    th, tw = -(-Ho // m), -(-Wo // m)  # m x m output tiles; the last ones may reach past Ho, Wo
+    need_h, need_w = m * th + 2, m * tw + 2
     if need_h > Hp or need_w > Wp:
         grown = xp.zeros((N, max(Hp, need_h), max(Wp, need_w), C), dt)
         grown[:, :Hp, :Wp] = xpad
         xpad = grown
-    u = _kernel_tiles(xp, kernel, dt)
-    bk, ak = _mat(xp, _BK, dt), _mat(xp, _AK, dt)
+    u = _kernel_tiles(xp, kernel, dt, m)
+    bk, _, ak = (_mat(xp, t, dt) for t in _kron_transforms(m))
     y = xp.empty((N, Ho, Wo, Cout), dt)
-    blocks, threads = _image_blocks(xp, N, th * tw, C, Cout, dt, block_bytes)
+    blocks, threads = _image_blocks(xp, N, th * tw, m, C, Cout, dt, block_bytes)
 
     def span(b0, b1):
         nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
-        d = xp.empty((16, nb, th, tw, C), dt)
+        d = xp.empty((q, nb, th, tw, C), dt)
         for n0, n1 in blocks[b0:b1]:
             n = n1 - n0
             T = n * th * tw
-            dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw)
-            v = (bk @ dn.reshape(16, -1)).reshape(16, T, C)
-            m = xp.matmul(v, u)  # (16, T, Cout): 16 GEMMs
-            y4 = (ak @ m.reshape(16, -1)).reshape(2, 2, n, th, tw, Cout)
+            dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw, m)
+            v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
+            prod = xp.matmul(v, u)  # (q, T, Cout): q GEMMs
+            ym = (ak @ prod.reshape(q, -1)).reshape(m, m, n, th, tw, Cout)
             yb = y[n0:n1]
-            for i in range(2):
-                for j in range(2):
-                    dst = yb[:, i::2, j::2]
-                    dst[...] = y4[i, j, :, :dst.shape[1], :dst.shape[2]]
+            for i in range(m):
+                for j in range(m):
+                    dst = yb[:, i::m, j::m]
+                    dst[...] = ym[i, j, :, :dst.shape[1], :dst.shape[2]]
             if epilogue is not None:
                 epilogue((n0, n1, 0, Ho), yb.reshape(-1, Cout))
 
@@ -130,68 +200,69 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None):
     return y
 
 
-def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None):
-    """The gradients of ``y = conv3x3(xpad, kernel, Ho, Wo)`` given dy (N, Ho, Wo, Cout), in the
-    Winograd domain: with dM = A dY A^T per output tile, the kernel gradient is
-    G^T (sum over tiles of V * dM) G (16 GEMMs (Cin, tiles) @ (tiles, Cout)) and the input
-    tiles' gradient B (dM @ U^T) B^T (16 GEMMs (tiles, Cout) @ (Cout, Cin)), added into the
-    overlapping 4x4 input tiles. Returns (the gradient w.r.t. xpad, of ``padded_shape``, when
+def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None, m=2):
+    """The gradients of ``y = conv3x3(xpad, kernel, Ho, Wo, m=m)`` given dy (N, Ho, Wo, Cout), in
+    the Winograd domain: with dM = A dY A^T per output tile, the kernel gradient is
+    G^T (sum over tiles of V * dM) G ((m + 2)^2 GEMMs (Cin, tiles) @ (tiles, Cout)) and the input
+    tiles' gradient B (dM @ U^T) B^T ((m + 2)^2 GEMMs (tiles, Cout) @ (Cout, Cin)), added into the
+    overlapping input tiles. Returns (the gradient w.r.t. xpad, of ``padded_shape``, when
     ``kernel`` is given; the kernel gradient when ``xpad`` is given). Image blocks as ``conv3x3``."""
     need_dx, need_dk = kernel is not None, xpad is not None
     N, Hp, Wp, C = padded_shape
     Ho, Wo, Cout = dy.shape[1:]
+    n_side, q = m + 2, (m + 2) ** 2
     dt = dy.dtype
-    th, tw = -(-Ho // 2), -(-Wo // 2)
-    Hg, Wg = max(Hp, 2 * th + 2), max(Wp, 2 * tw + 2)
+    th, tw = -(-Ho // m), -(-Wo // m)
+    Hg, Wg = max(Hp, m * th + 2), max(Wp, m * tw + 2)
     if need_dk and (Hg > Hp or Wg > Wp):
         grown = xp.zeros((N, Hg, Wg, C), dt)
         grown[:, :Hp, :Wp] = xpad
         xpad = grown
-    ut = None  # U^T, contiguous: (16, Cout, Cin) (a transposed view as the second operand is slower)
+    ut = None  # U^T, contiguous: (q, Cout, Cin) (a transposed view as the second operand is slower)
     if need_dx:
-        ut = xp.ascontiguousarray(_kernel_tiles(xp, kernel, dt).transpose(0, 2, 1))
-    bk, akt = _mat(xp, _BK, dt), _mat(xp, _AK.T, dt)
-    bkt = _mat(xp, _BK.T, dt)
+        ut = xp.ascontiguousarray(_kernel_tiles(xp, kernel, dt, m).transpose(0, 2, 1))
+    bk_, gk_, ak_ = _kron_transforms(m)
+    bk, akt, bkt = _mat(xp, bk_, dt), _mat(xp, ak_.T, dt), _mat(xp, bk_.T, dt)
     dxg = xp.zeros((N, Hg, Wg, C), dt) if need_dx else None
-    odd = 2 * th != Ho or 2 * tw != Wo
-    blocks, threads = _image_blocks(xp, N, th * tw, C, Cout, dt, block_bytes)
+    ragged = m * th != Ho or m * tw != Wo
+    blocks, threads = _image_blocks(xp, N, th * tw, m, C, Cout, dt, block_bytes)
 
     def span(b0, b1):
         nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
-        d = xp.empty((16, nb, th, tw, C), dt) if need_dk else None
-        g = (xp.zeros if odd else xp.empty)((4, nb, th, tw, Cout), dt)  # dY's 2x2 tiles (odd: zero-extended)
+        d = xp.empty((q, nb, th, tw, C), dt) if need_dk else None
+        g = (xp.zeros if ragged else xp.empty)((m * m, nb, th, tw, Cout), dt)  # dY's tiles (ragged: zero-extended)
         acc = None
         for n0, n1 in blocks[b0:b1]:
             n = n1 - n0
             T = n * th * tw
             gn, dyb = g[:, :n], dy[n0:n1]
-            for i in range(2):
-                for j in range(2):
-                    src = dyb[:, i::2, j::2]
-                    gn[2 * i + j, :, :src.shape[1], :src.shape[2]] = src
-            dm = (akt @ gn.reshape(4, -1)).reshape(16, T, Cout)
+            for i in range(m):
+                for j in range(m):
+                    src = dyb[:, i::m, j::m]
+                    gn[m * i + j, :, :src.shape[1], :src.shape[2]] = src
+            dm = (akt @ gn.reshape(m * m, -1)).reshape(q, T, Cout)
             if need_dk:
-                dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw)
-                v = (bk @ dn.reshape(16, -1)).reshape(16, T, C)
-                part = xp.matmul(v.transpose(0, 2, 1), dm)  # (16, C, Cout)
+                dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw, m)
+                v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
+                part = xp.matmul(v.transpose(0, 2, 1), dm)  # (q, C, Cout)
                 if acc is None:
                     acc = part
                 else:
                     acc += part
             if need_dx:
-                dv = xp.matmul(dm, ut)  # (16, T, C)
-                dd = (bkt @ dv.reshape(16, -1)).reshape(16, n, th, tw, C)
+                dv = xp.matmul(dm, ut)  # (q, T, C)
+                dd = (bkt @ dv.reshape(q, -1)).reshape(q, n, th, tw, C)
                 tgt = dxg[n0:n1]
-                for a in range(4):
-                    for b in range(4):
-                        tgt[:, a:a + 2 * th:2, b:b + 2 * tw:2] += dd[4 * a + b]
+                for a in range(n_side):
+                    for b in range(n_side):
+                        tgt[:, a:a + m * th:m, b:b + m * tw:m] += dd[n_side * a + b]
         return acc
 
     parts = _run_blocks(span, blocks, threads)
     dk = None
     if need_dk:
         du = parallel.sum_parts(parts)
-        dk = (_mat(xp, _GK.T, dt) @ du.reshape(16, C * Cout)).reshape(3, 3, C, Cout)
+        dk = (_mat(xp, gk_.T, dt) @ du.reshape(q, C * Cout)).reshape(3, 3, C, Cout)
     dx = None
     if need_dx:
         dx = dxg if (Hg, Wg) == (Hp, Wp) else xp.ascontiguousarray(dxg[:, :Hp, :Wp])
