@@ -40,7 +40,7 @@ def test_transforms_give_the_1d_correlation(m):
 
 @pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("shape,cout", [((2, 6, 8, 3), 4), ((1, 7, 5, 2), 3), ((3, 3, 3, 5), 2), ((1, 4, 9, 1), 1),
-                                        ((2, 11, 10, 3), 2)])
+                                        ((2, 11, 10, 3), 2), ((2, 10, 6, 3), 2)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_equals_direct_convolution(shape, cout, dtype, m):
     """Output sizes that the tiles divide and that they do not (the last tiles compute and drop
@@ -135,7 +135,7 @@ def test_forward_threshold():
 
 @pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("block_bytes", [1, 20000, 1 << 30])
-@pytest.mark.parametrize("shape,cout", [((5, 6, 8, 3), 4), ((3, 7, 5, 2), 3)])
+@pytest.mark.parametrize("shape,cout", [((5, 6, 8, 3), 4), ((3, 7, 5, 2), 3), ((3, 10, 6, 2), 3)])
 def test_image_blocks_over_threads_equal_direct_convolution(monkeypatch, block_bytes, shape, cout, m):
     """Blocks of one image, of a few, and the whole batch, shared out among the intra-op threads."""
     monkeypatch.setattr(winograd, "_BLOCK_BYTES", block_bytes)
@@ -197,7 +197,8 @@ def direct_grads(xpad, k, dy):
 @pytest.mark.parametrize("block_bytes", [1, 1 << 30])
 @pytest.mark.parametrize("shape,cout,hw", [((2, 6, 8, 3), 4, (4, 6)), ((3, 7, 5, 2), 3, (5, 3)),
                                            ((3, 9, 9, 5), 2, (7, 6)),      # input larger than needed
-                                           ((2, 11, 10, 3), 2, (9, 8))])
+                                           ((2, 11, 10, 3), 2, (9, 8)),
+                                           ((3, 10, 10, 3), 2, (8, 8))])  # tiles of 2 and 4 divide it
 @pytest.mark.parametrize("m", [2, 4])
 def test_grads_equal_direct(monkeypatch, block_bytes, shape, cout, hw, m):
     """conv3x3_grads: the kernel and input gradients (each alone too), odd sizes (zero-extended

@@ -133,14 +133,65 @@ def _run_blocks(span, blocks, threads):
     return [span(0, len(blocks))]
 
 
-def _input_tiles(d, xs, th, tw, m):
+def _strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+
+def _input_tiles(xp, d, xs, th, tw, m):
     """d[n a + b] = the (a, b) element of every overlapping n x n input tile (n = m + 2, stride m)
-    of xs: (n^2, images, th, tw, C)."""
+    of xs (images, >= m th + 2, >= m tw + 2, C): (n^2, images, th, tw, C), as one copy of a
+    strided view (a copy per tile position makes n^2 short calls, which two threads take turns at)."""
     n = m + 2
-    for a in range(n):
-        for b in range(n):
-            d[n * a + b] = xs[:, a:a + m * th:m, b:b + m * tw:m]
+    N, _, _, C = xs.shape
+    sn, sh, sw, sc = xs.strides
+    tiles = _strided(xp, xs, (n, n, N, th, tw, C), (sh, sw, sn, m * sh, m * sw, sc))
+    d.reshape(n, n, N, th, tw, C)[...] = tiles  # (splitting the leading axis is always a view)
     return d
+
+
+def _untile(yb, ym, m):
+    """yb (images, Ho, Wo, C) from its m x m output tiles ym (m, m, images, th, tw, C), the last
+    ones cropped where m does not divide Ho or Wo."""
+    N, Ho, Wo, C = yb.shape
+    th, tw = ym.shape[3:5]
+    if Ho == m * th and Wo == m * tw:
+        yb.reshape(N, th, m, tw, m, C)[...] = ym.transpose(2, 3, 0, 4, 1, 5)
+        return
+    for i in range(m):
+        for j in range(m):
+            dst = yb[:, i::m, j::m]
+            dst[...] = ym[i, j, :, :dst.shape[1], :dst.shape[2]]
+
+
+def _tile(g, dyb, m):
+    """The m x m output tiles g (m^2, images, th, tw, C) of dyb (images, Ho, Wo, C); where m does
+    not divide Ho or Wo the tiles' extra rows and columns are left as they are (zero)."""
+    N, Ho, Wo, C = dyb.shape
+    th, tw = g.shape[2:4]
+    if Ho == m * th and Wo == m * tw:
+        g.reshape(m, m, N, th, tw, C)[...] = dyb.reshape(N, th, m, tw, m, C).transpose(2, 4, 0, 1, 3, 5)
+        return
+    for i in range(m):
+        for j in range(m):
+            src = dyb[:, i::m, j::m]
+            g[m * i + j, :, :src.shape[1], :src.shape[2]] = src
+
+
+def _add_tiles(xp, tgt, dd, m):
+    """tgt (images, >= m th + 2, >= m tw + 2, C) += the overlapping n x n input tiles (n = m + 2,
+    stride m) dd (n^2, images, th, tw, C). A tile position a = a0 + m k (a0 < m, k = 0 or 1) lands
+    on row m (t + k) + a0, so the positions with one (k, k') cover distinct elements: four adds of
+    strided views instead of one per position."""
+    n = m + 2
+    N, _, _, C = tgt.shape
+    th, tw = dd.shape[2:4]
+    d6 = dd.reshape(n, n, N, th, tw, C)
+    sn, sh, sw, sc = tgt.strides
+    for kr, rows in ((0, m), (1, n - m)):
+        for kc, cols in ((0, m), (1, n - m)):
+            view = _strided(xp, tgt[:, m * kr:, m * kc:], (N, th, rows, tw, cols, C),
+                            (sn, m * sh, sh, m * sw, sw, sc))
+            view += d6[m * kr:m * kr + rows, m * kc:m * kc + cols].transpose(2, 3, 0, 4, 1, 5)
 
 
 def _image_blocks(xp, N, tiles, m, C, Cout, dt, block_bytes=None):
@@ -184,15 +235,11 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2):
         for n0, n1 in blocks[b0:b1]:
             n = n1 - n0
             T = n * th * tw
-            dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw, m)
+            dn = _input_tiles(xp, d[:, :n], xpad[n0:n1], th, tw, m)
             v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
             prod = xp.matmul(v, u)  # (q, T, Cout): q GEMMs
-            ym = (ak @ prod.reshape(q, -1)).reshape(m, m, n, th, tw, Cout)
             yb = y[n0:n1]
-            for i in range(m):
-                for j in range(m):
-                    dst = yb[:, i::m, j::m]
-                    dst[...] = ym[i, j, :, :dst.shape[1], :dst.shape[2]]
+            _untile(yb, (ak @ prod.reshape(q, -1)).reshape(m, m, n, th, tw, Cout), m)
             if epilogue is not None:
                 epilogue((n0, n1, 0, Ho), yb.reshape(-1, Cout))
 
@@ -210,7 +257,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
     need_dx, need_dk = kernel is not None, xpad is not None
     N, Hp, Wp, C = padded_shape
     Ho, Wo, Cout = dy.shape[1:]
-    n_side, q = m + 2, (m + 2) ** 2
+    q = (m + 2) ** 2
     dt = dy.dtype
     th, tw = -(-Ho // m), -(-Wo // m)
     Hg, Wg = max(Hp, m * th + 2), max(Wp, m * tw + 2)
@@ -235,14 +282,11 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
         for n0, n1 in blocks[b0:b1]:
             n = n1 - n0
             T = n * th * tw
-            gn, dyb = g[:, :n], dy[n0:n1]
-            for i in range(m):
-                for j in range(m):
-                    src = dyb[:, i::m, j::m]
-                    gn[m * i + j, :, :src.shape[1], :src.shape[2]] = src
+            gn = g[:, :n]
+            _tile(gn, dy[n0:n1], m)
             dm = (akt @ gn.reshape(m * m, -1)).reshape(q, T, Cout)
             if need_dk:
-                dn = _input_tiles(d[:, :n], xpad[n0:n1], th, tw, m)
+                dn = _input_tiles(xp, d[:, :n], xpad[n0:n1], th, tw, m)
                 v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
                 part = xp.matmul(v.transpose(0, 2, 1), dm)  # (q, C, Cout)
                 if acc is None:
@@ -251,11 +295,7 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
                     acc += part
             if need_dx:
                 dv = xp.matmul(dm, ut)  # (q, T, C)
-                dd = (bkt @ dv.reshape(q, -1)).reshape(q, n, th, tw, C)
-                tgt = dxg[n0:n1]
-                for a in range(n_side):
-                    for b in range(n_side):
-                        tgt[:, a:a + m * th:m, b:b + m * tw:m] += dd[n_side * a + b]
+                _add_tiles(xp, dxg[n0:n1], (bkt @ dv.reshape(q, -1)).reshape(q, n, th, tw, C), m)
         return acc
 
     parts = _run_blocks(span, blocks, threads)
