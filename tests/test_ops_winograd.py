@@ -251,3 +251,16 @@ def test_conv_precision_refuses_unknown_values(monkeypatch):
     monkeypatch.setattr(backend.config, "_conv_precision", "medium")  # as from ZOO_CONV_PRECISION
     with pytest.raises(ValueError, match="ZOO_CONV_PRECISION='medium'"):
         conv2d(Tensor(np.zeros((1, 28, 28, 32), np.float32)), Tensor(np.zeros((3, 3, 32, 64), np.float32)))
+
+
+def test_image_block_sizes():
+    """At least _MIN_TILES tiles a block, but an image whose tile data fills a block alone runs
+    alone, unless the transformed kernel is larger still."""
+    f32 = np.dtype(np.float32)
+
+    def sizes(*args):
+        return {n1 - n0 for n0, n1 in winograd._image_blocks(np, 64, *args, f32)[0]}
+
+    assert min(sizes(49, 4, 32, 64)) * 49 >= winograd._MIN_TILES - 49  # j's 28x28 layer: 1.4 MB an image
+    assert sizes(196, 4, 64, 64) == {1}        # 56x56 outputs: 6.9 MB an image, U 0.6 MB
+    assert min(sizes(49, 4, 512, 512)) > 1     # 28x28: 14 MB an image, U 38 MB

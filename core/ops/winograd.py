@@ -197,12 +197,18 @@ def _add_tiles(xp, tgt, dd, m):
 def _image_blocks(xp, N, tiles, m, C, Cout, dt, block_bytes=None):
     """(blocks of whole images, threads): on NumPy, blocks of about ``block_bytes`` (default
     _BLOCK_BYTES) of tile data (d and v, m and the output transform) and at least _MIN_TILES tiles,
-    shared out among the intra-op threads; elsewhere the whole batch as one block."""
+    shared out among the intra-op threads; elsewhere the whole batch as one block. An image whose
+    tile data alone fills a block runs alone unless the transformed kernel U is larger still (then
+    more tiles a block read U fewer times)."""
     if xp is not np:
         return [(0, N)], 1
     per_image = (m + 2) ** 2 * tiles * (2 * C + 2 * Cout) * dt.itemsize
+    block_bytes = block_bytes or _BLOCK_BYTES
     threads = parallel.num_threads() if not parallel.in_region() and N > 1 else 1
-    step = max(1, (block_bytes or _BLOCK_BYTES) // per_image, -(-_MIN_TILES // tiles))
+    if per_image >= block_bytes and (m + 2) ** 2 * C * Cout * dt.itemsize <= per_image:
+        step = 1
+    else:
+        step = max(1, block_bytes // per_image, -(-_MIN_TILES // tiles))
     return parallel.chunks(N, step, threads), threads
 
 
