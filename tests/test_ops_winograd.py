@@ -56,6 +56,17 @@ def test_equals_direct_convolution(shape, cout, dtype, m):
 
 
 @pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("hw", [(8, 4), (5, 7)])
+def test_bias_added_in_the_tiles(m, hw):
+    """The bias, added to the one tile position that the output transform adds to every output,
+    lands on every output once (also where the last tiles are cropped)."""
+    xpad = rng.standard_normal((2, hw[0] + 2, hw[1] + 2, 3))
+    k, b = rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)
+    y = winograd.conv3x3(np, xpad, k, *hw, m=m, bias=b)
+    np.testing.assert_allclose(y, direct(xpad, k, *hw) + b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("m", [2, 4])
 def test_wider_output_than_needed_input_is_cropped(m):
     """An input larger than Ho + 2 (the caller's padding) only contributes its top-left part."""
     xpad = rng.standard_normal((1, 11, 11, 2))

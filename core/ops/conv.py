@@ -606,8 +606,8 @@ class Conv2D(Function):
                 cols = None
                 mask = xp.empty((N, Ho, Wo, Cout), bool) if relu and any(self.needs_input_grad) else None
 
-                def epilogue(blk, yb):  # bias and ReLU on each output block while in cache
-                    if b is not None:
+                def epilogue(blk, yb, bias=True):  # bias and ReLU on each output block while in cache
+                    if b is not None and bias:
                         add_bias_(xp, yb, b)
                     if relu:
                         relu_into(xp, yb, yb)
@@ -622,8 +622,9 @@ class Conv2D(Function):
                 if self.winograd:  # both gradients in the Winograd domain too, from the padded input
                     xpad = _pad(xp, x, self.pads)
                     self.tile = winograd.tile_size(C, Cout, (Ho, Wo), large)
-                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, epilogue=epilogue if fused else None,
-                                         m=self.tile).reshape(M, Cout)
+                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, m=self.tile, bias=b,  # (the bias added in the tiles)
+                                         epilogue=(lambda blk, yb: epilogue(blk, yb, bias=False)) if relu else None
+                                         ).reshape(M, Cout)
                     self.pad_shape = xpad.shape
                     if need_k:
                         self.xsave = xpad

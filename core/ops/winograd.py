@@ -212,10 +212,18 @@ def _image_blocks(xp, N, tiles, m, C, Cout, dt, block_bytes=None):
     return parallel.chunks(N, step, threads), threads
 
 
-def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2):
+def _constant_position(m):
+    """The tile position whose output transform adds it to all m x m outputs (the point 1 in both
+    dimensions): a bias added there costs a pass over (tiles, Cout) instead of over the output."""
+    at = transforms(m)[2]
+    j = int(np.flatnonzero((at == 1).all(axis=0))[0])
+    return (m + 2) * j + j
+
+
+def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2, bias=None):
     """y (N, Ho, Wo, Cout) = the valid 3x3 cross-correlation of the padded input xpad
     (N, >= Ho + 2, >= Wo + 2, Cin) with kernel (3, 3, Cin, Cout), stride 1, by F(m x m, 3x3)
-    (``m``: 2 or 4).
+    (``m``: 2 or 4), plus ``bias`` (Cout,) if given.
 
     On NumPy the images run in blocks of about ``block_bytes`` (default _BLOCK_BYTES) of tile
     data, so that the transforms' passes stay in cache, shared out among the intra-op threads.
@@ -234,6 +242,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2):
     bk, _, ak = (_mat(xp, t, dt) for t in _kron_transforms(m))
     y = xp.empty((N, Ho, Wo, Cout), dt)
     blocks, threads = _image_blocks(xp, N, th * tw, m, C, Cout, dt, block_bytes)
+    ones = _constant_position(m)
 
     def span(b0, b1):
         nb = max(n1 - n0 for n0, n1 in blocks[b0:b1])
@@ -244,6 +253,8 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2):
             dn = _input_tiles(xp, d[:, :n], xpad[n0:n1], th, tw, m)
             v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
             prod = xp.matmul(v, u)  # (q, T, Cout): q GEMMs
+            if bias is not None:
+                prod[ones] += bias
             yb = y[n0:n1]
             _untile(yb, (ak @ prod.reshape(q, -1)).reshape(m, m, n, th, tw, Cout), m)
             if epilogue is not None:
