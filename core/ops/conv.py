@@ -617,9 +617,10 @@ class Conv2D(Function):
 
                 fused = b is not None or relu
                 large = winograd.large_tiles(any(self.needs_input_grad))
-                self.winograd = (_uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo), large)
-                                 and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS)
-                if self.winograd:  # both gradients in the Winograd domain too, from the padded input
+                use_winograd = _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo), large)
+                # both gradients in the Winograd domain too (from the padded input) on large enough maps
+                self.winograd = use_winograd and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS
+                if use_winograd:
                     xpad = _pad(xp, x, self.pads)
                     self.tile = winograd.tile_size(C, Cout, (Ho, Wo), large)
                     y = winograd.conv3x3(xp, xpad, k, Ho, Wo, m=self.tile, bias=b,  # (the bias added in the tiles)
@@ -627,10 +628,10 @@ class Conv2D(Function):
                                          ).reshape(M, Cout)
                     self.pad_shape = xpad.shape
                     if need_k:
-                        self.xsave = xpad
+                        self.xsave = xpad if self.winograd else x
                 else:
                     y = _conv(xp, x, self.pads, k, kh, kw, sh, sw, dh, dw, Ho, Wo,
-                              epilogue if fused else None, large=large).reshape(M, Cout)
+                              epilogue if fused else None).reshape(M, Cout)
                     if need_k:
                         self.xsave = x
                 self.mask = mask
