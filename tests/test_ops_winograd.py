@@ -275,3 +275,16 @@ def test_image_block_sizes():
     assert min(sizes(49, 4, 32, 64)) * 49 >= winograd._MIN_TILES - 49  # j's 28x28 layer: 1.4 MB an image
     assert sizes(196, 4, 64, 64) == {1}        # 56x56 outputs: 6.9 MB an image, U 0.6 MB
     assert min(sizes(49, 4, 512, 512)) > 1     # 28x28: 14 MB an image, U 38 MB
+
+
+def test_conv_precision_from_the_environment():
+    import os
+    import subprocess
+    import sys
+    code = "from core import backend; print(backend.conv_precision())"
+    env = dict(os.environ, ZOO_CONV_PRECISION="high")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "high"
+    env.pop("ZOO_CONV_PRECISION")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "auto"
