@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,11 +224,24 @@ def set_conv_precision(precision: str) -> None:
     products): "highest", the rounding error of the direct product (im2col + GEMM, or Winograd
     F(2x2, 3x3)); "high", also Winograd F(4x4, 3x3) where it is faster (about 4x that rounding
     error, 1e-6 relative in float32); "auto" (the default; also from ``ZOO_CONV_PRECISION``),
-    "high" where gradients are being taken (training) and "highest" otherwise (predict, evaluate),
-    so that inference matches Keras as closely as the direct product does."""
+    "high" in training (gradients being taken, in layers called with training=True, or in ops
+    called outside any layer) and "highest" otherwise (predict, evaluate, ``model(x)``), so that
+    inference matches Keras as closely as the direct product does."""
     if precision not in CONV_PRECISIONS:
         raise ValueError(f"conv precision must be one of {', '.join(CONV_PRECISIONS)}; got {precision!r}")
     config._conv_precision = precision
+
+
+_calls = threading.local()
+
+
+def layer_call_stack() -> list:
+    """The training flags (True, False or None) of this thread's layer calls in progress, innermost
+    last. The Layer machinery pushes and pops them; ops below the layers read them here (the
+    convolutions' "auto" precision)."""
+    if not hasattr(_calls, "stack"):
+        _calls.stack = []
+    return _calls.stack
 
 
 def conv_precision() -> str:

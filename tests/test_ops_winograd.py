@@ -288,3 +288,22 @@ def test_conv_precision_from_the_environment():
     env.pop("ZOO_CONV_PRECISION")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "auto"
+
+
+def test_auto_precision_follows_the_training_flag(always_winograd, monkeypatch):
+    """"auto" inside layers: 4x4 tiles in calls with training=True (fit), not in ``model(x)``,
+    ``training=False`` or ``predict``, where Keras's outputs are matched."""
+    from core import backend, layers, losses, models, optimizers
+    monkeypatch.setattr(backend.config, "_conv_precision", "auto")
+    x = rng.standard_normal((2, 28, 28, 32)).astype(np.float32)
+    model = models.Sequential([layers.Input((28, 28, 32)), layers.Conv2D(64, 3, padding="same"),
+                               layers.GlobalAveragePooling2D(), layers.Dense(2)])
+    model(x)
+    model(x, training=False)
+    model(x, training=True)
+    assert [m for _, m in always_winograd] == [2, 2, 4]
+    always_winograd.clear()
+    model.compile(optimizer=optimizers.SGD(0.01), loss=losses.MeanSquaredError())
+    model.fit(x, np.zeros((2, 2), np.float32), epochs=1, batch_size=2, verbose=0)
+    model.predict(x, verbose=0)
+    assert [m for _, m in always_winograd] == [4, 2]

@@ -48,9 +48,7 @@ def name_scope(name: str):
 
 # --------------------------------------------------------------------------- call context
 def _call_stack() -> list:
-    if not hasattr(_state, "calls"):
-        _state.calls = []
-    return _state.calls
+    return backend.layer_call_stack()
 
 
 def current_training():

@@ -83,10 +83,14 @@ LARGE_TILE_MAX_COVER = 1.2
 
 
 def large_tiles(differentiating: bool) -> bool:
-    """Whether F(4x4, 3x3) may run (``backend.set_conv_precision``), in a call that records for
-    gradients or not."""
+    """Whether F(4x4, 3x3) may run (``backend.set_conv_precision``) in a call that records for
+    gradients or not: under "auto", while training (a layer call with training=True, or an op
+    called outside layers)."""
     p = backend.conv_precision()
-    return p == "high" or (p == "auto" and differentiating)
+    if p != "auto":
+        return p == "high"
+    calls = backend.layer_call_stack()
+    return differentiating and (not calls or calls[-1] is True)
 
 
 def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1), large: bool = False) -> bool:
