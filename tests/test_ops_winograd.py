@@ -38,6 +38,16 @@ def test_transforms_give_the_1d_correlation(m):
         np.testing.assert_allclose(at @ ((g @ taps) * (bt @ d)), ref, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("r,k", [(6, 6), (4, 6), (6, 4), (2, 4)])
+def test_tile_transform_is_the_kronecker_product(r, k):
+    """The 2-d transform as two 1-d GEMMs equals kron(t, t) @ x, also on a strided slice of tiles."""
+    t = rng.standard_normal((r, k))
+    x = rng.standard_normal((k * k, 5, 3, 4))[:, 1:4]
+    y = winograd._transform_tiles(np, t, x)
+    assert y.shape == (r * r, 3, 3, 4)
+    np.testing.assert_allclose(y.reshape(r * r, -1), np.kron(t, t) @ x.reshape(k * k, -1), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("shape,cout", [((2, 6, 8, 3), 4), ((1, 7, 5, 2), 3), ((3, 3, 3, 5), 2), ((1, 4, 9, 1), 1),
                                         ((2, 11, 10, 3), 2), ((2, 10, 6, 3), 2)])

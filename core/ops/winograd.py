@@ -5,8 +5,8 @@ Each m x m output tile comes from an (m + 2) x (m + 2) input tile: ``Y = A^T [(G
 Over all tiles and channels this is (m + 2)^2 independent GEMMs of (tiles, Cin) @ (Cin, Cout) instead
 of one GEMM of (pixels, 9 Cin) @ (9 Cin, Cout): 2.25x fewer multiplications for F(2x2, 3x3), 4x
 for F(4x4, 3x3). The input and output transforms are linear maps of the tile positions, so they run
-as GEMMs too (Kronecker products of the 1-d transforms against the gathered tiles), in BLAS's
-threads rather than in single-threaded elementwise passes.
+as GEMMs too (the 1-d transform against one tile axis, then the other), in BLAS rather than in
+elementwise passes.
 
 The transforms cost memory passes proportional to the activations (about 4x the input and output
 sizes for m = 2, 2.25x for m = 4), the saving is proportional to activations x channels: it pays
@@ -56,10 +56,20 @@ def transforms(m: int):
 
 
 @functools.lru_cache(maxsize=None)
-def _kron_transforms(m: int):
-    """The 2-d transforms of row-major flattened tiles: V = BK d, U = GK g, Y = AK M."""
-    bt, g, at = transforms(m)
-    return np.kron(bt, bt), np.kron(g, g), np.kron(at, at)
+def _kernel_transform(m: int):
+    """The 2-d kernel transform of row-major flattened 3x3 kernels: U = GK g, ((m + 2)^2, 9)."""
+    g = transforms(m)[1]
+    return np.kron(g, g)
+
+
+def _transform_tiles(xp, t, x):
+    """kron(t, t) @ x: the 2-d transform ``t X t^T`` of every tile of x (k^2, ...) (row-major
+    flattened k x k tiles; t (r, k)), as two GEMMs of (r, k) against one tile axis each: (r^2, ...).
+    One Kronecker GEMM does k / 2 times the arithmetic, which costs on each thread's blocks."""
+    r, k = t.shape
+    rest = x.shape[1:]
+    x1 = xp.matmul(t, x.reshape(k, k, -1))  # (k, r, X): the second tile axis
+    return xp.matmul(t, x1.reshape(k, -1)).reshape((r * r,) + rest)  # then the first
 
 
 MIN_CHANNELS = 256  # both Cin and Cout
@@ -125,7 +135,7 @@ def _mat(xp, a, dtype):
 def _kernel_tiles(xp, kernel, dt, m):
     """U = G g G^T for every (Cin, Cout) pair of the (3, 3, Cin, Cout) kernel: ((m + 2)^2, Cin, Cout)."""
     C, Cout = kernel.shape[2:]
-    gk = _kron_transforms(m)[1]
+    gk = _kernel_transform(m)
     return (_mat(xp, gk, dt) @ kernel.reshape(9, C * Cout)).reshape(gk.shape[0], C, Cout)
 
 
@@ -243,7 +253,7 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2, bias
         grown[:, :Hp, :Wp] = xpad
         xpad = grown
     u = _kernel_tiles(xp, kernel, dt, m)
-    bk, _, ak = (_mat(xp, t, dt) for t in _kron_transforms(m))
+    bt, _, at = (_mat(xp, t, dt) for t in transforms(m))
     y = xp.empty((N, Ho, Wo, Cout), dt)
     blocks, threads = _image_blocks(xp, N, th * tw, m, C, Cout, dt, block_bytes)
     ones = _constant_position(m)
@@ -255,12 +265,12 @@ def conv3x3(xp, xpad, kernel, Ho, Wo, block_bytes=None, epilogue=None, m=2, bias
             n = n1 - n0
             T = n * th * tw
             dn = _input_tiles(xp, d[:, :n], xpad[n0:n1], th, tw, m)
-            v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
+            v = _transform_tiles(xp, bt, dn.reshape(q, -1)).reshape(q, T, C)
             prod = xp.matmul(v, u)  # (q, T, Cout): q GEMMs
             if bias is not None:
                 prod[ones] += bias
             yb = y[n0:n1]
-            _untile(yb, (ak @ prod.reshape(q, -1)).reshape(m, m, n, th, tw, Cout), m)
+            _untile(yb, _transform_tiles(xp, at, prod.reshape(q, -1)).reshape(m, m, n, th, tw, Cout), m)
             if epilogue is not None:
                 epilogue((n0, n1, 0, Ho), yb.reshape(-1, Cout))
 
@@ -289,8 +299,8 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
     ut = None  # U^T, contiguous: (q, Cout, Cin) (a transposed view as the second operand is slower)
     if need_dx:
         ut = xp.ascontiguousarray(_kernel_tiles(xp, kernel, dt, m).transpose(0, 2, 1))
-    bk_, gk_, ak_ = _kron_transforms(m)
-    bk, akt, bkt = _mat(xp, bk_, dt), _mat(xp, ak_.T, dt), _mat(xp, bk_.T, dt)
+    bt_, _, at_ = transforms(m)
+    bt, a, b = (_mat(xp, np.ascontiguousarray(t), dt) for t in (bt_, at_.T, bt_.T))
     dxg = xp.zeros((N, Hg, Wg, C), dt) if need_dx else None
     ragged = m * th != Ho or m * tw != Wo
     blocks, threads = _image_blocks(xp, N, th * tw, m, C, Cout, dt, block_bytes)
@@ -305,10 +315,10 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
             T = n * th * tw
             gn = g[:, :n]
             _tile(gn, dy[n0:n1], m)
-            dm = (akt @ gn.reshape(m * m, -1)).reshape(q, T, Cout)
+            dm = _transform_tiles(xp, a, gn.reshape(m * m, -1)).reshape(q, T, Cout)
             if need_dk:
                 dn = _input_tiles(xp, d[:, :n], xpad[n0:n1], th, tw, m)
-                v = (bk @ dn.reshape(q, -1)).reshape(q, T, C)
+                v = _transform_tiles(xp, bt, dn.reshape(q, -1)).reshape(q, T, C)
                 part = xp.matmul(v.transpose(0, 2, 1), dm)  # (q, C, Cout)
                 if acc is None:
                     acc = part
@@ -316,14 +326,14 @@ def conv3x3_grads(xp, dy, padded_shape, xpad=None, kernel=None, block_bytes=None
                     acc += part
             if need_dx:
                 dv = xp.matmul(dm, ut)  # (q, T, C)
-                _add_tiles(xp, dxg[n0:n1], (bkt @ dv.reshape(q, -1)).reshape(q, n, th, tw, C), m)
+                _add_tiles(xp, dxg[n0:n1], _transform_tiles(xp, b, dv.reshape(q, -1)).reshape(q, n, th, tw, C), m)
         return acc
 
     parts = _run_blocks(span, blocks, threads)
     dk = None
     if need_dk:
         du = parallel.sum_parts(parts)
-        dk = (_mat(xp, gk_.T, dt) @ du.reshape(q, C * Cout)).reshape(3, 3, C, Cout)
+        dk = (_mat(xp, _kernel_transform(m).T, dt) @ du.reshape(q, C * Cout)).reshape(3, 3, C, Cout)
     dx = None
     if need_dx:
         dx = dxg if (Hg, Wg) == (Hp, Wp) else xp.ascontiguousarray(dxg[:, :Hp, :Wp])
