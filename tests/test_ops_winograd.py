@@ -149,6 +149,10 @@ def test_forward_threshold():
     assert not winograd.worth_it(16, 256, True, hw)
     assert winograd.worth_it(64, 64, True, (64, 64)) and not winograd.worth_it(64, 64, True, (65, 64))
     assert winograd.worth_it(64, 64, True, (128, 128), large=True)  # counted in 4x4 tiles
+    # 4x4 tiles from 32 channels on any map they cover (the 2x2 tiles' product and size limits off)
+    assert winograd.worth_it(32, 32, True, (16, 16), large=True) and winograd.worth_it(64, 64, True, (4, 4), True)
+    assert not winograd.worth_it(64, 64, True, (9, 9), large=True)   # 2x2 tiles there: 81 outputs
+    assert not winograd.worth_it(16, 64, True, (28, 28), large=True) and not winograd.worth_it(32, 32, False, (16, 16), True)
     assert not winograd.worth_it(64, 64, True, (129, 128), large=True)
     assert winograd.worth_it(64, 64, True, (12, 12)) and not winograd.worth_it(64, 64, True, (11, 11))
     assert winograd.worth_it(256, 256, True, (224, 224)) and winograd.worth_it(256, 256, True, (7, 7))

@@ -152,8 +152,8 @@ _PARALLEL_MIN_BYTES = 2 << 20
 # im2col + GEMV (benchmarks/README.md)
 _ONE_OUT_MIN_C = 4
 # a layer whose forward runs by Winograd also takes both gradients in the Winograd domain
-# (winograd.conv3x3_grads) from outputs of this many pixels on; on smaller maps the padding of
-# the tiles and the transforms cost more than the im2col gradients (benchmarks/README.md)
+# (winograd.conv3x3_grads) with 4x4 tiles, and with 2x2 tiles from outputs of this many pixels on;
+# on smaller maps their padding and transforms cost more than the im2col gradients (benchmarks/README.md)
 _WINOGRAD_GRADS_MIN_PIXELS = 144
 _DW_CHUNK = 1 << 16   # elements of a depthwise forward chunk (its output and one tap's product: 512 KB)
 # the per-tap input-gradient GEMMs run over blocks of whole images of about this many bytes of
@@ -618,11 +618,12 @@ class Conv2D(Function):
                 fused = b is not None or relu
                 large = winograd.large_tiles(any(self.needs_input_grad))
                 use_winograd = _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo), large)
+                if use_winograd:
+                    self.tile = winograd.tile_size(C, Cout, (Ho, Wo), large)
                 # both gradients in the Winograd domain too (from the padded input) on large enough maps
-                self.winograd = use_winograd and Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS
+                self.winograd = use_winograd and (Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS or self.tile == 4)
                 if use_winograd:
                     xpad = _pad(xp, x, self.pads)
-                    self.tile = winograd.tile_size(C, Cout, (Ho, Wo), large)
                     y = winograd.conv3x3(xp, xpad, k, Ho, Wo, m=self.tile, bias=b,  # (the bias added in the tiles)
                                          epilogue=(lambda blk, yb: epilogue(blk, yb, bias=False)) if relu else None
                                          ).reshape(M, Cout)

@@ -73,11 +73,12 @@ def _transform_tiles(xp, t, x):
 
 
 MIN_CHANNELS = 256  # both Cin and Cout
-# a layer's forward (its input gradient keeps the paths chosen for the backward): both at least
-# FORWARD_MIN_CHANNELS, Cin * Cout at least FORWARD_MIN_PRODUCT, and images of at least
-# FORWARD_MIN_PIXELS outputs (on smaller maps the tiles' padding, the transforms and the many small
-# blocks lose on two threads) and at most FORWARD_MAX_TILES output tiles of ``tile_size`` (larger
-# images' tile data falls out of cache)
+# a layer's forward (its input gradient keeps the paths chosen for the backward): at most
+# FORWARD_MAX_TILES output tiles of ``tile_size`` (larger images' tile data falls out of cache), and
+# for 2x2 tiles both at least FORWARD_MIN_CHANNELS, Cin * Cout at least FORWARD_MIN_PRODUCT and
+# images of at least FORWARD_MIN_PIXELS outputs (on smaller maps the tiles' padding, the transforms
+# and the many small blocks lose on two threads); 4x4 tiles (``tile_size``) win from 32 channels
+# on every map they cover about as 2x2 tiles do, 4x4 outputs included
 FORWARD_MIN_CHANNELS = 32
 FORWARD_MIN_PRODUCT = 2048
 FORWARD_MIN_PIXELS = 144
@@ -109,10 +110,13 @@ def worth_it(cin: int, cout: int, forward: bool = False, out_hw=(1, 1), large: b
     ``large``: 4x4 tiles allowed)."""
     if cin >= MIN_CHANNELS and cout >= MIN_CHANNELS:
         return True
+    if not forward:
+        return False
     m = tile_size(cin, cout, out_hw, large)
-    tiles = -(-out_hw[0] // m) * -(-out_hw[1] // m)
-    return (forward and min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
-            and out_hw[0] * out_hw[1] >= FORWARD_MIN_PIXELS and tiles <= FORWARD_MAX_TILES)
+    if -(-out_hw[0] // m) * -(-out_hw[1] // m) > FORWARD_MAX_TILES:
+        return False
+    return m == 4 or (min(cin, cout) >= FORWARD_MIN_CHANNELS and cin * cout >= FORWARD_MIN_PRODUCT
+                      and out_hw[0] * out_hw[1] >= FORWARD_MIN_PIXELS)
 
 
 def tile_size(cin: int, cout: int, out_hw, large: bool = False) -> int:
