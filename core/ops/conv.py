@@ -605,9 +605,12 @@ class Conv2D(Function):
             else:
                 cols = None
                 mask = xp.empty((N, Ho, Wo, Cout), bool) if relu and any(self.needs_input_grad) else None
+                large = winograd.large_tiles(any(self.needs_input_grad))
+                use_winograd = _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo), large)
+                epilogue_bias = b is not None and not use_winograd  # (Winograd adds it in the tiles)
 
-                def epilogue(blk, yb, bias=True):  # bias and ReLU on each output block while in cache
-                    if b is not None and bias:
+                def epilogue(blk, yb):  # bias and ReLU on each output block while in cache
+                    if epilogue_bias:
                         add_bias_(xp, yb, b)
                     if relu:
                         relu_into(xp, yb, yb)
@@ -615,18 +618,14 @@ class Conv2D(Function):
                             n0, n1, h0, h1 = blk
                             xp.greater(yb, 0, out=mask[n0:n1, h0:h1].reshape(yb.shape))
 
-                fused = b is not None or relu
-                large = winograd.large_tiles(any(self.needs_input_grad))
-                use_winograd = _uses_winograd(kh, kw, sh, sw, dh, dw, C, Cout, True, (Ho, Wo), large)
+                fused = b is not None or relu  # (the bias and ReLU below are done)
                 if use_winograd:
                     self.tile = winograd.tile_size(C, Cout, (Ho, Wo), large)
-                # both gradients in the Winograd domain too (from the padded input) on large enough maps
-                self.winograd = use_winograd and (Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS or self.tile == 4)
-                if use_winograd:
+                    # both gradients in the Winograd domain too (from the padded input) on large enough maps
+                    self.winograd = Ho * Wo >= _WINOGRAD_GRADS_MIN_PIXELS or self.tile == 4
                     xpad = _pad(xp, x, self.pads)
-                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, m=self.tile, bias=b,  # (the bias added in the tiles)
-                                         epilogue=(lambda blk, yb: epilogue(blk, yb, bias=False)) if relu else None
-                                         ).reshape(M, Cout)
+                    y = winograd.conv3x3(xp, xpad, k, Ho, Wo, m=self.tile, bias=b,
+                                         epilogue=epilogue if relu else None).reshape(M, Cout)
                     self.pad_shape = xpad.shape
                     if need_k:
                         self.xsave = xpad if self.winograd else x

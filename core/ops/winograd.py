@@ -13,8 +13,8 @@ sizes for m = 2, 2.25x for m = 4), the saving is proportional to activations x c
 for wide layers only (``worth_it``; the thresholds chosen by measurement: benchmarks/README.md).
 In float32 the RMS error relative to the output is im2col + GEMM's for m = 2 (2-3e-7) and about 4x
 that for m = 4 (its points 0, 1, -1, 1/2, -2 were the most accurate of those tried): its products
-cancel more. Hence m = 4 only where ``backend.set_conv_precision`` allows it (by default where
-gradients are taken, never in inference, which matches Keras as the direct product does).
+cancel more. Hence m = 4 only where ``backend.set_conv_precision`` allows it (by default while
+training, never in inference, which matches Keras as the direct product does).
 """
 from __future__ import annotations
 
@@ -230,6 +230,7 @@ def _image_blocks(xp, N, tiles, m, C, Cout, dt, block_bytes=None):
     return parallel.chunks(N, step, threads), threads
 
 
+@functools.lru_cache(maxsize=None)
 def _constant_position(m):
     """The tile position whose output transform adds it to all m x m outputs (the point 1 in both
     dimensions): a bias added there costs a pass over (tiles, Cout) instead of over the output."""
